@@ -1,0 +1,61 @@
+"""Validation shared by every algorithm's config, and config (de)serialisation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+VECTORIZATION_MODES = ("sync", "async", "vector_entry_point")
+
+ConfigT = TypeVar("ConfigT")
+
+
+def validate_common(config: Any) -> None:
+    """Checks on the fields every algorithm config has; raises ``ValueError`` naming the field."""
+    if not isinstance(config.env, str) or not config.env:
+        raise ValueError(f"env must be a non-empty gymnasium env id, got {config.env!r}")
+    for name in ("total_timesteps", "num_envs"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(config, name)}")
+    if config.seed < 0:
+        raise ValueError(f"seed must be >= 0, got {config.seed}")
+    if not (config.learning_rate > 0 and math.isfinite(config.learning_rate)):
+        raise ValueError(f"learning_rate must be a positive finite number, got {config.learning_rate}")
+    if not 0.0 < config.gamma <= 1.0:
+        raise ValueError(f"gamma must be in (0, 1], got {config.gamma}")
+    if config.vectorization not in VECTORIZATION_MODES:
+        raise ValueError(f"vectorization must be one of {VECTORIZATION_MODES}, got {config.vectorization!r}")
+    if config.patience is not None and config.patience < 1:
+        raise ValueError(f"patience must be >= 1 (or None), got {config.patience}")
+    if config.checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every must be >= 0, got {config.checkpoint_every}")
+    if config.keep_checkpoints < 1:
+        raise ValueError(f"keep_checkpoints must be >= 1, got {config.keep_checkpoints}")
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready dict (tuples become lists)."""
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(config_cls: type[ConfigT], values: dict[str, Any]) -> ConfigT:
+    """Rebuild a config, turning lists back into tuples; unknown keys are an error."""
+    field_names = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(values) - field_names)
+    if unknown:
+        raise ValueError(f"unknown {config_cls.__name__} fields: {', '.join(unknown)}")
+    hints = typing.get_type_hints(config_cls)
+    converted = {
+        name: tuple(value) if isinstance(value, list) and "tuple" in str(hints[name]) else value
+        for name, value in values.items()
+    }
+    return config_cls(**converted)
+
+
+def save_config(config: Any, path: Path, algorithm: str) -> None:
+    """Write ``{"algorithm": ..., "config": {...}}`` as JSON."""
+    path.write_text(json.dumps({"algorithm": algorithm, "config": config_to_dict(config)}, indent=2) + "\n")

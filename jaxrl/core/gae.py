@@ -1,0 +1,104 @@
+"""Generalised advantage estimation and discounted returns over time-major rollouts.
+
+Index convention (rlax style), for a rollout of ``T`` steps:
+
+* ``r_t``            reward received after acting at step ``t``;
+* ``v_t``            value of the observation the agent acted on at step ``t``;
+* ``next_v_t``       value of the *true* next observation of step ``t`` (the final
+                     observation when the episode ended at ``t``);
+* ``terminated_t``   the episode reached a terminal state at ``t``: no bootstrap;
+* ``truncated_t``    the episode was cut (time limit) at ``t``: bootstrap from ``next_v_t``.
+
+Either flag ends the episode, so it cuts the backward recursion.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+
+def _as_float(flag: jax.Array, like: jax.Array) -> jax.Array:
+    return jnp.asarray(flag).astype(like.dtype)
+
+
+def gae(
+    rewards: jax.Array,
+    values: jax.Array,
+    next_values: jax.Array,
+    terminated: jax.Array,
+    truncated: jax.Array,
+    gamma: float | jax.Array,
+    gae_lambda: float | jax.Array,
+) -> tuple[jax.Array, jax.Array]:
+    """Advantages and value targets by a reverse ``lax.scan``; linear in ``T``.
+
+    ``delta_t = r_t + gamma * (1 - terminated_t) * next_v_t - v_t``
+    ``A_t = delta_t + gamma * gae_lambda * (1 - (terminated_t or truncated_t)) * A_{t+1}``
+    ``returns_t = A_t + v_t``
+
+    Args:
+      rewards, values, next_values: float arrays ``[T]`` or ``[T, B]``.
+      terminated, truncated: bool or {0, 1} arrays of the same shape.
+      gamma, gae_lambda: scalars (may be traced, so they can be vmapped).
+
+    Returns:
+      ``(advantages, returns)``, each shaped like ``rewards``.
+    """
+    rewards = jnp.asarray(rewards)
+    terminated = _as_float(terminated, rewards)
+    truncated = _as_float(truncated, rewards)
+    episode_continues = 1.0 - jnp.maximum(terminated, truncated)
+    deltas = rewards + gamma * (1.0 - terminated) * next_values - values
+
+    def backward_step(next_advantage, step_inputs):
+        delta, continues = step_inputs
+        advantage = delta + gamma * gae_lambda * continues * next_advantage
+        return advantage, advantage
+
+    _, advantages = lax.scan(
+        backward_step, jnp.zeros_like(deltas[0]), (deltas, episode_continues), reverse=True
+    )
+    return advantages, advantages + values
+
+
+def discounted_returns(
+    rewards: jax.Array,
+    next_values: jax.Array,
+    terminated: jax.Array,
+    truncated: jax.Array,
+    gamma: float | jax.Array,
+) -> jax.Array:
+    """Monte-Carlo discounted returns with bootstrapping at cuts.
+
+    ``R_t = r_t + gamma * (1 - terminated_t) * (next_v_t if truncated_t or t == T-1 else R_{t+1})``
+
+    Equal to the returns of :func:`gae` with ``gae_lambda = 1`` (tested).
+
+    Args:
+      rewards, next_values: float arrays ``[T]`` or ``[T, B]``.
+      terminated, truncated: bool or {0, 1} arrays of the same shape.
+      gamma: scalar discount.
+
+    Returns:
+      ``returns`` shaped like ``rewards``.
+    """
+    rewards = jnp.asarray(rewards)
+    terminated = _as_float(terminated, rewards)
+    truncated = _as_float(truncated, rewards)
+
+    def backward_step(next_return, step_inputs):
+        reward, next_value, term, trunc = step_inputs
+        continuation = trunc * next_value + (1.0 - trunc) * next_return
+        ret = reward + gamma * (1.0 - term) * continuation
+        return ret, ret
+
+    # The value after the last step seeds the recursion: bootstrap from next_v_{T-1}.
+    _, returns = lax.scan(
+        backward_step,
+        next_values[-1],
+        (rewards, next_values, terminated, truncated),
+        reverse=True,
+    )
+    return returns

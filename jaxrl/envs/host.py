@@ -1,0 +1,135 @@
+"""Host-side gymnasium vector envs behind one interface.
+
+gymnasium's vector envs autoreset in one of two ways, and this module is the only
+place in jaxrl that knows it:
+
+* SAME_STEP (``sync`` and ``async`` here): a step that ends an episode returns the
+  reset observation and puts the true final observation in ``info["final_obs"]``.
+* NEXT_STEP (most envs' own ``vector_entry_point``): the ending step returns the
+  final observation; the *next* step ignores the action, resets, and returns a
+  reward of 0. That step is not a real transition, so its ``valid`` flag is False.
+
+Either way :meth:`HostVectorEnv.step` hands back the true next observation of every
+step, so truncated episodes can bootstrap from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+from jaxrl.config import VECTORIZATION_MODES
+from jaxrl.envs.spec import observation_to_array, spec_from_spaces
+from jaxrl.types import EnvSpec
+
+
+class EnvCreationError(ValueError):
+    """The env id is unknown or the env could not be built."""
+
+
+class HostStep(NamedTuple):
+    """One vector step, every array ``[B, ...]`` on the host."""
+
+    obs: np.ndarray  # float32 observation to act on next (after any autoreset)
+    rewards: np.ndarray  # float32
+    terminated: np.ndarray  # bool
+    truncated: np.ndarray  # bool
+    next_obs: np.ndarray  # float32 true next observation of this step (final obs where an episode ended)
+    valid: np.ndarray  # bool: False where the env ignored the action (NEXT_STEP reset step)
+
+
+def make_vector_env(
+    env_id: str,
+    num_envs: int,
+    vectorization: str = "sync",
+    render_mode: str | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+) -> gym.vector.VectorEnv:
+    """``gymnasium.make_vec`` with jaxrl's choices and readable errors.
+
+    ``sync``/``async`` use SAME_STEP autoreset; ``async`` starts its workers with
+    ``forkserver`` because forking a process that already runs JAX threads can deadlock.
+    """
+    if vectorization not in VECTORIZATION_MODES:
+        raise EnvCreationError(f"vectorization must be one of {VECTORIZATION_MODES}, got {vectorization!r}")
+    kwargs: dict[str, Any] = {}
+    if vectorization != "vector_entry_point":
+        vector_kwargs: dict[str, Any] = {"autoreset_mode": AutoresetMode.SAME_STEP}
+        if vectorization == "async":
+            vector_kwargs["context"] = "forkserver"
+        kwargs["vector_kwargs"] = vector_kwargs
+    if render_mode is not None:
+        kwargs["render_mode"] = render_mode
+    try:
+        return gym.make_vec(
+            env_id, num_envs=num_envs, vectorization_mode=vectorization, **kwargs, **(env_kwargs or {})
+        )
+    except gym.error.Error as err:
+        if isinstance(err, (gym.error.NameNotFound, gym.error.NamespaceNotFound, gym.error.VersionNotFound)):
+            raise EnvCreationError(f"unknown environment id {env_id!r}: {err}") from None
+        raise EnvCreationError(f"could not create {env_id!r} with vectorization={vectorization!r}: {err}") from None
+    except ModuleNotFoundError as err:
+        raise EnvCreationError(f"environment {env_id!r} needs a missing package: {err}") from None
+
+
+class HostVectorEnv:
+    """A gymnasium vector env that speaks float32 arrays and reports true next observations."""
+
+    def __init__(self, env: gym.vector.VectorEnv):
+        self.env = env
+        self.num_envs = env.num_envs
+        self._observation_space = env.single_observation_space
+        self.spec: EnvSpec = spec_from_spaces(env.single_observation_space, env.single_action_space)
+        mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        self._same_step = mode in (AutoresetMode.SAME_STEP, "SameStep")
+        if mode not in (AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP, "SameStep", "NextStep"):
+            raise EnvCreationError(f"unsupported autoreset mode {mode!r}; jaxrl handles SAME_STEP and NEXT_STEP")
+        self._reset_pending = np.zeros(self.num_envs, bool)  # NEXT_STEP: these envs reset on the next step
+        if not self.spec.discrete:
+            self._low = np.asarray(self.spec.action_low, np.float32)
+            self._high = np.asarray(self.spec.action_high, np.float32)
+
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        """Reset every env; returns float32 observations ``[B, *obs_shape]``."""
+        obs, _ = self.env.reset(seed=seed)
+        self._reset_pending[:] = False
+        return observation_to_array(self._observation_space, obs)
+
+    def env_actions(self, actions: np.ndarray) -> np.ndarray:
+        """What the env receives: Box actions clipped to the bounds; discrete as int."""
+        if self.spec.discrete:
+            return np.asarray(actions, dtype=np.int64)
+        return np.clip(np.asarray(actions, dtype=np.float32), self._low, self._high)
+
+    def step(self, actions: np.ndarray) -> HostStep:
+        """Step every env with agent ``actions`` (unclipped)."""
+        raw_obs, rewards, terminated, truncated, info = self.env.step(self.env_actions(actions))
+        obs = observation_to_array(self._observation_space, raw_obs)
+        terminated = np.asarray(terminated, bool)
+        truncated = np.asarray(truncated, bool)
+        if self._same_step:
+            valid = np.ones(self.num_envs, bool)
+            next_obs = obs
+            ended = np.flatnonzero(terminated | truncated)
+            if ended.size:
+                next_obs = obs.copy()
+                final = np.stack([info["final_obs"][i] for i in ended])
+                next_obs[ended] = observation_to_array(self._observation_space, final)
+        else:
+            valid = ~self._reset_pending
+            next_obs = obs
+            self._reset_pending = terminated | truncated
+        return HostStep(obs, np.asarray(rewards, np.float32), terminated, truncated, next_obs, valid)
+
+    def render(self) -> np.ndarray | None:
+        """The first env's frame (``render_mode="rgb_array"``), or None."""
+        frames = self.env.render()
+        if frames is None:
+            return None
+        return np.asarray(frames[0] if isinstance(frames, (tuple, list)) else frames)
+
+    def close(self) -> None:
+        self.env.close()

@@ -1,0 +1,40 @@
+"""Learning-curve PNG from a run's ``metrics.jsonl``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jaxrl.io.metrics import read_metrics
+
+PANELS = ("episodic_return", "policy_loss", "value_loss", "entropy")
+# Off-policy agents log these instead of the PPO losses.
+ALTERNATIVES = {"policy_loss": "actor_loss", "value_loss": "critic_loss", "entropy": "alpha"}
+
+
+def plot_run(run_dir: Path, out: Path | None = None) -> Path:
+    """Plot return and losses against env steps; returns the PNG path (default ``run_dir/learning_curve.png``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = read_metrics(run_dir)
+    if not records:
+        raise ValueError(f"{Path(run_dir) / 'metrics.jsonl'} holds no records to plot")
+    out = Path(out) if out else Path(run_dir) / "learning_curve.png"
+    figure, axes = plt.subplots(1, len(PANELS), figsize=(4 * len(PANELS), 3.2))
+    for axis, name in zip(axes, PANELS):
+        if not any(r.get(name) is not None for r in records):
+            name = ALTERNATIVES.get(name, name)
+        points = [(r["env_steps"], r[name]) for r in records if r.get(name) is not None]
+        if points:
+            steps, values = zip(*points)
+            axis.plot(steps, values)
+        axis.set_title(name)
+        axis.set_xlabel("env steps")
+        axis.grid(alpha=0.3)
+    figure.suptitle(str(Path(run_dir).name))
+    figure.tight_layout()
+    figure.savefig(out, dpi=100)
+    plt.close(figure)
+    return out

@@ -1,0 +1,99 @@
+"""MLP trunks and the feed-forward actor-critic, with orthogonal initialisation.
+
+Gains are parameters, so both common recipes are one config away:
+CleanRL's ``sqrt(2) / 0.01 / 1.0`` (hidden / policy head / value head) and the
+``0.5 / 0.01 / 0.1`` of one of the designs jaxrl started from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "tanh": jnp.tanh,
+    "relu": jax.nn.relu,
+    "silu": jax.nn.silu,
+    "elu": jax.nn.elu,
+}
+
+
+def activation_by_name(name: str) -> Callable[[jax.Array], jax.Array]:
+    """Look up an activation, with an error that lists the choices."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[name]
+
+
+def dense(features: int, gain: float, name: str | None = None) -> nn.Dense:
+    """Dense layer with orthogonal(gain) kernel and zero bias."""
+    return nn.Dense(
+        features, kernel_init=nn.initializers.orthogonal(gain), bias_init=nn.initializers.zeros, name=name
+    )
+
+
+class MLP(nn.Module):
+    """Hidden layers only: ``[..., in] -> [..., hidden_sizes[-1]]`` (identity if no layers)."""
+
+    hidden_sizes: Sequence[int]
+    activation: str = "tanh"
+    gain: float = 2.0**0.5
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        act = activation_by_name(self.activation)
+        for size in self.hidden_sizes:
+            x = act(dense(size, self.gain)(x))
+        return x
+
+
+class ActorCritic(nn.Module):
+    """Policy-distribution parameters and state value from flat observations.
+
+    ``__call__(obs [..., obs_dim]) -> (policy_out [..., action_dim], value [...])``, where
+    ``policy_out`` is logits (discrete) or the Gaussian mean (continuous). The
+    Gaussian's log-std is read with :meth:`log_std`.
+    """
+
+    action_dim: int
+    continuous: bool
+    hidden_sizes: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+    shared_trunk: bool = False
+    hidden_gain: float = 2.0**0.5
+    policy_gain: float = 0.01
+    value_gain: float = 1.0
+    log_std_init: float = 0.0
+    trainable_log_std: bool = True
+
+    def setup(self) -> None:
+        trunk = lambda name: MLP(self.hidden_sizes, self.activation, self.hidden_gain, name=name)  # noqa: E731
+        if self.shared_trunk:
+            self.actor_trunk = trunk("trunk")
+            self.critic_trunk = self.actor_trunk
+        else:
+            self.actor_trunk = trunk("actor_trunk")
+            self.critic_trunk = trunk("critic_trunk")
+        self.policy_head = dense(self.action_dim, self.policy_gain, name="policy_head")
+        self.value_head = dense(1, self.value_gain, name="value_head")
+        if self.continuous and self.trainable_log_std:
+            self.log_std_param = self.param(
+                "log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,)
+            )
+
+    def log_std(self) -> jax.Array:
+        """``[action_dim]`` state-independent log-std (a constant when not trainable)."""
+        if self.trainable_log_std:
+            return self.log_std_param
+        return jnp.full((self.action_dim,), self.log_std_init, jnp.float32)
+
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        policy_out = self.policy_head(self.actor_trunk(obs))
+        value = self.value_head(self.critic_trunk(obs))[..., 0]
+        if self.continuous:
+            # Touch log_std so init creates it; the caller reads it via log_std().
+            _ = self.log_std()
+        return policy_out, value

@@ -1,0 +1,39 @@
+"""Public PPO API: ``PPOConfig``, the pure agent functions, and ``train``.
+
+>>> from jaxrl import ppo
+>>> result = ppo.train(ppo.PPOConfig(env="CartPole-v1", total_timesteps=100_000))
+>>> result.history[-1]["episodic_return"]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jaxrl.agents import ppo as _agent
+from jaxrl.agents.ppo import ActInfo, PPOConfig, PPOState, act, init, make_network, policy_and_value, update
+from jaxrl.loops.host import TrainResult, train_on_policy
+from jaxrl.presets import preset_config
+
+__all__ = [
+    "ActInfo",
+    "PPOConfig",
+    "PPOState",
+    "TrainResult",
+    "act",
+    "config_for_env",
+    "init",
+    "make_network",
+    "policy_and_value",
+    "train",
+    "update",
+]
+
+
+def config_for_env(env: str, **overrides) -> PPOConfig:
+    """The preset PPO config for ``env`` with ``overrides`` on top."""
+    return preset_config(PPOConfig, env, "ppo", **overrides)
+
+
+def train(config: PPOConfig, run_dir: str | Path | None = None) -> TrainResult:
+    """Train PPO on ``config.env`` with the host loop; see :func:`jaxrl.loops.host.train_on_policy`."""
+    return train_on_policy(_agent, "ppo", config, run_dir)

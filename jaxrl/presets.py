@@ -1,0 +1,40 @@
+"""Per-env default overrides, in the spirit of RL Baselines3 Zoo.
+
+``preset_config(PPOConfig, "Pendulum-v1", seed=3)`` gives the tuned config for the env
+with any explicit overrides on top. The values that ran are always written to the
+run dir's ``config.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypeVar
+
+ConfigT = TypeVar("ConfigT")
+
+PPO_PRESETS: dict[str, dict[str, Any]] = {
+    # The PPOConfig defaults are tuned for CartPole-v1.
+    "CartPole-v1": {},
+    "Pendulum-v1": {
+        "total_timesteps": 200_000,
+        "num_envs": 8,
+        "num_steps": 256,
+        "update_epochs": 10,
+        "num_minibatches": 32,
+        "learning_rate": 1e-3,
+        "gamma": 0.9,
+        "gae_lambda": 0.95,
+        "ent_coef": 0.0,
+        "max_grad_norm": 0.5,
+        "norm_obs": False,
+        "log_std_init": -0.5,
+    },
+}
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {"ppo": PPO_PRESETS}
+
+
+def preset_config(config_cls: type[ConfigT], env: str, algorithm: str = "ppo", **overrides: Any) -> ConfigT:
+    """``config_cls`` with the preset for ``env`` (if any), then ``overrides``, applied."""
+    values = {**PRESETS.get(algorithm, {}).get(env, {}), **overrides, "env": env}
+    return dataclasses.replace(config_cls(), **values)

@@ -1,0 +1,43 @@
+"""Data containers shared across layers. No logic beyond trivial properties."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+from flax import struct
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvSpec:
+    """What an agent needs to know about an environment. Hashable (static under jit).
+
+    Observations reach the agent as float32 arrays of ``observation_shape``
+    (a Discrete observation space becomes a one-hot vector).
+    """
+
+    observation_shape: tuple[int, ...]
+    discrete: bool  # Discrete action space (else Box)
+    action_dim: int  # number of actions (discrete) or Box dimension (continuous)
+    action_low: tuple[float, ...] | None = None  # Box bounds, None for discrete
+    action_high: tuple[float, ...] | None = None
+
+
+@struct.dataclass
+class Rollout:
+    """A time-major on-policy batch, ``T`` steps of ``B`` envs.
+
+    ``next_obs`` is the true next observation of every step (the final observation
+    where an episode ended), so truncated episodes bootstrap correctly. ``mask`` is 0
+    for a step whose action the env ignored (a NEXT_STEP autoreset step).
+    """
+
+    obs: jax.Array  # [T, B, *obs_shape]
+    actions: jax.Array  # [T, B] int (discrete) or [T, B, action_dim] float, unclipped
+    log_probs: jax.Array  # [T, B] log-prob of the action when it was taken
+    values: jax.Array  # [T, B] value estimate of obs when acting
+    rewards: jax.Array  # [T, B] raw env rewards
+    terminated: jax.Array  # [T, B] bool
+    truncated: jax.Array  # [T, B] bool
+    next_obs: jax.Array  # [T, B, *obs_shape]
+    mask: jax.Array  # [T, B] float32 in {0, 1}
