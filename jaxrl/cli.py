@@ -1,0 +1,154 @@
+"""``jaxrl train | eval | plot``: parse, build a config, call a loop.
+
+Every config field is a flag (``learning_rate`` -> ``--learning-rate``); flags the user
+gives override the env's preset. The CLI is argparse generated from the config
+dataclasses: no extra dependency, and its usage errors are one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from jaxrl.registry import ALGORITHMS, get_algorithm
+
+_NONE_WORDS = ("none", "null")
+
+
+def _optional_of(hint: Any) -> tuple[Any, bool]:
+    """``float | None`` -> ``(float, True)``; anything else -> ``(hint, False)``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return hint, False
+
+
+def _scalar_parser(kind: type, optional: bool, flag: str):
+    def parse(text: str):
+        if optional and text.lower() in _NONE_WORDS:
+            return None
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} expects {kind.__name__}, got {text!r}") from None
+        if isinstance(value, float) and math.isnan(value):
+            raise argparse.ArgumentTypeError(f"{flag} must not be NaN")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_config_flags(parser: argparse.ArgumentParser, config_cls: type) -> None:
+    """One flag per field; defaults are suppressed so only given flags reach the config."""
+    hints = typing.get_type_hints(config_cls)
+    for field in dataclasses.fields(config_cls):
+        flag = "--" + field.name.replace("_", "-")
+        kind, optional = _optional_of(hints[field.name])
+        default = field.default
+        help_text = f"default: {default!r}" + ("; 'none' to unset" if optional else "")
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                                help=help_text)
+        elif typing.get_origin(kind) is tuple:
+            item = typing.get_args(kind)[0]
+            parser.add_argument(flag, nargs="+", type=_scalar_parser(item, False, flag), default=argparse.SUPPRESS,
+                                help=help_text)
+        else:
+            parser.add_argument(flag, type=_scalar_parser(kind, optional, flag), default=argparse.SUPPRESS,
+                                help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jaxrl", description="Train and evaluate RL agents in JAX.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train an agent")
+    algorithms = train.add_subparsers(dest="algorithm", required=True)
+    for name, algorithm in ALGORITHMS.items():
+        sub = algorithms.add_parser(name, help=f"train {name.upper()}")
+        sub.add_argument("--run-dir", type=Path, default=None, help="output directory (default: runs/<env>__<algo>__<seed>)")
+        add_config_flags(sub, algorithm.config_cls)
+
+    evaluate = commands.add_parser("eval", help="evaluate a run's latest checkpoint")
+    evaluate.add_argument("run_dir", type=Path)
+    evaluate.add_argument("--episodes", type=int, default=10)
+    evaluate.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
+                          help="take the most likely action (default: stochastic for PPO)")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--video", type=Path, default=None, help="write the first episode as .gif or .mp4")
+
+    plot = commands.add_parser("plot", help="write a learning-curve PNG of a run")
+    plot.add_argument("run_dir", type=Path)
+    plot.add_argument("--out", type=Path, default=None, help="PNG path (default: RUN_DIR/learning_curve.png)")
+    return parser
+
+
+def _train(args: argparse.Namespace) -> None:
+    from jaxrl.loops.host import train_on_policy
+    from jaxrl.presets import preset_config
+
+    algorithm = get_algorithm(args.algorithm)
+    overrides = {
+        f.name: getattr(args, f.name) for f in dataclasses.fields(algorithm.config_cls) if hasattr(args, f.name)
+    }
+    env = overrides.pop("env", algorithm.config_cls().env)
+    config = preset_config(algorithm.config_cls, env, args.algorithm, **overrides).validate()
+    run_dir = args.run_dir or Path("runs") / f"{env.replace('/', '_')}__{args.algorithm}__{config.seed}"
+    result = train_on_policy(algorithm.agent, args.algorithm, config, run_dir)
+    last = result.history[-1]
+    stopped = f" ({last['stop_reason']})" if "stop_reason" in last else ""
+    print(f"trained {last['env_steps']} env steps{stopped}; run dir: {run_dir}", file=sys.stderr)
+    print(json.dumps({"run_dir": str(run_dir), "env_steps": last["env_steps"],
+                      "episodic_return": last["episodic_return"]}))
+
+
+def _eval(args: argparse.Namespace) -> None:
+    from jaxrl.loops.evaluate import evaluate, load_run
+
+    run = load_run(args.run_dir)
+    algorithm = get_algorithm(run.algorithm)
+    deterministic = (not algorithm.on_policy) if args.deterministic is None else args.deterministic
+    result = evaluate(algorithm, run.state, run.config.env, args.episodes, deterministic, args.seed,
+                      record_video=args.video is not None)
+    if args.video is not None:
+        from jaxrl.io.video import write_video
+
+        write_video(result.frames, args.video)
+        print(f"wrote {len(result.frames)} frames to {args.video}", file=sys.stderr)
+    print(json.dumps(result.summary()))
+
+
+def _plot(args: argparse.Namespace) -> None:
+    from jaxrl.io.plot import plot_run
+
+    if not (args.run_dir / "metrics.jsonl").is_file():
+        raise FileNotFoundError(f"{args.run_dir}/metrics.jsonl not found: is {args.run_dir} a jaxrl run directory?")
+    print(f"wrote {plot_run(args.run_dir, args.out)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"train": _train, "eval": _eval, "plot": _plot}
+    try:
+        handlers[args.command](args)
+    except KeyboardInterrupt:
+        print("jaxrl: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, RuntimeError, FileNotFoundError, OSError) as err:
+        # Every jaxrl error type derives from one of these; say it in one line.
+        print(f"jaxrl: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Load a finished run and play evaluation episodes with its policy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from jaxrl.config import config_from_dict
+from jaxrl.envs.host import HostVectorEnv, make_vector_env
+from jaxrl.io.checkpoint import CheckpointError, latest_checkpoint, read_checkpoint, restore_state
+from jaxrl.loops.host import EpisodeTracker
+from jaxrl.registry import Algorithm, get_algorithm
+
+
+class LoadedRun(NamedTuple):
+    algorithm: str
+    config: Any
+    state: Any
+    checkpoint: Path
+
+
+def load_run(run_dir: str | Path) -> LoadedRun:
+    """Config and latest checkpoint of ``run_dir``; :class:`CheckpointError` names what is wrong."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run directory {run_dir} does not exist")
+    config_file = run_dir / "config.json"
+    try:
+        saved = json.loads(config_file.read_text())
+        algorithm_name = saved["algorithm"]
+        algorithm = get_algorithm(algorithm_name)
+        config = config_from_dict(algorithm.config_cls, saved["config"])
+    except FileNotFoundError:
+        raise CheckpointError(f"{config_file} is missing: {run_dir} is not a jaxrl run directory") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{config_file} is corrupt: {err}") from None
+    path = latest_checkpoint(run_dir)
+    if path is None:
+        raise CheckpointError(f"{run_dir} has no checkpoint (expected {run_dir}/checkpoints/ckpt_*.msgpack)")
+    meta, state_dict = read_checkpoint(path)
+    if meta.get("algorithm") != algorithm_name:
+        raise CheckpointError(
+            f"checkpoint {path} was written by algorithm {meta.get('algorithm')!r}, config.json says {algorithm_name!r}"
+        )
+    state = restore_into_template(algorithm, config, state_dict, path)
+    return LoadedRun(algorithm_name, config, state, path)
+
+
+def restore_into_template(algorithm: Algorithm, config: Any, state_dict: dict, path: Path) -> Any:
+    """Build a fresh state for ``config`` (the template) and fill it from ``state_dict``."""
+    env = make_vector_env(config.env, 1, "sync")
+    try:
+        spec = HostVectorEnv(env).spec
+    finally:
+        env.close()
+    template = algorithm.agent.init(jax.random.PRNGKey(0), spec, config)
+    return restore_state(template, state_dict, path)
+
+
+class EvalResult(NamedTuple):
+    returns: list[float]
+    lengths: list[int]
+    frames: list[np.ndarray]  # rendered frames of the first episode (empty unless recorded)
+
+    def summary(self) -> dict[str, float | int]:
+        return {
+            "mean_return": float(np.mean(self.returns)),
+            "std_return": float(np.std(self.returns)),
+            "episodes": len(self.returns),
+            "mean_length": float(np.mean(self.lengths)),
+        }
+
+
+def evaluate(
+    algorithm: Algorithm,
+    state: Any,
+    env_id: str,
+    episodes: int,
+    deterministic: bool,
+    seed: int = 0,
+    record_video: bool = False,
+    max_steps: int = 1_000_000,
+) -> EvalResult:
+    """Play ``episodes`` full episodes on one env; raw (unscaled) returns."""
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    env = HostVectorEnv(make_vector_env(env_id, 1, "sync", render_mode="rgb_array" if record_video else None))
+    tracker = EpisodeTracker(1)
+    returns, lengths, frames = [], [], []
+    key = jax.random.PRNGKey(seed)
+    try:
+        obs = env.reset(seed=seed)
+        if record_video:
+            frames.append(env.render())
+        for step_index in range(max_steps):
+            actions, _ = algorithm.agent.act(state, obs, jax.random.fold_in(key, step_index), deterministic)
+            step = env.step(np.asarray(actions))
+            ended = step.terminated | step.truncated
+            tracker.record(step.rewards, ended, step.valid)
+            if ended[0]:
+                episode_return, episode_length = tracker.finished[-1]
+                returns.append(episode_return)
+                lengths.append(episode_length)
+                if len(returns) == episodes:
+                    break
+            elif record_video and not returns:
+                frames.append(env.render())
+            obs = step.obs
+    finally:
+        env.close()
+    if len(returns) < episodes:
+        raise RuntimeError(f"only {len(returns)} of {episodes} episodes finished within {max_steps} steps")
+    return EvalResult(returns, lengths, [f for f in frames if f is not None])
