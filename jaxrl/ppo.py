@@ -21,6 +21,7 @@ __all__ = [
     "TrainResult",
     "act",
     "config_for_env",
+    "evaluate",
     "init",
     "make_network",
     "policy_and_value",
@@ -37,3 +38,11 @@ def config_for_env(env: str, **overrides) -> PPOConfig:
 def train(config: PPOConfig, run_dir: str | Path | None = None) -> TrainResult:
     """Train PPO on ``config.env`` with the host loop; see :func:`jaxrl.loops.host.train_on_policy`."""
     return train_on_policy(_agent, "ppo", config, run_dir)
+
+
+def evaluate(state: PPOState, episodes: int = 20, deterministic: bool = True, seed: int = 10_000) -> dict:
+    """Mean/std of raw returns over ``episodes`` fresh episodes of ``state.config.env``."""
+    from jaxrl.loops.evaluate import evaluate as run_episodes
+    from jaxrl.registry import get_algorithm
+
+    return run_episodes(get_algorithm("ppo"), state, state.config.env, episodes, deterministic, seed).summary()

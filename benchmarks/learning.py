@@ -1,0 +1,70 @@
+"""Learning benchmarks: several seeds per task, evaluation return after a fixed budget.
+
+    python benchmarks/learning.py                      # every task, 5 seeds
+    python benchmarks/learning.py --tasks ppo-cartpole --seeds 2
+
+Each task trains with the shipped preset config, then evaluates the final policy on
+fresh episodes (deterministic actions). Writes ``benchmarks/results/learning__*.json``
+with per-seed final returns, learning curves and wall-clock, and prints a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _meta import write_result  # noqa: E402
+
+from jaxrl import ppo  # noqa: E402
+
+# name -> (env, env steps, threshold on the mean evaluation return, overrides)
+TASKS = {
+    "ppo-cartpole": ("CartPole-v1", 100_000, 475.0, {}),
+    "ppo-pendulum": ("Pendulum-v1", 200_000, -250.0, {}),
+}
+
+
+def run_task(name: str, seeds: list[int], eval_episodes: int) -> dict:
+    env, steps, threshold, overrides = TASKS[name]
+    runs = []
+    for seed in seeds:
+        config = ppo.config_for_env(env, seed=seed, total_timesteps=steps, progress=False, **overrides)
+        start = time.perf_counter()
+        result = ppo.train(config)
+        wall = time.perf_counter() - start
+        evaluation = ppo.evaluate(result.state, episodes=eval_episodes, deterministic=True)
+        curve = [(r["env_steps"], r["episodic_return"]) for r in result.history]
+        runs.append({"seed": seed, "eval": evaluation, "wall_clock_s": wall, "curve": curve})
+        print(f"{name} seed {seed}: eval {evaluation['mean_return']:.1f} ± {evaluation['std_return']:.1f} "
+              f"(train window {curve[-1][1]}), {wall:.0f}s", flush=True)
+    finals = [r["eval"]["mean_return"] for r in runs]
+    passed = sum(value >= threshold for value in finals)
+    return {
+        "task": name, "env": env, "env_steps": steps, "threshold": threshold, "config": overrides,
+        "seeds_passed": passed, "seeds": len(seeds), "mean_eval_return": float(np.mean(finals)),
+        "runs": runs,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--eval-episodes", type=int, default=20)
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+    for name in args.tasks:
+        summary = run_task(name, list(range(1, args.seeds + 1)), args.eval_episodes)
+        print(f"== {name}: {summary['seeds_passed']}/{summary['seeds']} seeds >= {summary['threshold']} "
+              f"(mean eval {summary['mean_eval_return']:.1f})", flush=True)
+        if not args.no_write:
+            print("wrote", write_result(f"learning__{name}", summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl.core.distributions import Categorical, DiagGaussian
+
+
+def test_categorical_log_prob_entropy_closed_form():
+    logits = jnp.array([[1.0, 2.0, 0.5], [0.0, 0.0, 0.0]])
+    p = np.exp(np.asarray(logits)) / np.exp(np.asarray(logits)).sum(-1, keepdims=True)
+    dist = Categorical(logits)
+    np.testing.assert_allclose(dist.log_prob(jnp.array([1, 2])), np.log([p[0, 1], p[1, 2]]), rtol=1e-6)
+    np.testing.assert_allclose(dist.entropy(), -(p * np.log(p)).sum(-1), rtol=1e-6)
+    np.testing.assert_allclose(dist.entropy()[1], math.log(3), rtol=1e-6)
+    np.testing.assert_array_equal(dist.mode(), [1, 0])
+
+
+def test_categorical_sample_frequencies():
+    dist = Categorical(jnp.log(jnp.array([0.2, 0.8])))
+    samples = jax.vmap(dist.sample)(
+        jax.random.split(jax.random.PRNGKey(0), 20000))
+    assert abs(float(np.mean(samples)) - 0.8) < 0.02
+
+
+def test_gaussian_log_prob_entropy_closed_form():
+    mean = jnp.array([[0.5, -1.0]])
+    log_std = jnp.array([0.3, -0.7])
+    action = jnp.array([[1.0, 0.0]])
+    std = np.exp(np.asarray(log_std))
+    ref = sum(-0.5 * ((a - m) / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)
+              for a, m, s in zip([1.0, 0.0], [0.5, -1.0], std))
+    dist = DiagGaussian(mean, log_std)
+    np.testing.assert_allclose(dist.log_prob(action), [ref], rtol=1e-6)
+    np.testing.assert_allclose(dist.entropy(), [np.sum(np.log(std) + 0.5 * math.log(2 * math.pi * math.e))],
+                               rtol=1e-6)
+    np.testing.assert_array_equal(dist.mode(), mean)
+
+
+def test_gaussian_samples_have_the_right_moments():
+    dist = DiagGaussian(jnp.array([1.0, -2.0]), jnp.log(jnp.array([0.5, 2.0])))
+    samples = jax.vmap(dist.sample)(jax.random.split(jax.random.PRNGKey(1), 20000))
+    np.testing.assert_allclose(samples.mean(0), [1.0, -2.0], atol=0.05)
+    np.testing.assert_allclose(samples.std(0), [0.5, 2.0], rtol=0.03)

@@ -1,0 +1,78 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from jaxrl.envs.host import EnvCreationError, HostVectorEnv, make_vector_env
+from jaxrl.envs.spec import UnsupportedSpaceError, spec_from_spaces
+
+
+def run_counter(vectorization, steps):
+    env = HostVectorEnv(make_vector_env("jaxrl_test/Counter-v0", 2, vectorization))
+    obs = env.reset(seed=0)
+    rows = []
+    for _ in range(steps):
+        step = env.step(np.zeros(2, np.int64))
+        rows.append((obs[:, 0].copy(), step.next_obs[:, 0].copy(), step.rewards.copy(), step.truncated.copy(),
+                     step.valid.copy()))
+        obs = step.obs
+    env.close()
+    return rows
+
+
+def test_same_step_autoreset_reports_the_true_final_observation():
+    rows = run_counter("sync", 4)
+    obs, next_obs, rewards, truncated, valid = zip(*rows)
+    np.testing.assert_array_equal([o[0] for o in obs], [0, 1, 2, 0])  # reset right after the 3rd step
+    np.testing.assert_array_equal([n[0] for n in next_obs], [1, 2, 3, 1])  # 3 is the final obs
+    np.testing.assert_array_equal([t[0] for t in truncated], [False, False, True, False])
+    assert all(v.all() for v in valid)
+
+
+def test_next_step_autoreset_masks_the_reset_step_and_matches_same_step():
+    same = [row for row in run_counter("sync", 8)]
+    next_rows = run_counter("vector_entry_point", 8)
+    valid_next = [row for row in next_rows if row[4].all()]
+    ignored = [row for row in next_rows if not row[4].any()]
+    assert len(ignored) == 2  # one ignored reset step after each of the two episodes
+    np.testing.assert_array_equal([r[2] for r in ignored], [[0, 0], [0, 0]])  # reward 0 on those steps
+    # Every real transition is identical in both modes.
+    for a, b in zip(same, valid_next):
+        for x, y in zip(a[:4], b[:4]):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_continuous_actions_are_clipped_for_the_env_only():
+    env = HostVectorEnv(make_vector_env("Pendulum-v1", 1, "sync"))
+    np.testing.assert_array_equal(env.env_actions(np.array([[5.0]])), [[2.0]])
+    np.testing.assert_array_equal(env.env_actions(np.array([[-0.5]])), [[-0.5]])
+    env.close()
+
+
+def test_discrete_observations_are_one_hot():
+    env = HostVectorEnv(make_vector_env("FrozenLake-v1", 2, "sync"))
+    obs = env.reset(seed=0)
+    assert obs.shape == (2, 16) and np.all(obs.sum(1) == 1) and obs[0, 0] == 1
+    env.close()
+
+
+def test_unknown_env_id_is_named():
+    with pytest.raises(EnvCreationError, match="unknown environment id 'NoSuchEnv-v9'"):
+        make_vector_env("NoSuchEnv-v9", 1)
+
+
+@pytest.mark.parametrize("env_id, message", [
+    ("jaxrl_test/DictObs-v0", "unsupported observation space Dict"),
+    ("jaxrl_test/MultiDiscreteAction-v0", "unsupported action space MultiDiscrete"),
+    ("jaxrl_test/UnboundedBox-v0", "infinite bounds"),
+])
+def test_unsupported_spaces_say_what_is_supported(env_id, message):
+    env = make_vector_env(env_id, 1)
+    with pytest.raises(UnsupportedSpaceError, match=message):
+        HostVectorEnv(env)
+    env.close()
+
+
+def test_spec_of_box_actions_records_bounds():
+    spec = spec_from_spaces(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-2.0, 2.0, (2,)))
+    assert spec.observation_shape == (3,) and not spec.discrete and spec.action_dim == 2
+    assert spec.action_low == (-2.0, -2.0) and spec.action_high == (2.0, 2.0)

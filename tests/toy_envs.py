@@ -1,0 +1,116 @@
+"""Tiny gymnasium envs for probes and bad-input tests (registered under ``jaxrl_test/``)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.envs.registration import register
+
+
+class ConstantReward(gym.Env):
+    """One observation, reward 1 every step, never terminates; ``end_with`` decides how the
+    time limit of ``horizon`` steps is reported ("truncated" is the honest one)."""
+
+    def __init__(self, horizon: int = 20, end_with: str = "truncated"):
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.horizon, self.end_with, self.t = horizon, end_with, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        ended = self.t >= self.horizon
+        return np.zeros(1, np.float32), 1.0, ended and self.end_with == "terminated", \
+            ended and self.end_with == "truncated", {}
+
+
+class ContinuousTarget(gym.Env):
+    """One-step episodes: observe ``x ~ U(-1, 1)``, reward ``-(a - x)^2`` for action ``a`` in ``[-2, 2]``."""
+
+    def __init__(self):
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.action_space = gym.spaces.Box(-2.0, 2.0, (1,), np.float32)
+        self.x = np.zeros(1, np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.x = self.np_random.uniform(-1, 1, size=1).astype(np.float32)
+        return self.x, {}
+
+    def step(self, action):
+        reward = -float(np.square(np.asarray(action) - self.x).sum())
+        return self.x, reward, True, False, {}
+
+
+class Counter(gym.Env):
+    """Observation is the step count ``[t]``; reward ``t``; truncated after ``horizon`` steps."""
+
+    def __init__(self, horizon: int = 3):
+        self.observation_space = gym.spaces.Box(0.0, 100.0, (1,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.horizon, self.t = horizon, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.array([0.0], np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.array([self.t], np.float32), float(self.t), False, self.t >= self.horizon, {}
+
+
+def counter_next_step_vector_env(num_envs: int = 1, **kwargs):
+    """A vector entry point with NEXT_STEP autoreset, like most envs' own vector envs."""
+    from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+    return SyncVectorEnv([lambda: Counter(**kwargs)] * num_envs, autoreset_mode=AutoresetMode.NEXT_STEP)
+
+
+class NaNReward(ConstantReward):
+    """Rewards turn NaN after ``nan_after`` steps (a broken env)."""
+
+    def __init__(self, nan_after: int = 100):
+        super().__init__(horizon=10)
+        self.nan_after, self.total = nan_after, 0
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        self.total += 1
+        return obs, (float("nan") if self.total > self.nan_after else reward), terminated, truncated, info
+
+
+class SpaceProbe(gym.Env):
+    """An env with arbitrary spaces, for unsupported-space errors."""
+
+    def __init__(self, observation_space=None, action_space=None):
+        self.observation_space = observation_space or gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.action_space = action_space or gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        return self.observation_space.sample(), 0.0, False, False, {}
+
+
+def register_toy_envs() -> None:
+    if "jaxrl_test/ConstantReward-v0" in gym.registry:
+        return
+    register("jaxrl_test/ConstantReward-v0", entry_point=ConstantReward)
+    register("jaxrl_test/ConstantRewardAsTermination-v0", entry_point=ConstantReward,
+             kwargs={"end_with": "terminated"})
+    register("jaxrl_test/Counter-v0", entry_point=Counter, vector_entry_point=counter_next_step_vector_env)
+    register("jaxrl_test/NaNReward-v0", entry_point=NaNReward)
+    register("jaxrl_test/ContinuousTarget-v0", entry_point=ContinuousTarget)
+    register("jaxrl_test/DictObs-v0", entry_point=SpaceProbe,
+             kwargs={"observation_space": gym.spaces.Dict({"a": gym.spaces.Discrete(3)})})
+    register("jaxrl_test/MultiDiscreteAction-v0", entry_point=SpaceProbe,
+             kwargs={"action_space": gym.spaces.MultiDiscrete([2, 3])})
+    register("jaxrl_test/UnboundedBox-v0", entry_point=SpaceProbe,
+             kwargs={"action_space": gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)})
