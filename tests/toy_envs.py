@@ -39,11 +39,11 @@ class ContinuousTarget(gym.Env):
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
         self.x = self.np_random.uniform(-1, 1, size=1).astype(np.float32)
-        return self.x, {}
+        return self.x.copy(), {}
 
     def step(self, action):
         reward = -float(np.square(np.asarray(action) - self.x).sum())
-        return self.x, reward, True, False, {}
+        return self.x.copy(), reward, True, False, {}
 
 
 class Counter(gym.Env):

@@ -289,7 +289,7 @@ def learner_rewards(state: PPOState, rewards: jax.Array) -> jax.Array:
 
 
 def _clip_by_global_norm(grads: Params, max_norm: jax.Array) -> tuple[Params, jax.Array]:
-    norm = optax.global_norm(grads)
+    norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
     scale = jnp.minimum(1.0, max_norm / (norm + 1e-6))
     return jax.tree.map(lambda g: g * scale, grads), norm
 

@@ -1,0 +1,142 @@
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl import ppo
+from jaxrl.agents.ppo import learner_rewards
+from jaxrl.types import EnvSpec, Rollout
+
+DISCRETE = EnvSpec(observation_shape=(3,), discrete=True, action_dim=2)
+CONTINUOUS = EnvSpec(observation_shape=(3,), discrete=False, action_dim=2, action_low=(-1.0, -1.0),
+                     action_high=(1.0, 1.0))
+
+
+def config(**overrides):
+    return dataclasses.replace(ppo.PPOConfig(num_envs=4, num_steps=8, num_minibatches=2, update_epochs=2,
+                                             total_timesteps=3200), **overrides)
+
+
+def make_rollout(state, key, T=8, B=4):
+    """A random but self-consistent rollout acted with ``state``'s policy."""
+    keys = jax.random.split(key, 4)
+    obs = jax.random.normal(keys[0], (T, B, 3))
+    actions, info = jax.vmap(lambda o, k: ppo.act(state, o, k))(obs, jax.random.split(keys[1], T))
+    return Rollout(
+        obs=obs, actions=actions, log_probs=info.log_prob, values=info.value,
+        rewards=jax.random.normal(keys[2], (T, B)),
+        terminated=jax.random.bernoulli(keys[3], 0.1, (T, B)), truncated=jnp.zeros((T, B), bool),
+        next_obs=jnp.roll(obs, -1, axis=0), mask=jnp.ones((T, B)),
+    )
+
+
+@pytest.mark.parametrize("spec", [DISCRETE, CONTINUOUS], ids=["discrete", "continuous"])
+def test_update_changes_params_and_reports_every_metric(spec):
+    state = ppo.init(jax.random.PRNGKey(0), spec, config())
+    new_state, metrics = ppo.update(state, make_rollout(state, jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "explained_variance"):
+        assert np.isfinite(metrics[name]), name
+    assert int(new_state.update_step) == 1
+    moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), state.params, new_state.params)
+    assert all(v > 0 for v in jax.tree.leaves(moved))
+
+
+def test_act_shapes_and_deterministic_mode():
+    state = ppo.init(jax.random.PRNGKey(0), CONTINUOUS, config())
+    obs = jnp.ones((5, 3))
+    actions, info = ppo.act(state, obs, jax.random.PRNGKey(1))
+    assert actions.shape == (5, 2) and info.log_prob.shape == (5,) and info.value.shape == (5,)
+    mode, _ = ppo.act(state, obs, jax.random.PRNGKey(1), deterministic=True)
+    dist, _ = ppo.policy_and_value(state, state.params, obs)
+    np.testing.assert_array_equal(mode, dist.mean)
+    d_state = ppo.init(jax.random.PRNGKey(0), DISCRETE, config())
+    d_actions, _ = ppo.act(d_state, obs, jax.random.PRNGKey(1))
+    assert d_actions.shape == (5,) and d_actions.dtype == jnp.int32
+
+
+def test_separate_critic_optimizer_uses_its_own_learning_rate():
+    state = ppo.init(jax.random.PRNGKey(0), DISCRETE, config(critic_learning_rate=1e-30, anneal_lr=False))
+    new_state, _ = ppo.update(state, make_rollout(state, jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    delta = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), state.params, new_state.params)
+    assert max(jax.tree.leaves(delta["critic_trunk"])) < 1e-20
+    assert max(jax.tree.leaves(delta["value_head"])) < 1e-20
+    assert max(jax.tree.leaves(delta["actor_trunk"])) > 1e-4
+    assert set(state.opt_state) == {"actor", "critic"}
+
+
+def test_target_kl_stops_the_epochs_early():
+    state = ppo.init(jax.random.PRNGKey(0), DISCRETE, config(update_epochs=10, target_kl=1e-12,
+                                                            learning_rate=1e-2))
+    _, metrics = ppo.update(state, make_rollout(state, jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    assert int(metrics["epochs_run"]) == 1
+    state = ppo.init(jax.random.PRNGKey(0), DISCRETE, config(update_epochs=10))
+    _, metrics = ppo.update(state, make_rollout(state, jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    assert int(metrics["epochs_run"]) == 10
+
+
+def test_linear_annealing_reaches_zero_on_the_last_update():
+    cfg = config(total_timesteps=32 * 4)  # 4 updates
+    state = ppo.init(jax.random.PRNGKey(0), DISCRETE, cfg)
+    rates = []
+    for i in range(4):
+        state, metrics = ppo.update(state, make_rollout(state, jax.random.PRNGKey(i)), jax.random.PRNGKey(9))
+        rates.append(float(metrics["learning_rate"]))
+    np.testing.assert_allclose(rates, [1e-3, 0.75e-3, 0.5e-3, 0.25e-3], rtol=1e-5)
+
+
+def test_reward_scale_and_floor():
+    state = ppo.init(jax.random.PRNGKey(0), DISCRETE, config(reward_scale=0.01, reward_min=-100.0))
+    np.testing.assert_allclose(learner_rewards(state, jnp.array([-500.0, 20.0])), [-1.0, 0.2], rtol=1e-6)
+
+
+def test_obs_normalisation_statistics_move_after_the_update():
+    state = ppo.init(jax.random.PRNGKey(0), DISCRETE, config(norm_obs=True))
+    rollout = make_rollout(state, jax.random.PRNGKey(1))
+    rollout = rollout.replace(obs=rollout.obs * 3.0 + 5.0)
+    new_state, _ = ppo.update(state, rollout, jax.random.PRNGKey(2))
+    np.testing.assert_allclose(new_state.obs_stats.mean, np.asarray(rollout.obs).reshape(-1, 3).mean(0), rtol=1e-3)
+
+
+def test_masked_steps_do_not_affect_the_update():
+    state = ppo.init(jax.random.PRNGKey(0), DISCRETE, config(num_minibatches=1))
+    rollout = make_rollout(state, jax.random.PRNGKey(1))
+    # As under NEXT_STEP autoreset: env 1's episode ends at step 2, so step 3 is an ignored reset step.
+    rollout = rollout.replace(terminated=rollout.terminated.at[2, 1].set(True))
+    mask = jnp.ones((8, 4)).at[3, 1].set(0.0)
+    a, _ = ppo.update(state, rollout.replace(mask=mask), jax.random.PRNGKey(2))
+    poisoned = rollout.replace(mask=mask, rewards=rollout.rewards.at[3, 1].set(1e6),
+                               terminated=rollout.terminated.at[3, 1].set(True))
+    b, _ = ppo.update(state, poisoned, jax.random.PRNGKey(2))
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, atol=1e-6), a.params, b.params)
+
+
+def test_update_vmaps_over_learning_rates():
+    state = ppo.init(jax.random.PRNGKey(0), DISCRETE, config())
+    rollout = make_rollout(state, jax.random.PRNGKey(1))
+    rates = jnp.array([1e-4, 1e-2])
+    states = jax.vmap(lambda lr: state.replace(hparams={**state.hparams, "learning_rate": lr}))(rates)
+    new_states, metrics = jax.vmap(ppo.update, in_axes=(0, None, None))(states, rollout, jax.random.PRNGKey(2))
+    step_small = jnp.abs(new_states.params["policy_head"]["kernel"][0] - state.params["policy_head"]["kernel"]).max()
+    step_large = jnp.abs(new_states.params["policy_head"]["kernel"][1] - state.params["policy_head"]["kernel"]).max()
+    assert float(step_large) > 10 * float(step_small)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"num_minibatches": 3}, r"num_envs \* num_steps \(4 \* 8 = 32\) must be divisible by num_minibatches \(3\)"),
+    ({"learning_rate": -1e-3}, "learning_rate must be a positive finite number"),
+    ({"gamma": 1.5}, r"gamma must be in \(0, 1\]"),
+    ({"gamma": 0.0}, r"gamma must be in \(0, 1\]"),
+    ({"gae_lambda": -0.1}, r"gae_lambda must be in \[0, 1\]"),
+    ({"num_envs": 0}, "num_envs must be >= 1"),
+    ({"clip_coef": 0.0}, "clip_coef must be > 0"),
+    ({"critic_learning_rate": 1e-3, "shared_trunk": True}, "critic_learning_rate needs separate"),
+    ({"vectorization": "threads"}, "vectorization must be one of"),
+    ({"activation": "gelu"}, "activation must be one of"),
+    ({"hidden_sizes": ()}, "hidden_sizes must be a non-empty"),
+    ({"total_timesteps": 10}, "total_timesteps .* must be at least one batch"),
+])
+def test_invalid_config_values_name_the_field(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        config(**overrides).validate()

@@ -1,0 +1,119 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from jaxrl.cli import main
+from jaxrl.io.checkpoint import list_checkpoints
+
+
+def last_json_line(text):
+    return json.loads(text.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("cli") / "run"
+    code = main(["train", "ppo", "--env", "CartPole-v1", "--total-timesteps", "4096", "--num-envs", "4",
+                 "--num-steps", "64", "--seed", "1", "--run-dir", str(run_dir), "--no-progress",
+                 "--hidden-sizes", "32", "32", "--checkpoint-every", "4"])
+    assert code == 0
+    return run_dir
+
+
+def test_train_writes_config_metrics_tensorboard_and_checkpoints(trained_run):
+    config = json.loads((trained_run / "config.json").read_text())
+    assert config["algorithm"] == "ppo"
+    assert config["config"]["hidden_sizes"] == [32, 32] and config["config"]["num_steps"] == 64
+    records = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
+    assert len(records) == 16
+    for key in ("env_steps", "sps", "episodic_return", "episodic_length", "policy_loss", "value_loss",
+                "entropy", "approx_kl", "clip_fraction", "explained_variance"):
+        assert key in records[-1], key
+    assert records[-1]["env_steps"] == 4096
+    assert any((trained_run / "tensorboard").iterdir())
+    assert [p.name for p in list_checkpoints(trained_run)][-1] == "ckpt_000000004096.msgpack"
+
+
+def test_eval_prints_a_json_summary_and_writes_a_gif(trained_run, capsys, tmp_path):
+    code = main(["eval", str(trained_run), "--episodes", "3", "--deterministic", "--video", str(tmp_path / "ep.gif")])
+    assert code == 0
+    summary = last_json_line(capsys.readouterr().out)
+    assert summary["episodes"] == 3 and summary["mean_return"] > 0 and "std_return" in summary
+    assert (tmp_path / "ep.gif").stat().st_size > 1000
+
+
+def test_plot_writes_a_png(trained_run, tmp_path):
+    assert main(["plot", str(trained_run), "--out", str(tmp_path / "curve.png")]) == 0
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_console_script_runs_end_to_end(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "jaxrl.cli", "train", "ppo", "--total-timesteps", "512",
+                          "--num-steps", "64", "--run-dir", str(tmp_path / "r"), "--no-progress"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert last_json_line(run.stdout)["env_steps"] == 512
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "ppo", "--env", "NoSuchEnv-v0"], "unknown environment id 'NoSuchEnv-v0'"),
+    (["train", "ppo", "--env", "jaxrl_test/DictObs-v0"], "unsupported observation space"),
+    (["train", "ppo", "--env", "jaxrl_test/MultiDiscreteAction-v0"], "unsupported action space"),
+    (["train", "ppo", "--num-minibatches", "3"], "must be divisible by num_minibatches (3)"),
+    (["train", "ppo", "--learning-rate", "-0.1"], "learning_rate must be a positive finite number"),
+    (["train", "ppo", "--gamma", "1.5"], "gamma must be in (0, 1]"),
+])
+def test_bad_training_input_is_one_line_and_non_zero(argv, message, capsys, tmp_path):
+    code = main(argv + ["--run-dir", str(tmp_path / "r"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code != 0
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not list_checkpoints(tmp_path / "r")
+
+
+def test_bad_flag_value_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "ppo", "--num-envs", "eight"])
+    assert exit_info.value.code == 2
+    assert "--num-envs expects int, got 'eight'" in capsys.readouterr().err
+
+
+def test_eval_of_missing_run_dir(capsys, tmp_path):
+    assert main(["eval", str(tmp_path / "nope")]) != 0
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_eval_of_corrupt_checkpoint_names_the_file(trained_run, capsys, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(trained_run, broken)
+    latest = list_checkpoints(broken)[-1]
+    latest.write_bytes(latest.read_bytes()[:100])  # truncated, as by a crash mid-copy
+    assert main(["eval", str(broken)]) != 0
+    err = capsys.readouterr().err
+    assert "corrupt or truncated" in err and latest.name in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_of_a_dir_without_checkpoints(capsys, tmp_path, trained_run):
+    import shutil
+
+    empty = tmp_path / "empty"
+    shutil.copytree(trained_run, empty)
+    shutil.rmtree(empty / "checkpoints")
+    assert main(["eval", str(empty)]) != 0
+    assert "has no checkpoint" in capsys.readouterr().err
+
+
+def test_mismatched_checkpoint_names_the_mismatch(capsys, tmp_path, trained_run):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(trained_run, other)
+    config = json.loads((other / "config.json").read_text())
+    config["config"]["hidden_sizes"] = [16]
+    (other / "config.json").write_text(json.dumps(config))
+    assert main(["eval", str(other)]) != 0
+    assert "does not match this config's network" in capsys.readouterr().err
