@@ -195,10 +195,12 @@ def train_on_policy(
             _check_finite(metrics, update_index)
             state = new_state
             env_steps += config.batch_size
-            sps = env_steps / (time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            sps = env_steps / elapsed
             record = {
                 "update": update_index,
                 "env_steps": env_steps,
+                "time_s": elapsed,
                 "sps": sps,
                 "episodic_return": tracker.mean_return(),
                 "episodic_length": tracker.mean_length(),
