@@ -30,7 +30,7 @@ from _meta import write_result  # noqa: E402
 
 from jaxrl import ppo  # noqa: E402
 from jaxrl.envs.host import HostVectorEnv, make_vector_env  # noqa: E402
-from jaxrl.loops.host import EpisodeTracker, collect_rollout, make_rollout_act  # noqa: E402
+from jaxrl.loops.host import EpisodeTracker, collect_rollout  # noqa: E402
 
 # CleanRL-style PPO settings for throughput (not the tuned CartPole preset).
 BENCH_CONFIG = dict(env="CartPole-v1", num_steps=128, update_epochs=4, num_minibatches=4, hidden_sizes=(64, 64),
@@ -55,12 +55,11 @@ def env_rate(vectorization: str, num_envs: int, steps: int) -> float:
 def act_rate(config: ppo.PPOConfig, rollouts: int) -> float:
     env = HostVectorEnv(make_vector_env(config.env, config.num_envs, config.vectorization))
     state = ppo.init(jax.random.PRNGKey(0), env.spec, config)
-    rollout_act = make_rollout_act(ppo)
     obs, tracker, key = env.reset(seed=0), EpisodeTracker(env.num_envs), jax.random.PRNGKey(1)
-    rollout, obs = collect_rollout(env, rollout_act, state, obs, key, config.num_steps, tracker)  # compile
+    rollout, obs = collect_rollout(env, ppo, state, obs, key, config.num_steps, tracker)  # compile
     start = time.perf_counter()
     for i in range(rollouts):
-        rollout, obs = collect_rollout(env, rollout_act, state, obs, jax.random.fold_in(key, i), config.num_steps,
+        rollout, obs = collect_rollout(env, ppo, state, obs, jax.random.fold_in(key, i), config.num_steps,
                                        tracker)
     jax.block_until_ready(rollout.values)
     elapsed = time.perf_counter() - start

@@ -10,7 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from jaxrl.agents import ppo as _agent
-from jaxrl.agents.ppo import ActInfo, PPOConfig, PPOState, act, init, make_network, policy_and_value, update
+from jaxrl.agents.ppo import (
+    ActInfo,
+    PPOConfig,
+    PPOState,
+    act,
+    act_from_noise,
+    action_noise,
+    init,
+    make_network,
+    policy_and_value,
+    update,
+)
 from jaxrl.loops.host import TrainResult, train_on_policy
 from jaxrl.presets import preset_config
 
@@ -20,6 +31,8 @@ __all__ = [
     "PPOState",
     "TrainResult",
     "act",
+    "act_from_noise",
+    "action_noise",
     "config_for_env",
     "evaluate",
     "init",

@@ -267,12 +267,28 @@ def policy_and_value(
     return DiagGaussian(policy_out, log_std), value
 
 
+def action_noise(spec: EnvSpec, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
+    """Standard noise that :func:`act_from_noise` turns into actions: Gumbel draws
+    ``[*batch_shape, num_actions]`` (discrete) or normal draws ``[*batch_shape, action_dim]``.
+
+    Drawing a whole rollout's noise in one call is much cheaper on CPU than one
+    PRNG call per env step.
+    """
+    shape = (*batch_shape, spec.action_dim)
+    return jax.random.gumbel(key, shape) if spec.discrete else jax.random.normal(key, shape)
+
+
+def _act_from_noise(state: PPOState, obs: jax.Array, noise: jax.Array) -> tuple[jax.Array, ActInfo]:
+    dist, value = policy_and_value(state, state.params, obs)
+    actions = dist.sample_from_noise(noise)
+    return actions, ActInfo(log_prob=dist.log_prob(actions), value=value)
+
+
 def _act(
     state: PPOState, obs: jax.Array, key: jax.Array, deterministic: bool = False
 ) -> tuple[jax.Array, ActInfo]:
-    dist, value = policy_and_value(state, state.params, obs)
-    actions = dist.mode() if deterministic else dist.sample(key)
-    return actions, ActInfo(log_prob=dist.log_prob(actions), value=value)
+    noise = action_noise(state.spec, key, obs.shape[:1])
+    return _act_from_noise(state, obs, jnp.zeros_like(noise) if deterministic else noise)
 
 
 act = jax.jit(_act, static_argnames=("deterministic",))
@@ -281,6 +297,9 @@ act.__doc__ = """Sample (or, if ``deterministic``, take the mode of) actions for
 Returns ``(actions, ActInfo(log_prob [B], value [B]))``; ``actions`` is ``[B]`` int32
 (discrete) or ``[B, action_dim]`` float32, unclipped (the env adapter clips).
 """
+
+act_from_noise = jax.jit(_act_from_noise)
+act_from_noise.__doc__ = """:func:`act` with the noise given: ``noise`` from :func:`action_noise` for ``[B]``."""
 
 
 def learner_rewards(state: PPOState, rewards: jax.Array) -> jax.Array:

@@ -32,7 +32,14 @@ class Categorical(NamedTuple):
 
     def sample(self, key: jax.Array) -> jax.Array:
         """Integer actions ``[...]``."""
-        return jax.random.categorical(key, self.logits, axis=-1)
+        return self.sample_from_noise(jax.random.gumbel(key, self.logits.shape, self.logits.dtype))
+
+    def sample_from_noise(self, noise: jax.Array) -> jax.Array:
+        """Gumbel-max: ``argmax(logits + noise)`` with ``noise [..., A]`` standard Gumbel draws.
+
+        Zero noise gives the mode, so a deterministic policy is the same code path.
+        """
+        return jnp.argmax(self.logits + noise, axis=-1)
 
     def mode(self) -> jax.Array:
         """The most likely action ``[...]``."""
@@ -58,7 +65,10 @@ class DiagGaussian(NamedTuple):
 
     def sample(self, key: jax.Array) -> jax.Array:
         """``[..., D]`` draws, unclipped (the env adapter clips to the Box bounds)."""
-        noise = jax.random.normal(key, self.mean.shape, self.mean.dtype)
+        return self.sample_from_noise(jax.random.normal(key, self.mean.shape, self.mean.dtype))
+
+    def sample_from_noise(self, noise: jax.Array) -> jax.Array:
+        """``mean + std * noise`` with ``noise [..., D]`` standard normal draws (zero noise: the mode)."""
         return self.mean + jnp.exp(self.log_std) * noise
 
     def mode(self) -> jax.Array:

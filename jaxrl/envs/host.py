@@ -88,6 +88,9 @@ class HostVectorEnv:
         if mode not in (AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP, "SameStep", "NextStep"):
             raise EnvCreationError(f"unsupported autoreset mode {mode!r}; jaxrl handles SAME_STEP and NEXT_STEP")
         self._reset_pending = np.zeros(self.num_envs, bool)  # NEXT_STEP: these envs reset on the next step
+        # Sub-envs of a SyncVectorEnv check actions with Discrete.contains, which is several
+        # times faster on Python ints than on NumPy scalars.
+        self._actions_as_list = self.spec.discrete and isinstance(env, gym.vector.SyncVectorEnv)
         if not self.spec.discrete:
             self._low = np.asarray(self.spec.action_low, np.float32)
             self._high = np.asarray(self.spec.action_high, np.float32)
@@ -106,7 +109,10 @@ class HostVectorEnv:
 
     def step(self, actions: np.ndarray) -> HostStep:
         """Step every env with agent ``actions`` (unclipped)."""
-        raw_obs, rewards, terminated, truncated, info = self.env.step(self.env_actions(actions))
+        env_actions = self.env_actions(actions)
+        if self._actions_as_list:
+            env_actions = env_actions.tolist()
+        raw_obs, rewards, terminated, truncated, info = self.env.step(env_actions)
         obs = observation_to_array(self._observation_space, raw_obs)
         terminated = np.asarray(terminated, bool)
         truncated = np.asarray(truncated, bool)

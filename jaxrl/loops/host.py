@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import math
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -66,25 +65,25 @@ class EpisodeTracker:
         return float(np.mean([n for _, n in self.finished])) if self.finished else None
 
 
-def make_rollout_act(agent: ModuleType) -> Callable:
-    """Jitted ``(state, obs, key, t) -> (actions, info)``; the per-step key is folded in on device."""
-
-    def rollout_act(state, obs, key, t):
-        return agent.act(state, obs, jax.random.fold_in(key, t))
-
-    return jax.jit(rollout_act)
+def acting_view(state: Any) -> Any:
+    """The state without its optimizer state: fewer leaves to flatten on every ``act`` call."""
+    return state.replace(opt_state=None) if hasattr(state, "opt_state") else state
 
 
 def collect_rollout(
     env: HostVectorEnv,
-    rollout_act: Callable,
+    agent: ModuleType,
     state: Any,
     obs: np.ndarray,
     key: jax.Array,
     num_steps: int,
     tracker: EpisodeTracker,
 ) -> tuple[Rollout, np.ndarray]:
-    """Step ``env`` for ``num_steps``; returns the ``[T, B]`` rollout and the next observation."""
+    """Step ``env`` for ``num_steps``; returns the ``[T, B]`` rollout and the next observation.
+
+    The rollout's action noise is drawn in one call up front; each step then costs one
+    jitted ``act_from_noise`` call, and only the actions come back to the host.
+    """
     batch_shape = (num_steps, env.num_envs)
     obs_buffer = np.empty(batch_shape + obs.shape[1:], np.float32)
     next_obs_buffer = np.empty_like(obs_buffer)
@@ -93,9 +92,11 @@ def collect_rollout(
     truncated = np.empty(batch_shape, bool)
     valid = np.empty(batch_shape, bool)
     actions, infos = [], []
+    noise = np.asarray(agent.action_noise(state.spec, key, batch_shape))
+    acting_state = acting_view(state)
     for t in range(num_steps):
-        action, info = rollout_act(state, obs, key, t)
-        action = np.asarray(action)
+        action, info = agent.act_from_noise(acting_state, obs, noise[t])
+        action = np.array(action)  # a copy: a NumPy view of a device buffer is slower to consume
         step = env.step(action)
         obs_buffer[t] = obs
         actions.append(action)
@@ -173,7 +174,6 @@ def train_on_policy(
     key, init_key = jax.random.split(key)
     state = agent.init(init_key, env.spec, config)
     obs = env.reset(seed=config.seed)
-    rollout_act = make_rollout_act(agent)
     tracker = EpisodeTracker(env.num_envs)
     stopper = _Stopper(config.target_return, config.patience)
     progress = Progress(config.num_updates * config.batch_size, config.progress)
@@ -189,7 +189,7 @@ def train_on_policy(
     try:
         for update_index in range(1, config.num_updates + 1):
             key, rollout_key, update_key = jax.random.split(key, 3)
-            rollout, obs = collect_rollout(env, rollout_act, state, obs, rollout_key, config.num_steps, tracker)
+            rollout, obs = collect_rollout(env, agent, state, obs, rollout_key, config.num_steps, tracker)
             new_state, metrics = agent.update(state, rollout, update_key)
             metrics = {name: float(value) for name, value in jax.device_get(metrics).items()}
             _check_finite(metrics, update_index)

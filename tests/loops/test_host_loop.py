@@ -44,9 +44,9 @@ def test_continuous_ppo_learns_to_track_the_target():
     config = quiet(env="jaxrl_test/ContinuousTarget-v0", total_timesteps=16_384, num_envs=8, num_steps=64,
                    num_minibatches=4, update_epochs=10, learning_rate=3e-3, gamma=0.99, log_std_init=-0.5)
     result = ppo.train(config)
-    first, last = result.history[0]["episodic_return"], result.history[-1]["episodic_return"]
-    # Random actions at std e^-0.5 score about -0.7 on average; a tracking policy scores near 0.
-    assert first < -0.5 and last > -0.15, (first, last)
+    # The initial policy (mean ~0, std e^-0.5) scores E[-(a - x)^2] = -(e^-1 + 1/3) ~ -0.70.
+    assert result.history[-1]["episodic_return"] > -0.15
+    assert ppo.evaluate(result.state, episodes=50, deterministic=True)["mean_return"] > -0.05
 
 
 def test_checkpoint_round_trip_gives_identical_actions(tmp_path):
