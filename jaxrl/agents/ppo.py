@@ -53,7 +53,7 @@ class PPOConfig:
     # --- environment and run ---
     env: str = "CartPole-v1"  # gymnasium env id
     seed: int = 1  # seeds the env, network init and sampling
-    total_timesteps: int = 100_000  # env steps (summed over envs) to train for
+    total_timesteps: int = 100_000  # env steps (summed over envs), rounded down to whole batches
     num_envs: int = 8  # parallel envs in the vector env
     vectorization: str = "sync"  # "sync", "async" or "vector_entry_point" (the env's own vector env)
     # --- rollout and update schedule ---
