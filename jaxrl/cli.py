@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--episodes", type=int, default=10)
     evaluate.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
-                          help="take the most likely action (default: stochastic for PPO)")
+                          help="take the most likely action (default: stochastic for PPO, deterministic for "
+                               "DDPG, TD3 and SAC)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--video", type=Path, default=None, help="write the first episode as .gif or .mp4")
 
@@ -93,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from jaxrl.loops.host import train_on_policy
     from jaxrl.presets import preset_config
+    from jaxrl.registry import train
 
     algorithm = get_algorithm(args.algorithm)
     overrides = {
@@ -103,7 +104,7 @@ def _train(args: argparse.Namespace) -> None:
     env = overrides.pop("env", algorithm.config_cls().env)
     config = preset_config(algorithm.config_cls, env, args.algorithm, **overrides).validate()
     run_dir = args.run_dir or Path("runs") / f"{env.replace('/', '_')}__{args.algorithm}__{config.seed}"
-    result = train_on_policy(algorithm.agent, args.algorithm, config, run_dir)
+    result = train(args.algorithm, config, run_dir)
     last = result.history[-1]
     stopped = f" ({last['stop_reason']})" if "stop_reason" in last else ""
     print(f"trained {last['env_steps']} env steps{stopped}; run dir: {run_dir}", file=sys.stderr)

@@ -23,8 +23,6 @@ def validate_common(config: Any) -> None:
             raise ValueError(f"{name} must be >= 1, got {getattr(config, name)}")
     if config.seed < 0:
         raise ValueError(f"seed must be >= 0, got {config.seed}")
-    if not (config.learning_rate > 0 and math.isfinite(config.learning_rate)):
-        raise ValueError(f"learning_rate must be a positive finite number, got {config.learning_rate}")
     if not 0.0 < config.gamma <= 1.0:
         raise ValueError(f"gamma must be in (0, 1], got {config.gamma}")
     if config.vectorization not in VECTORIZATION_MODES:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any, NamedTuple
 
+from jaxrl.agents import ddpg as ddpg_agent
 from jaxrl.agents import ppo as ppo_agent
+from jaxrl.agents import sac as sac_agent
+from jaxrl.agents import td3 as td3_agent
 
 
 class Algorithm(NamedTuple):
@@ -16,6 +19,9 @@ class Algorithm(NamedTuple):
 
 ALGORITHMS: dict[str, Algorithm] = {
     "ppo": Algorithm(ppo_agent, ppo_agent.PPOConfig, on_policy=True),
+    "ddpg": Algorithm(ddpg_agent, ddpg_agent.DDPGConfig, on_policy=False),
+    "td3": Algorithm(td3_agent, td3_agent.TD3Config, on_policy=False),
+    "sac": Algorithm(sac_agent, sac_agent.SACConfig, on_policy=False),
 }
 
 
@@ -25,7 +31,10 @@ def get_algorithm(name: str) -> Algorithm:
     return ALGORITHMS[name]
 
 
-def config_fields(name: str) -> Any:
-    import dataclasses
+def train(name: str, config: Any, run_dir: Any = None) -> Any:
+    """Train with the host loop that fits the algorithm's schedule."""
+    from jaxrl.loops.host import train_off_policy, train_on_policy
 
-    return dataclasses.fields(get_algorithm(name).config_cls)
+    algorithm = get_algorithm(name)
+    loop = train_on_policy if algorithm.on_policy else train_off_policy
+    return loop(algorithm.agent, name, config, run_dir)

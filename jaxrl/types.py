@@ -41,3 +41,18 @@ class Rollout:
     truncated: jax.Array  # [T, B] bool
     next_obs: jax.Array  # [T, B, *obs_shape]
     mask: jax.Array  # [T, B] float32 in {0, 1}
+
+
+@struct.dataclass
+class Transition:
+    """A batch of off-policy transitions ``[N, ...]``.
+
+    ``next_obs`` is the true next observation (the final one on truncation) and only
+    ``terminated`` stops bootstrapping, so time-limit cuts bootstrap.
+    """
+
+    obs: jax.Array  # [N, *obs_shape]
+    actions: jax.Array  # [N, action_dim], as executed (within the Box bounds)
+    rewards: jax.Array  # [N]
+    next_obs: jax.Array  # [N, *obs_shape]
+    terminated: jax.Array  # [N] float32 in {0, 1}

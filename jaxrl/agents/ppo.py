@@ -110,6 +110,8 @@ class PPOConfig:
     def validate(self) -> PPOConfig:
         """Raise ``ValueError`` naming the first invalid field; return self when valid."""
         validate_common(self)
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ValueError(f"learning_rate must be a positive finite number, got {self.learning_rate}")
         for name in ("num_steps", "update_epochs", "num_minibatches"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

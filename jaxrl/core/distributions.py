@@ -74,3 +74,36 @@ class DiagGaussian(NamedTuple):
     def mode(self) -> jax.Array:
         """The mean ``[..., D]``."""
         return self.mean
+
+
+def _log_one_minus_tanh_squared(pre_tanh: jax.Array) -> jax.Array:
+    """``log(1 - tanh(u)^2)`` computed stably as ``2 * (log 2 - u - softplus(-2u))``."""
+    return 2.0 * (math.log(2.0) - pre_tanh - jax.nn.softplus(-2.0 * pre_tanh))
+
+
+class TanhGaussian(NamedTuple):
+    """``a = low + (tanh(u) + 1) / 2 * (high - low)`` with ``u ~ N(mean, exp(log_std)^2)``.
+
+    ``log_prob`` includes the change-of-variables term of tanh and of the affine map to
+    the Box, so it is the density of the Box action itself.
+    """
+
+    mean: jax.Array  # [..., D]
+    log_std: jax.Array  # [..., D]
+    low: jax.Array  # [D]
+    high: jax.Array  # [D]
+
+    def sample_from_noise(self, noise: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """``(actions [..., D], log_prob [...])`` from standard normal ``noise [..., D]`` (zero: the mode)."""
+        pre_tanh = self.mean + jnp.exp(self.log_std) * noise
+        gaussian = DiagGaussian(self.mean, self.log_std).log_prob(pre_tanh)
+        half_range = 0.5 * (self.high - self.low)
+        correction = jnp.sum(_log_one_minus_tanh_squared(pre_tanh) + jnp.log(half_range), axis=-1)
+        actions = self.low + (jnp.tanh(pre_tanh) + 1.0) * half_range
+        return actions, gaussian - correction
+
+    def sample(self, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return self.sample_from_noise(jax.random.normal(key, self.mean.shape, self.mean.dtype))
+
+    def mode(self) -> jax.Array:
+        return self.low + (jnp.tanh(self.mean) + 1.0) * 0.5 * (self.high - self.low)

@@ -60,11 +60,20 @@ def _atomic_write(path: Path, payload: bytes) -> None:
         os.close(dir_fd)
 
 
-def save_checkpoint(run_dir: Path, state: Any, meta: dict[str, Any], keep: int = 3) -> Path:
-    """Write ``state`` (any pytree) and JSON-able ``meta``; keep the newest ``keep`` files."""
+def _to_state_dict(tree: Any) -> Any:
+    return jax.tree.map(np.asarray, serialization.to_state_dict(jax.device_get(tree)))
+
+
+def save_checkpoint(
+    run_dir: Path, state: Any, meta: dict[str, Any], keep: int = 3, extra: dict[str, Any] | None = None
+) -> Path:
+    """Write ``state`` (any pytree), JSON-able ``meta`` and optional ``extra`` pytrees (e.g. a replay
+    buffer, needed to resume an off-policy run); keep the newest ``keep`` files."""
     path = checkpoint_path(run_dir, int(meta["env_steps"]))
-    state_dict = jax.tree.map(np.asarray, serialization.to_state_dict(jax.device_get(state)))
-    _atomic_write(path, serialization.msgpack_serialize({"meta": meta, "state": state_dict}))
+    payload = {"meta": meta, "state": _to_state_dict(state)}
+    if extra:
+        payload["extra"] = {name: _to_state_dict(tree) for name, tree in extra.items()}
+    _atomic_write(path, serialization.msgpack_serialize(payload))
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -22,10 +23,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.config import save_config
+from jaxrl.core.noise import ou_init, ou_reset, ou_step
+from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
 from jaxrl.io.checkpoint import save_checkpoint
 from jaxrl.io.metrics import MetricsWriter, Progress
-from jaxrl.types import Rollout
+from jaxrl.types import Rollout, Transition
 
 RETURN_WINDOW = 20  # episodes in the rolling mean reported as episodic_return
 
@@ -120,22 +123,24 @@ def collect_rollout(
     return rollout, obs
 
 
-def _check_finite(metrics: dict[str, float], update_index: int) -> None:
-    for name in ("policy_loss", "value_loss", "grad_norm"):
-        if name in metrics and not math.isfinite(metrics[name]):
+def _check_finite(metrics: dict[str, float], index: int, unit: str) -> None:
+    for name in ("policy_loss", "value_loss", "grad_norm", "actor_loss", "critic_loss"):
+        if name in metrics and not math.isfinite(metrics[name]) and not (
+            name == "actor_loss" and math.isnan(metrics[name]) and "critic_loss" not in metrics
+        ):
             raise TrainingError(
-                f"update {update_index}: {name} is {metrics[name]}; stopping without saving this state "
+                f"{unit} {index}: {name} is {metrics[name]}; stopping without saving this state "
                 "(the last good checkpoint is kept)"
             )
 
 
 class _Stopper:
-    """Early stop on a target return or on ``patience`` updates without a new best."""
+    """Early stop on a target return or on ``patience`` records without a new best."""
 
     def __init__(self, target_return: float | None, patience: int | None):
         self.target_return, self.patience = target_return, patience
         self.best = -math.inf
-        self.updates_without_improvement = 0
+        self.records_without_improvement = 0
 
     def reason(self, mean_return: float | None) -> str | None:
         if mean_return is None:
@@ -143,12 +148,70 @@ class _Stopper:
         if self.target_return is not None and mean_return >= self.target_return:
             return f"target return {self.target_return} reached ({mean_return:.1f})"
         if mean_return > self.best:
-            self.best, self.updates_without_improvement = mean_return, 0
+            self.best, self.records_without_improvement = mean_return, 0
         else:
-            self.updates_without_improvement += 1
-        if self.patience is not None and self.updates_without_improvement >= self.patience:
-            return f"no improvement for {self.patience} updates (best {self.best:.1f})"
+            self.records_without_improvement += 1
+        if self.patience is not None and self.records_without_improvement >= self.patience:
+            return f"no improvement for {self.patience} records (best {self.best:.1f})"
         return None
+
+
+class _Run:
+    """The side effects of one training run: config file, metrics, progress bar, early
+    stopping and checkpoints. Both schedules below log through it."""
+
+    def __init__(self, algorithm: str, config: Any, run_dir: str | Path | None, total_steps: int, unit: str):
+        self.algorithm, self.config, self.unit = algorithm, config, unit
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.writer = None
+        if self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            save_config(config, self.run_dir / "config.json", algorithm)
+            self.writer = MetricsWriter(self.run_dir)
+        self.stopper = _Stopper(config.target_return, config.patience)
+        self.progress = Progress(total_steps, config.progress)
+        self.history: list[dict[str, Any]] = []
+        self.start = time.perf_counter()
+
+    def log(self, index: int, env_steps: int, tracker: EpisodeTracker, metrics: dict[str, float]) -> bool:
+        """Record one update (on-policy) or log interval (off-policy); True when training should stop."""
+        _check_finite(metrics, index, self.unit)
+        elapsed = time.perf_counter() - self.start
+        record = {
+            self.unit: index,
+            "env_steps": env_steps,
+            "time_s": elapsed,
+            "sps": env_steps / elapsed,
+            "episodic_return": tracker.mean_return(),
+            "episodic_length": tracker.mean_length(),
+            "episodes": tracker.total_finished,
+            **metrics,
+        }
+        stop_reason = self.stopper.reason(record["episodic_return"])
+        if stop_reason is not None:
+            record["stop_reason"] = stop_reason
+        self.history.append(record)
+        if self.writer is not None:
+            self.writer.write(record)
+        self.progress.advance(env_steps, record["sps"], record["episodic_return"])
+        return stop_reason is not None
+
+    def checkpoint(self, state: Any, key: jax.Array, extra: dict[str, Any] | None = None) -> None:
+        if self.run_dir is None:
+            return
+        last = self.history[-1] if self.history else {"env_steps": 0, self.unit: 0}
+        meta = {"algorithm": self.algorithm, "env_steps": last["env_steps"], self.unit: last[self.unit],
+                "key": np.asarray(key).tolist()}
+        save_checkpoint(self.run_dir, state, meta, keep=self.config.keep_checkpoints, extra=extra)
+
+    def periodic(self, index: int) -> bool:
+        every = self.config.checkpoint_every
+        return bool(every) and index % every == 0
+
+    def close(self) -> None:
+        self.progress.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def train_on_policy(
@@ -157,70 +220,133 @@ def train_on_policy(
     config: Any,
     run_dir: str | Path | None = None,
 ) -> TrainResult:
-    """Train an on-policy agent (``init``/``act``/``update`` over a :class:`Rollout`).
+    """Train an on-policy agent (``init``/``act_from_noise``/``update`` over a :class:`Rollout`).
 
     With ``run_dir`` the run writes ``config.json``, ``metrics.jsonl``, TensorBoard
     events and checkpoints there; without it nothing touches the disk.
     """
     config.validate()
-    run_dir = Path(run_dir) if run_dir is not None else None
     env = HostVectorEnv(make_vector_env(config.env, config.num_envs, config.vectorization))
-    writer = None
-    if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(config, run_dir / "config.json", algorithm)
-        writer = MetricsWriter(run_dir)
-    key = jax.random.PRNGKey(config.seed)
-    key, init_key = jax.random.split(key)
-    state = agent.init(init_key, env.spec, config)
-    obs = env.reset(seed=config.seed)
-    tracker = EpisodeTracker(env.num_envs)
-    stopper = _Stopper(config.target_return, config.patience)
-    progress = Progress(config.num_updates * config.batch_size, config.progress)
-    history: list[dict[str, Any]] = []
-    env_steps, start = 0, time.perf_counter()
-
-    def checkpoint(update_index: int) -> None:
-        if run_dir is not None:
-            meta = {"algorithm": algorithm, "env_steps": env_steps, "update": update_index,
-                    "key": np.asarray(key).tolist()}
-            save_checkpoint(run_dir, state, meta, keep=config.keep_checkpoints)
-
+    run = None
     try:
+        key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
+        state = agent.init(init_key, env.spec, config)
+        run = _Run(algorithm, config, run_dir, config.num_updates * config.batch_size, "update")
+        obs = env.reset(seed=config.seed)
+        tracker = EpisodeTracker(env.num_envs)
         for update_index in range(1, config.num_updates + 1):
             key, rollout_key, update_key = jax.random.split(key, 3)
             rollout, obs = collect_rollout(env, agent, state, obs, rollout_key, config.num_steps, tracker)
             new_state, metrics = agent.update(state, rollout, update_key)
             metrics = {name: float(value) for name, value in jax.device_get(metrics).items()}
-            _check_finite(metrics, update_index)
+            stop = run.log(update_index, update_index * config.batch_size, tracker, metrics)
             state = new_state
-            env_steps += config.batch_size
-            elapsed = time.perf_counter() - start
-            sps = env_steps / elapsed
-            record = {
-                "update": update_index,
-                "env_steps": env_steps,
-                "time_s": elapsed,
-                "sps": sps,
-                "episodic_return": tracker.mean_return(),
-                "episodic_length": tracker.mean_length(),
-                "episodes": tracker.total_finished,
-                **metrics,
-            }
-            history.append(record)
-            if writer is not None:
-                writer.write(record)
-            progress.advance(env_steps, sps, record["episodic_return"])
-            stop_reason = stopper.reason(record["episodic_return"])
-            if stop_reason is not None:
-                record["stop_reason"] = stop_reason
+            if stop:
                 break
-            if config.checkpoint_every and update_index % config.checkpoint_every == 0:
-                checkpoint(update_index)
-        checkpoint(history[-1]["update"] if history else 0)
+            if run.periodic(update_index):
+                run.checkpoint(state, key)
+        run.checkpoint(state, key)
     finally:
-        progress.close()
         env.close()
-        if writer is not None:
-            writer.close()
-    return TrainResult(state, history, run_dir)
+        if run is not None:
+            run.close()
+    return TrainResult(state, run.history, run.run_dir)
+
+
+def make_explore(agent: ModuleType, config: Any) -> Callable:
+    """Jitted ``(state, obs, key, step, ou_state, episode_start) -> (actions, ou_state)``: acting noise
+    (Gaussian, or OU reset where an episode starts) and the noisy action in one device call."""
+    use_ou = getattr(config, "noise_type", "gaussian") == "ou"
+
+    def explore(state, obs, key, step, ou_state, episode_start):
+        key = jax.random.fold_in(key, step)
+        if use_ou:
+            ou_state = ou_reset(ou_state, episode_start)
+            ou_state, noise = ou_step(ou_state, key, config.ou_theta, state.hparams["exploration_noise"],
+                                      config.ou_dt)
+        else:
+            noise = agent.exploration_noise(state, key, obs.shape[:1])
+        actions, _ = agent.act_from_noise(state, obs, noise)
+        return actions, ou_state
+
+    return jax.jit(explore)
+
+
+def train_off_policy(
+    agent: ModuleType,
+    algorithm: str,
+    config: Any,
+    run_dir: str | Path | None = None,
+) -> TrainResult:
+    """Train an off-policy agent (DDPG, TD3, SAC) from a device replay buffer.
+
+    Schedule per vector-env step: uniformly random actions for the first
+    ``learning_starts`` env steps, then the agent's noisy actions; add the step's
+    transitions (the executed, in-bounds actions and the true next observations) to
+    the buffer; every ``train_frequency`` steps after ``learning_starts`` call
+    ``update`` (``updates_per_step`` gradient steps). A metrics record is written every
+    ``log_every`` env steps; checkpoints also hold the replay buffer.
+    """
+    config.validate()
+    env = HostVectorEnv(make_vector_env(config.env, config.num_envs, config.vectorization))
+    run = None
+    try:
+        key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
+        act_key, update_key = jax.random.split(key)
+        state = agent.init(init_key, env.spec, config)
+        num_envs, spec = env.num_envs, env.spec
+        iterations = max(1, config.total_timesteps // num_envs)
+        run = _Run(algorithm, config, run_dir, iterations * num_envs, "record")
+        buffer = replay_init(config.buffer_size, spec.observation_shape, spec.action_dim)
+        add = jax.jit(replay_add, donate_argnums=0)
+        explore = make_explore(agent, config)
+        random_actions = np.random.default_rng(config.seed)
+        low, high = np.asarray(spec.action_low, np.float32), np.asarray(spec.action_high, np.float32)
+        ou_state = ou_init(num_envs, spec.action_dim)
+        episode_start = np.ones(num_envs, bool)
+        obs = env.reset(seed=config.seed)
+        tracker = EpisodeTracker(num_envs)
+        pending_metrics: list[dict[str, jax.Array]] = []
+        acting_state = acting_view(state)
+        for iteration in range(iterations):
+            env_steps = iteration * num_envs
+            if env_steps < config.learning_starts:
+                actions = random_actions.uniform(low, high, (num_envs, spec.action_dim)).astype(np.float32)
+            else:
+                actions, ou_state = explore(acting_state, obs, act_key, iteration, ou_state, episode_start)
+                actions = np.array(actions)
+            step = env.step(actions)
+            transitions = Transition(obs=obs, actions=env.env_actions(actions), rewards=step.rewards,
+                                     next_obs=step.next_obs, terminated=step.terminated.astype(np.float32))
+            buffer = add(buffer, transitions, step.valid)
+            tracker.record(step.rewards, step.terminated | step.truncated, step.valid)
+            episode_start = step.terminated | step.truncated
+            obs = step.obs
+            env_steps += num_envs
+            if env_steps > config.learning_starts and iteration % config.train_frequency == 0:
+                state, metrics = agent.update(state, buffer, jax.random.fold_in(update_key, iteration))
+                acting_state = acting_view(state)
+                pending_metrics.append(metrics)
+            if env_steps // config.log_every > (env_steps - num_envs) // config.log_every or iteration + 1 == iterations:
+                record_index = len(run.history) + 1
+                stop = run.log(record_index, env_steps, tracker, _mean_metrics(pending_metrics))
+                pending_metrics = []
+                if stop:
+                    break
+                if run.periodic(record_index):
+                    run.checkpoint(state, key, extra={"replay": buffer})
+        run.checkpoint(state, key, extra={"replay": buffer})
+    finally:
+        env.close()
+        if run is not None:
+            run.close()
+    return TrainResult(state, run.history, run.run_dir)
+
+
+def _mean_metrics(metrics: list[dict[str, jax.Array]]) -> dict[str, float]:
+    """Mean of each metric over the updates since the last record (fetched from the device once)."""
+    if not metrics:
+        return {}
+    fetched = jax.device_get(metrics)
+    return {name: float(np.nanmean([m[name] for m in fetched])) if any(np.isfinite(m[name]) for m in fetched)
+            else float("nan") for name in fetched[0]}

@@ -1,0 +1,168 @@
+"""Soft Actor-Critic: tanh-squashed Gaussian policy, twin critics, automatic entropy tuning.
+
+Same function set as :mod:`jaxrl.agents.td3`. The policy's log-prob is that of the
+Box action (tanh and affine corrections included); the default target entropy is
+``-action_dim``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxrl.agents.offpolicy import ADAM, OffPolicyConfig, adam_step, box_bounds, make_update, require_box
+from jaxrl.core.distributions import TanhGaussian
+from jaxrl.core.td import from_box, soft_update, td_target
+from jaxrl.nets.continuous import GaussianActor, QEnsemble
+from jaxrl.types import EnvSpec, Transition
+
+
+@dataclasses.dataclass(frozen=True)
+class SACConfig(OffPolicyConfig):
+    """SAC defaults after CleanRL's ``sac_continuous_action.py``."""
+
+    num_critics: int = 2  # Q networks; targets use their minimum
+    alpha: float = 0.2  # entropy coefficient (its start value when autotune)
+    autotune: bool = True  # learn alpha towards target_entropy
+    target_entropy: float | None = None  # None: -action_dim
+    alpha_lr: float | None = None  # None: q_lr
+
+    def validate(self):
+        self.validate_offpolicy()
+        if self.num_critics < 1:
+            raise ValueError(f"num_critics must be >= 1, got {self.num_critics}")
+        if not self.alpha > 0:
+            raise ValueError(f"alpha must be > 0, got {self.alpha}")
+        if self.alpha_lr is not None and not self.alpha_lr > 0:
+            raise ValueError(f"alpha_lr must be > 0, got {self.alpha_lr}")
+        return self
+
+
+@struct.dataclass
+class SACState:
+    actor_params: Any
+    critic_params: Any  # stacked over num_critics
+    target_critic_params: Any
+    log_alpha: jax.Array  # scalar
+    opt_state: dict[str, Any]  # Adam states {"actor", "critic", "alpha"}
+    hparams: dict[str, jax.Array]
+    step: jax.Array  # int32: gradient steps done
+    config: SACConfig = struct.field(pytree_node=False)
+    spec: EnvSpec = struct.field(pytree_node=False)
+
+
+def _networks(config: SACConfig, spec: EnvSpec) -> tuple[GaussianActor, QEnsemble]:
+    actor = GaussianActor(spec.action_dim, tuple(config.hidden_sizes), config.activation)
+    critic = QEnsemble(config.num_critics, tuple(config.hidden_sizes), config.activation)
+    return actor, critic
+
+
+def init(key: jax.Array, spec: EnvSpec, config: SACConfig) -> SACState:
+    config.validate()
+    require_box(spec, "SAC")
+    actor, critic = _networks(config, spec)
+    actor_key, critic_key = jax.random.split(key)
+    obs = jnp.zeros((1, *spec.observation_shape), jnp.float32)
+    actor_params = actor.init(actor_key, obs)["params"]
+    critic_params = critic.init(critic_key, obs, jnp.zeros((1, spec.action_dim)))["params"]
+    log_alpha = jnp.asarray(math.log(config.alpha), jnp.float32)
+    target_entropy = -float(spec.action_dim) if config.target_entropy is None else config.target_entropy
+    hparams = {
+        "gamma": config.gamma, "tau": config.tau, "policy_lr": config.policy_lr, "q_lr": config.q_lr,
+        "alpha_lr": config.q_lr if config.alpha_lr is None else config.alpha_lr, "target_entropy": target_entropy,
+    }
+    return SACState(
+        actor_params=actor_params,
+        critic_params=critic_params,
+        target_critic_params=critic_params,
+        log_alpha=log_alpha,
+        opt_state={"actor": ADAM.init(actor_params), "critic": ADAM.init(critic_params),
+                   "alpha": ADAM.init(log_alpha)},
+        hparams={k: jnp.asarray(v, jnp.float32) for k, v in hparams.items()},
+        step=jnp.zeros((), jnp.int32),
+        config=config,
+        spec=spec,
+    )
+
+
+def policy(state: SACState, actor_params: Any, obs: jax.Array) -> TanhGaussian:
+    """The action distribution for ``obs [B, *obs_shape]`` (over Box actions)."""
+    actor, _ = _networks(state.config, state.spec)
+    mean, log_std = actor.apply({"params": actor_params}, obs)
+    return TanhGaussian(mean, log_std, *box_bounds(state.spec))
+
+
+def exploration_noise(state: SACState, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
+    """Standard normal noise ``[*batch_shape, action_dim]``: SAC explores by sampling its policy."""
+    return jax.random.normal(key, (*batch_shape, state.spec.action_dim))
+
+
+def _act_from_noise(state: SACState, obs: jax.Array, noise: jax.Array) -> tuple[jax.Array, dict]:
+    actions, _ = policy(state, state.actor_params, obs).sample_from_noise(noise)
+    return actions, {}
+
+
+def _act(state: SACState, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> tuple[jax.Array, dict]:
+    noise = exploration_noise(state, key, obs.shape[:1])
+    return _act_from_noise(state, obs, jnp.zeros_like(noise) if deterministic else noise)
+
+
+act_from_noise = jax.jit(_act_from_noise)
+act = jax.jit(_act, static_argnames=("deterministic",))
+act.__doc__ = "Actions ``[B, action_dim]`` in the env's bounds (``deterministic``: the squashed mean)."
+
+
+def train_step(state: SACState, batch: Transition, key: jax.Array) -> tuple[SACState, dict[str, jax.Array]]:
+    """Critic, actor and (if autotune) temperature steps, then a soft target update."""
+    hp = state.hparams
+    _, critic = _networks(state.config, state.spec)
+    low, high = box_bounds(state.spec)
+    next_key, actor_key = jax.random.split(key)
+    alpha = jnp.exp(state.log_alpha)
+
+    next_actions, next_log_prob = policy(state, state.actor_params, batch.next_obs).sample(next_key)
+    next_q = critic.apply({"params": state.target_critic_params}, batch.next_obs,
+                          from_box(next_actions, low, high)).min(axis=0)
+    targets = jax.lax.stop_gradient(
+        td_target(batch.rewards, next_q - alpha * next_log_prob, batch.terminated, hp["gamma"]))
+    unit_actions = from_box(batch.actions, low, high)
+
+    def critic_loss(params):
+        q = critic.apply({"params": params}, batch.obs, unit_actions)
+        return jnp.mean(jnp.sum(jnp.square(q - targets), axis=0)), q
+
+    (q_loss, q_values), grads = jax.value_and_grad(critic_loss, has_aux=True)(state.critic_params)
+    critic_params, critic_opt = adam_step(state.critic_params, grads, state.opt_state["critic"], hp["q_lr"])
+
+    def actor_loss(params):
+        actions, log_prob = policy(state, params, batch.obs).sample(actor_key)
+        q = critic.apply({"params": critic_params}, batch.obs, from_box(actions, low, high)).min(axis=0)
+        return jnp.mean(alpha * log_prob - q), log_prob
+
+    (a_loss, log_prob), grads = jax.value_and_grad(actor_loss, has_aux=True)(state.actor_params)
+    actor_params, actor_opt = adam_step(state.actor_params, grads, state.opt_state["actor"], hp["policy_lr"])
+
+    entropy_gap = jax.lax.stop_gradient(log_prob + hp["target_entropy"])
+    alpha_loss, alpha_grad = jax.value_and_grad(lambda la: -jnp.mean(la * entropy_gap))(state.log_alpha)
+    log_alpha, alpha_opt = state.log_alpha, state.opt_state["alpha"]
+    if state.config.autotune:
+        log_alpha, alpha_opt = adam_step(state.log_alpha, alpha_grad, alpha_opt, hp["alpha_lr"])
+
+    new_state = state.replace(
+        actor_params=actor_params,
+        critic_params=critic_params,
+        target_critic_params=soft_update(state.target_critic_params, critic_params, hp["tau"]),
+        log_alpha=log_alpha,
+        opt_state={"actor": actor_opt, "critic": critic_opt, "alpha": alpha_opt},
+        step=state.step + 1,
+    )
+    return new_state, {"critic_loss": q_loss, "actor_loss": a_loss, "q_values": jnp.mean(q_values),
+                       "alpha": jnp.exp(log_alpha), "alpha_loss": alpha_loss, "entropy": -jnp.mean(log_prob)}
+
+
+update = make_update(train_step)

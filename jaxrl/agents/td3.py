@@ -1,0 +1,165 @@
+"""TD3 (twin critics, target-policy smoothing, delayed actor updates); DDPG is the
+special case of one critic, no smoothing and no delay (see :mod:`jaxrl.agents.ddpg`).
+
+Agent functions: ``init``, ``act`` / ``act_from_noise``, ``exploration_noise``,
+``train_step(state, batch: Transition, key)`` and ``update(state, buffer, key)``.
+The actor works in the unit box; actions reach the env as ``to_box(unit)``, and the
+critic sees the stored env actions mapped back to the unit box.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxrl.agents.offpolicy import ADAM, OffPolicyConfig, adam_step, box_bounds, make_update, require_box
+from jaxrl.core.noise import gaussian_noise
+from jaxrl.core.td import from_box, soft_update, td_target, to_box
+from jaxrl.nets.continuous import DeterministicActor, QEnsemble
+from jaxrl.types import EnvSpec, Transition
+
+NOISE_TYPES = ("gaussian", "ou")
+
+
+@dataclasses.dataclass(frozen=True)
+class TD3Config(OffPolicyConfig):
+    """TD3; every exploration and smoothing scale is in units of half the action range."""
+
+    num_critics: int = 2  # Q networks; targets use their minimum
+    policy_frequency: int = 2  # critic steps per actor (and target) update
+    policy_noise: float = 0.2  # std of the target-policy smoothing noise (0: none)
+    noise_clip: float = 0.5  # smoothing noise is clipped to [-noise_clip, noise_clip]
+    exploration_noise: float = 0.1  # std (gaussian) or sigma (ou) of the acting noise
+    noise_type: str = "gaussian"  # "gaussian" or "ou" (Ornstein-Uhlenbeck, per env, reset on episode start)
+    ou_theta: float = 0.15  # OU mean reversion rate
+    ou_dt: float = 1.0  # OU time step
+
+    def validate(self):
+        self.validate_offpolicy()
+        if self.num_critics < 1:
+            raise ValueError(f"num_critics must be >= 1, got {self.num_critics}")
+        if self.policy_frequency < 1:
+            raise ValueError(f"policy_frequency must be >= 1, got {self.policy_frequency}")
+        for name in ("policy_noise", "noise_clip", "exploration_noise"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.noise_type not in NOISE_TYPES:
+            raise ValueError(f"noise_type must be one of {NOISE_TYPES}, got {self.noise_type!r}")
+        if not 0 < self.ou_theta * self.ou_dt < 2:
+            raise ValueError(f"ou_theta * ou_dt must be in (0, 2) for a stable OU process, got "
+                             f"{self.ou_theta * self.ou_dt}")
+        return self
+
+
+VMAPPABLE_HPARAMS = ("gamma", "tau", "policy_lr", "q_lr", "policy_noise", "noise_clip", "exploration_noise")
+
+
+@struct.dataclass
+class TD3State:
+    actor_params: Any
+    critic_params: Any  # stacked over num_critics
+    target_actor_params: Any
+    target_critic_params: Any
+    opt_state: dict[str, Any]  # Adam states {"actor", "critic"}
+    hparams: dict[str, jax.Array]
+    step: jax.Array  # int32: gradient steps done
+    config: TD3Config = struct.field(pytree_node=False)
+    spec: EnvSpec = struct.field(pytree_node=False)
+
+
+def _networks(config: TD3Config, spec: EnvSpec) -> tuple[DeterministicActor, QEnsemble]:
+    actor = DeterministicActor(spec.action_dim, tuple(config.hidden_sizes), config.activation)
+    critic = QEnsemble(config.num_critics, tuple(config.hidden_sizes), config.activation)
+    return actor, critic
+
+
+def init(key: jax.Array, spec: EnvSpec, config: TD3Config) -> TD3State:
+    config.validate()
+    require_box(spec, type(config).__name__.removesuffix("Config"))
+    actor, critic = _networks(config, spec)
+    actor_key, critic_key = jax.random.split(key)
+    obs = jnp.zeros((1, *spec.observation_shape), jnp.float32)
+    actor_params = actor.init(actor_key, obs)["params"]
+    critic_params = critic.init(critic_key, obs, jnp.zeros((1, spec.action_dim)))["params"]
+    return TD3State(
+        actor_params=actor_params,
+        critic_params=critic_params,
+        target_actor_params=actor_params,
+        target_critic_params=critic_params,
+        opt_state={"actor": ADAM.init(actor_params), "critic": ADAM.init(critic_params)},
+        hparams={name: jnp.asarray(getattr(config, name), jnp.float32) for name in VMAPPABLE_HPARAMS},
+        step=jnp.zeros((), jnp.int32),
+        config=config,
+        spec=spec,
+    )
+
+
+def exploration_noise(state: TD3State, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
+    """Gaussian acting noise ``[*batch_shape, action_dim]`` in unit-box units."""
+    return gaussian_noise(key, (*batch_shape, state.spec.action_dim), state.hparams["exploration_noise"])
+
+
+def _act_from_noise(state: TD3State, obs: jax.Array, noise: jax.Array) -> tuple[jax.Array, dict]:
+    actor, _ = _networks(state.config, state.spec)
+    unit = jnp.clip(actor.apply({"params": state.actor_params}, obs) + noise, -1.0, 1.0)
+    return to_box(unit, *box_bounds(state.spec)), {}
+
+
+def _act(state: TD3State, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> tuple[jax.Array, dict]:
+    noise = exploration_noise(state, key, obs.shape[:1])
+    return _act_from_noise(state, obs, jnp.zeros_like(noise) if deterministic else noise)
+
+
+act_from_noise = jax.jit(_act_from_noise)
+act = jax.jit(_act, static_argnames=("deterministic",))
+act.__doc__ = "Actions ``[B, action_dim]`` in the env's bounds (``deterministic``: the actor's own action)."
+
+
+def train_step(state: TD3State, batch: Transition, key: jax.Array) -> tuple[TD3State, dict[str, jax.Array]]:
+    """One critic step, and every ``policy_frequency`` steps an actor step and target updates."""
+    config, hp = state.config, state.hparams
+    actor, critic = _networks(config, state.spec)
+    low, high = box_bounds(state.spec)
+    smoothing = jnp.clip(hp["policy_noise"] * jax.random.normal(key, batch.actions.shape),
+                         -hp["noise_clip"], hp["noise_clip"])
+    next_unit = jnp.clip(actor.apply({"params": state.target_actor_params}, batch.next_obs) + smoothing, -1.0, 1.0)
+    next_q = critic.apply({"params": state.target_critic_params}, batch.next_obs, next_unit).min(axis=0)
+    targets = jax.lax.stop_gradient(td_target(batch.rewards, next_q, batch.terminated, hp["gamma"]))
+    unit_actions = from_box(batch.actions, low, high)
+
+    def critic_loss(params):
+        q = critic.apply({"params": params}, batch.obs, unit_actions)
+        return jnp.mean(jnp.sum(jnp.square(q - targets), axis=0)), q
+
+    (q_loss, q_values), grads = jax.value_and_grad(critic_loss, has_aux=True)(state.critic_params)
+    critic_params, critic_opt = adam_step(state.critic_params, grads, state.opt_state["critic"], hp["q_lr"])
+    state = state.replace(critic_params=critic_params, opt_state={**state.opt_state, "critic": critic_opt},
+                          step=state.step + 1)
+
+    def actor_loss(params):
+        unit = actor.apply({"params": params}, batch.obs)
+        return -jnp.mean(critic.apply({"params": state.critic_params}, batch.obs, unit)[0])
+
+    def actor_and_targets(state):
+        loss, grads = jax.value_and_grad(actor_loss)(state.actor_params)
+        actor_params, actor_opt = adam_step(state.actor_params, grads, state.opt_state["actor"], hp["policy_lr"])
+        state = state.replace(
+            actor_params=actor_params,
+            opt_state={**state.opt_state, "actor": actor_opt},
+            target_actor_params=soft_update(state.target_actor_params, actor_params, hp["tau"]),
+            target_critic_params=soft_update(state.target_critic_params, state.critic_params, hp["tau"]),
+        )
+        return state, loss
+
+    def skip(state):
+        return state, jnp.float32(jnp.nan)
+
+    state, a_loss = jax.lax.cond(state.step % config.policy_frequency == 0, actor_and_targets, skip, state)
+    return state, {"critic_loss": q_loss, "actor_loss": a_loss, "q_values": jnp.mean(q_values)}
+
+
+update = make_update(train_step)

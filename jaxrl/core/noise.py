@@ -1,0 +1,44 @@
+"""Exploration noise as pure functions with explicit state and key.
+
+Ornstein-Uhlenbeck, per-step form (one update per env step, Gaussian increments):
+
+    x_{t+1} = x_t + theta * (mu - x_t) * dt + sigma * eps_t,   eps_t ~ N(0, I)
+
+Its stationary standard deviation is ``sigma / sqrt(1 - (1 - theta * dt)^2)``, which is
+``sigma / sqrt(2 * theta * dt)`` to first order in ``theta * dt``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def ou_init(num_envs: int, action_dim: int) -> jax.Array:
+    """Zero OU state ``[num_envs, action_dim]``."""
+    return jnp.zeros((num_envs, action_dim), jnp.float32)
+
+
+def ou_reset(state: jax.Array, episode_start: jax.Array, mu: float = 0.0) -> jax.Array:
+    """Set the state of envs whose episode starts (``episode_start [B]`` bool) back to ``mu``."""
+    return jnp.where(episode_start[:, None], mu, state)
+
+
+def ou_step(
+    state: jax.Array, key: jax.Array, theta: float, sigma: float, dt: float, mu: float = 0.0
+) -> tuple[jax.Array, jax.Array]:
+    """One OU update; returns ``(new_state, noise)`` where the noise is the new state ``[B, A]``."""
+    increments = jax.random.normal(key, state.shape, state.dtype)
+    new_state = state + theta * (mu - state) * dt + sigma * increments
+    return new_state, new_state
+
+
+def ou_stationary_std(theta: float, sigma: float, dt: float) -> float:
+    """Exact stationary standard deviation of :func:`ou_step`."""
+    decay = 1.0 - theta * dt
+    return sigma / (1.0 - decay * decay) ** 0.5
+
+
+def gaussian_noise(key: jax.Array, shape: tuple[int, ...], sigma: float | jax.Array) -> jax.Array:
+    """Independent ``N(0, sigma^2)`` draws."""
+    return sigma * jax.random.normal(key, shape)

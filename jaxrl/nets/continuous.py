@@ -1,0 +1,80 @@
+"""Networks for continuous-action off-policy agents (DDPG, TD3, SAC).
+
+Actors work in the unit box ``[-1, 1]^D``; the agent maps to the env's bounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxrl.nets.mlp import MLP
+
+
+class DeterministicActor(nn.Module):
+    """``obs [..., O] -> tanh action [..., D]`` in ``[-1, 1]``."""
+
+    action_dim: int
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        features = MLP(self.hidden_sizes, self.activation)(obs)
+        return jnp.tanh(nn.Dense(self.action_dim)(features))
+
+
+class GaussianActor(nn.Module):
+    """``obs [..., O] -> (mean [..., D], log_std [..., D])`` of the pre-tanh Gaussian.
+
+    The log-std is squashed smoothly into ``[log_std_min, log_std_max]``.
+    """
+
+    action_dim: int
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        features = MLP(self.hidden_sizes, self.activation)(obs)
+        mean = nn.Dense(self.action_dim)(features)
+        raw = jnp.tanh(nn.Dense(self.action_dim)(features))
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (raw + 1.0)
+        return mean, log_std
+
+
+class QNetwork(nn.Module):
+    """``(obs [..., O], unit action [..., D]) -> Q [...]``."""
+
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, actions: jax.Array) -> jax.Array:
+        features = MLP(self.hidden_sizes, self.activation)(jnp.concatenate([obs, actions], axis=-1))
+        return nn.Dense(1)(features)[..., 0]
+
+
+class QEnsemble(nn.Module):
+    """``num_critics`` independent Q networks: ``(obs, actions) -> Q [num_critics, ...]``."""
+
+    num_critics: int = 2
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, actions: jax.Array) -> jax.Array:
+        ensemble = nn.vmap(
+            QNetwork,
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            in_axes=None,
+            out_axes=0,
+            axis_size=self.num_critics,
+        )
+        return ensemble(self.hidden_sizes, self.activation)(obs, actions)
