@@ -20,24 +20,27 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _meta import write_result  # noqa: E402
 
-from jaxrl import ppo  # noqa: E402
+import jaxrl  # noqa: E402
 
-# name -> (env, env steps, threshold on the mean evaluation return, overrides)
+# name -> (algorithm, env, env steps, threshold on the mean evaluation return, overrides)
 TASKS = {
-    "ppo-cartpole": ("CartPole-v1", 100_000, 475.0, {}),
-    "ppo-pendulum": ("Pendulum-v1", 200_000, -250.0, {}),
+    "ppo-cartpole": ("ppo", "CartPole-v1", 100_000, 475.0, {}),
+    "ppo-pendulum": ("ppo", "Pendulum-v1", 200_000, -250.0, {}),
+    "ddpg-pendulum": ("ddpg", "Pendulum-v1", 20_000, -200.0, {}),
+    "td3-pendulum": ("td3", "Pendulum-v1", 20_000, -200.0, {}),
+    "sac-pendulum": ("sac", "Pendulum-v1", 20_000, -200.0, {}),
 }
 
 
 def run_task(name: str, seeds: list[int], eval_episodes: int) -> dict:
-    env, steps, threshold, overrides = TASKS[name]
+    algorithm, env, steps, threshold, overrides = TASKS[name]
     runs = []
     for seed in seeds:
-        config = ppo.config_for_env(env, seed=seed, total_timesteps=steps, progress=False, **overrides)
+        config = jaxrl.config_for(algorithm, env, seed=seed, total_timesteps=steps, progress=False, **overrides)
         start = time.perf_counter()
-        result = ppo.train(config)
+        result = jaxrl.train(algorithm, config)
         wall = time.perf_counter() - start
-        evaluation = ppo.evaluate(result.state, episodes=eval_episodes, deterministic=True)
+        evaluation = jaxrl.evaluate(algorithm, result.state, episodes=eval_episodes, deterministic=True)
         curve = [(r["env_steps"], r["episodic_return"]) for r in result.history]
         runs.append({"seed": seed, "eval": evaluation, "wall_clock_s": wall, "curve": curve})
         print(f"{name} seed {seed}: eval {evaluation['mean_return']:.1f} ± {evaluation['std_return']:.1f} "
@@ -45,10 +48,29 @@ def run_task(name: str, seeds: list[int], eval_episodes: int) -> dict:
     finals = [r["eval"]["mean_return"] for r in runs]
     passed = sum(value >= threshold for value in finals)
     return {
-        "task": name, "env": env, "env_steps": steps, "threshold": threshold, "config": overrides,
+        "task": name, "algorithm": algorithm, "env": env, "env_steps": steps, "threshold": threshold, "config": overrides,
         "seeds_passed": passed, "seeds": len(seeds), "mean_eval_return": float(np.mean(finals)),
         "runs": runs,
     }
+
+
+def merge(paths: list[str]) -> None:
+    """Merge partial summaries (``--save-partial``) of the same tasks into one result file per task."""
+    import json
+
+    by_task: dict[str, dict] = {}
+    for path in paths:
+        part = json.loads(Path(path).read_text())
+        merged = by_task.setdefault(part["task"], {**part, "runs": []})
+        merged["runs"].extend(part["runs"])
+    for name, summary in by_task.items():
+        summary["runs"].sort(key=lambda run: run["seed"])
+        finals = [run["eval"]["mean_return"] for run in summary["runs"]]
+        summary.update(seeds=len(finals), seeds_passed=sum(v >= summary["threshold"] for v in finals),
+                       mean_eval_return=float(np.mean(finals)))
+        print(f"== {name}: {summary['seeds_passed']}/{summary['seeds']} seeds >= {summary['threshold']} "
+              f"(evals {[round(v, 1) for v in finals]})")
+        print("wrote", write_result(f"learning__{name}", summary))
 
 
 def main() -> None:
@@ -56,13 +78,23 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--eval-episodes", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--save-partial", default=None, help="write this run's summary here (for --merge)")
+    parser.add_argument("--merge", nargs="+", default=None, help="merge --save-partial files into results")
     args = parser.parse_args()
+    if args.merge:
+        merge(args.merge)
+        return
     for name in args.tasks:
-        summary = run_task(name, list(range(1, args.seeds + 1)), args.eval_episodes)
+        summary = run_task(name, list(range(args.first_seed, args.first_seed + args.seeds)), args.eval_episodes)
         print(f"== {name}: {summary['seeds_passed']}/{summary['seeds']} seeds >= {summary['threshold']} "
               f"(mean eval {summary['mean_eval_return']:.1f})", flush=True)
-        if not args.no_write:
+        if args.save_partial:
+            import json
+
+            Path(args.save_partial).write_text(json.dumps(summary))
+        elif not args.no_write:
             print("wrote", write_result(f"learning__{name}", summary))
 
 

@@ -28,6 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _meta import write_result  # noqa: E402
 
+import jaxrl  # noqa: E402
 from jaxrl import ppo  # noqa: E402
 from jaxrl.envs.host import HostVectorEnv, make_vector_env  # noqa: E402
 from jaxrl.loops.host import EpisodeTracker, collect_rollout  # noqa: E402
@@ -92,13 +93,45 @@ def run_cell(vectorization: str, num_envs: int, updates: int) -> dict:
     }
 
 
+def off_policy_run(algorithm: str, total_timesteps: int) -> dict:
+    """One Pendulum run: 1 env, 256x256 nets, batch 256, 1,000 random steps, one gradient step per env step."""
+    config = jaxrl.config_for(algorithm, "Pendulum-v1", total_timesteps=total_timesteps, learning_starts=1_000,
+                              hidden_sizes=(256, 256), batch_size=256, updates_per_step=1, num_envs=1,
+                              progress=False, log_every=1_000)
+    start = time.perf_counter()
+    history = jaxrl.train(algorithm, config).history
+    wall = time.perf_counter() - start
+    learning = [r for r in history if r["env_steps"] > 2_000]  # after the random phase and the first compile
+    steady = (learning[-1]["env_steps"] - learning[0]["env_steps"]) / (learning[-1]["time_s"] - learning[0]["time_s"])
+    return {"algorithm": algorithm, "env": "Pendulum-v1", "num_envs": 1, "hidden_sizes": [256, 256],
+            "batch_size": 256, "learning_starts": 1_000, "updates_per_step": 1, "total_timesteps": total_timesteps,
+            "train_sps": steady, "whole_run_s": wall, "final_return": history[-1]["episodic_return"]}
+
+
+def main_off_policy(args: argparse.Namespace) -> None:
+    steps = 4_000 if args.quick else 20_000
+    rows = []
+    print(f"device: {jax.devices()[0].device_kind}\n{'algorithm':<10}{'train SPS':>12}{'whole run s':>13}")
+    for algorithm in ("ddpg", "td3", "sac"):
+        row = off_policy_run(algorithm, steps)
+        rows.append(row)
+        print(f"{algorithm:<10}{row['train_sps']:>12,.0f}{row['whole_run_s']:>13.1f}", flush=True)
+    if not args.no_write:
+        print("wrote", write_result("throughput_offpolicy", {"benchmark": "throughput_offpolicy", "rows": rows}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="few updates per cell")
     parser.add_argument("--updates", type=int, default=30)
     parser.add_argument("--cells", nargs="+", default=None, help="MODE:NUM_ENVS, e.g. sync:8 vector_entry_point:64")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--off-policy", action="store_true",
+                        help="DDPG/TD3/SAC on Pendulum-v1 (1 env, 256x256, batch 256, UTD 1) instead of PPO")
     args = parser.parse_args()
+    if args.off_policy:
+        main_off_policy(args)
+        return
     cells = [(c.split(":")[0], int(c.split(":")[1])) for c in args.cells] if args.cells else CELLS
     updates = 6 if args.quick else args.updates
     rows = []

@@ -1,8 +1,32 @@
 """jaxrl: PPO, DDPG, TD3 and SAC in JAX, on gymnasium envs (host loop) or JAX envs (device loop)."""
 
 from jaxrl.core.gae import discounted_returns, gae
-from jaxrl.types import EnvSpec, Rollout
+from jaxrl.types import EnvSpec, Rollout, Transition
 
 __version__ = "0.1.0"
 
-__all__ = ["EnvSpec", "Rollout", "discounted_returns", "gae", "__version__"]
+__all__ = ["EnvSpec", "Rollout", "Transition", "config_for", "discounted_returns", "evaluate", "gae", "train",
+           "__version__"]
+
+
+def config_for(algorithm: str, env: str, **overrides):
+    """The preset config of ``algorithm`` ("ppo", "ddpg", "td3", "sac") for ``env``, with overrides."""
+    from jaxrl.presets import preset_config
+    from jaxrl.registry import get_algorithm
+
+    return preset_config(get_algorithm(algorithm).config_cls, env, algorithm, **overrides)
+
+
+def train(algorithm: str, config, run_dir=None):
+    """Train ``algorithm`` with the host loop; returns ``TrainResult(state, history, run_dir)``."""
+    from jaxrl.registry import train as train_algorithm
+
+    return train_algorithm(algorithm, config, run_dir)
+
+
+def evaluate(algorithm: str, state, episodes: int = 20, deterministic: bool = True, seed: int = 10_000) -> dict:
+    """Mean/std of raw returns over ``episodes`` fresh episodes of ``state.config.env``."""
+    from jaxrl.loops.evaluate import evaluate as run_episodes
+    from jaxrl.registry import get_algorithm
+
+    return run_episodes(get_algorithm(algorithm), state, state.config.env, episodes, deterministic, seed).summary()

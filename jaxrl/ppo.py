@@ -55,7 +55,6 @@ def train(config: PPOConfig, run_dir: str | Path | None = None) -> TrainResult:
 
 def evaluate(state: PPOState, episodes: int = 20, deterministic: bool = True, seed: int = 10_000) -> dict:
     """Mean/std of raw returns over ``episodes`` fresh episodes of ``state.config.env``."""
-    from jaxrl.loops.evaluate import evaluate as run_episodes
-    from jaxrl.registry import get_algorithm
+    import jaxrl
 
-    return run_episodes(get_algorithm("ppo"), state, state.config.env, episodes, deterministic, seed).summary()
+    return jaxrl.evaluate("ppo", state, episodes, deterministic, seed)

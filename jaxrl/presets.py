@@ -31,7 +31,16 @@ PPO_PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {"ppo": PPO_PRESETS}
+# After RL Baselines3 Zoo's Pendulum-v1 settings, with 1,000 random steps first.
+_PENDULUM_OFF_POLICY = {"total_timesteps": 20_000, "learning_starts": 1_000, "policy_lr": 1e-3, "q_lr": 1e-3,
+                        "buffer_size": 200_000}
+DDPG_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": {**_PENDULUM_OFF_POLICY, "gamma": 0.98}}
+TD3_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": {**_PENDULUM_OFF_POLICY, "gamma": 0.98}}
+SAC_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": dict(_PENDULUM_OFF_POLICY)}
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "ppo": PPO_PRESETS, "ddpg": DDPG_PRESETS, "td3": TD3_PRESETS, "sac": SAC_PRESETS,
+}
 
 
 def preset_config(config_cls: type[ConfigT], env: str, algorithm: str = "ppo", **overrides: Any) -> ConfigT:

@@ -117,3 +117,28 @@ def test_mismatched_checkpoint_names_the_mismatch(capsys, tmp_path, trained_run)
     (other / "config.json").write_text(json.dumps(config))
     assert main(["eval", str(other)]) != 0
     assert "does not match this config's network" in capsys.readouterr().err
+
+
+def test_off_policy_train_eval_and_plot_through_the_cli(tmp_path, capsys):
+    run_dir = tmp_path / "td3"
+    code = main(["train", "td3", "--env", "Pendulum-v1", "--total-timesteps", "600", "--learning-starts", "300",
+                 "--hidden-sizes", "32", "32", "--batch-size", "32", "--log-every", "200", "--run-dir", str(run_dir),
+                 "--no-progress"])
+    assert code == 0
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["algorithm"] == "td3" and config["config"]["hidden_sizes"] == [32, 32]
+    assert config["config"]["gamma"] == 0.98  # the Pendulum preset
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["env_steps"] for r in records] == [200, 400, 600]
+    assert records[-1]["critic_loss"] is not None and records[-1]["actor_loss"] is not None
+    capsys.readouterr()
+    assert main(["eval", str(run_dir), "--episodes", "2"]) == 0
+    assert last_json_line(capsys.readouterr().out)["episodes"] == 2
+    assert main(["plot", str(run_dir)]) == 0
+    assert (run_dir / "learning_curve.png").is_file()
+
+
+def test_off_policy_agent_on_discrete_actions_is_one_line(capsys, tmp_path):
+    assert main(["train", "sac", "--env", "CartPole-v1", "--run-dir", str(tmp_path / "r"), "--no-progress"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "SAC needs a Box (continuous) action space" in err and len(err.splitlines()) == 1

@@ -28,6 +28,14 @@ class ConstantReward(gym.Env):
             ended and self.end_with == "truncated", {}
 
 
+class ConstantRewardContinuous(ConstantReward):
+    """:class:`ConstantReward` with a Box action space (for off-policy agents)."""
+
+    def __init__(self, horizon: int = 20, end_with: str = "truncated"):
+        super().__init__(horizon, end_with)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+
 class ContinuousTarget(gym.Env):
     """One-step episodes: observe ``x ~ U(-1, 1)``, reward ``-(a - x)^2`` for action ``a`` in ``[-2, 2]``."""
 
@@ -104,6 +112,9 @@ def register_toy_envs() -> None:
         return
     register("jaxrl_test/ConstantReward-v0", entry_point=ConstantReward)
     register("jaxrl_test/ConstantRewardAsTermination-v0", entry_point=ConstantReward,
+             kwargs={"end_with": "terminated"})
+    register("jaxrl_test/ConstantRewardContinuous-v0", entry_point=ConstantRewardContinuous)
+    register("jaxrl_test/ConstantRewardContinuousAsTermination-v0", entry_point=ConstantRewardContinuous,
              kwargs={"end_with": "terminated"})
     register("jaxrl_test/Counter-v0", entry_point=Counter, vector_entry_point=counter_next_step_vector_env)
     register("jaxrl_test/NaNReward-v0", entry_point=NaNReward)

@@ -7,8 +7,8 @@ from pathlib import Path
 from jaxrl.io.metrics import read_metrics
 
 PANELS = ("episodic_return", "policy_loss", "value_loss", "entropy")
-# Off-policy agents log these instead of the PPO losses.
-ALTERNATIVES = {"policy_loss": "actor_loss", "value_loss": "critic_loss", "entropy": "alpha"}
+# Off-policy agents log these instead of the PPO losses (first one present wins).
+ALTERNATIVES = {"policy_loss": ("actor_loss",), "value_loss": ("critic_loss",), "entropy": ("alpha", "q_values")}
 
 
 def plot_run(run_dir: Path, out: Path | None = None) -> Path:
@@ -24,8 +24,10 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
     out = Path(out) if out else Path(run_dir) / "learning_curve.png"
     figure, axes = plt.subplots(1, len(PANELS), figsize=(4 * len(PANELS), 3.2))
     for axis, name in zip(axes, PANELS):
-        if not any(r.get(name) is not None for r in records):
-            name = ALTERNATIVES.get(name, name)
+        for candidate in (name, *ALTERNATIVES.get(name, ())):
+            if any(r.get(candidate) is not None for r in records):
+                name = candidate
+                break
         points = [(r["env_steps"], r[name]) for r in records if r.get(name) is not None]
         if points:
             steps, values = zip(*points)

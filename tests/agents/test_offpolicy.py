@@ -1,0 +1,137 @@
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxrl
+from jaxrl.agents import ddpg, sac, td3
+from jaxrl.core.replay import replay_add, replay_init
+from jaxrl.types import EnvSpec, Transition
+
+SPEC = EnvSpec(observation_shape=(3,), discrete=False, action_dim=2, action_low=(-2.0, 0.0), action_high=(2.0, 1.0))
+SMALL = dict(hidden_sizes=(32, 32), batch_size=16, buffer_size=256, progress=False)
+
+
+def random_batch(key, n=16):
+    keys = jax.random.split(key, 4)
+    return Transition(obs=jax.random.normal(keys[0], (n, 3)),
+                      actions=jax.random.uniform(keys[1], (n, 2), minval=jnp.array([-2.0, 0.0]),
+                                                 maxval=jnp.array([2.0, 1.0])),
+                      rewards=jax.random.normal(keys[2], (n,)), next_obs=jax.random.normal(keys[3], (n, 3)),
+                      terminated=jnp.zeros(n))
+
+
+def changed(a, b):
+    return max(float(jnp.abs(x - y).max()) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+@pytest.mark.parametrize("agent, config_cls", [(ddpg, ddpg.DDPGConfig), (td3, td3.TD3Config), (sac, sac.SACConfig)])
+def test_actions_stay_in_the_box_and_deterministic_is_noise_free(agent, config_cls):
+    state = agent.init(jax.random.PRNGKey(0), SPEC, config_cls(**SMALL))
+    obs = jax.random.normal(jax.random.PRNGKey(1), (500, 3)) * 10
+    actions, _ = agent.act(state, obs, jax.random.PRNGKey(2))
+    assert actions.shape == (500, 2)
+    assert bool(jnp.all(actions >= jnp.array([-2.0, 0.0]))) and bool(jnp.all(actions <= jnp.array([2.0, 1.0])))
+    a1, _ = agent.act(state, obs, jax.random.PRNGKey(3), deterministic=True)
+    a2, _ = agent.act(state, obs, jax.random.PRNGKey(4), deterministic=True)
+    np.testing.assert_array_equal(a1, a2)
+
+
+def test_td3_delays_actor_and_target_updates():
+    state = td3.init(jax.random.PRNGKey(0), SPEC, td3.TD3Config(policy_frequency=2, **SMALL))
+    one, metrics = td3.train_step(state, random_batch(jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    assert changed(state.critic_params, one.critic_params) > 0
+    assert changed(state.actor_params, one.actor_params) == 0
+    assert changed(state.target_critic_params, one.target_critic_params) == 0
+    assert np.isnan(metrics["actor_loss"])
+    two, metrics = td3.train_step(one, random_batch(jax.random.PRNGKey(3)), jax.random.PRNGKey(4))
+    assert changed(one.actor_params, two.actor_params) > 0
+    assert changed(one.target_critic_params, two.target_critic_params) > 0
+    assert np.isfinite(metrics["actor_loss"])
+
+
+def test_ddpg_is_one_critic_updated_every_step():
+    state = ddpg.init(jax.random.PRNGKey(0), SPEC, ddpg.DDPGConfig(**SMALL))
+    assert jax.tree.leaves(state.critic_params)[0].shape[0] == 1
+    new, _ = ddpg.train_step(state, random_batch(jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    assert changed(state.actor_params, new.actor_params) > 0
+
+
+def test_target_soft_update_moves_by_tau():
+    config = ddpg.DDPGConfig(tau=0.25, **SMALL)
+    state = ddpg.init(jax.random.PRNGKey(0), SPEC, config)
+    new, _ = ddpg.train_step(state, random_batch(jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    expected = jax.tree.map(lambda t, o: 0.75 * t + 0.25 * o, state.target_critic_params, new.critic_params)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), new.target_critic_params,
+                 expected)
+
+
+def test_sac_alpha_is_tuned_only_with_autotune():
+    batch = random_batch(jax.random.PRNGKey(1))
+    tuned = sac.init(jax.random.PRNGKey(0), SPEC, sac.SACConfig(**SMALL))
+    fixed = sac.init(jax.random.PRNGKey(0), SPEC, sac.SACConfig(autotune=False, **SMALL))
+    tuned_new, metrics = sac.train_step(tuned, batch, jax.random.PRNGKey(2))
+    fixed_new, _ = sac.train_step(fixed, batch, jax.random.PRNGKey(2))
+    assert float(tuned_new.log_alpha) != float(tuned.log_alpha)
+    assert float(fixed_new.log_alpha) == float(fixed.log_alpha)
+    assert float(tuned.hparams["target_entropy"]) == -2.0  # -action_dim by default
+    # The temperature falls when the policy's entropy is above the target and rises when below.
+    direction = np.sign(float(tuned_new.log_alpha) - float(tuned.log_alpha))
+    assert direction == np.sign(float(metrics["entropy"]) - (-2.0)) * -1
+
+
+def test_update_runs_updates_per_step_gradient_steps_in_one_call():
+    state = td3.init(jax.random.PRNGKey(0), SPEC, td3.TD3Config(updates_per_step=5, **SMALL))
+    buffer = replay_add(replay_init(64, (3,), 2), random_batch(jax.random.PRNGKey(1), 40))
+    new, metrics = td3.update(state, buffer, jax.random.PRNGKey(2))
+    assert int(new.step) == 5
+    assert np.isfinite(metrics["critic_loss"]) and np.isfinite(metrics["actor_loss"])
+
+
+def test_discrete_actions_get_a_clear_error():
+    with pytest.raises(ValueError, match=r"SAC needs a Box \(continuous\) action space.*use `jaxrl train ppo`"):
+        sac.init(jax.random.PRNGKey(0), EnvSpec((3,), True, 2), sac.SACConfig(**SMALL))
+    with pytest.raises(ValueError, match="DDPG needs a Box"):
+        ddpg.init(jax.random.PRNGKey(0), EnvSpec((3,), True, 2), ddpg.DDPGConfig(**SMALL))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"batch_size": 512, "buffer_size": 256}, r"batch_size \(512\) must not exceed buffer_size \(256\)"),
+    ({"tau": 0.0}, r"tau must be in \(0, 1\]"),
+    ({"tau": 1.5}, r"tau must be in \(0, 1\]"),
+    ({"policy_lr": -1.0}, "policy_lr must be a positive finite number"),
+    ({"updates_per_step": 0}, "updates_per_step must be >= 1"),
+    ({"learning_starts": -1}, "learning_starts must be >= 0"),
+    ({"noise_type": "pink"}, "noise_type must be one of"),
+    ({"gamma": 0.0}, r"gamma must be in \(0, 1\]"),
+])
+def test_invalid_off_policy_config_names_the_field(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(td3.TD3Config(**SMALL), **overrides).validate()
+
+
+def off_policy_q(algorithm, env_id):
+    config = jaxrl.config_for(algorithm, env_id, total_timesteps=3000, learning_starts=200, gamma=0.9, tau=0.05,
+                              q_lr=3e-3, batch_size=64, hidden_sizes=(32, 32), progress=False, log_every=1000)
+    state = jaxrl.train(algorithm, config).state
+    return float(td3._networks(config, state.spec)[1].apply(
+        {"params": state.critic_params}, jnp.zeros((1, 1)), jnp.zeros((1, 1))).min())
+
+
+def test_off_policy_truncation_bootstraps_towards_the_infinite_horizon_value():
+    bootstrapped = off_policy_q("ddpg", "jaxrl_test/ConstantRewardContinuous-v0")
+    as_terminal = off_policy_q("ddpg", "jaxrl_test/ConstantRewardContinuousAsTermination-v0")
+    assert abs(bootstrapped - 10.0) < 1.5, bootstrapped
+    assert as_terminal < 8.0, as_terminal
+
+
+@pytest.mark.parametrize("algorithm", ["ddpg", "td3", "sac"])
+def test_off_policy_agents_learn_a_tiny_continuous_task(algorithm):
+    # One-step episodes: reward -(a - x)^2 for x ~ U(-1, 1); uniform random actions in [-2, 2] score -1.67.
+    config = jaxrl.config_for(algorithm, "jaxrl_test/ContinuousTarget-v0", total_timesteps=2500, learning_starts=300,
+                              batch_size=64, hidden_sizes=(32, 32), progress=False, log_every=500,
+                              policy_lr=3e-3, q_lr=3e-3)
+    state = jaxrl.train(algorithm, config).state
+    assert jaxrl.evaluate(algorithm, state, episodes=50)["mean_return"] > -0.2
