@@ -79,7 +79,7 @@ def init(key: jax.Array, spec: EnvSpec, config: SACConfig) -> SACState:
     return SACState(
         actor_params=actor_params,
         critic_params=critic_params,
-        target_critic_params=critic_params,
+        target_critic_params=jax.tree.map(jnp.copy, critic_params),  # own buffers (the loop donates the state)
         log_alpha=log_alpha,
         opt_state={"actor": ADAM.init(actor_params), "critic": ADAM.init(critic_params),
                    "alpha": ADAM.init(log_alpha)},

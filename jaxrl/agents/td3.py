@@ -88,8 +88,8 @@ def init(key: jax.Array, spec: EnvSpec, config: TD3Config) -> TD3State:
     return TD3State(
         actor_params=actor_params,
         critic_params=critic_params,
-        target_actor_params=actor_params,
-        target_critic_params=critic_params,
+        target_actor_params=jax.tree.map(jnp.copy, actor_params),  # own buffers (the loop donates the state)
+        target_critic_params=jax.tree.map(jnp.copy, critic_params),  # own buffers (the loop donates the state)
         opt_state={"actor": ADAM.init(actor_params), "critic": ADAM.init(critic_params)},
         hparams={name: jnp.asarray(getattr(config, name), jnp.float32) for name in VMAPPABLE_HPARAMS},
         step=jnp.zeros((), jnp.int32),

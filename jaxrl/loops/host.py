@@ -253,23 +253,38 @@ def train_on_policy(
     return TrainResult(state, run.history, run.run_dir)
 
 
-def make_explore(agent: ModuleType, config: Any) -> Callable:
-    """Jitted ``(state, obs, key, step, ou_state, episode_start) -> (actions, ou_state)``: acting noise
-    (Gaussian, or OU reset where an episode starts) and the noisy action in one device call."""
+def make_off_policy_step(agent: ModuleType, config: Any) -> Callable:
+    """One jitted device call per env step, so an accelerator sees one dispatch per step:
+
+    ``(state, buffer, transitions, valid, next_obs, keys, iteration, ou_state, episode_start)
+    -> (state, buffer, next_actions, ou_state, metrics)``
+
+    It adds step ``t``'s transitions, runs ``update`` if ``do_update``, and if ``do_act``
+    draws the acting noise (Gaussian, or OU reset where an episode starts) and returns
+    the actions for step ``t + 1``: the usual act / step / add / update order.
+    """
     use_ou = getattr(config, "noise_type", "gaussian") == "ou"
 
-    def explore(state, obs, key, step, ou_state, episode_start):
-        key = jax.random.fold_in(key, step)
-        if use_ou:
-            ou_state = ou_reset(ou_state, episode_start)
-            ou_state, noise = ou_step(ou_state, key, config.ou_theta, state.hparams["exploration_noise"],
-                                      config.ou_dt)
-        else:
-            noise = agent.exploration_noise(state, key, obs.shape[:1])
-        actions, _ = agent.act_from_noise(state, obs, noise)
-        return actions, ou_state
+    def off_policy_step(state, buffer, transitions, valid, next_obs, keys, iteration, ou_state, episode_start,
+                        do_update, do_act):
+        act_key, update_key = keys
+        buffer = replay_add(buffer, transitions, valid)
+        metrics = {}
+        if do_update:
+            state, metrics = agent.update(state, buffer, jax.random.fold_in(update_key, iteration))
+        actions = jnp.zeros((next_obs.shape[0], state.spec.action_dim), jnp.float32)
+        if do_act:
+            noise_key = jax.random.fold_in(act_key, iteration + 1)
+            if use_ou:
+                ou_state = ou_reset(ou_state, episode_start)
+                ou_state, noise = ou_step(ou_state, noise_key, config.ou_theta,
+                                          state.hparams["exploration_noise"], config.ou_dt)
+            else:
+                noise = agent.exploration_noise(state, noise_key, next_obs.shape[:1])
+            actions, _ = agent.act_from_noise(state, next_obs, noise)
+        return state, buffer, actions, ou_state, metrics
 
-    return jax.jit(explore)
+    return jax.jit(off_policy_step, static_argnames=("do_update", "do_act"), donate_argnums=(0, 1))
 
 
 def train_off_policy(
@@ -284,48 +299,49 @@ def train_off_policy(
     ``learning_starts`` env steps, then the agent's noisy actions; add the step's
     transitions (the executed, in-bounds actions and the true next observations) to
     the buffer; every ``train_frequency`` steps after ``learning_starts`` call
-    ``update`` (``updates_per_step`` gradient steps). A metrics record is written every
-    ``log_every`` env steps; checkpoints also hold the replay buffer.
+    ``update`` (``updates_per_step`` gradient steps). Adding, updating and acting are
+    one device call per step (:func:`make_off_policy_step`). A metrics record is
+    written every ``log_every`` env steps; checkpoints also hold the replay buffer.
     """
     config.validate()
     env = HostVectorEnv(make_vector_env(config.env, config.num_envs, config.vectorization))
     run = None
     try:
         key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
-        act_key, update_key = jax.random.split(key)
+        keys = jax.random.split(key)  # acting, updating
         state = agent.init(init_key, env.spec, config)
         num_envs, spec = env.num_envs, env.spec
         iterations = max(1, config.total_timesteps // num_envs)
         run = _Run(algorithm, config, run_dir, iterations * num_envs, "record")
         buffer = replay_init(config.buffer_size, spec.observation_shape, spec.action_dim)
-        add = jax.jit(replay_add, donate_argnums=0)
-        explore = make_explore(agent, config)
+        off_policy_step = make_off_policy_step(agent, config)
         random_actions = np.random.default_rng(config.seed)
         low, high = np.asarray(spec.action_low, np.float32), np.asarray(spec.action_high, np.float32)
         ou_state = ou_init(num_envs, spec.action_dim)
-        episode_start = np.ones(num_envs, bool)
         obs = env.reset(seed=config.seed)
         tracker = EpisodeTracker(num_envs)
         pending_metrics: list[dict[str, jax.Array]] = []
-        acting_state = acting_view(state)
+        actions = None
+        if config.learning_starts == 0:  # the first actions already come from the policy
+            actions = np.array(agent.act(state, obs, jax.random.fold_in(keys[0], 0))[0])
         for iteration in range(iterations):
             env_steps = iteration * num_envs
             if env_steps < config.learning_starts:
                 actions = random_actions.uniform(low, high, (num_envs, spec.action_dim)).astype(np.float32)
-            else:
-                actions, ou_state = explore(acting_state, obs, act_key, iteration, ou_state, episode_start)
-                actions = np.array(actions)
             step = env.step(actions)
             transitions = Transition(obs=obs, actions=env.env_actions(actions), rewards=step.rewards,
                                      next_obs=step.next_obs, terminated=step.terminated.astype(np.float32))
-            buffer = add(buffer, transitions, step.valid)
             tracker.record(step.rewards, step.terminated | step.truncated, step.valid)
-            episode_start = step.terminated | step.truncated
             obs = step.obs
             env_steps += num_envs
-            if env_steps > config.learning_starts and iteration % config.train_frequency == 0:
-                state, metrics = agent.update(state, buffer, jax.random.fold_in(update_key, iteration))
-                acting_state = acting_view(state)
+            do_update = env_steps > config.learning_starts and iteration % config.train_frequency == 0
+            do_act = env_steps >= config.learning_starts and iteration + 1 < iterations
+            state, buffer, next_actions, ou_state, metrics = off_policy_step(
+                state, buffer, transitions, step.valid, obs, keys, iteration, ou_state,
+                step.terminated | step.truncated, do_update=do_update, do_act=do_act)
+            if do_act:
+                actions = np.array(next_actions)
+            if do_update:
                 pending_metrics.append(metrics)
             if env_steps // config.log_every > (env_steps - num_envs) // config.log_every or iteration + 1 == iterations:
                 record_index = len(run.history) + 1
