@@ -85,6 +85,32 @@ def box_bounds(spec: EnvSpec) -> tuple[jax.Array, jax.Array]:
 ADAM = optax.scale_by_adam()
 
 
+def init_actor_critic(key: jax.Array, spec: EnvSpec, actor: Any, critic: Any) -> tuple[Any, Any]:
+    """Parameters of an actor on observations and a critic on (observation, unit action)."""
+    actor_key, critic_key = jax.random.split(key)
+    obs = jnp.zeros((1, *spec.observation_shape), jnp.float32)
+    actor_params = actor.init(actor_key, obs)["params"]
+    critic_params = critic.init(critic_key, obs, jnp.zeros((1, spec.action_dim)))["params"]
+    return actor_params, critic_params
+
+
+def own_copy(params: Any) -> Any:
+    """A copy with its own buffers, for target networks: the host loop donates the whole state."""
+    return jax.tree.map(jnp.copy, params)
+
+
+def make_act(act_from_noise: Callable, exploration_noise: Callable) -> Callable:
+    """Jitted ``act(state, obs, key, deterministic=False)``: the agent's own exploration noise, or
+    zero noise (its deterministic action) when ``deterministic``."""
+
+    def act(state: Any, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> tuple[jax.Array, dict]:
+        noise = exploration_noise(state, key, obs.shape[:1])
+        return act_from_noise(state, obs, jnp.zeros_like(noise) if deterministic else noise)
+
+    act.__doc__ = "Actions ``[B, action_dim]`` in the env's bounds (``deterministic``: without exploration noise)."
+    return jax.jit(act, static_argnames=("deterministic",))
+
+
 def adam_step(params: Any, grads: Any, opt_state: Any, step_size: jax.Array) -> tuple[Any, Any]:
     """One Adam step with a (possibly traced, so vmappable) step size."""
     direction, opt_state = ADAM.update(grads, opt_state, params)

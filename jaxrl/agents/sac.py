@@ -15,7 +15,17 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.agents.offpolicy import ADAM, OffPolicyConfig, adam_step, box_bounds, make_update, require_box
+from jaxrl.agents.offpolicy import (
+    ADAM,
+    OffPolicyConfig,
+    adam_step,
+    box_bounds,
+    init_actor_critic,
+    make_act,
+    make_update,
+    own_copy,
+    require_box,
+)
 from jaxrl.core.distributions import TanhGaussian
 from jaxrl.core.td import from_box, soft_update, td_target
 from jaxrl.nets.continuous import GaussianActor, QEnsemble
@@ -65,11 +75,7 @@ def _networks(config: SACConfig, spec: EnvSpec) -> tuple[GaussianActor, QEnsembl
 def init(key: jax.Array, spec: EnvSpec, config: SACConfig) -> SACState:
     config.validate()
     require_box(spec, "SAC")
-    actor, critic = _networks(config, spec)
-    actor_key, critic_key = jax.random.split(key)
-    obs = jnp.zeros((1, *spec.observation_shape), jnp.float32)
-    actor_params = actor.init(actor_key, obs)["params"]
-    critic_params = critic.init(critic_key, obs, jnp.zeros((1, spec.action_dim)))["params"]
+    actor_params, critic_params = init_actor_critic(key, spec, *_networks(config, spec))
     log_alpha = jnp.asarray(math.log(config.alpha), jnp.float32)
     target_entropy = -float(spec.action_dim) if config.target_entropy is None else config.target_entropy
     hparams = {
@@ -79,7 +85,7 @@ def init(key: jax.Array, spec: EnvSpec, config: SACConfig) -> SACState:
     return SACState(
         actor_params=actor_params,
         critic_params=critic_params,
-        target_critic_params=jax.tree.map(jnp.copy, critic_params),  # own buffers (the loop donates the state)
+        target_critic_params=own_copy(critic_params),
         log_alpha=log_alpha,
         opt_state={"actor": ADAM.init(actor_params), "critic": ADAM.init(critic_params),
                    "alpha": ADAM.init(log_alpha)},
@@ -107,14 +113,8 @@ def _act_from_noise(state: SACState, obs: jax.Array, noise: jax.Array) -> tuple[
     return actions, {}
 
 
-def _act(state: SACState, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> tuple[jax.Array, dict]:
-    noise = exploration_noise(state, key, obs.shape[:1])
-    return _act_from_noise(state, obs, jnp.zeros_like(noise) if deterministic else noise)
-
-
 act_from_noise = jax.jit(_act_from_noise)
-act = jax.jit(_act, static_argnames=("deterministic",))
-act.__doc__ = "Actions ``[B, action_dim]`` in the env's bounds (``deterministic``: the squashed mean)."
+act = make_act(act_from_noise, exploration_noise)
 
 
 def train_step(state: SACState, batch: Transition, key: jax.Array) -> tuple[SACState, dict[str, jax.Array]]:

@@ -16,7 +16,17 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.agents.offpolicy import ADAM, OffPolicyConfig, adam_step, box_bounds, make_update, require_box
+from jaxrl.agents.offpolicy import (
+    ADAM,
+    OffPolicyConfig,
+    adam_step,
+    box_bounds,
+    init_actor_critic,
+    make_act,
+    make_update,
+    own_copy,
+    require_box,
+)
 from jaxrl.core.noise import gaussian_noise
 from jaxrl.core.td import from_box, soft_update, td_target, to_box
 from jaxrl.nets.continuous import DeterministicActor, QEnsemble
@@ -80,16 +90,12 @@ def _networks(config: TD3Config, spec: EnvSpec) -> tuple[DeterministicActor, QEn
 def init(key: jax.Array, spec: EnvSpec, config: TD3Config) -> TD3State:
     config.validate()
     require_box(spec, type(config).__name__.removesuffix("Config"))
-    actor, critic = _networks(config, spec)
-    actor_key, critic_key = jax.random.split(key)
-    obs = jnp.zeros((1, *spec.observation_shape), jnp.float32)
-    actor_params = actor.init(actor_key, obs)["params"]
-    critic_params = critic.init(critic_key, obs, jnp.zeros((1, spec.action_dim)))["params"]
+    actor_params, critic_params = init_actor_critic(key, spec, *_networks(config, spec))
     return TD3State(
         actor_params=actor_params,
         critic_params=critic_params,
-        target_actor_params=jax.tree.map(jnp.copy, actor_params),  # own buffers (the loop donates the state)
-        target_critic_params=jax.tree.map(jnp.copy, critic_params),  # own buffers (the loop donates the state)
+        target_actor_params=own_copy(actor_params),
+        target_critic_params=own_copy(critic_params),
         opt_state={"actor": ADAM.init(actor_params), "critic": ADAM.init(critic_params)},
         hparams={name: jnp.asarray(getattr(config, name), jnp.float32) for name in VMAPPABLE_HPARAMS},
         step=jnp.zeros((), jnp.int32),
@@ -109,14 +115,8 @@ def _act_from_noise(state: TD3State, obs: jax.Array, noise: jax.Array) -> tuple[
     return to_box(unit, *box_bounds(state.spec)), {}
 
 
-def _act(state: TD3State, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> tuple[jax.Array, dict]:
-    noise = exploration_noise(state, key, obs.shape[:1])
-    return _act_from_noise(state, obs, jnp.zeros_like(noise) if deterministic else noise)
-
-
 act_from_noise = jax.jit(_act_from_noise)
-act = jax.jit(_act, static_argnames=("deterministic",))
-act.__doc__ = "Actions ``[B, action_dim]`` in the env's bounds (``deterministic``: the actor's own action)."
+act = make_act(act_from_noise, exploration_noise)
 
 
 def train_step(state: TD3State, batch: Transition, key: jax.Array) -> tuple[TD3State, dict[str, jax.Array]]:
