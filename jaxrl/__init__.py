@@ -27,6 +27,7 @@ def train(algorithm: str, config, run_dir=None):
 def evaluate(algorithm: str, state, episodes: int = 20, deterministic: bool = True, seed: int = 10_000) -> dict:
     """Mean/std of raw returns over ``episodes`` fresh episodes of ``state.config.env``."""
     from jaxrl.loops.evaluate import evaluate as run_episodes
-    from jaxrl.registry import get_algorithm
+    from jaxrl.registry import agent_for
 
-    return run_episodes(get_algorithm(algorithm), state, state.config.env, episodes, deterministic, seed).summary()
+    return run_episodes(agent_for(algorithm, state.config), state, state.config.env, episodes, deterministic,
+                        seed).summary()

@@ -114,11 +114,12 @@ def _train(args: argparse.Namespace) -> None:
 
 def _eval(args: argparse.Namespace) -> None:
     from jaxrl.loops.evaluate import evaluate, load_run
+    from jaxrl.registry import agent_for
 
     run = load_run(args.run_dir)
     algorithm = get_algorithm(run.algorithm)
     deterministic = (not algorithm.on_policy) if args.deterministic is None else args.deterministic
-    result = evaluate(algorithm, run.state, run.config.env, args.episodes, deterministic, args.seed,
+    result = evaluate(agent_for(run.algorithm, run.config), run.state, run.config.env, args.episodes, deterministic, args.seed,
                       record_video=args.video is not None)
     if args.video is not None:
         from jaxrl.io.video import write_video

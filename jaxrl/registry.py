@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 from jaxrl.agents import ddpg as ddpg_agent
 from jaxrl.agents import ppo as ppo_agent
+from jaxrl.agents import recurrent_ppo as recurrent_ppo_agent
 from jaxrl.agents import sac as sac_agent
 from jaxrl.agents import td3 as td3_agent
 
@@ -31,10 +32,16 @@ def get_algorithm(name: str) -> Algorithm:
     return ALGORITHMS[name]
 
 
+def agent_for(name: str, config: Any) -> ModuleType:
+    """The agent module that runs ``config``: PPO with ``policy="lstm"`` is the recurrent agent."""
+    if name == "ppo" and getattr(config, "policy", "mlp") == "lstm":
+        return recurrent_ppo_agent
+    return get_algorithm(name).agent
+
+
 def train(name: str, config: Any, run_dir: Any = None) -> Any:
     """Train with the host loop that fits the algorithm's schedule."""
     from jaxrl.loops.host import train_off_policy, train_on_policy
 
-    algorithm = get_algorithm(name)
-    loop = train_on_policy if algorithm.on_policy else train_off_policy
-    return loop(algorithm.agent, name, config, run_dir)
+    loop = train_on_policy if get_algorithm(name).on_policy else train_off_policy
+    return loop(agent_for(name, config), name, config, run_dir)

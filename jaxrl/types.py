@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import jax
 from flax import struct
@@ -56,3 +57,18 @@ class Transition:
     rewards: jax.Array  # [N]
     next_obs: jax.Array  # [N, *obs_shape]
     terminated: jax.Array  # [N] float32 in {0, 1}
+
+
+@struct.dataclass
+class RecurrentRollout:
+    """A :class:`Rollout` plus what a recurrent policy needs to replay it.
+
+    ``carries[t]`` is the carry that went into step ``t`` (before that step's reset),
+    so the carry after step ``t`` is ``carries[t + 1]`` and, for the last step,
+    ``final_carry``.
+    """
+
+    rollout: Rollout
+    carries: Any  # pytree of [T, B, ...]
+    episode_starts: jax.Array  # [T, B] bool: obs[t] is the first observation of an episode
+    final_carry: Any  # pytree of [B, ...]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -38,8 +39,9 @@ from jaxrl.types import EnvSpec, Rollout
 
 Params = Any
 
-# Top-level parameter groups that belong to the critic when actor and critic are separate.
-_CRITIC_GROUPS = ("critic_trunk", "value_head")
+def _is_critic_group(name: str) -> bool:
+    """Top-level parameter groups that belong to the critic when actor and critic are separate."""
+    return name.startswith("critic") or name == "value_head"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +82,8 @@ class PPOConfig:
     reward_min: float | None = None  # reward floor applied before scaling (None: no floor)
     norm_obs: bool = False  # running mean/std observation normalisation
     # --- network ---
-    hidden_sizes: tuple[int, ...] = (64, 64)  # MLP hidden layer sizes
+    policy: str = "mlp"  # "mlp" (feed-forward) or "lstm" (recurrent, see jaxrl.agents.recurrent_ppo)
+    hidden_sizes: tuple[int, ...] = (64, 64)  # MLP hidden layer sizes (for lstm: the dense layers after the LSTM)
     activation: str = "tanh"  # tanh, relu, silu or elu
     shared_trunk: bool = False  # one trunk for actor and critic (else separate networks)
     hidden_gain: float = 2.0**0.5  # orthogonal init gain of hidden layers
@@ -88,6 +91,11 @@ class PPOConfig:
     value_gain: float = 1.0  # ... of the value head
     log_std_init: float = 0.0  # initial Gaussian log-std (continuous actions)
     trainable_log_std: bool = True  # learn the log-std, or keep it fixed at log_std_init
+    # --- recurrent policy (policy="lstm") ---
+    lstm_hidden_size: int = 128  # LSTM state size
+    lstm_layers: int = 1  # stacked LSTM layers
+    shared_lstm: bool = False  # one LSTM torso for actor and critic (else one each)
+    seq_len: int = 8  # truncated-BPTT chunk length; must divide num_steps (num_steps: full rollout)
     # --- stopping, logging and checkpoints (host loop) ---
     target_return: float | None = None  # stop once the mean return of recent episodes reaches it
     patience: int | None = None  # stop after this many updates without a new best mean return
@@ -115,7 +123,11 @@ class PPOConfig:
         for name in ("num_steps", "update_epochs", "num_minibatches"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.batch_size % self.num_minibatches:
+        if self.policy not in ("mlp", "lstm"):
+            raise ValueError(f"policy must be 'mlp' or 'lstm', got {self.policy!r}")
+        if self.policy == "lstm":
+            self._validate_recurrent()
+        elif self.batch_size % self.num_minibatches:
             raise ValueError(
                 f"num_envs * num_steps ({self.num_envs} * {self.num_steps} = {self.batch_size}) "
                 f"must be divisible by num_minibatches ({self.num_minibatches})"
@@ -147,6 +159,25 @@ class PPOConfig:
             raise ValueError(f"hidden_sizes must be a non-empty list of positive ints, got {self.hidden_sizes}")
         activation_by_name(self.activation)
         return self
+
+
+    def _validate_recurrent(self) -> None:
+        for name in ("lstm_hidden_size", "lstm_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.seq_len < 1:
+            raise ValueError(f"seq_len must be >= 1, got {self.seq_len}")
+        if self.num_steps % self.seq_len:
+            raise ValueError(f"seq_len ({self.seq_len}) must divide num_steps ({self.num_steps})")
+        chunks = self.num_envs * (self.num_steps // self.seq_len)
+        if chunks % self.num_minibatches:
+            raise ValueError(
+                f"the number of sequence chunks, num_envs * num_steps / seq_len ({self.num_envs} * "
+                f"{self.num_steps} / {self.seq_len} = {chunks}), must be divisible by num_minibatches "
+                f"({self.num_minibatches})"
+            )
+        if self.critic_learning_rate is not None and self.shared_lstm:
+            raise ValueError("critic_learning_rate needs separate actor and critic LSTMs; set shared_lstm=False")
 
 
 class ActInfo(NamedTuple):
@@ -217,8 +248,8 @@ def _optimizer_groups(config: PPOConfig, params: Params) -> dict[str, Params]:
     """Split params into one group per optimizer: ``{"all"}`` or ``{"actor", "critic"}``."""
     if config.critic_learning_rate is None:
         return {"all": params}
-    critic = {k: v for k, v in params.items() if k in _CRITIC_GROUPS}
-    actor = {k: v for k, v in params.items() if k not in _CRITIC_GROUPS}
+    critic = {k: v for k, v in params.items() if _is_critic_group(k)}
+    actor = {k: v for k, v in params.items() if not _is_critic_group(k)}
     return {"actor": actor, "critic": critic}
 
 
@@ -242,7 +273,11 @@ def init(key: jax.Array, spec: EnvSpec, config: PPOConfig) -> PPOState:
     config.validate()
     network = make_network(config, spec)
     params = network.init(key, jnp.zeros((1, *spec.observation_shape), jnp.float32))["params"]
-    params = dict(params)
+    return new_state(config, spec, dict(params))
+
+
+def new_state(config: PPOConfig, spec: EnvSpec, params: Params) -> PPOState:
+    """A train state around fresh ``params``: optimizer states, statistics, hyper-parameters."""
     opt_state = {name: _adam(config).init(group) for name, group in _optimizer_groups(config, params).items()}
     return PPOState(
         params=params,
@@ -337,24 +372,22 @@ def _apply_gradients(
     return _merge_groups(new_groups), new_opt_state, jnp.stack(norms).max()
 
 
-class _Minibatch(NamedTuple):
-    obs: jax.Array
-    actions: jax.Array
-    log_probs: jax.Array
-    values: jax.Array
-    advantages: jax.Array
-    returns: jax.Array
-    mask: jax.Array
+# A minibatch is a dict of arrays with a leading sample axis: "obs", "actions", "log_probs",
+# "values", "advantages", "returns", "mask", and whatever else the evaluate function reads
+# (the recurrent agent adds carries and episode starts, and its samples are chunks).
+Samples = dict[str, jax.Array]
+Evaluate = Callable[[PPOState, Params, Samples], tuple[Any, jax.Array]]
 
 
-def _loss(state: PPOState, params: Params, mb: _Minibatch) -> tuple[jax.Array, dict[str, jax.Array]]:
+def _loss(state: PPOState, params: Params, mb: Samples, evaluate: Evaluate) -> tuple[jax.Array, dict]:
     hp = state.hparams
-    dist, values = policy_and_value(state, params, mb.obs)
-    advantages = normalize_advantages(mb.advantages, mb.mask) if state.config.norm_adv else mb.advantages
-    pg_loss, info = ppo_policy_loss(dist.log_prob(mb.actions), mb.log_probs, advantages, hp["clip_coef"], mb.mask)
+    dist, values = evaluate(state, params, mb)
+    mask = mb["mask"]
+    advantages = normalize_advantages(mb["advantages"], mask) if state.config.norm_adv else mb["advantages"]
+    pg_loss, info = ppo_policy_loss(dist.log_prob(mb["actions"]), mb["log_probs"], advantages, hp["clip_coef"], mask)
     v_clip = hp["clip_coef"] if state.config.clip_vloss else None
-    v_loss = value_loss(values, mb.values, mb.returns, v_clip, mb.mask)
-    entropy = masked_mean(dist.entropy(), mb.mask)
+    v_loss = value_loss(values, mb["values"], mb["returns"], v_clip, mask)
+    entropy = masked_mean(dist.entropy(), mask)
     total = pg_loss - hp["ent_coef"] * entropy + hp["vf_coef"] * v_loss
     return total, {
         "policy_loss": pg_loss,
@@ -365,32 +398,26 @@ def _loss(state: PPOState, params: Params, mb: _Minibatch) -> tuple[jax.Array, d
     }
 
 
-def _update(state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState, dict[str, jax.Array]]:
+def advantages_and_returns(state: PPOState, rollout: Rollout, next_values: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """GAE ``[T, B]`` on the learner's rewards (scaled and floored)."""
+    hp = state.hparams
+    return gae(learner_rewards(state, rollout.rewards), rollout.values, next_values, rollout.terminated,
+               rollout.truncated, hp["gamma"], hp["gae_lambda"])
+
+
+def optimize(state: PPOState, samples: Samples, key: jax.Array, evaluate: Evaluate) -> tuple[PPOState, dict]:
+    """``update_epochs`` epochs of ``num_minibatches`` shuffled minibatches over the samples' leading
+    axis inside ``lax.scan``, stopping the epochs once an epoch's mean approx KL passes ``target_kl``.
+
+    Shared by the feed-forward and recurrent agents; only ``samples`` and ``evaluate`` differ.
+    """
     config, hp = state.config, state.hparams
-    _, next_values = policy_and_value(state, state.params, rollout.next_obs)
-    advantages, returns = gae(
-        learner_rewards(state, rollout.rewards),
-        rollout.values,
-        next_values,
-        rollout.terminated,
-        rollout.truncated,
-        hp["gamma"],
-        hp["gae_lambda"],
-    )
-    num_samples = rollout.rewards.size
-    flat = _Minibatch(
-        obs=rollout.obs.reshape((num_samples, *rollout.obs.shape[2:])),
-        actions=rollout.actions.reshape((num_samples, *rollout.actions.shape[2:])),
-        log_probs=rollout.log_probs.reshape(-1),
-        values=rollout.values.reshape(-1),
-        advantages=advantages.reshape(-1),
-        returns=returns.reshape(-1),
-        mask=rollout.mask.reshape(-1).astype(jnp.float32),
-    )
+    num_samples = samples["mask"].shape[0]
+    minibatch_size = num_samples // config.num_minibatches
     lr_fraction = (
         1.0 - state.update_step.astype(jnp.float32) / config.num_updates if config.anneal_lr else jnp.float32(1.0)
     )
-    grad_fn = jax.grad(lambda p, mb: _loss(state, p, mb), has_aux=True)
+    grad_fn = jax.grad(lambda p, mb: _loss(state, p, mb, evaluate), has_aux=True)
 
     def minibatch_step(carry, minibatch):
         params, opt_state = carry
@@ -401,7 +428,7 @@ def _update(state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState
     def run_epoch(params, opt_state, epoch_key):
         order = jax.random.permutation(epoch_key, num_samples)
         shuffled = jax.tree.map(
-            lambda x: x[order].reshape((config.num_minibatches, config.minibatch_size, *x.shape[1:])), flat
+            lambda x: x[order].reshape((config.num_minibatches, minibatch_size, *x.shape[1:])), samples
         )
         (params, opt_state), metrics = jax.lax.scan(minibatch_step, (params, opt_state), shuffled)
         return params, opt_state, jax.tree.map(jnp.mean, metrics)
@@ -427,17 +454,38 @@ def _update(state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState
     metrics = {
         name: jnp.sum(values * ran) / jnp.maximum(epochs_run, 1) for name, values in epoch_metrics.items()
     }
-    metrics["explained_variance"] = explained_variance(flat.values, flat.returns, flat.mask)
+    metrics["explained_variance"] = explained_variance(samples["values"], samples["returns"], samples["mask"])
     metrics["epochs_run"] = epochs_run
     metrics["learning_rate"] = hp["learning_rate"] * lr_fraction
     obs_stats = state.obs_stats
     if config.norm_obs:
         # Stats move only after the update, so acting and learning on this batch used the same ones.
-        obs_stats = update_running_stats(obs_stats, flat.obs, flat.mask)
+        flat_obs = samples["obs"].reshape((-1, *state.spec.observation_shape))
+        obs_stats = update_running_stats(obs_stats, flat_obs, samples["mask"].reshape(-1))
     new_state = state.replace(
         params=params, opt_state=opt_state, obs_stats=obs_stats, update_step=state.update_step + 1
     )
     return new_state, metrics
+
+
+def _evaluate_transitions(state: PPOState, params: Params, mb: Samples) -> tuple[Any, jax.Array]:
+    return policy_and_value(state, params, mb["obs"])
+
+
+def _update(state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState, dict[str, jax.Array]]:
+    _, next_values = policy_and_value(state, state.params, rollout.next_obs)
+    advantages, returns = advantages_and_returns(state, rollout, next_values)
+    num_samples = rollout.rewards.size
+    samples = {
+        "obs": rollout.obs.reshape((num_samples, *rollout.obs.shape[2:])),
+        "actions": rollout.actions.reshape((num_samples, *rollout.actions.shape[2:])),
+        "log_probs": rollout.log_probs.reshape(-1),
+        "values": rollout.values.reshape(-1),
+        "advantages": advantages.reshape(-1),
+        "returns": returns.reshape(-1),
+        "mask": rollout.mask.reshape(-1).astype(jnp.float32),
+    }
+    return optimize(state, samples, key, _evaluate_transitions)
 
 
 update = jax.jit(_update)

@@ -39,6 +39,7 @@ class HostStep(NamedTuple):
     truncated: np.ndarray  # bool
     next_obs: np.ndarray  # float32 true next observation of this step (final obs where an episode ended)
     valid: np.ndarray  # bool: False where the env ignored the action (NEXT_STEP reset step)
+    obs_is_reset: np.ndarray  # bool: ``obs`` is the first observation of a new episode
 
 
 def make_vector_env(
@@ -118,6 +119,7 @@ class HostVectorEnv:
         truncated = np.asarray(truncated, bool)
         if self._same_step:
             valid = np.ones(self.num_envs, bool)
+            obs_is_reset = terminated | truncated
             next_obs = obs
             ended = np.flatnonzero(terminated | truncated)
             if ended.size:
@@ -126,9 +128,10 @@ class HostVectorEnv:
                 next_obs[ended] = observation_to_array(self._observation_space, final)
         else:
             valid = ~self._reset_pending
+            obs_is_reset = ~valid
             next_obs = obs
             self._reset_pending = terminated | truncated
-        return HostStep(obs, np.asarray(rewards, np.float32), terminated, truncated, next_obs, valid)
+        return HostStep(obs, np.asarray(rewards, np.float32), terminated, truncated, next_obs, valid, obs_is_reset)
 
     def render(self) -> np.ndarray | None:
         """The first env's frame (``render_mode="rgb_array"``), or None."""

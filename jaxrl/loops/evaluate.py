@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NamedTuple
 
 import jax
@@ -12,8 +13,8 @@ import numpy as np
 from jaxrl.config import config_from_dict
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
 from jaxrl.io.checkpoint import CheckpointError, latest_checkpoint, read_checkpoint, restore_state
-from jaxrl.loops.host import EpisodeTracker
-from jaxrl.registry import Algorithm, get_algorithm
+from jaxrl.loops.host import EpisodeTracker, initial_actor_input
+from jaxrl.registry import agent_for, get_algorithm
 
 
 class LoadedRun(NamedTuple):
@@ -46,18 +47,18 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         raise CheckpointError(
             f"checkpoint {path} was written by algorithm {meta.get('algorithm')!r}, config.json says {algorithm_name!r}"
         )
-    state = restore_into_template(algorithm, config, state_dict, path)
+    state = restore_into_template(agent_for(algorithm_name, config), config, state_dict, path)
     return LoadedRun(algorithm_name, config, state, path)
 
 
-def restore_into_template(algorithm: Algorithm, config: Any, state_dict: dict, path: Path) -> Any:
+def restore_into_template(agent: ModuleType, config: Any, state_dict: dict, path: Path) -> Any:
     """Build a fresh state for ``config`` (the template) and fill it from ``state_dict``."""
     env = make_vector_env(config.env, 1, "sync")
     try:
         spec = HostVectorEnv(env).spec
     finally:
         env.close()
-    template = algorithm.agent.init(jax.random.PRNGKey(0), spec, config)
+    template = agent.init(jax.random.PRNGKey(0), spec, config)
     return restore_state(template, state_dict, path)
 
 
@@ -76,7 +77,7 @@ class EvalResult(NamedTuple):
 
 
 def evaluate(
-    algorithm: Algorithm,
+    agent: ModuleType,
     state: Any,
     env_id: str,
     episodes: int,
@@ -85,7 +86,8 @@ def evaluate(
     record_video: bool = False,
     max_steps: int = 1_000_000,
 ) -> EvalResult:
-    """Play ``episodes`` full episodes on one env; raw (unscaled) returns."""
+    """Play ``episodes`` full episodes on one env with ``agent``'s policy; raw (unscaled) returns.
+    A recurrent agent's carry is threaded through each episode and reset at its start."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     env = HostVectorEnv(make_vector_env(env_id, 1, "sync", render_mode="rgb_array" if record_video else None))
@@ -93,11 +95,17 @@ def evaluate(
     returns, lengths, frames = [], [], []
     key = jax.random.PRNGKey(seed)
     try:
-        obs = env.reset(seed=seed)
+        actor_input = initial_actor_input(agent, state, env.reset(seed=seed))
         if record_video:
             frames.append(env.render())
         for step_index in range(max_steps):
-            actions, _ = algorithm.agent.act(state, obs, jax.random.fold_in(key, step_index), deterministic)
+            step_key = jax.random.fold_in(key, step_index)
+            if actor_input.carry is None:
+                actions, _ = agent.act(state, actor_input.obs, step_key, deterministic)
+                carry = None
+            else:
+                actions, _, carry = agent.act(state, actor_input.obs, step_key, actor_input.carry,
+                                              actor_input.episode_start, deterministic)
             step = env.step(np.asarray(actions))
             ended = step.terminated | step.truncated
             tracker.record(step.rewards, ended, step.valid)
@@ -109,7 +117,7 @@ def evaluate(
                     break
             elif record_video and not returns:
                 frames.append(env.render())
-            obs = step.obs
+            actor_input = actor_input._replace(obs=step.obs, carry=carry, episode_start=step.obs_is_reset)
     finally:
         env.close()
     if len(returns) < episodes:

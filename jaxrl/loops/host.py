@@ -28,7 +28,7 @@ from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
 from jaxrl.io.checkpoint import save_checkpoint
 from jaxrl.io.metrics import MetricsWriter, Progress
-from jaxrl.types import Rollout, Transition
+from jaxrl.types import RecurrentRollout, Rollout, Transition
 
 RETURN_WINDOW = 20  # episodes in the rolling mean reported as episodic_return
 
@@ -73,20 +73,37 @@ def acting_view(state: Any) -> Any:
     return state.replace(opt_state=None) if hasattr(state, "opt_state") else state
 
 
+class ActorInput(NamedTuple):
+    """What the next act call needs besides the train state; the loop carries it across rollouts."""
+
+    obs: np.ndarray  # [B, *obs_shape]
+    carry: Any = None  # recurrent agents: the LSTM carry of every env
+    episode_start: np.ndarray | None = None  # recurrent agents: [B] bool, obs starts an episode
+
+
+def initial_actor_input(agent: ModuleType, state: Any, obs: np.ndarray) -> ActorInput:
+    if hasattr(agent, "initial_carry"):
+        return ActorInput(obs, agent.initial_carry(state, obs.shape[0]), np.ones(obs.shape[0], bool))
+    return ActorInput(obs)
+
+
 def collect_rollout(
     env: HostVectorEnv,
     agent: ModuleType,
     state: Any,
-    obs: np.ndarray,
+    actor_input: ActorInput,
     key: jax.Array,
     num_steps: int,
     tracker: EpisodeTracker,
-) -> tuple[Rollout, np.ndarray]:
-    """Step ``env`` for ``num_steps``; returns the ``[T, B]`` rollout and the next observation.
+) -> tuple[Rollout | RecurrentRollout, ActorInput]:
+    """Step ``env`` for ``num_steps``; returns the ``[T, B]`` rollout and the next actor input.
 
     The rollout's action noise is drawn in one call up front; each step then costs one
-    jitted ``act_from_noise`` call, and only the actions come back to the host.
+    jitted ``act_from_noise`` call, and only the actions come back to the host. For a
+    recurrent agent the carry entering every step is stored too.
     """
+    recurrent = actor_input.carry is not None
+    obs, carry, episode_start = actor_input
     batch_shape = (num_steps, env.num_envs)
     obs_buffer = np.empty(batch_shape + obs.shape[1:], np.float32)
     next_obs_buffer = np.empty_like(obs_buffer)
@@ -94,11 +111,17 @@ def collect_rollout(
     terminated = np.empty(batch_shape, bool)
     truncated = np.empty(batch_shape, bool)
     valid = np.empty(batch_shape, bool)
-    actions, infos = [], []
+    episode_starts = np.empty(batch_shape, bool)
+    actions, infos, carries = [], [], []
     noise = np.asarray(agent.action_noise(state.spec, key, batch_shape))
     acting_state = acting_view(state)
     for t in range(num_steps):
-        action, info = agent.act_from_noise(acting_state, obs, noise[t])
+        if recurrent:
+            carries.append(carry)
+            episode_starts[t] = episode_start
+            action, info, carry = agent.act_from_noise(acting_state, obs, noise[t], carry, episode_start)
+        else:
+            action, info = agent.act_from_noise(acting_state, obs, noise[t])
         action = np.array(action)  # a copy: a NumPy view of a device buffer is slower to consume
         step = env.step(action)
         obs_buffer[t] = obs
@@ -107,7 +130,7 @@ def collect_rollout(
         rewards[t], terminated[t], truncated[t] = step.rewards, step.terminated, step.truncated
         next_obs_buffer[t], valid[t] = step.next_obs, step.valid
         tracker.record(step.rewards, step.terminated | step.truncated, step.valid)
-        obs = step.obs
+        obs, episode_start = step.obs, step.obs_is_reset
     stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *infos)
     rollout = Rollout(
         obs=obs_buffer,
@@ -120,7 +143,10 @@ def collect_rollout(
         next_obs=next_obs_buffer,
         mask=valid.astype(np.float32),
     )
-    return rollout, obs
+    if recurrent:
+        all_carries = jax.tree.map(lambda *xs: jnp.stack(xs), *carries)
+        rollout = RecurrentRollout(rollout, all_carries, episode_starts, carry)
+    return rollout, ActorInput(obs, carry, episode_start)
 
 
 def _check_finite(metrics: dict[str, float], index: int, unit: str) -> None:
@@ -232,11 +258,12 @@ def train_on_policy(
         key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
         state = agent.init(init_key, env.spec, config)
         run = _Run(algorithm, config, run_dir, config.num_updates * config.batch_size, "update")
-        obs = env.reset(seed=config.seed)
+        actor_input = initial_actor_input(agent, state, env.reset(seed=config.seed))
         tracker = EpisodeTracker(env.num_envs)
         for update_index in range(1, config.num_updates + 1):
             key, rollout_key, update_key = jax.random.split(key, 3)
-            rollout, obs = collect_rollout(env, agent, state, obs, rollout_key, config.num_steps, tracker)
+            rollout, actor_input = collect_rollout(env, agent, state, actor_input, rollout_key, config.num_steps,
+                                                   tracker)
             new_state, metrics = agent.update(state, rollout, update_key)
             metrics = {name: float(value) for name, value in jax.device_get(metrics).items()}
             stop = run.log(update_index, update_index * config.batch_size, tracker, metrics)

@@ -1,0 +1,132 @@
+"""LSTM stacks scanned over time-major sequences with a per-step reset, and the
+recurrent actor-critic built on them.
+
+The carry is explicit: every call takes the carry in and hands the new one back;
+no hidden state lives in a module. Where ``episode_start[t]`` is set, the carry is
+replaced by the initial (zero) carry *before* step ``t`` is processed, so a reset
+inside a sequence gives exactly the output of a fresh carry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxrl.nets.mlp import MLP, dense
+
+# Per layer, the (cell, hidden) pair of ``[B, hidden_size]`` arrays.
+LSTMCarry = tuple[tuple[jax.Array, jax.Array], ...]
+
+
+def zero_carry(num_layers: int, batch_size: int, hidden_size: int) -> LSTMCarry:
+    """The initial carry: zeros ``[B, hidden_size]`` for every layer's cell and hidden state."""
+    zeros = jnp.zeros((batch_size, hidden_size), jnp.float32)
+    return tuple((zeros, zeros) for _ in range(num_layers))
+
+
+class _ResettingLSTMCell(nn.Module):
+    """One LSTM step that first resets the carry of envs whose episode starts."""
+
+    hidden_size: int
+
+    @nn.compact
+    def __call__(self, carry, inputs):
+        x, episode_start = inputs
+        carry = jax.tree.map(lambda c: jnp.where(episode_start[:, None], 0.0, c), carry)
+        return nn.OptimizedLSTMCell(self.hidden_size, name="cell")(carry, x)
+
+
+_ScannedCell = nn.scan(
+    _ResettingLSTMCell,
+    variable_broadcast="params",
+    split_rngs={"params": False},
+    in_axes=0,
+    out_axes=0,
+)
+
+
+class LSTMStack(nn.Module):
+    """``(carry, x [T, B, F], episode_start [T, B]) -> (carry, y [T, B, hidden_size])``, a ``lax.scan``."""
+
+    hidden_size: int = 128
+    num_layers: int = 1
+
+    @nn.compact
+    def __call__(self, carry: LSTMCarry, x: jax.Array, episode_start: jax.Array) -> tuple[LSTMCarry, jax.Array]:
+        new_carry = []
+        for layer in range(self.num_layers):
+            layer_carry, x = _ScannedCell(self.hidden_size, name=f"layer_{layer}")(carry[layer], (x, episode_start))
+            new_carry.append(layer_carry)
+        return tuple(new_carry), x
+
+
+class RecurrentActorCritic(nn.Module):
+    """``(carry, obs [T, B, O], episode_start [T, B]) -> (carry, policy_out [T, B, A], value [T, B])``.
+
+    Actor and critic each have an LSTM (carry ``{"actor", "critic"}``) or share one
+    (``{"shared"}``); dense layers (``hidden_sizes``, ``activation``) follow, then the
+    policy head (logits or Gaussian mean) and the value head.
+    """
+
+    action_dim: int
+    continuous: bool
+    lstm_hidden_size: int = 128
+    lstm_layers: int = 1
+    shared_lstm: bool = False
+    hidden_sizes: tuple[int, ...] = (128,)
+    activation: str = "elu"
+    hidden_gain: float = 2.0**0.5
+    policy_gain: float = 0.01
+    value_gain: float = 1.0
+    log_std_init: float = 0.0
+    trainable_log_std: bool = True
+
+    def carry_names(self) -> tuple[str, ...]:
+        return ("shared",) if self.shared_lstm else ("actor", "critic")
+
+    def initial_carry(self, batch_size: int) -> dict[str, LSTMCarry]:
+        return {name: zero_carry(self.lstm_layers, batch_size, self.lstm_hidden_size) for name in self.carry_names()}
+
+    def setup(self) -> None:
+        make_lstm = lambda name: LSTMStack(self.lstm_hidden_size, self.lstm_layers, name=name)  # noqa: E731
+        make_dense = lambda name: MLP(self.hidden_sizes, self.activation, self.hidden_gain, name=name)  # noqa: E731
+        if self.shared_lstm:
+            self.lstm = {"shared": make_lstm("shared_lstm")}
+        else:
+            self.lstm = {"actor": make_lstm("actor_lstm"), "critic": make_lstm("critic_lstm")}
+        self.actor_dense = make_dense("actor_dense")
+        self.critic_dense = make_dense("critic_dense")
+        self.policy_head = dense(self.action_dim, self.policy_gain, name="policy_head")
+        self.value_head = dense(1, self.value_gain, name="value_head")
+        if self.continuous and self.trainable_log_std:
+            self.log_std_param = self.param(
+                "log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,)
+            )
+
+    def log_std(self) -> jax.Array:
+        if self.trainable_log_std:
+            return self.log_std_param
+        return jnp.full((self.action_dim,), self.log_std_init, jnp.float32)
+
+    def __call__(self, carry: dict[str, Any], obs: jax.Array, episode_start: jax.Array):
+        new_carry = {}
+        features = {}
+        for name, lstm in self.lstm.items():
+            new_carry[name], features[name] = lstm(carry[name], obs, episode_start)
+        actor_features = features["shared" if self.shared_lstm else "actor"]
+        critic_features = features["shared" if self.shared_lstm else "critic"]
+        policy_out = self.policy_head(self.actor_dense(actor_features))
+        value = self.value_head(self.critic_dense(critic_features))[..., 0]
+        if self.continuous:
+            _ = self.log_std()
+        return new_carry, policy_out, value
+
+    def critic_step(self, carry: dict[str, Any], obs: jax.Array) -> jax.Array:
+        """Value ``[N]`` of ``obs [N, O]`` continuing from ``carry`` (one step, no reset)."""
+        name = "shared" if self.shared_lstm else "critic"
+        no_reset = jnp.zeros(obs.shape[:1], bool)
+        _, features = self.lstm[name](carry[name], obs[None], no_reset[None])
+        return self.value_head(self.critic_dense(features[0]))[..., 0]
