@@ -92,6 +92,29 @@ class NaNReward(ConstantReward):
         return obs, (float("nan") if self.total > self.nan_after else reward), terminated, truncated, info
 
 
+class MemoryCue(gym.Env):
+    """Observe a cue (+-1) at the first step only, then blanks, then a query flag; the action at the
+    query step earns +1 if it names the cue ((cue > 0) == action), else -1. A memoryless policy
+    cannot beat an average of 0."""
+
+    def __init__(self, delay: int = 3):
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.delay, self.t, self.cue = delay, 0, 1.0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t, self.cue = 0, float(self.np_random.choice([-1.0, 1.0]))
+        return np.array([self.cue, 0.0], np.float32), {}
+
+    def step(self, action):
+        if self.t == self.delay:  # this was the query step
+            reward = 1.0 if int(action) == int(self.cue > 0) else -1.0
+            return np.zeros(2, np.float32), reward, True, False, {}
+        self.t += 1
+        return np.array([0.0, float(self.t == self.delay)], np.float32), 0.0, False, False, {}
+
+
 class SpaceProbe(gym.Env):
     """An env with arbitrary spaces, for unsupported-space errors."""
 
@@ -116,6 +139,7 @@ def register_toy_envs() -> None:
     register("jaxrl_test/ConstantRewardContinuous-v0", entry_point=ConstantRewardContinuous)
     register("jaxrl_test/ConstantRewardContinuousAsTermination-v0", entry_point=ConstantRewardContinuous,
              kwargs={"end_with": "terminated"})
+    register("jaxrl_test/MemoryCue-v0", entry_point=MemoryCue)
     register("jaxrl_test/Counter-v0", entry_point=Counter, vector_entry_point=counter_next_step_vector_env)
     register("jaxrl_test/NaNReward-v0", entry_point=NaNReward)
     register("jaxrl_test/ContinuousTarget-v0", entry_point=ContinuousTarget)

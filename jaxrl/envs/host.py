@@ -22,6 +22,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from jaxrl.config import VECTORIZATION_MODES
+from jaxrl.envs import wrappers  # noqa: F401  (registers the jaxrl/* env ids)
 from jaxrl.envs.spec import observation_to_array, spec_from_spaces
 from jaxrl.types import EnvSpec
 

@@ -1,0 +1,53 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl.nets.lstm import LSTMStack, zero_carry
+
+T, B, F, H = 7, 3, 4, 5
+
+
+def setup(layers=2):
+    net = LSTMStack(H, layers)
+    x = jax.random.normal(jax.random.PRNGKey(0), (T, B, F))
+    params = net.init(jax.random.PRNGKey(1), zero_carry(layers, B, H), x, jnp.zeros((T, B), bool))
+    return net, params, x
+
+
+def test_scan_equals_stepping_one_step_at_a_time():
+    net, params, x = setup()
+    starts = jnp.zeros((T, B), bool).at[4, 1].set(True)
+    carry, scanned = net.apply(params, zero_carry(2, B, H), x, starts)
+    step_carry, outputs = zero_carry(2, B, H), []
+    for t in range(T):
+        step_carry, y = net.apply(params, step_carry, x[t:t + 1], starts[t:t + 1])
+        outputs.append(y[0])
+    np.testing.assert_allclose(scanned, jnp.stack(outputs), rtol=1e-5, atol=1e-6)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), carry, step_carry)
+
+
+def test_reset_gives_exactly_the_output_of_a_fresh_carry():
+    net, params, x = setup()
+    starts = jnp.zeros((T, B), bool).at[3].set(True)
+    _, with_reset = net.apply(params, zero_carry(2, B, H), x, starts)
+    _, fresh = net.apply(params, zero_carry(2, B, H), x[3:], jnp.zeros((T - 3, B), bool))
+    np.testing.assert_array_equal(with_reset[3:], fresh)
+    # and a non-zero carry before the reset makes no difference after it
+    busy = jax.tree.map(lambda c: c + 3.0, zero_carry(2, B, H))
+    _, from_busy = net.apply(params, busy, x, starts)
+    np.testing.assert_array_equal(from_busy[3:], fresh)
+
+
+def test_gradients_flow_back_through_time_but_not_across_a_reset():
+    net, params, x = setup(layers=1)
+
+    def last_output(inputs, starts):
+        _, y = net.apply(params, zero_carry(1, B, H), inputs, starts)
+        return jnp.sum(y[-1])
+
+    no_reset = jax.grad(last_output)(x, jnp.zeros((T, B), bool))
+    assert float(jnp.abs(no_reset[0]).sum()) > 0  # the first step of the sequence is reached
+    starts = jnp.zeros((T, B), bool).at[4].set(True)
+    across = jax.grad(last_output)(x, starts)
+    assert float(jnp.abs(across[:4]).sum()) == 0.0  # nothing flows back past the episode start
+    assert float(jnp.abs(across[4]).sum()) > 0
