@@ -23,12 +23,18 @@ from _meta import write_result  # noqa: E402
 import jaxrl  # noqa: E402
 
 # name -> (algorithm, env, env steps, threshold on the mean evaluation return, overrides)
+DEFAULT_TASKS = ["ppo-cartpole", "ppo-pendulum", "ddpg-pendulum", "td3-pendulum", "sac-pendulum"]
 TASKS = {
     "ppo-cartpole": ("ppo", "CartPole-v1", 100_000, 475.0, {}),
     "ppo-pendulum": ("ppo", "Pendulum-v1", 200_000, -250.0, {}),
     "ddpg-pendulum": ("ddpg", "Pendulum-v1", 20_000, -200.0, {}),
     "td3-pendulum": ("td3", "Pendulum-v1", 20_000, -200.0, {}),
     "sac-pendulum": ("sac", "Pendulum-v1", 20_000, -200.0, {}),
+    # Partially observable: LSTM next to feed-forward, same budget and hyper-parameters.
+    "ppo-lstm-cartpole-novel": ("ppo", "jaxrl/CartPole-NoVel-v1", 500_000, 400.0, {"policy": "lstm"}),
+    "ppo-mlp-cartpole-novel": ("ppo", "jaxrl/CartPole-NoVel-v1", 500_000, 400.0, {"policy": "mlp"}),
+    "ppo-lstm-pendulum-novel": ("ppo", "jaxrl/Pendulum-NoVel-v1", 300_000, -400.0, {"policy": "lstm"}),
+    "ppo-mlp-pendulum-novel": ("ppo", "jaxrl/Pendulum-NoVel-v1", 300_000, -400.0, {"policy": "mlp"}),
 }
 
 
@@ -75,7 +81,7 @@ def merge(paths: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--tasks", nargs="+", default=DEFAULT_TASKS, choices=list(TASKS))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--first-seed", type=int, default=1)

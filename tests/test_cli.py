@@ -142,3 +142,23 @@ def test_off_policy_agent_on_discrete_actions_is_one_line(capsys, tmp_path):
     assert main(["train", "sac", "--env", "CartPole-v1", "--run-dir", str(tmp_path / "r"), "--no-progress"]) != 0
     err = capsys.readouterr().err.strip()
     assert "SAC needs a Box (continuous) action space" in err and len(err.splitlines()) == 1
+
+
+def test_recurrent_ppo_through_the_cli_with_eval_and_video(tmp_path, capsys):
+    run_dir = tmp_path / "lstm"
+    code = main(["train", "ppo", "--policy", "lstm", "--env", "jaxrl/CartPole-NoVel-v1", "--total-timesteps", "1024",
+                 "--num-envs", "4", "--num-steps", "32", "--seq-len", "8", "--num-minibatches", "2",
+                 "--lstm-hidden-size", "16", "--hidden-sizes", "16", "--run-dir", str(run_dir), "--no-progress"])
+    assert code == 0
+    assert json.loads((run_dir / "config.json").read_text())["config"]["policy"] == "lstm"
+    capsys.readouterr()
+    assert main(["eval", str(run_dir), "--episodes", "2", "--video", str(tmp_path / "lstm.gif")]) == 0
+    assert last_json_line(capsys.readouterr().out)["episodes"] == 2
+    assert (tmp_path / "lstm.gif").stat().st_size > 1000
+
+
+def test_recurrent_bad_seq_len_is_one_line(capsys, tmp_path):
+    code = main(["train", "ppo", "--policy", "lstm", "--num-steps", "32", "--seq-len", "5",
+                 "--run-dir", str(tmp_path / "r"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and "seq_len (5) must divide num_steps (32)" in err and len(err.splitlines()) == 1
