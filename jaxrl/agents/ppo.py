@@ -228,20 +228,24 @@ def _hparams_from_config(config: PPOConfig) -> dict[str, jax.Array]:
     return values
 
 
-def make_network(config: PPOConfig, spec: EnvSpec) -> ActorCritic:
-    """The flax module for this config and env."""
-    return ActorCritic(
+def network_kwargs(config: PPOConfig, spec: EnvSpec) -> dict[str, Any]:
+    """Module fields shared by the feed-forward and recurrent actor-critics."""
+    return dict(
         action_dim=spec.action_dim,
         continuous=not spec.discrete,
         hidden_sizes=tuple(config.hidden_sizes),
         activation=config.activation,
-        shared_trunk=config.shared_trunk,
         hidden_gain=config.hidden_gain,
         policy_gain=config.policy_gain,
         value_gain=config.value_gain,
         log_std_init=config.log_std_init,
         trainable_log_std=config.trainable_log_std,
     )
+
+
+def make_network(config: PPOConfig, spec: EnvSpec) -> ActorCritic:
+    """The flax module for this config and env."""
+    return ActorCritic(shared_trunk=config.shared_trunk, **network_kwargs(config, spec))
 
 
 def _optimizer_groups(config: PPOConfig, params: Params) -> dict[str, Params]:

@@ -24,6 +24,7 @@ from jaxrl.agents.ppo import (
     Samples,
     action_noise,
     advantages_and_returns,
+    network_kwargs,
     new_state,
     optimize,
 )
@@ -37,18 +38,10 @@ __all__ = ["action_noise", "act", "act_from_noise", "init", "initial_carry", "ma
 
 def make_network(config: PPOConfig, spec: EnvSpec) -> RecurrentActorCritic:
     return RecurrentActorCritic(
-        action_dim=spec.action_dim,
-        continuous=not spec.discrete,
         lstm_hidden_size=config.lstm_hidden_size,
         lstm_layers=config.lstm_layers,
         shared_lstm=config.shared_lstm,
-        hidden_sizes=tuple(config.hidden_sizes),
-        activation=config.activation,
-        hidden_gain=config.hidden_gain,
-        policy_gain=config.policy_gain,
-        value_gain=config.value_gain,
-        log_std_init=config.log_std_init,
-        trainable_log_std=config.trainable_log_std,
+        **network_kwargs(config, spec),
     )
 
 

@@ -15,7 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxrl.nets.mlp import MLP, dense
+from jaxrl.nets.mlp import MLP, PolicyValueHeads
 
 # Per layer, the (cell, hidden) pair of ``[B, hidden_size]`` arrays.
 LSTMCarry = tuple[tuple[jax.Array, jax.Array], ...]
@@ -63,7 +63,7 @@ class LSTMStack(nn.Module):
         return tuple(new_carry), x
 
 
-class RecurrentActorCritic(nn.Module):
+class RecurrentActorCritic(PolicyValueHeads):
     """``(carry, obs [T, B, O], episode_start [T, B]) -> (carry, policy_out [T, B, A], value [T, B])``.
 
     Actor and critic each have an LSTM (carry ``{"actor", "critic"}``) or share one
@@ -71,18 +71,11 @@ class RecurrentActorCritic(nn.Module):
     policy head (logits or Gaussian mean) and the value head.
     """
 
-    action_dim: int
-    continuous: bool
     lstm_hidden_size: int = 128
     lstm_layers: int = 1
     shared_lstm: bool = False
     hidden_sizes: tuple[int, ...] = (128,)
     activation: str = "elu"
-    hidden_gain: float = 2.0**0.5
-    policy_gain: float = 0.01
-    value_gain: float = 1.0
-    log_std_init: float = 0.0
-    trainable_log_std: bool = True
 
     def carry_names(self) -> tuple[str, ...]:
         return ("shared",) if self.shared_lstm else ("actor", "critic")
@@ -99,17 +92,7 @@ class RecurrentActorCritic(nn.Module):
             self.lstm = {"actor": make_lstm("actor_lstm"), "critic": make_lstm("critic_lstm")}
         self.actor_dense = make_dense("actor_dense")
         self.critic_dense = make_dense("critic_dense")
-        self.policy_head = dense(self.action_dim, self.policy_gain, name="policy_head")
-        self.value_head = dense(1, self.value_gain, name="value_head")
-        if self.continuous and self.trainable_log_std:
-            self.log_std_param = self.param(
-                "log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,)
-            )
-
-    def log_std(self) -> jax.Array:
-        if self.trainable_log_std:
-            return self.log_std_param
-        return jnp.full((self.action_dim,), self.log_std_init, jnp.float32)
+        self.setup_heads()
 
     def __call__(self, carry: dict[str, Any], obs: jax.Array, episode_start: jax.Array):
         new_carry = {}
@@ -118,10 +101,7 @@ class RecurrentActorCritic(nn.Module):
             new_carry[name], features[name] = lstm(carry[name], obs, episode_start)
         actor_features = features["shared" if self.shared_lstm else "actor"]
         critic_features = features["shared" if self.shared_lstm else "critic"]
-        policy_out = self.policy_head(self.actor_dense(actor_features))
-        value = self.value_head(self.critic_dense(critic_features))[..., 0]
-        if self.continuous:
-            _ = self.log_std()
+        policy_out, value = self.heads(self.actor_dense(actor_features), self.critic_dense(critic_features))
         return new_carry, policy_out, value
 
     def critic_step(self, carry: dict[str, Any], obs: jax.Array) -> jax.Array:

@@ -50,7 +50,43 @@ class MLP(nn.Module):
         return x
 
 
-class ActorCritic(nn.Module):
+class PolicyValueHeads(nn.Module):
+    """Base of the actor-critic modules: the policy and value heads and the Gaussian log-std.
+
+    Subclasses call :meth:`setup_heads` in ``setup``; the parameters stay top-level
+    (``policy_head``, ``value_head``, ``log_std``) so optimizers can group them by name.
+    """
+
+    action_dim: int
+    continuous: bool
+    hidden_gain: float = 2.0**0.5
+    policy_gain: float = 0.01
+    value_gain: float = 1.0
+    log_std_init: float = 0.0
+    trainable_log_std: bool = True
+
+    def setup_heads(self) -> None:
+        self.policy_head = dense(self.action_dim, self.policy_gain, name="policy_head")
+        self.value_head = dense(1, self.value_gain, name="value_head")
+        if self.continuous and self.trainable_log_std:
+            self.log_std_param = self.param(
+                "log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,)
+            )
+
+    def heads(self, actor_features: jax.Array, critic_features: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """``(policy_out [..., action_dim], value [...])`` from the two feature streams."""
+        if self.continuous:
+            _ = self.log_std()  # so that init creates the parameter
+        return self.policy_head(actor_features), self.value_head(critic_features)[..., 0]
+
+    def log_std(self) -> jax.Array:
+        """``[action_dim]`` state-independent log-std (a constant when not trainable)."""
+        if self.trainable_log_std:
+            return self.log_std_param
+        return jnp.full((self.action_dim,), self.log_std_init, jnp.float32)
+
+
+class ActorCritic(PolicyValueHeads):
     """Policy-distribution parameters and state value from flat observations.
 
     ``__call__(obs [..., obs_dim]) -> (policy_out [..., action_dim], value [...])``, where
@@ -58,16 +94,9 @@ class ActorCritic(nn.Module):
     Gaussian's log-std is read with :meth:`log_std`.
     """
 
-    action_dim: int
-    continuous: bool
     hidden_sizes: Sequence[int] = (64, 64)
     activation: str = "tanh"
     shared_trunk: bool = False
-    hidden_gain: float = 2.0**0.5
-    policy_gain: float = 0.01
-    value_gain: float = 1.0
-    log_std_init: float = 0.0
-    trainable_log_std: bool = True
 
     def setup(self) -> None:
         trunk = lambda name: MLP(self.hidden_sizes, self.activation, self.hidden_gain, name=name)  # noqa: E731
@@ -77,23 +106,7 @@ class ActorCritic(nn.Module):
         else:
             self.actor_trunk = trunk("actor_trunk")
             self.critic_trunk = trunk("critic_trunk")
-        self.policy_head = dense(self.action_dim, self.policy_gain, name="policy_head")
-        self.value_head = dense(1, self.value_gain, name="value_head")
-        if self.continuous and self.trainable_log_std:
-            self.log_std_param = self.param(
-                "log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,)
-            )
-
-    def log_std(self) -> jax.Array:
-        """``[action_dim]`` state-independent log-std (a constant when not trainable)."""
-        if self.trainable_log_std:
-            return self.log_std_param
-        return jnp.full((self.action_dim,), self.log_std_init, jnp.float32)
+        self.setup_heads()
 
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        policy_out = self.policy_head(self.actor_trunk(obs))
-        value = self.value_head(self.critic_trunk(obs))[..., 0]
-        if self.continuous:
-            # Touch log_std so init creates it; the caller reads it via log_std().
-            _ = self.log_std()
-        return policy_out, value
+        return self.heads(self.actor_trunk(obs), self.critic_trunk(obs))
