@@ -17,6 +17,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
+
 from jaxrl.registry import ALGORITHMS, get_algorithm
 
 _NONE_WORDS = ("none", "null")
@@ -145,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("jaxrl: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, RuntimeError, FileNotFoundError, OSError) as err:
-        # Every jaxrl error type derives from one of these; say it in one line.
+    except (ValueError, RuntimeError, FileNotFoundError, OSError, gym.error.Error) as err:
+        # Every jaxrl error type derives from one of these (gymnasium's own for e.g. a missing
+        # renderer); say it in one line.
         print(f"jaxrl: error: {err}", file=sys.stderr)
         return 1
     return 0
