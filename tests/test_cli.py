@@ -162,3 +162,17 @@ def test_recurrent_bad_seq_len_is_one_line(capsys, tmp_path):
                  "--run-dir", str(tmp_path / "r"), "--no-progress"])
     err = capsys.readouterr().err.strip()
     assert code != 0 and "seq_len (5) must divide num_steps (32)" in err and len(err.splitlines()) == 1
+
+
+def test_missing_renderer_is_one_line(trained_run, capsys, monkeypatch, tmp_path):
+    import gymnasium as gym
+
+    from jaxrl.envs.host import HostVectorEnv
+
+    def no_pygame(self):
+        raise gym.error.DependencyNotInstalled("pygame is not installed")
+
+    monkeypatch.setattr(HostVectorEnv, "render", no_pygame)
+    assert main(["eval", str(trained_run), "--episodes", "1", "--video", str(tmp_path / "x.gif")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "jaxrl: error: pygame is not installed"
