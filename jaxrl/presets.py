@@ -41,7 +41,7 @@ SAC_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": dict(_PENDULUM_OFF_POLI
 # Velocity-hidden tasks (settings in the spirit of sb3-contrib's RecurrentPPO zoo entries); the
 # LSTM fields are ignored by policy="mlp", so both policies can be compared on one preset.
 PPO_PRESETS["jaxrl/CartPole-NoVel-v1"] = {
-    "total_timesteps": 500_000, "num_envs": 8, "num_steps": 32, "seq_len": 32, "num_minibatches": 1,
+    "total_timesteps": 1_000_000, "num_envs": 8, "num_steps": 32, "seq_len": 32, "num_minibatches": 1,
     "update_epochs": 10, "gamma": 0.98, "gae_lambda": 0.98, "learning_rate": 3e-4, "ent_coef": 0.01,
     # Separate actor and critic optimizers (each clipped on its own, so the critic's large value-loss
     # gradients do not shrink the actor's step) and full-rollout BPTT: with one optimizer, 1e-3 and
