@@ -1,5 +1,9 @@
 """Public PPO API: ``PPOConfig``, the pure agent functions, and ``train``.
 
+``init`` / ``act`` / ``update`` here are the feed-forward agent's; the LSTM agent's
+(which thread an explicit carry) are in :mod:`jaxrl.agents.recurrent_ppo`. ``train``
+and ``evaluate`` handle both.
+
 >>> from jaxrl import ppo
 >>> result = ppo.train(ppo.PPOConfig(env="CartPole-v1", total_timesteps=100_000))
 >>> result.history[-1]["episodic_return"]
@@ -9,7 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jaxrl.agents import ppo as _agent
 from jaxrl.agents.ppo import (
     ActInfo,
     PPOConfig,
@@ -22,7 +25,7 @@ from jaxrl.agents.ppo import (
     policy_and_value,
     update,
 )
-from jaxrl.loops.host import TrainResult, train_on_policy
+from jaxrl.loops.host import TrainResult
 from jaxrl.presets import preset_config
 
 __all__ = [
@@ -49,8 +52,11 @@ def config_for_env(env: str, **overrides) -> PPOConfig:
 
 
 def train(config: PPOConfig, run_dir: str | Path | None = None) -> TrainResult:
-    """Train PPO on ``config.env`` with the host loop; see :func:`jaxrl.loops.host.train_on_policy`."""
-    return train_on_policy(_agent, "ppo", config, run_dir)
+    """Train PPO on ``config.env`` with the host loop (``policy="lstm"``: the recurrent agent,
+    :mod:`jaxrl.agents.recurrent_ppo`); see :func:`jaxrl.loops.host.train_on_policy`."""
+    from jaxrl.registry import train as train_algorithm
+
+    return train_algorithm("ppo", config, run_dir)
 
 
 def evaluate(state: PPOState, episodes: int = 20, deterministic: bool = True, seed: int = 10_000) -> dict:

@@ -113,3 +113,11 @@ def test_lstm_solves_a_memory_probe_that_a_feed_forward_policy_cannot():
     feed_forward = memory_probe_return("mlp")
     assert lstm > 0.8, lstm  # recalls the cue nearly always
     assert feed_forward < 0.5, feed_forward  # guessing averages 0
+
+
+def test_ppo_train_facade_runs_the_recurrent_agent():
+    from jaxrl import ppo
+
+    cfg = config(env="CartPole-v1", num_envs=2, num_steps=16, seq_len=8, num_minibatches=1, total_timesteps=64)
+    result = ppo.train(cfg)
+    assert "actor_lstm" in result.state.params and len(result.history) == 2
