@@ -75,3 +75,15 @@ def test_target_return_stops_early():
     result = ppo.train(quiet(total_timesteps=100_000, target_return=60.0))
     assert "target return 60.0 reached" in result.history[-1]["stop_reason"]
     assert result.history[-1]["env_steps"] < 100_000
+
+
+def test_finite_check_allows_a_skipped_delayed_actor_but_not_divergence():
+    from jaxrl.loops.host import _check_finite
+
+    _check_finite({"critic_loss": 0.3, "actor_loss": float("nan")}, 1, "record")  # no actor step this interval
+    with pytest.raises(TrainingError, match="record 2: critic_loss is nan"):
+        _check_finite({"critic_loss": float("nan"), "actor_loss": float("nan")}, 2, "record")
+    with pytest.raises(TrainingError, match="record 3: actor_loss is inf"):
+        _check_finite({"critic_loss": 0.3, "actor_loss": float("inf")}, 3, "record")
+    with pytest.raises(TrainingError, match="update 4: policy_loss is nan"):
+        _check_finite({"policy_loss": float("nan"), "value_loss": 1.0}, 4, "update")
