@@ -19,6 +19,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from jaxrl import distributed
 from jaxrl.registry import ALGORITHMS, get_algorithm
 
 _NONE_WORDS = ("none", "null")
@@ -69,6 +70,35 @@ def add_config_flags(parser: argparse.ArgumentParser, config_cls: type) -> None:
                                 help=help_text)
 
 
+def _positive_int(flag: str):
+    def parse(text: str) -> int:
+        value = _scalar_parser(int, False, flag)(text)
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{flag} must be >= 1, got {value}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def _add_scale_flags(parser: argparse.ArgumentParser) -> None:
+    """Where and how wide a run goes: loop, seeds, devices and processes."""
+    group = parser.add_argument_group("loop, seeds, devices and processes")
+    group.add_argument("--loop", choices=("host", "device"), default="host",
+                       help="host: gymnasium vector envs on the CPU; device: a JAX env inside one jit "
+                            "(e.g. --env phys2d/CartPole-v1)")
+    group.add_argument("--num-seeds", type=_positive_int("--num-seeds"), default=1,
+                       help="device loop: seeds seed..seed+N-1 trained at once with jit(vmap(train))")
+    group.add_argument("--devices", type=_positive_int("--devices"), default=None,
+                       help="split the envs over the first N devices JAX sees (default: one device)")
+    group.add_argument("--coordinator", default=None,
+                       help="multi-process run: host:port of process 0 (or $JAXRL_COORDINATOR)")
+    group.add_argument("--num-processes", type=_positive_int("--num-processes"), default=None,
+                       help="multi-process run: number of processes (or $JAXRL_NUM_PROCESSES)")
+    group.add_argument("--process-id", type=int, default=None,
+                       help="multi-process run: this process's index (or $JAXRL_PROCESS_ID)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jaxrl", description="Train and evaluate RL agents in JAX.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, algorithm in ALGORITHMS.items():
         sub = algorithms.add_parser(name, help=f"train {name.upper()}")
         sub.add_argument("--run-dir", type=Path, default=None, help="output directory (default: runs/<env>__<algo>__<seed>)")
+        _add_scale_flags(sub)
         add_config_flags(sub, algorithm.config_cls)
 
     evaluate = commands.add_parser("eval", help="evaluate a run's latest checkpoint")
@@ -106,12 +137,35 @@ def _train(args: argparse.Namespace) -> None:
     env = overrides.pop("env", algorithm.config_cls().env)
     config = preset_config(algorithm.config_cls, env, args.algorithm, **overrides).validate()
     run_dir = args.run_dir or Path("runs") / f"{env.replace('/', '_')}__{args.algorithm}__{config.seed}"
-    result = train(args.algorithm, config, run_dir)
+    multi_process = distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    mesh = None
+    if args.devices is not None or multi_process:
+        mesh = distributed.env_mesh(args.devices)
+    if args.loop == "device":
+        _train_device(args, config, run_dir, mesh)
+        return
+    if args.num_seeds > 1:
+        raise ValueError("--num-seeds > 1 needs --loop device (the host loop trains one seed per process)")
+    if multi_process:
+        raise ValueError("multi-process runs need --loop device")
+    result = train(args.algorithm, config, run_dir, mesh)
     last = result.history[-1]
     stopped = f" ({last['stop_reason']})" if "stop_reason" in last else ""
     print(f"trained {last['env_steps']} env steps{stopped}; run dir: {run_dir}", file=sys.stderr)
     print(json.dumps({"run_dir": str(run_dir), "env_steps": last["env_steps"],
                       "episodic_return": last["episodic_return"]}))
+
+
+def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: Any) -> None:
+    from jaxrl.loops.device import run_device
+
+    result = run_device(args.algorithm, config, args.num_seeds, run_dir, mesh)
+    summary = result.summary
+    print(f"trained {args.num_seeds} seed(s) x {summary['env_steps_per_seed']} env steps in {summary['train_s']:.1f} s "
+          f"(+{summary['compile_s']:.1f} s compile, {summary['aggregate_sps']:,.0f} steps/s); run dir: {run_dir}",
+          file=sys.stderr)
+    print(json.dumps({"run_dir": str(run_dir), **{k: summary[k] for k in (
+        "env_steps_per_seed", "final_episodic_return", "mean_final_episodic_return", "aggregate_sps")}}))
 
 
 def _eval(args: argparse.Namespace) -> None:

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxrl.config import validate_common
+from jaxrl.core.noise import ou_reset, ou_step
 from jaxrl.core.replay import ReplayBuffer, replay_sample
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import EnvSpec, Transition
@@ -134,3 +135,21 @@ def make_update(train_step: Callable[[Any, Transition, jax.Array], tuple[Any, di
         return state, jax.tree.map(jnp.nanmean, metrics)
 
     return jax.jit(update)
+
+
+def exploring_actions(agent: Any, state: Any, obs: jax.Array, key: jax.Array, ou_state: jax.Array,
+                      episode_start: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The agent's noisy actions ``[B, action_dim]`` for ``obs [B, ...]``, and the new OU state.
+
+    ``noise_type="ou"`` (TD3/DDPG): per-env Ornstein-Uhlenbeck noise, reset where
+    ``episode_start [B]``; otherwise the agent's own ``exploration_noise``. Both loops
+    act through this function.
+    """
+    config = state.config
+    if getattr(config, "noise_type", "gaussian") == "ou":
+        ou_state = ou_reset(ou_state, episode_start)
+        ou_state, noise = ou_step(ou_state, key, config.ou_theta, state.hparams["exploration_noise"], config.ou_dt)
+    else:
+        noise = agent.exploration_noise(state, key, obs.shape[:1])
+    actions, _ = agent.act_from_noise(state, obs, noise)
+    return actions, ou_state

@@ -47,6 +47,12 @@ class MetricsWriter:
         self._jsonl.close()
         self._tensorboard.close()
 
+    def __enter__(self) -> MetricsWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     """All records of ``metrics.jsonl`` (a torn last line from a crash is skipped)."""

@@ -21,9 +21,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 from jaxrl.config import save_config
-from jaxrl.core.noise import ou_init, ou_reset, ou_step
+from jaxrl.distributed import check_divisible, put_env_axis, put_replicated
+from jaxrl.agents.offpolicy import exploring_actions
+from jaxrl.core.noise import ou_init
 from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
 from jaxrl.io.checkpoint import save_checkpoint
@@ -114,7 +117,8 @@ def collect_rollout(
     episode_starts = np.empty(batch_shape, bool)
     actions, infos, carries = [], [], []
     noise = np.asarray(agent.action_noise(state.spec, key, batch_shape))
-    acting_state = acting_view(state)
+    # One device acts, even when the learner state is replicated over a mesh.
+    acting_state = jax.device_put(acting_view(state), jax.devices()[0])
     for t in range(num_steps):
         if recurrent:
             carries.append(carry)
@@ -147,6 +151,17 @@ def collect_rollout(
         all_carries = jax.tree.map(lambda *xs: jnp.stack(xs), *carries)
         rollout = RecurrentRollout(rollout, all_carries, episode_starts, carry)
     return rollout, ActorInput(obs, carry, episode_start)
+
+
+def _shard_rollout(rollout: Rollout | RecurrentRollout, mesh: Mesh | None) -> Rollout | RecurrentRollout:
+    """Split the env axis (axis 1 of ``[T, B]`` arrays, axis 0 of the final carry) over the mesh."""
+    if mesh is None:
+        return rollout
+    if isinstance(rollout, RecurrentRollout):
+        return rollout.replace(rollout=put_env_axis(rollout.rollout, mesh, 1), carries=put_env_axis(rollout.carries, mesh, 1),
+                               episode_starts=put_env_axis(rollout.episode_starts, mesh, 1),
+                               final_carry=put_env_axis(rollout.final_carry, mesh, 0))
+    return put_env_axis(rollout, mesh, 1)
 
 
 def _check_finite(metrics: dict[str, float], index: int, unit: str) -> None:
@@ -248,18 +263,23 @@ def train_on_policy(
     algorithm: str,
     config: Any,
     run_dir: str | Path | None = None,
+    mesh: Mesh | None = None,
 ) -> TrainResult:
     """Train an on-policy agent (``init``/``act_from_noise``/``update`` over a :class:`Rollout`).
 
     With ``run_dir`` the run writes ``config.json``, ``metrics.jsonl``, TensorBoard
-    events and checkpoints there; without it nothing touches the disk.
+    events and checkpoints there; without it nothing touches the disk. With a ``mesh``
+    (:func:`jaxrl.distributed.env_mesh`) each rollout is split over its devices along the
+    env axis before ``update`` and the learner state is replicated; acting stays on one
+    device.
     """
     config.validate()
+    check_divisible(config.num_envs, mesh)
     env = HostVectorEnv(make_vector_env(config.env, config.num_envs, config.vectorization))
     run = None
     try:
         key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
-        state = agent.init(init_key, env.spec, config)
+        state = put_replicated(agent.init(init_key, env.spec, config), mesh)
         run = _Run(algorithm, config, run_dir, config.num_updates * config.batch_size, "update")
         actor_input = initial_actor_input(agent, state, env.reset(seed=config.seed))
         tracker = EpisodeTracker(env.num_envs)
@@ -267,7 +287,7 @@ def train_on_policy(
             key, rollout_key, update_key = jax.random.split(key, 3)
             rollout, actor_input = collect_rollout(env, agent, state, actor_input, rollout_key, config.num_steps,
                                                    tracker)
-            new_state, metrics = agent.update(state, rollout, update_key)
+            new_state, metrics = agent.update(state, _shard_rollout(rollout, mesh), update_key)
             metrics = {name: float(value) for name, value in jax.device_get(metrics).items()}
             stop = run.log(update_index, update_index * config.batch_size, tracker, metrics)
             state = new_state
@@ -293,8 +313,6 @@ def make_off_policy_step(agent: ModuleType, config: Any) -> Callable:
     draws the acting noise (Gaussian, or OU reset where an episode starts) and returns
     the actions for step ``t + 1``: the usual act / step / add / update order.
     """
-    use_ou = getattr(config, "noise_type", "gaussian") == "ou"
-
     def off_policy_step(state, buffer, transitions, valid, next_obs, keys, iteration, ou_state, episode_start,
                         do_update, do_act):
         act_key, update_key = keys
@@ -304,14 +322,8 @@ def make_off_policy_step(agent: ModuleType, config: Any) -> Callable:
             state, metrics = agent.update(state, buffer, jax.random.fold_in(update_key, iteration))
         actions = jnp.zeros((next_obs.shape[0], state.spec.action_dim), jnp.float32)
         if do_act:
-            noise_key = jax.random.fold_in(act_key, iteration + 1)
-            if use_ou:
-                ou_state = ou_reset(ou_state, episode_start)
-                ou_state, noise = ou_step(ou_state, noise_key, config.ou_theta,
-                                          state.hparams["exploration_noise"], config.ou_dt)
-            else:
-                noise = agent.exploration_noise(state, noise_key, next_obs.shape[:1])
-            actions, _ = agent.act_from_noise(state, next_obs, noise)
+            actions, ou_state = exploring_actions(agent, state, next_obs, jax.random.fold_in(act_key, iteration + 1),
+                                                  ou_state, episode_start)
         return state, buffer, actions, ou_state, metrics
 
     return jax.jit(off_policy_step, static_argnames=("do_update", "do_act"), donate_argnums=(0, 1))

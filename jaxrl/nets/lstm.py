@@ -15,6 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxrl.nets.init import orthogonal
 from jaxrl.nets.mlp import MLP, PolicyValueHeads
 
 # Per layer, the (cell, hidden) pair of ``[B, hidden_size]`` arrays.
@@ -36,7 +37,7 @@ class _ResettingLSTMCell(nn.Module):
     def __call__(self, carry, inputs):
         x, episode_start = inputs
         carry = jax.tree.map(lambda c: jnp.where(episode_start[:, None], 0.0, c), carry)
-        return nn.OptimizedLSTMCell(self.hidden_size, name="cell")(carry, x)
+        return nn.OptimizedLSTMCell(self.hidden_size, recurrent_kernel_init=orthogonal(), name="cell")(carry, x)
 
 
 _ScannedCell = nn.scan(

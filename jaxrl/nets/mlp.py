@@ -13,6 +13,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxrl.nets.init import orthogonal
+
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "tanh": jnp.tanh,
     "relu": jax.nn.relu,
@@ -31,7 +33,7 @@ def activation_by_name(name: str) -> Callable[[jax.Array], jax.Array]:
 def dense(features: int, gain: float, name: str | None = None) -> nn.Dense:
     """Dense layer with orthogonal(gain) kernel and zero bias."""
     return nn.Dense(
-        features, kernel_init=nn.initializers.orthogonal(gain), bias_init=nn.initializers.zeros, name=name
+        features, kernel_init=orthogonal(gain), bias_init=nn.initializers.zeros, name=name
     )
 
 

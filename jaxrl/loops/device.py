@@ -1,0 +1,304 @@
+"""The device loop: a whole training run as nested ``lax.scan``s inside one ``jit``.
+
+``make_train(algorithm, config) -> train(key, hparams=None) -> DeviceTrainResult``.
+The env is a :class:`~jaxrl.envs.device.DeviceEnv` vmapped over ``num_envs``; acting,
+storage, GAE or replay and the updates are the agent's own ``act_from_noise`` and
+``update`` (the functions the host loop calls), so nothing about an algorithm is
+written twice. Because ``train`` is pure,
+
+* ``jax.jit(jax.vmap(train))(keys)`` trains one run per key, and
+* ``jax.vmap(train)(keys, {"learning_rate": lrs})`` sweeps any numeric hyper-parameter
+  listed in the agent's ``state.hparams``.
+
+With a ``mesh`` (:func:`jaxrl.distributed.env_mesh`), the env axis of the env states, observations and
+rollout is sharded over the mesh's devices and everything else (parameters,
+optimizer state, replay buffer) is replicated; XLA partitions the program and
+inserts the gradient all-reduces, so the result is the single-device result up to
+floating-point summation order. The mesh may span processes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
+
+from jaxrl.agents.offpolicy import exploring_actions
+from jaxrl.config import save_config
+from jaxrl.core.noise import ou_init
+from jaxrl.core.replay import replay_add, replay_init
+from jaxrl.distributed import check_divisible, shard_env_axis
+from jaxrl.envs.device import DeviceEnv, make_device_env
+from jaxrl.io.checkpoint import save_checkpoint
+from jaxrl.io.metrics import MetricsWriter
+from jaxrl.types import RecurrentRollout, Rollout, Transition
+
+Train = Callable[..., "DeviceTrainResult"]
+
+
+class DeviceTrainResult(NamedTuple):
+    """What ``train`` returns; add a leading axis per ``vmap``."""
+
+    state: Any  # the agent's final train state
+    metrics: dict[str, jax.Array]  # [num_updates] (PPO) or [num_records] (off-policy) per name
+
+
+class EpisodeStats(NamedTuple):
+    """Running episode return and length of every env, ``[B]`` each."""
+
+    returns: jax.Array
+    lengths: jax.Array
+
+    @classmethod
+    def zeros(cls, num_envs: int) -> EpisodeStats:
+        return cls(jnp.zeros(num_envs, jnp.float32), jnp.zeros(num_envs, jnp.int32))
+
+    def step(self, rewards: jax.Array, done: jax.Array) -> tuple[EpisodeStats, dict[str, jax.Array]]:
+        """Add a step; returns the new stats and ``{"finished_return", "finished_length", "done"}`` [B]."""
+        returns, lengths = self.returns + rewards, self.lengths + 1
+        finished = {"finished_return": returns * done, "finished_length": lengths * done, "done": done}
+        return EpisodeStats(returns * ~done, lengths * ~done), finished
+
+
+def episode_metrics(finished: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """Mean return/length of the episodes that ended in ``finished`` (any shape); NaN if none did."""
+    count = jnp.sum(finished["done"])
+    mean = lambda x: jnp.where(count > 0, jnp.sum(x) / jnp.maximum(count, 1), jnp.nan)  # noqa: E731
+    return {"episodic_return": mean(finished["finished_return"]),
+            "episodic_length": mean(finished["finished_length"].astype(jnp.float32)), "episodes": count}
+
+
+def _with_hparams(state: Any, hparams: dict[str, Any] | None) -> Any:
+    if not hparams:
+        return state
+    unknown = sorted(set(hparams) - set(state.hparams))
+    if unknown:
+        raise ValueError(f"unknown hyper-parameters {unknown}; vmappable: {sorted(state.hparams)}")
+    return state.replace(hparams={**state.hparams, **{k: jnp.asarray(v, jnp.float32) for k, v in hparams.items()}})
+
+
+def _reset_envs(env: DeviceEnv, key: jax.Array, num_envs: int, mesh: Mesh | None) -> tuple[Any, jax.Array]:
+    env_state, obs = jax.vmap(env.reset)(jax.random.split(key, num_envs))
+    return shard_env_axis((env_state, obs), mesh)
+
+
+def _step_envs(env: DeviceEnv, env_state: Any, actions: jax.Array, key: jax.Array, mesh: Mesh | None):
+    keys = jax.random.split(key, actions.shape[0])
+    return shard_env_axis(jax.vmap(env.step)(env_state, actions, keys), mesh)
+
+
+class _Actor(NamedTuple):
+    """What the on-policy loop carries between env steps (``[B, ...]`` each)."""
+
+    env_state: Any
+    obs: jax.Array
+    carry: Any  # recurrent agents: LSTM carry; else None
+    episode_start: jax.Array  # bool: obs starts an episode
+    stats: EpisodeStats
+
+
+def make_on_policy_train(agent: ModuleType, config: Any, env: DeviceEnv, mesh: Mesh | None = None) -> Train:
+    """``train(key, hparams=None)`` for PPO (feed-forward, or recurrent when the agent has
+    ``initial_carry``): ``num_updates`` x (``num_steps`` env steps, one ``update``)."""
+    config.validate()
+    check_divisible(config.num_envs, mesh)
+    recurrent = hasattr(agent, "initial_carry")
+    num_envs, num_steps = config.num_envs, config.num_steps
+
+    def env_step(state, actor: _Actor, inputs):
+        noise, step_key = inputs
+        if recurrent:
+            actions, info, carry = agent.act_from_noise(state, actor.obs, noise, actor.carry, actor.episode_start)
+        else:
+            (actions, info), carry = agent.act_from_noise(state, actor.obs, noise), None
+        step = _step_envs(env, actor.env_state, actions, step_key, mesh)
+        done = step.terminated | step.truncated
+        stats, finished = actor.stats.step(step.reward, done)
+        record = dict(obs=actor.obs, actions=actions, log_probs=info.log_prob, values=info.value,
+                      rewards=step.reward, terminated=step.terminated, truncated=step.truncated,
+                      next_obs=step.next_obs, carry=actor.carry, episode_start=actor.episode_start, **finished)
+        return _Actor(step.env_state, step.obs, carry, done, stats), record
+
+    def update_step(carry, key):
+        state, actor = carry
+        noise_key, steps_key, update_key = jax.random.split(key, 3)
+        noise = agent.action_noise(state.spec, noise_key, (num_steps, num_envs))
+        step_keys = jax.random.split(steps_key, num_steps)
+        actor, records = jax.lax.scan(lambda a, x: env_step(state, a, x), actor, (noise, step_keys))
+        records = shard_env_axis(records, mesh, env_axis=1)
+        rollout = Rollout(obs=records["obs"], actions=records["actions"], log_probs=records["log_probs"],
+                          values=records["values"], rewards=records["rewards"], terminated=records["terminated"],
+                          truncated=records["truncated"], next_obs=records["next_obs"],
+                          mask=jnp.ones((num_steps, num_envs), jnp.float32))
+        if recurrent:
+            rollout = RecurrentRollout(rollout, records["carry"], records["episode_start"], actor.carry)
+        state, metrics = agent.update(state, rollout, update_key)
+        return (state, actor), {**metrics, **episode_metrics(records)}
+
+    def train(key: jax.Array, hparams: dict[str, Any] | None = None) -> DeviceTrainResult:
+        key, init_key, reset_key = jax.random.split(key, 3)
+        state = _with_hparams(agent.init(init_key, env.spec, config), hparams)
+        env_state, obs = _reset_envs(env, reset_key, num_envs, mesh)
+        carry = agent.initial_carry(state, num_envs) if recurrent else None
+        actor = _Actor(env_state, obs, carry, jnp.ones(num_envs, bool), EpisodeStats.zeros(num_envs))
+        (state, _), metrics = jax.lax.scan(update_step, (state, actor), jax.random.split(key, config.num_updates))
+        metrics["env_steps"] = (jnp.arange(config.num_updates) + 1) * config.batch_size
+        return DeviceTrainResult(state, metrics)
+
+    return train
+
+
+def off_policy_schedule(config: Any) -> tuple[int, int]:
+    """``(record_iterations, num_records)``: vector-env steps per metrics record, and records."""
+    record_iterations = max(1, config.log_every // config.num_envs)
+    num_records = max(1, config.total_timesteps // (config.num_envs * record_iterations))
+    return record_iterations, num_records
+
+
+def make_off_policy_train(agent: ModuleType, config: Any, env: DeviceEnv, mesh: Mesh | None = None) -> Train:
+    """``train(key, hparams=None)`` for DDPG/TD3/SAC, with the host loop's schedule: uniform random
+    actions for the first ``learning_starts`` env steps, then the agent's noisy actions; every step
+    adds ``num_envs`` transitions; every ``train_frequency`` steps past ``learning_starts`` one
+    ``update``. Metrics are averaged over each ``log_every`` env steps (NaN: no update yet)."""
+    config.validate()
+    check_divisible(config.num_envs, mesh)
+    spec, num_envs = env.spec, config.num_envs
+    record_iterations, num_records = off_policy_schedule(config)
+    low, high = jnp.asarray(spec.action_low, jnp.float32), jnp.asarray(spec.action_high, jnp.float32)
+
+    def env_step(carry, iteration):
+        state, buffer, env_state, obs, ou_state, episode_start, stats, key = carry
+        key, act_key, random_key, step_key, update_key = jax.random.split(key, 5)
+        policy_actions, ou_state = exploring_actions(agent, state, obs, act_key, ou_state, episode_start)
+        random_actions = jax.random.uniform(random_key, policy_actions.shape, minval=low, maxval=high)
+        acting = iteration * num_envs >= config.learning_starts
+        actions = jnp.where(acting, policy_actions, random_actions)
+        step = _step_envs(env, env_state, actions, step_key, mesh)
+        buffer = replay_add(buffer, Transition(obs=obs, actions=actions, rewards=step.reward, next_obs=step.next_obs,
+                                               terminated=step.terminated.astype(jnp.float32)))
+        learning = ((iteration + 1) * num_envs > config.learning_starts) & (iteration % config.train_frequency == 0)
+        no_update = jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype),
+                                 jax.eval_shape(agent.update, state, buffer, update_key)[1])
+        state, metrics = jax.lax.cond(learning, lambda: agent.update(state, buffer, update_key),
+                                      lambda: (state, no_update))
+        done = step.terminated | step.truncated
+        stats, finished = stats.step(step.reward, done)
+        return (state, buffer, step.env_state, step.obs, ou_state, done, stats, key), (metrics, finished)
+
+    def record_step(carry, record_index):
+        iterations = record_index * record_iterations + jnp.arange(record_iterations)
+        carry, (metrics, finished) = jax.lax.scan(env_step, carry, iterations)
+        return carry, {**jax.tree.map(jnp.nanmean, metrics), **episode_metrics(finished)}
+
+    def train(key: jax.Array, hparams: dict[str, Any] | None = None) -> DeviceTrainResult:
+        key, init_key, reset_key = jax.random.split(key, 3)
+        state = _with_hparams(agent.init(init_key, spec, config), hparams)
+        buffer = replay_init(config.buffer_size, spec.observation_shape, spec.action_dim)
+        env_state, obs = _reset_envs(env, reset_key, num_envs, mesh)
+        carry = (state, buffer, env_state, obs, ou_init(num_envs, spec.action_dim), jnp.ones(num_envs, bool),
+                 EpisodeStats.zeros(num_envs), key)
+        carry, metrics = jax.lax.scan(record_step, carry, jnp.arange(num_records))
+        metrics["env_steps"] = (jnp.arange(num_records) + 1) * record_iterations * num_envs
+        return DeviceTrainResult(carry[0], metrics)
+
+    return train
+
+
+def make_train(algorithm: str, config: Any, mesh: Mesh | None = None) -> Train:
+    """The pure ``train(key, hparams=None) -> DeviceTrainResult`` for ``algorithm`` on ``config.env``
+    (a JAX env id, see :func:`jaxrl.envs.device.device_env_ids`)."""
+    from jaxrl.registry import agent_for, get_algorithm
+
+    env = make_device_env(config.env)
+    agent = agent_for(algorithm, config)
+    builder = make_on_policy_train if get_algorithm(algorithm).on_policy else make_off_policy_train
+    return builder(agent, config, env, mesh)
+
+
+class DeviceRunResult(NamedTuple):
+    """A device-loop run of one or more seeds, as the CLI reports it."""
+
+    states: Any  # the final train states, leading axis [num_seeds]
+    metrics: dict[str, np.ndarray]  # [num_seeds, num_updates or num_records] per name
+    summary: dict[str, Any]  # per-seed and aggregate results (what results.json holds)
+
+
+def final_returns(episodic_return: np.ndarray) -> np.ndarray:
+    """The last finite entry of each row of ``[num_seeds, num_points]`` (NaN: no episode ended)."""
+    finite = np.isfinite(episodic_return)
+    last = np.where(finite.any(axis=1), episodic_return.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1), 0)
+    values = episodic_return[np.arange(len(episodic_return)), last]
+    return np.where(finite.any(axis=1), values, np.nan)
+
+
+def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | Path | None = None,
+               mesh: Mesh | None = None) -> DeviceRunResult:
+    """Train seeds ``config.seed ... config.seed + num_seeds - 1`` in one ``jit(vmap(train))`` call.
+
+    Seed ``s`` gets ``PRNGKey(s)``, so each seed's result equals a one-seed run with
+    ``seed=s``. With ``run_dir`` (written by process 0 only) the run leaves
+    ``config.json``, ``metrics.jsonl`` (one record per update or log interval: the mean
+    over seeds and each seed's ``episodic_return``), ``results.json`` and one
+    evaluable sub-run per seed in ``seed_<s>/`` (its config and final checkpoint).
+    """
+    if num_seeds < 1:
+        raise ValueError(f"num_seeds must be >= 1, got {num_seeds}")
+    seeds = np.arange(config.seed, config.seed + num_seeds)
+    train = make_train(algorithm, config, mesh)
+    keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds))
+    start = time.perf_counter()
+    compiled = jax.jit(jax.vmap(train)).lower(keys).compile()
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    result = jax.block_until_ready(compiled(keys))
+    train_s = time.perf_counter() - start
+    metrics = {name: np.asarray(value) for name, value in result.metrics.items()}
+    env_steps = int(metrics["env_steps"][0, -1])
+    returns = final_returns(metrics["episodic_return"])
+    summary = {
+        "algorithm": algorithm, "env": config.env, "loop": "device", "seeds": seeds.tolist(),
+        "final_episodic_return": [None if np.isnan(r) else float(r) for r in returns],
+        "mean_final_episodic_return": float(np.nanmean(returns)) if np.isfinite(returns).any() else None,
+        "std_final_episodic_return": float(np.nanstd(returns)) if np.isfinite(returns).any() else None,
+        "env_steps_per_seed": env_steps, "compile_s": compile_s, "train_s": train_s,
+        "aggregate_sps": env_steps * num_seeds / train_s, "devices": 1 if mesh is None else mesh.size,
+        "processes": jax.process_count(),
+    }
+    if run_dir is not None and jax.process_index() == 0:
+        _write_device_run(Path(run_dir), algorithm, config, seeds, result.state, metrics, summary)
+    return DeviceRunResult(result.state, metrics, summary)
+
+
+def _write_device_run(run_dir: Path, algorithm: str, config: Any, seeds: np.ndarray, states: Any,
+                      metrics: dict[str, np.ndarray], summary: dict[str, Any]) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / "config.json", algorithm)
+    unit = "update" if "policy_loss" in metrics else "record"
+    with MetricsWriter(run_dir) as writer:
+        for index in range(metrics["env_steps"].shape[1]):
+            record = {unit: index + 1, "env_steps": int(metrics["env_steps"][0, index])}
+            for name, values in metrics.items():
+                if name != "env_steps":
+                    column = values[:, index].astype(np.float64)
+                    record[name] = float(np.nanmean(column)) if np.isfinite(column).any() else float("nan")
+            record["episodic_return_per_seed"] = [None if np.isnan(r) else float(r)
+                                                  for r in metrics["episodic_return"][:, index]]
+            writer.write(record)
+    for index, seed in enumerate(seeds):
+        seed_dir = run_dir / f"seed_{seed}"
+        seed_config = dataclasses.replace(config, seed=int(seed))
+        seed_dir.mkdir(exist_ok=True)
+        save_config(seed_config, seed_dir / "config.json", algorithm)
+        state = jax.tree.map(lambda x, i=index: np.asarray(x[i]), states)
+        save_checkpoint(seed_dir, state, {"algorithm": algorithm, "env_steps": summary["env_steps_per_seed"],
+                                          "loop": "device"}, keep=config.keep_checkpoints)
+    (run_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
