@@ -64,6 +64,12 @@ def test_console_script_runs_end_to_end(tmp_path):
     (["train", "ppo", "--num-minibatches", "3"], "must be divisible by num_minibatches (3)"),
     (["train", "ppo", "--learning-rate", "-0.1"], "learning_rate must be a positive finite number"),
     (["train", "ppo", "--gamma", "1.5"], "gamma must be in (0, 1]"),
+    (["train", "ppo", "--loop", "device"], "'CartPole-v1' is not a JAX environment"),
+    (["train", "ppo", "--num-seeds", "2"], "--num-seeds > 1 needs --loop device"),
+    (["train", "ppo", "--devices", "1", "--num-envs", "8", "--coordinator", "localhost"],
+     "num_processes must be >= 1"),
+    (["train", "ppo", "--env", "phys2d/CartPole-v1", "--loop", "device", "--devices", "1000"],
+     "devices must be in [1, "),
 ])
 def test_bad_training_input_is_one_line_and_non_zero(argv, message, capsys, tmp_path):
     code = main(argv + ["--run-dir", str(tmp_path / "r"), "--no-progress"])
@@ -176,3 +182,15 @@ def test_missing_renderer_is_one_line(trained_run, capsys, monkeypatch, tmp_path
     assert main(["eval", str(trained_run), "--episodes", "1", "--video", str(tmp_path / "x.gif")]) == 1
     err = capsys.readouterr().err.strip()
     assert err == "jaxrl: error: pygame is not installed"
+
+
+def test_device_loop_through_the_cli_with_seeds_and_eval(tmp_path, capsys):
+    run_dir = tmp_path / "device"
+    code = main(["train", "ppo", "--env", "phys2d/CartPole-v1", "--loop", "device", "--num-seeds", "2",
+                 "--total-timesteps", "1024", "--num-steps", "32", "--num-envs", "8", "--run-dir", str(run_dir)])
+    assert code == 0
+    printed = last_json_line(capsys.readouterr().out)
+    assert printed["env_steps_per_seed"] == 1024 and len(printed["final_episodic_return"]) == 2
+    assert (run_dir / "results.json").is_file() and (run_dir / "seed_2" / "config.json").is_file()
+    assert main(["eval", str(run_dir / "seed_2"), "--episodes", "2"]) == 0
+    assert last_json_line(capsys.readouterr().out)["episodes"] == 2

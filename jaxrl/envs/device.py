@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxrl.envs.spec import spec_from_spaces
 from jaxrl.types import EnvSpec
@@ -121,8 +122,10 @@ def from_func_env(env_id: str, func_env: Any, max_episode_steps: int) -> DeviceE
 def _gymnax_space_to_gym(space: Any) -> gym.Space:
     if hasattr(space, "n"):
         return gym.spaces.Discrete(int(space.n))
-    return gym.spaces.Box(low=jnp.asarray(space.low).__array__(), high=jnp.asarray(space.high).__array__(),
-                          shape=tuple(space.shape))
+    shape = tuple(space.shape)
+    low = np.broadcast_to(np.asarray(space.low, np.float32), shape)
+    high = np.broadcast_to(np.asarray(space.high, np.float32), shape)
+    return gym.spaces.Box(low=low, high=high, shape=shape, dtype=np.float32)
 
 
 def from_gymnax(env_id: str) -> DeviceEnv:

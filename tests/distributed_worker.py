@@ -1,0 +1,50 @@
+"""Run by tests/test_distributed.py in fresh processes (device counts and jax.distributed are
+fixed at JAX start-up). Writes the trained parameters to an .npz file."""
+
+import argparse
+import dataclasses
+import sys
+
+import jax
+import numpy as np
+
+from jaxrl import distributed
+from jaxrl.agents.ppo import PPOConfig
+
+CONFIG = PPOConfig(env="phys2d/CartPole-v1", total_timesteps=3 * 8 * 32, num_envs=8, num_steps=32,
+                   update_epochs=2, num_minibatches=4, progress=False)
+
+
+def flat_params(state) -> dict[str, np.ndarray]:
+    leaves = jax.tree_util.tree_flatten_with_path(state.params)[0]
+    return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--loop", choices=("device", "host"), default="device")
+    parser.add_argument("--devices", type=int, default=None)
+    parser.add_argument("--coordinator", default=None)
+    parser.add_argument("--num-processes", type=int, default=None)
+    parser.add_argument("--process-id", type=int, default=None)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    multi_process = distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    mesh = distributed.env_mesh(args.devices) if (args.devices or multi_process) else None
+    if args.loop == "device":
+        from jaxrl.loops.device import make_train
+
+        result = jax.block_until_ready(jax.jit(make_train("ppo", CONFIG, mesh))(jax.random.PRNGKey(0)))
+        state = result.state
+    else:
+        from jaxrl.registry import train
+
+        state = train("ppo", dataclasses.replace(CONFIG, env="CartPole-v1"), None, mesh).state
+    params = flat_params(state)  # replicated, so every process holds all of it
+    if jax.process_index() == 0:
+        np.savez(args.out, **params)
+    print("devices", len(jax.devices()), "processes", jax.process_count(), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

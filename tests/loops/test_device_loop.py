@@ -1,0 +1,108 @@
+"""The device loop: vmapped seeds and sweeps equal separate runs; it learns; bad input is named."""
+
+import dataclasses
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from jaxrl.agents.ppo import PPOConfig
+from jaxrl.agents.sac import SACConfig
+from jaxrl.agents.td3 import TD3Config
+from jaxrl.distributed import env_mesh
+from jaxrl.loops.device import final_returns, make_train, run_device
+from jaxrl.registry import train as host_train
+
+TINY_PPO = PPOConfig(env="phys2d/CartPole-v1", total_timesteps=3 * 4 * 32, num_envs=4, num_steps=32,
+                     update_epochs=2, num_minibatches=2, progress=False)
+
+
+def _assert_trees_close(a, b, atol=1e-6):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=atol)
+
+
+def test_vmap_over_seeds_equals_a_loop_over_seeds():
+    train = make_train("ppo", TINY_PPO)
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    batched = jax.jit(jax.vmap(train))(keys)
+    for index, key in enumerate(keys):
+        single = jax.jit(train)(key)
+        _assert_trees_close(jax.tree.map(lambda x, i=index: x[i], batched.state.params), single.state.params)
+        np.testing.assert_allclose(batched.metrics["value_loss"][index], single.metrics["value_loss"], rtol=1e-5)
+    different = np.asarray(jax.tree.leaves(batched.state.params)[0])
+    assert not np.allclose(different[0], different[1])  # seeds differ
+
+
+def test_vmapped_learning_rate_sweep_equals_separate_runs():
+    rates = np.array([3e-4, 3e-3], np.float32)
+    key = jax.random.PRNGKey(4)
+    sweep = jax.jit(jax.vmap(make_train("ppo", TINY_PPO), in_axes=(None, 0)))(key, {"learning_rate": rates})
+    for index, rate in enumerate(rates):
+        separate = jax.jit(make_train("ppo", dataclasses.replace(TINY_PPO, learning_rate=float(rate))))(key)
+        _assert_trees_close(jax.tree.map(lambda x, i=index: x[i], sweep.state.params), separate.state.params)
+    with pytest.raises(ValueError, match="unknown hyper-parameters.*'lr'"):
+        make_train("ppo", TINY_PPO)(key, {"lr": 1.0})
+
+
+def test_recurrent_ppo_runs_in_the_device_loop():
+    config = dataclasses.replace(TINY_PPO, policy="lstm", seq_len=8, lstm_hidden_size=16, num_minibatches=2)
+    result = jax.jit(make_train("ppo", config))(jax.random.PRNGKey(0))
+    assert result.metrics["policy_loss"].shape == (config.num_updates,)
+    assert np.all(np.isfinite(result.metrics["value_loss"]))
+    assert int(result.state.update_step) == config.num_updates
+
+
+@pytest.mark.parametrize("algorithm, config_cls", [("td3", TD3Config), ("sac", SACConfig)])
+def test_off_policy_schedule_in_the_device_loop(algorithm, config_cls):
+    config = config_cls(env="phys2d/Pendulum-v0", total_timesteps=600, learning_starts=200, log_every=200,
+                        batch_size=32, buffer_size=1000, hidden_sizes=(16, 16), num_envs=2)
+    result = jax.jit(make_train(algorithm, config))(jax.random.PRNGKey(0))
+    critic_loss = np.asarray(result.metrics["critic_loss"])
+    np.testing.assert_array_equal(np.asarray(result.metrics["env_steps"]), [200, 400, 600])
+    assert np.isnan(critic_loss[0]) and np.all(np.isfinite(critic_loss[1:]))  # no update before learning_starts
+    # Pendulum episodes last 200 vector steps: each of the 2 envs ends one in the second record.
+    np.testing.assert_array_equal(np.asarray(result.metrics["episodes"]), [0, 2, 0])
+    np.testing.assert_array_equal(np.isfinite(result.metrics["episodic_return"]), [False, True, False])
+
+
+def test_device_and_host_loops_both_learn_cartpole():
+    config = PPOConfig(env="phys2d/CartPole-v1", total_timesteps=40_000, progress=False)
+    device = run_device("ppo", config, num_seeds=2)
+    host = host_train("ppo", dataclasses.replace(config, total_timesteps=40_000))
+    device_returns = device.summary["final_episodic_return"]
+    host_return = host.history[-1]["episodic_return"]
+    # Random play scores ~22; both loops should be far above it after 40k steps.
+    assert min(device_returns) > 150, device_returns
+    assert host_return > 150, host_return
+
+
+def test_final_returns_takes_the_last_finite_value():
+    values = np.array([[1.0, np.nan, 3.0, np.nan], [np.nan, np.nan, np.nan, np.nan], [5.0, 6.0, 7.0, 8.0]])
+    np.testing.assert_array_equal(final_returns(values), [3.0, np.nan, 8.0])
+
+
+def test_run_device_writes_per_seed_and_aggregate_results(tmp_path):
+    result = run_device("ppo", TINY_PPO, num_seeds=2, run_dir=tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert summary["seeds"] == [1, 2] and len(summary["final_episodic_return"]) == 2
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == TINY_PPO.num_updates
+    assert len(json.loads(lines[-1])["episodic_return_per_seed"]) == 2
+    for seed in (1, 2):
+        saved = json.loads((tmp_path / "run" / f"seed_{seed}" / "config.json").read_text())
+        assert saved["config"]["seed"] == seed
+        assert list((tmp_path / "run" / f"seed_{seed}" / "checkpoints").glob("ckpt_*.msgpack"))
+    assert result.metrics["episodic_return"].shape == (2, TINY_PPO.num_updates)
+
+
+def test_uneven_device_split_is_a_value_error_with_the_numbers():
+    mesh = env_mesh(1)
+    with pytest.raises(ValueError, match=r"num_envs \(3\) must be divisible by the number of devices \(2\)"):
+        from jaxrl.distributed import check_divisible
+
+        check_divisible(3, type("FakeMesh", (), {"size": 2})())
+    assert mesh.size == 1
+    with pytest.raises(ValueError, match=r"devices must be in \[1, \d+\]"):
+        env_mesh(10_000)
