@@ -5,7 +5,7 @@ from jaxrl.types import EnvSpec, Rollout, Transition
 
 __version__ = "0.1.0"
 
-__all__ = ["EnvSpec", "Rollout", "Transition", "config_for", "discounted_returns", "evaluate", "gae", "train",
+__all__ = ["EnvSpec", "Rollout", "Transition", "config_for", "discounted_returns", "evaluate", "gae", "make_train", "train",
            "__version__"]
 
 
@@ -22,6 +22,14 @@ def train(algorithm: str, config, run_dir=None):
     from jaxrl.registry import train as train_algorithm
 
     return train_algorithm(algorithm, config, run_dir)
+
+
+def make_train(algorithm: str, config, mesh=None):
+    """The device loop's pure ``train(key, hparams=None)`` for ``algorithm`` on a JAX env
+    (``jax.jit(jax.vmap(train))(keys)`` trains one run per key); see :mod:`jaxrl.loops.device`."""
+    from jaxrl.loops.device import make_train as make_device_train
+
+    return make_device_train(algorithm, config, mesh)
 
 
 def evaluate(algorithm: str, state, episodes: int = 20, deterministic: bool = True, seed: int = 10_000) -> dict:

@@ -40,6 +40,7 @@ __all__ = [
     "evaluate",
     "init",
     "make_network",
+    "make_train",
     "policy_and_value",
     "train",
     "update",
@@ -57,6 +58,18 @@ def train(config: PPOConfig, run_dir: str | Path | None = None) -> TrainResult:
     from jaxrl.registry import train as train_algorithm
 
     return train_algorithm("ppo", config, run_dir)
+
+
+def make_train(config: PPOConfig, mesh=None):
+    """The device loop's pure ``train(key, hparams=None) -> DeviceTrainResult`` for ``config``
+    (``config.env`` a JAX env id such as ``phys2d/CartPole-v1``); see :mod:`jaxrl.loops.device`.
+
+    >>> train = ppo.make_train(ppo.PPOConfig(env="phys2d/CartPole-v1"))
+    >>> results = jax.jit(jax.vmap(train))(jax.random.split(jax.random.PRNGKey(0), 16))
+    """
+    from jaxrl.loops.device import make_train as make_device_train
+
+    return make_device_train("ppo", config, mesh)
 
 
 def evaluate(state: PPOState, episodes: int = 20, deterministic: bool = True, seed: int = 10_000) -> dict:

@@ -171,6 +171,14 @@ def policy_and_value(
     return DiagGaussian(policy_out, log_std), value
 
 
+def state_value(state: PPOState, obs: jax.Array) -> jax.Array:
+    """Value ``[...]`` of raw observations ``[..., *obs_shape]`` (the critic alone)."""
+    if state.config.norm_obs:
+        obs = normalize(state.obs_stats, obs)
+    network = make_network(state.config, state.spec)
+    return network.apply({"params": state.params}, obs, method=ActorCritic.value)
+
+
 def action_noise(spec: EnvSpec, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
     """Standard noise that :func:`act_from_noise` turns into actions: Gumbel draws
     ``[*batch_shape, num_actions]`` (discrete) or normal draws ``[*batch_shape, action_dim]``.
@@ -340,8 +348,7 @@ def _evaluate_transitions(state: PPOState, params: Params, mb: Samples) -> tuple
 
 
 def _update(state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState, dict[str, jax.Array]]:
-    _, next_values = policy_and_value(state, state.params, rollout.next_obs)
-    advantages, returns = advantages_and_returns(state, rollout, next_values)
+    advantages, returns = advantages_and_returns(state, rollout, state_value(state, rollout.next_obs))
     num_samples = rollout.rewards.size
     samples = {
         "obs": rollout.obs.reshape((num_samples, *rollout.obs.shape[2:])),

@@ -72,7 +72,7 @@ class EpisodeStats(NamedTuple):
 def episode_metrics(finished: dict[str, jax.Array]) -> dict[str, jax.Array]:
     """Mean return/length of the episodes that ended in ``finished`` (any shape); NaN if none did."""
     count = jnp.sum(finished["done"])
-    mean = lambda x: jnp.where(count > 0, jnp.sum(x) / jnp.maximum(count, 1), jnp.nan)  # noqa: E731
+    mean = lambda x: jnp.where(count > 0, jnp.sum(x) / jnp.maximum(count, 1), jnp.nan)
     return {"episodic_return": mean(finished["finished_return"]),
             "episodic_length": mean(finished["finished_length"].astype(jnp.float32)), "episodes": count}
 

@@ -23,11 +23,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from jaxrl.config import save_config
-from jaxrl.distributed import check_divisible, put_env_axis, put_replicated
 from jaxrl.agents.offpolicy import exploring_actions
+from jaxrl.config import save_config
 from jaxrl.core.noise import ou_init
 from jaxrl.core.replay import replay_add, replay_init
+from jaxrl.distributed import check_divisible, put_env_axis, put_replicated
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
 from jaxrl.io.checkpoint import save_checkpoint
 from jaxrl.io.metrics import MetricsWriter, Progress
@@ -158,9 +158,8 @@ def _shard_rollout(rollout: Rollout | RecurrentRollout, mesh: Mesh | None) -> Ro
     if mesh is None:
         return rollout
     if isinstance(rollout, RecurrentRollout):
-        return rollout.replace(rollout=put_env_axis(rollout.rollout, mesh, 1), carries=put_env_axis(rollout.carries, mesh, 1),
-                               episode_starts=put_env_axis(rollout.episode_starts, mesh, 1),
-                               final_carry=put_env_axis(rollout.final_carry, mesh, 0))
+        time_major = put_env_axis((rollout.rollout, rollout.carries, rollout.episode_starts), mesh, 1)
+        return RecurrentRollout(*time_major, final_carry=put_env_axis(rollout.final_carry, mesh, 0))
     return put_env_axis(rollout, mesh, 1)
 
 

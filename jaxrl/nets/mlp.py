@@ -112,3 +112,7 @@ class ActorCritic(PolicyValueHeads):
 
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
         return self.heads(self.actor_trunk(obs), self.critic_trunk(obs))
+
+    def value(self, obs: jax.Array) -> jax.Array:
+        """``[...]`` state value only (no actor forward pass)."""
+        return self.value_head(self.critic_trunk(obs))[..., 0]
