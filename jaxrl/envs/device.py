@@ -190,3 +190,43 @@ def make_device_env(env_id: str) -> DeviceEnv:
     if max_steps is None:
         raise ValueError(f"{env_id!r} has no max_episode_steps; register it with a time limit for the device loop")
     return from_func_env(env_id, func_env, max_steps)
+
+
+class DeviceEnvAsGym(gym.Env):
+    """A :class:`DeviceEnv` as a one-env gymnasium ``Env``, so JAX-only ids (``gymnax/...``) also
+    run in the host loop. Its time limit is the device env's own (``truncated``)."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, env_id: str):
+        self.device_env = make_device_env(env_id)
+        spec = self.device_env.spec
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, spec.observation_shape, np.float32)
+        if spec.discrete:
+            self.action_space = gym.spaces.Discrete(spec.action_dim)
+        else:
+            self.action_space = gym.spaces.Box(np.asarray(spec.action_low, np.float32),
+                                               np.asarray(spec.action_high, np.float32), dtype=np.float32)
+        self._reset, self._step = jax.jit(self.device_env.reset), jax.jit(self.device_env.step)
+        self._key, self._state = jax.random.PRNGKey(0), None
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self._key = jax.random.PRNGKey(seed)
+        self._key, reset_key = jax.random.split(self._key)
+        self._state, obs = self._reset(reset_key)
+        return np.asarray(obs), {}
+
+    def step(self, action):
+        self._key, step_key = jax.random.split(self._key)
+        out = self._step(self._state, jnp.asarray(action), step_key)
+        self._state = out.env_state
+        return np.asarray(out.next_obs), float(out.reward), bool(out.terminated), bool(out.truncated), {}
+
+
+def register_host_id(env_id: str) -> None:
+    """Make a ``gymnax/...`` id known to gymnasium (through :class:`DeviceEnvAsGym`)."""
+    if env_id.startswith(GYMNAX_PREFIX) and env_id not in gym.registry:
+        gym.register(id=env_id, entry_point=lambda **kwargs: DeviceEnvAsGym(env_id, **kwargs),
+                     disable_env_checker=True)

@@ -23,6 +23,7 @@ from gymnasium.vector import AutoresetMode
 
 from jaxrl.config import VECTORIZATION_MODES
 from jaxrl.envs import wrappers  # noqa: F401  (registers the jaxrl/* env ids)
+from jaxrl.envs.device import register_host_id
 from jaxrl.envs.spec import observation_to_array, spec_from_spaces
 from jaxrl.types import EnvSpec
 
@@ -57,6 +58,7 @@ def make_vector_env(
     """
     if vectorization not in VECTORIZATION_MODES:
         raise EnvCreationError(f"vectorization must be one of {VECTORIZATION_MODES}, got {vectorization!r}")
+    register_host_id(env_id)
     kwargs: dict[str, Any] = {}
     if vectorization != "vector_entry_point":
         vector_kwargs: dict[str, Any] = {"autoreset_mode": AutoresetMode.SAME_STEP}

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from flax.linen.initializers import Initializer
 
 
+@jax.jit  # compiled once per shape: eager flax init calls it once per layer
 def gram_schmidt_q(matrix: jax.Array) -> jax.Array:
     """``Q [m, n]`` (``m >= n``) with orthonormal columns and ``matrix = Q R``, ``diag(R) > 0``."""
     _, num_cols = matrix.shape

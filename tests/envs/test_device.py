@@ -95,3 +95,23 @@ def test_host_only_env_id_names_the_jax_env_ids():
     with pytest.raises(ValueError, match="unknown environment id 'NoSuchEnv-v0'.*phys2d/CartPole-v1"):
         make_device_env("NoSuchEnv-v0")
     assert {"phys2d/CartPole-v1", "phys2d/Pendulum-v0"} <= set(device_env_ids())
+
+
+def test_device_env_as_gym_steps_like_the_device_env_and_trains_in_the_host_loop():
+    from jaxrl.envs.device import DeviceEnvAsGym
+    from jaxrl.agents.ppo import PPOConfig
+    from jaxrl.registry import train
+
+    wrapped = DeviceEnvAsGym("phys2d/CartPole-v1")
+    obs, _ = wrapped.reset(seed=3)
+    steps, terminated, truncated = 0, False, False
+    while not (terminated or truncated):
+        obs, reward, terminated, truncated, _ = wrapped.step(1)
+        steps += 1
+        assert reward == 1.0
+    assert terminated and not truncated and steps < 100
+    assert abs(obs[0]) > 2.4 or abs(obs[2]) > 12 * 2 * np.pi / 360  # the true final observation
+    gym.register(id="jaxrl_test/DeviceCartPole-v0", entry_point=lambda: DeviceEnvAsGym("phys2d/CartPole-v1"))
+    result = train("ppo", PPOConfig(env="jaxrl_test/DeviceCartPole-v0", total_timesteps=512, num_envs=2,
+                                    num_steps=64, progress=False))
+    assert result.history[-1]["env_steps"] == 512
