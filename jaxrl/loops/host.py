@@ -153,6 +153,13 @@ def collect_rollout(
     return rollout, ActorInput(obs, carry, episode_start)
 
 
+def _committed(state: Any, mesh: Mesh | None = None) -> Any:
+    """A fresh state (or buffer) placed on the device(s) explicitly. A freshly initialised state is
+    uncommitted while every later one (an ``update`` output) is committed, and jit compiles
+    the two cases separately: one extra compilation of ``update`` per run without this."""
+    return put_replicated(state, mesh) if mesh is not None else jax.device_put(state, jax.devices()[0])
+
+
 def _shard_rollout(rollout: Rollout | RecurrentRollout, mesh: Mesh | None) -> Rollout | RecurrentRollout:
     """Split the env axis (axis 1 of ``[T, B]`` arrays, axis 0 of the final carry) over the mesh."""
     if mesh is None:
@@ -278,7 +285,7 @@ def train_on_policy(
     run = None
     try:
         key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
-        state = put_replicated(agent.init(init_key, env.spec, config), mesh)
+        state = _committed(agent.init(init_key, env.spec, config), mesh)
         run = _Run(algorithm, config, run_dir, config.num_updates * config.batch_size, "update")
         actor_input = initial_actor_input(agent, state, env.reset(seed=config.seed))
         tracker = EpisodeTracker(env.num_envs)
@@ -350,15 +357,15 @@ def train_off_policy(
     try:
         key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
         keys = jax.random.split(key)  # acting, updating
-        state = agent.init(init_key, env.spec, config)
+        state = _committed(agent.init(init_key, env.spec, config))
         num_envs, spec = env.num_envs, env.spec
         iterations = max(1, config.total_timesteps // num_envs)
         run = _Run(algorithm, config, run_dir, iterations * num_envs, "record")
-        buffer = replay_init(config.buffer_size, spec.observation_shape, spec.action_dim)
+        buffer = _committed(replay_init(config.buffer_size, spec.observation_shape, spec.action_dim))
         off_policy_step = make_off_policy_step(agent, config)
         random_actions = np.random.default_rng(config.seed)
         low, high = np.asarray(spec.action_low, np.float32), np.asarray(spec.action_high, np.float32)
-        ou_state = ou_init(num_envs, spec.action_dim)
+        ou_state = _committed(ou_init(num_envs, spec.action_dim))
         obs = env.reset(seed=config.seed)
         tracker = EpisodeTracker(num_envs)
         pending_metrics: list[dict[str, jax.Array]] = []
