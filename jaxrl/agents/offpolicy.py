@@ -50,6 +50,7 @@ class OffPolicyConfig:
     checkpoint_every: int = 10  # records between periodic checkpoints (0: final only)
     keep_checkpoints: int = 3  # most recent checkpoints kept on disk
     progress: bool = True  # show a progress bar
+    check_env_finite: bool = True  # error naming the env index when an env returns a NaN/inf observation or reward
 
     def validate_offpolicy(self) -> None:
         validate_common(self)

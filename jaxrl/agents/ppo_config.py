@@ -71,6 +71,7 @@ class PPOConfig:
     checkpoint_every: int = 50  # updates between periodic checkpoints (0: final only)
     keep_checkpoints: int = 3  # most recent checkpoints kept on disk
     progress: bool = True  # show a progress bar
+    check_env_finite: bool = True  # error naming the env index when an env returns a NaN/inf observation or reward
 
     @property
     def batch_size(self) -> int:

@@ -15,6 +15,7 @@ step, so truncated episodes can bootstrap from it.
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -30,6 +31,22 @@ from jaxrl.types import EnvSpec
 
 class EnvCreationError(ValueError):
     """The env id is unknown or the env could not be built."""
+
+
+class NonFiniteEnvError(ValueError):
+    """An env returned a NaN or infinite observation or reward."""
+
+
+def check_finite(what: str, values: np.ndarray) -> None:
+    """Raise :class:`NonFiniteEnvError` naming the first env whose ``values [B, ...]`` hold NaN/inf."""
+    if math.isfinite(float(np.sum(values))):  # fast path: one reduction, no temporary array
+        return
+    finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    if not finite.all():
+        index = int(np.flatnonzero(~finite)[0])
+        raise NonFiniteEnvError(
+            f"env {index} returned a non-finite {what}: {values[index]!r}; the env is broken or diverged "
+            "(check_env_finite=False skips this check)")
 
 
 class HostStep(NamedTuple):
@@ -82,8 +99,9 @@ def make_vector_env(
 class HostVectorEnv:
     """A gymnasium vector env that speaks float32 arrays and reports true next observations."""
 
-    def __init__(self, env: gym.vector.VectorEnv):
+    def __init__(self, env: gym.vector.VectorEnv, check_env_finite: bool = True):
         self.env = env
+        self.check_env_finite = check_env_finite
         self.num_envs = env.num_envs
         self._observation_space = env.single_observation_space
         self.spec: EnvSpec = spec_from_spaces(env.single_observation_space, env.single_action_space)
@@ -103,7 +121,10 @@ class HostVectorEnv:
         """Reset every env; returns float32 observations ``[B, *obs_shape]``."""
         obs, _ = self.env.reset(seed=seed)
         self._reset_pending[:] = False
-        return observation_to_array(self._observation_space, obs)
+        obs = observation_to_array(self._observation_space, obs)
+        if self.check_env_finite:
+            check_finite("reset observation", obs)
+        return obs
 
     def env_actions(self, actions: np.ndarray) -> np.ndarray:
         """What the env receives: Box actions clipped to the bounds; discrete as int."""
@@ -134,7 +155,13 @@ class HostVectorEnv:
             obs_is_reset = ~valid
             next_obs = obs
             self._reset_pending = terminated | truncated
-        return HostStep(obs, np.asarray(rewards, np.float32), terminated, truncated, next_obs, valid, obs_is_reset)
+        rewards = np.asarray(rewards, np.float32)
+        if self.check_env_finite:
+            check_finite("reward", rewards)
+            check_finite("observation", next_obs)
+            if obs is not next_obs:
+                check_finite("observation", obs)
+        return HostStep(obs, rewards, terminated, truncated, next_obs, valid, obs_is_reset)
 
     def render(self) -> np.ndarray | None:
         """The first env's frame (``render_mode="rgb_array"``), or None."""

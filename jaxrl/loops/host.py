@@ -281,7 +281,7 @@ def train_on_policy(
     """
     config.validate()
     check_divisible(config.num_envs, mesh)
-    env = HostVectorEnv(make_vector_env(config.env, config.num_envs, config.vectorization))
+    env = HostVectorEnv(make_vector_env(config.env, config.num_envs, config.vectorization), config.check_env_finite)
     run = None
     try:
         key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
@@ -352,7 +352,7 @@ def train_off_policy(
     written every ``log_every`` env steps; checkpoints also hold the replay buffer.
     """
     config.validate()
-    env = HostVectorEnv(make_vector_env(config.env, config.num_envs, config.vectorization))
+    env = HostVectorEnv(make_vector_env(config.env, config.num_envs, config.vectorization), config.check_env_finite)
     run = None
     try:
         key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))

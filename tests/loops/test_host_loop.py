@@ -1,4 +1,7 @@
 import dataclasses
+import itertools
+
+import gymnasium as gym
 
 import jax
 import jax.numpy as jnp
@@ -9,6 +12,7 @@ from jaxrl import ppo
 from jaxrl.io.checkpoint import list_checkpoints
 from jaxrl.loops.evaluate import load_run
 from jaxrl.loops.host import TrainingError
+from toy_envs import NaNReward
 
 
 def quiet(**overrides):
@@ -64,7 +68,7 @@ def test_checkpoint_round_trip_gives_identical_actions(tmp_path):
 
 def test_non_finite_loss_stops_without_writing_the_bad_checkpoint(tmp_path):
     config = quiet(env="jaxrl_test/NaNReward-v0", num_envs=1, num_steps=64, total_timesteps=640,
-                   checkpoint_every=1)
+                   checkpoint_every=1, check_env_finite=False)  # let the NaN reach the loss
     with pytest.raises(TrainingError, match=r"update 2: (policy|value)_loss is nan"):
         ppo.train(config, tmp_path / "run")
     saved = list_checkpoints(tmp_path / "run")
@@ -87,3 +91,14 @@ def test_finite_check_allows_a_skipped_delayed_actor_but_not_divergence():
         _check_finite({"critic_loss": 0.3, "actor_loss": float("inf")}, 3, "record")
     with pytest.raises(TrainingError, match="update 4: policy_loss is nan"):
         _check_finite({"policy_loss": float("nan"), "value_loss": 1.0}, 4, "update")
+
+
+def test_env_returning_nan_is_named_by_its_index(tmp_path):
+    from jaxrl.envs.host import NonFiniteEnvError
+
+    _env_counter = itertools.count()
+    gym.register(id="jaxrl_test/NaNInThirdEnv-v0",
+                 entry_point=lambda: NaNReward(nan_after=5) if next(_env_counter) == 2 else NaNReward(nan_after=10**9))
+    config = quiet(env="jaxrl_test/NaNInThirdEnv-v0", num_envs=4, num_steps=16, total_timesteps=128)
+    with pytest.raises(NonFiniteEnvError, match=r"env 2 returned a non-finite reward: .*nan"):
+        ppo.train(config, tmp_path / "run")
