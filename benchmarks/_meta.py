@@ -35,7 +35,7 @@ def environment_facts() -> dict[str, Any]:
 
     devices = jax.devices()
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": platform.node(),
         "platform": platform.platform(),
         "cpu_model": _cpu_model(),

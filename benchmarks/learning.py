@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _meta import write_result  # noqa: E402
+from _meta import write_result
 
-import jaxrl  # noqa: E402
+import jaxrl
 
 # name -> (algorithm, env, env steps, threshold on the mean evaluation return, overrides)
 DEFAULT_TASKS = ["ppo-cartpole", "ppo-pendulum", "ddpg-pendulum", "td3-pendulum", "sac-pendulum"]

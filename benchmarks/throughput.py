@@ -26,12 +26,12 @@ import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _meta import write_result  # noqa: E402
+from _meta import write_result
 
-import jaxrl  # noqa: E402
-from jaxrl import ppo  # noqa: E402
-from jaxrl.envs.host import HostVectorEnv, make_vector_env  # noqa: E402
-from jaxrl.loops.host import EpisodeTracker, collect_rollout  # noqa: E402
+import jaxrl
+from jaxrl import ppo
+from jaxrl.envs.host import HostVectorEnv, make_vector_env
+from jaxrl.loops.host import EpisodeTracker, collect_rollout
 
 # CleanRL-style PPO settings for throughput (not the tuned CartPole preset).
 BENCH_CONFIG = dict(env="CartPole-v1", num_steps=128, update_epochs=4, num_minibatches=4, hidden_sizes=(64, 64),

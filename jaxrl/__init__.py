@@ -5,8 +5,18 @@ from jaxrl.types import EnvSpec, Rollout, Transition
 
 __version__ = "0.1.0"
 
-__all__ = ["EnvSpec", "Rollout", "Transition", "config_for", "discounted_returns", "evaluate", "gae", "make_train", "train",
-           "__version__"]
+__all__ = [
+    "EnvSpec",
+    "Rollout",
+    "Transition",
+    "__version__",
+    "config_for",
+    "discounted_returns",
+    "evaluate",
+    "gae",
+    "make_train",
+    "train",
+]
 
 
 def config_for(algorithm: str, env: str, **overrides):

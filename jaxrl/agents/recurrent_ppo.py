@@ -18,9 +18,9 @@ import jax.numpy as jnp
 
 from jaxrl.agents.ppo import (
     ActInfo,
+    Params,
     PPOConfig,
     PPOState,
-    Params,
     Samples,
     action_noise,
     advantages_and_returns,
@@ -33,7 +33,7 @@ from jaxrl.core.normalization import normalize
 from jaxrl.nets.lstm import RecurrentActorCritic
 from jaxrl.types import EnvSpec, RecurrentRollout
 
-__all__ = ["action_noise", "act", "act_from_noise", "init", "initial_carry", "make_network", "update"]
+__all__ = ["act", "act_from_noise", "action_noise", "init", "initial_carry", "make_network", "update"]
 
 
 def make_network(config: PPOConfig, spec: EnvSpec) -> RecurrentActorCritic:
@@ -121,7 +121,7 @@ def _to_chunks(x: jax.Array, seq_len: int) -> jax.Array:
 
 def _evaluate_chunks(state: PPOState, params: Params, mb: Samples) -> tuple[Any, jax.Array]:
     """Replay chunks ``[M, L, ...]`` from their stored carries; outputs ``[M, L, ...]``."""
-    time_major = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
+    time_major = lambda x: jnp.swapaxes(x, 0, 1)
     _, policy_out, values = sequence_outputs(
         state, params, mb["carry"], time_major(mb["obs"]), time_major(mb["episode_starts"])
     )

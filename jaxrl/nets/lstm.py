@@ -85,8 +85,8 @@ class RecurrentActorCritic(PolicyValueHeads):
         return {name: zero_carry(self.lstm_layers, batch_size, self.lstm_hidden_size) for name in self.carry_names()}
 
     def setup(self) -> None:
-        make_lstm = lambda name: LSTMStack(self.lstm_hidden_size, self.lstm_layers, name=name)  # noqa: E731
-        make_dense = lambda name: MLP(self.hidden_sizes, self.activation, self.hidden_gain, name=name)  # noqa: E731
+        make_lstm = lambda name: LSTMStack(self.lstm_hidden_size, self.lstm_layers, name=name)
+        make_dense = lambda name: MLP(self.hidden_sizes, self.activation, self.hidden_gain, name=name)
         if self.shared_lstm:
             self.lstm = {"shared": make_lstm("shared_lstm")}
         else:

@@ -101,7 +101,7 @@ class ActorCritic(PolicyValueHeads):
     shared_trunk: bool = False
 
     def setup(self) -> None:
-        trunk = lambda name: MLP(self.hidden_sizes, self.activation, self.hidden_gain, name=name)  # noqa: E731
+        trunk = lambda name: MLP(self.hidden_sizes, self.activation, self.hidden_gain, name=name)
         if self.shared_trunk:
             self.actor_trunk = trunk("trunk")
             self.critic_trunk = self.actor_trunk

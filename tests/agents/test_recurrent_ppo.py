@@ -44,7 +44,7 @@ def chunk_loss(state, batch, seq_len):
     chunk_state = state.replace(config=chunked)
     advantages, returns = recurrent_ppo.advantages_and_returns(chunk_state, batch.rollout,
                                                                recurrent_ppo._next_values(chunk_state, batch))
-    to_chunks = lambda x: recurrent_ppo._to_chunks(x, seq_len)  # noqa: E731
+    to_chunks = lambda x: recurrent_ppo._to_chunks(x, seq_len)
     r = batch.rollout
     samples = {"obs": to_chunks(r.obs), "actions": to_chunks(r.actions), "log_probs": to_chunks(r.log_probs),
                "values": to_chunks(r.values), "advantages": to_chunks(advantages), "returns": to_chunks(returns),

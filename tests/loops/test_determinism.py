@@ -54,8 +54,8 @@ def test_host_loop_traces_act_and_update_once_per_run():
 
 
 def test_off_policy_step_compiles_only_its_four_schedule_variants(monkeypatch):
-    import jaxrl.loops.host as host
     from jaxrl.agents.td3 import TD3Config
+    from jaxrl.loops import host
 
     built = []
     original = host.make_off_policy_step

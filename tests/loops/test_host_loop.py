@@ -2,17 +2,16 @@ import dataclasses
 import itertools
 
 import gymnasium as gym
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from toy_envs import NaNReward
 
 from jaxrl import ppo
 from jaxrl.io.checkpoint import list_checkpoints
 from jaxrl.loops.evaluate import load_run
 from jaxrl.loops.host import TrainingError
-from toy_envs import NaNReward
 
 
 def quiet(**overrides):
