@@ -138,6 +138,18 @@ def make_update(train_step: Callable[[Any, Transition, jax.Array], tuple[Any, di
     return jax.jit(update)
 
 
+def step_schedule(iteration: Any, num_envs: int, config: OffPolicyConfig) -> tuple[Any, Any]:
+    """``(acting, learning)`` for vector-env step ``iteration`` (0-based): the policy (not uniform
+    random actions) acts once ``learning_starts`` env steps are done, and an ``update`` follows
+    the step when it takes the run past ``learning_starts`` on a ``train_frequency`` boundary.
+
+    Works on Python ints (host loop) and traced arrays (device loop) alike.
+    """
+    acting = iteration * num_envs >= config.learning_starts
+    learning = ((iteration + 1) * num_envs > config.learning_starts) & (iteration % config.train_frequency == 0)
+    return acting, learning
+
+
 def exploring_actions(agent: Any, state: Any, obs: jax.Array, key: jax.Array, ou_state: jax.Array,
                       episode_start: jax.Array) -> tuple[jax.Array, jax.Array]:
     """The agent's noisy actions ``[B, action_dim]`` for ``obs [B, ...]``, and the new OU state.

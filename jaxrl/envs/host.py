@@ -145,7 +145,7 @@ class HostVectorEnv:
             valid = np.ones(self.num_envs, bool)
             obs_is_reset = terminated | truncated
             next_obs = obs
-            ended = np.flatnonzero(terminated | truncated)
+            ended = np.flatnonzero(obs_is_reset)
             if ended.size:
                 next_obs = obs.copy()
                 final = np.stack([info["final_obs"][i] for i in ended])

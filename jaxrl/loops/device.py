@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from jaxrl.agents.offpolicy import exploring_actions
+from jaxrl.agents.offpolicy import exploring_actions, step_schedule
 from jaxrl.config import save_config
 from jaxrl.core.noise import ou_init
 from jaxrl.core.replay import replay_add, replay_init
@@ -180,12 +180,11 @@ def make_off_policy_train(agent: ModuleType, config: Any, env: DeviceEnv, mesh: 
         key, act_key, random_key, step_key, update_key = jax.random.split(key, 5)
         policy_actions, ou_state = exploring_actions(agent, state, obs, act_key, ou_state, episode_start)
         random_actions = jax.random.uniform(random_key, policy_actions.shape, minval=low, maxval=high)
-        acting = iteration * num_envs >= config.learning_starts
+        acting, learning = step_schedule(iteration, num_envs, config)
         actions = jnp.where(acting, policy_actions, random_actions)
         step = _step_envs(env, env_state, actions, step_key, mesh)
         buffer = replay_add(buffer, Transition(obs=obs, actions=actions, rewards=step.reward, next_obs=step.next_obs,
                                                terminated=step.terminated.astype(jnp.float32)))
-        learning = ((iteration + 1) * num_envs > config.learning_starts) & (iteration % config.train_frequency == 0)
         no_update = jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype),
                                  jax.eval_shape(agent.update, state, buffer, update_key)[1])
         state, metrics = jax.lax.cond(learning, lambda: agent.update(state, buffer, update_key),

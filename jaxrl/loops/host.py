@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from jaxrl.agents.offpolicy import exploring_actions
+from jaxrl.agents.offpolicy import exploring_actions, step_schedule
 from jaxrl.config import save_config
 from jaxrl.core.noise import ou_init
 from jaxrl.core.replay import replay_add, replay_init
@@ -309,7 +309,7 @@ def train_on_policy(
     return TrainResult(state, run.history, run.run_dir)
 
 
-def make_off_policy_step(agent: ModuleType, config: Any) -> Callable:
+def make_off_policy_step(agent: ModuleType) -> Callable:
     """One jitted device call per env step, so an accelerator sees one dispatch per step:
 
     ``(state, buffer, transitions, valid, next_obs, keys, iteration, ou_state, episode_start)
@@ -362,7 +362,7 @@ def train_off_policy(
         iterations = max(1, config.total_timesteps // num_envs)
         run = _Run(algorithm, config, run_dir, iterations * num_envs, "record")
         buffer = _committed(replay_init(config.buffer_size, spec.observation_shape, spec.action_dim))
-        off_policy_step = make_off_policy_step(agent, config)
+        off_policy_step = make_off_policy_step(agent)
         random_actions = np.random.default_rng(config.seed)
         low, high = np.asarray(spec.action_low, np.float32), np.asarray(spec.action_high, np.float32)
         ou_state = _committed(ou_init(num_envs, spec.action_dim))
@@ -373,17 +373,16 @@ def train_off_policy(
         if config.learning_starts == 0:  # the first actions already come from the policy
             actions = np.array(agent.act(state, obs, jax.random.fold_in(keys[0], 0))[0])
         for iteration in range(iterations):
-            env_steps = iteration * num_envs
-            if env_steps < config.learning_starts:
+            acting, do_update = step_schedule(iteration, num_envs, config)
+            if not acting:
                 actions = random_actions.uniform(low, high, (num_envs, spec.action_dim)).astype(np.float32)
             step = env.step(actions)
             transitions = Transition(obs=obs, actions=env.env_actions(actions), rewards=step.rewards,
                                      next_obs=step.next_obs, terminated=step.terminated.astype(np.float32))
             tracker.record(step.rewards, step.terminated | step.truncated, step.valid)
             obs = step.obs
-            env_steps += num_envs
-            do_update = env_steps > config.learning_starts and iteration % config.train_frequency == 0
-            do_act = env_steps >= config.learning_starts and iteration + 1 < iterations
+            env_steps = (iteration + 1) * num_envs
+            do_act = step_schedule(iteration + 1, num_envs, config)[0] and iteration + 1 < iterations
             state, buffer, next_actions, ou_state, metrics = off_policy_step(
                 state, buffer, transitions, step.valid, obs, keys, iteration, ou_state,
                 step.terminated | step.truncated, do_update=do_update, do_act=do_act)
