@@ -53,6 +53,38 @@ def config_from_dict(config_cls: type[ConfigT], values: dict[str, Any]) -> Confi
     return config_cls(**converted)
 
 
+def load_run_config(run_dir: Path) -> tuple[str, dict[str, Any]]:
+    """``(algorithm, config dict)`` from ``run_dir/config.json``; ``ValueError`` naming what is wrong."""
+    config_file = Path(run_dir) / "config.json"
+    if not Path(run_dir).is_dir():
+        raise ValueError(f"run directory {run_dir} does not exist")
+    try:
+        saved = json.loads(config_file.read_text())
+        return str(saved["algorithm"]), dict(saved["config"])
+    except FileNotFoundError:
+        raise ValueError(f"{config_file} is missing: {run_dir} is not a jaxrl run directory") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{config_file} is corrupt: {type(err).__name__}: {err}") from None
+
+
+# Fields that may differ between a run and its resumption: they change nothing that is learned.
+RESUME_MAY_CHANGE = ("progress",)
+
+
+def check_resumable(run_dir: Path, algorithm: str, config: Any) -> None:
+    """``ValueError`` unless ``run_dir`` was written by ``algorithm`` with this ``config``
+    (apart from :data:`RESUME_MAY_CHANGE`); names the differing fields."""
+    saved_algorithm, saved = load_run_config(run_dir)
+    if saved_algorithm != algorithm:
+        raise ValueError(f"cannot resume {run_dir} as {algorithm}: it is a {saved_algorithm} run")
+    current = json.loads(json.dumps(config_to_dict(config)))  # tuples as lists, like the file
+    differing = sorted(name for name in set(saved) | set(current)
+                       if name not in RESUME_MAY_CHANGE and saved.get(name) != current.get(name))
+    if differing:
+        details = ", ".join(f"{name}: saved {saved.get(name)!r}, now {current.get(name)!r}" for name in differing)
+        raise ValueError(f"cannot resume {run_dir} with a different config ({details})")
+
+
 def save_config(config: Any, path: Path, algorithm: str) -> None:
     """Write ``{"algorithm": ..., "config": {...}}`` as JSON."""
     path.write_text(json.dumps({"algorithm": algorithm, "config": config_to_dict(config)}, indent=2) + "\n")

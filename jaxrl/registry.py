@@ -39,13 +39,13 @@ def agent_for(name: str, config: Any) -> ModuleType:
     return get_algorithm(name).agent
 
 
-def train(name: str, config: Any, run_dir: Any = None, mesh: Any = None) -> Any:
-    """Train with the host loop that fits the algorithm's schedule (``mesh``: PPO only, see
-    :func:`jaxrl.loops.host.train_on_policy`)."""
+def train(name: str, config: Any, run_dir: Any = None, mesh: Any = None, resume: bool = False) -> Any:
+    """Train with the host loop that fits the algorithm's schedule (``mesh``: PPO only; ``resume``:
+    continue the run in ``run_dir``; see :func:`jaxrl.loops.host.train_on_policy`)."""
     from jaxrl.loops.host import train_off_policy, train_on_policy
 
     if get_algorithm(name).on_policy:
-        return train_on_policy(agent_for(name, config), name, config, run_dir, mesh)
+        return train_on_policy(agent_for(name, config), name, config, run_dir, mesh, resume)
     if mesh is not None and mesh.size > 1:
         raise ValueError(f"{name} in the host loop runs on one device; use --loop device to shard its envs")
-    return train_off_policy(agent_for(name, config), name, config, run_dir)
+    return train_off_policy(agent_for(name, config), name, config, run_dir, resume)

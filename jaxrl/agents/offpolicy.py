@@ -123,7 +123,8 @@ def make_update(train_step: Callable[[Any, Transition, jax.Array], tuple[Any, di
     """``update(state, buffer, key) -> (state, metrics)``: ``updates_per_step`` gradient steps, each on
     a fresh uniform sample of ``batch_size`` transitions, inside one jitted ``lax.scan``.
 
-    Metrics are averaged over the steps (NaN entries, e.g. a skipped delayed actor step, ignored).
+    Metrics are averaged over the steps (NaN entries, e.g. a skipped delayed actor step, ignored);
+    ``param_norm`` is the global norm of the actor and critic parameters after the last step.
     """
 
     def update(state: Any, buffer: ReplayBuffer, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
@@ -133,7 +134,8 @@ def make_update(train_step: Callable[[Any, Transition, jax.Array], tuple[Any, di
 
         keys = jax.random.split(key, state.config.updates_per_step)
         state, metrics = jax.lax.scan(gradient_step, state, keys)
-        return state, jax.tree.map(jnp.nanmean, metrics)
+        param_norm = optax.tree.norm((state.actor_params, state.critic_params))  # catches non-finite params
+        return state, {**jax.tree.map(jnp.nanmean, metrics), "param_norm": param_norm}
 
     return jax.jit(update)
 

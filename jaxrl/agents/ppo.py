@@ -332,6 +332,7 @@ def optimize(state: PPOState, samples: Samples, key: jax.Array, evaluate: Evalua
     metrics["explained_variance"] = explained_variance(samples["values"], samples["returns"], samples["mask"])
     metrics["epochs_run"] = epochs_run
     metrics["learning_rate"] = hp["learning_rate"] * lr_fraction
+    metrics["param_norm"] = optax.tree.norm(params)  # a non-finite parameter shows here
     obs_stats = state.obs_stats
     if config.norm_obs:
         # Stats move only after the update, so acting and learning on this batch used the same ones.
@@ -369,5 +370,5 @@ Computes next-state values of ``rollout.next_obs`` and GAE with the current
 parameters, then runs ``update_epochs`` epochs of ``num_minibatches`` shuffled
 minibatches inside ``lax.scan`` (stopping early past ``target_kl``). Returns the
 new state and scalar metrics: policy_loss, value_loss, entropy, approx_kl,
-clip_fraction, grad_norm, explained_variance, epochs_run, learning_rate.
+clip_fraction, grad_norm, explained_variance, epochs_run, learning_rate, param_norm.
 """

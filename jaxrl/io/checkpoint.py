@@ -45,6 +45,17 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def remove_partial_writes(run_dir: Path) -> list[Path]:
+    """Delete temporary files left by a writer that was killed mid-write; returns what was removed."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return []
+    partial = [p for p in folder.iterdir() if p.name.startswith(".ckpt_") and p.name.endswith(".tmp")]
+    for path in partial:
+        path.unlink(missing_ok=True)
+    return partial
+
+
 def _atomic_write(path: Path, payload: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -81,6 +92,12 @@ def save_checkpoint(
 
 def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(meta, state_dict)`` of one file; :class:`CheckpointError` if unreadable."""
+    meta, state, _ = read_checkpoint_with_extra(path)
+    return meta, state
+
+
+def read_checkpoint_with_extra(path: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """``(meta, state_dict, extra)`` of one file (``extra`` is ``{}`` when the file has none)."""
     try:
         payload = serialization.msgpack_restore(Path(path).read_bytes())
     except FileNotFoundError:
@@ -89,16 +106,18 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(err).__name__}: {err})") from None
     if not isinstance(payload, dict) or "meta" not in payload or "state" not in payload:
         raise CheckpointError(f"checkpoint {path} is not a jaxrl checkpoint (no meta/state)")
-    return payload["meta"], payload["state"]
+    return payload["meta"], payload["state"], payload.get("extra") or {}
 
 
 def _leaf_shapes(tree: Any) -> dict[str, tuple]:
+    """Shape of every leaf by path (arrays or ``jax.ShapeDtypeStruct`` templates)."""
     flat, _ = jax.tree_util.tree_flatten_with_path(tree)
-    return {jax.tree_util.keystr(path): tuple(np.shape(leaf)) for path, leaf in flat}
+    return {jax.tree_util.keystr(path): tuple(getattr(leaf, "shape", None) or np.shape(leaf)) for path, leaf in flat}
 
 
 def restore_state(template: Any, state_dict: dict[str, Any], path: Path) -> Any:
-    """Fill ``template``'s structure with ``state_dict``; name any mismatch."""
+    """Fill ``template``'s structure (arrays or ``jax.eval_shape`` output) with ``state_dict``;
+    name any mismatch."""
     expected = _leaf_shapes(serialization.to_state_dict(template))
     found = _leaf_shapes(state_dict)
     missing = sorted(set(expected) - set(found))

@@ -66,6 +66,20 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     return records
 
 
+def truncate_metrics(run_dir: Path, unit: str, last_index: int) -> int:
+    """Keep the records of ``metrics.jsonl`` with ``record[unit] <= last_index`` (and drop a torn
+    line), so a resumed run continues without a gap or a duplicate. Rewritten atomically;
+    returns the number of records kept."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        return 0
+    kept = [record for record in read_metrics(run_dir) if record.get(unit, 0) <= last_index]
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(record) + "\n" for record in kept))
+    tmp.replace(path)
+    return len(kept)
+
+
 class Progress:
     """A tqdm bar over env steps showing SPS and the recent mean return."""
 

@@ -96,6 +96,31 @@ def _step_envs(env: DeviceEnv, env_state: Any, actions: jax.Array, key: jax.Arra
     return shard_env_axis(jax.vmap(env.step)(env_state, actions, keys), mesh)
 
 
+class DeviceProgram(NamedTuple):
+    """A device-loop run as pure pieces, so it can stop after any iteration and resume exactly.
+
+    ``run(init(key, hparams), jnp.arange(num_iterations))`` is the whole run; running
+    ``jnp.arange(0, k)`` and then ``jnp.arange(k, num_iterations)`` on the carry it returns
+    is the same run. The carry holds everything (train state, env states, keys, replay
+    buffer, episode statistics), so saving it is a complete checkpoint.
+    """
+
+    init: Callable[..., Any]  # (key, hparams=None) -> carry
+    run: Callable[[Any, jax.Array], tuple[Any, dict[str, jax.Array]]]  # (carry, indices [n]) -> carry, metrics [n]
+    num_iterations: int  # updates (on-policy) or metrics records (off-policy)
+    unit: str  # "update" or "record": what one iteration is
+
+
+def program_to_train(program: DeviceProgram) -> Train:
+    """``train(key, hparams=None) -> DeviceTrainResult``: the whole run in one scan."""
+
+    def train(key: jax.Array, hparams: dict[str, Any] | None = None) -> DeviceTrainResult:
+        carry, metrics = program.run(program.init(key, hparams), jnp.arange(program.num_iterations))
+        return DeviceTrainResult(carry.state, metrics)
+
+    return train
+
+
 class _Actor(NamedTuple):
     """What the on-policy loop carries between env steps (``[B, ...]`` each)."""
 
@@ -106,9 +131,28 @@ class _Actor(NamedTuple):
     stats: EpisodeStats
 
 
-def make_on_policy_train(agent: ModuleType, config: Any, env: DeviceEnv, mesh: Mesh | None = None) -> Train:
-    """``train(key, hparams=None)`` for PPO (feed-forward, or recurrent when the agent has
-    ``initial_carry``): ``num_updates`` x (``num_steps`` env steps, one ``update``)."""
+class OnPolicyCarry(NamedTuple):
+    state: Any  # the agent's train state
+    actor: _Actor
+    key: jax.Array  # the run's key; update i uses fold_in(key, i)
+
+
+class OffPolicyCarry(NamedTuple):
+    state: Any  # the agent's train state
+    buffer: Any  # the replay buffer
+    env_state: Any
+    obs: jax.Array  # [B, *obs_shape]
+    ou_state: jax.Array  # [B, action_dim] OU exploration noise
+    episode_start: jax.Array  # [B] bool
+    stats: EpisodeStats
+    key: jax.Array  # split once per env step
+
+
+def make_on_policy_program(agent: ModuleType, config: Any, env: DeviceEnv, mesh: Mesh | None = None
+                           ) -> DeviceProgram:
+    """PPO (feed-forward, or recurrent when the agent has ``initial_carry``): ``num_updates`` x
+    (``num_steps`` env steps, one ``update``). Update ``i`` draws its keys from ``fold_in(key, i)``,
+    so any split of the updates into pieces gives the same run."""
     config.validate()
     check_divisible(config.num_envs, mesh)
     recurrent = hasattr(agent, "initial_carry")
@@ -128,9 +172,9 @@ def make_on_policy_train(agent: ModuleType, config: Any, env: DeviceEnv, mesh: M
                       next_obs=step.next_obs, carry=actor.carry, episode_start=actor.episode_start, **finished)
         return _Actor(step.env_state, step.obs, carry, done, stats), record
 
-    def update_step(carry, key):
-        state, actor = carry
-        noise_key, steps_key, update_key = jax.random.split(key, 3)
+    def update_step(carry: OnPolicyCarry, update_index: jax.Array):
+        state, actor, base_key = carry
+        noise_key, steps_key, update_key = jax.random.split(jax.random.fold_in(base_key, update_index), 3)
         noise = agent.action_noise(state.spec, noise_key, (num_steps, num_envs))
         step_keys = jax.random.split(steps_key, num_steps)
         actor, records = jax.lax.scan(lambda a, x: env_step(state, a, x), actor, (noise, step_keys))
@@ -142,19 +186,21 @@ def make_on_policy_train(agent: ModuleType, config: Any, env: DeviceEnv, mesh: M
         if recurrent:
             rollout = RecurrentRollout(rollout, records["carry"], records["episode_start"], actor.carry)
         state, metrics = agent.update(state, rollout, update_key)
-        return (state, actor), {**metrics, **episode_metrics(records)}
+        metrics = {**metrics, **episode_metrics(records), "env_steps": (update_index + 1) * config.batch_size}
+        return OnPolicyCarry(state, actor, base_key), metrics
 
-    def train(key: jax.Array, hparams: dict[str, Any] | None = None) -> DeviceTrainResult:
+    def init(key: jax.Array, hparams: dict[str, Any] | None = None) -> OnPolicyCarry:
         key, init_key, reset_key = jax.random.split(key, 3)
         state = _with_hparams(agent.init(init_key, env.spec, config), hparams)
         env_state, obs = _reset_envs(env, reset_key, num_envs, mesh)
         carry = agent.initial_carry(state, num_envs) if recurrent else None
-        actor = _Actor(env_state, obs, carry, jnp.ones(num_envs, bool), EpisodeStats.zeros(num_envs))
-        (state, _), metrics = jax.lax.scan(update_step, (state, actor), jax.random.split(key, config.num_updates))
-        metrics["env_steps"] = (jnp.arange(config.num_updates) + 1) * config.batch_size
-        return DeviceTrainResult(state, metrics)
+        return OnPolicyCarry(state, _Actor(env_state, obs, carry, jnp.ones(num_envs, bool),
+                                           EpisodeStats.zeros(num_envs)), key)
 
-    return train
+    def run(carry: OnPolicyCarry, update_indices: jax.Array) -> tuple[OnPolicyCarry, dict[str, jax.Array]]:
+        return jax.lax.scan(update_step, carry, update_indices)
+
+    return DeviceProgram(init, run, config.num_updates, "update")
 
 
 def off_policy_schedule(config: Any) -> tuple[int, int]:
@@ -164,18 +210,19 @@ def off_policy_schedule(config: Any) -> tuple[int, int]:
     return record_iterations, num_records
 
 
-def make_off_policy_train(agent: ModuleType, config: Any, env: DeviceEnv, mesh: Mesh | None = None) -> Train:
-    """``train(key, hparams=None)`` for DDPG/TD3/SAC, with the host loop's schedule: uniform random
-    actions for the first ``learning_starts`` env steps, then the agent's noisy actions; every step
-    adds ``num_envs`` transitions; every ``train_frequency`` steps past ``learning_starts`` one
-    ``update``. Metrics are averaged over each ``log_every`` env steps (NaN: no update yet)."""
+def make_off_policy_program(agent: ModuleType, config: Any, env: DeviceEnv, mesh: Mesh | None = None
+                            ) -> DeviceProgram:
+    """DDPG/TD3/SAC with the host loop's schedule: uniform random actions for the first
+    ``learning_starts`` env steps, then the agent's noisy actions; every step adds ``num_envs``
+    transitions; every ``train_frequency`` steps past ``learning_starts`` one ``update``. Metrics
+    are averaged over each ``log_every`` env steps (NaN: no update in the record, ``updates`` == 0)."""
     config.validate()
     check_divisible(config.num_envs, mesh)
     spec, num_envs = env.spec, config.num_envs
     record_iterations, num_records = off_policy_schedule(config)
     low, high = jnp.asarray(spec.action_low, jnp.float32), jnp.asarray(spec.action_high, jnp.float32)
 
-    def env_step(carry, iteration):
+    def env_step(carry: OffPolicyCarry, iteration: jax.Array):
         state, buffer, env_state, obs, ou_state, episode_start, stats, key = carry
         key, act_key, random_key, step_key, update_key = jax.random.split(key, 5)
         policy_actions, ou_state = exploring_actions(agent, state, obs, act_key, ou_state, episode_start)
@@ -191,36 +238,44 @@ def make_off_policy_train(agent: ModuleType, config: Any, env: DeviceEnv, mesh: 
                                       lambda: (state, no_update))
         done = step.terminated | step.truncated
         stats, finished = stats.step(step.reward, done)
-        return (state, buffer, step.env_state, step.obs, ou_state, done, stats, key), (metrics, finished)
+        carry = OffPolicyCarry(state, buffer, step.env_state, step.obs, ou_state, done, stats, key)
+        return carry, (metrics, finished, learning)
 
-    def record_step(carry, record_index):
+    def record_step(carry: OffPolicyCarry, record_index: jax.Array):
         iterations = record_index * record_iterations + jnp.arange(record_iterations)
-        carry, (metrics, finished) = jax.lax.scan(env_step, carry, iterations)
-        return carry, {**jax.tree.map(jnp.nanmean, metrics), **episode_metrics(finished)}
+        carry, (metrics, finished, learning) = jax.lax.scan(env_step, carry, iterations)
+        return carry, {**jax.tree.map(jnp.nanmean, metrics), **episode_metrics(finished),
+                       "updates": jnp.sum(learning), "env_steps": (record_index + 1) * record_iterations * num_envs}
 
-    def train(key: jax.Array, hparams: dict[str, Any] | None = None) -> DeviceTrainResult:
+    def init(key: jax.Array, hparams: dict[str, Any] | None = None) -> OffPolicyCarry:
         key, init_key, reset_key = jax.random.split(key, 3)
         state = _with_hparams(agent.init(init_key, spec, config), hparams)
         buffer = replay_init(config.buffer_size, spec.observation_shape, spec.action_dim)
         env_state, obs = _reset_envs(env, reset_key, num_envs, mesh)
-        carry = (state, buffer, env_state, obs, ou_init(num_envs, spec.action_dim), jnp.ones(num_envs, bool),
-                 EpisodeStats.zeros(num_envs), key)
-        carry, metrics = jax.lax.scan(record_step, carry, jnp.arange(num_records))
-        metrics["env_steps"] = (jnp.arange(num_records) + 1) * record_iterations * num_envs
-        return DeviceTrainResult(carry[0], metrics)
+        return OffPolicyCarry(state, buffer, env_state, obs, ou_init(num_envs, spec.action_dim),
+                              jnp.ones(num_envs, bool), EpisodeStats.zeros(num_envs), key)
 
-    return train
+    def run(carry: OffPolicyCarry, record_indices: jax.Array) -> tuple[OffPolicyCarry, dict[str, jax.Array]]:
+        return jax.lax.scan(record_step, carry, record_indices)
+
+    return DeviceProgram(init, run, num_records, "record")
 
 
-def make_train(algorithm: str, config: Any, mesh: Mesh | None = None) -> Train:
-    """The pure ``train(key, hparams=None) -> DeviceTrainResult`` for ``algorithm`` on ``config.env``
-    (a JAX env id, see :func:`jaxrl.envs.device.device_env_ids`)."""
+def make_program(algorithm: str, config: Any, mesh: Mesh | None = None) -> DeviceProgram:
+    """The resumable :class:`DeviceProgram` for ``algorithm`` on ``config.env`` (a JAX env id, see
+    :func:`jaxrl.envs.device.device_env_ids`)."""
     from jaxrl.registry import agent_for, get_algorithm
 
     env = make_device_env(config.env)
     agent = agent_for(algorithm, config)
-    builder = make_on_policy_train if get_algorithm(algorithm).on_policy else make_off_policy_train
+    builder = make_on_policy_program if get_algorithm(algorithm).on_policy else make_off_policy_program
     return builder(agent, config, env, mesh)
+
+
+def make_train(algorithm: str, config: Any, mesh: Mesh | None = None) -> Train:
+    """The pure ``train(key, hparams=None) -> DeviceTrainResult`` for ``algorithm`` on ``config.env``:
+    the whole run as one scan (see :func:`make_program` for the pieces)."""
+    return program_to_train(make_program(algorithm, config, mesh))
 
 
 class DeviceRunResult(NamedTuple):

@@ -11,6 +11,7 @@ to stop.
 from __future__ import annotations
 
 import collections
+import json
 import math
 import time
 from collections.abc import Callable
@@ -24,20 +25,24 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jaxrl.agents.offpolicy import exploring_actions, step_schedule
-from jaxrl.config import save_config
+from jaxrl.config import check_resumable, save_config
 from jaxrl.core.noise import ou_init
 from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.distributed import check_divisible, put_env_axis, put_replicated
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
-from jaxrl.io.checkpoint import save_checkpoint
-from jaxrl.io.metrics import MetricsWriter, Progress
+from jaxrl.io.checkpoint import (
+    CheckpointError,
+    latest_checkpoint,
+    read_checkpoint_with_extra,
+    remove_partial_writes,
+    restore_state,
+    save_checkpoint,
+)
+from jaxrl.io.metrics import MetricsWriter, Progress, truncate_metrics
+from jaxrl.loops.guards import StopRequest, TrainingInterrupted, check_finite_metrics
 from jaxrl.types import RecurrentRollout, Rollout, Transition
 
 RETURN_WINDOW = 20  # episodes in the rolling mean reported as episodic_return
-
-
-class TrainingError(RuntimeError):
-    """Training produced something unusable (e.g. a non-finite loss)."""
 
 
 class TrainResult(NamedTuple):
@@ -69,6 +74,15 @@ class EpisodeTracker:
 
     def mean_length(self) -> float | None:
         return float(np.mean([n for _, n in self.finished])) if self.finished else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The finished-episode window and count (running episodes restart on resume)."""
+        return {"finished": [list(item) for item in self.finished], "total_finished": self.total_finished}
+
+    def load_dict(self, saved: dict[str, Any]) -> None:
+        self.finished.clear()
+        self.finished.extend((float(r), int(n)) for r, n in saved["finished"])
+        self.total_finished = int(saved["total_finished"])
 
 
 def acting_view(state: Any) -> Any:
@@ -170,20 +184,6 @@ def _shard_rollout(rollout: Rollout | RecurrentRollout, mesh: Mesh | None) -> Ro
     return put_env_axis(rollout, mesh, 1)
 
 
-def _check_finite(metrics: dict[str, float], index: int, unit: str) -> None:
-    for name in ("policy_loss", "value_loss", "grad_norm", "actor_loss", "critic_loss"):
-        if name not in metrics or math.isfinite(metrics[name]):
-            continue
-        if name == "actor_loss" and math.isnan(metrics[name]) and "critic_loss" in metrics:
-            # A delayed actor (TD3) reports NaN for an interval without an actor step; the
-            # critic loss, updated every step, still catches divergence.
-            continue
-        raise TrainingError(
-            f"{unit} {index}: {name} is {metrics[name]}; stopping without saving this state "
-            "(the last good checkpoint is kept)"
-        )
-
-
 class _Stopper:
     """Early stop on a target return or on ``patience`` records without a new best."""
 
@@ -206,26 +206,54 @@ class _Stopper:
         return None
 
 
+class Resumed(NamedTuple):
+    """What a host loop continues from (see :meth:`_Run.resume`)."""
+
+    state: Any  # the learner state, restored exactly
+    key: jax.Array  # the loop's PRNG key at the checkpoint
+    index: int  # updates (on-policy) or records (off-policy) done
+    env_steps: int
+    meta: dict[str, Any]  # the checkpoint's meta (loop-specific entries, e.g. the NumPy RNG state)
+    extra: dict[str, Any]  # extra pytrees as state dicts (e.g. the replay buffer)
+
+
 class _Run:
     """The side effects of one training run: config file, metrics, progress bar, early
-    stopping and checkpoints. Both schedules below log through it."""
+    stopping, checkpoints and resumption. Both schedules below log through it."""
 
-    def __init__(self, algorithm: str, config: Any, run_dir: str | Path | None, total_steps: int, unit: str):
+    def __init__(self, algorithm: str, config: Any, run_dir: str | Path | None, total_steps: int, unit: str,
+                 resume: bool = False):
         self.algorithm, self.config, self.unit = algorithm, config, unit
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.writer = None
+        if resume and self.run_dir is None:
+            raise ValueError("resume needs the run_dir of the run to continue")
         if self.run_dir is not None:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            save_config(config, self.run_dir / "config.json", algorithm)
-            self.writer = MetricsWriter(self.run_dir)
+            if resume:
+                check_resumable(self.run_dir, algorithm, config)
+            else:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                save_config(config, self.run_dir / "config.json", algorithm)
         self.stopper = _Stopper(config.target_return, config.patience)
         self.progress = Progress(total_steps, config.progress)
         self.history: list[dict[str, Any]] = []
+        self.start_index = 0  # updates/records done before this process (resumed runs)
         self.start = time.perf_counter()
+        self.stop_request = StopRequest()
 
-    def log(self, index: int, env_steps: int, tracker: EpisodeTracker, metrics: dict[str, float]) -> bool:
+    def open(self) -> None:
+        """Start appending metrics (after :meth:`resume` has cut metrics.jsonl back to the checkpoint)."""
+        if self.run_dir is not None:
+            self.writer = MetricsWriter(self.run_dir)
+
+    @property
+    def last_index(self) -> int:
+        return self.start_index + len(self.history)
+
+    def log(self, env_steps: int, tracker: EpisodeTracker, metrics: dict[str, float]) -> bool:
         """Record one update (on-policy) or log interval (off-policy); True when training should stop."""
-        _check_finite(metrics, index, self.unit)
+        index = self.last_index + 1
+        check_finite_metrics(metrics, f"{self.unit} {index}")
         elapsed = time.perf_counter() - self.start
         record = {
             self.unit: index,
@@ -246,17 +274,49 @@ class _Run:
         self.progress.advance(env_steps, record["sps"], record["episodic_return"])
         return stop_reason is not None
 
-    def checkpoint(self, state: Any, key: jax.Array, extra: dict[str, Any] | None = None) -> None:
+    def checkpoint(self, state: Any, key: jax.Array, env_steps: int, tracker: EpisodeTracker,
+                   extra: dict[str, Any] | None = None, **loop_meta: Any) -> Path | None:
+        """Save everything a resumed run needs: the learner state (+ ``extra`` pytrees), the key, the
+        counters, the episode tracker, the early-stopping state and ``loop_meta``."""
         if self.run_dir is None:
-            return
-        last = self.history[-1] if self.history else {"env_steps": 0, self.unit: 0}
-        meta = {"algorithm": self.algorithm, "env_steps": last["env_steps"], self.unit: last[self.unit],
-                "key": np.asarray(key).tolist()}
-        save_checkpoint(self.run_dir, state, meta, keep=self.config.keep_checkpoints, extra=extra)
+            return None
+        meta = {"algorithm": self.algorithm, "loop": "host", "env_steps": env_steps, self.unit: self.last_index,
+                "key": np.asarray(key).tolist(), "time_s": time.perf_counter() - self.start,
+                "tracker": tracker.to_dict(), "stopper": [self.stopper.best, self.stopper.records_without_improvement],
+                **loop_meta}
+        return save_checkpoint(self.run_dir, state, meta, keep=self.config.keep_checkpoints, extra=extra)
 
-    def periodic(self, index: int) -> bool:
+    def resume(self, template: Any, tracker: EpisodeTracker) -> Resumed:
+        """Restore the latest complete checkpoint into ``template`` (a fresh state for this config),
+        restore ``tracker`` and the early-stopping state, and cut metrics.jsonl back to it."""
+        assert self.run_dir is not None
+        remove_partial_writes(self.run_dir)
+        path = latest_checkpoint(self.run_dir)
+        if path is None:
+            raise CheckpointError(f"nothing to resume: {self.run_dir} has no complete checkpoint")
+        meta, state_dict, extra = read_checkpoint_with_extra(path)
+        if meta.get("algorithm") != self.algorithm or meta.get("loop", "host") != "host" or self.unit not in meta:
+            raise CheckpointError(f"checkpoint {path} was not written by the host loop of {self.algorithm} "
+                                  f"(its meta: algorithm={meta.get('algorithm')!r}, loop={meta.get('loop')!r})")
+        state = restore_state(template, state_dict, path)
+        tracker.load_dict(meta["tracker"])
+        self.stopper.best, self.stopper.records_without_improvement = meta["stopper"]
+        self.start_index = int(meta[self.unit])
+        self.start -= float(meta["time_s"])
+        truncate_metrics(self.run_dir, self.unit, self.start_index)
+        key = jnp.asarray(np.asarray(meta["key"], np.uint32))
+        return Resumed(state, key, self.start_index, int(meta["env_steps"]), meta, extra)
+
+    def interrupted(self, path: Path | None, env_steps: int) -> TrainingInterrupted:
+        where = f"interrupted after {env_steps} env steps ({self.unit} {self.last_index})"
+        if path is None:
+            return TrainingInterrupted(f"{where}; no run dir, nothing saved")
+        return TrainingInterrupted(f"{where}; saved {path}; continue with: "
+                                   f"jaxrl train {self.algorithm} --resume {self.run_dir}")
+
+    def periodic(self) -> bool:
         every = self.config.checkpoint_every
-        return bool(every) and index % every == 0
+        return bool(every) and self.last_index % every == 0
 
     def close(self) -> None:
         self.progress.close()
@@ -270,6 +330,7 @@ def train_on_policy(
     config: Any,
     run_dir: str | Path | None = None,
     mesh: Mesh | None = None,
+    resume: bool = False,
 ) -> TrainResult:
     """Train an on-policy agent (``init``/``act_from_noise``/``update`` over a :class:`Rollout`).
 
@@ -278,6 +339,12 @@ def train_on_policy(
     (:func:`jaxrl.distributed.env_mesh`) each rollout is split over its devices along the
     env axis before ``update`` and the learner state is replicated; acting stays on one
     device.
+
+    ``resume=True`` continues the run in ``run_dir`` from its latest complete checkpoint:
+    the learner state, PRNG key, update counter, recent-episode window and early-stopping
+    state are restored exactly; the envs restart from a reset (seeded ``seed + env_steps``),
+    and metrics.jsonl continues after the checkpoint's update. Ctrl-C saves a checkpoint
+    after the current update and raises :class:`~jaxrl.loops.guards.TrainingInterrupted`.
     """
     config.validate()
     check_divisible(config.num_envs, mesh)
@@ -285,23 +352,32 @@ def train_on_policy(
     run = None
     try:
         key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
-        state = _committed(agent.init(init_key, env.spec, config), mesh)
-        run = _Run(algorithm, config, run_dir, config.num_updates * config.batch_size, "update")
-        actor_input = initial_actor_input(agent, state, env.reset(seed=config.seed))
+        state = agent.init(init_key, env.spec, config)
+        run = _Run(algorithm, config, run_dir, config.num_updates * config.batch_size, "update", resume)
         tracker = EpisodeTracker(env.num_envs)
-        for update_index in range(1, config.num_updates + 1):
-            key, rollout_key, update_key = jax.random.split(key, 3)
-            rollout, actor_input = collect_rollout(env, agent, state, actor_input, rollout_key, config.num_steps,
-                                                   tracker)
-            new_state, metrics = agent.update(state, _shard_rollout(rollout, mesh), update_key)
-            metrics = {name: float(value) for name, value in jax.device_get(metrics).items()}
-            stop = run.log(update_index, update_index * config.batch_size, tracker, metrics)
-            state = new_state
-            if stop:
-                break
-            if run.periodic(update_index):
-                run.checkpoint(state, key)
-        run.checkpoint(state, key)
+        if resume:
+            state, key, *_ = run.resume(state, tracker)
+        state = _committed(state, mesh)
+        run.open()
+        env_steps = run.last_index * config.batch_size
+        actor_input = initial_actor_input(agent, state, env.reset(seed=config.seed + env_steps))
+        with run.stop_request:
+            for update_index in range(run.last_index + 1, config.num_updates + 1):
+                key, rollout_key, update_key = jax.random.split(key, 3)
+                rollout, actor_input = collect_rollout(env, agent, state, actor_input, rollout_key,
+                                                       config.num_steps, tracker)
+                new_state, metrics = agent.update(state, _shard_rollout(rollout, mesh), update_key)
+                metrics = {name: float(value) for name, value in jax.device_get(metrics).items()}
+                env_steps = update_index * config.batch_size
+                stop = run.log(env_steps, tracker, metrics)  # raises on a non-finite loss: new_state is dropped
+                state = new_state
+                if stop:
+                    break
+                if run.stop_request.requested:
+                    raise run.interrupted(run.checkpoint(state, key, env_steps, tracker), env_steps)
+                if run.periodic():
+                    run.checkpoint(state, key, env_steps, tracker)
+        run.checkpoint(state, key, env_steps, tracker)
     finally:
         env.close()
         if run is not None:
@@ -340,6 +416,7 @@ def train_off_policy(
     algorithm: str,
     config: Any,
     run_dir: str | Path | None = None,
+    resume: bool = False,
 ) -> TrainResult:
     """Train an off-policy agent (DDPG, TD3, SAC) from a device replay buffer.
 
@@ -349,56 +426,76 @@ def train_off_policy(
     the buffer; every ``train_frequency`` steps after ``learning_starts`` call
     ``update`` (``updates_per_step`` gradient steps). Adding, updating and acting are
     one device call per step (:func:`make_off_policy_step`). A metrics record is
-    written every ``log_every`` env steps; checkpoints also hold the replay buffer.
+    written every ``log_every`` env steps; checkpoints also hold the replay buffer and
+    the random-action generator, so ``resume=True`` restores the learner exactly (as in
+    :func:`train_on_policy`; OU noise restarts with the episodes). Ctrl-C saves a
+    checkpoint after the current env step.
     """
     config.validate()
     env = HostVectorEnv(make_vector_env(config.env, config.num_envs, config.vectorization), config.check_env_finite)
     run = None
     try:
         key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
-        keys = jax.random.split(key)  # acting, updating
-        state = _committed(agent.init(init_key, env.spec, config))
+        state = agent.init(init_key, env.spec, config)
         num_envs, spec = env.num_envs, env.spec
         iterations = max(1, config.total_timesteps // num_envs)
-        run = _Run(algorithm, config, run_dir, iterations * num_envs, "record")
-        buffer = _committed(replay_init(config.buffer_size, spec.observation_shape, spec.action_dim))
-        off_policy_step = make_off_policy_step(agent)
+        run = _Run(algorithm, config, run_dir, iterations * num_envs, "record", resume)
+        buffer = replay_init(config.buffer_size, spec.observation_shape, spec.action_dim)
         random_actions = np.random.default_rng(config.seed)
+        tracker = EpisodeTracker(num_envs)
+        start_iteration = 0
+        if resume:
+            state, key, _, env_steps, meta, extra = run.resume(state, tracker)
+            buffer = restore_state(buffer, extra.get("replay", {}), latest_checkpoint(run.run_dir))
+            random_actions.bit_generator.state = json.loads(meta["numpy_rng"])
+            start_iteration = env_steps // num_envs
+        keys = jax.random.split(key)  # acting, updating
+        state, buffer = _committed(state), _committed(buffer)
+        run.open()
+        off_policy_step = make_off_policy_step(agent)
         low, high = np.asarray(spec.action_low, np.float32), np.asarray(spec.action_high, np.float32)
         ou_state = _committed(ou_init(num_envs, spec.action_dim))
-        obs = env.reset(seed=config.seed)
-        tracker = EpisodeTracker(num_envs)
+        obs = env.reset(seed=config.seed + start_iteration * num_envs)
         pending_metrics: list[dict[str, jax.Array]] = []
         actions = None
-        if config.learning_starts == 0:  # the first actions already come from the policy
-            actions = np.array(agent.act(state, obs, jax.random.fold_in(keys[0], 0))[0])
-        for iteration in range(iterations):
-            acting, do_update = step_schedule(iteration, num_envs, config)
-            if not acting:
-                actions = random_actions.uniform(low, high, (num_envs, spec.action_dim)).astype(np.float32)
-            step = env.step(actions)
-            transitions = Transition(obs=obs, actions=env.env_actions(actions), rewards=step.rewards,
-                                     next_obs=step.next_obs, terminated=step.terminated.astype(np.float32))
-            tracker.record(step.rewards, step.terminated | step.truncated, step.valid)
-            obs = step.obs
-            env_steps = (iteration + 1) * num_envs
-            do_act = step_schedule(iteration + 1, num_envs, config)[0] and iteration + 1 < iterations
-            state, buffer, next_actions, ou_state, metrics = off_policy_step(
-                state, buffer, transitions, step.valid, obs, keys, iteration, ou_state,
-                step.terminated | step.truncated, do_update=do_update, do_act=do_act)
-            if do_act:
-                actions = np.array(next_actions)
-            if do_update:
-                pending_metrics.append(metrics)
-            if env_steps // config.log_every > (env_steps - num_envs) // config.log_every or iteration + 1 == iterations:
-                record_index = len(run.history) + 1
-                stop = run.log(record_index, env_steps, tracker, _mean_metrics(pending_metrics))
-                pending_metrics = []
-                if stop:
-                    break
-                if run.periodic(record_index):
-                    run.checkpoint(state, key, extra={"replay": buffer})
-        run.checkpoint(state, key, extra={"replay": buffer})
+        if step_schedule(start_iteration, num_envs, config)[0]:  # the first actions already come from the policy
+            actions = np.array(agent.act(state, obs, jax.random.fold_in(keys[0], start_iteration))[0])
+
+        def save(env_steps: int) -> Path | None:
+            return run.checkpoint(state, key, env_steps, tracker, extra={"replay": buffer},
+                                  numpy_rng=json.dumps(random_actions.bit_generator.state))
+
+        env_steps = start_iteration * num_envs
+        with run.stop_request:
+            for iteration in range(start_iteration, iterations):
+                acting, do_update = step_schedule(iteration, num_envs, config)
+                if not acting:
+                    actions = random_actions.uniform(low, high, (num_envs, spec.action_dim)).astype(np.float32)
+                step = env.step(actions)
+                transitions = Transition(obs=obs, actions=env.env_actions(actions), rewards=step.rewards,
+                                         next_obs=step.next_obs, terminated=step.terminated.astype(np.float32))
+                tracker.record(step.rewards, step.terminated | step.truncated, step.valid)
+                obs = step.obs
+                env_steps = (iteration + 1) * num_envs
+                do_act = step_schedule(iteration + 1, num_envs, config)[0] and iteration + 1 < iterations
+                state, buffer, next_actions, ou_state, metrics = off_policy_step(
+                    state, buffer, transitions, step.valid, obs, keys, iteration, ou_state,
+                    step.terminated | step.truncated, do_update=do_update, do_act=do_act)
+                if do_act:
+                    actions = np.array(next_actions)
+                if do_update:
+                    pending_metrics.append(metrics)
+                if env_steps // config.log_every > (env_steps - num_envs) // config.log_every or \
+                        iteration + 1 == iterations:
+                    stop = run.log(env_steps, tracker, _mean_metrics(pending_metrics))
+                    pending_metrics = []
+                    if stop:
+                        break
+                    if run.periodic():
+                        save(env_steps)
+                if run.stop_request.requested:
+                    raise run.interrupted(save(env_steps), env_steps)
+        save(env_steps)
     finally:
         env.close()
         if run is not None:

@@ -11,7 +11,7 @@ from toy_envs import NaNReward
 from jaxrl import ppo
 from jaxrl.io.checkpoint import list_checkpoints
 from jaxrl.loops.evaluate import load_run
-from jaxrl.loops.host import TrainingError
+from jaxrl.loops.guards import TrainingError
 
 
 def quiet(**overrides):
@@ -81,15 +81,15 @@ def test_target_return_stops_early():
 
 
 def test_finite_check_allows_a_skipped_delayed_actor_but_not_divergence():
-    from jaxrl.loops.host import _check_finite
+    from jaxrl.loops.guards import check_finite_metrics
 
-    _check_finite({"critic_loss": 0.3, "actor_loss": float("nan")}, 1, "record")  # no actor step this interval
+    check_finite_metrics({"critic_loss": 0.3, "actor_loss": float("nan")}, "record 1")  # no actor step this interval
     with pytest.raises(TrainingError, match="record 2: critic_loss is nan"):
-        _check_finite({"critic_loss": float("nan"), "actor_loss": float("nan")}, 2, "record")
+        check_finite_metrics({"critic_loss": float("nan"), "actor_loss": float("nan")}, "record 2")
     with pytest.raises(TrainingError, match="record 3: actor_loss is inf"):
-        _check_finite({"critic_loss": 0.3, "actor_loss": float("inf")}, 3, "record")
+        check_finite_metrics({"critic_loss": 0.3, "actor_loss": float("inf")}, "record 3")
     with pytest.raises(TrainingError, match="update 4: policy_loss is nan"):
-        _check_finite({"policy_loss": float("nan"), "value_loss": 1.0}, 4, "update")
+        check_finite_metrics({"policy_loss": float("nan"), "value_loss": 1.0}, "update 4")
 
 
 def test_env_returning_nan_is_named_by_its_index(tmp_path):
