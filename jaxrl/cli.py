@@ -84,10 +84,10 @@ def _positive_int(flag: str):
 def _add_scale_flags(parser: argparse.ArgumentParser) -> None:
     """Where and how wide a run goes: loop, seeds, devices and processes."""
     group = parser.add_argument_group("loop, seeds, devices and processes")
-    group.add_argument("--loop", choices=("host", "device"), default="host",
+    group.add_argument("--loop", choices=("host", "device"), default=None,
                        help="host: gymnasium vector envs on the CPU; device: a JAX env inside one jit "
                             "(e.g. --env phys2d/CartPole-v1)")
-    group.add_argument("--num-seeds", type=_positive_int("--num-seeds"), default=1,
+    group.add_argument("--num-seeds", type=_positive_int("--num-seeds"), default=None,
                        help="device loop: seeds seed..seed+N-1 trained at once with jit(vmap(train))")
     group.add_argument("--devices", type=_positive_int("--devices"), default=None,
                        help="split the envs over the first N devices JAX sees (default: one device)")
@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, algorithm in ALGORITHMS.items():
         sub = algorithms.add_parser(name, help=f"train {name.upper()}")
         sub.add_argument("--run-dir", type=Path, default=None, help="output directory (default: runs/<env>__<algo>__<seed>)")
+        sub.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                         help="continue the run in RUN_DIR from its latest complete checkpoint, with its saved "
+                              "config, loop and seeds")
         _add_scale_flags(sub)
         add_config_flags(sub, algorithm.config_cls)
 
@@ -126,17 +129,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _config_overrides(args: argparse.Namespace, config_cls: type) -> dict[str, Any]:
+    """The config fields given as flags."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls) if hasattr(args, f.name)}
+
+
+def _resumed_config(args: argparse.Namespace, config_cls: type) -> Any:
+    """The saved config of ``--resume DIR``; flags that would change it are an error (naming them)."""
+    from jaxrl.config import RESUME_MAY_CHANGE, config_from_dict, load_run_config, load_run_launch
+
+    algorithm, values = load_run_config(args.resume)
+    if algorithm != args.algorithm:
+        raise ValueError(f"{args.resume} is a {algorithm} run; resume it with: jaxrl train {algorithm} "
+                         f"--resume {args.resume}")
+    changed = sorted(name for name in _config_overrides(args, config_cls) if name not in RESUME_MAY_CHANGE)
+    if changed:
+        flags = ", ".join("--" + name.replace("_", "-") for name in changed)
+        raise ValueError(f"--resume continues {args.resume} with its saved config; drop {flags}")
+    if args.run_dir is not None and args.run_dir.resolve() != args.resume.resolve():
+        raise ValueError("--run-dir and --resume name different directories; --resume writes into its own")
+    launch = load_run_launch(args.resume)
+    for flag, given, saved in (("--loop", args.loop, launch["loop"]), ("--num-seeds", args.num_seeds,
+                                                                     launch["num_seeds"])):
+        if given is not None and given != saved:
+            raise ValueError(f"{args.resume} was run with {flag} {saved}; --resume cannot change it to {given}")
+    args.loop, args.num_seeds = launch["loop"], launch["num_seeds"]
+    values.update({name: getattr(args, name) for name in RESUME_MAY_CHANGE if hasattr(args, name)})
+    return config_from_dict(config_cls, values).validate()
+
+
 def _train(args: argparse.Namespace) -> None:
     from jaxrl.presets import preset_config
     from jaxrl.registry import train
 
     algorithm = get_algorithm(args.algorithm)
-    overrides = {
-        f.name: getattr(args, f.name) for f in dataclasses.fields(algorithm.config_cls) if hasattr(args, f.name)
-    }
-    env = overrides.pop("env", algorithm.config_cls().env)
-    config = preset_config(algorithm.config_cls, env, args.algorithm, **overrides).validate()
-    run_dir = args.run_dir or Path("runs") / f"{env.replace('/', '_')}__{args.algorithm}__{config.seed}"
+    if args.resume is not None:
+        config = _resumed_config(args, algorithm.config_cls)
+        run_dir = args.resume
+    else:
+        overrides = _config_overrides(args, algorithm.config_cls)
+        env = overrides.pop("env", algorithm.config_cls().env)
+        config = preset_config(algorithm.config_cls, env, args.algorithm, **overrides).validate()
+        run_dir = args.run_dir or Path("runs") / f"{env.replace('/', '_')}__{args.algorithm}__{config.seed}"
+    args.loop = args.loop or "host"
+    args.num_seeds = args.num_seeds or 1
     multi_process = distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     mesh = None
     if args.devices is not None or multi_process:
@@ -148,8 +184,8 @@ def _train(args: argparse.Namespace) -> None:
         raise ValueError("--num-seeds > 1 needs --loop device (the host loop trains one seed per process)")
     if multi_process:
         raise ValueError("multi-process runs need --loop device")
-    result = train(args.algorithm, config, run_dir, mesh)
-    last = result.history[-1]
+    result = train(args.algorithm, config, run_dir, mesh, resume=args.resume is not None)
+    last = result.history[-1] if result.history else {"env_steps": None, "episodic_return": None}
     stopped = f" ({last['stop_reason']})" if "stop_reason" in last else ""
     print(f"trained {last['env_steps']} env steps{stopped}; run dir: {run_dir}", file=sys.stderr)
     print(json.dumps({"run_dir": str(run_dir), "env_steps": last["env_steps"],
@@ -159,7 +195,7 @@ def _train(args: argparse.Namespace) -> None:
 def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: Any) -> None:
     from jaxrl.loops.device import run_device
 
-    result = run_device(args.algorithm, config, args.num_seeds, run_dir, mesh)
+    result = run_device(args.algorithm, config, args.num_seeds, run_dir, mesh, resume=args.resume is not None)
     summary = result.summary
     print(f"trained {args.num_seeds} seed(s) x {summary['env_steps_per_seed']} env steps in {summary['train_s']:.1f} s "
           f"(+{summary['compile_s']:.1f} s compile, {summary['aggregate_sps']:,.0f} steps/s); run dir: {run_dir}",
@@ -198,8 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"train": _train, "eval": _eval, "plot": _plot}
     try:
         handlers[args.command](args)
-    except KeyboardInterrupt:
-        print("jaxrl: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        # TrainingInterrupted says what was saved and how to continue; a bare one saved nothing.
+        print(f"jaxrl: {interrupt or 'interrupted'}", file=sys.stderr)
         return 130
     except (ValueError, RuntimeError, FileNotFoundError, OSError, gym.error.Error) as err:
         # Every jaxrl error type derives from one of these (gymnasium's own for e.g. a missing

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +31,9 @@ def validate_common(config: Any) -> None:
         raise ValueError(f"patience must be >= 1 (or None), got {config.patience}")
     if config.checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be >= 0, got {config.checkpoint_every}")
+    timeout = config.env_step_timeout
+    if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+        raise ValueError(f"env_step_timeout must be a positive number of seconds (or None), got {timeout}")
     if config.keep_checkpoints < 1:
         raise ValueError(f"keep_checkpoints must be >= 1, got {config.keep_checkpoints}")
 
@@ -85,6 +89,14 @@ def check_resumable(run_dir: Path, algorithm: str, config: Any) -> None:
         raise ValueError(f"cannot resume {run_dir} with a different config ({details})")
 
 
-def save_config(config: Any, path: Path, algorithm: str) -> None:
-    """Write ``{"algorithm": ..., "config": {...}}`` as JSON."""
-    path.write_text(json.dumps({"algorithm": algorithm, "config": config_to_dict(config)}, indent=2) + "\n")
+def save_config(config: Any, path: Path, algorithm: str, **about: Any) -> None:
+    """Write ``{"algorithm": ..., "config": {...}, **about}`` as JSON (``about``: how the run was
+    launched, e.g. ``loop`` and ``num_seeds``, so ``--resume`` can relaunch it the same way)."""
+    payload = {"algorithm": algorithm, "config": config_to_dict(config), **about}
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def load_run_launch(run_dir: Path) -> dict[str, Any]:
+    """How a run was launched (``loop``, ``num_seeds``), from its config.json; host/1 for old runs."""
+    saved = json.loads((Path(run_dir) / "config.json").read_text())
+    return {"loop": saved.get("loop", "host"), "num_seeds": int(saved.get("num_seeds", 1))}

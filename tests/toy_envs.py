@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import register
@@ -92,6 +96,37 @@ class NaNReward(ConstantReward):
         return obs, (float("nan") if self.total > self.nan_after else reward), terminated, truncated, info
 
 
+class Failing(gym.Env):
+    """Steps normally except in the env first reset with ``seed == fail_seed`` (env ``i`` of a vector
+    env reset with ``seed=s`` gets ``s + i``): from step ``after`` on it raises, exits the worker
+    process hard (``os._exit``), kills itself with SIGKILL, or hangs, as ``mode`` says."""
+
+    def __init__(self, mode: str = "raise", after: int = 3, fail_seed: int = 2):
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.mode, self.after, self.fail_seed = mode, after, fail_seed
+        self.t, self.armed = 0, False
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self.armed = seed == self.fail_seed
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        if self.armed and self.t >= self.after:
+            if self.mode == "raise":
+                raise RuntimeError(f"simulated env failure at step {self.t}")
+            if self.mode == "exit":
+                os._exit(3)
+            if self.mode == "sigkill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            if self.mode == "hang":
+                time.sleep(3600)
+        return np.zeros(1, np.float32), 1.0, False, self.t % 50 == 0, {}
+
+
 class MemoryCue(gym.Env):
     """Observe a cue (+-1) at the first step only, then blanks, then a query flag; the action at the
     query step earns +1 if it names the cue ((cue > 0) == action), else -1. A memoryless policy
@@ -143,6 +178,8 @@ def register_toy_envs() -> None:
     register("jaxrl_test/Counter-v0", entry_point=Counter, vector_entry_point=counter_next_step_vector_env)
     register("jaxrl_test/NaNReward-v0", entry_point=NaNReward)
     register("jaxrl_test/ContinuousTarget-v0", entry_point=ContinuousTarget)
+    for mode in ("raise", "exit", "sigkill", "hang"):
+        register(f"jaxrl_test/Failing-{mode}-v0", entry_point=Failing, kwargs={"mode": mode})
     register("jaxrl_test/DictObs-v0", entry_point=SpaceProbe,
              kwargs={"observation_space": gym.spaces.Dict({"a": gym.spaces.Discrete(3)})})
     register("jaxrl_test/MultiDiscreteAction-v0", entry_point=SpaceProbe,

@@ -51,6 +51,7 @@ class OffPolicyConfig:
     keep_checkpoints: int = 3  # most recent checkpoints kept on disk
     progress: bool = True  # show a progress bar
     check_env_finite: bool = True  # error naming the env index when an env returns a NaN/inf observation or reward
+    env_step_timeout: float | None = 300.0  # seconds an async env's step or reset may take (None: no limit)
 
     def validate_offpolicy(self) -> None:
         validate_common(self)

@@ -72,6 +72,7 @@ class PPOConfig:
     keep_checkpoints: int = 3  # most recent checkpoints kept on disk
     progress: bool = True  # show a progress bar
     check_env_finite: bool = True  # error naming the env index when an env returns a NaN/inf observation or reward
+    env_step_timeout: float | None = 300.0  # seconds an async env's step or reset may take (None: no limit)
 
     @property
     def batch_size(self) -> int:

@@ -16,6 +16,9 @@ step, so truncated episodes can bootstrap from it.
 from __future__ import annotations
 
 import math
+import multiprocessing
+import signal
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -35,6 +38,21 @@ class EnvCreationError(ValueError):
 
 class NonFiniteEnvError(ValueError):
     """An env returned a NaN or infinite observation or reward."""
+
+
+class EnvWorkerError(RuntimeError):
+    """An async env worker raised, died or did not answer in time; the message names the env index."""
+
+
+def _exit_description(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "still running"
+    if exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"
 
 
 def check_finite(what: str, values: np.ndarray) -> None:
@@ -97,11 +115,21 @@ def make_vector_env(
 
 
 class HostVectorEnv:
-    """A gymnasium vector env that speaks float32 arrays and reports true next observations."""
+    """A gymnasium vector env that speaks float32 arrays and reports true next observations.
 
-    def __init__(self, env: gym.vector.VectorEnv, check_env_finite: bool = True):
+    With an ``AsyncVectorEnv`` every reset and step waits at most ``step_timeout`` seconds
+    (None: forever), and a worker that raises, dies or hangs becomes an
+    :class:`EnvWorkerError` naming the env index, never a hang.
+    """
+
+    def __init__(self, env: gym.vector.VectorEnv, check_env_finite: bool = True, step_timeout: float | None = None):
         self.env = env
         self.check_env_finite = check_env_finite
+        self.step_timeout = step_timeout
+        self._async = isinstance(env, gym.vector.AsyncVectorEnv)
+        self._broken = False  # a worker failed: close without waiting for it
+        if self._async and hasattr(env, "_raise_if_errors") and hasattr(env, "error_queue"):
+            env._raise_if_errors = self._raise_worker_errors  # name the env index (gymnasium only logs it)
         self.num_envs = env.num_envs
         self._observation_space = env.single_observation_space
         self.spec: EnvSpec = spec_from_spaces(env.single_observation_space, env.single_action_space)
@@ -117,9 +145,51 @@ class HostVectorEnv:
             self._low = np.asarray(self.spec.action_low, np.float32)
             self._high = np.asarray(self.spec.action_high, np.float32)
 
+    def _raise_worker_errors(self, successes: list[bool]) -> None:
+        """Replaces ``AsyncVectorEnv._raise_if_errors``: same bookkeeping, an error naming the env."""
+        if all(successes):
+            return
+        failures = []
+        for _ in range(len(successes) - sum(successes)):
+            index, exception_type, value, _trace = self.env.error_queue.get()
+            self.env.parent_pipes[index].close()
+            self.env.parent_pipes[index] = None
+            failures.append((index, exception_type, value))
+        self._broken = True
+        self.env._state = type(self.env._state).DEFAULT
+        index, exception_type, value = failures[0]
+        others = f" (and envs {[i for i, _, _ in failures[1:]]})" if len(failures) > 1 else ""
+        raise EnvWorkerError(f"env {index}{others} raised {exception_type.__name__}: {value}") from exception_type(value)
+
+    def _dead_workers(self) -> str:
+        found = []
+        for index, process in enumerate(self.env.processes):
+            process.join(timeout=0.5 / len(self.env.processes))
+            if not process.is_alive():
+                found.append(f"env {index} ({_exit_description(process.exitcode)})")
+        return ", ".join(found) or "an env worker"
+
+    def _wait(self, start: Callable[[], None], wait: Callable[..., Any], what: str) -> Any:
+        """Run an async call with the timeout; worker death and silence become :class:`EnvWorkerError`."""
+        start()
+        try:
+            return wait(timeout=self.step_timeout)
+        except multiprocessing.TimeoutError:
+            self._broken = True
+            silent = [i for i, pipe in enumerate(self.env.parent_pipes) if pipe is not None and not pipe.poll()]
+            raise EnvWorkerError(f"env {', '.join(map(str, silent)) or '?'} did not finish its {what} within "
+                                 f"{self.step_timeout} s (env_step_timeout); the env hangs or is too slow") from None
+        except (EOFError, ConnectionError) as err:
+            self._broken = True
+            raise EnvWorkerError(f"the worker process of {self._dead_workers()} died during {what} "
+                                 f"({type(err).__name__})") from None
+
     def reset(self, seed: int | None = None) -> np.ndarray:
         """Reset every env; returns float32 observations ``[B, *obs_shape]``."""
-        obs, _ = self.env.reset(seed=seed)
+        if self._async:
+            obs, _ = self._wait(lambda: self.env.reset_async(seed=seed), self.env.reset_wait, "reset")
+        else:
+            obs, _ = self.env.reset(seed=seed)
         self._reset_pending[:] = False
         obs = observation_to_array(self._observation_space, obs)
         if self.check_env_finite:
@@ -137,7 +207,11 @@ class HostVectorEnv:
         env_actions = self.env_actions(actions)
         if self._actions_as_list:
             env_actions = env_actions.tolist()
-        raw_obs, rewards, terminated, truncated, info = self.env.step(env_actions)
+        if self._async:
+            raw_obs, rewards, terminated, truncated, info = self._wait(
+                lambda: self.env.step_async(env_actions), self.env.step_wait, "step")
+        else:
+            raw_obs, rewards, terminated, truncated, info = self.env.step(env_actions)
         obs = observation_to_array(self._observation_space, raw_obs)
         terminated = np.asarray(terminated, bool)
         truncated = np.asarray(truncated, bool)
@@ -171,4 +245,13 @@ class HostVectorEnv:
         return np.asarray(frames[0] if isinstance(frames, (tuple, list)) else frames)
 
     def close(self) -> None:
-        self.env.close()
+        if self._broken:  # a failed worker would never answer a polite close
+            self.env.close(terminate=True)
+        else:
+            self.env.close()
+
+
+def host_env_for(config: Any) -> HostVectorEnv:
+    """The vector env a training config asks for (env, num_envs, vectorization, checks, timeout)."""
+    env = make_vector_env(config.env, config.num_envs, config.vectorization)
+    return HostVectorEnv(env, config.check_env_finite, config.env_step_timeout)

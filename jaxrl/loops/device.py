@@ -33,13 +33,21 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jaxrl.agents.offpolicy import exploring_actions, step_schedule
-from jaxrl.config import save_config
+from jaxrl.config import check_resumable, save_config
 from jaxrl.core.noise import ou_init
 from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.distributed import check_divisible, shard_env_axis
 from jaxrl.envs.device import DeviceEnv, make_device_env
-from jaxrl.io.checkpoint import save_checkpoint
-from jaxrl.io.metrics import MetricsWriter
+from jaxrl.io.checkpoint import (
+    CheckpointError,
+    latest_checkpoint,
+    read_checkpoint,
+    remove_partial_writes,
+    restore_state,
+    save_checkpoint,
+)
+from jaxrl.io.metrics import MetricsWriter, Progress, truncate_metrics
+from jaxrl.loops.guards import StopRequest, TrainingInterrupted, check_finite_metrics
 from jaxrl.types import RecurrentRollout, Rollout, Transition
 
 Train = Callable[..., "DeviceTrainResult"]
@@ -294,59 +302,172 @@ def final_returns(episodic_return: np.ndarray) -> np.ndarray:
     return np.where(finite.any(axis=1), values, np.nan)
 
 
+def segment_bounds(num_iterations: int, checkpoint_every: int) -> list[tuple[int, int]]:
+    """``[(begin, end), ...]`` pieces of ``checkpoint_every`` iterations (one piece when 0)."""
+    size = checkpoint_every or num_iterations
+    return [(begin, min(begin + size, num_iterations)) for begin in range(0, num_iterations, size)]
+
+
 def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | Path | None = None,
-               mesh: Mesh | None = None) -> DeviceRunResult:
-    """Train seeds ``config.seed ... config.seed + num_seeds - 1`` in one ``jit(vmap(train))`` call.
+               mesh: Mesh | None = None, resume: bool = False) -> DeviceRunResult:
+    """Train seeds ``config.seed ... config.seed + num_seeds - 1`` together with ``jit(vmap(...))``.
 
     Seed ``s`` gets ``PRNGKey(s)``, so each seed's result equals a one-seed run with
     ``seed=s``. With ``run_dir`` (written by process 0 only) the run leaves
     ``config.json``, ``metrics.jsonl`` (one record per update or log interval: the mean
     over seeds and each seed's ``episodic_return``), ``results.json`` and one
-    evaluable sub-run per seed in ``seed_<s>/`` (its config and final checkpoint).
+    evaluable sub-run per seed in ``seed_<s>/``.
+
+    With a ``run_dir`` and ``checkpoint_every > 0`` the run goes in pieces of
+    ``checkpoint_every`` iterations and saves its whole carry (train states, env states,
+    keys, replay buffers, episode statistics) after each; ``resume=True`` continues from
+    the latest one and ends bit-identical to an uninterrupted run. A non-finite loss or
+    parameter stops the run before the bad piece is saved; Ctrl-C stops it after the
+    current piece, saved.
     """
     if num_seeds < 1:
         raise ValueError(f"num_seeds must be >= 1, got {num_seeds}")
+    config.validate()
     seeds = np.arange(config.seed, config.seed + num_seeds)
-    train = make_train(algorithm, config, mesh)
+    program = make_program(algorithm, config, mesh)
+    writes = run_dir is not None and jax.process_index() == 0
+    run_dir = Path(run_dir) if run_dir is not None else None
+    if resume and run_dir is None:
+        raise ValueError("resume needs the run_dir of the run to continue")
     keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds))
+    init = jax.jit(jax.vmap(program.init))
+    run_piece = jax.jit(jax.vmap(program.run, in_axes=(0, None)), donate_argnums=0)
+    pieces = segment_bounds(program.num_iterations, config.checkpoint_every if run_dir is not None else 0)
     start = time.perf_counter()
-    compiled = jax.jit(jax.vmap(train)).lower(keys).compile()
+    carry = init(keys)
+    done, time_before = 0, 0.0
+    if resume:
+        check_resumable(run_dir, algorithm, config)
+        carry, done, time_before = _resume_device_run(run_dir, algorithm, program, carry, seeds)
+    compiled = {}  # piece length -> compiled piece
+    for begin, end in pieces:
+        if begin >= done and end - begin not in compiled:
+            compiled[end - begin] = run_piece.lower(carry, jnp.arange(begin, end)).compile()
     compile_s = time.perf_counter() - start
-    start = time.perf_counter()
-    result = jax.block_until_ready(compiled(keys))
-    train_s = time.perf_counter() - start
-    metrics = {name: np.asarray(value) for name, value in result.metrics.items()}
-    env_steps = int(metrics["env_steps"][0, -1])
-    returns = final_returns(metrics["episodic_return"])
+    if writes and not resume:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, run_dir / "config.json", algorithm, loop="device", num_seeds=num_seeds)
+    writer = MetricsWriter(run_dir) if writes else None
+    progress = Progress(_env_steps_at(program.num_iterations, program, config), config.progress and len(pieces) > 1)
+    collected: list[dict[str, np.ndarray]] = []
+    train_s = 0.0
+    try:
+        with StopRequest() as stop_request:
+            for begin, end in pieces:
+                if end <= done:
+                    continue
+                piece_start = time.perf_counter()
+                carry, piece_metrics = jax.block_until_ready(compiled[end - begin](carry, jnp.arange(begin, end)))
+                train_s += time.perf_counter() - piece_start
+                piece_metrics = {name: np.asarray(value) for name, value in piece_metrics.items()}
+                _check_finite_pieces(piece_metrics, begin, program.unit, seeds)
+                collected.append(piece_metrics)
+                if writes:
+                    for record in _metric_records(piece_metrics, program.unit, begin):
+                        writer.write(record)
+                    if config.checkpoint_every:
+                        meta = {"algorithm": algorithm, "loop": "device", "seeds": seeds.tolist(),
+                                program.unit: end, "env_steps": int(piece_metrics["env_steps"][0, -1]),
+                                "time_s": time_before + train_s}
+                        saved = save_checkpoint(run_dir, carry, meta, keep=config.keep_checkpoints)
+                returns = piece_metrics["episodic_return"][:, -1]
+                progress.advance(_env_steps_at(end, program, config),
+                                 (_env_steps_at(end, program, config) - _env_steps_at(done, program, config))
+                                 * num_seeds / train_s,
+                                 float(np.nanmean(returns)) if np.isfinite(returns).any() else None)
+                if stop_request.requested and end < program.num_iterations:
+                    where = f"interrupted after {program.unit} {end} of {program.num_iterations}"
+                    if writes and config.checkpoint_every:
+                        raise TrainingInterrupted(f"{where}; saved {saved}; continue with: jaxrl train {algorithm} "
+                                                  f"--loop device --resume {run_dir}")
+                    raise TrainingInterrupted(f"{where}; nothing saved (needs a run dir and checkpoint_every > 0)")
+    finally:
+        progress.close()
+        if writer is not None:
+            writer.close()
+    metrics = {name: np.concatenate([m[name] for m in collected], axis=1) for name in collected[0]} \
+        if collected else {}
+    states = carry.state
+    env_steps = _env_steps_at(pieces[-1][1], program, config)
+    returns = final_returns(metrics["episodic_return"]) if metrics else np.full(num_seeds, np.nan)
     summary = {
         "algorithm": algorithm, "env": config.env, "loop": "device", "seeds": seeds.tolist(),
         "final_episodic_return": [None if np.isnan(r) else float(r) for r in returns],
         "mean_final_episodic_return": float(np.nanmean(returns)) if np.isfinite(returns).any() else None,
         "std_final_episodic_return": float(np.nanstd(returns)) if np.isfinite(returns).any() else None,
         "env_steps_per_seed": env_steps, "compile_s": compile_s, "train_s": train_s,
-        "aggregate_sps": env_steps * num_seeds / train_s, "devices": 1 if mesh is None else mesh.size,
-        "processes": jax.process_count(),
+        "aggregate_sps": (env_steps - _env_steps_at(done, program, config)) * num_seeds / max(train_s, 1e-9),
+        "devices": 1 if mesh is None else mesh.size, "processes": jax.process_count(),
+        "resumed_from_" + program.unit: done if resume else None,
     }
-    if run_dir is not None and jax.process_index() == 0:
-        _write_device_run(Path(run_dir), algorithm, config, seeds, result.state, metrics, summary)
-    return DeviceRunResult(result.state, metrics, summary)
+    if writes:
+        _write_seed_runs(run_dir, algorithm, config, seeds, states, summary)
+    return DeviceRunResult(states, metrics, summary)
 
 
-def _write_device_run(run_dir: Path, algorithm: str, config: Any, seeds: np.ndarray, states: Any,
-                      metrics: dict[str, np.ndarray], summary: dict[str, Any]) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, run_dir / "config.json", algorithm)
-    unit = "update" if "policy_loss" in metrics else "record"
-    with MetricsWriter(run_dir) as writer:
-        for index in range(metrics["env_steps"].shape[1]):
-            record = {unit: index + 1, "env_steps": int(metrics["env_steps"][0, index])}
-            for name, values in metrics.items():
-                if name != "env_steps":
-                    column = values[:, index].astype(np.float64)
-                    record[name] = float(np.nanmean(column)) if np.isfinite(column).any() else float("nan")
-            record["episodic_return_per_seed"] = [None if np.isnan(r) else float(r)
-                                                  for r in metrics["episodic_return"][:, index]]
-            writer.write(record)
+def _env_steps_at(iterations: int, program: DeviceProgram, config: Any) -> int:
+    """Env steps (per seed) after ``iterations`` updates or records."""
+    if program.unit == "update":
+        return iterations * config.batch_size
+    record_iterations, _ = off_policy_schedule(config)
+    return iterations * record_iterations * config.num_envs
+
+
+def _check_finite_pieces(metrics: dict[str, np.ndarray], begin: int, unit: str, seeds: np.ndarray) -> None:
+    """Raise :class:`TrainingError` for the first (seed, iteration) with a non-finite learner value
+    (records without an update, ``updates == 0``, have NaN losses by design)."""
+    num_seeds, length = metrics["env_steps"].shape
+    for index in range(length):
+        for seed_index in range(num_seeds):
+            if "updates" in metrics and metrics["updates"][seed_index, index] == 0:
+                continue
+            values = {name: float(column[seed_index, index]) for name, column in metrics.items()}
+            check_finite_metrics(values, f"seed {seeds[seed_index]}, {unit} {begin + index + 1}")
+
+
+def _metric_records(metrics: dict[str, np.ndarray], unit: str, begin: int) -> list[dict[str, Any]]:
+    """One metrics.jsonl record per iteration: the mean over seeds, and each seed's return."""
+    records = []
+    for index in range(metrics["env_steps"].shape[1]):
+        record = {unit: begin + index + 1, "env_steps": int(metrics["env_steps"][0, index])}
+        for name, values in metrics.items():
+            if name != "env_steps":
+                column = values[:, index].astype(np.float64)
+                record[name] = float(np.nanmean(column)) if np.isfinite(column).any() else float("nan")
+        record["episodic_return_per_seed"] = [None if np.isnan(r) else float(r)
+                                              for r in metrics["episodic_return"][:, index]]
+        records.append(record)
+    return records
+
+
+def _resume_device_run(run_dir: Path, algorithm: str, program: DeviceProgram, template: Any,
+                       seeds: np.ndarray) -> tuple[Any, int, float]:
+    """``(carry, iterations done, train seconds so far)`` from the latest complete checkpoint."""
+    remove_partial_writes(run_dir)
+    path = latest_checkpoint(run_dir)
+    if path is None:
+        raise CheckpointError(f"nothing to resume: {run_dir} has no complete checkpoint")
+    meta, state_dict = read_checkpoint(path)
+    if meta.get("loop") != "device" or meta.get("algorithm") != algorithm or program.unit not in meta:
+        raise CheckpointError(f"checkpoint {path} was not written by the device loop of {algorithm} "
+                              f"(its meta: algorithm={meta.get('algorithm')!r}, loop={meta.get('loop')!r})")
+    if meta.get("seeds") != seeds.tolist():
+        raise CheckpointError(f"checkpoint {path} holds seeds {meta.get('seeds')}, this run asks for {seeds.tolist()}")
+    restored = restore_state(template, state_dict, path)
+    carry = jax.tree.map(lambda leaf, like: jax.device_put(leaf, like.sharding), restored, template)
+    done = int(meta[program.unit])
+    truncate_metrics(run_dir, program.unit, done)
+    return carry, done, float(meta.get("time_s", 0.0))
+
+
+def _write_seed_runs(run_dir: Path, algorithm: str, config: Any, seeds: np.ndarray, states: Any,
+                     summary: dict[str, Any]) -> None:
+    """An evaluable sub-run per seed (its config and final train state) and results.json."""
     for index, seed in enumerate(seeds):
         seed_dir = run_dir / f"seed_{seed}"
         seed_config = dataclasses.replace(config, seed=int(seed))

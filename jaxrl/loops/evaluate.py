@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -10,7 +9,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from jaxrl.config import config_from_dict
+from jaxrl.config import config_from_dict, load_run_config
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
 from jaxrl.io.checkpoint import CheckpointError, latest_checkpoint, read_checkpoint, restore_state
 from jaxrl.loops.host import EpisodeTracker, initial_actor_input
@@ -29,20 +28,19 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"run directory {run_dir} does not exist")
-    config_file = run_dir / "config.json"
     try:
-        saved = json.loads(config_file.read_text())
-        algorithm_name = saved["algorithm"]
-        algorithm = get_algorithm(algorithm_name)
-        config = config_from_dict(algorithm.config_cls, saved["config"])
-    except FileNotFoundError:
-        raise CheckpointError(f"{config_file} is missing: {run_dir} is not a jaxrl run directory") from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-        raise CheckpointError(f"{config_file} is corrupt: {err}") from None
+        algorithm_name, values = load_run_config(run_dir)
+        config = config_from_dict(get_algorithm(algorithm_name).config_cls, values)
+    except ValueError as err:
+        raise CheckpointError(str(err)) from None
     path = latest_checkpoint(run_dir)
     if path is None:
         raise CheckpointError(f"{run_dir} has no checkpoint (expected {run_dir}/checkpoints/ckpt_*.msgpack)")
     meta, state_dict = read_checkpoint(path)
+    if "seeds" in meta:
+        first_seed = run_dir / f"seed_{meta['seeds'][0]}"
+        raise CheckpointError(f"{run_dir} is a device-loop run of seeds {meta['seeds']}: evaluate one seed's "
+                              f"sub-run, e.g. {first_seed}")
     if meta.get("algorithm") != algorithm_name:
         raise CheckpointError(
             f"checkpoint {path} was written by algorithm {meta.get('algorithm')!r}, config.json says {algorithm_name!r}"

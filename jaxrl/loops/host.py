@@ -29,7 +29,7 @@ from jaxrl.config import check_resumable, save_config
 from jaxrl.core.noise import ou_init
 from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.distributed import check_divisible, put_env_axis, put_replicated
-from jaxrl.envs.host import HostVectorEnv, make_vector_env
+from jaxrl.envs.host import HostVectorEnv, host_env_for
 from jaxrl.io.checkpoint import (
     CheckpointError,
     latest_checkpoint,
@@ -233,7 +233,7 @@ class _Run:
                 check_resumable(self.run_dir, algorithm, config)
             else:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
-                save_config(config, self.run_dir / "config.json", algorithm)
+                save_config(config, self.run_dir / "config.json", algorithm, loop="host", num_seeds=1)
         self.stopper = _Stopper(config.target_return, config.patience)
         self.progress = Progress(total_steps, config.progress)
         self.history: list[dict[str, Any]] = []
@@ -348,7 +348,7 @@ def train_on_policy(
     """
     config.validate()
     check_divisible(config.num_envs, mesh)
-    env = HostVectorEnv(make_vector_env(config.env, config.num_envs, config.vectorization), config.check_env_finite)
+    env = host_env_for(config)
     run = None
     try:
         key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
@@ -432,7 +432,7 @@ def train_off_policy(
     checkpoint after the current env step.
     """
     config.validate()
-    env = HostVectorEnv(make_vector_env(config.env, config.num_envs, config.vectorization), config.check_env_finite)
+    env = host_env_for(config)
     run = None
     try:
         key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))

@@ -1,0 +1,55 @@
+"""Async env workers that raise, die or hang give an error naming the env, within a bounded time."""
+
+import time
+
+import numpy as np
+import pytest
+
+from jaxrl.agents.ppo import PPOConfig
+from jaxrl.envs.host import EnvWorkerError, HostVectorEnv, make_vector_env
+from jaxrl.registry import train
+
+
+def _step_until_failure(mode: str, timeout: float | None = None) -> tuple[EnvWorkerError, float]:
+    """Reset a 4-env async vector env with seed 0 (env 2 is the failing one) and step it."""
+    env = HostVectorEnv(make_vector_env(f"jaxrl_test/Failing-{mode}-v0", 4, "async"), step_timeout=timeout)
+    start = time.perf_counter()
+    try:
+        env.reset(seed=0)
+        with pytest.raises(EnvWorkerError) as caught:
+            for _ in range(10):
+                env.step(np.zeros(4, np.int64))
+    finally:
+        env.close()
+    return caught.value, time.perf_counter() - start
+
+
+def test_exception_in_a_worker_names_the_env_and_the_original_error():
+    error, _ = _step_until_failure("raise")
+    assert "env 2 raised RuntimeError: simulated env failure at step 3" in str(error)
+    assert isinstance(error.__cause__, RuntimeError)
+
+
+@pytest.mark.parametrize("mode, how", [("exit", "exit code 3"), ("sigkill", "killed by SIGKILL")])
+def test_a_worker_that_dies_hard_is_named_without_hanging(mode, how):
+    error, elapsed = _step_until_failure(mode)  # no timeout set: death itself must be detected
+    assert f"the worker process of env 2 ({how}) died during step" in str(error)
+    assert elapsed < 20
+
+
+def test_a_hanging_env_hits_the_step_timeout():
+    error, elapsed = _step_until_failure("hang", timeout=1.0)
+    assert "env 2 did not finish its step within 1.0 s (env_step_timeout)" in str(error)
+    assert elapsed < 20  # closing does not wait for the hung worker either
+
+
+def test_training_with_a_failing_async_env_stops_with_the_env_named(tmp_path):
+    config = PPOConfig(env="jaxrl_test/Failing-raise-v0", num_envs=4, num_steps=8, total_timesteps=256,
+                       vectorization="async", seed=0, progress=False)
+    with pytest.raises(EnvWorkerError, match="env 2 raised RuntimeError"):
+        train("ppo", config, tmp_path / "run")
+
+
+def test_bad_step_timeout_is_named():
+    with pytest.raises(ValueError, match="env_step_timeout must be a positive number"):
+        PPOConfig(env_step_timeout=0.0).validate()
