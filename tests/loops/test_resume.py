@@ -1,0 +1,211 @@
+"""Exact resume (device loop), learner-exact resume (host loops), Ctrl-C and SIGKILL safety."""
+
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+from flax import serialization
+
+from jaxrl.agents.ppo import PPOConfig
+from jaxrl.agents.sac import SACConfig
+from jaxrl.io.checkpoint import CheckpointError, latest_checkpoint, list_checkpoints, read_checkpoint_with_extra
+from jaxrl.io.metrics import read_metrics
+from jaxrl.loops import host
+from jaxrl.loops.device import run_device
+from jaxrl.registry import train
+
+DEVICE_PPO = PPOConfig(env="phys2d/CartPole-v1", total_timesteps=4 * 4 * 32, num_envs=4, num_steps=32,
+                       update_epochs=2, num_minibatches=2, progress=False, checkpoint_every=2, keep_checkpoints=10)
+DEVICE_SAC = SACConfig(env="phys2d/Pendulum-v0", total_timesteps=800, learning_starts=200, log_every=200,
+                       batch_size=32, buffer_size=1000, hidden_sizes=(16, 16), num_envs=2, progress=False,
+                       checkpoint_every=2, keep_checkpoints=10)
+HOST_PPO = PPOConfig(env="CartPole-v1", total_timesteps=8 * 4 * 32, num_envs=4, num_steps=32, update_epochs=2,
+                     num_minibatches=2, norm_obs=True, hidden_sizes=(16, 16), progress=False, checkpoint_every=2,
+                     keep_checkpoints=10)
+
+
+def _saved(path):
+    meta, state, extra = read_checkpoint_with_extra(path)
+    return meta, jax.tree.leaves(state), jax.tree.leaves(extra)
+
+
+def _interrupted_copy(run_dir, copy_dir, keep: int):
+    """``copy_dir``: ``run_dir`` as if killed right after its ``keep``-th checkpoint, with a torn
+    last metrics line (a write cut off by the kill)."""
+    shutil.copytree(run_dir, copy_dir)
+    for path in list_checkpoints(copy_dir)[keep:]:
+        path.unlink()
+    with open(copy_dir / "metrics.jsonl", "a") as handle:
+        handle.write('{"update": 99, "env_st')
+
+
+@pytest.mark.parametrize("algorithm, config", [("ppo", DEVICE_PPO), ("sac", DEVICE_SAC)])
+def test_device_run_resumed_from_half_way_is_bit_identical(tmp_path, algorithm, config):
+    run_device(algorithm, config, 2, tmp_path / "whole")
+    _interrupted_copy(tmp_path / "whole", tmp_path / "resumed", keep=1)
+    resumed = run_device(algorithm, config, 2, tmp_path / "resumed", resume=True)
+    assert resumed.summary["resumed_from_" + ("update" if algorithm == "ppo" else "record")] == 2
+    whole_meta, whole_carry, _ = _saved(latest_checkpoint(tmp_path / "whole"))
+    resumed_meta, resumed_carry, _ = _saved(latest_checkpoint(tmp_path / "resumed"))
+    assert whole_meta["env_steps"] == resumed_meta["env_steps"]
+    # Train states, optimizer states, env states, keys, replay buffers, episode statistics: all of it.
+    assert len(whole_carry) == len(resumed_carry)
+    for whole, again in zip(whole_carry, resumed_carry, strict=True):
+        np.testing.assert_array_equal(whole, again)
+    assert (tmp_path / "whole" / "metrics.jsonl").read_text() == (tmp_path / "resumed" / "metrics.jsonl").read_text()
+
+
+def test_host_run_resumes_the_learner_exactly_and_continues_its_metrics(tmp_path, monkeypatch):
+    train("ppo", HOST_PPO, tmp_path / "whole")
+    _interrupted_copy(tmp_path / "whole", tmp_path / "resumed", keep=2)  # checkpoint after update 4
+    checkpoint = list_checkpoints(tmp_path / "resumed")[-1]
+    restored = []
+    original = host._committed
+    monkeypatch.setattr(host, "_committed", lambda state, mesh=None: restored.append(state) or original(state, mesh))
+    result = train("ppo", HOST_PPO, tmp_path / "resumed", resume=True)
+
+    meta, saved_leaves, _ = _saved(checkpoint)
+    assert meta["update"] == 4
+    # Parameters, optimizer state and observation-normalisation statistics come back bit for bit.
+    restored_leaves = jax.tree.leaves(serialization.to_state_dict(jax.device_get(restored[0])))
+    for saved, again in zip(saved_leaves, restored_leaves, strict=True):
+        np.testing.assert_array_equal(saved, again)
+    assert float(np.asarray(restored[0].obs_stats.count)) > 0
+    assert int(result.state.update_step) == HOST_PPO.num_updates
+
+    whole = read_metrics(tmp_path / "whole")
+    resumed = read_metrics(tmp_path / "resumed")
+    assert [r["update"] for r in resumed] == list(range(1, HOST_PPO.num_updates + 1))  # no gap, no duplicate
+    assert resumed[:4] == whole[:4]
+    assert [r["env_steps"] for r in resumed] == [HOST_PPO.batch_size * i for i in range(1, 9)]
+    assert resumed[4]["episodes"] >= resumed[3]["episodes"] > 0  # the episode count carries on
+    assert resumed[4]["time_s"] > resumed[3]["time_s"]
+
+
+def test_off_policy_host_resume_restores_replay_buffer_and_random_action_stream(tmp_path):
+    config = SACConfig(env="Pendulum-v1", total_timesteps=600, learning_starts=400, log_every=100, batch_size=32,
+                       buffer_size=1000, hidden_sizes=(16, 16), progress=False, checkpoint_every=2, keep_checkpoints=10)
+    train("sac", config, tmp_path / "whole")
+    _interrupted_copy(tmp_path / "whole", tmp_path / "resumed", keep=1)  # checkpoint after 200 steps
+    train("sac", config, tmp_path / "resumed", resume=True)
+    whole_buffer = read_checkpoint_with_extra(latest_checkpoint(tmp_path / "whole"))[2]["replay"]
+    resumed_buffer = read_checkpoint_with_extra(latest_checkpoint(tmp_path / "resumed"))[2]["replay"]
+    assert int(resumed_buffer["size"]) == int(whole_buffer["size"]) == 600
+    # The first 200 transitions are the restored ones, not new ones.
+    for field in ("obs", "actions", "rewards", "next_obs"):
+        np.testing.assert_array_equal(resumed_buffer["data"][field][:200], whole_buffer["data"][field][:200])
+    # The uniform random actions until learning_starts continue the same NumPy stream after the resume
+    # (only the env's observations restart from a reset).
+    np.testing.assert_array_equal(resumed_buffer["data"]["actions"][200:400], whole_buffer["data"]["actions"][200:400])
+    assert [r["record"] for r in read_metrics(tmp_path / "resumed")] == [1, 2, 3, 4, 5, 6]
+
+
+def test_resume_refuses_a_different_config_or_an_empty_run(tmp_path):
+    train("ppo", dataclasses.replace(HOST_PPO, total_timesteps=2 * 4 * 32), tmp_path / "run")
+    with pytest.raises(ValueError, match="different config.*learning_rate: saved 0.001, now 0.5"):
+        train("ppo", dataclasses.replace(HOST_PPO, total_timesteps=2 * 4 * 32, learning_rate=0.5), tmp_path / "run",
+              resume=True)
+    with pytest.raises(ValueError, match="it is a ppo run"):
+        train("sac", SACConfig(progress=False), tmp_path / "run", resume=True)
+    for path in list_checkpoints(tmp_path / "run"):
+        path.unlink()
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        train("ppo", dataclasses.replace(HOST_PPO, total_timesteps=2 * 4 * 32), tmp_path / "run", resume=True)
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "jaxrl.cli", "train", "ppo", *args]
+
+
+def _wait_for_records(run_dir, count, process, limit=120.0):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        if (run_dir / "metrics.jsonl").is_file() and len(read_metrics(run_dir)) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no {count} records within {limit} s")
+
+
+CLI_RUN = ("--env", "CartPole-v1", "--num-envs", "2", "--num-steps", "16", "--update-epochs", "1",
+           "--hidden-sizes", "8", "--no-progress")
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
+    run_dir = tmp_path / "run"
+    total = 2 * 16 * 400  # 400 updates: long enough to interrupt
+    process = subprocess.Popen(_cli(*CLI_RUN, "--total-timesteps", str(total), "--checkpoint-every", "0",
+                                    "--run-dir", str(run_dir)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    _wait_for_records(run_dir, 3, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "--resume" in stderr and "saved" in stderr
+    records = read_metrics(run_dir)
+    meta = read_checkpoint_with_extra(latest_checkpoint(run_dir))[0]
+    assert meta["update"] == records[-1]["update"] < 400  # the checkpoint matches the last logged update
+
+    finished = subprocess.run(_cli("--resume", str(run_dir), "--no-progress"), capture_output=True, text=True,
+                              timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert [r["update"] for r in read_metrics(run_dir)] == list(range(1, 401))
+    assert read_checkpoint_with_extra(latest_checkpoint(run_dir))[0]["env_steps"] == total
+    refused = subprocess.run(_cli("--resume", str(run_dir), "--learning-rate", "0.1"), capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode == 1 and "drop --learning-rate" in refused.stderr
+
+
+def test_sigkill_during_training_leaves_a_loadable_checkpoint_to_resume(tmp_path):
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(_cli(*CLI_RUN, "--total-timesteps", str(2 * 16 * 60), "--checkpoint-every", "1",
+                                    "--keep-checkpoints", "2", "--run-dir", str(run_dir)),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_for_records(run_dir, 5, process)
+    process.kill()
+    process.wait(timeout=30)
+    meta = read_checkpoint_with_extra(latest_checkpoint(run_dir))[0]  # complete, readable
+    assert meta["update"] >= 4
+    finished = subprocess.run(_cli("--resume", str(run_dir), "--no-progress"), capture_output=True, text=True,
+                              timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert [r["update"] for r in read_metrics(run_dir)] == list(range(1, 61))
+
+
+KILLED_WRITER = """
+import os, sys, time
+import numpy as np
+from jaxrl.io import checkpoint
+run_dir, marker = sys.argv[1], sys.argv[2]
+state = {"w": np.arange(4_000_000, dtype=np.float32)}
+checkpoint.save_checkpoint(run_dir, state, {"algorithm": "ppo", "env_steps": 1})
+def stall(fd):  # the second write's bytes are on disk but not yet renamed into place: get killed here
+    open(marker, "w").close()
+    time.sleep(600)
+checkpoint.os.fsync = stall
+checkpoint.save_checkpoint(run_dir, {"w": state["w"] + 1}, {"algorithm": "ppo", "env_steps": 2})
+"""
+
+
+def test_sigkill_during_a_checkpoint_write_keeps_the_previous_one(tmp_path):
+    marker = tmp_path / "writing"
+    process = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path / "run"), str(marker)])
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    folder = tmp_path / "run" / "checkpoints"
+    assert any(p.name.endswith(".tmp") for p in folder.iterdir())  # the torn write is there ...
+    latest = latest_checkpoint(tmp_path / "run")  # ... but never listed
+    meta, state, _ = read_checkpoint_with_extra(latest)
+    assert meta["env_steps"] == 1 and state["w"][-1] == 3_999_999
