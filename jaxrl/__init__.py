@@ -27,11 +27,12 @@ def config_for(algorithm: str, env: str, **overrides):
     return preset_config(get_algorithm(algorithm).config_cls, env, algorithm, **overrides)
 
 
-def train(algorithm: str, config, run_dir=None):
-    """Train ``algorithm`` with the host loop; returns ``TrainResult(state, history, run_dir)``."""
+def train(algorithm: str, config, run_dir=None, resume: bool = False):
+    """Train ``algorithm`` with the host loop; returns ``TrainResult(state, history, run_dir)``.
+    ``resume=True`` continues the run in ``run_dir`` from its latest checkpoint."""
     from jaxrl.registry import train as train_algorithm
 
-    return train_algorithm(algorithm, config, run_dir)
+    return train_algorithm(algorithm, config, run_dir, resume=resume)
 
 
 def make_train(algorithm: str, config, mesh=None):

@@ -158,19 +158,24 @@ def _resumed_config(args: argparse.Namespace, config_cls: type) -> Any:
     return config_from_dict(config_cls, values).validate()
 
 
-def _train(args: argparse.Namespace) -> None:
+def config_and_run_dir(args: argparse.Namespace) -> tuple[Any, Path]:
+    """The validated config and run directory that ``jaxrl train`` ``args`` ask for (``ValueError``
+    naming the field otherwise); nothing is created or trained."""
     from jaxrl.presets import preset_config
-    from jaxrl.registry import train
 
     algorithm = get_algorithm(args.algorithm)
     if args.resume is not None:
-        config = _resumed_config(args, algorithm.config_cls)
-        run_dir = args.resume
-    else:
-        overrides = _config_overrides(args, algorithm.config_cls)
-        env = overrides.pop("env", algorithm.config_cls().env)
-        config = preset_config(algorithm.config_cls, env, args.algorithm, **overrides).validate()
-        run_dir = args.run_dir or Path("runs") / f"{env.replace('/', '_')}__{args.algorithm}__{config.seed}"
+        return _resumed_config(args, algorithm.config_cls), args.resume
+    overrides = _config_overrides(args, algorithm.config_cls)
+    env = overrides.pop("env", algorithm.config_cls().env)
+    config = preset_config(algorithm.config_cls, env, args.algorithm, **overrides).validate()
+    return config, args.run_dir or Path("runs") / f"{env.replace('/', '_')}__{args.algorithm}__{config.seed}"
+
+
+def _train(args: argparse.Namespace) -> None:
+    from jaxrl.registry import train
+
+    config, run_dir = config_and_run_dir(args)
     args.loop = args.loop or "host"
     args.num_seeds = args.num_seeds or 1
     multi_process = distributed.initialize(args.coordinator, args.num_processes, args.process_id)

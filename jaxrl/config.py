@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,8 +15,43 @@ VECTORIZATION_MODES = ("sync", "async", "vector_entry_point")
 ConfigT = TypeVar("ConfigT")
 
 
+def _type_error(name: str, hint: Any, value: Any) -> str | None:
+    """Why ``value`` does not fit the annotation ``hint`` of field ``name`` (None if it does)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (hint,) = [a for a in args if a is not type(None)]
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is tuple:
+        if not isinstance(value, tuple | list) or not all(_type_error(name, args[0], v) is None for v in value):
+            return f"{name} must be a sequence of {args[0].__name__}, got {value!r}"
+        return None
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, hint)
+    return None if ok else f"{name} must be {hint.__name__}, got {type(value).__name__} {value!r}"
+
+
+def check_field_types(config: Any) -> None:
+    """``ValueError`` naming the first field whose value does not have its annotated type, and the
+    first float field that is NaN (no field means anything as NaN)."""
+    hints = typing.get_type_hints(type(config))
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        problem = _type_error(field.name, hints[field.name], value)
+        if problem is not None:
+            raise ValueError(problem)
+        if isinstance(value, float) and math.isnan(value):
+            raise ValueError(f"{field.name} must not be NaN")
+
+
 def validate_common(config: Any) -> None:
     """Checks on the fields every algorithm config has; raises ``ValueError`` naming the field."""
+    check_field_types(config)
     if not isinstance(config.env, str) or not config.env:
         raise ValueError(f"env must be a non-empty gymnasium env id, got {config.env!r}")
     for name in ("total_timesteps", "num_envs"):
