@@ -28,7 +28,9 @@ def test_train_writes_config_metrics_tensorboard_and_checkpoints(trained_run):
     assert config["config"]["hidden_sizes"] == [32, 32] and config["config"]["num_steps"] == 64
     records = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
     assert len(records) == 16
-    for key in ("env_steps", "sps", "episodic_return", "episodic_length", "policy_loss", "value_loss",
+    timing = [json.loads(line) for line in (trained_run / "timing.jsonl").read_text().splitlines()]
+    assert [t["update"] for t in timing] == [r["update"] for r in records] and timing[-1]["sps"] > 0
+    for key in ("env_steps", "episodic_return", "episodic_length", "policy_loss", "value_loss",
                 "entropy", "approx_kl", "clip_fraction", "explained_variance"):
         assert key in records[-1], key
     assert records[-1]["env_steps"] == 4096

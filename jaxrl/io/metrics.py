@@ -13,6 +13,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 METRICS_FILE = "metrics.jsonl"
+TIMING_FILE = "timing.jsonl"  # wall-clock columns, kept apart so metrics.jsonl is reproducible bit for bit
+TIMING_KEYS = ("time_s", "sps")
 TENSORBOARD_DIR = "tensorboard"
 
 
@@ -24,7 +26,9 @@ def _json_safe(value: Any) -> Any:
 
 
 class MetricsWriter:
-    """Appends metric records to ``run_dir`` (JSONL and TensorBoard)."""
+    """Appends metric records to ``run_dir``: ``metrics.jsonl`` (everything but wall-clock time),
+    ``timing.jsonl`` (the record's first key, ``env_steps`` and the :data:`TIMING_KEYS`) and
+    TensorBoard (every finite number)."""
 
     def __init__(self, run_dir: Path):
         from tensorboardX import SummaryWriter
@@ -32,11 +36,17 @@ class MetricsWriter:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._jsonl = open(self.run_dir / METRICS_FILE, "a", buffering=1)
+        self._timing = open(self.run_dir / TIMING_FILE, "a", buffering=1)
         self._tensorboard = SummaryWriter(str(self.run_dir / TENSORBOARD_DIR), flush_secs=10)
 
     def write(self, record: dict[str, Any]) -> None:
         """``record`` must hold ``env_steps``; numeric entries go to TensorBoard as well."""
-        self._jsonl.write(json.dumps({k: _json_safe(v) for k, v in record.items()}) + "\n")
+        self._jsonl.write(json.dumps({k: _json_safe(v) for k, v in record.items() if k not in TIMING_KEYS}) + "\n")
+        if any(key in record for key in TIMING_KEYS):
+            index_key = next(iter(record))
+            timing = {index_key: record[index_key], "env_steps": record["env_steps"],
+                      **{key: record[key] for key in TIMING_KEYS if key in record}}
+            self._timing.write(json.dumps(timing) + "\n")
         step = int(record["env_steps"])
         for name, value in record.items():
             if isinstance(value, (int, float)) and name != "env_steps" and math.isfinite(value):
@@ -45,6 +55,7 @@ class MetricsWriter:
 
     def close(self) -> None:
         self._jsonl.close()
+        self._timing.close()
         self._tensorboard.close()
 
     def __enter__(self) -> MetricsWriter:
@@ -54,10 +65,10 @@ class MetricsWriter:
         self.close()
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """All records of ``metrics.jsonl`` (a torn last line from a crash is skipped)."""
+def read_metrics(run_dir: Path, name: str = METRICS_FILE) -> list[dict[str, Any]]:
+    """All records of ``metrics.jsonl`` (or ``timing.jsonl``); a torn last line from a crash is skipped."""
     records = []
-    path = Path(run_dir) / METRICS_FILE
+    path = Path(run_dir) / name
     for line in path.read_text().splitlines():
         try:
             records.append(json.loads(line))
@@ -67,17 +78,21 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def truncate_metrics(run_dir: Path, unit: str, last_index: int) -> int:
-    """Keep the records of ``metrics.jsonl`` with ``record[unit] <= last_index`` (and drop a torn
-    line), so a resumed run continues without a gap or a duplicate. Rewritten atomically;
-    returns the number of records kept."""
-    path = Path(run_dir) / METRICS_FILE
-    if not path.is_file():
-        return 0
-    kept = [record for record in read_metrics(run_dir) if record.get(unit, 0) <= last_index]
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(record) + "\n" for record in kept))
-    tmp.replace(path)
-    return len(kept)
+    """Keep the records of ``metrics.jsonl`` and ``timing.jsonl`` with ``record[unit] <= last_index``
+    (and drop a torn line), so a resumed run continues without a gap or a duplicate. Each file is
+    rewritten atomically; returns the number of metrics records kept."""
+    kept_counts = []
+    for name in (METRICS_FILE, TIMING_FILE):
+        path = Path(run_dir) / name
+        if not path.is_file():
+            kept_counts.append(0)
+            continue
+        kept = [record for record in read_metrics(run_dir, name) if record.get(unit, 0) <= last_index]
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(json.dumps(record) + "\n" for record in kept))
+        tmp.replace(path)
+        kept_counts.append(len(kept))
+    return kept_counts[0]
 
 
 class Progress:

@@ -87,7 +87,9 @@ def test_host_run_resumes_the_learner_exactly_and_continues_its_metrics(tmp_path
     assert resumed[:4] == whole[:4]
     assert [r["env_steps"] for r in resumed] == [HOST_PPO.batch_size * i for i in range(1, 9)]
     assert resumed[4]["episodes"] >= resumed[3]["episodes"] > 0  # the episode count carries on
-    assert resumed[4]["time_s"] > resumed[3]["time_s"]
+    timing = read_metrics(tmp_path / "resumed", "timing.jsonl")
+    assert [t["update"] for t in timing] == list(range(1, HOST_PPO.num_updates + 1))
+    assert timing[4]["time_s"] > timing[3]["time_s"]  # the clock carries on too
 
 
 def test_off_policy_host_resume_restores_replay_buffer_and_random_action_stream(tmp_path):
