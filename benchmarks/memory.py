@@ -21,9 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _meta import write_result
-
 import numpy as np
+from _meta import write_result
 
 import jaxrl
 

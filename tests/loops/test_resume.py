@@ -1,7 +1,6 @@
 """Exact resume (device loop), learner-exact resume (host loops), Ctrl-C and SIGKILL safety."""
 
 import dataclasses
-import json
 import os
 import shutil
 import signal
@@ -127,6 +126,10 @@ def _cli(*args):
     return [sys.executable, "-m", "jaxrl.cli", "train", "ppo", *args]
 
 
+def _run_cli(*args):
+    return subprocess.run(_cli(*args), check=False, capture_output=True, text=True, timeout=300)
+
+
 def _wait_for_records(run_dir, count, process, limit=120.0):
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -156,13 +159,11 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
     meta = read_checkpoint_with_extra(latest_checkpoint(run_dir))[0]
     assert meta["update"] == records[-1]["update"] < 400  # the checkpoint matches the last logged update
 
-    finished = subprocess.run(_cli("--resume", str(run_dir), "--no-progress"), capture_output=True, text=True,
-                              timeout=300)
+    finished = _run_cli("--resume", str(run_dir), "--no-progress")
     assert finished.returncode == 0, finished.stderr
     assert [r["update"] for r in read_metrics(run_dir)] == list(range(1, 401))
     assert read_checkpoint_with_extra(latest_checkpoint(run_dir))[0]["env_steps"] == total
-    refused = subprocess.run(_cli("--resume", str(run_dir), "--learning-rate", "0.1"), capture_output=True,
-                             text=True, timeout=120)
+    refused = _run_cli("--resume", str(run_dir), "--learning-rate", "0.1")
     assert refused.returncode == 1 and "drop --learning-rate" in refused.stderr
 
 
@@ -176,8 +177,7 @@ def test_sigkill_during_training_leaves_a_loadable_checkpoint_to_resume(tmp_path
     process.wait(timeout=30)
     meta = read_checkpoint_with_extra(latest_checkpoint(run_dir))[0]  # complete, readable
     assert meta["update"] >= 4
-    finished = subprocess.run(_cli("--resume", str(run_dir), "--no-progress"), capture_output=True, text=True,
-                              timeout=300)
+    finished = _run_cli("--resume", str(run_dir), "--no-progress")
     assert finished.returncode == 0, finished.stderr
     assert [r["update"] for r in read_metrics(run_dir)] == list(range(1, 61))
 
