@@ -90,6 +90,20 @@ def test_finite_check_allows_a_skipped_delayed_actor_but_not_divergence():
         check_finite_metrics({"critic_loss": 0.3, "actor_loss": float("inf")}, "record 3")
     with pytest.raises(TrainingError, match="update 4: policy_loss is nan"):
         check_finite_metrics({"policy_loss": float("nan"), "value_loss": 1.0}, "update 4")
+    with pytest.raises(TrainingError, match="update 5: param_norm is inf"):  # finite losses, diverged parameters
+        check_finite_metrics({"policy_loss": 0.1, "value_loss": 1.0, "param_norm": float("inf")}, "update 5")
+
+
+def test_device_loop_guard_names_seed_and_record_and_skips_records_without_updates():
+    from jaxrl.loops.device import _check_finite_pieces
+
+    nan = float("nan")
+    metrics = {"env_steps": np.array([[100, 200], [100, 200]]), "updates": np.array([[0, 5], [0, 5]]),
+               "critic_loss": np.array([[nan, 0.5], [nan, nan]]), "actor_loss": np.array([[nan, 0.1], [nan, 0.1]])}
+    with pytest.raises(TrainingError, match=r"seed 8, record 4: critic_loss is nan"):
+        _check_finite_pieces(metrics, 2, "record", np.array([7, 8]))  # record 3 had no update: NaN is expected
+    metrics["critic_loss"][1, 1] = 0.4
+    _check_finite_pieces(metrics, 2, "record", np.array([7, 8]))
 
 
 def test_env_returning_nan_is_named_by_its_index(tmp_path):
