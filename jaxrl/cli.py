@@ -123,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--video", type=Path, default=None, help="write the first episode as .gif or .mp4")
 
+    # `jaxrl bench ...` is handed to jaxrl.bench.main before parsing; listed here for --help.
+    commands.add_parser("bench", help="throughput matrix: env / act / train steps per second (see jaxrl bench -h)",
+                        add_help=False)
+
     plot = commands.add_parser("plot", help="write a learning-curve PNG of a run")
     plot.add_argument("run_dir", type=Path)
     plot.add_argument("--out", type=Path, default=None, help="PNG path (default: RUN_DIR/learning_curve.png)")
@@ -235,6 +239,11 @@ def _plot(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        from jaxrl import bench
+
+        return bench.main(argv[1:])
     args = build_parser().parse_args(argv)
     handlers = {"train": _train, "eval": _eval, "plot": _plot}
     try:

@@ -1,0 +1,180 @@
+"""Merge benchmark result files (any machines, any accelerators) into one report.
+
+    python benchmarks/report.py                          # every file in benchmarks/results
+    python benchmarks/report.py a.json b.json --out-dir /tmp/report
+
+Writes to ``--out-dir`` (default ``benchmarks/results``):
+
+* ``REPORT.md``: the throughput table (newest figure per device x algorithm x backend x
+  num_envs) and the learning table (per task: seeds passed, mean evaluation return);
+* ``throughput_<algorithm>.png``: training SPS vs num_envs per device and backend, with
+  the env-alone rate of the same cells as a dashed ceiling;
+* ``learning_curves.png``: return vs env steps per learning task, mean over seeds with
+  the min-max spread shaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def load(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(throughput rows, learning tasks)`` from result files; each row/task gets its file's
+    device and date. Files of other benchmarks are ignored."""
+    rows, tasks = [], []
+    for path in paths:
+        data = json.loads(path.read_text())
+        stamp = {"device": data.get("device_kind", "?"), "date": data.get("date", ""), "file": path.name}
+        if data.get("benchmark") == "throughput":
+            for row in data.get("rows", []):
+                if "error" in row or "env_sps" not in row:
+                    continue
+                # Files from before the matrix: PPO-MLP rows keyed by "vectorization".
+                rows.append({"algorithm": "ppo-mlp", "backend": row.get("vectorization"), **row, **stamp})
+        elif path.name.startswith("learning__") and "runs" in data:
+            tasks.append({**data, **stamp})
+    return rows, tasks
+
+
+def newest_per_cell(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (device, algorithm, backend, num_envs): the newest measurement."""
+    cells: dict[tuple, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: r["date"]):
+        cells[(row["device"], row["algorithm"], row["backend"], row["num_envs"])] = row
+    return [cells[key] for key in sorted(cells, key=lambda k: (k[0], k[1], k[2], k[3]))]
+
+
+def _number(value: Any, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def throughput_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| device | algorithm | backend | envs | env SPS | act SPS | train SPS | train/act | act/env "
+             "| compile s | peak RSS MB | date |", "|" + "---|" * 12]
+    for r in rows:
+        lines.append(f"| {r['device']} | {r['algorithm']} | {r['backend']} | {r['num_envs']} "
+                     f"| {_number(r['env_sps'], ',.0f')} | {_number(r.get('act_sps'), ',.0f')} "
+                     f"| {_number(r.get('train_sps'), ',.0f')} | {_number(r.get('train_over_act'), '.2f')} "
+                     f"| {_number(r.get('act_over_env'), '.2f')} | {_number(r.get('compile_s'), '.1f')} "
+                     f"| {_number(r.get('peak_rss_mb'), ',.0f')} | {r['date'][:10]} |")
+    return "\n".join(lines)
+
+
+def learning_table(tasks: list[dict[str, Any]]) -> str:
+    lines = ["| task | device | env steps | seeds passed | mean eval return | threshold | date |",
+             "|" + "---|" * 7]
+    for t in sorted(tasks, key=lambda t: (t["task"], t["date"])):
+        lines.append(f"| {t['task']} | {t['device']} | {t['env_steps']:,} | {t['seeds_passed']}/{t['seeds']} "
+                     f"| {t['mean_eval_return']:.1f} | {t['threshold']} | {t['date'][:10]} |")
+    return "\n".join(lines)
+
+
+def plot_throughput(rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """One PNG per algorithm: train SPS (solid) and env-alone SPS (dashed) vs num_envs, log-log."""
+    written = []
+    for algorithm in sorted({r["algorithm"] for r in rows}):
+        mine = [r for r in rows if r["algorithm"] == algorithm]
+        devices = sorted({r["device"] for r in mine})
+        figure, axes = plt.subplots(1, len(devices), figsize=(5.5 * len(devices), 4), squeeze=False)
+        for axis, device in zip(axes[0], devices, strict=True):
+            for index, backend in enumerate(sorted({r["backend"] for r in mine if r["device"] == device})):
+                cells = sorted((r for r in mine if r["device"] == device and r["backend"] == backend),
+                               key=lambda r: r["num_envs"])
+                envs = [r["num_envs"] for r in cells]
+                color = f"C{index}"
+                axis.plot(envs, [r["train_sps"] for r in cells], "o-", color=color, label=f"{backend} train")
+                axis.plot(envs, [r["env_sps"] for r in cells], "--", color=color, alpha=0.6, label=f"{backend} env alone")
+            axis.set(xscale="log", yscale="log", xlabel="num_envs", ylabel="env steps / s", title=f"{algorithm} on {device}")
+            axis.grid(True, which="both", alpha=0.3)
+            axis.legend(fontsize=7)
+        figure.tight_layout()
+        path = out_dir / f"throughput_{algorithm}.png"
+        figure.savefig(path, dpi=110)
+        plt.close(figure)
+        written.append(path)
+    return written
+
+
+def plot_learning(tasks: list[dict[str, Any]], out_dir: Path) -> Path | None:
+    """Return vs env steps per task (newest file per task): mean over seeds, min-max shaded."""
+    newest = {t["task"]: t for t in sorted(tasks, key=lambda t: t["date"])}
+    if not newest:
+        return None
+    columns = min(3, len(newest))
+    rows = -(-len(newest) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False)
+    for axis, (name, task) in zip(axes.flat, sorted(newest.items()), strict=False):
+        curves = [np.array([(s, r) for s, r in run["curve"] if r is not None], float) for run in task["runs"]]
+        grid = np.linspace(0, task["env_steps"], 100)
+        values = np.stack([np.interp(grid, c[:, 0], c[:, 1], left=np.nan) for c in curves if len(c)])
+        grid, values = grid[np.isfinite(values).any(axis=0)], values[:, np.isfinite(values).any(axis=0)]
+        with warnings.catch_warnings():  # grid points before some seed's first record are NaN for that seed
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean, low, high = np.nanmean(values, axis=0), np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+        axis.plot(grid, mean, color="C0", label=f"mean of {len(values)} seeds")
+        axis.fill_between(grid, low, high, color="C0", alpha=0.25, label="min-max over seeds")
+        axis.axhline(task["threshold"], color="gray", linestyle=":", label="threshold")
+        axis.set(title=name, xlabel="env steps", ylabel="episodic return (training)")
+        axis.grid(True, alpha=0.3)
+        axis.legend(fontsize=7)
+    for axis in list(axes.flat)[len(newest):]:
+        axis.set_visible(False)
+    figure.tight_layout()
+    path = out_dir / "learning_curves.png"
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def write_report(paths: list[Path], out_dir: Path) -> Path:
+    """Merge ``paths`` into ``out_dir/REPORT.md`` and the PNGs; returns the markdown path."""
+    rows, tasks = load(paths)
+    rows = newest_per_cell(rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    images = plot_throughput(rows, out_dir) if rows else []
+    learning_png = plot_learning(tasks, out_dir)
+    parts = ["# Benchmark report", "",
+             f"Merged from {len(paths)} result files by `benchmarks/report.py`. Reproduce the throughput rows "
+             "with `jaxrl bench` (or `python benchmarks/throughput.py`) on each machine, the learning rows with "
+             "`python benchmarks/learning.py`, then `python benchmarks/report.py`.", "",
+             "## Throughput (env steps per second)", "",
+             "env SPS: the env alone with random actions; act SPS: env + jitted policy; train SPS: the training "
+             "loop after its first update. The newest figure per device, algorithm, backend and num_envs.", "",
+             throughput_table(rows) if rows else "(no throughput results)", ""]
+    parts += [f"![{p.stem}]({p.name})" for p in images] + [""]
+    parts += ["## Learning", "", learning_table(tasks) if tasks else "(no learning results)", ""]
+    if learning_png is not None:
+        parts += [f"![learning curves]({learning_png.name})", ""]
+    path = out_dir / "REPORT.md"
+    path.write_text("\n".join(parts))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="*", type=Path, help="result JSON files (default: benchmarks/results/*.json)")
+    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    paths = args.files or sorted(RESULTS_DIR.glob("*.json"))
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        parser.error(f"no such result file: {', '.join(missing)}")
+    print("wrote", write_report(paths, args.out_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

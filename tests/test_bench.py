@@ -1,0 +1,42 @@
+"""The throughput harness and the report: a quick cell gives a valid result file and a report row."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from jaxrl import bench
+from jaxrl.cli import main
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import report  # noqa: E402  (benchmarks/report.py)
+
+
+def test_cell_parsing_names_the_bad_part():
+    assert bench.Cell.parse("sac:device:64") == bench.Cell("sac", "device", 64)
+    for text, message in [("ppo", "must be ALGORITHM:BACKEND:NUM_ENVS"), ("a2c:sync:8", "algorithm must be one of"),
+                          ("ppo-mlp:gpu:8", "backend must be one of"), ("ppo-mlp:sync:0", "num_envs must be")]:
+        with pytest.raises(ValueError, match=message):
+            bench.Cell.parse(text)
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", "--cells", "ppo-mlp:sync:x"])
+    assert exit_.value.code == 2
+
+
+def test_quick_cell_writes_a_valid_result_file_and_a_report_row(tmp_path, capsys):
+    assert main(["bench", "--quick", "--cells", "ppo-mlp:sync:2", "--results-dir", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("throughput__*.json")
+    data = json.loads(path.read_text())
+    for key in ("date", "machine", "cpu_model", "cpu_cores", "device_kind", "versions"):
+        assert data[key], key
+    assert data["versions"]["jax"] and data["versions"]["gymnasium"]
+    (row,) = data["rows"]
+    assert (row["algorithm"], row["backend"], row["num_envs"]) == ("ppo-mlp", "sync", 2)
+    assert row["env_sps"] > row["act_sps"] > 0 and row["train_sps"] > 0 and row["peak_rss_mb"] > 100
+    assert row["act_over_env"] == pytest.approx(row["act_sps"] / row["env_sps"])
+    assert "ppo-mlp   sync" in capsys.readouterr().out  # the printed table
+
+    markdown = report.write_report([path], tmp_path / "report").read_text()
+    assert "| cpu | ppo-mlp | sync | 2 |" in markdown
+    assert (tmp_path / "report" / "throughput_ppo-mlp.png").stat().st_size > 1000
