@@ -5,7 +5,10 @@
 
 Each task trains with the shipped preset config, then evaluates the final policy on
 fresh episodes (deterministic actions). Writes ``benchmarks/results/learning__*.json``
-with per-seed final returns, learning curves and wall-clock, and prints a summary.
+with per-seed final returns, learning curves (the training episodic return per update or
+record) and wall-clock, prints a summary, and redraws
+``benchmarks/results/learning_curves.png`` (every task: mean over seeds, spread shaded;
+``benchmarks/report.py`` draws the same from any set of result files).
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ def merge(paths: list[str]) -> None:
         print(f"== {name}: {summary['seeds_passed']}/{summary['seeds']} seeds >= {summary['threshold']} "
               f"(evals {[round(v, 1) for v in finals]})")
         print("wrote", write_result(f"learning__{name}", summary))
+    redraw_learning_plot()
 
 
 def main() -> None:
@@ -102,6 +106,15 @@ def main() -> None:
             Path(args.save_partial).write_text(json.dumps(summary))
         elif not args.no_write:
             print("wrote", write_result(f"learning__{name}", summary))
+    if not args.no_write and not args.save_partial:
+        redraw_learning_plot()
+
+
+def redraw_learning_plot() -> None:
+    from report import RESULTS_DIR, load, plot_learning
+
+    _, tasks = load(sorted(RESULTS_DIR.glob("learning__*.json")))
+    print("wrote", plot_learning(tasks, RESULTS_DIR))
 
 
 if __name__ == "__main__":

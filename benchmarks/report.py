@@ -29,6 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+BACKEND_COLORS = {"sync": "C0", "async": "C1", "vector_entry_point": "C2", "device": "C3", "envpool": "C4"}
 
 
 def load(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -62,8 +63,9 @@ def _number(value: Any, fmt: str) -> str:
 
 
 def throughput_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| device | algorithm | backend | envs | env SPS | act SPS | train SPS | train/act | act/env "
-             "| compile s | peak RSS MB | date |", "|" + "---|" * 12]
+    header = ("| device | algorithm | backend | envs | env SPS | act SPS | train SPS | train/act | act/env "
+              "| compile s | peak RSS MB | date |")
+    lines = [header, "|" + "---|" * 12]
     for r in rows:
         lines.append(f"| {r['device']} | {r['algorithm']} | {r['backend']} | {r['num_envs']} "
                      f"| {_number(r['env_sps'], ',.0f')} | {_number(r.get('act_sps'), ',.0f')} "
@@ -90,11 +92,11 @@ def plot_throughput(rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
         devices = sorted({r["device"] for r in mine})
         figure, axes = plt.subplots(1, len(devices), figsize=(5.5 * len(devices), 4), squeeze=False)
         for axis, device in zip(axes[0], devices, strict=True):
-            for index, backend in enumerate(sorted({r["backend"] for r in mine if r["device"] == device})):
+            for backend in sorted({r["backend"] for r in mine if r["device"] == device}):
                 cells = sorted((r for r in mine if r["device"] == device and r["backend"] == backend),
                                key=lambda r: r["num_envs"])
                 envs = [r["num_envs"] for r in cells]
-                color = f"C{index}"
+                color = BACKEND_COLORS.get(backend, "C7")  # one color per backend in every panel
                 axis.plot(envs, [r["train_sps"] for r in cells], "o-", color=color, label=f"{backend} train")
                 axis.plot(envs, [r["env_sps"] for r in cells], "--", color=color, alpha=0.6, label=f"{backend} env alone")
             axis.set(xscale="log", yscale="log", xlabel="num_envs", ylabel="env steps / s", title=f"{algorithm} on {device}")
@@ -147,12 +149,12 @@ def write_report(paths: list[Path], out_dir: Path) -> Path:
     images = plot_throughput(rows, out_dir) if rows else []
     learning_png = plot_learning(tasks, out_dir)
     parts = ["# Benchmark report", "",
-             f"Merged from {len(paths)} result files by `benchmarks/report.py`. Reproduce the throughput rows "
-             "with `jaxrl bench` (or `python benchmarks/throughput.py`) on each machine, the learning rows with "
-             "`python benchmarks/learning.py`, then `python benchmarks/report.py`.", "",
+             (f"Merged from {len(paths)} result files by `benchmarks/report.py`. Reproduce the throughput rows "
+              "with `jaxrl bench` (or `python benchmarks/throughput.py`) on each machine, the learning rows with "
+              "`python benchmarks/learning.py`, then `python benchmarks/report.py`."), "",
              "## Throughput (env steps per second)", "",
-             "env SPS: the env alone with random actions; act SPS: env + jitted policy; train SPS: the training "
-             "loop after its first update. The newest figure per device, algorithm, backend and num_envs.", "",
+             ("env SPS: the env alone with random actions; act SPS: env + jitted policy; train SPS: the training "
+              "loop after its first update. The newest figure per device, algorithm, backend and num_envs."), "",
              throughput_table(rows) if rows else "(no throughput results)", ""]
     parts += [f"![{p.stem}]({p.name})" for p in images] + [""]
     parts += ["## Learning", "", learning_table(tasks) if tasks else "(no learning results)", ""]

@@ -110,13 +110,15 @@ def _config(cell: Cell, quick: bool) -> tuple[str, Any]:
     return algorithm, jaxrl.config_for(algorithm, env, **common, **values)
 
 
-def _timed_rate(run: Any, steps_per_call: int, calls: int) -> float:
-    """Env steps per second of ``run()`` (called once first to warm up / compile)."""
+def _timed_rate(run: Any, steps_per_call: int, min_seconds: float) -> float:
+    """Env steps per second of ``run()``: called once to warm up (compile), then repeatedly for at
+    least ``min_seconds`` (short device calls need many repeats to rise above timer noise)."""
     run()
-    start = time.perf_counter()
-    for _ in range(calls):
+    calls, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < min_seconds or calls < 2:
         run()
-    return steps_per_call * calls / (time.perf_counter() - start)
+        calls += 1
+    return steps_per_call * calls / elapsed
 
 
 def _host_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float]:
@@ -143,7 +145,7 @@ def _host_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float]
             for t in range(steps):
                 env.step(actions[t])
 
-        env_sps = _timed_rate(env_only, steps * env.num_envs, 2 if quick else 4)
+        env_sps = _timed_rate(env_only, steps * env.num_envs, 0.3 if quick else 1.0)
         agent = agent_for(algorithm, config)
         state = jax.device_put(agent.init(jax.random.PRNGKey(0), spec, config))
         tracker = EpisodeTracker(env.num_envs)
@@ -162,7 +164,7 @@ def _host_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float]
                     action = np.array(agent.act(state, obs[0], jax.random.PRNGKey(t))[0])
                     obs[0] = env.step(action).obs
 
-        act_sps = _timed_rate(acting, steps * env.num_envs, 2 if quick else 4)
+        act_sps = _timed_rate(acting, steps * env.num_envs, 0.3 if quick else 1.0)
     finally:
         env.close()
     return env_sps, act_sps
@@ -189,7 +191,6 @@ def _host_train(algorithm: str, config: Any) -> tuple[float, float]:
 def _device_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float, float, float]:
     """(env_sps, act_sps, train_sps, compile_s) of the device loop, all inside jitted scans."""
     import jax
-    import jax.numpy as jnp
 
     from jaxrl.envs.device import make_device_env
     from jaxrl.loops.device import run_device
@@ -212,8 +213,6 @@ def _device_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, floa
             action_key, env_key = jax.random.split(step_key)
             if policy_state is None:
                 actions = random_actions(action_key)
-            elif algorithm == "ppo" and config.policy == "lstm":
-                actions = random_actions(action_key)  # acting rate of the LSTM is measured in the host loop
             else:
                 actions = agent.act(policy_state, obs, action_key)[0]
             out = jax.vmap(env.step)(env_state, actions, jax.random.split(env_key, num_envs))
@@ -224,8 +223,12 @@ def _device_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, floa
     env_only = jax.jit(lambda key: rollout(None, key))
     state = agent.init(jax.random.PRNGKey(0), spec, config)
     acting = jax.jit(rollout)
-    env_sps = _timed_rate(lambda: jax.block_until_ready(env_only(jax.random.PRNGKey(1))), steps * num_envs, 3)
-    act_sps = _timed_rate(lambda: jax.block_until_ready(acting(state, jax.random.PRNGKey(1))), steps * num_envs, 3)
+    seconds = 0.3 if quick else 1.0
+    env_sps = _timed_rate(lambda: jax.block_until_ready(env_only(jax.random.PRNGKey(1))), steps * num_envs, seconds)
+    act_sps = None  # the LSTM's acting (carry threading) is measured in the host loop only
+    if not (algorithm == "ppo" and config.policy == "lstm"):
+        act_sps = _timed_rate(lambda: jax.block_until_ready(acting(state, jax.random.PRNGKey(1))), steps * num_envs,
+                              seconds)
     summary = run_device(algorithm, dataclasses.replace(config, checkpoint_every=0), num_seeds=1).summary
     return env_sps, act_sps, summary["aggregate_sps"], summary["compile_s"]
 
@@ -262,7 +265,8 @@ def measure_cell(cell: Cell, quick: bool) -> dict[str, Any]:
     return {
         "algorithm": cell.algorithm, "backend": cell.backend, "num_envs": cell.num_envs, "env": config.env,
         "env_sps": env_sps, "act_sps": act_sps, "train_sps": train_sps,
-        "train_over_act": train_sps / act_sps, "act_over_env": act_sps / env_sps, "compile_s": compile_s,
+        "train_over_act": train_sps / act_sps if act_sps else None,
+        "act_over_env": act_sps / env_sps if act_sps else None, "compile_s": compile_s,
         "peak_rss_mb": _peak_rss_mb(), "peak_device_mb": _peak_device_mb(),
         "total_timesteps": config.total_timesteps,
     }

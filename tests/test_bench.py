@@ -10,7 +10,7 @@ from jaxrl import bench
 from jaxrl.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import report  # noqa: E402  (benchmarks/report.py)
+import report
 
 
 def test_cell_parsing_names_the_bad_part():
