@@ -17,8 +17,9 @@ one after the other:
 * ``peak_rss_mb`` (the process's high-water mark) and, where the backend reports it,
   ``peak_device_mb``.
 
-Backends: ``sync``, ``async`` and ``vector_entry_point`` (gymnasium, host loop) and
-``device`` (the device loop on the env's JAX version). PPO runs on CartPole-v1
+Backends: ``sync``, ``async`` and ``vector_entry_point`` (gymnasium, host loop),
+``envpool`` (envpool's C++ vector env in the host loop, when installed) and ``device``
+(the device loop on the env's JAX version). PPO runs on CartPole-v1
 (``phys2d/CartPole-v1`` on the device), DDPG/TD3/SAC on Pendulum-v1 (``phys2d/Pendulum-v0``).
 Results: ``benchmarks/results/throughput__<device>__<date>.json`` with machine, CPU,
 device and versions; ``benchmarks/report.py`` merges such files into one table.
@@ -40,12 +41,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 ALGORITHMS = ("ppo-mlp", "ppo-lstm", "ddpg", "td3", "sac")
-BACKENDS = ("sync", "async", "vector_entry_point", "device")
+BACKENDS = ("sync", "async", "vector_entry_point", "envpool", "device")
 HOST_ENVS = {"ppo": "CartPole-v1", "off": "Pendulum-v1"}
 DEVICE_ENVS = {"ppo": "phys2d/CartPole-v1", "off": "phys2d/Pendulum-v0"}
 # Full matrix: num_envs per backend (async stops at 64: one process per env).
 FULL_NUM_ENVS = {"sync": (1, 8, 64, 256), "async": (8, 64), "vector_entry_point": (8, 64, 256, 1024),
-                 "device": (8, 64, 256, 1024)}
+                 "envpool": (8, 64, 256, 1024), "device": (8, 64, 256, 1024)}
 QUICK_CELLS = ("ppo-mlp:sync:8", "ppo-mlp:vector_entry_point:64", "ppo-mlp:async:8", "ppo-mlp:device:64",
                "ppo-lstm:sync:8", "sac:sync:1", "td3:device:8")
 
@@ -75,12 +76,17 @@ class Cell(NamedTuple):
 
 
 def full_matrix() -> list[Cell]:
+    """Every sensible cell; ``envpool`` only where it is installed (an optional extra)."""
+    import importlib.util
+
     cells = []
     for algorithm in ALGORITHMS:
         for backend, sizes in FULL_NUM_ENVS.items():
             for num_envs in sizes:
                 if algorithm in ("ddpg", "td3", "sac") and num_envs > 64:
                     continue  # one gradient step per vector step: more envs only starve the learner
+                if backend == "envpool" and importlib.util.find_spec("envpool") is None:
+                    continue
                 cells.append(Cell(algorithm, backend, num_envs))
     return cells
 

@@ -10,7 +10,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-VECTORIZATION_MODES = ("sync", "async", "vector_entry_point")
+VECTORIZATION_MODES = ("sync", "async", "vector_entry_point", "envpool")
 
 ConfigT = TypeVar("ConfigT")
 

@@ -28,7 +28,7 @@ class OffPolicyConfig:
     seed: int = 1  # seeds the env, network init, exploration and sampling
     total_timesteps: int = 20_000  # env steps (summed over envs)
     num_envs: int = 1  # parallel envs; each env step adds num_envs transitions
-    vectorization: str = "sync"  # "sync", "async" or "vector_entry_point"
+    vectorization: str = "sync"  # "sync", "async", "vector_entry_point" or "envpool" (extra)
     # --- replay and schedule ---
     buffer_size: int = 1_000_000  # replay capacity (transitions)
     batch_size: int = 256  # transitions per gradient step

@@ -26,7 +26,7 @@ class PPOConfig:
     seed: int = 1  # seeds the env, network init and sampling
     total_timesteps: int = 100_000  # env steps (summed over envs), rounded down to whole batches
     num_envs: int = 8  # parallel envs in the vector env
-    vectorization: str = "sync"  # "sync", "async" or "vector_entry_point" (the env's own vector env)
+    vectorization: str = "sync"  # "sync", "async", "vector_entry_point" (the env's own) or "envpool" (extra)
     # --- rollout and update schedule ---
     num_steps: int = 32  # steps per env per rollout; batch = num_envs * num_steps
     update_epochs: int = 20  # passes over each batch

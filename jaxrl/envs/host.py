@@ -79,20 +79,43 @@ class HostStep(NamedTuple):
     obs_is_reset: np.ndarray  # bool: ``obs`` is the first observation of a new episode
 
 
+def make_envpool_env(env_id: str, num_envs: int, seed: int | None,
+                     env_kwargs: dict[str, Any] | None = None) -> gym.vector.VectorEnv:
+    """envpool's C++ vector env (gymnasium API, NEXT_STEP autoreset; seeds fixed at creation)."""
+    try:
+        import envpool
+    except ModuleNotFoundError:
+        raise EnvCreationError("vectorization='envpool' needs the envpool package: pip install 'jaxrl[envpool]'") \
+            from None
+    try:
+        return envpool.make(env_id, env_type="gymnasium", num_envs=num_envs, seed=seed or 0, **(env_kwargs or {}))
+    except (ValueError, KeyError, TypeError) as err:
+        raise EnvCreationError(f"envpool could not create {env_id!r}: {err}") from None
+
+
+def _seeded_at_creation(env: Any) -> bool:
+    """envpool envs take their seed in ``make`` and ignore (with a warning) ``reset(seed=...)``."""
+    return any(cls.__name__ == "GymnasiumEnvPoolMixin" for cls in type(env).__mro__)
+
+
 def make_vector_env(
     env_id: str,
     num_envs: int,
     vectorization: str = "sync",
     render_mode: str | None = None,
     env_kwargs: dict[str, Any] | None = None,
+    seed: int | None = None,
 ) -> gym.vector.VectorEnv:
     """``gymnasium.make_vec`` with jaxrl's choices and readable errors.
 
     ``sync``/``async`` use SAME_STEP autoreset; ``async`` starts its workers with
     ``forkserver`` because forking a process that already runs JAX threads can deadlock.
+    ``envpool`` builds envpool's vector env (NEXT_STEP autoreset), seeded with ``seed`` here.
     """
     if vectorization not in VECTORIZATION_MODES:
         raise EnvCreationError(f"vectorization must be one of {VECTORIZATION_MODES}, got {vectorization!r}")
+    if vectorization == "envpool":
+        return make_envpool_env(env_id, num_envs, seed, env_kwargs)
     register_host_id(env_id)
     kwargs: dict[str, Any] = {}
     if vectorization != "vector_entry_point":
@@ -127,6 +150,7 @@ class HostVectorEnv:
         self.check_env_finite = check_env_finite
         self.step_timeout = step_timeout
         self._async = isinstance(env, gym.vector.AsyncVectorEnv)
+        self._seeded_at_creation = _seeded_at_creation(env)
         self._broken = False  # a worker failed: close without waiting for it
         if self._async and hasattr(env, "_raise_if_errors") and hasattr(env, "error_queue"):
             env._raise_if_errors = self._raise_worker_errors  # name the env index (gymnasium only logs it)
@@ -189,7 +213,7 @@ class HostVectorEnv:
         if self._async:
             obs, _ = self._wait(lambda: self.env.reset_async(seed=seed), self.env.reset_wait, "reset")
         else:
-            obs, _ = self.env.reset(seed=seed)
+            obs, _ = self.env.reset(seed=None if self._seeded_at_creation else seed)
         self._reset_pending[:] = False
         obs = observation_to_array(self._observation_space, obs)
         if self.check_env_finite:
@@ -253,5 +277,5 @@ class HostVectorEnv:
 
 def host_env_for(config: Any) -> HostVectorEnv:
     """The vector env a training config asks for (env, num_envs, vectorization, checks, timeout)."""
-    env = make_vector_env(config.env, config.num_envs, config.vectorization)
+    env = make_vector_env(config.env, config.num_envs, config.vectorization, seed=config.seed)
     return HostVectorEnv(env, config.check_env_finite, config.env_step_timeout)
