@@ -6,7 +6,8 @@
 Each task trains with the shipped preset config, then evaluates the final policy on
 fresh episodes (deterministic actions). Writes ``benchmarks/results/learning__*.json``
 with per-seed final returns, learning curves (the training episodic return per update or
-record) and wall-clock, prints a summary, and redraws
+record; with ``--eval-points N`` also the deterministic evaluation return of ~N checkpoints)
+and wall-clock, prints a summary, and redraws
 ``benchmarks/results/learning_curves.png`` (every task: mean over seeds, spread shaded;
 ``benchmarks/report.py`` draws the same from any set of result files).
 """
@@ -14,7 +15,9 @@ record) and wall-clock, prints a summary, and redraws
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,17 +44,41 @@ TASKS = {
 }
 
 
-def run_task(name: str, seeds: list[int], eval_episodes: int) -> dict:
+def evaluation_curve(algorithm: str, config, run_dir: Path, episodes: int) -> list[tuple[int, float]]:
+    """``[(env_steps, mean deterministic evaluation return)]`` of every checkpoint the run kept."""
+    from jaxrl.io.checkpoint import list_checkpoints, read_checkpoint
+    from jaxrl.loops.evaluate import restore_into_template
+    from jaxrl.registry import agent_for
+
+    curve = []
+    for path in list_checkpoints(run_dir):
+        meta, state_dict = read_checkpoint(path)
+        state = restore_into_template(agent_for(algorithm, config), config, state_dict, path)
+        result = jaxrl.evaluate(algorithm, state, episodes=episodes, deterministic=True)
+        curve.append((int(meta["env_steps"]), result["mean_return"]))
+    return curve
+
+
+def run_task(name: str, seeds: list[int], eval_episodes: int, eval_points: int = 0) -> dict:
+    """Train and evaluate every seed; with ``eval_points`` > 0 also evaluate (5 episodes each) about
+    that many checkpoints spread over the run, giving an evaluation-return curve per seed."""
     algorithm, env, steps, threshold, overrides = TASKS[name]
     runs = []
     for seed in seeds:
         config = jaxrl.config_for(algorithm, env, seed=seed, total_timesteps=steps, progress=False, **overrides)
-        start = time.perf_counter()
-        result = jaxrl.train(algorithm, config)
-        wall = time.perf_counter() - start
+        if eval_points:
+            iterations = config.num_updates if algorithm == "ppo" else max(1, steps // config.log_every)
+            config = dataclasses.replace(config, checkpoint_every=max(1, iterations // eval_points),
+                                         keep_checkpoints=10 * eval_points + 1)
+        with tempfile.TemporaryDirectory() as run_dir:
+            start = time.perf_counter()
+            result = jaxrl.train(algorithm, config, run_dir if eval_points else None)
+            wall = time.perf_counter() - start
+            eval_curve = evaluation_curve(algorithm, config, Path(run_dir), 5) if eval_points else None
         evaluation = jaxrl.evaluate(algorithm, result.state, episodes=eval_episodes, deterministic=True)
         curve = [(r["env_steps"], r["episodic_return"]) for r in result.history]
-        runs.append({"seed": seed, "eval": evaluation, "wall_clock_s": wall, "curve": curve})
+        runs.append({"seed": seed, "eval": evaluation, "wall_clock_s": wall, "curve": curve,
+                     **({"eval_curve": eval_curve} if eval_curve else {})})
         print(f"{name} seed {seed}: eval {evaluation['mean_return']:.1f} ± {evaluation['std_return']:.1f} "
               f"(train window {curve[-1][1]}), {wall:.0f}s", flush=True)
     finals = [r["eval"]["mean_return"] for r in runs]
@@ -89,6 +116,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--eval-points", type=int, default=0,
+                        help="also evaluate ~N checkpoints per seed (5 episodes each): an evaluation-return curve")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--save-partial", default=None, help="write this run's summary here (for --merge)")
     parser.add_argument("--merge", nargs="+", default=None, help="merge --save-partial files into results")
@@ -97,7 +126,8 @@ def main() -> None:
         merge(args.merge)
         return
     for name in args.tasks:
-        summary = run_task(name, list(range(args.first_seed, args.first_seed + args.seeds)), args.eval_episodes)
+        summary = run_task(name, list(range(args.first_seed, args.first_seed + args.seeds)), args.eval_episodes,
+                           args.eval_points)
         print(f"== {name}: {summary['seeds_passed']}/{summary['seeds']} seeds >= {summary['threshold']} "
               f"(mean eval {summary['mean_eval_return']:.1f})", flush=True)
         if args.save_partial:

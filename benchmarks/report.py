@@ -126,8 +126,15 @@ def plot_learning(tasks: list[dict[str, Any]], out_dir: Path) -> Path | None:
         with warnings.catch_warnings():  # grid points before some seed's first record are NaN for that seed
             warnings.simplefilter("ignore", RuntimeWarning)
             mean, low, high = np.nanmean(values, axis=0), np.nanmin(values, axis=0), np.nanmax(values, axis=0)
-        axis.plot(grid, mean, color="C0", label=f"mean of {len(values)} seeds")
+        axis.plot(grid, mean, color="C0", label=f"training return, mean of {len(values)} seeds")
         axis.fill_between(grid, low, high, color="C0", alpha=0.25, label="min-max over seeds")
+        evaluations = [np.array(run["eval_curve"], float) for run in task["runs"] if run.get("eval_curve")]
+        if evaluations and all(len(e) == len(evaluations[0]) for e in evaluations):
+            stacked = np.stack(evaluations)  # [seeds, points, (env_steps, return)]
+            steps, returns = stacked[0, :, 0], stacked[:, :, 1]
+            axis.errorbar(steps, returns.mean(axis=0), yerr=[returns.mean(axis=0) - returns.min(axis=0),
+                          returns.max(axis=0) - returns.mean(axis=0)], color="C3", marker="o", markersize=3,
+                          capsize=2, label="evaluation return (deterministic), mean and min-max")
         axis.axhline(task["threshold"], color="gray", linestyle=":", label="threshold")
         axis.set(title=name, xlabel="env steps", ylabel="episodic return (training)")
         axis.grid(True, alpha=0.3)
