@@ -136,7 +136,7 @@ def plot_learning(tasks: list[dict[str, Any]], out_dir: Path) -> Path | None:
                           returns.max(axis=0) - returns.mean(axis=0)], color="C3", marker="o", markersize=3,
                           capsize=2, label="evaluation return (deterministic), mean and min-max")
         axis.axhline(task["threshold"], color="gray", linestyle=":", label="threshold")
-        axis.set(title=name, xlabel="env steps", ylabel="episodic return (training)")
+        axis.set(title=name, xlabel="env steps", ylabel="episodic return")
         axis.grid(True, alpha=0.3)
         axis.legend(fontsize=7)
     for axis in list(axes.flat)[len(newest):]:
