@@ -109,6 +109,22 @@ def read_checkpoint_with_extra(path: Path) -> tuple[dict[str, Any], dict[str, An
     return payload["meta"], payload["state"], payload.get("extra") or {}
 
 
+def latest_for_resume(run_dir: Path, algorithm: str, loop: str, unit: str
+                      ) -> tuple[Path, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """``(path, meta, state_dict, extra)`` of the newest complete checkpoint of ``run_dir``, which must
+    have been written by the ``loop`` ("host" or "device") loop of ``algorithm`` and count ``unit``
+    ("update" or "record"); temporary files of a killed writer are deleted first."""
+    remove_partial_writes(run_dir)
+    path = latest_checkpoint(run_dir)
+    if path is None:
+        raise CheckpointError(f"nothing to resume: {run_dir} has no complete checkpoint")
+    meta, state_dict, extra = read_checkpoint_with_extra(path)
+    if meta.get("algorithm") != algorithm or meta.get("loop", "host") != loop or unit not in meta:
+        raise CheckpointError(f"checkpoint {path} was not written by the {loop} loop of {algorithm} "
+                              f"(its meta: algorithm={meta.get('algorithm')!r}, loop={meta.get('loop')!r})")
+    return path, meta, state_dict, extra
+
+
 def _leaf_shapes(tree: Any) -> dict[str, tuple]:
     """Shape of every leaf by path (arrays or ``jax.ShapeDtypeStruct`` templates)."""
     flat, _ = jax.tree_util.tree_flatten_with_path(tree)

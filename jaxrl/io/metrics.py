@@ -77,22 +77,17 @@ def read_metrics(run_dir: Path, name: str = METRICS_FILE) -> list[dict[str, Any]
     return records
 
 
-def truncate_metrics(run_dir: Path, unit: str, last_index: int) -> int:
+def truncate_metrics(run_dir: Path, unit: str, last_index: int) -> None:
     """Keep the records of ``metrics.jsonl`` and ``timing.jsonl`` with ``record[unit] <= last_index``
     (and drop a torn line), so a resumed run continues without a gap or a duplicate. Each file is
-    rewritten atomically; returns the number of metrics records kept."""
-    kept_counts = []
+    rewritten atomically."""
     for name in (METRICS_FILE, TIMING_FILE):
         path = Path(run_dir) / name
-        if not path.is_file():
-            kept_counts.append(0)
-            continue
-        kept = [record for record in read_metrics(run_dir, name) if record.get(unit, 0) <= last_index]
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(json.dumps(record) + "\n" for record in kept))
-        tmp.replace(path)
-        kept_counts.append(len(kept))
-    return kept_counts[0]
+        if path.is_file():
+            kept = [record for record in read_metrics(run_dir, name) if record.get(unit, 0) <= last_index]
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text("".join(json.dumps(record) + "\n" for record in kept))
+            tmp.replace(path)
 
 
 class Progress:

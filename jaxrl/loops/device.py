@@ -38,14 +38,7 @@ from jaxrl.core.noise import ou_init
 from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.distributed import check_divisible, shard_env_axis
 from jaxrl.envs.device import DeviceEnv, make_device_env
-from jaxrl.io.checkpoint import (
-    CheckpointError,
-    latest_checkpoint,
-    read_checkpoint,
-    remove_partial_writes,
-    restore_state,
-    save_checkpoint,
-)
+from jaxrl.io.checkpoint import CheckpointError, latest_for_resume, restore_state, save_checkpoint
 from jaxrl.io.metrics import MetricsWriter, Progress, truncate_metrics
 from jaxrl.loops.guards import StopRequest, TrainingInterrupted, check_finite_metrics
 from jaxrl.types import RecurrentRollout, Rollout, Transition
@@ -375,10 +368,8 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
                                 program.unit: end, "env_steps": int(piece_metrics["env_steps"][0, -1]),
                                 "time_s": time_before + train_s}
                         saved = save_checkpoint(run_dir, carry, meta, keep=config.keep_checkpoints)
-                returns = piece_metrics["episodic_return"][:, -1]
-                progress.advance(_env_steps_at(end, program, config),
-                                 (_env_steps_at(end, program, config) - _env_steps_at(done, program, config))
-                                 * num_seeds / train_s,
+                returns, steps_now = piece_metrics["episodic_return"][:, -1], _env_steps_at(end, program, config)
+                progress.advance(steps_now, (steps_now - _env_steps_at(done, program, config)) * num_seeds / train_s,
                                  float(np.nanmean(returns)) if np.isfinite(returns).any() else None)
                 if stop_request.requested and end < program.num_iterations:
                     where = f"interrupted after {program.unit} {end} of {program.num_iterations}"
@@ -448,14 +439,7 @@ def _metric_records(metrics: dict[str, np.ndarray], unit: str, begin: int) -> li
 def _resume_device_run(run_dir: Path, algorithm: str, program: DeviceProgram, template: Any,
                        seeds: np.ndarray) -> tuple[Any, int, float]:
     """``(carry, iterations done, train seconds so far)`` from the latest complete checkpoint."""
-    remove_partial_writes(run_dir)
-    path = latest_checkpoint(run_dir)
-    if path is None:
-        raise CheckpointError(f"nothing to resume: {run_dir} has no complete checkpoint")
-    meta, state_dict = read_checkpoint(path)
-    if meta.get("loop") != "device" or meta.get("algorithm") != algorithm or program.unit not in meta:
-        raise CheckpointError(f"checkpoint {path} was not written by the device loop of {algorithm} "
-                              f"(its meta: algorithm={meta.get('algorithm')!r}, loop={meta.get('loop')!r})")
+    path, meta, state_dict, _ = latest_for_resume(run_dir, algorithm, "device", program.unit)
     if meta.get("seeds") != seeds.tolist():
         raise CheckpointError(f"checkpoint {path} holds seeds {meta.get('seeds')}, this run asks for {seeds.tolist()}")
     restored = restore_state(template, state_dict, path)

@@ -30,14 +30,7 @@ from jaxrl.core.noise import ou_init
 from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.distributed import check_divisible, put_env_axis, put_replicated
 from jaxrl.envs.host import HostVectorEnv, host_env_for
-from jaxrl.io.checkpoint import (
-    CheckpointError,
-    latest_checkpoint,
-    read_checkpoint_with_extra,
-    remove_partial_writes,
-    restore_state,
-    save_checkpoint,
-)
+from jaxrl.io.checkpoint import latest_for_resume, restore_state, save_checkpoint
 from jaxrl.io.metrics import MetricsWriter, Progress, truncate_metrics
 from jaxrl.loops.guards import StopRequest, TrainingInterrupted, check_finite_metrics
 from jaxrl.types import RecurrentRollout, Rollout, Transition
@@ -223,10 +216,10 @@ class Resumed(NamedTuple):
 
     state: Any  # the learner state, restored exactly
     key: jax.Array  # the loop's PRNG key at the checkpoint
-    index: int  # updates (on-policy) or records (off-policy) done
     env_steps: int
     meta: dict[str, Any]  # the checkpoint's meta (loop-specific entries, e.g. the NumPy RNG state)
     extra: dict[str, Any]  # extra pytrees as state dicts (e.g. the replay buffer)
+    path: Path  # the checkpoint it came from
 
 
 class _Run:
@@ -302,14 +295,7 @@ class _Run:
         """Restore the latest complete checkpoint into ``template`` (a fresh state for this config),
         restore ``tracker`` and the early-stopping state, and cut metrics.jsonl back to it."""
         assert self.run_dir is not None
-        remove_partial_writes(self.run_dir)
-        path = latest_checkpoint(self.run_dir)
-        if path is None:
-            raise CheckpointError(f"nothing to resume: {self.run_dir} has no complete checkpoint")
-        meta, state_dict, extra = read_checkpoint_with_extra(path)
-        if meta.get("algorithm") != self.algorithm or meta.get("loop", "host") != "host" or self.unit not in meta:
-            raise CheckpointError(f"checkpoint {path} was not written by the host loop of {self.algorithm} "
-                                  f"(its meta: algorithm={meta.get('algorithm')!r}, loop={meta.get('loop')!r})")
+        path, meta, state_dict, extra = latest_for_resume(self.run_dir, self.algorithm, "host", self.unit)
         state = restore_state(template, state_dict, path)
         tracker.load_dict(meta["tracker"])
         self.stopper.best, self.stopper.records_without_improvement = meta["stopper"]
@@ -317,7 +303,7 @@ class _Run:
         self.start -= float(meta["time_s"])
         truncate_metrics(self.run_dir, self.unit, self.start_index)
         key = jnp.asarray(np.asarray(meta["key"], np.uint32))
-        return Resumed(state, key, self.start_index, int(meta["env_steps"]), meta, extra)
+        return Resumed(state, key, int(meta["env_steps"]), meta, extra, path)
 
     def interrupted(self, path: Path | None, env_steps: int) -> TrainingInterrupted:
         where = f"interrupted after {env_steps} env steps ({self.unit} {self.last_index})"
@@ -457,8 +443,8 @@ def train_off_policy(
         tracker = EpisodeTracker(num_envs)
         start_iteration = 0
         if resume:
-            state, key, _, env_steps, meta, extra = run.resume(state, tracker)
-            buffer = restore_state(buffer, extra.get("replay", {}), latest_checkpoint(run.run_dir))
+            state, key, env_steps, meta, extra, path = run.resume(state, tracker)
+            buffer = restore_state(buffer, extra.get("replay", {}), path)
             random_actions.bit_generator.state = json.loads(meta["numpy_rng"])
             start_iteration = env_steps // num_envs
         keys = jax.random.split(key)  # acting, updating
