@@ -63,14 +63,16 @@ def _number(value: Any, fmt: str) -> str:
 
 
 def throughput_table(rows: list[dict[str, Any]]) -> str:
-    header = ("| device | algorithm | backend | envs | env SPS | act SPS | train SPS | train/act | act/env "
-              "| compile s | peak RSS MB | date |")
-    lines = [header, "|" + "---|" * 12]
+    header = ("| device | algorithm | backend | envs | env SPS | policy SPS | act SPS | update SPS | train SPS "
+              "| act/env | train/act | act/bound | train/bound | compile s | peak RSS MB | date |")
+    lines = [header, "|" + "---|" * 16]
     for r in rows:
         lines.append(f"| {r['device']} | {r['algorithm']} | {r['backend']} | {r['num_envs']} "
-                     f"| {_number(r['env_sps'], ',.0f')} | {_number(r.get('act_sps'), ',.0f')} "
-                     f"| {_number(r.get('train_sps'), ',.0f')} | {_number(r.get('train_over_act'), '.2f')} "
-                     f"| {_number(r.get('act_over_env'), '.2f')} | {_number(r.get('compile_s'), '.1f')} "
+                     f"| {_number(r['env_sps'], ',.0f')} | {_number(r.get('policy_sps'), ',.0f')} "
+                     f"| {_number(r.get('act_sps'), ',.0f')} | {_number(r.get('update_sps'), ',.0f')} "
+                     f"| {_number(r.get('train_sps'), ',.0f')} | {_number(r.get('act_over_env'), '.2f')} "
+                     f"| {_number(r.get('train_over_act'), '.2f')} | {_number(r.get('act_over_bound'), '.2f')} "
+                     f"| {_number(r.get('train_over_bound'), '.2f')} | {_number(r.get('compile_s'), '.1f')} "
                      f"| {_number(r.get('peak_rss_mb'), ',.0f')} | {r['date'][:10]} |")
     return "\n".join(lines)
 
@@ -160,8 +162,13 @@ def write_report(paths: list[Path], out_dir: Path) -> Path:
               "with `jaxrl bench` (or `python benchmarks/throughput.py`) on each machine, the learning rows with "
               "`python benchmarks/learning.py`, then `python benchmarks/report.py`."), "",
              "## Throughput (env steps per second)", "",
-             ("env SPS: the env alone with random actions; act SPS: env + jitted policy; train SPS: the training "
-              "loop after its first update. The newest figure per device, algorithm, backend and num_envs."), "",
+             ("env SPS: the env alone with random actions; policy SPS: the per-step policy call alone (host "
+              "loop); act SPS: env + jitted policy; update SPS: PPO's update alone, in env steps of data per "
+              "second; train SPS: the training loop after its first update. The host loop runs policy and env, "
+              "then rollout and update, one after the other, so act SPS <= 1/(1/env + 1/policy) and train SPS "
+              "<= 1/(1/act + 1/update): act/bound and train/bound say how close the loop comes to those bounds "
+              "(pieces timed apart on a shared machine: values a little over 1 are noise). The newest figure "
+              "per device, algorithm, backend and num_envs."), "",
              throughput_table(rows) if rows else "(no throughput results)", ""]
     parts += [f"![{p.stem}]({p.name})" for p in images] + [""]
     parts += ["## Learning", "", learning_table(tasks) if tasks else "(no learning results)", ""]

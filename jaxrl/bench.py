@@ -10,7 +10,14 @@ one after the other:
 
 * ``env_sps``:   the env alone, stepped with random actions (host: the gymnasium vector
                  env; device: the vmapped JAX env inside one jitted scan);
-* ``act_sps``:   env + the jitted policy, no learning;
+* ``policy_sps``: the acting loop's per-step policy call alone, on fixed observations with
+                 the actions fetched to the host (host backends);
+* ``act_sps``:   env + the jitted policy, no learning; a host step runs the policy and then
+                 the env, so ``act_sps`` is at most ``serial_bound_sps = 1 / (1/env_sps +
+                 1/policy_sps)``, and ``act_over_bound`` says how close the loop comes;
+* ``update_sps``: (PPO, host) the jitted update alone on one rollout, in env steps of data
+                 per second; training alternates rollout and update, so ``train_sps`` is at
+                 most ``train_bound_sps = 1 / (1/act_sps + 1/update_sps)``;
 * ``train_sps``: the real training loop after its first update/record (compilation
                  excluded; ``compile_s`` is the first update's extra time, or the device
                  loop's ahead-of-time compile);
@@ -127,8 +134,9 @@ def _timed_rate(run: Any, steps_per_call: int, min_seconds: float) -> float:
     return steps_per_call * calls / elapsed
 
 
-def _host_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float]:
-    """(env_sps, act_sps) of the gymnasium vector env alone and with the jitted policy."""
+def _host_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float, float, float | None]:
+    """(env_sps, policy_sps, act_sps, update_sps): the gymnasium vector env alone, the per-step policy
+    call alone, the two together, and (PPO) the update alone in env steps of data per second."""
     import jax
     import numpy as np
 
@@ -171,9 +179,33 @@ def _host_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float]
                     obs[0] = env.step(action).obs
 
         act_sps = _timed_rate(acting, steps * env.num_envs, 0.3 if quick else 1.0)
+        policy_sps = _timed_rate(_policy_alone(algorithm, agent, state, env.reset(seed=2), steps),
+                                 steps * env.num_envs, 0.3 if quick else 1.0)
+        update_sps = None
+        if algorithm == "ppo":  # the update alone, on one rollout of the training config's size
+            rollout, _ = collect_rollout(env, agent, state, actor[0], jax.random.PRNGKey(4), config.num_steps, tracker)
+            update_sps = _timed_rate(lambda: jax.block_until_ready(agent.update(state, rollout, jax.random.PRNGKey(5))),
+                                     config.batch_size, 0.3 if quick else 1.0)
     finally:
         env.close()
-    return env_sps, act_sps
+    return env_sps, policy_sps, act_sps, update_sps
+
+
+def _policy_alone(algorithm: str, agent: Any, state: Any, obs: Any, steps: int) -> Any:
+    """``steps`` calls of the acting loop's per-step policy call on fixed ``obs [B, ...]``, actions fetched
+    to the host each time: the policy's share of a step, without the env."""
+    import jax
+    import numpy as np
+
+    from jaxrl.loops.host import acting_view, initial_actor_input
+
+    if algorithm != "ppo":
+        return lambda: [np.array(agent.act(state, obs, jax.random.PRNGKey(t))[0]) for t in range(steps)]
+    acting = acting_view(state)
+    actor = initial_actor_input(agent, state, obs)
+    recurrent = (actor.carry, actor.episode_start) if actor.carry is not None else ()
+    noise = np.asarray(agent.action_noise(state.spec, jax.random.PRNGKey(3), (steps, len(obs))))
+    return lambda: [np.array(agent.act_from_noise(acting, obs, noise[t], *recurrent)[0]) for t in range(steps)]
 
 
 def _host_train(algorithm: str, config: Any) -> tuple[float, float]:
@@ -260,19 +292,34 @@ def _peak_device_mb() -> float | None:
     return stats["peak_bytes_in_use"] / 2**20
 
 
+def _serial_rate(*rates: float | None) -> float | None:
+    """Steps per second of stages run one after the other at ``rates`` each (None if one is unknown)."""
+    if any(rate is None for rate in rates):
+        return None
+    return 1.0 / sum(1.0 / rate for rate in rates)
+
+
 def measure_cell(cell: Cell, quick: bool) -> dict[str, Any]:
     """Every figure of one cell, in this process (see the module docstring)."""
     algorithm, config = _config(cell, quick)
     if cell.backend == "device":
         env_sps, act_sps, train_sps, compile_s = _device_rates(algorithm, config, quick)
+        policy_sps = update_sps = None
     else:
-        env_sps, act_sps = _host_rates(algorithm, config, quick)
+        env_sps, policy_sps, act_sps, update_sps = _host_rates(algorithm, config, quick)
         train_sps, compile_s = _host_train(algorithm, config)
+    # The host loop runs policy and env one after the other, and PPO's update after the rollout, so
+    # act_sps <= 1 / (1/env_sps + 1/policy_sps) and train_sps <= 1 / (1/act_sps + 1/update_sps).
+    act_bound = _serial_rate(env_sps, policy_sps)
+    train_bound = _serial_rate(act_sps, update_sps)
     return {
         "algorithm": cell.algorithm, "backend": cell.backend, "num_envs": cell.num_envs, "env": config.env,
-        "env_sps": env_sps, "act_sps": act_sps, "train_sps": train_sps,
+        "env_sps": env_sps, "policy_sps": policy_sps, "act_sps": act_sps, "update_sps": update_sps,
+        "train_sps": train_sps, "act_bound_sps": act_bound, "train_bound_sps": train_bound,
         "train_over_act": train_sps / act_sps if act_sps else None,
-        "act_over_env": act_sps / env_sps if act_sps else None, "compile_s": compile_s,
+        "act_over_env": act_sps / env_sps if act_sps else None,
+        "act_over_bound": act_sps / act_bound if act_sps and act_bound else None,
+        "train_over_bound": train_sps / train_bound if train_bound else None, "compile_s": compile_s,
         "peak_rss_mb": _peak_rss_mb(), "peak_device_mb": _peak_device_mb(),
         "total_timesteps": config.total_timesteps,
     }
@@ -343,9 +390,11 @@ def run_cell_subprocess(cell: Cell, quick: bool, timeout_s: float = 600.0) -> di
 
 # (row key, title, width, number format; None: text, left-aligned)
 COLUMNS = (("algorithm", "algorithm", 10, None), ("backend", "backend", 19, None), ("num_envs", "envs", 6, "d"),
-           ("env_sps", "env SPS", 12, ",.0f"), ("act_sps", "act SPS", 12, ",.0f"),
-           ("train_sps", "train SPS", 12, ",.0f"), ("train_over_act", "train/act", 10, ".2f"),
-           ("act_over_env", "act/env", 9, ".2f"), ("compile_s", "compile s", 10, ".1f"),
+           ("env_sps", "env SPS", 11, ",.0f"), ("policy_sps", "policy SPS", 12, ",.0f"),
+           ("act_sps", "act SPS", 11, ",.0f"), ("update_sps", "update SPS", 12, ",.0f"),
+           ("train_sps", "train SPS", 11, ",.0f"), ("act_over_env", "act/env", 9, ".2f"),
+           ("train_over_act", "train/act", 10, ".2f"), ("act_over_bound", "act/bnd", 9, ".2f"),
+           ("train_over_bound", "train/bnd", 10, ".2f"), ("compile_s", "compile s", 10, ".1f"),
            ("peak_rss_mb", "RSS MB", 9, ",.0f"))
 
 

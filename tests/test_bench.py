@@ -35,6 +35,12 @@ def test_quick_cell_writes_a_valid_result_file_and_a_report_row(tmp_path, capsys
     assert (row["algorithm"], row["backend"], row["num_envs"]) == ("ppo-mlp", "sync", 2)
     assert row["env_sps"] > row["act_sps"] > 0 and row["train_sps"] > 0 and row["peak_rss_mb"] > 100
     assert row["act_over_env"] == pytest.approx(row["act_sps"] / row["env_sps"])
+    # The parts measured alone, and the serial bounds they give: 1 / (1/a + 1/b) is below both parts.
+    assert row["policy_sps"] > 0 and row["update_sps"] > 0
+    assert row["act_bound_sps"] == pytest.approx(1 / (1 / row["env_sps"] + 1 / row["policy_sps"]))
+    assert row["act_bound_sps"] < min(row["env_sps"], row["policy_sps"])
+    assert row["train_bound_sps"] == pytest.approx(1 / (1 / row["act_sps"] + 1 / row["update_sps"]))
+    assert row["act_over_bound"] == pytest.approx(row["act_sps"] / row["act_bound_sps"])
     assert "ppo-mlp   sync" in capsys.readouterr().out  # the printed table
 
     markdown = report.write_report([path], tmp_path / "report").read_text()
