@@ -92,6 +92,8 @@ def full_matrix() -> list[Cell]:
             for num_envs in sizes:
                 if algorithm in ("ddpg", "td3", "sac") and num_envs > 64:
                     continue  # one gradient step per vector step: more envs only starve the learner
+                if backend == "vector_entry_point" and not algorithm.startswith("ppo"):
+                    continue  # gymnasium's Pendulum-v1 has no vector entry point
                 if backend == "envpool" and importlib.util.find_spec("envpool") is None:
                     continue
                 cells.append(Cell(algorithm, backend, num_envs))
@@ -364,14 +366,18 @@ def environment_facts() -> dict[str, Any]:
     }
 
 
-def write_result(name: str, payload: dict[str, Any], results_dir: Path) -> Path:
-    """Write ``{facts..., **payload}`` to ``results_dir/<name>__<device>__<date>.json``."""
+def write_result(name: str, payload: dict[str, Any], results_dir: Path, path: Path | None = None) -> Path:
+    """Write ``{facts..., **payload}`` to ``results_dir/<name>__<device>__<date>.json`` (or over ``path``,
+    a file this run wrote before), atomically: a reader never sees half a file."""
     facts = environment_facts()
-    results_dir.mkdir(parents=True, exist_ok=True)
-    stamp = facts["date"][:19].replace(":", "").replace("-", "")
-    device = facts["device_kind"].replace(" ", "_").replace("/", "_")
-    path = results_dir / f"{name}__{device}__{stamp}.json"
-    path.write_text(json.dumps({**facts, **payload}, indent=2) + "\n")
+    if path is None:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        stamp = facts["date"][:19].replace(":", "").replace("-", "")
+        device = facts["device_kind"].replace(" ", "_").replace("/", "_")
+        path = results_dir / f"{name}__{device}__{stamp}.json"
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps({**facts, **payload}, indent=2) + "\n")
+    os.replace(temporary, path)
     return path
 
 
@@ -436,14 +442,17 @@ def main(argv: list[str] | None = None) -> int:
     import jax
 
     print(f"device: {jax.devices()[0].device_kind} x {len(jax.devices())}\n{table_header()}", flush=True)
-    rows, start = [], time.perf_counter()
+    rows, start, path = [], time.perf_counter(), None
     for cell in cells:
         rows.append(run_cell_subprocess(cell, args.quick))
         print(format_row(rows[-1]), flush=True)
+        if not args.no_write:  # rewritten after every cell: an interrupted matrix keeps what it measured
+            payload = {"benchmark": "throughput", "quick": args.quick, "cells": [str(c) for c in cells],
+                       "complete": len(rows) == len(cells), "rows": rows}
+            path = write_result("throughput", payload, args.results_dir, path)
     print(f"{len(cells)} cells in {time.perf_counter() - start:.0f} s")
-    if not args.no_write:
-        payload = {"benchmark": "throughput", "quick": args.quick, "cells": [str(c) for c in cells], "rows": rows}
-        print("wrote", write_result("throughput", payload, args.results_dir))
+    if path is not None:
+        print("wrote", path)
     return 1 if any("error" in row for row in rows) else 0
 
 

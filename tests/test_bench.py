@@ -32,6 +32,7 @@ def test_quick_cell_writes_a_valid_result_file_and_a_report_row(tmp_path, capsys
         assert data[key], key
     assert data["versions"]["jax"] and data["versions"]["gymnasium"]
     (row,) = data["rows"]
+    assert data["complete"] is True
     assert (row["algorithm"], row["backend"], row["num_envs"]) == ("ppo-mlp", "sync", 2)
     assert row["env_sps"] > row["act_sps"] > 0 and row["train_sps"] > 0 and row["peak_rss_mb"] > 100
     assert row["act_over_env"] == pytest.approx(row["act_sps"] / row["env_sps"])
@@ -46,3 +47,21 @@ def test_quick_cell_writes_a_valid_result_file_and_a_report_row(tmp_path, capsys
     markdown = report.write_report([path], tmp_path / "report").read_text()
     assert "| cpu | ppo-mlp | sync | 2 |" in markdown
     assert (tmp_path / "report" / "throughput_ppo-mlp.png").stat().st_size > 1000
+
+
+def test_an_interrupted_matrix_keeps_the_cells_it_measured(tmp_path, monkeypatch):
+    measured = []
+
+    def fake_cell(cell, quick):
+        if measured:
+            raise KeyboardInterrupt  # Ctrl-C during the second cell
+        measured.append(cell)
+        return {**cell._asdict(), "env_sps": 10.0, "act_sps": 5.0, "train_sps": 4.0}
+
+    monkeypatch.setattr(bench, "run_cell_subprocess", fake_cell)
+    with pytest.raises(KeyboardInterrupt):
+        bench.main(["--cells", "ppo-mlp:sync:2", "sac:sync:1", "--results-dir", str(tmp_path)])
+    (path,) = tmp_path.glob("throughput__*.json")  # no temporary file left beside it
+    data = json.loads(path.read_text())
+    assert data["complete"] is False and data["cells"] == ["ppo-mlp:sync:2", "sac:sync:1"]
+    assert [(row["algorithm"], row["env_sps"]) for row in data["rows"]] == [("ppo-mlp", 10.0)]

@@ -38,6 +38,11 @@ from jaxrl.types import RecurrentRollout, Rollout, Transition
 RETURN_WINDOW = 20  # episodes in the rolling mean reported as episodic_return
 
 
+def acting_device() -> jax.Device:
+    """The device the host loop acts on (the first one, also when the learner is sharded)."""
+    return jax.devices()[0]
+
+
 class TrainResult(NamedTuple):
     state: Any  # the agent's final train state
     history: list[dict[str, Any]]  # one metrics record per update (as in metrics.jsonl)
@@ -94,7 +99,10 @@ class ActorInput(NamedTuple):
 
 def initial_actor_input(agent: ModuleType, state: Any, obs: np.ndarray) -> ActorInput:
     if hasattr(agent, "initial_carry"):
-        return ActorInput(obs, agent.initial_carry(state, obs.shape[0]), np.ones(obs.shape[0], bool))
+        # Committed to the acting device like the carries act returns: an uncommitted first carry
+        # is another jit signature, so act (and the rollout's carry stack) would compile twice.
+        carry = jax.device_put(agent.initial_carry(state, obs.shape[0]), acting_device())
+        return ActorInput(obs, carry, np.ones(obs.shape[0], bool))
     return ActorInput(obs)
 
 
@@ -129,7 +137,7 @@ def collect_rollout(
     actions, infos, carries = [], [], []
     noise = np.asarray(agent.action_noise(state.spec, key, batch_shape))
     # One device acts, even when the learner state is replicated over a mesh.
-    acting_state = jax.device_put(acting_view(state), jax.devices()[0])
+    acting_state = jax.device_put(acting_view(state), acting_device())
     def dispatch(t: int, obs: np.ndarray, carry: Any, episode_start: np.ndarray | None) -> tuple:
         """Start step ``t``'s policy on the device; JAX returns before the result is ready."""
         if recurrent:

@@ -47,6 +47,18 @@ def test_host_loop_traces_act_and_update_once_per_run():
     assert ppo_agent.update._cache_size() == 1
 
 
+def test_recurrent_host_loop_traces_act_once_per_run():
+    from jaxrl.agents import recurrent_ppo
+
+    recurrent_ppo.act_from_noise.clear_cache()
+    config = dataclasses.replace(HOST, policy="lstm", lstm_hidden_size=8, seq_len=16)
+    result = train("ppo", config)
+    assert len(result.history) == config.num_updates > 1
+    # The first rollout starts from the initial carry, later steps from carries act returned:
+    # both must be the same jit signature (same committed device), or act compiles twice.
+    assert recurrent_ppo.act_from_noise._cache_size() == 1
+
+
 def test_off_policy_step_compiles_only_its_four_schedule_variants(monkeypatch):
     from jaxrl.agents.td3 import TD3Config
     from jaxrl.loops import host
