@@ -78,11 +78,13 @@ def throughput_table(rows: list[dict[str, Any]]) -> str:
 
 
 def learning_table(tasks: list[dict[str, Any]]) -> str:
-    lines = ["| task | device | env steps | seeds passed | mean eval return | threshold | date |",
-             "|" + "---|" * 7]
+    lines = ["| task | device | env steps | seeds passed | mean eval return | threshold | wall-clock s per seed "
+             "| date |", "|" + "---|" * 8]
     for t in sorted(tasks, key=lambda t: (t["task"], t["date"])):
+        walls = sorted(run["wall_clock_s"] for run in t["runs"])
         lines.append(f"| {t['task']} | {t['device']} | {t['env_steps']:,} | {t['seeds_passed']}/{t['seeds']} "
-                     f"| {t['mean_eval_return']:.1f} | {t['threshold']} | {t['date'][:10]} |")
+                     f"| {t['mean_eval_return']:.1f} | {t['threshold']} "
+                     f"| {walls[len(walls) // 2]:.0f} (median; {walls[0]:.0f}-{walls[-1]:.0f}) | {t['date'][:10]} |")
     return "\n".join(lines)
 
 

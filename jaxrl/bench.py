@@ -309,6 +309,9 @@ def measure_cell(cell: Cell, quick: bool) -> dict[str, Any]:
         policy_sps = update_sps = None
     else:
         env_sps, policy_sps, act_sps, update_sps = _host_rates(algorithm, config, quick)
+        import jax
+
+        jax.clear_caches()  # the training run compiles from scratch, as in a fresh process
         train_sps, compile_s = _host_train(algorithm, config)
     # The host loop runs policy and env one after the other, and PPO's update after the rollout, so
     # act_sps <= 1 / (1/env_sps + 1/policy_sps) and train_sps <= 1 / (1/act_sps + 1/update_sps).

@@ -65,3 +65,17 @@ def test_an_interrupted_matrix_keeps_the_cells_it_measured(tmp_path, monkeypatch
     data = json.loads(path.read_text())
     assert data["complete"] is False and data["cells"] == ["ppo-mlp:sync:2", "sac:sync:1"]
     assert [(row["algorithm"], row["env_sps"]) for row in data["rows"]] == [("ppo-mlp", 10.0)]
+
+
+def test_report_learning_row_and_plot_from_a_learning_file(tmp_path):
+    runs = [{"seed": seed, "eval": {"mean_return": 480.0 + seed}, "wall_clock_s": wall,
+             "curve": [(1000, 20.0), (2000, 100.0 * seed)], "eval_curve": [(1000, 30.0), (2000, 400.0 + seed)]}
+            for seed, wall in ((1, 10.0), (2, 30.0), (3, 20.0))]
+    task = {"date": "2026-11-22T00:00:00+00:00", "device_kind": "cpu", "task": "toy", "algorithm": "ppo",
+            "env": "CartPole-v1", "env_steps": 2000, "threshold": 475.0, "config": {}, "seeds_passed": 3,
+            "seeds": 3, "mean_eval_return": 482.0, "runs": runs}
+    path = tmp_path / "learning__toy__cpu__20261122T000000.json"
+    path.write_text(json.dumps(task))
+    markdown = report.write_report([path], tmp_path / "report").read_text()
+    assert "| toy | cpu | 2,000 | 3/3 | 482.0 | 475.0 | 20 (median; 10-30) | 2026-11-22 |" in markdown
+    assert (tmp_path / "report" / "learning_curves.png").stat().st_size > 1000
