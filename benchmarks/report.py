@@ -38,7 +38,8 @@ def load(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
     rows, tasks = [], []
     for path in paths:
         data = json.loads(path.read_text())
-        stamp = {"device": data.get("device_kind", "?"), "date": data.get("date", ""), "file": path.name}
+        stamp = {"device": data.get("device_kind", "?"), "date": data.get("date", ""), "file": path.name,
+                 "quick": bool(data.get("quick", False))}
         if data.get("benchmark") == "throughput":
             for row in data.get("rows", []):
                 if "error" in row or "env_sps" not in row:
@@ -51,9 +52,10 @@ def load(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
 
 
 def newest_per_cell(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (device, algorithm, backend, num_envs): the newest measurement."""
+    """One row per (device, algorithm, backend, num_envs): the newest full-length measurement, or the
+    newest ``--quick`` one where a cell has no other (quick runs time shorter stretches)."""
     cells: dict[tuple, dict[str, Any]] = {}
-    for row in sorted(rows, key=lambda r: r["date"]):
+    for row in sorted(rows, key=lambda r: (not r.get("quick", False), r["date"])):
         cells[(row["device"], row["algorithm"], row["backend"], row["num_envs"])] = row
     return [cells[key] for key in sorted(cells, key=lambda k: (k[0], k[1], k[2], k[3]))]
 

@@ -1,6 +1,6 @@
 """The throughput matrix (algorithm x env backend x num_envs); the same as ``jaxrl bench``.
 
-    python benchmarks/throughput.py --quick     # 7 cells, under 2 minutes on a 2-core CPU
+    python benchmarks/throughput.py --quick     # 6 cells, under 2 minutes on a 2-core CPU
     python benchmarks/throughput.py             # the full matrix
     python benchmarks/throughput.py --cells ppo-mlp:vector_entry_point:256 sac:device:8
 

@@ -8,19 +8,21 @@ Every cell runs in a fresh process (``python -m jaxrl.bench --cell ...``), so it
 peak host memory is its own and no compile cache carries over. In that process,
 one after the other:
 
+Rates are the median call's after a warm-up call, over at least 0.3 s (``--quick``) or 1 s.
+
 * ``env_sps``:   the env alone, stepped with random actions (host: the gymnasium vector
                  env; device: the vmapped JAX env inside one jitted scan);
 * ``policy_sps``: the acting loop's per-step policy call alone, on fixed observations with
                  the actions fetched to the host (host backends);
 * ``act_sps``:   env + the jitted policy, no learning; a host step runs the policy and then
-                 the env, so ``act_sps`` is at most ``serial_bound_sps = 1 / (1/env_sps +
+                 the env, so ``act_sps`` is at most ``act_bound_sps = 1 / (1/env_sps +
                  1/policy_sps)``, and ``act_over_bound`` says how close the loop comes;
-* ``update_sps``: (PPO, host) the jitted update alone on one rollout, in env steps of data
-                 per second; training alternates rollout and update, so ``train_sps`` is at
-                 most ``train_bound_sps = 1 / (1/act_sps + 1/update_sps)``;
 * ``train_sps``: the real training loop after its first update/record (compilation
-                 excluded; ``compile_s`` is the first update's extra time, or the device
-                 loop's ahead-of-time compile);
+                 excluded; ``compile_s`` is the first update's extra time -- the policy was
+                 compiled by the act measurement -- or the device loop's ahead-of-time compile);
+* ``update_sps``: (PPO, host) the training run's compiled update alone on one rollout, in
+                 env steps of data per second; training alternates rollout and update, so
+                 ``train_sps`` is at most ``train_bound_sps = 1 / (1/act_sps + 1/update_sps)``;
 * ``peak_rss_mb`` (the process's high-water mark) and, where the backend reports it,
   ``peak_device_mb``.
 
@@ -54,8 +56,9 @@ DEVICE_ENVS = {"ppo": "phys2d/CartPole-v1", "off": "phys2d/Pendulum-v0"}
 # Full matrix: num_envs per backend (async stops at 64: one process per env).
 FULL_NUM_ENVS = {"sync": (1, 8, 64, 256), "async": (8, 64), "vector_entry_point": (8, 64, 256, 1024),
                  "envpool": (8, 64, 256, 1024), "device": (8, 64, 256, 1024)}
+# One cell per backend and per kind of agent; each device cell costs ~10 s of compilation.
 QUICK_CELLS = ("ppo-mlp:sync:8", "ppo-mlp:vector_entry_point:64", "ppo-mlp:async:8", "ppo-mlp:device:64",
-               "ppo-lstm:sync:8", "sac:sync:1", "td3:device:8")
+               "ppo-lstm:sync:8", "sac:sync:1")
 
 
 class Cell(NamedTuple):
@@ -112,14 +115,14 @@ def _config(cell: Cell, quick: bool) -> tuple[str, Any]:
     vectorization = "sync" if cell.backend == "device" else cell.backend
     common = {"num_envs": cell.num_envs, "vectorization": vectorization, "progress": False, "checkpoint_every": 0}
     if on_policy:
-        updates = 4 if quick else 12
+        updates = 3 if quick else 12
         values = {"num_steps": 128, "update_epochs": 4, "num_minibatches": 4, "hidden_sizes": (64, 64),
                   "policy": "lstm" if cell.algorithm == "ppo-lstm" else "mlp", "seq_len": 16, "lstm_hidden_size": 64}
         values["total_timesteps"] = updates * 128 * cell.num_envs
         return "ppo", jaxrl.config_for("ppo", env, **common, **values)
     algorithm = cell.algorithm
     records = 4 if quick else 8
-    record_steps = max(cell.num_envs, 250 if quick else 1000)
+    record_steps = max(cell.num_envs, 100 if quick else 1000)
     values = {"hidden_sizes": (256, 256), "batch_size": 256, "learning_starts": record_steps, "buffer_size": 100_000,
               "log_every": record_steps, "total_timesteps": records * record_steps}
     return algorithm, jaxrl.config_for(algorithm, env, **common, **values)
@@ -127,18 +130,22 @@ def _config(cell: Cell, quick: bool) -> tuple[str, Any]:
 
 def _timed_rate(run: Any, steps_per_call: int, min_seconds: float) -> float:
     """Env steps per second of ``run()``: called once to warm up (compile), then repeatedly for at
-    least ``min_seconds`` (short device calls need many repeats to rise above timer noise)."""
+    least ``min_seconds`` and 3 calls; the median call sets the rate, so a one-off pause (a garbage
+    collection, another process on a shared machine) does not."""
     run()
-    calls, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < min_seconds or calls < 2:
+    durations: list[float] = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < min_seconds or len(durations) < 3:
+        call_start = time.perf_counter()
         run()
-        calls += 1
-    return steps_per_call * calls / elapsed
+        durations.append(time.perf_counter() - call_start)
+    durations.sort()
+    return steps_per_call / durations[len(durations) // 2]
 
 
-def _host_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float, float, float | None]:
-    """(env_sps, policy_sps, act_sps, update_sps): the gymnasium vector env alone, the per-step policy
-    call alone, the two together, and (PPO) the update alone in env steps of data per second."""
+def _host_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float, float]:
+    """(env_sps, policy_sps, act_sps): the gymnasium vector env alone, the per-step policy call alone,
+    and the two together."""
     import jax
     import numpy as np
 
@@ -183,14 +190,30 @@ def _host_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float,
         act_sps = _timed_rate(acting, steps * env.num_envs, 0.3 if quick else 1.0)
         policy_sps = _timed_rate(_policy_alone(algorithm, agent, state, env.reset(seed=2), steps),
                                  steps * env.num_envs, 0.3 if quick else 1.0)
-        update_sps = None
-        if algorithm == "ppo":  # the update alone, on one rollout of the training config's size
-            rollout, _ = collect_rollout(env, agent, state, actor[0], jax.random.PRNGKey(4), config.num_steps, tracker)
-            update_sps = _timed_rate(lambda: jax.block_until_ready(agent.update(state, rollout, jax.random.PRNGKey(5))),
-                                     config.batch_size, 0.3 if quick else 1.0)
     finally:
         env.close()
-    return env_sps, policy_sps, act_sps, update_sps
+    return env_sps, policy_sps, act_sps
+
+
+def _update_rate(config: Any, state: Any, quick: bool) -> float:
+    """PPO's update alone on one rollout of ``config``'s size, in env steps of data per second. ``state``
+    is the training run's final state, so the update the run compiled is reused."""
+    import jax
+
+    from jaxrl.agents import ppo, recurrent_ppo
+    from jaxrl.envs.host import host_env_for
+    from jaxrl.loops.host import EpisodeTracker, collect_rollout, initial_actor_input
+
+    agent = recurrent_ppo if config.policy == "lstm" else ppo
+    env = host_env_for(config)
+    try:
+        actor = initial_actor_input(agent, state, env.reset(seed=3))
+        rollout, _ = collect_rollout(env, agent, state, actor, jax.random.PRNGKey(4), config.num_steps,
+                                     EpisodeTracker(env.num_envs))
+    finally:
+        env.close()
+    return _timed_rate(lambda: jax.block_until_ready(agent.update(state, rollout, jax.random.PRNGKey(5))),
+                       config.batch_size, 0.3 if quick else 1.0)
 
 
 def _policy_alone(algorithm: str, agent: Any, state: Any, obs: Any, steps: int) -> Any:
@@ -210,8 +233,9 @@ def _policy_alone(algorithm: str, agent: Any, state: Any, obs: Any, steps: int) 
     return lambda: [np.array(agent.act_from_noise(acting, obs, noise[t], *recurrent)[0]) for t in range(steps)]
 
 
-def _host_train(algorithm: str, config: Any) -> tuple[float, float]:
-    """(train_sps over the steady records, compile_s: the first timed record's time beyond a steady one).
+def _host_train(algorithm: str, config: Any) -> tuple[float, float, Any]:
+    """(train_sps over the steady records, compile_s: the first timed record's time beyond a steady one,
+    the final train state).
 
     PPO: every record is an update, the first one compiles. Off-policy: record 1 is the random
     phase (``learning_starts`` = one record), record 2 compiles the update, and the last record
@@ -219,13 +243,14 @@ def _host_train(algorithm: str, config: Any) -> tuple[float, float]:
     """
     import jaxrl
 
-    history = jaxrl.train(algorithm, config).history
+    result = jaxrl.train(algorithm, config)
+    history = result.history
     first_timed, last_timed = (0, len(history) - 1) if algorithm == "ppo" else (1, len(history) - 2)
     start, last = history[first_timed], history[last_timed]
     steady_s = (last["time_s"] - start["time_s"]) / (last_timed - first_timed)
     steady_sps = (last["env_steps"] - start["env_steps"]) / (last["time_s"] - start["time_s"])
     before = history[first_timed - 1]["time_s"] if first_timed else 0.0
-    return steady_sps, max(0.0, start["time_s"] - before - steady_s)
+    return steady_sps, max(0.0, start["time_s"] - before - steady_s), result.state
 
 
 def _device_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float, float, float]:
@@ -308,11 +333,9 @@ def measure_cell(cell: Cell, quick: bool) -> dict[str, Any]:
         env_sps, act_sps, train_sps, compile_s = _device_rates(algorithm, config, quick)
         policy_sps = update_sps = None
     else:
-        env_sps, policy_sps, act_sps, update_sps = _host_rates(algorithm, config, quick)
-        import jax
-
-        jax.clear_caches()  # the training run compiles from scratch, as in a fresh process
-        train_sps, compile_s = _host_train(algorithm, config)
+        env_sps, policy_sps, act_sps = _host_rates(algorithm, config, quick)
+        train_sps, compile_s, final_state = _host_train(algorithm, config)
+        update_sps = _update_rate(config, final_state, quick) if algorithm == "ppo" else None
     # The host loop runs policy and env one after the other, and PPO's update after the rollout, so
     # act_sps <= 1 / (1/env_sps + 1/policy_sps) and train_sps <= 1 / (1/act_sps + 1/update_sps).
     act_bound = _serial_rate(env_sps, policy_sps)

@@ -79,3 +79,13 @@ def test_report_learning_row_and_plot_from_a_learning_file(tmp_path):
     markdown = report.write_report([path], tmp_path / "report").read_text()
     assert "| toy | cpu | 2,000 | 3/3 | 482.0 | 475.0 | 20 (median; 10-30) | 2026-11-22 |" in markdown
     assert (tmp_path / "report" / "learning_curves.png").stat().st_size > 1000
+
+
+def test_report_prefers_full_runs_over_newer_quick_ones():
+    row = {"device": "cpu", "algorithm": "sac", "backend": "sync", "num_envs": 1}
+    full = {**row, "date": "2026-11-22T10:00", "quick": False, "train_sps": 1.0}
+    quick = {**row, "date": "2026-11-22T11:00", "quick": True, "train_sps": 2.0}
+    newer_full = {**row, "date": "2026-11-22T09:00", "quick": False, "train_sps": 3.0}
+    assert report.newest_per_cell([quick, full]) == [full]
+    assert report.newest_per_cell([full, newer_full]) == [full]  # the newest date wins among full runs
+    assert report.newest_per_cell([quick]) == [quick]
