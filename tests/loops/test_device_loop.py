@@ -12,7 +12,6 @@ from jaxrl.agents.sac import SACConfig
 from jaxrl.agents.td3 import TD3Config
 from jaxrl.distributed import env_mesh
 from jaxrl.loops.device import final_returns, make_train, run_device
-from jaxrl.registry import train as host_train
 
 TINY_PPO = PPOConfig(env="phys2d/CartPole-v1", total_timesteps=3 * 4 * 32, num_envs=4, num_steps=32,
                      update_epochs=2, num_minibatches=2, progress=False)
@@ -67,16 +66,14 @@ def test_off_policy_schedule_in_the_device_loop(algorithm, config_cls):
     np.testing.assert_array_equal(np.isfinite(result.metrics["episodic_return"]), [False, True, False])
 
 
-def test_device_and_host_loops_both_learn_cartpole():
+def test_device_loop_learns_cartpole():
+    # (The host loop's learning smoke test is tests/loops/test_host_loop.py::test_ppo_learns_cartpole_far_beyond_random.)
     config = PPOConfig(env="phys2d/CartPole-v1", total_timesteps=40_000, progress=False)
     device = run_device("ppo", config, num_seeds=2)
-    host = host_train("ppo", dataclasses.replace(config, total_timesteps=40_000))
     # Mean over the last 10 updates (one update's few finished episodes are noisy).
     device_returns = np.nanmean(device.metrics["episodic_return"][:, -10:], axis=1)
-    host_return = host.history[-1]["episodic_return"]  # already a mean over the last 20 episodes
-    # Random play scores ~22; both loops should be far above it after 40k of the ~100k steps that solve it.
+    # Random play scores ~22; both seeds should be far above it after 40k of the ~100k steps that solve it.
     assert min(device_returns) > 100, device_returns
-    assert host_return > 100, host_return
 
 
 def test_final_returns_takes_the_last_finite_value():
