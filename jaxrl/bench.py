@@ -128,6 +128,11 @@ def _config(cell: Cell, quick: bool) -> tuple[str, Any]:
     return algorithm, jaxrl.config_for(algorithm, env, **common, **values)
 
 
+def _min_seconds(quick: bool) -> float:
+    """How long each rate is timed for."""
+    return 0.3 if quick else 1.0
+
+
 def _timed_rate(run: Any, steps_per_call: int, min_seconds: float) -> float:
     """Env steps per second of ``run()``: called once to warm up (compile), then repeatedly for at
     least ``min_seconds`` and 3 calls; the median call sets the rate, so a one-off pause (a garbage
@@ -168,7 +173,7 @@ def _host_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float,
             for t in range(steps):
                 env.step(actions[t])
 
-        env_sps = _timed_rate(env_only, steps * env.num_envs, 0.3 if quick else 1.0)
+        env_sps = _timed_rate(env_only, steps * env.num_envs, _min_seconds(quick))
         agent = agent_for(algorithm, config)
         state = jax.device_put(agent.init(jax.random.PRNGKey(0), spec, config))
         tracker = EpisodeTracker(env.num_envs)
@@ -184,12 +189,11 @@ def _host_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float,
 
             def acting():
                 for t in range(steps):
-                    action = np.array(agent.act(state, obs[0], jax.random.PRNGKey(t))[0])
-                    obs[0] = env.step(action).obs
+                    obs[0] = env.step(_off_policy_action(agent, state, obs[0], t)).obs
 
-        act_sps = _timed_rate(acting, steps * env.num_envs, 0.3 if quick else 1.0)
+        act_sps = _timed_rate(acting, steps * env.num_envs, _min_seconds(quick))
         policy_sps = _timed_rate(_policy_alone(algorithm, agent, state, env.reset(seed=2), steps),
-                                 steps * env.num_envs, 0.3 if quick else 1.0)
+                                 steps * env.num_envs, _min_seconds(quick))
     finally:
         env.close()
     return env_sps, policy_sps, act_sps
@@ -200,11 +204,11 @@ def _update_rate(config: Any, state: Any, quick: bool) -> float:
     is the training run's final state, so the update the run compiled is reused."""
     import jax
 
-    from jaxrl.agents import ppo, recurrent_ppo
     from jaxrl.envs.host import host_env_for
     from jaxrl.loops.host import EpisodeTracker, collect_rollout, initial_actor_input
+    from jaxrl.registry import agent_for
 
-    agent = recurrent_ppo if config.policy == "lstm" else ppo
+    agent = agent_for("ppo", config)
     env = host_env_for(config)
     try:
         actor = initial_actor_input(agent, state, env.reset(seed=3))
@@ -213,7 +217,15 @@ def _update_rate(config: Any, state: Any, quick: bool) -> float:
     finally:
         env.close()
     return _timed_rate(lambda: jax.block_until_ready(agent.update(state, rollout, jax.random.PRNGKey(5))),
-                       config.batch_size, 0.3 if quick else 1.0)
+                       config.batch_size, _min_seconds(quick))
+
+
+def _off_policy_action(agent: Any, state: Any, obs: Any, t: int) -> Any:
+    """An off-policy agent's exploring actions for ``obs [B, ...]`` at step ``t``, fetched to the host."""
+    import jax
+    import numpy as np
+
+    return np.array(agent.act(state, obs, jax.random.PRNGKey(t))[0])
 
 
 def _policy_alone(algorithm: str, agent: Any, state: Any, obs: Any, steps: int) -> Any:
@@ -225,7 +237,7 @@ def _policy_alone(algorithm: str, agent: Any, state: Any, obs: Any, steps: int) 
     from jaxrl.loops.host import acting_view, initial_actor_input
 
     if algorithm != "ppo":
-        return lambda: [np.array(agent.act(state, obs, jax.random.PRNGKey(t))[0]) for t in range(steps)]
+        return lambda: [_off_policy_action(agent, state, obs, t) for t in range(steps)]
     acting = acting_view(state)
     actor = initial_actor_input(agent, state, obs)
     recurrent = (actor.carry, actor.episode_start) if actor.carry is not None else ()
@@ -288,7 +300,7 @@ def _device_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, floa
     env_only = jax.jit(lambda key: rollout(None, key))
     state = agent.init(jax.random.PRNGKey(0), spec, config)
     acting = jax.jit(rollout)
-    seconds = 0.3 if quick else 1.0
+    seconds = _min_seconds(quick)
     env_sps = _timed_rate(lambda: jax.block_until_ready(env_only(jax.random.PRNGKey(1))), steps * num_envs, seconds)
     act_sps = None  # the LSTM's acting (carry threading) is measured in the host loop only
     if not (algorithm == "ppo" and config.policy == "lstm"):
