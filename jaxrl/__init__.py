@@ -1,52 +1,38 @@
-"""jaxrl: PPO, DDPG, TD3 and SAC in JAX, on gymnasium envs (host loop) or JAX envs (device loop)."""
+"""jaxrl: PPO, DDPG, TD3 and SAC in JAX, on gymnasium envs (host loop) or JAX envs (device loop).
+
+The public API (:mod:`jaxrl.api`): ``config_for``, ``train``, ``make_train``, ``run_device``,
+``evaluate``, ``load``, ``agent_for``; the agent contract and data types (:mod:`jaxrl.types`).
+"""
 
 from jaxrl.core.gae import discounted_returns, gae
-from jaxrl.types import EnvSpec, Rollout, Transition
+from jaxrl.types import Agent, EnvSpec, Rollout, Transition
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
     "EnvSpec",
     "Rollout",
     "Transition",
     "__version__",
+    "agent_for",
     "config_for",
     "discounted_returns",
     "evaluate",
     "gae",
+    "load",
     "make_train",
+    "run_device",
     "train",
 ]
 
-
-def config_for(algorithm: str, env: str, **overrides):
-    """The preset config of ``algorithm`` ("ppo", "ddpg", "td3", "sac") for ``env``, with overrides."""
-    from jaxrl.presets import preset_config
-    from jaxrl.registry import get_algorithm
-
-    return preset_config(get_algorithm(algorithm).config_cls, env, algorithm, **overrides)
+_API = ("agent_for", "config_for", "evaluate", "load", "make_train", "run_device", "train")
 
 
-def train(algorithm: str, config, run_dir=None, resume: bool = False):
-    """Train ``algorithm`` with the host loop; returns ``TrainResult(state, history, run_dir)``.
-    ``resume=True`` continues the run in ``run_dir`` from its latest checkpoint."""
-    from jaxrl.registry import train as train_algorithm
+def __getattr__(name: str):
+    """The API functions, imported on first use so ``import jaxrl`` stays light."""
+    if name in _API:
+        from jaxrl import api
 
-    return train_algorithm(algorithm, config, run_dir, resume=resume)
-
-
-def make_train(algorithm: str, config, mesh=None):
-    """The device loop's pure ``train(key, hparams=None)`` for ``algorithm`` on a JAX env
-    (``jax.jit(jax.vmap(train))(keys)`` trains one run per key); see :mod:`jaxrl.loops.device`."""
-    from jaxrl.loops.device import make_train as make_device_train
-
-    return make_device_train(algorithm, config, mesh)
-
-
-def evaluate(algorithm: str, state, episodes: int = 20, deterministic: bool = True, seed: int = 10_000) -> dict:
-    """Mean/std of raw returns over ``episodes`` fresh episodes of ``state.config.env``."""
-    from jaxrl.loops.evaluate import evaluate as run_episodes
-    from jaxrl.registry import agent_for
-
-    return run_episodes(agent_for(algorithm, state.config), state, state.config.env, episodes, deterministic,
-                        seed).summary()
+        return getattr(api, name)
+    raise AttributeError(f"module 'jaxrl' has no attribute {name!r}")

@@ -1,18 +1,49 @@
-"""Validation shared by every algorithm's config, and config (de)serialisation."""
+"""Config in one shape: the run's fields (:class:`RunConfig`) once, each algorithm's
+hyper-parameters in its own dataclass that extends it, vmappable ones marked on the field.
+
+An algorithm config is ``@dataclasses.dataclass(frozen=True) class XConfig(RunConfig)``;
+every field has a ``# comment`` saying what it means. A numeric hyper-parameter that a
+sweep may ``vmap`` over is declared with :func:`hparam` and reaches the train state as a
+float32 array in ``state.hparams`` (built by :func:`hparams_from_config`). Invalid values
+raise ``ValueError`` naming the field.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import types
 import typing
-from pathlib import Path
 from typing import Any, TypeVar
+
+import jax.numpy as jnp
 
 VECTORIZATION_MODES = ("sync", "async", "vector_entry_point", "envpool")
 
 ConfigT = TypeVar("ConfigT")
+
+
+def hparam(default: Any) -> Any:
+    """A config field that is also a vmappable hyper-parameter (``state.hparams[name]``)."""
+    return dataclasses.field(default=default, metadata={"vmappable": True})
+
+
+def vmappable_fields(config: Any) -> tuple[str, ...]:
+    """Names of the fields declared with :func:`hparam`, in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(config) if f.metadata.get("vmappable"))
+
+
+def hparams_from_config(config: Any, resolved: dict[str, float] | None = None) -> dict[str, Any]:
+    """``{name: float32 scalar}`` for every vmappable field; ``resolved`` gives the value of a
+    field whose config value is ``None`` (e.g. ``critic_learning_rate`` falls back to
+    ``learning_rate``) and may add derived ones."""
+    resolved = resolved or {}
+    values = {}
+    for name in vmappable_fields(config):
+        value = getattr(config, name)
+        values[name] = resolved[name] if value is None else value
+    values.update({name: value for name, value in resolved.items() if name not in values})
+    return {name: jnp.asarray(value, jnp.float32) for name, value in values.items()}
 
 
 def _type_error(name: str, hint: Any, value: Any) -> str | None:
@@ -49,90 +80,71 @@ def check_field_types(config: Any) -> None:
             raise ValueError(f"{field.name} must not be NaN")
 
 
-def validate_common(config: Any) -> None:
-    """Checks on the fields every algorithm config has; raises ``ValueError`` naming the field."""
-    check_field_types(config)
-    if not isinstance(config.env, str) or not config.env:
-        raise ValueError(f"env must be a non-empty gymnasium env id, got {config.env!r}")
-    for name in ("total_timesteps", "num_envs"):
-        if getattr(config, name) < 1:
-            raise ValueError(f"{name} must be >= 1, got {getattr(config, name)}")
-    if config.seed < 0:
-        raise ValueError(f"seed must be >= 0, got {config.seed}")
-    if not 0.0 < config.gamma <= 1.0:
-        raise ValueError(f"gamma must be in (0, 1], got {config.gamma}")
-    if config.vectorization not in VECTORIZATION_MODES:
-        raise ValueError(f"vectorization must be one of {VECTORIZATION_MODES}, got {config.vectorization!r}")
-    if config.patience is not None and config.patience < 1:
-        raise ValueError(f"patience must be >= 1 (or None), got {config.patience}")
-    if config.checkpoint_every < 0:
-        raise ValueError(f"checkpoint_every must be >= 0, got {config.checkpoint_every}")
-    timeout = config.env_step_timeout
-    if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
-        raise ValueError(f"env_step_timeout must be a positive number of seconds (or None), got {timeout}")
-    if config.keep_checkpoints < 1:
-        raise ValueError(f"keep_checkpoints must be >= 1, got {config.keep_checkpoints}")
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """The fields of a run that are not an algorithm's: which env, how long, how many envs,
+    how to vectorize them, when to stop, what to save. Every algorithm config extends it
+    (and may change a default, e.g. ``env``)."""
+
+    # --- environment and run ---
+    env: str = "CartPole-v1"  # env id: gymnasium (host loop) or a JAX env such as phys2d/CartPole-v1 (device loop)
+    seed: int = 1  # seeds the env, network init, exploration and sampling
+    total_timesteps: int = 100_000  # env steps (summed over envs)
+    num_envs: int = 8  # parallel envs in the vector env
+    vectorization: str = "sync"  # "sync", "async", "vector_entry_point" (the env's own) or "envpool" (extra)
+    # --- stopping, checkpoints and progress ---
+    target_return: float | None = None  # stop once episodic_return (mean of the last 20 episodes) reaches it
+    patience: int | None = None  # stop after this many metrics records without a new best episodic_return
+    checkpoint_every: int = 50  # metrics records (PPO: updates) between periodic checkpoints (0: final only)
+    keep_checkpoints: int = 3  # most recent checkpoints kept on disk
+    progress: bool = True  # show a progress bar
+    check_env_finite: bool = True  # error naming the env index when an env returns a NaN/inf observation or reward
+    env_step_timeout: float | None = 300.0  # seconds an async env's step or reset may take (None: no limit)
+
+    def validate_run(self) -> None:
+        """Type-check every field, then the run fields' rules; ``ValueError`` naming the field."""
+        check_field_types(self)
+        if not self.env:
+            raise ValueError(f"env must be a non-empty env id, got {self.env!r}")
+        for name in ("total_timesteps", "num_envs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if self.vectorization not in VECTORIZATION_MODES:
+            raise ValueError(f"vectorization must be one of {VECTORIZATION_MODES}, got {self.vectorization!r}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1 (or None), got {self.patience}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
+        timeout = self.env_step_timeout
+        if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+            raise ValueError(f"env_step_timeout must be a positive number of seconds (or None), got {timeout}")
+        if self.keep_checkpoints < 1:
+            raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
 
 
-def config_to_dict(config: Any) -> dict[str, Any]:
-    """A JSON-ready dict (tuples become lists)."""
-    return dataclasses.asdict(config)
+def check_positive(config: Any, *names: str) -> None:
+    """``ValueError`` naming the first of ``names`` that is not a positive finite number."""
+    for name in names:
+        value = getattr(config, name)
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{name} must be a positive finite number, got {value}")
 
 
-def config_from_dict(config_cls: type[ConfigT], values: dict[str, Any]) -> ConfigT:
-    """Rebuild a config, turning lists back into tuples; unknown keys are an error."""
-    field_names = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(values) - field_names)
-    if unknown:
-        raise ValueError(f"unknown {config_cls.__name__} fields: {', '.join(unknown)}")
-    hints = typing.get_type_hints(config_cls)
-    converted = {
-        name: tuple(value) if isinstance(value, list) and "tuple" in str(hints[name]) else value
-        for name, value in values.items()
-    }
-    return config_cls(**converted)
+def check_at_least(config: Any, minimum: float, *names: str) -> None:
+    """``ValueError`` naming the first of ``names`` below ``minimum``."""
+    for name in names:
+        if getattr(config, name) < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {getattr(config, name)}")
 
 
-def load_run_config(run_dir: Path) -> tuple[str, dict[str, Any]]:
-    """``(algorithm, config dict)`` from ``run_dir/config.json``; ``ValueError`` naming what is wrong."""
-    config_file = Path(run_dir) / "config.json"
-    if not Path(run_dir).is_dir():
-        raise ValueError(f"run directory {run_dir} does not exist")
-    try:
-        saved = json.loads(config_file.read_text())
-        return str(saved["algorithm"]), dict(saved["config"])
-    except FileNotFoundError:
-        raise ValueError(f"{config_file} is missing: {run_dir} is not a jaxrl run directory") from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{config_file} is corrupt: {type(err).__name__}: {err}") from None
+def check_discount(gamma: float) -> None:
+    if not 0.0 < gamma <= 1.0:
+        raise ValueError(f"gamma must be in (0, 1], got {gamma}")
 
 
-# Fields that may differ between a run and its resumption: they change nothing that is learned.
-RESUME_MAY_CHANGE = ("progress",)
-
-
-def check_resumable(run_dir: Path, algorithm: str, config: Any) -> None:
-    """``ValueError`` unless ``run_dir`` was written by ``algorithm`` with this ``config``
-    (apart from :data:`RESUME_MAY_CHANGE`); names the differing fields."""
-    saved_algorithm, saved = load_run_config(run_dir)
-    if saved_algorithm != algorithm:
-        raise ValueError(f"cannot resume {run_dir} as {algorithm}: it is a {saved_algorithm} run")
-    current = json.loads(json.dumps(config_to_dict(config)))  # tuples as lists, like the file
-    differing = sorted(name for name in set(saved) | set(current)
-                       if name not in RESUME_MAY_CHANGE and saved.get(name) != current.get(name))
-    if differing:
-        details = ", ".join(f"{name}: saved {saved.get(name)!r}, now {current.get(name)!r}" for name in differing)
-        raise ValueError(f"cannot resume {run_dir} with a different config ({details})")
-
-
-def save_config(config: Any, path: Path, algorithm: str, **about: Any) -> None:
-    """Write ``{"algorithm": ..., "config": {...}, **about}`` as JSON (``about``: how the run was
-    launched, e.g. ``loop`` and ``num_seeds``, so ``--resume`` can relaunch it the same way)."""
-    payload = {"algorithm": algorithm, "config": config_to_dict(config), **about}
-    path.write_text(json.dumps(payload, indent=2) + "\n")
-
-
-def load_run_launch(run_dir: Path) -> dict[str, Any]:
-    """How a run was launched (``loop``, ``num_seeds``), from its config.json; host/1 for old runs."""
-    saved = json.loads((Path(run_dir) / "config.json").read_text())
-    return {"loop": saved.get("loop", "host"), "num_seeds": int(saved.get("num_seeds", 1))}
+def with_preset(config_cls: type[ConfigT], presets: dict[str, dict[str, Any]], env: str, **overrides: Any) -> ConfigT:
+    """``config_cls`` with the preset for ``env`` (if any), then ``overrides``, applied."""
+    return dataclasses.replace(config_cls(), **{**presets.get(env, {}), **overrides, "env": env})

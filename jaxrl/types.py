@@ -1,9 +1,14 @@
-"""Data containers shared across layers. No logic beyond trivial properties."""
+"""Data containers and the agent contract shared across layers. No logic.
+
+Shape convention: ``B`` envs, ``T`` steps of a rollout (time-major), ``N`` stored
+transitions, ``A`` the action dimension (Box) or number of actions (Discrete).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 from flax import struct
@@ -25,50 +30,61 @@ class EnvSpec:
 
 
 @struct.dataclass
-class Rollout:
-    """A time-major on-policy batch, ``T`` steps of ``B`` envs.
+class Transition:
+    """Env steps as the loops hand them to a learner: ``[B]`` (one vector-env step) or
+    ``[N]`` (a replay sample); a :class:`Rollout` adds a leading time axis.
 
-    ``next_obs`` is the true next observation of every step (the final observation
-    where an episode ended), so truncated episodes bootstrap correctly. ``mask`` is 0
-    for a step whose action the env ignored (a NEXT_STEP autoreset step).
+    ``next_obs`` is the true next observation (the final one where an episode ended), so a
+    time-limit cut (``truncated``) bootstraps from it and only ``terminated`` stops
+    bootstrapping. ``extras`` is what the agent's ``act`` returned beside the actions
+    (PPO: ``log_prob`` and ``value``; a recurrent agent also its ``carry`` and
+    ``episode_start``); only the agent reads it.
     """
 
-    obs: jax.Array  # [T, B, *obs_shape]
-    actions: jax.Array  # [T, B] int (discrete) or [T, B, action_dim] float, unclipped
-    log_probs: jax.Array  # [T, B] log-prob of the action when it was taken
-    values: jax.Array  # [T, B] value estimate of obs when acting
-    rewards: jax.Array  # [T, B] raw env rewards
-    terminated: jax.Array  # [T, B] bool
-    truncated: jax.Array  # [T, B] bool
-    next_obs: jax.Array  # [T, B, *obs_shape]
+    obs: jax.Array  # [..., *obs_shape] float32
+    actions: jax.Array  # [...] int32 (discrete) or [..., A] float32
+    rewards: jax.Array  # [...] raw env rewards
+    terminated: jax.Array  # [...] bool
+    truncated: jax.Array  # [...] bool
+    next_obs: jax.Array  # [..., *obs_shape]
+    extras: Any  # pytree of [..., ...] arrays, the agent's own
+
+
+@struct.dataclass
+class Rollout(Transition):
+    """A time-major on-policy batch ``[T, B, ...]``; ``mask`` is 0 for a step whose action
+    the env ignored (a NEXT_STEP autoreset step of a host vector env)."""
+
     mask: jax.Array  # [T, B] float32 in {0, 1}
 
 
-@struct.dataclass
-class Transition:
-    """A batch of off-policy transitions ``[N, ...]``.
+class Agent(NamedTuple):
+    """An algorithm as pure functions, in the spirit of optax's ``GradientTransformation``.
 
-    ``next_obs`` is the true next observation (the final one on truncation) and only
-    ``terminated`` stops bootstrapping, so time-limit cuts bootstrap.
+    The loops call only these; each agent module exports one ``Agent`` value (PPO two:
+    feed-forward and recurrent). ``state`` is the agent's train state (a pytree that
+    carries its config and :class:`EnvSpec` as static metadata).
+
+    * ``init(key, spec, config) -> state``
+    * ``act(state, obs [B, *obs_shape], noise | None, carry, episode_start [B]) ->
+      (actions, extras, carry)``: ``noise`` (from ``sample_noise``, after ``explore``)
+      makes an exploring action; ``None`` asks for the deterministic/greedy one.
+      ``carry`` is the recurrent state of every env (``None`` for a feed-forward
+      agent, which returns it unchanged); the agent resets it where ``episode_start``.
+    * ``update(state, batch, key) -> (state, metrics)``: ``batch`` is a :class:`Rollout`
+      (on-policy) or the replay buffer (off-policy); ``metrics`` maps names to scalars.
+    * ``sample_noise(state, key, batch_shape) -> noise [*batch_shape, ...]``: the standard
+      random draws behind exploring actions; a whole rollout's are drawn in one call.
+    * ``init_exploration(state, num_envs) -> exploration`` and
+      ``explore(state, exploration, noise [B, ...], episode_start [B]) -> (noise, exploration)``:
+      the agent's own exploration process (OU noise, Gaussian scaling, epsilon schedules).
+    * ``initial_carry(state, num_envs) -> carry | None``: fresh recurrent state.
     """
 
-    obs: jax.Array  # [N, *obs_shape]
-    actions: jax.Array  # [N, action_dim], as executed (within the Box bounds)
-    rewards: jax.Array  # [N]
-    next_obs: jax.Array  # [N, *obs_shape]
-    terminated: jax.Array  # [N] float32 in {0, 1}
-
-
-@struct.dataclass
-class RecurrentRollout:
-    """A :class:`Rollout` plus what a recurrent policy needs to replay it.
-
-    ``carries[t]`` is the carry that went into step ``t`` (before that step's reset),
-    so the carry after step ``t`` is ``carries[t + 1]`` and, for the last step,
-    ``final_carry``.
-    """
-
-    rollout: Rollout
-    carries: Any  # pytree of [T, B, ...]
-    episode_starts: jax.Array  # [T, B] bool: obs[t] is the first observation of an episode
-    final_carry: Any  # pytree of [B, ...]
+    init: Callable[..., Any]
+    act: Callable[..., tuple[jax.Array, Any, Any]]
+    update: Callable[..., tuple[Any, dict[str, jax.Array]]]
+    sample_noise: Callable[..., jax.Array]
+    init_exploration: Callable[..., Any]
+    explore: Callable[..., tuple[jax.Array, Any]]
+    initial_carry: Callable[..., Any]

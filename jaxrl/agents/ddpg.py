@@ -1,15 +1,20 @@
 """DDPG: TD3 with one critic, no target-policy smoothing and an actor step every step.
 
-The functions are TD3's; only the defaults differ, so the algorithm is written once.
+The agent is TD3's (:data:`jaxrl.agents.td3.TD3`); only the config's defaults differ, so the
+algorithm is written once.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from jaxrl.agents.td3 import TD3Config, TD3State, act, act_from_noise, exploration_noise, init, train_step, update
+from jaxrl.agents.offpolicy import PENDULUM_PRESET
+from jaxrl.agents.td3 import TD3, TD3Config
+from jaxrl.config import hparam
 
-__all__ = ["DDPGConfig", "TD3State", "act", "act_from_noise", "exploration_noise", "init", "train_step", "update"]
+DDPG = TD3
+__all__ = ["DDPG", "DDPGConfig", "DDPG_PRESETS"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,5 +23,8 @@ class DDPGConfig(TD3Config):
 
     num_critics: int = 1
     policy_frequency: int = 1
-    policy_noise: float = 0.0
-    noise_clip: float = 0.0
+    policy_noise: float = hparam(0.0)
+    noise_clip: float = hparam(0.0)
+
+
+DDPG_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": {**PENDULUM_PRESET, "gamma": 0.98}}

@@ -1,10 +1,12 @@
 """What DDPG, TD3 and SAC share: the config fields, validation, the Adam step, and
-the update that runs several gradient steps on replay samples inside one ``lax.scan``."""
+the update that runs several gradient steps on replay samples inside one ``lax.scan``.
+
+The replay schedule itself (random actions first, when to update) is the loops'
+(:func:`jaxrl.loops.schedules.step_schedule`)."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -12,65 +14,56 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrl.config import validate_common
-from jaxrl.core.noise import ou_reset, ou_step
+from jaxrl.config import RunConfig, check_at_least, check_discount, check_positive, hparam
 from jaxrl.core.replay import ReplayBuffer, replay_sample
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import EnvSpec, Transition
 
 
 @dataclasses.dataclass(frozen=True)
-class OffPolicyConfig:
+class OffPolicyConfig(RunConfig):
     """Fields every off-policy agent has. Names follow CleanRL's DDPG/TD3/SAC scripts."""
 
-    # --- environment and run ---
-    env: str = "Pendulum-v1"  # gymnasium env id with a bounded Box action space
-    seed: int = 1  # seeds the env, network init, exploration and sampling
+    # --- the run (RunConfig's fields, with off-policy defaults) ---
+    env: str = "Pendulum-v1"  # env id with a bounded Box action space
     total_timesteps: int = 20_000  # env steps (summed over envs)
     num_envs: int = 1  # parallel envs; each env step adds num_envs transitions
-    vectorization: str = "sync"  # "sync", "async", "vector_entry_point" or "envpool" (extra)
+    checkpoint_every: int = 10  # metrics records (log_every env steps each) between periodic checkpoints (0: final only)
     # --- replay and schedule ---
     buffer_size: int = 1_000_000  # replay capacity (transitions)
     batch_size: int = 256  # transitions per gradient step
     learning_starts: int = 1_000  # env steps of uniformly random actions before learning
     train_frequency: int = 1  # vector-env steps between update calls
     updates_per_step: int = 1  # gradient steps per update call (update-to-data ratio), in one lax.scan
+    log_every: int = 1_000  # env steps per metrics record
     # --- optimisation ---
-    gamma: float = 0.99  # discount
-    tau: float = 0.005  # target-network Polyak rate, in (0, 1]
-    policy_lr: float = 3e-4  # actor Adam step size
-    q_lr: float = 1e-3  # critic Adam step size
+    gamma: float = hparam(0.99)  # discount
+    tau: float = hparam(0.005)  # target-network Polyak rate, in (0, 1]
+    policy_lr: float = hparam(3e-4)  # actor Adam step size
+    q_lr: float = hparam(1e-3)  # critic Adam step size
     # --- network ---
     hidden_sizes: tuple[int, ...] = (256, 256)  # actor and critic MLP hidden sizes
     activation: str = "relu"  # tanh, relu, silu or elu
-    # --- logging, stopping and checkpoints (host loop) ---
-    log_every: int = 1_000  # env steps per metrics record
-    target_return: float | None = None  # stop once the mean return of recent episodes reaches it
-    patience: int | None = None  # stop after this many records without a new best mean return
-    checkpoint_every: int = 10  # records between periodic checkpoints (0: final only)
-    keep_checkpoints: int = 3  # most recent checkpoints kept on disk
-    progress: bool = True  # show a progress bar
-    check_env_finite: bool = True  # error naming the env index when an env returns a NaN/inf observation or reward
-    env_step_timeout: float | None = 300.0  # seconds an async env's step or reset may take (None: no limit)
 
     def validate_offpolicy(self) -> None:
-        validate_common(self)
-        for name in ("buffer_size", "batch_size", "train_frequency", "updates_per_step", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self.validate_run()
+        check_discount(self.gamma)
+        check_at_least(self, 1, "buffer_size", "batch_size", "train_frequency", "updates_per_step", "log_every")
         if self.batch_size > self.buffer_size:
             raise ValueError(f"batch_size ({self.batch_size}) must not exceed buffer_size ({self.buffer_size})")
-        if self.learning_starts < 0:
-            raise ValueError(f"learning_starts must be >= 0, got {self.learning_starts}")
+        check_at_least(self, 0, "learning_starts")
         if not 0.0 < self.tau <= 1.0:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
-        for name in ("policy_lr", "q_lr"):
-            value = getattr(self, name)
-            if not (value > 0 and math.isfinite(value)):
-                raise ValueError(f"{name} must be a positive finite number, got {value}")
+        check_positive(self, "policy_lr", "q_lr")
         if not self.hidden_sizes or any(size < 1 for size in self.hidden_sizes):
             raise ValueError(f"hidden_sizes must be a non-empty list of positive ints, got {self.hidden_sizes}")
         activation_by_name(self.activation)
+
+
+# After RL Baselines3 Zoo's Pendulum-v1 settings, with 1,000 random steps first; each agent's
+# presets start from it.
+PENDULUM_PRESET: dict[str, Any] = {"total_timesteps": 20_000, "learning_starts": 1_000, "policy_lr": 1e-3,
+                                   "q_lr": 1e-3, "buffer_size": 200_000}
 
 
 def require_box(spec: EnvSpec, algorithm: str) -> None:
@@ -102,16 +95,9 @@ def own_copy(params: Any) -> Any:
     return jax.tree.map(jnp.copy, params)
 
 
-def make_act(act_from_noise: Callable, exploration_noise: Callable) -> Callable:
-    """Jitted ``act(state, obs, key, deterministic=False)``: the agent's own exploration noise, or
-    zero noise (its deterministic action) when ``deterministic``."""
-
-    def act(state: Any, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> tuple[jax.Array, dict]:
-        noise = exploration_noise(state, key, obs.shape[:1])
-        return act_from_noise(state, obs, jnp.zeros_like(noise) if deterministic else noise)
-
-    act.__doc__ = "Actions ``[B, action_dim]`` in the env's bounds (``deterministic``: without exploration noise)."
-    return jax.jit(act, static_argnames=("deterministic",))
+def standard_normal_noise(state: Any, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
+    """``sample_noise`` of the Box agents: ``N(0, 1)`` draws ``[*batch_shape, action_dim]``."""
+    return jax.random.normal(key, (*batch_shape, state.spec.action_dim))
 
 
 def adam_step(params: Any, grads: Any, opt_state: Any, step_size: jax.Array) -> tuple[Any, Any]:
@@ -139,33 +125,3 @@ def make_update(train_step: Callable[[Any, Transition, jax.Array], tuple[Any, di
         return state, {**jax.tree.map(jnp.nanmean, metrics), "param_norm": param_norm}
 
     return jax.jit(update)
-
-
-def step_schedule(iteration: Any, num_envs: int, config: OffPolicyConfig) -> tuple[Any, Any]:
-    """``(acting, learning)`` for vector-env step ``iteration`` (0-based): the policy (not uniform
-    random actions) acts once ``learning_starts`` env steps are done, and an ``update`` follows
-    the step when it takes the run past ``learning_starts`` on a ``train_frequency`` boundary.
-
-    Works on Python ints (host loop) and traced arrays (device loop) alike.
-    """
-    acting = iteration * num_envs >= config.learning_starts
-    learning = ((iteration + 1) * num_envs > config.learning_starts) & (iteration % config.train_frequency == 0)
-    return acting, learning
-
-
-def exploring_actions(agent: Any, state: Any, obs: jax.Array, key: jax.Array, ou_state: jax.Array,
-                      episode_start: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """The agent's noisy actions ``[B, action_dim]`` for ``obs [B, ...]``, and the new OU state.
-
-    ``noise_type="ou"`` (TD3/DDPG): per-env Ornstein-Uhlenbeck noise, reset where
-    ``episode_start [B]``; otherwise the agent's own ``exploration_noise``. Both loops
-    act through this function.
-    """
-    config = state.config
-    if getattr(config, "noise_type", "gaussian") == "ou":
-        ou_state = ou_reset(ou_state, episode_start)
-        ou_state, noise = ou_step(ou_state, key, config.ou_theta, state.hparams["exploration_noise"], config.ou_dt)
-    else:
-        noise = agent.exploration_noise(state, key, obs.shape[:1])
-    actions, _ = agent.act_from_noise(state, obs, noise)
-    return actions, ou_state

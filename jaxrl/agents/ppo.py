@@ -1,9 +1,12 @@
-"""Proximal Policy Optimisation (clipped surrogate), feed-forward policies.
+"""Proximal Policy Optimisation (clipped surrogate), feed-forward policies: :data:`PPO`.
 
-The agent is three pure functions over a :class:`PPOState`:
+The :class:`~jaxrl.types.Agent` functions over a :class:`PPOState`:
 
 * ``init(key, spec, config) -> PPOState``
-* ``act(state, obs [B, *obs_shape], key) -> (actions, ActInfo)``
+* ``act(state, obs [B, *obs_shape], noise | None, carry=None, episode_start=None) ->
+  (actions, {"log_prob": [B], "value": [B]}, None)``
+* ``sample_noise(state, key, batch_shape)``: Gumbel (discrete) or normal (Box) draws;
+  PPO explores by sampling its policy, so ``explore`` passes them through.
 * ``update(state, rollout: Rollout [T, B], key) -> (PPOState, metrics)``
 
 Static choices (shapes, counts, flags) live in the frozen :class:`PPOConfig`, which the
@@ -15,14 +18,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
 
+from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, noise_or_zeros
 from jaxrl.agents.ppo_config import PPOConfig
+from jaxrl.config import hparams_from_config
 from jaxrl.core.distributions import Categorical, DiagGaussian
 from jaxrl.core.gae import gae
 from jaxrl.core.losses import (
@@ -34,20 +39,13 @@ from jaxrl.core.losses import (
 )
 from jaxrl.core.normalization import RunningStats, init_running_stats, normalize, update_running_stats
 from jaxrl.nets.mlp import ActorCritic
-from jaxrl.types import EnvSpec, Rollout
+from jaxrl.types import Agent, EnvSpec, Rollout
 
 Params = Any
 
 def _is_critic_group(name: str) -> bool:
     """Top-level parameter groups that belong to the critic when actor and critic are separate."""
     return name.startswith("critic") or name == "value_head"
-
-
-class ActInfo(NamedTuple):
-    """What :func:`act` records alongside each action."""
-
-    log_prob: jax.Array  # [B]
-    value: jax.Array  # [B]
 
 
 @struct.dataclass
@@ -63,32 +61,10 @@ class PPOState:
     spec: EnvSpec = struct.field(pytree_node=False)
 
 
-VMAPPABLE_HPARAMS = (
-    "learning_rate",
-    "critic_learning_rate",
-    "gamma",
-    "gae_lambda",
-    "clip_coef",
-    "ent_coef",
-    "vf_coef",
-    "max_grad_norm",
-    "reward_scale",
-    "reward_min",
-    "target_kl",
-)
-
-
-def _hparams_from_config(config: PPOConfig) -> dict[str, jax.Array]:
-    defaults = {
-        "critic_learning_rate": config.learning_rate,
-        "reward_min": -math.inf,
-        "target_kl": math.inf,
-    }
-    values = {}
-    for name in VMAPPABLE_HPARAMS:
-        value = getattr(config, name)
-        values[name] = jnp.asarray(defaults[name] if value is None else value, jnp.float32)
-    return values
+def _hparams(config: PPOConfig) -> dict[str, jax.Array]:
+    """The vmappable fields, with the unset ones at their neutral values."""
+    return hparams_from_config(config, {"critic_learning_rate": config.learning_rate, "reward_min": -math.inf,
+                                        "target_kl": math.inf})
 
 
 def network_kwargs(config: PPOConfig, spec: EnvSpec) -> dict[str, Any]:
@@ -150,7 +126,7 @@ def new_state(config: PPOConfig, spec: EnvSpec, params: Params) -> PPOState:
         params=params,
         opt_state=opt_state,
         obs_stats=init_running_stats(spec.observation_shape),
-        hparams=_hparams_from_config(config),
+        hparams=_hparams(config),
         update_step=jnp.zeros((), jnp.int32),
         config=config,
         spec=spec,
@@ -179,39 +155,32 @@ def state_value(state: PPOState, obs: jax.Array) -> jax.Array:
     return network.apply({"params": state.params}, obs, method=ActorCritic.value)
 
 
-def action_noise(spec: EnvSpec, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
-    """Standard noise that :func:`act_from_noise` turns into actions: Gumbel draws
+def sample_noise(state: PPOState, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
+    """Standard noise that :func:`act` turns into actions: Gumbel draws
     ``[*batch_shape, num_actions]`` (discrete) or normal draws ``[*batch_shape, action_dim]``.
 
     Drawing a whole rollout's noise in one call is much cheaper on CPU than one
     PRNG call per env step.
     """
-    shape = (*batch_shape, spec.action_dim)
-    return jax.random.gumbel(key, shape) if spec.discrete else jax.random.normal(key, shape)
+    shape = (*batch_shape, state.spec.action_dim)
+    return jax.random.gumbel(key, shape) if state.spec.discrete else jax.random.normal(key, shape)
 
 
-def _act_from_noise(state: PPOState, obs: jax.Array, noise: jax.Array) -> tuple[jax.Array, ActInfo]:
+def _act(state: PPOState, obs: jax.Array, noise: jax.Array | None, carry: None = None,
+         episode_start: jax.Array | None = None) -> tuple[jax.Array, dict[str, jax.Array], None]:
     dist, value = policy_and_value(state, state.params, obs)
-    actions = dist.sample_from_noise(noise)
-    return actions, ActInfo(log_prob=dist.log_prob(actions), value=value)
+    actions = dist.sample_from_noise(noise_or_zeros(noise, (obs.shape[0], state.spec.action_dim)))
+    return actions, {"log_prob": dist.log_prob(actions), "value": value}, carry
 
 
-def _act(
-    state: PPOState, obs: jax.Array, key: jax.Array, deterministic: bool = False
-) -> tuple[jax.Array, ActInfo]:
-    noise = action_noise(state.spec, key, obs.shape[:1])
-    return _act_from_noise(state, obs, jnp.zeros_like(noise) if deterministic else noise)
+act = jax.jit(_act)
+act.__doc__ = """Actions for ``obs [B, *obs_shape]`` from ``noise`` (:func:`sample_noise`), or the most
+likely ones when ``noise`` is None.
 
-
-act = jax.jit(_act, static_argnames=("deterministic",))
-act.__doc__ = """Sample (or, if ``deterministic``, take the mode of) actions for ``obs [B, *obs_shape]``.
-
-Returns ``(actions, ActInfo(log_prob [B], value [B]))``; ``actions`` is ``[B]`` int32
-(discrete) or ``[B, action_dim]`` float32, unclipped (the env adapter clips).
+Returns ``(actions, {"log_prob": [B], "value": [B]}, carry)``; ``actions`` is ``[B]`` int32
+(discrete) or ``[B, action_dim]`` float32, unclipped (the env adapter clips). ``carry`` and
+``episode_start`` are the contract's recurrent inputs, unused here and returned as given.
 """
-
-act_from_noise = jax.jit(_act_from_noise)
-act_from_noise.__doc__ = """:func:`act` with the noise given: ``noise`` from :func:`action_noise` for ``[B]``."""
 
 
 def learner_rewards(state: PPOState, rewards: jax.Array) -> jax.Array:
@@ -276,7 +245,7 @@ def _loss(state: PPOState, params: Params, mb: Samples, evaluate: Evaluate) -> t
 def advantages_and_returns(state: PPOState, rollout: Rollout, next_values: jax.Array) -> tuple[jax.Array, jax.Array]:
     """GAE ``[T, B]`` on the learner's rewards (scaled and floored)."""
     hp = state.hparams
-    return gae(learner_rewards(state, rollout.rewards), rollout.values, next_values, rollout.terminated,
+    return gae(learner_rewards(state, rollout.rewards), rollout.extras["value"], next_values, rollout.terminated,
                rollout.truncated, hp["gamma"], hp["gae_lambda"])
 
 
@@ -354,8 +323,8 @@ def _update(state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState
     samples = {
         "obs": rollout.obs.reshape((num_samples, *rollout.obs.shape[2:])),
         "actions": rollout.actions.reshape((num_samples, *rollout.actions.shape[2:])),
-        "log_probs": rollout.log_probs.reshape(-1),
-        "values": rollout.values.reshape(-1),
+        "log_probs": rollout.extras["log_prob"].reshape(-1),
+        "values": rollout.extras["value"].reshape(-1),
         "advantages": advantages.reshape(-1),
         "returns": returns.reshape(-1),
         "mask": rollout.mask.reshape(-1).astype(jnp.float32),
@@ -364,7 +333,8 @@ def _update(state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState
 
 
 update = jax.jit(_update)
-update.__doc__ = """One PPO update on a time-major rollout ``[T, B]``.
+update.__doc__ = """One PPO update on a time-major rollout ``[T, B]`` whose ``extras`` hold ``act``'s
+``log_prob`` and ``value`` of every step.
 
 Computes next-state values of ``rollout.next_obs`` and GAE with the current
 parameters, then runs ``update_epochs`` epochs of ``num_minibatches`` shuffled
@@ -372,3 +342,8 @@ minibatches inside ``lax.scan`` (stopping early past ``target_kl``). Returns the
 new state and scalar metrics: policy_loss, value_loss, entropy, approx_kl,
 clip_fraction, grad_norm, explained_variance, epochs_run, learning_rate, param_norm.
 """
+
+
+PPO = Agent(init=init, act=act, update=update, sample_noise=sample_noise, init_exploration=no_exploration,
+            explore=noise_as_is, initial_carry=no_carry)
+"""The feed-forward PPO agent (``PPOConfig(policy="mlp")``)."""

@@ -1,54 +1,51 @@
 """The PPO config: every knob, documented, with validation that names the field.
 
 Shared by the feed-forward agent (:mod:`jaxrl.agents.ppo`) and the recurrent one
-(:mod:`jaxrl.agents.recurrent_ppo`, ``policy="lstm"``).
+(:mod:`jaxrl.agents.recurrent_ppo`, ``policy="lstm"``). The per-env presets live here too.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
+from typing import Any
 
-from jaxrl.config import validate_common
+from jaxrl.config import RunConfig, check_at_least, check_discount, check_positive, hparam
 from jaxrl.nets.mlp import activation_by_name
 
 
 @dataclasses.dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(RunConfig):
     """Every knob of a PPO run. Names follow CleanRL's ``ppo.py`` where one exists.
 
     Defaults solve CartPole-v1 in about 100k steps (after RL Baselines3 Zoo's tuned
-    CartPole settings); see :mod:`jaxrl.presets` for other envs.
+    CartPole settings); see :data:`PPO_PRESETS` for other envs.
     """
 
-    # --- environment and run ---
-    env: str = "CartPole-v1"  # gymnasium env id
-    seed: int = 1  # seeds the env, network init and sampling
-    total_timesteps: int = 100_000  # env steps (summed over envs), rounded down to whole batches
-    num_envs: int = 8  # parallel envs in the vector env
-    vectorization: str = "sync"  # "sync", "async", "vector_entry_point" (the env's own) or "envpool" (extra)
+    # The run's fields (env, seed, total_timesteps, num_envs, ...) come from RunConfig;
+    # its defaults (CartPole-v1, 100k steps, 8 envs, a checkpoint every 50 updates) are PPO's.
     # --- rollout and update schedule ---
     num_steps: int = 32  # steps per env per rollout; batch = num_envs * num_steps
     update_epochs: int = 20  # passes over each batch
     num_minibatches: int = 1  # minibatches per epoch; must divide the batch
     # --- optimisation ---
-    learning_rate: float = 1e-3  # Adam(W) step size (of the actor when critic_learning_rate is set)
-    critic_learning_rate: float | None = None  # separate critic optimizer and step size (needs shared_trunk=False)
+    learning_rate: float = hparam(1e-3)  # Adam(W) step size (of the actor when critic_learning_rate is set)
+    critic_learning_rate: float | None = hparam(None)  # separate critic optimizer and step size (needs
+    # shared_trunk=False); None: one optimizer
     weight_decay: float = 0.0  # decoupled weight decay; > 0 makes the optimizer AdamW
     adam_eps: float = 1e-5  # Adam epsilon
     anneal_lr: bool = True  # decay step sizes linearly to 0 over the run
-    max_grad_norm: float = 0.5  # global-norm gradient clip (per optimizer)
-    target_kl: float | None = None  # stop the epochs of an update once the epoch's mean approx KL exceeds it
+    max_grad_norm: float = hparam(0.5)  # global-norm gradient clip (per optimizer)
+    target_kl: float | None = hparam(None)  # stop the epochs of an update once the epoch's mean approx KL exceeds it
     # --- objective ---
-    gamma: float = 0.98  # discount
-    gae_lambda: float = 0.8  # GAE lambda
-    clip_coef: float = 0.2  # surrogate clip range
+    gamma: float = hparam(0.98)  # discount
+    gae_lambda: float = hparam(0.8)  # GAE lambda
+    clip_coef: float = hparam(0.2)  # surrogate clip range
     clip_vloss: bool = False  # clip the value loss around the old values with clip_coef
-    ent_coef: float = 0.0  # entropy bonus weight
-    vf_coef: float = 0.5  # value-loss weight
+    ent_coef: float = hparam(0.0)  # entropy bonus weight
+    vf_coef: float = hparam(0.5)  # value-loss weight
     norm_adv: bool = True  # normalise advantages per minibatch
-    reward_scale: float = 1.0  # rewards seen by the learner: reward_scale * max(r, reward_min)
-    reward_min: float | None = None  # reward floor applied before scaling (None: no floor)
+    reward_scale: float = hparam(1.0)  # rewards seen by the learner: reward_scale * max(r, reward_min)
+    reward_min: float | None = hparam(None)  # reward floor applied before scaling (None: no floor)
     norm_obs: bool = False  # running mean/std observation normalisation
     # --- network ---
     policy: str = "mlp"  # "mlp" (feed-forward) or "lstm" (recurrent, see jaxrl.agents.recurrent_ppo)
@@ -65,14 +62,6 @@ class PPOConfig:
     lstm_layers: int = 1  # stacked LSTM layers
     shared_lstm: bool = False  # one LSTM torso for actor and critic (else one each)
     seq_len: int = 8  # truncated-BPTT chunk length; must divide num_steps (num_steps: full rollout)
-    # --- stopping, logging and checkpoints (host loop) ---
-    target_return: float | None = None  # stop once the mean return of recent episodes reaches it
-    patience: int | None = None  # stop after this many updates without a new best mean return
-    checkpoint_every: int = 50  # updates between periodic checkpoints (0: final only)
-    keep_checkpoints: int = 3  # most recent checkpoints kept on disk
-    progress: bool = True  # show a progress bar
-    check_env_finite: bool = True  # error naming the env index when an env returns a NaN/inf observation or reward
-    env_step_timeout: float | None = 300.0  # seconds an async env's step or reset may take (None: no limit)
 
     @property
     def batch_size(self) -> int:
@@ -88,12 +77,10 @@ class PPOConfig:
 
     def validate(self) -> PPOConfig:
         """Raise ``ValueError`` naming the first invalid field; return self when valid."""
-        validate_common(self)
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-            raise ValueError(f"learning_rate must be a positive finite number, got {self.learning_rate}")
-        for name in ("num_steps", "update_epochs", "num_minibatches"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self.validate_run()
+        check_discount(self.gamma)
+        check_positive(self, "learning_rate")
+        check_at_least(self, 1, "num_steps", "update_epochs", "num_minibatches")
         if self.policy not in ("mlp", "lstm"):
             raise ValueError(f"policy must be 'mlp' or 'lstm', got {self.policy!r}")
         if self.policy == "lstm":
@@ -113,9 +100,7 @@ class PPOConfig:
         for name in ("clip_coef", "max_grad_norm", "reward_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("ent_coef", "vf_coef", "weight_decay", "adam_eps"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        check_at_least(self, 0, "ent_coef", "vf_coef", "weight_decay", "adam_eps")
         if self.critic_learning_rate is not None:
             if not self.critic_learning_rate > 0:
                 raise ValueError(f"critic_learning_rate must be > 0, got {self.critic_learning_rate}")
@@ -131,13 +116,8 @@ class PPOConfig:
         activation_by_name(self.activation)
         return self
 
-
     def _validate_recurrent(self) -> None:
-        for name in ("lstm_hidden_size", "lstm_layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.seq_len < 1:
-            raise ValueError(f"seq_len must be >= 1, got {self.seq_len}")
+        check_at_least(self, 1, "lstm_hidden_size", "lstm_layers", "seq_len")
         if self.num_steps % self.seq_len:
             raise ValueError(f"seq_len ({self.seq_len}) must divide num_steps ({self.num_steps})")
         chunks = self.num_envs * (self.num_steps // self.seq_len)
@@ -149,3 +129,38 @@ class PPOConfig:
             )
         if self.critic_learning_rate is not None and self.shared_lstm:
             raise ValueError("critic_learning_rate needs separate actor and critic LSTMs; set shared_lstm=False")
+
+
+# Per-env presets, in the spirit of RL Baselines3 Zoo: ``jaxrl.config_for("ppo", env)`` applies
+# them before any override. The PPOConfig defaults are tuned for CartPole-v1.
+PPO_PRESETS: dict[str, dict[str, Any]] = {
+    "CartPole-v1": {},
+    "Pendulum-v1": {
+        "total_timesteps": 200_000,
+        "num_envs": 8,
+        "num_steps": 256,
+        "update_epochs": 10,
+        "num_minibatches": 32,
+        "learning_rate": 1e-3,
+        "gamma": 0.9,
+        "gae_lambda": 0.95,
+        "ent_coef": 0.0,
+        "max_grad_norm": 0.5,
+        "norm_obs": False,
+        "log_std_init": -0.5,
+    },
+}
+# Velocity-hidden tasks (settings in the spirit of sb3-contrib's RecurrentPPO zoo entries); the
+# LSTM fields are ignored by policy="mlp", so both policies can be compared on one preset.
+PPO_PRESETS["jaxrl/CartPole-NoVel-v1"] = {
+    "total_timesteps": 1_000_000, "num_envs": 8, "num_steps": 32, "seq_len": 32, "num_minibatches": 1,
+    "update_epochs": 10, "gamma": 0.98, "gae_lambda": 0.98, "learning_rate": 3e-4, "ent_coef": 0.01,
+    # Separate actor and critic optimizers (each clipped on its own, so the critic's large value-loss
+    # gradients do not shrink the actor's step) and full-rollout BPTT: with one optimizer, 1e-3 and
+    # 8-step chunks, runs collapsed (see benchmarks/results and the recurrent-PPO issue notes).
+    "critic_learning_rate": 3e-4, "lstm_hidden_size": 64, "hidden_sizes": (64,),
+}
+PPO_PRESETS["jaxrl/Pendulum-NoVel-v1"] = {
+    **PPO_PRESETS["Pendulum-v1"], "total_timesteps": 300_000, "seq_len": 16, "num_minibatches": 8,
+    "lstm_hidden_size": 64, "hidden_sizes": (64,),
+}

@@ -1,8 +1,10 @@
-"""PPO with LSTM actor and critic (``PPOConfig(policy="lstm")``), trained with truncated BPTT.
+"""PPO with LSTM actor and critic (``PPOConfig(policy="lstm")``), trained with truncated BPTT:
+:data:`RECURRENT_PPO`.
 
-* ``act(state, obs [B, O], key, carry, episode_start [B])`` returns the new carry; the
-  host loop keeps one carry per env and the network resets it where an episode starts.
-* The rollout stores the carry of every step, so ``update`` cuts each env's rollout
+* ``act(state, obs [B, O], noise, carry, episode_start [B])`` returns the new carry; the
+  loops keep one carry per env and the network resets it where an episode starts.
+* ``act``'s extras hold the carry that entered every step (and ``episode_start``), so the
+  rollout stores them and ``update`` cuts each env's rollout
   into chunks of ``seq_len`` steps, starts each chunk from its stored carry and replays
   it with the same per-step reset (``seq_len == num_steps``: full-rollout BPTT).
   Minibatches are drawn over chunks. GAE, the losses and the epoch/minibatch loop
@@ -16,24 +18,22 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxrl.agents.base import no_exploration, noise_as_is, noise_or_zeros
 from jaxrl.agents.ppo import (
-    ActInfo,
     Params,
     PPOConfig,
     PPOState,
     Samples,
-    action_noise,
     advantages_and_returns,
     network_kwargs,
     new_state,
     optimize,
+    sample_noise,
 )
 from jaxrl.core.distributions import Categorical, DiagGaussian
 from jaxrl.core.normalization import normalize
 from jaxrl.nets.lstm import RecurrentActorCritic
-from jaxrl.types import EnvSpec, RecurrentRollout
-
-__all__ = ["act", "act_from_noise", "action_noise", "init", "initial_carry", "make_network", "update"]
+from jaxrl.types import Agent, EnvSpec, Rollout
 
 
 def make_network(config: PPOConfig, spec: EnvSpec) -> RecurrentActorCritic:
@@ -79,31 +79,33 @@ def sequence_outputs(
     return network.apply({"params": params}, carry, _normalized(state, obs), episode_start)
 
 
-def _act_from_noise(
-    state: PPOState, obs: jax.Array, noise: jax.Array, carry: Any, episode_start: jax.Array
-) -> tuple[jax.Array, ActInfo, Any]:
-    carry, policy_out, value = sequence_outputs(state, state.params, carry, obs[None], episode_start[None])
-    dist = _distribution(state, state.params, policy_out[0])
-    actions = dist.sample_from_noise(noise)
-    return actions, ActInfo(log_prob=dist.log_prob(actions), value=value[0]), carry
-
-
 def _act(
-    state: PPOState, obs: jax.Array, key: jax.Array, carry: Any, episode_start: jax.Array, deterministic: bool = False
-) -> tuple[jax.Array, ActInfo, Any]:
-    noise = action_noise(state.spec, key, obs.shape[:1])
-    return _act_from_noise(state, obs, jnp.zeros_like(noise) if deterministic else noise, carry, episode_start)
+    state: PPOState, obs: jax.Array, noise: jax.Array | None, carry: Any, episode_start: jax.Array
+) -> tuple[jax.Array, dict[str, Any], Any]:
+    new_carry, policy_out, value = sequence_outputs(state, state.params, carry, obs[None], episode_start[None])
+    dist = _distribution(state, state.params, policy_out[0])
+    actions = dist.sample_from_noise(noise_or_zeros(noise, (obs.shape[0], state.spec.action_dim)))
+    extras = {"log_prob": dist.log_prob(actions), "value": value[0], "carry": carry, "episode_start": episode_start}
+    return actions, extras, new_carry
 
 
-act = jax.jit(_act, static_argnames=("deterministic",))
-act.__doc__ = """``(state, obs [B, O], key, carry, episode_start [B]) -> (actions, ActInfo, new_carry)``."""
-act_from_noise = jax.jit(_act_from_noise)
+act = jax.jit(_act)
+act.__doc__ = """``(state, obs [B, O], noise | None, carry, episode_start [B]) -> (actions, extras, new_carry)``;
+``extras``: ``log_prob`` and ``value`` ``[B]``, and the ``carry`` and ``episode_start`` that went in
+(what :func:`update` replays the sequence from)."""
 
 
-def _next_values(state: PPOState, batch: RecurrentRollout) -> jax.Array:
-    """Value ``[T, B]`` of each step's true next observation, continuing that step's episode."""
-    after_step = jax.tree.map(lambda c, f: jnp.concatenate([c[1:], f[None]]), batch.carries, batch.final_carry)
-    next_obs = batch.rollout.next_obs
+def _next_values(state: PPOState, rollout: Rollout) -> jax.Array:
+    """Value ``[T, B]`` of each step's true next observation, continuing that step's episode.
+
+    The carry after step ``t`` entered step ``t + 1``; after the last step it is recomputed
+    with one network step (the parameters are those that acted)."""
+    carries, starts = rollout.extras["carry"], rollout.extras["episode_start"]
+    last = lambda x: x[-1:]
+    final_carry, _, _ = sequence_outputs(state, state.params, jax.tree.map(lambda c: c[-1], carries),
+                                         last(rollout.obs), last(starts))
+    after_step = jax.tree.map(lambda c, f: jnp.concatenate([c[1:], f[None]]), carries, final_carry)
+    next_obs = rollout.next_obs
     steps, envs = next_obs.shape[:2]
     flat_carry = jax.tree.map(lambda c: c.reshape((steps * envs, *c.shape[2:])), after_step)
     flat_obs = _normalized(state, next_obs.reshape((steps * envs, *next_obs.shape[2:])))
@@ -128,23 +130,27 @@ def _evaluate_chunks(state: PPOState, params: Params, mb: Samples) -> tuple[Any,
     return _distribution(state, params, time_major(policy_out)), time_major(values)
 
 
-def _update(state: PPOState, batch: RecurrentRollout, key: jax.Array) -> tuple[PPOState, dict[str, jax.Array]]:
-    rollout, seq_len = batch.rollout, state.config.seq_len
-    advantages, returns = advantages_and_returns(state, rollout, _next_values(state, batch))
-    chunk_starts = jax.tree.map(lambda c: c[::seq_len].reshape((-1, *c.shape[2:])), batch.carries)
+def _update(state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState, dict[str, jax.Array]]:
+    seq_len, extras = state.config.seq_len, rollout.extras
+    advantages, returns = advantages_and_returns(state, rollout, _next_values(state, rollout))
+    chunk_starts = jax.tree.map(lambda c: c[::seq_len].reshape((-1, *c.shape[2:])), extras["carry"])
     samples = {
         "obs": _to_chunks(rollout.obs, seq_len),
         "actions": _to_chunks(rollout.actions, seq_len),
-        "log_probs": _to_chunks(rollout.log_probs, seq_len),
-        "values": _to_chunks(rollout.values, seq_len),
+        "log_probs": _to_chunks(extras["log_prob"], seq_len),
+        "values": _to_chunks(extras["value"], seq_len),
         "advantages": _to_chunks(advantages, seq_len),
         "returns": _to_chunks(returns, seq_len),
         "mask": _to_chunks(rollout.mask.astype(jnp.float32), seq_len),
-        "episode_starts": _to_chunks(batch.episode_starts, seq_len),
+        "episode_starts": _to_chunks(extras["episode_start"], seq_len),
         "carry": chunk_starts,
     }
     return optimize(state, samples, key, _evaluate_chunks)
 
 
 update = jax.jit(_update)
-update.__doc__ = """One recurrent PPO update on a :class:`~jaxrl.types.RecurrentRollout` ``[T, B]``."""
+update.__doc__ = """One recurrent PPO update on a :class:`~jaxrl.types.Rollout` ``[T, B]`` collected with :func:`act`."""
+
+RECURRENT_PPO = Agent(init=init, act=act, update=update, sample_noise=sample_noise, init_exploration=no_exploration,
+                      explore=noise_as_is, initial_carry=initial_carry)
+"""The LSTM PPO agent (``PPOConfig(policy="lstm")``)."""

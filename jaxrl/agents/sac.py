@@ -1,6 +1,7 @@
 """Soft Actor-Critic: tanh-squashed Gaussian policy, twin critics, automatic entropy tuning.
 
-Same function set as :mod:`jaxrl.agents.td3`. The policy's log-prob is that of the
+The agent is :data:`SAC` (the same function set as :mod:`jaxrl.agents.td3`); it explores by
+sampling its policy, so its noise needs no state. The policy's log-prob is that of the
 Box action (tanh and affine corrections included); the default target entropy is
 ``-action_dim``.
 """
@@ -15,21 +16,24 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, noise_or_zeros
 from jaxrl.agents.offpolicy import (
     ADAM,
+    PENDULUM_PRESET,
     OffPolicyConfig,
     adam_step,
     box_bounds,
     init_actor_critic,
-    make_act,
     make_update,
     own_copy,
     require_box,
+    standard_normal_noise,
 )
+from jaxrl.config import hparam, hparams_from_config
 from jaxrl.core.distributions import TanhGaussian
 from jaxrl.core.td import from_box, soft_update, td_target
 from jaxrl.nets.continuous import GaussianActor, QEnsemble
-from jaxrl.types import EnvSpec, Transition
+from jaxrl.types import Agent, EnvSpec, Transition
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,8 +43,8 @@ class SACConfig(OffPolicyConfig):
     num_critics: int = 2  # Q networks; targets use their minimum
     alpha: float = 0.2  # entropy coefficient (its start value when autotune)
     autotune: bool = True  # learn alpha towards target_entropy
-    target_entropy: float | None = None  # None: -action_dim
-    alpha_lr: float | None = None  # None: q_lr
+    target_entropy: float | None = hparam(None)  # None: -action_dim
+    alpha_lr: float | None = hparam(None)  # None: q_lr
 
     def validate(self):
         self.validate_offpolicy()
@@ -51,6 +55,9 @@ class SACConfig(OffPolicyConfig):
         if self.alpha_lr is not None and not self.alpha_lr > 0:
             raise ValueError(f"alpha_lr must be > 0, got {self.alpha_lr}")
         return self
+
+
+SAC_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": dict(PENDULUM_PRESET)}
 
 
 @struct.dataclass
@@ -77,11 +84,7 @@ def init(key: jax.Array, spec: EnvSpec, config: SACConfig) -> SACState:
     require_box(spec, "SAC")
     actor_params, critic_params = init_actor_critic(key, spec, *_networks(config, spec))
     log_alpha = jnp.asarray(math.log(config.alpha), jnp.float32)
-    target_entropy = -float(spec.action_dim) if config.target_entropy is None else config.target_entropy
-    hparams = {
-        "gamma": config.gamma, "tau": config.tau, "policy_lr": config.policy_lr, "q_lr": config.q_lr,
-        "alpha_lr": config.q_lr if config.alpha_lr is None else config.alpha_lr, "target_entropy": target_entropy,
-    }
+    hparams = hparams_from_config(config, {"alpha_lr": config.q_lr, "target_entropy": -float(spec.action_dim)})
     return SACState(
         actor_params=actor_params,
         critic_params=critic_params,
@@ -89,7 +92,7 @@ def init(key: jax.Array, spec: EnvSpec, config: SACConfig) -> SACState:
         log_alpha=log_alpha,
         opt_state={"actor": ADAM.init(actor_params), "critic": ADAM.init(critic_params),
                    "alpha": ADAM.init(log_alpha)},
-        hparams={k: jnp.asarray(v, jnp.float32) for k, v in hparams.items()},
+        hparams=hparams,
         step=jnp.zeros((), jnp.int32),
         config=config,
         spec=spec,
@@ -103,18 +106,16 @@ def policy(state: SACState, actor_params: Any, obs: jax.Array) -> TanhGaussian:
     return TanhGaussian(mean, log_std, *box_bounds(state.spec))
 
 
-def exploration_noise(state: SACState, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
-    """Standard normal noise ``[*batch_shape, action_dim]``: SAC explores by sampling its policy."""
-    return jax.random.normal(key, (*batch_shape, state.spec.action_dim))
-
-
-def _act_from_noise(state: SACState, obs: jax.Array, noise: jax.Array) -> tuple[jax.Array, dict]:
+def _act(state: SACState, obs: jax.Array, noise: jax.Array | None, carry: None = None,
+         episode_start: jax.Array | None = None) -> tuple[jax.Array, dict, None]:
+    noise = noise_or_zeros(noise, (obs.shape[0], state.spec.action_dim))
     actions, _ = policy(state, state.actor_params, obs).sample_from_noise(noise)
-    return actions, {}
+    return actions, {}, carry
 
 
-act_from_noise = jax.jit(_act_from_noise)
-act = make_act(act_from_noise, exploration_noise)
+act = jax.jit(_act)
+act.__doc__ = """Box actions ``[B, action_dim]`` sampled with standard normal ``noise``, or ``tanh`` of the
+mean when ``noise`` is None."""
 
 
 def train_step(state: SACState, batch: Transition, key: jax.Array) -> tuple[SACState, dict[str, jax.Array]]:
@@ -166,3 +167,7 @@ def train_step(state: SACState, batch: Transition, key: jax.Array) -> tuple[SACS
 
 
 update = make_update(train_step)
+
+SAC = Agent(init=init, act=act, update=update, sample_noise=standard_normal_noise, init_exploration=no_exploration,
+            explore=noise_as_is, initial_carry=no_carry)
+"""The SAC agent."""

@@ -1,10 +1,12 @@
 """TD3 (twin critics, target-policy smoothing, delayed actor updates); DDPG is the
 special case of one critic, no smoothing and no delay (see :mod:`jaxrl.agents.ddpg`).
 
-Agent functions: ``init``, ``act`` / ``act_from_noise``, ``exploration_noise``,
-``train_step(state, batch: Transition, key)`` and ``update(state, buffer, key)``.
-The actor works in the unit box; actions reach the env as ``to_box(unit)``, and the
-critic sees the stored env actions mapped back to the unit box.
+The agent is :data:`TD3`; beside the contract's functions, ``train_step(state, batch:
+Transition, key)`` is one gradient step and ``update(state, buffer, key)`` runs
+``updates_per_step`` of them. The actor works in the unit box; actions reach the env as
+``to_box(unit)``, and the critic sees the stored env actions mapped back to the unit box.
+Exploration is the agent's own: Gaussian noise, or per-env Ornstein-Uhlenbeck noise whose
+state (``init_exploration``) the loops carry and ``explore`` advances.
 """
 
 from __future__ import annotations
@@ -16,21 +18,24 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxrl.agents.base import no_carry, noise_or_zeros
 from jaxrl.agents.offpolicy import (
     ADAM,
+    PENDULUM_PRESET,
     OffPolicyConfig,
     adam_step,
     box_bounds,
     init_actor_critic,
-    make_act,
     make_update,
     own_copy,
     require_box,
+    standard_normal_noise,
 )
-from jaxrl.core.noise import gaussian_noise
+from jaxrl.config import hparam, hparams_from_config
+from jaxrl.core.noise import ou_init, ou_reset, ou_step
 from jaxrl.core.td import from_box, soft_update, td_target, to_box
 from jaxrl.nets.continuous import DeterministicActor, QEnsemble
-from jaxrl.types import EnvSpec, Transition
+from jaxrl.types import Agent, EnvSpec, Transition
 
 NOISE_TYPES = ("gaussian", "ou")
 
@@ -41,9 +46,9 @@ class TD3Config(OffPolicyConfig):
 
     num_critics: int = 2  # Q networks; targets use their minimum
     policy_frequency: int = 2  # critic steps per actor (and target) update
-    policy_noise: float = 0.2  # std of the target-policy smoothing noise (0: none)
-    noise_clip: float = 0.5  # smoothing noise is clipped to [-noise_clip, noise_clip]
-    exploration_noise: float = 0.1  # std (gaussian) or sigma (ou) of the acting noise
+    policy_noise: float = hparam(0.2)  # std of the target-policy smoothing noise (0: none)
+    noise_clip: float = hparam(0.5)  # smoothing noise is clipped to [-noise_clip, noise_clip]
+    exploration_noise: float = hparam(0.1)  # std (gaussian) or sigma (ou) of the acting noise
     noise_type: str = "gaussian"  # "gaussian" or "ou" (Ornstein-Uhlenbeck, per env, reset on episode start)
     ou_theta: float = 0.15  # OU mean reversion rate
     ou_dt: float = 1.0  # OU time step
@@ -65,7 +70,7 @@ class TD3Config(OffPolicyConfig):
         return self
 
 
-VMAPPABLE_HPARAMS = ("gamma", "tau", "policy_lr", "q_lr", "policy_noise", "noise_clip", "exploration_noise")
+TD3_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": {**PENDULUM_PRESET, "gamma": 0.98}}
 
 
 @struct.dataclass
@@ -97,26 +102,41 @@ def init(key: jax.Array, spec: EnvSpec, config: TD3Config) -> TD3State:
         target_actor_params=own_copy(actor_params),
         target_critic_params=own_copy(critic_params),
         opt_state={"actor": ADAM.init(actor_params), "critic": ADAM.init(critic_params)},
-        hparams={name: jnp.asarray(getattr(config, name), jnp.float32) for name in VMAPPABLE_HPARAMS},
+        hparams=hparams_from_config(config),
         step=jnp.zeros((), jnp.int32),
         config=config,
         spec=spec,
     )
 
 
-def exploration_noise(state: TD3State, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
-    """Gaussian acting noise ``[*batch_shape, action_dim]`` in unit-box units."""
-    return gaussian_noise(key, (*batch_shape, state.spec.action_dim), state.hparams["exploration_noise"])
+def init_exploration(state: TD3State, num_envs: int) -> jax.Array | None:
+    """OU noise state ``[num_envs, action_dim]`` (zeros) for ``noise_type="ou"``; else None."""
+    return ou_init(num_envs, state.spec.action_dim) if state.config.noise_type == "ou" else None
 
 
-def _act_from_noise(state: TD3State, obs: jax.Array, noise: jax.Array) -> tuple[jax.Array, dict]:
+def explore(state: TD3State, exploration: jax.Array | None, noise: jax.Array, episode_start: jax.Array
+            ) -> tuple[jax.Array, jax.Array | None]:
+    """Acting noise ``[B, action_dim]`` in unit-box units from standard normal ``noise``:
+    ``exploration_noise * noise`` (gaussian), or one OU step driven by ``noise`` with each env's
+    state reset where ``episode_start [B]`` (ou)."""
+    sigma = state.hparams["exploration_noise"]
+    if state.config.noise_type != "ou":
+        return sigma * noise, exploration
+    exploration = ou_step(ou_reset(exploration, episode_start), noise, state.config.ou_theta, sigma, state.config.ou_dt)
+    return exploration, exploration
+
+
+def _act(state: TD3State, obs: jax.Array, noise: jax.Array | None, carry: None = None,
+         episode_start: jax.Array | None = None) -> tuple[jax.Array, dict, None]:
     actor, _ = _networks(state.config, state.spec)
+    noise = noise_or_zeros(noise, (obs.shape[0], state.spec.action_dim))
     unit = jnp.clip(actor.apply({"params": state.actor_params}, obs) + noise, -1.0, 1.0)
-    return to_box(unit, *box_bounds(state.spec)), {}
+    return to_box(unit, *box_bounds(state.spec)), {}, carry
 
 
-act_from_noise = jax.jit(_act_from_noise)
-act = make_act(act_from_noise, exploration_noise)
+act = jax.jit(_act)
+act.__doc__ = """Actions ``[B, action_dim]`` in the env's bounds: the actor's plus ``noise`` (from
+:func:`explore`, unit-box units), or without noise when ``noise`` is None."""
 
 
 def train_step(state: TD3State, batch: Transition, key: jax.Array) -> tuple[TD3State, dict[str, jax.Array]]:
@@ -163,3 +183,7 @@ def train_step(state: TD3State, batch: Transition, key: jax.Array) -> tuple[TD3S
 
 
 update = make_update(train_step)
+
+TD3 = Agent(init=init, act=act, update=update, sample_noise=standard_normal_noise, init_exploration=init_exploration,
+            explore=explore, initial_carry=no_carry)
+"""The TD3 agent (also DDPG's, whose config sets one critic, no smoothing and no delay)."""

@@ -25,20 +25,13 @@ def ou_reset(state: jax.Array, episode_start: jax.Array, mu: float = 0.0) -> jax
 
 
 def ou_step(
-    state: jax.Array, key: jax.Array, theta: float, sigma: float, dt: float, mu: float = 0.0
-) -> tuple[jax.Array, jax.Array]:
-    """One OU update; returns ``(new_state, noise)`` where the noise is the new state ``[B, A]``."""
-    increments = jax.random.normal(key, state.shape, state.dtype)
-    new_state = state + theta * (mu - state) * dt + sigma * increments
-    return new_state, new_state
+    state: jax.Array, increments: jax.Array, theta: float, sigma: float, dt: float, mu: float = 0.0
+) -> jax.Array:
+    """One OU update driven by standard normal ``increments [B, A]``; the new state is the noise."""
+    return state + theta * (mu - state) * dt + sigma * increments
 
 
 def ou_stationary_std(theta: float, sigma: float, dt: float) -> float:
     """Exact stationary standard deviation of :func:`ou_step`."""
     decay = 1.0 - theta * dt
     return sigma / (1.0 - decay * decay) ** 0.5
-
-
-def gaussian_noise(key: jax.Array, shape: tuple[int, ...], sigma: float | jax.Array) -> jax.Array:
-    """Independent ``N(0, sigma^2)`` draws."""
-    return sigma * jax.random.normal(key, shape)

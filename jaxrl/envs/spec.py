@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.types import EnvSpec
@@ -55,3 +57,19 @@ def observation_to_array(observation_space: gym.Space, obs: np.ndarray) -> np.nd
         one_hot[np.arange(len(obs)), np.asarray(obs) - int(observation_space.start)] = 1.0
         return one_hot
     return np.asarray(obs, dtype=np.float32)
+
+
+def uniform_actions(spec: EnvSpec, key: jax.Array, num_envs: int) -> jax.Array:
+    """Uniformly random actions ``[num_envs]`` int32 (discrete) or ``[num_envs, A]`` in the Box bounds."""
+    if spec.discrete:
+        return jax.random.randint(key, (num_envs,), 0, spec.action_dim)
+    low, high = jnp.asarray(spec.action_low, jnp.float32), jnp.asarray(spec.action_high, jnp.float32)
+    return jax.random.uniform(key, (num_envs, spec.action_dim), minval=low, maxval=high)
+
+
+def uniform_actions_numpy(spec: EnvSpec, rng: np.random.Generator, num_envs: int) -> np.ndarray:
+    """:func:`uniform_actions` on the host, from a NumPy generator (whose state a checkpoint keeps)."""
+    if spec.discrete:
+        return rng.integers(0, spec.action_dim, num_envs).astype(np.int32)
+    low, high = np.asarray(spec.action_low, np.float32), np.asarray(spec.action_high, np.float32)
+    return rng.uniform(low, high, (num_envs, spec.action_dim)).astype(np.float32)

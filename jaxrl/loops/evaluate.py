@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
-from jaxrl.config import config_from_dict, load_run_config
+from jaxrl.agents.registry import get_algorithm
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
 from jaxrl.io.checkpoint import CheckpointError, latest_checkpoint, read_checkpoint, restore_state
-from jaxrl.loops.host import EpisodeTracker, initial_actor_input
-from jaxrl.registry import agent_for, get_algorithm
+from jaxrl.io.config_file import config_from_dict, load_run_config
+from jaxrl.loops.acting import explore_and_act, initial_actor_input
+from jaxrl.loops.episodes import EpisodeTracker
+from jaxrl.types import Agent
 
 
 class LoadedRun(NamedTuple):
@@ -45,11 +48,11 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         raise CheckpointError(
             f"checkpoint {path} was written by algorithm {meta.get('algorithm')!r}, config.json says {algorithm_name!r}"
         )
-    state = restore_into_template(agent_for(algorithm_name, config), config, state_dict, path)
+    state = restore_into_template(get_algorithm(algorithm_name).agent_for(config), config, state_dict, path)
     return LoadedRun(algorithm_name, config, state, path)
 
 
-def restore_into_template(agent: ModuleType, config: Any, state_dict: dict, path: Path) -> Any:
+def restore_into_template(agent: Agent, config: Any, state_dict: dict, path: Path) -> Any:
     """Build a fresh state for ``config`` (the template) and fill it from ``state_dict``."""
     env = make_vector_env(config.env, 1, "sync")
     try:
@@ -58,6 +61,17 @@ def restore_into_template(agent: ModuleType, config: Any, state_dict: dict, path
         env.close()
     template = agent.init(jax.random.PRNGKey(0), spec, config)
     return restore_state(template, state_dict, path)
+
+
+@functools.cache
+def _exploring_step(agent: Agent) -> Callable[..., tuple]:
+    """``(state, obs, key, carry, episode_start, exploration) -> (actions, extras, carry, exploration)``,
+    jitted: the agent's noise drawn and used as in training."""
+    def step(state, obs, key, carry, episode_start, exploration):
+        noise = agent.sample_noise(state, key, (obs.shape[0],))
+        return explore_and_act(agent, state, obs, noise, carry, episode_start, exploration)
+
+    return jax.jit(step)
 
 
 class EvalResult(NamedTuple):
@@ -75,7 +89,7 @@ class EvalResult(NamedTuple):
 
 
 def evaluate(
-    agent: ModuleType,
+    agent: Agent,
     state: Any,
     env_id: str,
     episodes: int,
@@ -85,7 +99,8 @@ def evaluate(
     max_steps: int = 1_000_000,
 ) -> EvalResult:
     """Play ``episodes`` full episodes on one env with ``agent``'s policy; raw (unscaled) returns.
-    A recurrent agent's carry is threaded through each episode and reset at its start."""
+    ``deterministic``: the agent's deterministic (greedy) action; otherwise it acts as it explores
+    in training. A recurrent agent's carry is threaded through each episode and reset at its start."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     env = HostVectorEnv(make_vector_env(env_id, 1, "sync", render_mode="rgb_array" if record_video else None))
@@ -96,14 +111,14 @@ def evaluate(
         actor_input = initial_actor_input(agent, state, env.reset(seed=seed))
         if record_video:
             frames.append(env.render())
+        step_fn = _exploring_step(agent)
         for step_index in range(max_steps):
-            step_key = jax.random.fold_in(key, step_index)
-            if actor_input.carry is None:
-                actions, _ = agent.act(state, actor_input.obs, step_key, deterministic)
-                carry = None
+            obs, carry, episode_start, exploration = actor_input
+            if deterministic:
+                actions, _, carry = agent.act(state, obs, None, carry, episode_start)
             else:
-                actions, _, carry = agent.act(state, actor_input.obs, step_key, actor_input.carry,
-                                              actor_input.episode_start, deterministic)
+                actions, _, carry, exploration = step_fn(state, obs, jax.random.fold_in(key, step_index), carry,
+                                                         episode_start, exploration)
             step = env.step(np.asarray(actions))
             ended = step.terminated | step.truncated
             tracker.record(step.rewards, ended, step.valid)
@@ -115,7 +130,8 @@ def evaluate(
                     break
             elif record_video and not returns:
                 frames.append(env.render())
-            actor_input = actor_input._replace(obs=step.obs, carry=carry, episode_start=step.obs_is_reset)
+            actor_input = actor_input._replace(obs=step.obs, carry=carry, episode_start=step.obs_is_reset,
+                                               exploration=exploration)
     finally:
         env.close()
     if len(returns) < episodes:

@@ -10,12 +10,8 @@ import math
 import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import FrameType
-
-# Learner quantities that must stay finite; an agent reports those it has.
-GUARDED_METRICS = ("policy_loss", "value_loss", "grad_norm", "actor_loss", "critic_loss", "param_norm")
-
 
 class TrainingError(RuntimeError):
     """Training produced something unusable (e.g. a non-finite loss)."""
@@ -25,26 +21,23 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped the run at a safe point, after saving a checkpoint (the message says where)."""
 
 
-def non_finite_metric(metrics: Mapping[str, float]) -> str | None:
-    """The first guarded metric of one update or record that is NaN/inf, or None.
-
-    TD3's delayed actor reports a NaN ``actor_loss`` for a stretch without an actor step;
-    that alone is not a failure (the critic loss, updated every step, still catches
-    divergence).
-    """
-    for name in GUARDED_METRICS:
+def non_finite_metric(metrics: Mapping[str, float], names: Sequence[str], nan_allowed: Sequence[str] = ()
+                      ) -> str | None:
+    """The first of ``names`` (the algorithm's must-be-finite metrics, see the registry) that is
+    NaN/inf in one update's or record's ``metrics``, or None. Those in ``nan_allowed`` may be NaN
+    (not computed in that stretch, e.g. TD3's delayed actor loss) but never inf."""
+    for name in names:
         value = metrics.get(name)
-        if value is None or math.isfinite(value):
-            continue
-        if name == "actor_loss" and math.isnan(value) and "critic_loss" in metrics:
+        if value is None or math.isfinite(value) or (math.isnan(value) and name in nan_allowed):
             continue
         return name
     return None
 
 
-def check_finite_metrics(metrics: Mapping[str, float], where: str) -> None:
+def check_finite_metrics(metrics: Mapping[str, float], where: str, names: Sequence[str],
+                         nan_allowed: Sequence[str] = ()) -> None:
     """Raise :class:`TrainingError` naming ``where`` (e.g. "update 12") and the quantity."""
-    name = non_finite_metric(metrics)
+    name = non_finite_metric(metrics, names, nan_allowed)
     if name is not None:
         raise TrainingError(f"{where}: {name} is {metrics[name]}; stopping without saving this state "
                             "(the last good checkpoint is kept)")

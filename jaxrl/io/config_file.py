@@ -1,0 +1,78 @@
+"""Config files of a run directory: write, read back, and check that a resumption matches.
+
+``config.json`` holds ``{"algorithm": ..., "config": {...every field...}, "loop": ..., "num_seeds": ...}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+ConfigT = TypeVar("ConfigT")
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready dict (tuples become lists)."""
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(config_cls: type[ConfigT], values: dict[str, Any]) -> ConfigT:
+    """Rebuild a config, turning lists back into tuples; unknown keys are an error."""
+    field_names = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(values) - field_names)
+    if unknown:
+        raise ValueError(f"unknown {config_cls.__name__} fields: {', '.join(unknown)}")
+    hints = typing.get_type_hints(config_cls)
+    converted = {
+        name: tuple(value) if isinstance(value, list) and "tuple" in str(hints[name]) else value
+        for name, value in values.items()
+    }
+    return config_cls(**converted)
+
+
+def load_run_config(run_dir: Path) -> tuple[str, dict[str, Any]]:
+    """``(algorithm, config dict)`` from ``run_dir/config.json``; ``ValueError`` naming what is wrong."""
+    config_file = Path(run_dir) / "config.json"
+    if not Path(run_dir).is_dir():
+        raise ValueError(f"run directory {run_dir} does not exist")
+    try:
+        saved = json.loads(config_file.read_text())
+        return str(saved["algorithm"]), dict(saved["config"])
+    except FileNotFoundError:
+        raise ValueError(f"{config_file} is missing: {run_dir} is not a jaxrl run directory") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{config_file} is corrupt: {type(err).__name__}: {err}") from None
+
+
+# Fields that may differ between a run and its resumption: they change nothing that is learned.
+RESUME_MAY_CHANGE = ("progress",)
+
+
+def check_resumable(run_dir: Path, algorithm: str, config: Any) -> None:
+    """``ValueError`` unless ``run_dir`` was written by ``algorithm`` with this ``config``
+    (apart from :data:`RESUME_MAY_CHANGE`); names the differing fields."""
+    saved_algorithm, saved = load_run_config(run_dir)
+    if saved_algorithm != algorithm:
+        raise ValueError(f"cannot resume {run_dir} as {algorithm}: it is a {saved_algorithm} run")
+    current = json.loads(json.dumps(config_to_dict(config)))  # tuples as lists, like the file
+    differing = sorted(name for name in set(saved) | set(current)
+                       if name not in RESUME_MAY_CHANGE and saved.get(name) != current.get(name))
+    if differing:
+        details = ", ".join(f"{name}: saved {saved.get(name)!r}, now {current.get(name)!r}" for name in differing)
+        raise ValueError(f"cannot resume {run_dir} with a different config ({details})")
+
+
+def save_config(config: Any, path: Path, algorithm: str, **about: Any) -> None:
+    """Write ``{"algorithm": ..., "config": {...}, **about}`` as JSON (``about``: how the run was
+    launched, e.g. ``loop`` and ``num_seeds``, so ``--resume`` can relaunch it the same way)."""
+    payload = {"algorithm": algorithm, "config": config_to_dict(config), **about}
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def load_run_launch(run_dir: Path) -> dict[str, Any]:
+    """How a run was launched (``loop``, ``num_seeds``), from its config.json; host/1 for old runs."""
+    saved = json.loads((Path(run_dir) / "config.json").read_text())
+    return {"loop": saved.get("loop", "host"), "num_seeds": int(saved.get("num_seeds", 1))}

@@ -1,0 +1,193 @@
+"""A device-loop run as the CLI drives it: compile, run in pieces, record, summarise.
+
+``run_device`` vmaps the :class:`~jaxrl.loops.device.DeviceProgram` over seeds, compiles it
+ahead of time, runs it in pieces of ``checkpoint_every`` iterations and hands every metrics
+record and checkpoint to the same :class:`~jaxrl.loops.run.RunRecorder` the host loop uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
+
+from jaxrl.agents.registry import Algorithm, get_algorithm
+from jaxrl.io.checkpoint import CheckpointError, save_checkpoint
+from jaxrl.io.config_file import save_config
+from jaxrl.loops.device import DeviceProgram, make_program
+from jaxrl.loops.guards import check_finite_metrics
+from jaxrl.loops.run import RunRecorder
+from jaxrl.loops.schedules import segment_bounds
+
+
+class DeviceRunResult(NamedTuple):
+    """A device-loop run of one or more seeds, as the CLI reports it."""
+
+    states: Any  # the final train states, leading axis [num_seeds]
+    metrics: dict[str, np.ndarray]  # [num_seeds, num_updates or num_records] per name
+    summary: dict[str, Any]  # per-seed and aggregate results (what results.json holds)
+
+
+def final_returns(episodic_return: np.ndarray) -> np.ndarray:
+    """The last finite entry of each row of ``[num_seeds, num_points]`` (NaN: no episode ended)."""
+    finite = np.isfinite(episodic_return)
+    last = np.where(finite.any(axis=1), episodic_return.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1), 0)
+    values = episodic_return[np.arange(len(episodic_return)), last]
+    return np.where(finite.any(axis=1), values, np.nan)
+
+
+def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | Path | None = None,
+               mesh: Mesh | None = None, resume: bool = False) -> DeviceRunResult:
+    """Train seeds ``config.seed ... config.seed + num_seeds - 1`` together with ``jit(vmap(...))``.
+
+    Seed ``s`` gets ``PRNGKey(s)``, so each seed's result equals a one-seed run with
+    ``seed=s``. With ``run_dir`` (written by process 0 only) the run leaves ``config.json``,
+    ``metrics.jsonl`` (one record per update or log interval: the mean over seeds and each
+    seed's ``episodic_return``), ``results.json`` and one evaluable sub-run per seed in
+    ``seed_<s>/``.
+
+    With a ``run_dir`` (or ``target_return`` / ``patience``) the run goes in pieces of
+    ``checkpoint_every`` iterations; after each piece it saves its whole carry (train states,
+    env states, keys, replay buffers, episode statistics) and checks the stopping rules, so
+    ``target_return`` and ``patience`` stop it at the end of the piece in which they trigger.
+    ``resume=True`` continues from the latest checkpoint and ends bit-identical to an
+    uninterrupted run. A non-finite loss or parameter stops the run before the bad piece is
+    saved; Ctrl-C stops it after the current piece, saved.
+    """
+    if num_seeds < 1:
+        raise ValueError(f"num_seeds must be >= 1, got {num_seeds}")
+    config.validate()
+    stopping = config.target_return is not None or config.patience is not None
+    if stopping and not config.checkpoint_every:
+        raise ValueError("target_return and patience are checked after each piece of checkpoint_every iterations "
+                         "in the device loop; set checkpoint_every > 0")
+    entry = get_algorithm(algorithm)
+    seeds = np.arange(config.seed, config.seed + num_seeds)
+    program = make_program(algorithm, config, mesh)
+    pieces = segment_bounds(program.num_iterations,
+                            config.checkpoint_every if run_dir is not None or stopping else 0)
+    recorder = RunRecorder(algorithm, config, run_dir, unit=program.unit, loop="device",
+                           total_steps=program.num_iterations * program.steps_per_iteration, num_seeds=num_seeds,
+                           resume=resume, writes=jax.process_index() == 0, progress=len(pieces) > 1)
+    start = time.perf_counter()
+    carry = jax.jit(jax.vmap(program.init))(jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds)))
+    if resume:
+        carry = _resumed_carry(recorder, carry, seeds)
+    done = recorder.start_index
+    run_piece = jax.jit(jax.vmap(program.run, in_axes=(0, None)), donate_argnums=0)
+    compiled = {}  # piece length -> compiled piece
+    for begin, end in pieces:
+        if begin >= done and end - begin not in compiled:
+            compiled[end - begin] = run_piece.lower(carry, jnp.arange(begin, end)).compile()
+    compile_s = time.perf_counter() - start
+    collected: list[dict[str, np.ndarray]] = []
+    train_s, end = 0.0, done
+    try:
+        recorder.open()
+        with recorder.stop_request:
+            for begin, end in pieces:
+                if end <= done:
+                    continue
+                piece_start = time.perf_counter()
+                carry, piece_metrics = jax.block_until_ready(compiled[end - begin](carry, jnp.arange(begin, end)))
+                train_s += time.perf_counter() - piece_start
+                piece_metrics = {name: np.asarray(value) for name, value in piece_metrics.items()}
+                check_finite_pieces(piece_metrics, begin, program.unit, seeds, entry)
+                collected.append(piece_metrics)
+                stop = False
+                for record in metric_records(piece_metrics, program.unit, begin):
+                    stop = recorder.record(record) or stop
+                env_steps = end * program.steps_per_iteration
+                saved = recorder.checkpoint(carry, env_steps, seeds=seeds.tolist()) if config.checkpoint_every \
+                    else None
+                returns = piece_metrics["episodic_return"][:, -1]
+                recorder.progress.advance(env_steps, (end - done) * program.steps_per_iteration * num_seeds / train_s,
+                                          float(np.nanmean(returns)) if np.isfinite(returns).any() else None)
+                if stop:
+                    break
+                if recorder.stop_request.requested and end < program.num_iterations:
+                    raise recorder.interrupted(saved, env_steps)
+    finally:
+        recorder.close()
+    metrics = {name: np.concatenate([m[name] for m in collected], axis=1) for name in collected[0]} \
+        if collected else {}
+    summary = _summary(algorithm, config, seeds, metrics, program, end, done, compile_s, train_s, mesh, resume)
+    if recorder.writes:
+        _write_seed_runs(recorder.run_dir, algorithm, config, seeds, carry.state, summary)
+    return DeviceRunResult(carry.state, metrics, summary)
+
+
+def _resumed_carry(recorder: RunRecorder, template: Any, seeds: np.ndarray) -> Any:
+    """The carry of the latest checkpoint, placed like ``template`` (a fresh carry of this run)."""
+    resumed = recorder.resume(template)
+    if resumed.meta.get("seeds") != seeds.tolist():
+        raise CheckpointError(f"checkpoint {resumed.path} holds seeds {resumed.meta.get('seeds')}, this run asks for "
+                              f"{seeds.tolist()}")
+    return jax.tree.map(lambda leaf, like: jax.device_put(leaf, like.sharding), resumed.tree, template)
+
+
+def check_finite_pieces(metrics: dict[str, np.ndarray], begin: int, unit: str, seeds: np.ndarray,
+                        algorithm: Algorithm) -> None:
+    """Raise :class:`TrainingError` for the first (seed, iteration) with a non-finite learner value
+    (records without an update, ``updates == 0``, have NaN losses by design)."""
+    num_seeds, length = metrics["env_steps"].shape
+    for index in range(length):
+        for seed_index in range(num_seeds):
+            if "updates" in metrics and metrics["updates"][seed_index, index] == 0:
+                continue
+            values = {name: float(column[seed_index, index]) for name, column in metrics.items()}
+            check_finite_metrics(values, f"seed {seeds[seed_index]}, {unit} {begin + index + 1}",
+                                 algorithm.finite_metrics, algorithm.nan_allowed)
+
+
+def metric_records(metrics: dict[str, np.ndarray], unit: str, begin: int) -> list[dict[str, Any]]:
+    """One metrics.jsonl record per iteration: the mean over seeds, and each seed's return."""
+    records = []
+    for index in range(metrics["env_steps"].shape[1]):
+        record = {unit: begin + index + 1, "env_steps": int(metrics["env_steps"][0, index])}
+        for name, values in metrics.items():
+            if name != "env_steps":
+                column = values[:, index].astype(np.float64)
+                record[name] = float(np.nanmean(column)) if np.isfinite(column).any() else float("nan")
+        record["episodic_return_per_seed"] = [None if np.isnan(r) else float(r)
+                                              for r in metrics["episodic_return"][:, index]]
+        records.append(record)
+    return records
+
+
+def _summary(algorithm: str, config: Any, seeds: np.ndarray, metrics: dict[str, np.ndarray], program: DeviceProgram,
+             end: int, done: int, compile_s: float, train_s: float, mesh: Mesh | None, resume: bool) -> dict[str, Any]:
+    """What results.json holds: final returns per seed and their mean/std, timing, devices."""
+    returns = final_returns(metrics["episodic_return"]) if metrics else np.full(len(seeds), np.nan)
+    finite = np.isfinite(returns).any()
+    return {
+        "algorithm": algorithm, "env": config.env, "loop": "device", "seeds": seeds.tolist(),
+        "final_episodic_return": [None if np.isnan(r) else float(r) for r in returns],
+        "mean_final_episodic_return": float(np.nanmean(returns)) if finite else None,
+        "std_final_episodic_return": float(np.nanstd(returns)) if finite else None,
+        "env_steps_per_seed": end * program.steps_per_iteration, "compile_s": compile_s, "train_s": train_s,
+        "aggregate_sps": (end - done) * program.steps_per_iteration * len(seeds) / max(train_s, 1e-9),
+        "devices": 1 if mesh is None else mesh.size, "processes": jax.process_count(),
+        "resumed_from_" + program.unit: done if resume else None,
+    }
+
+
+def _write_seed_runs(run_dir: Path, algorithm: str, config: Any, seeds: np.ndarray, states: Any,
+                     summary: dict[str, Any]) -> None:
+    """An evaluable sub-run per seed (its config and final train state) and results.json."""
+    for index, seed in enumerate(seeds):
+        seed_dir = run_dir / f"seed_{seed}"
+        seed_config = dataclasses.replace(config, seed=int(seed))
+        seed_dir.mkdir(exist_ok=True)
+        save_config(seed_config, seed_dir / "config.json", algorithm)
+        state = jax.tree.map(lambda x, i=index: np.asarray(x[i]), states)
+        save_checkpoint(seed_dir, state, {"algorithm": algorithm, "env_steps": summary["env_steps_per_seed"],
+                                          "loop": "device"}, keep=config.keep_checkpoints)
+    (run_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")

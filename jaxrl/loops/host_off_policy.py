@@ -1,0 +1,166 @@
+"""The host loop's off-policy schedule: a device replay buffer fed one vector-env step at a time."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl.agents.registry import Algorithm
+from jaxrl.core.replay import replay_add, replay_init
+from jaxrl.envs.host import host_env_for
+from jaxrl.envs.spec import uniform_actions_numpy
+from jaxrl.io.checkpoint import restore_state
+from jaxrl.loops.acting import example_transition, explore_and_act
+from jaxrl.loops.episodes import EpisodeTracker
+from jaxrl.loops.host import TrainResult, committed, host_checkpoint, host_record, resume_host
+from jaxrl.loops.run import RunRecorder
+from jaxrl.loops.schedules import step_schedule
+from jaxrl.types import Agent, Transition
+
+
+def zeros_like_shapes(tree: Any) -> Any:
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), tree)
+
+
+def make_off_policy_step(agent: Agent) -> Callable:
+    """One jitted device call per env step, so an accelerator sees one dispatch per step:
+
+    ``(state, buffer, transitions, valid, next_obs, keys, iteration, exploration, episode_start)
+    -> (state, buffer, (next_actions, next_extras) or None, exploration, metrics)``
+
+    It adds step ``t``'s transitions, runs ``update`` if ``do_update``, and if ``do_act``
+    explores and acts for step ``t + 1``: the usual act / step / add / update order.
+    """
+    def off_policy_step(state, buffer, transitions, valid, next_obs, keys, iteration, exploration, episode_start,
+                        do_update, do_act):
+        act_key, update_key = keys
+        buffer = replay_add(buffer, transitions, valid)
+        metrics = {}
+        if do_update:
+            state, metrics = agent.update(state, buffer, jax.random.fold_in(update_key, iteration))
+        acted = None
+        if do_act:
+            acted, exploration = first_actions(agent, state, next_obs, act_key, iteration + 1, exploration,
+                                               episode_start)
+        return state, buffer, acted, exploration, metrics
+
+    return jax.jit(off_policy_step, static_argnames=("do_update", "do_act"), donate_argnums=(0, 1))
+
+
+def first_actions(agent: Agent, state: Any, obs: Any, act_key: jax.Array, iteration: int, exploration: Any,
+                  episode_start: Any) -> tuple[tuple[jax.Array, Any], Any]:
+    """``((actions, extras), exploration)`` of the agent exploring at vector step ``iteration``."""
+    noise = agent.sample_noise(state, jax.random.fold_in(act_key, iteration), (obs.shape[0],))
+    actions, extras, _, exploration = explore_and_act(agent, state, obs, noise, None, episode_start, exploration)
+    return (actions, extras), exploration
+
+
+def train_off_policy(
+    algorithm: Algorithm,
+    config: Any,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+) -> TrainResult:
+    """Train an off-policy agent (DDPG, TD3, SAC) from a device replay buffer.
+
+    Schedule per vector-env step (:func:`~jaxrl.loops.schedules.step_schedule`): uniformly random
+    actions for the first ``learning_starts`` env steps, then the agent's exploring actions; add
+    the step's transitions (the executed, in-bounds actions and the true next observations) to
+    the buffer; every ``train_frequency`` steps after ``learning_starts`` call ``update``.
+    Adding, updating and acting are one device call per step (:func:`make_off_policy_step`). A
+    metrics record is written every ``log_every`` env steps; checkpoints also hold the replay
+    buffer and the random-action generator, so ``resume=True`` restores the learner exactly
+    (the agent's exploration state restarts with the episodes). Ctrl-C saves a checkpoint after
+    the current env step.
+    """
+    config.validate()
+    agent = algorithm.agent_for(config)
+    env = host_env_for(config)
+    recorder = None
+    try:
+        key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
+        state = agent.init(init_key, env.spec, config)
+        num_envs, spec = env.num_envs, env.spec
+        iterations = max(1, config.total_timesteps // num_envs)
+        recorder = RunRecorder(algorithm.name, config, run_dir, unit="record", loop="host",
+                               total_steps=iterations * num_envs, resume=resume)
+        obs_shape = jax.ShapeDtypeStruct((num_envs, *spec.observation_shape), jnp.float32)
+        example = example_transition(agent, state, obs_shape, None,
+                                     jax.eval_shape(agent.init_exploration, state, num_envs))
+        buffer = replay_init(config.buffer_size, example)
+        random_extras = zeros_like_shapes(example.extras)
+        random_actions = np.random.default_rng(config.seed)
+        tracker = EpisodeTracker(num_envs)
+        start_iteration = 0
+        if resume:
+            state, key, resumed = resume_host(recorder, state, tracker)
+            buffer = restore_state(buffer, resumed.extra.get("replay", {}), resumed.path)
+            random_actions.bit_generator.state = json.loads(resumed.meta["numpy_rng"])
+            start_iteration = int(resumed.meta["env_steps"]) // num_envs
+        keys = jax.random.split(key)  # acting, updating
+        state, buffer = committed(state), committed(buffer)
+        recorder.open()
+        off_policy_step = make_off_policy_step(agent)
+        exploration = committed(agent.init_exploration(state, num_envs))
+        obs = env.reset(seed=config.seed + start_iteration * num_envs)
+        pending_metrics: list[dict[str, jax.Array]] = []
+        acted = None
+        if step_schedule(start_iteration, num_envs, config)[0]:  # the first actions already come from the policy
+            acted, exploration = jax.jit(first_actions, static_argnums=0)(
+                agent, state, obs, keys[0], start_iteration, exploration, np.ones(num_envs, bool))
+
+        def save(env_steps: int) -> Path | None:
+            return host_checkpoint(recorder, state, key, env_steps, tracker, extra={"replay": buffer},
+                                   numpy_rng=json.dumps(random_actions.bit_generator.state))
+
+        env_steps = start_iteration * num_envs
+        with recorder.stop_request:
+            for iteration in range(start_iteration, iterations):
+                acting, do_update = step_schedule(iteration, num_envs, config)
+                actions, extras = acted if acting else (uniform_actions_numpy(spec, random_actions, num_envs),
+                                                        random_extras)
+                actions = np.asarray(actions)
+                step = env.step(actions)
+                transitions = Transition(obs=obs, actions=env.env_actions(actions), rewards=step.rewards,
+                                         terminated=step.terminated, truncated=step.truncated,
+                                         next_obs=step.next_obs, extras=extras)
+                tracker.record(step.rewards, step.terminated | step.truncated, step.valid)
+                obs = step.obs
+                env_steps = (iteration + 1) * num_envs
+                do_act = step_schedule(iteration + 1, num_envs, config)[0] and iteration + 1 < iterations
+                state, buffer, acted, exploration, metrics = off_policy_step(
+                    state, buffer, transitions, step.valid, obs, keys, iteration, exploration,
+                    step.terminated | step.truncated, do_update=do_update, do_act=do_act)
+                if do_update:
+                    pending_metrics.append(metrics)
+                if env_steps // config.log_every > (env_steps - num_envs) // config.log_every or \
+                        iteration + 1 == iterations:
+                    stop = host_record(recorder, algorithm, env_steps, tracker, mean_metrics(pending_metrics))
+                    pending_metrics = []
+                    if stop:
+                        break
+                    if recorder.periodic():
+                        save(env_steps)
+                if recorder.stop_request.requested:
+                    raise recorder.interrupted(save(env_steps), env_steps)
+        save(env_steps)
+    finally:
+        env.close()
+        if recorder is not None:
+            recorder.close()
+    return TrainResult(state, recorder.history, recorder.run_dir)
+
+
+def mean_metrics(metrics: list[dict[str, jax.Array]]) -> dict[str, float]:
+    """Mean of each metric over the updates since the last record (fetched from the device once)."""
+    if not metrics:
+        return {}
+    fetched = jax.device_get(metrics)
+    return {name: float(np.nanmean([m[name] for m in fetched])) if any(np.isfinite(m[name]) for m in fetched)
+            else float("nan") for name in fetched[0]}

@@ -1,0 +1,163 @@
+"""The run recorder: every side effect of a training run, for the host and the device loop alike.
+
+config.json, metrics.jsonl / timing.jsonl / TensorBoard, the progress bar, target-return and
+patience stopping, checkpoints, resumption and the Ctrl-C message. A loop builds each metrics
+record (one per update or per ``log_every`` env steps, ``unit`` says which) and hands it over;
+the recorder decides whether the run should stop and writes everything.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl.io.checkpoint import latest_for_resume, restore_state, save_checkpoint
+from jaxrl.io.config_file import check_resumable, save_config
+from jaxrl.io.metrics import MetricsWriter, Progress, truncate_metrics
+from jaxrl.loops.guards import StopRequest, TrainingInterrupted
+
+
+class Stopper:
+    """Early stop on a target return or on ``patience`` records without a new best."""
+
+    def __init__(self, target_return: float | None, patience: int | None):
+        self.target_return, self.patience = target_return, patience
+        self.best = -math.inf
+        self.records_without_improvement = 0
+
+    def reason(self, mean_return: float | None) -> str | None:
+        """Why the run should stop after a record with this ``episodic_return`` (None: go on)."""
+        if mean_return is None or math.isnan(mean_return):
+            return None
+        if self.target_return is not None and mean_return >= self.target_return:
+            return f"target return {self.target_return} reached ({mean_return:.1f})"
+        if mean_return > self.best:
+            self.best, self.records_without_improvement = mean_return, 0
+        else:
+            self.records_without_improvement += 1
+        if self.patience is not None and self.records_without_improvement >= self.patience:
+            return f"no improvement for {self.patience} records (best {self.best:.1f})"
+        return None
+
+
+class Resumed(NamedTuple):
+    """What a loop continues from (see :meth:`RunRecorder.resume`)."""
+
+    tree: Any  # the saved pytree (host: the learner state; device: the whole carry), restored exactly
+    meta: dict[str, Any]  # the checkpoint's meta (counters, key, loop-specific entries)
+    extra: dict[str, Any]  # extra pytrees as state dicts (e.g. the host loop's replay buffer)
+    path: Path  # the checkpoint it came from
+
+
+class RunRecorder:
+    """The side effects of one run. ``unit`` is "update" or "record"; ``loop`` "host" or "device".
+
+    With ``run_dir=None`` nothing touches the disk; ``writes=False`` (the device loop's processes
+    other than 0) reads a run dir for resumption but writes nothing.
+    """
+
+    def __init__(self, algorithm: str, config: Any, run_dir: str | Path | None, *, unit: str, loop: str,
+                 total_steps: int, num_seeds: int = 1, resume: bool = False, writes: bool = True,
+                 progress: bool = True):
+        self.algorithm, self.config, self.unit, self.loop = algorithm, config, unit, loop
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.num_seeds, self.resuming = num_seeds, resume
+        self.writes = writes and self.run_dir is not None
+        if resume and self.run_dir is None:
+            raise ValueError("resume needs the run_dir of the run to continue")
+        if resume:
+            check_resumable(self.run_dir, algorithm, config)
+        self.stopper = Stopper(config.target_return, config.patience)
+        self.progress = Progress(total_steps, config.progress and progress)
+        self.history: list[dict[str, Any]] = []
+        self.start_index = 0  # records done before this process (resumed runs)
+        self.start = time.perf_counter()
+        self.stop_request = StopRequest()
+        self.writer: MetricsWriter | None = None
+
+    def open(self) -> None:
+        """Write config.json (fresh runs) and start appending metrics (after :meth:`resume`)."""
+        if not self.writes:
+            return
+        if not self.resuming:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            save_config(self.config, self.run_dir / "config.json", self.algorithm, loop=self.loop,
+                        num_seeds=self.num_seeds)
+        self.writer = MetricsWriter(self.run_dir)
+
+    @property
+    def last_index(self) -> int:
+        """Records done so far, this process's and the resumed run's."""
+        return self.start_index + len(self.history)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def record(self, record: dict[str, Any]) -> bool:
+        """Log one metrics record (``{unit: index, "env_steps": ..., "episodic_return": ..., ...}``);
+        True when the run should stop (the record then holds ``stop_reason``)."""
+        stop_reason = self.stopper.reason(record.get("episodic_return"))
+        if stop_reason is not None:
+            record["stop_reason"] = stop_reason
+        self.history.append(record)
+        if self.writer is not None:
+            self.writer.write(record)
+        return stop_reason is not None
+
+    def checkpoint(self, tree: Any, env_steps: int, extra: dict[str, Any] | None = None, **meta: Any) -> Path | None:
+        """Save ``tree`` (+ ``extra`` pytrees) with the counters, the early-stopping state and ``meta``."""
+        if not self.writes:
+            return None
+        meta = {"algorithm": self.algorithm, "loop": self.loop, "env_steps": env_steps, self.unit: self.last_index,
+                "time_s": self.elapsed, "stopper": [self.stopper.best, self.stopper.records_without_improvement],
+                **meta}
+        return save_checkpoint(self.run_dir, tree, meta, keep=self.config.keep_checkpoints, extra=extra)
+
+    def resume(self, template: Any) -> Resumed:
+        """Restore the latest complete checkpoint into ``template`` (a fresh tree for this config),
+        restore the early-stopping state and the clock, and cut the metrics files back to it."""
+        path, meta, state_dict, extra = latest_for_resume(self.run_dir, self.algorithm, self.loop, self.unit)
+        tree = restore_state(template, state_dict, path)
+        if "stopper" in meta:
+            self.stopper.best, self.stopper.records_without_improvement = meta["stopper"]
+        self.start_index = int(meta[self.unit])
+        self.start -= float(meta.get("time_s", 0.0))
+        if self.writes:
+            truncate_metrics(self.run_dir, self.unit, self.start_index)
+        return Resumed(tree, meta, extra, path)
+
+    def interrupted(self, path: Path | None, env_steps: int) -> TrainingInterrupted:
+        """The exception that ends a run stopped by Ctrl-C, saying what was saved and how to go on."""
+        where = f"interrupted after {env_steps} env steps ({self.unit} {self.last_index})"
+        if path is None:
+            return TrainingInterrupted(f"{where}; nothing saved (needs a run dir"
+                                       f"{' and checkpoint_every > 0' if self.loop == 'device' else ''})")
+        loop_flag = " --loop device" if self.loop == "device" else ""
+        return TrainingInterrupted(f"{where}; saved {path}; continue with: "
+                                   f"jaxrl train {self.algorithm}{loop_flag} --resume {self.run_dir}")
+
+    def periodic(self) -> bool:
+        """Whether the record just logged is on the ``checkpoint_every`` schedule."""
+        every = self.config.checkpoint_every
+        return bool(every) and self.last_index % every == 0
+
+    def close(self) -> None:
+        self.progress.close()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def key_to_list(key: jax.Array) -> list[int]:
+    """A PRNG key as JSON-ready ints (checkpoint meta)."""
+    return np.asarray(key).tolist()
+
+
+def key_from_list(values: list[int]) -> jax.Array:
+    return jnp.asarray(np.asarray(values, np.uint32))
