@@ -46,9 +46,10 @@ TASKS = {
 
 def evaluation_curve(algorithm: str, config, run_dir: Path, episodes: int) -> list[tuple[int, float]]:
     """``[(env_steps, mean deterministic evaluation return)]`` of every checkpoint the run kept."""
+    from jaxrl.registry import agent_for
+
     from jaxrl.io.checkpoint import list_checkpoints, read_checkpoint
     from jaxrl.loops.evaluate import restore_into_template
-    from jaxrl.registry import agent_for
 
     curve = []
     for path in list_checkpoints(run_dir):

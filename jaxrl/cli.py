@@ -20,7 +20,7 @@ from typing import Any
 import gymnasium as gym
 
 from jaxrl import distributed
-from jaxrl.registry import ALGORITHMS, get_algorithm
+from jaxrl.agents.registry import ALGORITHMS, ON_POLICY, get_algorithm
 
 _NONE_WORDS = ("none", "null")
 
@@ -140,7 +140,7 @@ def _config_overrides(args: argparse.Namespace, config_cls: type) -> dict[str, A
 
 def _resumed_config(args: argparse.Namespace, config_cls: type) -> Any:
     """The saved config of ``--resume DIR``; flags that would change it are an error (naming them)."""
-    from jaxrl.config import RESUME_MAY_CHANGE, config_from_dict, load_run_config, load_run_launch
+    from jaxrl.io.config_file import RESUME_MAY_CHANGE, config_from_dict, load_run_config, load_run_launch
 
     algorithm, values = load_run_config(args.resume)
     if algorithm != args.algorithm:
@@ -165,19 +165,17 @@ def _resumed_config(args: argparse.Namespace, config_cls: type) -> Any:
 def config_and_run_dir(args: argparse.Namespace) -> tuple[Any, Path]:
     """The validated config and run directory that ``jaxrl train`` ``args`` ask for (``ValueError``
     naming the field otherwise); nothing is created or trained."""
-    from jaxrl.presets import preset_config
-
     algorithm = get_algorithm(args.algorithm)
     if args.resume is not None:
         return _resumed_config(args, algorithm.config_cls), args.resume
     overrides = _config_overrides(args, algorithm.config_cls)
     env = overrides.pop("env", algorithm.config_cls().env)
-    config = preset_config(algorithm.config_cls, env, args.algorithm, **overrides).validate()
+    config = algorithm.config_for(env, **overrides).validate()
     return config, args.run_dir or Path("runs") / f"{env.replace('/', '_')}__{args.algorithm}__{config.seed}"
 
 
 def _train(args: argparse.Namespace) -> None:
-    from jaxrl.registry import train
+    from jaxrl.api import train
 
     config, run_dir = config_and_run_dir(args)
     args.loop = args.loop or "host"
@@ -193,7 +191,7 @@ def _train(args: argparse.Namespace) -> None:
         raise ValueError("--num-seeds > 1 needs --loop device (the host loop trains one seed per process)")
     if multi_process:
         raise ValueError("multi-process runs need --loop device")
-    result = train(args.algorithm, config, run_dir, mesh, resume=args.resume is not None)
+    result = train(args.algorithm, config, run_dir, resume=args.resume is not None, mesh=mesh)
     last = result.history[-1] if result.history else {"env_steps": None, "episodic_return": None}
     stopped = f" ({last['stop_reason']})" if "stop_reason" in last else ""
     print(f"trained {last['env_steps']} env steps{stopped}; run dir: {run_dir}", file=sys.stderr)
@@ -202,7 +200,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: Any) -> None:
-    from jaxrl.loops.device import run_device
+    from jaxrl.api import run_device
 
     result = run_device(args.algorithm, config, args.num_seeds, run_dir, mesh, resume=args.resume is not None)
     summary = result.summary
@@ -214,14 +212,14 @@ def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: An
 
 
 def _eval(args: argparse.Namespace) -> None:
-    from jaxrl.loops.evaluate import evaluate, load_run
-    from jaxrl.registry import agent_for
+    from jaxrl.api import load
+    from jaxrl.loops.evaluate import evaluate
 
-    run = load_run(args.run_dir)
+    run = load(args.run_dir)
     algorithm = get_algorithm(run.algorithm)
-    deterministic = (not algorithm.on_policy) if args.deterministic is None else args.deterministic
-    result = evaluate(agent_for(run.algorithm, run.config), run.state, run.config.env, args.episodes, deterministic, args.seed,
-                      record_video=args.video is not None)
+    deterministic = algorithm.schedule != ON_POLICY if args.deterministic is None else args.deterministic
+    result = evaluate(algorithm.agent_for(run.config), run.state, run.config.env, args.episodes, deterministic,
+                      args.seed, record_video=args.video is not None)
     if args.video is not None:
         from jaxrl.io.video import write_video
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jaxrl.registry import train
 
 from jaxrl.agents.ddpg import DDPGConfig
 from jaxrl.agents.ppo import PPOConfig
 from jaxrl.agents.sac import SACConfig
 from jaxrl.agents.td3 import TD3Config
 from jaxrl.cli import build_parser, config_and_run_dir
-from jaxrl.registry import train
 
 CONFIG_CLASSES = (PPOConfig, TD3Config, SACConfig, DDPGConfig)
 

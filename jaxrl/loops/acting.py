@@ -51,6 +51,18 @@ def jitted_explore_and_act(agent: Agent) -> Callable[..., tuple[jax.Array, Any, 
     return jax.jit(functools.partial(explore_and_act, agent))
 
 
+@functools.cache
+def jitted_exploring_step(agent: Agent) -> Callable[..., tuple[jax.Array, Any, Any, Any]]:
+    """``(state, obs [B, ...], key, carry, episode_start, exploration) -> (actions, extras, carry,
+    exploration)``, jitted once per agent: the agent's noise drawn from ``key`` and used as in
+    training (stochastic evaluation, benchmarks of the acting call)."""
+    def step(state, obs, key, carry, episode_start, exploration):
+        noise = agent.sample_noise(state, key, (obs.shape[0],))
+        return explore_and_act(agent, state, obs, noise, carry, episode_start, exploration)
+
+    return jax.jit(step)
+
+
 def acting_device() -> jax.Device:
     """The device the host loop acts on (the first one, also when the learner is sharded)."""
     return jax.devices()[0]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -14,7 +12,7 @@ from jaxrl.agents.registry import get_algorithm
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
 from jaxrl.io.checkpoint import CheckpointError, latest_checkpoint, read_checkpoint, restore_state
 from jaxrl.io.config_file import config_from_dict, load_run_config
-from jaxrl.loops.acting import explore_and_act, initial_actor_input
+from jaxrl.loops.acting import initial_actor_input, jitted_exploring_step
 from jaxrl.loops.episodes import EpisodeTracker
 from jaxrl.types import Agent
 
@@ -63,17 +61,6 @@ def restore_into_template(agent: Agent, config: Any, state_dict: dict, path: Pat
     return restore_state(template, state_dict, path)
 
 
-@functools.cache
-def _exploring_step(agent: Agent) -> Callable[..., tuple]:
-    """``(state, obs, key, carry, episode_start, exploration) -> (actions, extras, carry, exploration)``,
-    jitted: the agent's noise drawn and used as in training."""
-    def step(state, obs, key, carry, episode_start, exploration):
-        noise = agent.sample_noise(state, key, (obs.shape[0],))
-        return explore_and_act(agent, state, obs, noise, carry, episode_start, exploration)
-
-    return jax.jit(step)
-
-
 class EvalResult(NamedTuple):
     returns: list[float]
     lengths: list[int]
@@ -111,7 +98,7 @@ def evaluate(
         actor_input = initial_actor_input(agent, state, env.reset(seed=seed))
         if record_video:
             frames.append(env.render())
-        step_fn = _exploring_step(agent)
+        step_fn = jitted_exploring_step(agent)
         for step_index in range(max_steps):
             obs, carry, episode_start, exploration = actor_input
             if deterministic:

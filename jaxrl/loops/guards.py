@@ -13,6 +13,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
+
 class TrainingError(RuntimeError):
     """Training produced something unusable (e.g. a non-finite loss)."""
 

@@ -20,23 +20,44 @@ def random_batch(key, n=16):
                       actions=jax.random.uniform(keys[1], (n, 2), minval=jnp.array([-2.0, 0.0]),
                                                  maxval=jnp.array([2.0, 1.0])),
                       rewards=jax.random.normal(keys[2], (n,)), next_obs=jax.random.normal(keys[3], (n, 3)),
-                      terminated=jnp.zeros(n))
+                      terminated=jnp.zeros(n, bool), truncated=jnp.zeros(n, bool), extras={})
 
 
 def changed(a, b):
     return max(float(jnp.abs(x - y).max()) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-@pytest.mark.parametrize("agent, config_cls", [(ddpg, ddpg.DDPGConfig), (td3, td3.TD3Config), (sac, sac.SACConfig)])
+@pytest.mark.parametrize("agent, config_cls", [(ddpg.DDPG, ddpg.DDPGConfig), (td3.TD3, td3.TD3Config),
+                                               (sac.SAC, sac.SACConfig)])
 def test_actions_stay_in_the_box_and_deterministic_is_noise_free(agent, config_cls):
     state = agent.init(jax.random.PRNGKey(0), SPEC, config_cls(**SMALL))
     obs = jax.random.normal(jax.random.PRNGKey(1), (500, 3)) * 10
-    actions, _ = agent.act(state, obs, jax.random.PRNGKey(2))
+    noise, _ = agent.explore(state, agent.init_exploration(state, 500),
+                             agent.sample_noise(state, jax.random.PRNGKey(2), (500,)), jnp.ones(500, bool))
+    actions, _, _ = agent.act(state, obs, noise)
     assert actions.shape == (500, 2)
     assert bool(jnp.all(actions >= jnp.array([-2.0, 0.0]))) and bool(jnp.all(actions <= jnp.array([2.0, 1.0])))
-    a1, _ = agent.act(state, obs, jax.random.PRNGKey(3), deterministic=True)
-    a2, _ = agent.act(state, obs, jax.random.PRNGKey(4), deterministic=True)
+    a1, _, _ = agent.act(state, obs, None)
+    a2, _, _ = agent.act(state, obs, None)
     np.testing.assert_array_equal(a1, a2)
+    assert changed(a1, actions) > 0
+
+
+def test_td3_exploration_is_the_agents_own_gaussian_or_ou_noise():
+    standard = jax.random.normal(jax.random.PRNGKey(0), (4, 2))
+    starts = jnp.array([True, False, False, True])
+    gaussian = td3.init(jax.random.PRNGKey(0), SPEC, td3.TD3Config(exploration_noise=0.3, **SMALL))
+    noise, state = td3.explore(gaussian, td3.init_exploration(gaussian, 4), standard, starts)
+    assert state is None
+    np.testing.assert_allclose(noise, 0.3 * standard)
+    ou = td3.init(jax.random.PRNGKey(0), SPEC, td3.TD3Config(noise_type="ou", exploration_noise=0.3, ou_theta=0.5,
+                                                             **SMALL))
+    previous = jnp.full((4, 2), 2.0)
+    noise, state = td3.explore(ou, previous, standard, starts)
+    # envs 0 and 3 start an episode: their OU state restarts from 0 before the step
+    expected = np.where(np.asarray(starts)[:, None], 0.0, 2.0 - 0.5 * 2.0) + 0.3 * np.asarray(standard)
+    np.testing.assert_allclose(noise, expected, rtol=1e-6)
+    np.testing.assert_array_equal(state, noise)
 
 
 def test_td3_delays_actor_and_target_updates():
@@ -53,16 +74,16 @@ def test_td3_delays_actor_and_target_updates():
 
 
 def test_ddpg_is_one_critic_updated_every_step():
-    state = ddpg.init(jax.random.PRNGKey(0), SPEC, ddpg.DDPGConfig(**SMALL))
+    state = ddpg.DDPG.init(jax.random.PRNGKey(0), SPEC, ddpg.DDPGConfig(**SMALL))
     assert jax.tree.leaves(state.critic_params)[0].shape[0] == 1
-    new, _ = ddpg.train_step(state, random_batch(jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    new, _ = td3.train_step(state, random_batch(jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
     assert changed(state.actor_params, new.actor_params) > 0
 
 
 def test_target_soft_update_moves_by_tau():
     config = ddpg.DDPGConfig(tau=0.25, **SMALL)
-    state = ddpg.init(jax.random.PRNGKey(0), SPEC, config)
-    new, _ = ddpg.train_step(state, random_batch(jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    state = ddpg.DDPG.init(jax.random.PRNGKey(0), SPEC, config)
+    new, _ = td3.train_step(state, random_batch(jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
     expected = jax.tree.map(lambda t, o: 0.75 * t + 0.25 * o, state.target_critic_params, new.critic_params)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), new.target_critic_params,
                  expected)
@@ -84,7 +105,8 @@ def test_sac_alpha_is_tuned_only_with_autotune():
 
 def test_update_runs_updates_per_step_gradient_steps_in_one_call():
     state = td3.init(jax.random.PRNGKey(0), SPEC, td3.TD3Config(updates_per_step=5, **SMALL))
-    buffer = replay_add(replay_init(64, (3,), 2), random_batch(jax.random.PRNGKey(1), 40))
+    batch = random_batch(jax.random.PRNGKey(1), 40)
+    buffer = replay_add(replay_init(64, batch), batch)
     new, metrics = td3.update(state, buffer, jax.random.PRNGKey(2))
     assert int(new.step) == 5
     assert np.isfinite(metrics["critic_loss"]) and np.isfinite(metrics["actor_loss"])
@@ -94,7 +116,7 @@ def test_discrete_actions_get_a_clear_error():
     with pytest.raises(ValueError, match=r"SAC needs a Box \(continuous\) action space.*use `jaxrl train ppo`"):
         sac.init(jax.random.PRNGKey(0), EnvSpec((3,), True, 2), sac.SACConfig(**SMALL))
     with pytest.raises(ValueError, match="DDPG needs a Box"):
-        ddpg.init(jax.random.PRNGKey(0), EnvSpec((3,), True, 2), ddpg.DDPGConfig(**SMALL))
+        ddpg.DDPG.init(jax.random.PRNGKey(0), EnvSpec((3,), True, 2), ddpg.DDPGConfig(**SMALL))
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -5,8 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl import ppo
+from jaxrl.agents import ppo
 from jaxrl.agents.ppo import learner_rewards
+from jaxrl.agents.ppo_config import PPOConfig
 from jaxrl.types import EnvSpec, Rollout
 
 DISCRETE = EnvSpec(observation_shape=(3,), discrete=True, action_dim=2)
@@ -15,7 +16,7 @@ CONTINUOUS = EnvSpec(observation_shape=(3,), discrete=False, action_dim=2, actio
 
 
 def config(**overrides):
-    return dataclasses.replace(ppo.PPOConfig(num_envs=4, num_steps=8, num_minibatches=2, update_epochs=2,
+    return dataclasses.replace(PPOConfig(num_envs=4, num_steps=8, num_minibatches=2, update_epochs=2,
                                              total_timesteps=3200), **overrides)
 
 
@@ -23,9 +24,10 @@ def make_rollout(state, key, T=8, B=4):
     """A random but self-consistent rollout acted with ``state``'s policy."""
     keys = jax.random.split(key, 4)
     obs = jax.random.normal(keys[0], (T, B, 3))
-    actions, info = jax.vmap(lambda o, k: ppo.act(state, o, k))(obs, jax.random.split(keys[1], T))
+    noise = ppo.sample_noise(state, keys[1], (T, B))
+    actions, extras, _ = jax.vmap(lambda o, n: ppo.act(state, o, n))(obs, noise)
     return Rollout(
-        obs=obs, actions=actions, log_probs=info.log_prob, values=info.value,
+        obs=obs, actions=actions, extras=extras,
         rewards=jax.random.normal(keys[2], (T, B)),
         terminated=jax.random.bernoulli(keys[3], 0.1, (T, B)), truncated=jnp.zeros((T, B), bool),
         next_obs=jnp.roll(obs, -1, axis=0), mask=jnp.ones((T, B)),
@@ -46,13 +48,14 @@ def test_update_changes_params_and_reports_every_metric(spec):
 def test_act_shapes_and_deterministic_mode():
     state = ppo.init(jax.random.PRNGKey(0), CONTINUOUS, config())
     obs = jnp.ones((5, 3))
-    actions, info = ppo.act(state, obs, jax.random.PRNGKey(1))
-    assert actions.shape == (5, 2) and info.log_prob.shape == (5,) and info.value.shape == (5,)
-    mode, _ = ppo.act(state, obs, jax.random.PRNGKey(1), deterministic=True)
+    actions, extras, carry = ppo.act(state, obs, ppo.sample_noise(state, jax.random.PRNGKey(1), (5,)))
+    assert actions.shape == (5, 2) and extras["log_prob"].shape == (5,) and extras["value"].shape == (5,)
+    assert carry is None
+    mode, _, _ = ppo.act(state, obs, None)
     dist, _ = ppo.policy_and_value(state, state.params, obs)
     np.testing.assert_array_equal(mode, dist.mean)
     d_state = ppo.init(jax.random.PRNGKey(0), DISCRETE, config())
-    d_actions, _ = ppo.act(d_state, obs, jax.random.PRNGKey(1))
+    d_actions, _, _ = ppo.act(d_state, obs, ppo.sample_noise(d_state, jax.random.PRNGKey(1), (5,)))
     assert d_actions.shape == (5,) and d_actions.dtype == jnp.int32
 
 

@@ -8,7 +8,7 @@ import pytest
 import jaxrl
 from jaxrl.agents import recurrent_ppo
 from jaxrl.agents.ppo import PPOConfig, _loss
-from jaxrl.types import EnvSpec, RecurrentRollout, Rollout
+from jaxrl.types import EnvSpec, Rollout
 
 SPEC = EnvSpec(observation_shape=(3,), discrete=True, action_dim=2)
 T, B = 16, 4
@@ -26,30 +26,31 @@ def acted_rollout(state, key):
     obs = jax.random.normal(keys[0], (T, B, 3))
     starts = jnp.zeros((T, B), bool).at[0].set(True).at[6, 1].set(True).at[11, 2].set(True)
     carry = recurrent_ppo.initial_carry(state, B)
-    carries, actions, log_probs, values = [], [], [], []
+    noise = recurrent_ppo.sample_noise(state, keys[1], (T, B))
+    actions, all_extras = [], []
     for t in range(T):
-        carries.append(carry)
-        action, info, carry = recurrent_ppo.act(state, obs[t], jax.random.fold_in(keys[1], t), carry, starts[t])
-        actions.append(action), log_probs.append(info.log_prob), values.append(info.value)
-    rollout = Rollout(obs=obs, actions=jnp.stack(actions), log_probs=jnp.stack(log_probs), values=jnp.stack(values),
-                      rewards=jax.random.normal(keys[2], (T, B)), terminated=jnp.roll(starts, -1, 0),
-                      truncated=jnp.zeros((T, B), bool), next_obs=jnp.roll(obs, -1, 0), mask=jnp.ones((T, B)))
-    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *carries)
-    return RecurrentRollout(rollout, stacked, starts, carry)
+        action, extras, carry = recurrent_ppo.act(state, obs[t], noise[t], carry, starts[t])
+        actions.append(action), all_extras.append(extras)
+    extras = jax.tree.map(lambda *xs: jnp.stack(xs), *all_extras)
+    np.testing.assert_array_equal(extras["episode_start"], starts)  # what went in is what update replays
+    return Rollout(obs=obs, actions=jnp.stack(actions), extras=extras, rewards=jax.random.normal(keys[2], (T, B)),
+                   terminated=jnp.roll(starts, -1, 0), truncated=jnp.zeros((T, B), bool), next_obs=jnp.roll(obs, -1, 0),
+                   mask=jnp.ones((T, B)))
 
 
 def chunk_loss(state, batch, seq_len):
     """The PPO loss over all chunks of ``batch`` cut at ``seq_len``, as update computes it."""
     chunked = dataclasses.replace(state.config, seq_len=seq_len)
     chunk_state = state.replace(config=chunked)
-    advantages, returns = recurrent_ppo.advantages_and_returns(chunk_state, batch.rollout,
+    advantages, returns = recurrent_ppo.advantages_and_returns(chunk_state, batch,
                                                                recurrent_ppo._next_values(chunk_state, batch))
     to_chunks = lambda x: recurrent_ppo._to_chunks(x, seq_len)
-    r = batch.rollout
-    samples = {"obs": to_chunks(r.obs), "actions": to_chunks(r.actions), "log_probs": to_chunks(r.log_probs),
-               "values": to_chunks(r.values), "advantages": to_chunks(advantages), "returns": to_chunks(returns),
-               "mask": to_chunks(r.mask), "episode_starts": to_chunks(batch.episode_starts),
-               "carry": jax.tree.map(lambda c: c[::seq_len].reshape((-1, *c.shape[2:])), batch.carries)}
+    extras = batch.extras
+    samples = {"obs": to_chunks(batch.obs), "actions": to_chunks(batch.actions),
+               "log_probs": to_chunks(extras["log_prob"]), "values": to_chunks(extras["value"]),
+               "advantages": to_chunks(advantages), "returns": to_chunks(returns), "mask": to_chunks(batch.mask),
+               "episode_starts": to_chunks(extras["episode_start"]),
+               "carry": jax.tree.map(lambda c: c[::seq_len].reshape((-1, *c.shape[2:])), extras["carry"])}
     return _loss(chunk_state, chunk_state.params, samples, recurrent_ppo._evaluate_chunks)
 
 
@@ -82,9 +83,10 @@ def test_shared_lstm_has_one_torso():
 def test_continuous_recurrent_policy_acts():
     spec = EnvSpec((3,), False, 2, (-1.0, -1.0), (1.0, 1.0))
     state = recurrent_ppo.init(jax.random.PRNGKey(0), spec, config(trainable_log_std=False, log_std_init=-1.0))
-    actions, info, carry = recurrent_ppo.act(state, jnp.ones((B, 3)), jax.random.PRNGKey(1),
-                                             recurrent_ppo.initial_carry(state, B), jnp.ones(B, bool))
-    assert actions.shape == (B, 2) and info.log_prob.shape == (B,)
+    noise = recurrent_ppo.sample_noise(state, jax.random.PRNGKey(1), (B,))
+    actions, extras, carry = recurrent_ppo.act(state, jnp.ones((B, 3)), noise, recurrent_ppo.initial_carry(state, B),
+                                               jnp.ones(B, bool))
+    assert actions.shape == (B, 2) and extras["log_prob"].shape == (B,)
     assert "log_std" not in state.params
 
 
@@ -115,9 +117,8 @@ def test_lstm_solves_a_memory_probe_that_a_feed_forward_policy_cannot():
     assert feed_forward < 0.5, feed_forward  # guessing averages 0
 
 
-def test_ppo_train_facade_runs_the_recurrent_agent():
-    from jaxrl import ppo
-
+def test_train_runs_the_recurrent_agent_for_policy_lstm():
     cfg = config(env="CartPole-v1", num_envs=2, num_steps=16, seq_len=8, num_minibatches=1, total_timesteps=64)
-    result = ppo.train(cfg)
+    assert jaxrl.agent_for("ppo", cfg) is recurrent_ppo.RECURRENT_PPO
+    result = jaxrl.train("ppo", cfg)
     assert "actor_lstm" in result.state.params and len(result.history) == 2

@@ -11,8 +11,8 @@ def run_ou(theta, sigma, dt, steps, start):
     state = jnp.full((2000, 1), start)
 
     def step(state, key):
-        state, noise = ou_step(state, key, theta, sigma, dt)
-        return state, noise
+        state = ou_step(state, jax.random.normal(key, state.shape), theta, sigma, dt)
+        return state, state
 
     _, noise = jax.lax.scan(step, state, jax.random.split(jax.random.PRNGKey(0), steps))
     return np.asarray(noise)  # [steps, 2000, 1]

@@ -4,10 +4,10 @@ import time
 
 import numpy as np
 import pytest
+from jaxrl.registry import train
 
 from jaxrl.agents.ppo import PPOConfig
 from jaxrl.envs.host import EnvWorkerError, HostVectorEnv, make_vector_env
-from jaxrl.registry import train
 
 
 def _step_until_failure(mode: str, timeout: float | None = None) -> tuple[EnvWorkerError, float]:

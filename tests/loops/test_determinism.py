@@ -4,11 +4,11 @@ import dataclasses
 
 import jax
 import numpy as np
+from jaxrl.registry import train
 
 from jaxrl.agents import ppo as ppo_agent
 from jaxrl.agents.ppo import PPOConfig
 from jaxrl.loops.device import make_train
-from jaxrl.registry import train
 
 HOST = PPOConfig(env="CartPole-v1", total_timesteps=1024, num_envs=4, num_steps=64, update_epochs=2,
                  num_minibatches=2, progress=False)

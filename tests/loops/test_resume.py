@@ -12,6 +12,7 @@ import jax
 import numpy as np
 import pytest
 from flax import serialization
+from jaxrl.registry import train
 
 from jaxrl.agents.ppo import PPOConfig
 from jaxrl.agents.sac import SACConfig
@@ -19,7 +20,6 @@ from jaxrl.io.checkpoint import CheckpointError, latest_checkpoint, list_checkpo
 from jaxrl.io.metrics import read_metrics
 from jaxrl.loops import host
 from jaxrl.loops.device import run_device
-from jaxrl.registry import train
 
 DEVICE_PPO = PPOConfig(env="phys2d/CartPole-v1", total_timesteps=4 * 4 * 32, num_envs=4, num_steps=32,
                        update_epochs=2, num_minibatches=2, progress=False, checkpoint_every=2, keep_checkpoints=10)
