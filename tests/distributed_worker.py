@@ -32,14 +32,14 @@ def main() -> None:
     multi_process = distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     mesh = distributed.env_mesh(args.devices) if (args.devices or multi_process) else None
     if args.loop == "device":
-        from jaxrl.loops.device import make_train
+        from jaxrl.api import make_train
 
         result = jax.block_until_ready(jax.jit(make_train("ppo", CONFIG, mesh))(jax.random.PRNGKey(0)))
         state = result.state
     else:
-        from jaxrl.registry import train
+        from jaxrl.api import train
 
-        state = train("ppo", dataclasses.replace(CONFIG, env="CartPole-v1"), None, mesh).state
+        state = train("ppo", dataclasses.replace(CONFIG, env="CartPole-v1"), None, mesh=mesh).state
     params = flat_params(state)  # replicated, so every process holds all of it
     if jax.process_index() == 0:
         np.savez(args.out, **params)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jaxrl.registry import train
+from jaxrl.api import train
 
 from jaxrl.agents.ddpg import DDPGConfig
 from jaxrl.agents.ppo import PPOConfig

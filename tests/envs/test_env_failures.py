@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 import pytest
-from jaxrl.registry import train
+from jaxrl.api import train
 
 from jaxrl.agents.ppo import PPOConfig
 from jaxrl.envs.host import EnvWorkerError, HostVectorEnv, make_vector_env

@@ -4,11 +4,11 @@ import dataclasses
 
 import jax
 import numpy as np
-from jaxrl.registry import train
 
 from jaxrl.agents import ppo as ppo_agent
 from jaxrl.agents.ppo import PPOConfig
-from jaxrl.loops.device import make_train
+from jaxrl.api import make_train, train
+from jaxrl.loops.acting import jitted_explore_and_act
 
 HOST = PPOConfig(env="CartPole-v1", total_timesteps=1024, num_envs=4, num_steps=64, update_epochs=2,
                  num_minibatches=2, progress=False)
@@ -38,34 +38,36 @@ def test_device_loop_is_bit_identical_for_one_key():
 
 
 def test_host_loop_traces_act_and_update_once_per_run():
-    ppo_agent.act_from_noise.clear_cache()
+    step = jitted_explore_and_act(ppo_agent.PPO)
+    step.clear_cache()
     ppo_agent.update.clear_cache()
     result = train("ppo", HOST)
     assert len(result.history) == HOST.num_updates > 1
     # One compiled version each: no re-tracing from changing shapes, dtypes or static values.
-    assert ppo_agent.act_from_noise._cache_size() == 1
+    assert step._cache_size() == 1
     assert ppo_agent.update._cache_size() == 1
 
 
 def test_recurrent_host_loop_traces_act_once_per_run():
     from jaxrl.agents import recurrent_ppo
 
-    recurrent_ppo.act_from_noise.clear_cache()
+    step = jitted_explore_and_act(recurrent_ppo.RECURRENT_PPO)
+    step.clear_cache()
     config = dataclasses.replace(HOST, policy="lstm", lstm_hidden_size=8, seq_len=16)
     result = train("ppo", config)
     assert len(result.history) == config.num_updates > 1
     # The first rollout starts from the initial carry, later steps from carries act returned:
     # both must be the same jit signature (same committed device), or act compiles twice.
-    assert recurrent_ppo.act_from_noise._cache_size() == 1
+    assert step._cache_size() == 1
 
 
 def test_off_policy_step_compiles_only_its_four_schedule_variants(monkeypatch):
     from jaxrl.agents.td3 import TD3Config
-    from jaxrl.loops import host
+    from jaxrl.loops import host_off_policy
 
     built = []
-    original = host.make_off_policy_step
-    monkeypatch.setattr(host, "make_off_policy_step", lambda *a: built.append(original(*a)) or built[-1])
+    original = host_off_policy.make_off_policy_step
+    monkeypatch.setattr(host_off_policy, "make_off_policy_step", lambda *a: built.append(original(*a)) or built[-1])
     train("td3", TD3Config(env="Pendulum-v1", total_timesteps=600, learning_starts=200, log_every=200,
                            batch_size=32, hidden_sizes=(16, 16), progress=False))
     # (do_update, do_act): random phase (F, F), first policy step (F, T), learning (T, T), last step (T, F).

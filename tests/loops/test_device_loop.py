@@ -11,7 +11,8 @@ from jaxrl.agents.ppo import PPOConfig
 from jaxrl.agents.sac import SACConfig
 from jaxrl.agents.td3 import TD3Config
 from jaxrl.distributed import env_mesh
-from jaxrl.loops.device import final_returns, make_train, run_device
+from jaxrl.loops.device import make_train
+from jaxrl.loops.device_run import final_returns, run_device
 
 TINY_PPO = PPOConfig(env="phys2d/CartPole-v1", total_timesteps=3 * 4 * 32, num_envs=4, num_steps=32,
                      update_epochs=2, num_minibatches=2, progress=False)
@@ -61,9 +62,11 @@ def test_off_policy_schedule_in_the_device_loop(algorithm, config_cls):
     critic_loss = np.asarray(result.metrics["critic_loss"])
     np.testing.assert_array_equal(np.asarray(result.metrics["env_steps"]), [200, 400, 600])
     assert np.isnan(critic_loss[0]) and np.all(np.isfinite(critic_loss[1:]))  # no update before learning_starts
-    # Pendulum episodes last 200 vector steps: each of the 2 envs ends one in the second record.
-    np.testing.assert_array_equal(np.asarray(result.metrics["episodes"]), [0, 2, 0])
-    np.testing.assert_array_equal(np.isfinite(result.metrics["episodic_return"]), [False, True, False])
+    # Pendulum episodes last 200 vector steps: each of the 2 envs ends one in the second record, and
+    # episodic_return stays the mean of the finished ones afterwards (the same meaning as the host loop's).
+    np.testing.assert_array_equal(np.asarray(result.metrics["episodes"]), [0, 2, 2])
+    np.testing.assert_array_equal(np.isfinite(result.metrics["episodic_return"]), [False, True, True])
+    assert result.metrics["episodic_return"][1] == result.metrics["episodic_return"][2]
 
 
 def test_device_loop_learns_cartpole():
@@ -104,3 +107,20 @@ def test_uneven_device_split_is_a_value_error_with_the_numbers():
     assert mesh.size == 1
     with pytest.raises(ValueError, match=r"devices must be in \[1, \d+\]"):
         env_mesh(10_000)
+
+
+def test_target_return_stops_the_device_loop_at_the_end_of_the_piece(tmp_path):
+    config = dataclasses.replace(TINY_PPO, total_timesteps=10 * 4 * 32, checkpoint_every=2, target_return=1.0)
+    result = run_device("ppo", config, run_dir=tmp_path / "run")
+    # Any finished CartPole episode returns >= 1, so the first record with an episode triggers the stop
+    # and the run ends with the piece (2 updates) that holds it.
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    stops = [r["update"] for r in records if "stop_reason" in r]
+    assert stops and "target return 1.0 reached" in records[stops[0] - 1]["stop_reason"]
+    assert len(records) == result.metrics["episodic_return"].shape[1] == 2 * ((stops[0] + 1) // 2) < 10
+
+
+def test_stopping_rules_without_pieces_are_refused_not_ignored():
+    config = dataclasses.replace(TINY_PPO, checkpoint_every=0, patience=3)
+    with pytest.raises(ValueError, match="target_return and patience are checked after each piece"):
+        run_device("ppo", config)

@@ -8,21 +8,28 @@ import numpy as np
 import pytest
 from toy_envs import NaNReward
 
-from jaxrl import ppo
+import jaxrl
+from jaxrl.agents import ppo
+from jaxrl.agents.ppo_config import PPOConfig
 from jaxrl.io.checkpoint import list_checkpoints
+from jaxrl.loops.device_run import check_finite_pieces
 from jaxrl.loops.evaluate import load_run
 from jaxrl.loops.guards import TrainingError
 
 
+def train_ppo(config, run_dir=None):
+    return jaxrl.train("ppo", config, run_dir)
+
+
 def quiet(**overrides):
-    return dataclasses.replace(ppo.PPOConfig(progress=False), **overrides)
+    return dataclasses.replace(PPOConfig(progress=False), **overrides)
 
 
 def start_value(env_id):
     """Value of the (only) observation after training the critic on a reward-1-per-step env."""
     config = quiet(env=env_id, gamma=0.9, total_timesteps=24_000, num_envs=8, num_steps=30,
                    update_epochs=10, learning_rate=3e-3, anneal_lr=False, hidden_sizes=(16,))
-    state = ppo.train(config).state
+    state = train_ppo(config).state
     _, value = ppo.policy_and_value(state, state.params, jnp.zeros((1, 1)))
     return float(value[0])
 
@@ -37,7 +44,7 @@ def test_truncation_bootstraps_towards_the_infinite_horizon_value():
 
 
 def test_ppo_learns_cartpole_far_beyond_random():
-    result = ppo.train(quiet(total_timesteps=20_000, seed=3))
+    result = train_ppo(quiet(total_timesteps=20_000, seed=3))
     # A random policy averages about 22 steps; the default config passes 100 well within 20k steps.
     assert result.history[-1]["episodic_return"] > 100
     assert result.history[0]["episodic_return"] < 60
@@ -46,21 +53,21 @@ def test_ppo_learns_cartpole_far_beyond_random():
 def test_continuous_ppo_learns_to_track_the_target():
     config = quiet(env="jaxrl_test/ContinuousTarget-v0", total_timesteps=16_384, num_envs=8, num_steps=64,
                    num_minibatches=4, update_epochs=10, learning_rate=3e-3, gamma=0.99, log_std_init=-0.5)
-    result = ppo.train(config)
+    result = train_ppo(config)
     # The initial policy (mean ~0, std e^-0.5) scores E[-(a - x)^2] = -(e^-1 + 1/3) ~ -0.70.
     assert result.history[-1]["episodic_return"] > -0.15
-    assert ppo.evaluate(result.state, episodes=50, deterministic=True)["mean_return"] > -0.05
+    assert jaxrl.evaluate("ppo", result.state, episodes=50, deterministic=True)["mean_return"] > -0.05
 
 
 def test_checkpoint_round_trip_gives_identical_actions(tmp_path):
-    result = ppo.train(quiet(total_timesteps=2048, checkpoint_every=2), tmp_path / "run")
+    result = train_ppo(quiet(total_timesteps=2048, checkpoint_every=2), tmp_path / "run")
     loaded = load_run(tmp_path / "run")
     obs = jnp.asarray(np.random.default_rng(0).normal(size=(16, 4)), jnp.float32)
-    for deterministic in (True, False):
-        a, info_a = ppo.act(result.state, obs, jax.random.PRNGKey(7), deterministic)
-        b, info_b = ppo.act(loaded.state, obs, jax.random.PRNGKey(7), deterministic)
+    for noise in (None, ppo.sample_noise(result.state, jax.random.PRNGKey(7), (16,))):
+        a, extras_a, _ = ppo.act(result.state, obs, noise)
+        b, extras_b, _ = ppo.act(loaded.state, obs, noise)
         np.testing.assert_array_equal(a, b)
-        np.testing.assert_array_equal(info_a.value, info_b.value)
+        np.testing.assert_array_equal(extras_a["value"], extras_b["value"])
     assert int(loaded.state.update_step) == int(result.state.update_step) == 8
     assert len(list_checkpoints(tmp_path / "run")) == 3  # keep_checkpoints
 
@@ -69,41 +76,47 @@ def test_non_finite_loss_stops_without_writing_the_bad_checkpoint(tmp_path):
     config = quiet(env="jaxrl_test/NaNReward-v0", num_envs=1, num_steps=64, total_timesteps=640,
                    checkpoint_every=1, check_env_finite=False)  # let the NaN reach the loss
     with pytest.raises(TrainingError, match=r"update 2: (policy|value)_loss is nan"):
-        ppo.train(config, tmp_path / "run")
+        train_ppo(config, tmp_path / "run")
     saved = list_checkpoints(tmp_path / "run")
     assert [p.name for p in saved] == ["ckpt_000000000064.msgpack"]  # only the good first update
 
 
 def test_target_return_stops_early():
-    result = ppo.train(quiet(total_timesteps=100_000, target_return=60.0))
+    result = train_ppo(quiet(total_timesteps=100_000, target_return=60.0))
     assert "target return 60.0 reached" in result.history[-1]["stop_reason"]
     assert result.history[-1]["env_steps"] < 100_000
 
 
 def test_finite_check_allows_a_skipped_delayed_actor_but_not_divergence():
+    from jaxrl.agents.registry import get_algorithm
     from jaxrl.loops.guards import check_finite_metrics
 
-    check_finite_metrics({"critic_loss": 0.3, "actor_loss": float("nan")}, "record 1")  # no actor step this interval
+    td3, ppo_entry = get_algorithm("td3"), get_algorithm("ppo")
+
+    def check(metrics, where, entry):
+        check_finite_metrics(metrics, where, entry.finite_metrics, entry.nan_allowed)
+
+    check({"critic_loss": 0.3, "actor_loss": float("nan")}, "record 1", td3)  # no actor step this interval
     with pytest.raises(TrainingError, match="record 2: critic_loss is nan"):
-        check_finite_metrics({"critic_loss": float("nan"), "actor_loss": float("nan")}, "record 2")
+        check({"critic_loss": float("nan"), "actor_loss": float("nan")}, "record 2", td3)
     with pytest.raises(TrainingError, match="record 3: actor_loss is inf"):
-        check_finite_metrics({"critic_loss": 0.3, "actor_loss": float("inf")}, "record 3")
+        check({"critic_loss": 0.3, "actor_loss": float("inf")}, "record 3", td3)
     with pytest.raises(TrainingError, match="update 4: policy_loss is nan"):
-        check_finite_metrics({"policy_loss": float("nan"), "value_loss": 1.0}, "update 4")
+        check({"policy_loss": float("nan"), "value_loss": 1.0}, "update 4", ppo_entry)
     with pytest.raises(TrainingError, match="update 5: param_norm is inf"):  # finite losses, diverged parameters
-        check_finite_metrics({"policy_loss": 0.1, "value_loss": 1.0, "param_norm": float("inf")}, "update 5")
+        check({"policy_loss": 0.1, "value_loss": 1.0, "param_norm": float("inf")}, "update 5", ppo_entry)
 
 
 def test_device_loop_guard_names_seed_and_record_and_skips_records_without_updates():
-    from jaxrl.loops.device import _check_finite_pieces
+    from jaxrl.agents.registry import get_algorithm
 
     nan = float("nan")
     metrics = {"env_steps": np.array([[100, 200], [100, 200]]), "updates": np.array([[0, 5], [0, 5]]),
                "critic_loss": np.array([[nan, 0.5], [nan, nan]]), "actor_loss": np.array([[nan, 0.1], [nan, 0.1]])}
     with pytest.raises(TrainingError, match=r"seed 8, record 4: critic_loss is nan"):
-        _check_finite_pieces(metrics, 2, "record", np.array([7, 8]))  # record 3 had no update: NaN is expected
+        check_finite_pieces(metrics, 2, "record", np.array([7, 8]), get_algorithm("td3"))  # record 3: no update
     metrics["critic_loss"][1, 1] = 0.4
-    _check_finite_pieces(metrics, 2, "record", np.array([7, 8]))
+    check_finite_pieces(metrics, 2, "record", np.array([7, 8]), get_algorithm("td3"))
 
 
 def test_env_returning_nan_is_named_by_its_index(tmp_path):
@@ -114,4 +127,4 @@ def test_env_returning_nan_is_named_by_its_index(tmp_path):
                  entry_point=lambda: NaNReward(nan_after=5) if next(_env_counter) == 2 else NaNReward(nan_after=10**9))
     config = quiet(env="jaxrl_test/NaNInThirdEnv-v0", num_envs=4, num_steps=16, total_timesteps=128)
     with pytest.raises(NonFiniteEnvError, match=r"env 2 returned a non-finite reward: .*nan"):
-        ppo.train(config, tmp_path / "run")
+        train_ppo(config, tmp_path / "run")

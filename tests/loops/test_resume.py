@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 from flax import serialization
-from jaxrl.registry import train
+from jaxrl.api import train
 
 from jaxrl.agents.ppo import PPOConfig
 from jaxrl.agents.sac import SACConfig

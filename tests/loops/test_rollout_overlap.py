@@ -8,29 +8,28 @@ import pytest
 from jaxrl.agents import ppo, recurrent_ppo
 from jaxrl.agents.ppo import PPOConfig
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
-from jaxrl.loops.host import EpisodeTracker, acting_view, collect_rollout, initial_actor_input
+from jaxrl.loops.acting import acting_view, collect_rollout, initial_actor_input
+from jaxrl.loops.episodes import EpisodeTracker
 
 
 def plain_rollout(env, agent, state, obs, carry, episode_start, key, num_steps):
     """The reference: act, wait, step, record, in that order, one step at a time."""
-    noise = np.asarray(agent.action_noise(state.spec, key, (num_steps, env.num_envs)))
+    noise = np.asarray(agent.sample_noise(state, key, (num_steps, env.num_envs)))
     acting = acting_view(state)
-    columns = {"obs": [], "actions": [], "log_probs": [], "values": [], "rewards": [], "next_obs": [],
+    columns = {"obs": [], "actions": [], "log_prob": [], "value": [], "rewards": [], "next_obs": [],
                "terminated": []}
     for t in range(num_steps):
-        if carry is None:
-            action, info = agent.act_from_noise(acting, obs, noise[t])
-        else:
-            action, info, carry = agent.act_from_noise(acting, obs, noise[t], carry, episode_start)
+        action, extras, carry = agent.act(acting, obs, noise[t], carry, episode_start)
         step = env.step(np.asarray(action))
-        for name, value in (("obs", obs), ("actions", action), ("log_probs", info.log_prob), ("values", info.value),
-                            ("rewards", step.rewards), ("next_obs", step.next_obs), ("terminated", step.terminated)):
+        for name, value in (("obs", obs), ("actions", action), ("log_prob", extras["log_prob"]),
+                            ("value", extras["value"]), ("rewards", step.rewards), ("next_obs", step.next_obs),
+                            ("terminated", step.terminated)):
             columns[name].append(np.asarray(value))
         obs, episode_start = step.obs, step.obs_is_reset
     return {name: np.stack(values) for name, values in columns.items()}, obs
 
 
-@pytest.mark.parametrize("agent, policy", [(ppo, "mlp"), (recurrent_ppo, "lstm")])
+@pytest.mark.parametrize("agent, policy", [(ppo.PPO, "mlp"), (recurrent_ppo.RECURRENT_PPO, "lstm")])
 def test_overlapped_rollout_equals_the_plain_loop(agent, policy):
     config = PPOConfig(num_envs=4, num_steps=64, policy=policy, hidden_sizes=(16,), lstm_hidden_size=8, seq_len=8)
     envs = [HostVectorEnv(make_vector_env("CartPole-v1", 4, "sync")) for _ in range(2)]
@@ -45,8 +44,8 @@ def test_overlapped_rollout_equals_the_plain_loop(agent, policy):
     finally:
         for env in envs:
             env.close()
-    flat = rollout.rollout if policy == "lstm" else rollout
     assert reference["terminated"].any()  # episodes ended inside the rollout: resets are covered
     for name, expected in reference.items():
-        np.testing.assert_array_equal(np.asarray(getattr(flat, name)), expected, err_msg=name)
+        got = rollout.extras[name] if name in ("log_prob", "value") else getattr(rollout, name)
+        np.testing.assert_array_equal(np.asarray(got), expected, err_msg=name)
     np.testing.assert_array_equal(after.obs, reference_obs)
