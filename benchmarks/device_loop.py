@@ -35,10 +35,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _meta import write_result
 
+from jaxrl import final_returns, make_train
 from jaxrl.agents.ppo import PPOConfig
 from jaxrl.distributed import env_mesh  # noqa: F401  (used by the device-scaling subprocesses)
 from jaxrl.envs.device import make_device_env
-from jaxrl.loops.device import final_returns, make_train
 
 ENV = "phys2d/CartPole-v1"
 # The comparison config (PureJaxRL's CartPole settings with 8 envs).

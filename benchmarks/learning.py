@@ -46,15 +46,12 @@ TASKS = {
 
 def evaluation_curve(algorithm: str, config, run_dir: Path, episodes: int) -> list[tuple[int, float]]:
     """``[(env_steps, mean deterministic evaluation return)]`` of every checkpoint the run kept."""
-    from jaxrl.registry import agent_for
-
     from jaxrl.io.checkpoint import list_checkpoints, read_checkpoint
-    from jaxrl.loops.evaluate import restore_into_template
 
     curve = []
     for path in list_checkpoints(run_dir):
-        meta, state_dict = read_checkpoint(path)
-        state = restore_into_template(agent_for(algorithm, config), config, state_dict, path)
+        meta, _ = read_checkpoint(path)
+        state = jaxrl.load(run_dir, checkpoint=path).state
         result = jaxrl.evaluate(algorithm, state, episodes=episodes, deterministic=True)
         curve.append((int(meta["env_steps"]), result["mean_return"]))
     return curve

@@ -1,7 +1,7 @@
 """jaxrl: PPO, DDPG, TD3 and SAC in JAX, on gymnasium envs (host loop) or JAX envs (device loop).
 
 The public API (:mod:`jaxrl.api`): ``config_for``, ``train``, ``make_train``, ``run_device``,
-``evaluate``, ``load``, ``agent_for``; the agent contract and data types (:mod:`jaxrl.types`).
+``evaluate``, ``load``, ``agent_for``, ``final_returns``; the agent contract and data types (:mod:`jaxrl.types`).
 """
 
 from jaxrl.core.gae import discounted_returns, gae
@@ -19,6 +19,7 @@ __all__ = [
     "config_for",
     "discounted_returns",
     "evaluate",
+    "final_returns",
     "gae",
     "load",
     "make_train",
@@ -26,7 +27,7 @@ __all__ = [
     "train",
 ]
 
-_API = ("agent_for", "config_for", "evaluate", "load", "make_train", "run_device", "train")
+_API = ("agent_for", "config_for", "evaluate", "final_returns", "load", "make_train", "run_device", "train")
 
 
 def __getattr__(name: str):

@@ -1,6 +1,7 @@
 """The public entry points: a thin layer that dispatches to the registry and the loops.
 
-Everything here is re-exported by :mod:`jaxrl`; ``benchmarks/`` and ``jaxrl bench`` use these
+Everything here (and ``final_returns``, the last finite ``episodic_return`` of each seed's row of
+metrics) is re-exported by :mod:`jaxrl`; ``benchmarks/`` and ``jaxrl bench`` use these
 (and the documented :mod:`jaxrl.loops.acting`), never loop internals.
 """
 
@@ -14,7 +15,7 @@ from jax.sharding import Mesh
 from jaxrl.agents.registry import OFF_POLICY, get_algorithm
 from jaxrl.loops.device import Train
 from jaxrl.loops.device import make_train as make_device_train
-from jaxrl.loops.device_run import DeviceRunResult
+from jaxrl.loops.device_run import DeviceRunResult, final_returns
 from jaxrl.loops.device_run import run_device as run_device_loop
 from jaxrl.loops.evaluate import LoadedRun, load_run
 from jaxrl.loops.evaluate import evaluate as play_episodes
@@ -65,6 +66,7 @@ def evaluate(algorithm: str, state: Any, episodes: int = 20, deterministic: bool
     return play_episodes(agent, state, state.config.env, episodes, deterministic, seed).summary()
 
 
-def load(run_dir: str | Path) -> LoadedRun:
-    """``LoadedRun(algorithm, config, state, checkpoint)`` of a run dir's latest checkpoint."""
-    return load_run(run_dir)
+def load(run_dir: str | Path, checkpoint: str | Path | None = None) -> LoadedRun:
+    """``LoadedRun(algorithm, config, state, checkpoint)`` of a run dir's latest checkpoint (or of
+    ``checkpoint``, one of the files in its ``checkpoints/``)."""
+    return load_run(run_dir, checkpoint)

@@ -24,8 +24,9 @@ class LoadedRun(NamedTuple):
     checkpoint: Path
 
 
-def load_run(run_dir: str | Path) -> LoadedRun:
-    """Config and latest checkpoint of ``run_dir``; :class:`CheckpointError` names what is wrong."""
+def load_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> LoadedRun:
+    """Config and latest checkpoint (or ``checkpoint``, one of its files) of ``run_dir``;
+    :class:`CheckpointError` names what is wrong."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"run directory {run_dir} does not exist")
@@ -34,7 +35,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         config = config_from_dict(get_algorithm(algorithm_name).config_cls, values)
     except ValueError as err:
         raise CheckpointError(str(err)) from None
-    path = latest_checkpoint(run_dir)
+    path = latest_checkpoint(run_dir) if checkpoint is None else Path(checkpoint)
     if path is None:
         raise CheckpointError(f"{run_dir} has no checkpoint (expected {run_dir}/checkpoints/ckpt_*.msgpack)")
     meta, state_dict = read_checkpoint(path)

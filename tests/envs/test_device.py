@@ -98,9 +98,8 @@ def test_host_only_env_id_names_the_jax_env_ids():
 
 
 def test_device_env_as_gym_steps_like_the_device_env_and_trains_in_the_host_loop():
-    from jaxrl.api import train
-
     from jaxrl.agents.ppo import PPOConfig
+    from jaxrl.api import train
     from jaxrl.envs.device import DeviceEnvAsGym
 
     wrapped = DeviceEnvAsGym("phys2d/CartPole-v1")

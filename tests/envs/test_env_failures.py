@@ -4,9 +4,9 @@ import time
 
 import numpy as np
 import pytest
-from jaxrl.api import train
 
 from jaxrl.agents.ppo import PPOConfig
+from jaxrl.api import train
 from jaxrl.envs.host import EnvWorkerError, HostVectorEnv, make_vector_env
 
 

@@ -12,14 +12,14 @@ import jax
 import numpy as np
 import pytest
 from flax import serialization
-from jaxrl.api import train
 
 from jaxrl.agents.ppo import PPOConfig
 from jaxrl.agents.sac import SACConfig
+from jaxrl.api import train
 from jaxrl.io.checkpoint import CheckpointError, latest_checkpoint, list_checkpoints, read_checkpoint_with_extra
 from jaxrl.io.metrics import read_metrics
 from jaxrl.loops import host
-from jaxrl.loops.device import run_device
+from jaxrl.loops.device_run import run_device
 
 DEVICE_PPO = PPOConfig(env="phys2d/CartPole-v1", total_timesteps=4 * 4 * 32, num_envs=4, num_steps=32,
                        update_epochs=2, num_minibatches=2, progress=False, checkpoint_every=2, keep_checkpoints=10)
@@ -67,8 +67,8 @@ def test_host_run_resumes_the_learner_exactly_and_continues_its_metrics(tmp_path
     _interrupted_copy(tmp_path / "whole", tmp_path / "resumed", keep=2)  # checkpoint after update 4
     checkpoint = list_checkpoints(tmp_path / "resumed")[-1]
     restored = []
-    original = host._committed
-    monkeypatch.setattr(host, "_committed", lambda state, mesh=None: restored.append(state) or original(state, mesh))
+    original = host.committed
+    monkeypatch.setattr(host, "committed", lambda state, mesh=None: restored.append(state) or original(state, mesh))
     result = train("ppo", HOST_PPO, tmp_path / "resumed", resume=True)
 
     meta, saved_leaves, _ = _saved(checkpoint)
