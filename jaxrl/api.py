@@ -23,6 +23,8 @@ from jaxrl.loops.host import TrainResult, train_on_policy
 from jaxrl.loops.host_off_policy import train_off_policy
 from jaxrl.types import Agent
 
+__all__ = ["agent_for", "config_for", "evaluate", "final_returns", "load", "make_train", "run_device", "train"]
+
 
 def config_for(algorithm: str, env: str, **overrides: Any) -> Any:
     """The preset config of ``algorithm`` ("ppo", "ddpg", "td3", "sac") for ``env``, with overrides."""

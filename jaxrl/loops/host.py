@@ -11,6 +11,8 @@ buffer and ``update`` samples it (:mod:`jaxrl.loops.host_off_policy`). The
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -19,11 +21,12 @@ from jax.sharding import Mesh
 
 from jaxrl.agents.registry import Algorithm
 from jaxrl.distributed import check_divisible, put_env_axis, put_replicated
-from jaxrl.envs.host import host_env_for
+from jaxrl.envs.host import HostVectorEnv, host_env_for
 from jaxrl.loops.acting import collect_rollout, initial_actor_input
 from jaxrl.loops.episodes import EpisodeTracker
 from jaxrl.loops.guards import check_finite_metrics
 from jaxrl.loops.run import RunRecorder, key_from_list, key_to_list
+from jaxrl.types import Agent
 
 
 class TrainResult(NamedTuple):
@@ -67,6 +70,37 @@ def resume_host(recorder: RunRecorder, template: Any, tracker: EpisodeTracker) -
     return resumed.tree, key_from_list(resumed.meta["key"]), resumed
 
 
+class HostRun(NamedTuple):
+    """What a host schedule starts from (see :func:`host_run`)."""
+
+    agent: Agent
+    env: HostVectorEnv
+    key: jax.Array  # the loop's key (init's was split off)
+    state: Any  # the freshly initialised learner state
+    recorder: RunRecorder
+    tracker: EpisodeTracker
+
+
+@contextlib.contextmanager
+def host_run(algorithm: Algorithm, config: Any, run_dir: str | Path | None, unit: str, total_steps: int,
+             resume: bool) -> Iterator[HostRun]:
+    """The env, the agent's fresh state and the recorder of a host-loop run; closes the env and the
+    recorder however the run ends."""
+    agent = algorithm.agent_for(config)
+    env = host_env_for(config)
+    recorder = None
+    try:
+        key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
+        state = agent.init(init_key, env.spec, config)
+        recorder = RunRecorder(algorithm.name, config, run_dir, unit=unit, loop="host", total_steps=total_steps,
+                               resume=resume)
+        yield HostRun(agent, env, key, state, recorder, EpisodeTracker(env.num_envs))
+    finally:
+        env.close()
+        if recorder is not None:
+            recorder.close()
+
+
 def train_on_policy(
     algorithm: Algorithm,
     config: Any,
@@ -89,15 +123,9 @@ def train_on_policy(
     """
     config.validate()
     check_divisible(config.num_envs, mesh)
-    agent = algorithm.agent_for(config)
-    env = host_env_for(config)
-    recorder = None
-    try:
-        key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
-        state = agent.init(init_key, env.spec, config)
-        recorder = RunRecorder(algorithm.name, config, run_dir, unit="update", loop="host",
-                               total_steps=config.num_updates * config.batch_size, resume=resume)
-        tracker = EpisodeTracker(env.num_envs)
+    total_steps = config.num_updates * config.batch_size
+    with host_run(algorithm, config, run_dir, "update", total_steps, resume) as (agent, env, key, state, recorder,
+                                                                                   tracker):
         if resume:
             state, key, _ = resume_host(recorder, state, tracker)
         state = committed(state, mesh)
@@ -123,8 +151,4 @@ def train_on_policy(
                 if recorder.periodic():
                     host_checkpoint(recorder, state, key, env_steps, tracker)
         host_checkpoint(recorder, state, key, env_steps, tracker)
-    finally:
-        env.close()
-        if recorder is not None:
-            recorder.close()
     return TrainResult(state, recorder.history, recorder.run_dir)

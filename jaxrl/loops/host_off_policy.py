@@ -13,13 +13,10 @@ import numpy as np
 
 from jaxrl.agents.registry import Algorithm
 from jaxrl.core.replay import replay_add, replay_init
-from jaxrl.envs.host import host_env_for
 from jaxrl.envs.spec import uniform_actions_numpy
 from jaxrl.io.checkpoint import restore_state
 from jaxrl.loops.acting import example_transition, explore_and_act
-from jaxrl.loops.episodes import EpisodeTracker
-from jaxrl.loops.host import TrainResult, committed, host_checkpoint, host_record, resume_host
-from jaxrl.loops.run import RunRecorder
+from jaxrl.loops.host import TrainResult, committed, host_checkpoint, host_record, host_run, resume_host
 from jaxrl.loops.schedules import step_schedule
 from jaxrl.types import Agent, Transition
 
@@ -80,23 +77,16 @@ def train_off_policy(
     the current env step.
     """
     config.validate()
-    agent = algorithm.agent_for(config)
-    env = host_env_for(config)
-    recorder = None
-    try:
-        key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
-        state = agent.init(init_key, env.spec, config)
+    iterations = max(1, config.total_timesteps // config.num_envs)
+    with host_run(algorithm, config, run_dir, "record", iterations * config.num_envs, resume) as (
+            agent, env, key, state, recorder, tracker):
         num_envs, spec = env.num_envs, env.spec
-        iterations = max(1, config.total_timesteps // num_envs)
-        recorder = RunRecorder(algorithm.name, config, run_dir, unit="record", loop="host",
-                               total_steps=iterations * num_envs, resume=resume)
         obs_shape = jax.ShapeDtypeStruct((num_envs, *spec.observation_shape), jnp.float32)
         example = example_transition(agent, state, obs_shape, None,
                                      jax.eval_shape(agent.init_exploration, state, num_envs))
         buffer = replay_init(config.buffer_size, example)
         random_extras = zeros_like_shapes(example.extras)
         random_actions = np.random.default_rng(config.seed)
-        tracker = EpisodeTracker(num_envs)
         start_iteration = 0
         if resume:
             state, key, resumed = resume_host(recorder, state, tracker)
@@ -150,10 +140,6 @@ def train_off_policy(
                 if recorder.stop_request.requested:
                     raise recorder.interrupted(save(env_steps), env_steps)
         save(env_steps)
-    finally:
-        env.close()
-        if recorder is not None:
-            recorder.close()
     return TrainResult(state, recorder.history, recorder.run_dir)
 
 
