@@ -140,7 +140,8 @@ def restore_state(template: Any, state_dict: dict[str, Any], path: Path) -> Any:
     extra = sorted(set(found) - set(expected))
     if missing or extra:
         raise CheckpointError(
-            f"checkpoint {path} does not match this config's network: "
+            f"checkpoint {path} does not match this config's network or saved state (another config, or a "
+            f"jaxrl version that saved other fields): "
             f"missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
             f"unexpected {extra[:3]}{'...' if len(extra) > 3 else ''}"
         )
