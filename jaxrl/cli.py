@@ -20,7 +20,7 @@ from typing import Any
 import gymnasium as gym
 
 from jaxrl import distributed
-from jaxrl.agents.registry import ALGORITHMS, ON_POLICY, get_algorithm
+from jaxrl.agents.registry import ALGORITHMS, get_algorithm
 
 _NONE_WORDS = ("none", "null")
 
@@ -118,8 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--episodes", type=int, default=10)
     evaluate.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
-                          help="take the most likely action (default: stochastic for PPO, deterministic for "
-                               "DDPG, TD3 and SAC)")
+                          help="take the most likely (greedy) action (default: stochastic for PPO, "
+                               "deterministic for the others)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--video", type=Path, default=None, help="write the first episode as .gif or .mp4")
 
@@ -217,7 +217,7 @@ def _eval(args: argparse.Namespace) -> None:
 
     run = load(args.run_dir)
     algorithm = get_algorithm(run.algorithm)
-    deterministic = algorithm.schedule != ON_POLICY if args.deterministic is None else args.deterministic
+    deterministic = algorithm.deterministic_eval if args.deterministic is None else args.deterministic
     result = evaluate(algorithm.agent_for(run.config), run.state, run.config.env, args.episodes, deterministic,
                       args.seed, record_video=args.video is not None)
     if args.video is not None:

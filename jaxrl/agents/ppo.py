@@ -37,6 +37,7 @@ from jaxrl.core.losses import (
     ppo_policy_loss,
     value_loss,
 )
+from jaxrl.core.minibatches import shuffled_minibatches
 from jaxrl.core.normalization import RunningStats, init_running_stats, normalize, update_running_stats
 from jaxrl.nets.mlp import ActorCritic
 from jaxrl.types import Agent, EnvSpec, Rollout
@@ -256,8 +257,6 @@ def optimize(state: PPOState, samples: Samples, key: jax.Array, evaluate: Evalua
     Shared by the feed-forward and recurrent agents; only ``samples`` and ``evaluate`` differ.
     """
     config, hp = state.config, state.hparams
-    num_samples = samples["mask"].shape[0]
-    minibatch_size = num_samples // config.num_minibatches
     lr_fraction = (
         1.0 - state.update_step.astype(jnp.float32) / config.num_updates if config.anneal_lr else jnp.float32(1.0)
     )
@@ -270,10 +269,7 @@ def optimize(state: PPOState, samples: Samples, key: jax.Array, evaluate: Evalua
         return (params, opt_state), {**metrics, "grad_norm": grad_norm}
 
     def run_epoch(params, opt_state, epoch_key):
-        order = jax.random.permutation(epoch_key, num_samples)
-        shuffled = jax.tree.map(
-            lambda x: x[order].reshape((config.num_minibatches, minibatch_size, *x.shape[1:])), samples
-        )
+        shuffled = shuffled_minibatches(epoch_key, samples, config.num_minibatches)
         (params, opt_state), metrics = jax.lax.scan(minibatch_step, (params, opt_state), shuffled)
         return params, opt_state, jax.tree.map(jnp.mean, metrics)
 

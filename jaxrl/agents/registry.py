@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from jaxrl.agents.ddpg import DDPG, DDPG_PRESETS, DDPGConfig
 from jaxrl.agents.ppo import PPO
 from jaxrl.agents.ppo_config import PPO_PRESETS, PPOConfig
+from jaxrl.agents.pqn import PQN, PQN_PRESETS, PQNConfig
 from jaxrl.agents.recurrent_ppo import RECURRENT_PPO
 from jaxrl.agents.sac import SAC, SAC_PRESETS, SACConfig
 from jaxrl.agents.td3 import TD3, TD3_PRESETS, TD3Config
@@ -32,6 +33,7 @@ class Algorithm(NamedTuple):
     presets: dict[str, dict[str, Any]]  # env id -> field values applied before the user's overrides
     finite_metrics: tuple[str, ...]  # update metrics that stop the run (nothing saved) when NaN/inf
     nan_allowed: tuple[str, ...] = ()  # of those, the ones that are NaN by design where not computed
+    deterministic_eval: bool = True  # `jaxrl eval` without --deterministic/--no-deterministic acts greedily
 
     def config_for(self, env: str, **overrides: Any) -> Any:
         """The preset config for ``env`` with ``overrides`` on top (not yet validated)."""
@@ -46,7 +48,8 @@ def _ppo_agent(config: PPOConfig) -> Agent:
 _TD3_FINITE = ("critic_loss", "actor_loss", "param_norm")
 _ALGORITHMS = (
     Algorithm("ppo", PPOConfig, _ppo_agent, ON_POLICY, PPO_PRESETS,
-              ("policy_loss", "value_loss", "grad_norm", "param_norm")),
+              ("policy_loss", "value_loss", "grad_norm", "param_norm"), deterministic_eval=False),
+    Algorithm("pqn", PQNConfig, lambda config: PQN, ON_POLICY, PQN_PRESETS, ("loss", "param_norm")),
     Algorithm("ddpg", DDPGConfig, lambda config: DDPG, OFF_POLICY, DDPG_PRESETS, _TD3_FINITE, ("actor_loss",)),
     Algorithm("td3", TD3Config, lambda config: TD3, OFF_POLICY, TD3_PRESETS, _TD3_FINITE, ("actor_loss",)),
     Algorithm("sac", SACConfig, lambda config: SAC, OFF_POLICY, SAC_PRESETS,

@@ -1,0 +1,213 @@
+"""PQN (Gallici et al., "Simplifying Deep Temporal Difference Learning", 2024): :data:`PQN`.
+
+Parallel Q-learning without a replay buffer or a target network: many envs act
+epsilon-greedily for ``num_steps``, the rollout's Q(lambda) returns
+(:func:`jaxrl.core.qlambda.q_lambda_returns`) are the targets, and a LayerNorm Q-network
+regresses on them for ``update_epochs`` x ``num_minibatches`` minibatches. It runs on the
+on-policy schedule, so both loops, resume and ``vmap`` over seeds and ``hparam`` fields come
+with the :class:`~jaxrl.types.Agent` contract.
+
+Exploration is the agent's own: ``sample_noise`` draws two uniforms per env, ``act`` takes a
+uniformly random action where the first is below the current epsilon (a linear decay from
+``eps_start`` to ``eps_finish`` over the first ``exploration_fraction`` of the updates, read
+from ``state.update_step``) and the greedy one elsewhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxrl.agents.base import no_carry, no_exploration, noise_as_is
+from jaxrl.config import RunConfig, check_at_least, check_discount, check_positive, hparam, hparams_from_config
+from jaxrl.core.minibatches import shuffled_minibatches
+from jaxrl.core.qlambda import q_lambda_returns
+from jaxrl.nets.mlp import activation_by_name
+from jaxrl.nets.q import DiscreteQNetwork
+from jaxrl.types import Agent, EnvSpec, Rollout
+
+
+@dataclasses.dataclass(frozen=True)
+class PQNConfig(RunConfig):
+    """Every knob of a PQN run; defaults after purejaxql's CartPole settings, scaled to a CPU."""
+
+    # --- the run (RunConfig's fields, with PQN defaults) ---
+    total_timesteps: int = 200_000  # env steps (summed over envs), rounded down to whole batches
+    num_envs: int = 16  # parallel envs; PQN wants many
+    # --- rollout and update schedule ---
+    num_steps: int = 32  # steps per env per rollout; batch = num_envs * num_steps
+    update_epochs: int = 4  # passes over each batch
+    num_minibatches: int = 4  # minibatches per epoch; must divide the batch
+    # --- optimisation ---
+    learning_rate: float = hparam(3e-4)  # Adam step size
+    anneal_lr: bool = False  # decay the step size linearly to 0 over the run
+    max_grad_norm: float = hparam(10.0)  # global-norm gradient clip
+    adam_eps: float = 1e-8  # Adam epsilon
+    # --- objective ---
+    gamma: float = hparam(0.99)  # discount
+    q_lambda: float = hparam(0.65)  # lambda of the Q(lambda) returns (0: one-step targets)
+    # --- epsilon-greedy exploration ---
+    eps_start: float = hparam(1.0)  # epsilon at the first update
+    eps_finish: float = hparam(0.05)  # epsilon after the decay
+    exploration_fraction: float = hparam(0.2)  # fraction of the updates over which epsilon decays linearly
+    # --- network ---
+    hidden_sizes: tuple[int, ...] = (128, 128)  # Q-network hidden layer sizes
+    activation: str = "relu"  # tanh, relu, silu or elu
+    layer_norm: bool = True  # LayerNorm after each hidden layer (what stands in for a target network)
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        return max(1, self.total_timesteps // self.batch_size)
+
+    def validate(self) -> PQNConfig:
+        """Raise ``ValueError`` naming the first invalid field; return self when valid."""
+        self.validate_run()
+        check_discount(self.gamma)
+        check_positive(self, "learning_rate", "max_grad_norm")
+        check_at_least(self, 1, "num_steps", "update_epochs", "num_minibatches")
+        check_at_least(self, 0, "adam_eps")
+        if self.batch_size % self.num_minibatches:
+            raise ValueError(f"num_envs * num_steps ({self.num_envs} * {self.num_steps} = {self.batch_size}) "
+                             f"must be divisible by num_minibatches ({self.num_minibatches})")
+        if self.total_timesteps < self.batch_size:
+            raise ValueError(f"total_timesteps ({self.total_timesteps}) must be at least one batch "
+                             f"(num_envs * num_steps = {self.batch_size})")
+        for name in ("q_lambda", "eps_start", "eps_finish"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 < self.exploration_fraction <= 1.0:
+            raise ValueError(f"exploration_fraction must be in (0, 1], got {self.exploration_fraction}")
+        if not self.hidden_sizes or any(size < 1 for size in self.hidden_sizes):
+            raise ValueError(f"hidden_sizes must be a non-empty list of positive ints, got {self.hidden_sizes}")
+        activation_by_name(self.activation)
+        return self
+
+
+PQN_PRESETS: dict[str, dict[str, Any]] = {"CartPole-v1": {}, "phys2d/CartPole-v1": {}}
+
+
+@struct.dataclass
+class PQNState:
+    """Everything PQN learns or schedules. A pytree; ``config`` and ``spec`` are static."""
+
+    params: Any  # the Q-network's flax params
+    opt_state: optax.OptState  # Adam's moments
+    hparams: dict[str, jax.Array]  # vmappable fields as float32 scalars
+    update_step: jax.Array  # int32: updates done (drives epsilon and the step-size decay)
+    config: PQNConfig = struct.field(pytree_node=False)
+    spec: EnvSpec = struct.field(pytree_node=False)
+
+
+def _network(config: PQNConfig, spec: EnvSpec) -> DiscreteQNetwork:
+    return DiscreteQNetwork(spec.action_dim, tuple(config.hidden_sizes), config.activation, config.layer_norm)
+
+
+def _adam(config: PQNConfig) -> optax.GradientTransformation:
+    return optax.scale_by_adam(eps=config.adam_eps)
+
+
+def require_discrete(spec: EnvSpec) -> None:
+    if not spec.discrete:
+        raise ValueError(f"PQN needs a Discrete action space, but this env's actions are a Box of "
+                         f"{spec.action_dim} dimensions; use `jaxrl train ppo` or sac/td3 for continuous actions")
+
+
+def init(key: jax.Array, spec: EnvSpec, config: PQNConfig) -> PQNState:
+    """Fresh Q-network parameters and Adam state."""
+    config.validate()
+    require_discrete(spec)
+    params = _network(config, spec).init(key, jnp.zeros((1, *spec.observation_shape)).reshape(1, -1))["params"]
+    return PQNState(params=params, opt_state=_adam(config).init(params), hparams=hparams_from_config(config),
+                    update_step=jnp.zeros((), jnp.int32), config=config, spec=spec)
+
+
+def q_values(state: PQNState, params: Any, obs: jax.Array) -> jax.Array:
+    """``Q [..., num_actions]`` of raw observations ``[..., *obs_shape]`` (flattened for the MLP)."""
+    batch_shape = obs.shape[: obs.ndim - len(state.spec.observation_shape)]
+    return _network(state.config, state.spec).apply({"params": params}, obs.reshape((*batch_shape, -1)))
+
+
+def epsilon(state: PQNState) -> jax.Array:
+    """The exploration rate at ``state.update_step``: linear from eps_start to eps_finish, then flat."""
+    hp = state.hparams
+    decay_updates = jnp.maximum(hp["exploration_fraction"] * state.config.num_updates, 1.0)
+    progress = jnp.minimum(state.update_step.astype(jnp.float32) / decay_updates, 1.0)
+    return hp["eps_start"] + progress * (hp["eps_finish"] - hp["eps_start"])
+
+
+def sample_noise(state: PQNState, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
+    """Uniform draws ``[*batch_shape, 2]``: whether to explore, and which random action."""
+    return jax.random.uniform(key, (*batch_shape, 2))
+
+
+def _act(state: PQNState, obs: jax.Array, noise: jax.Array | None, carry: None = None,
+         episode_start: jax.Array | None = None) -> tuple[jax.Array, dict, None]:
+    greedy = jnp.argmax(q_values(state, state.params, obs), axis=-1).astype(jnp.int32)
+    if noise is None:
+        return greedy, {}, carry
+    num_actions = state.spec.action_dim
+    random = jnp.minimum((noise[..., 1] * num_actions).astype(jnp.int32), num_actions - 1)
+    return jnp.where(noise[..., 0] < epsilon(state), random, greedy), {}, carry
+
+
+act = jax.jit(_act)
+act.__doc__ = """Epsilon-greedy actions ``[B]`` int32 for ``obs [B, *obs_shape]`` from ``noise [B, 2]``
+(:func:`sample_noise`); the greedy ones when ``noise`` is None."""
+
+
+def _update(state: PQNState, rollout: Rollout, key: jax.Array) -> tuple[PQNState, dict[str, jax.Array]]:
+    config, hp = state.config, state.hparams
+    next_max_q = jnp.max(q_values(state, state.params, rollout.next_obs), axis=-1)
+    returns = jax.lax.stop_gradient(q_lambda_returns(rollout.rewards, next_max_q, rollout.terminated,
+                                                     rollout.truncated, hp["gamma"], hp["q_lambda"]))
+    num_samples = rollout.rewards.size
+    samples = {"obs": rollout.obs.reshape((num_samples, *rollout.obs.shape[2:])),
+               "actions": rollout.actions.reshape(-1), "returns": returns.reshape(-1),
+               "mask": rollout.mask.reshape(-1).astype(jnp.float32)}
+    lr_fraction = 1.0 - state.update_step / config.num_updates if config.anneal_lr else 1.0
+    step_size = hp["learning_rate"] * lr_fraction
+
+    def loss(params: Any, mb: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array]:
+        q = jnp.take_along_axis(q_values(state, params, mb["obs"]), mb["actions"][:, None], axis=-1)[:, 0]
+        weight = mb["mask"] / jnp.maximum(jnp.sum(mb["mask"]), 1.0)
+        return 0.5 * jnp.sum(weight * jnp.square(q - mb["returns"])), jnp.sum(weight * q)
+
+    def minibatch_step(carry, mb):
+        params, opt_state = carry
+        (value, mean_q), grads = jax.value_and_grad(loss, has_aux=True)(params, mb)
+        grad_norm = optax.tree.norm(grads)
+        grads = jax.tree.map(lambda g: g * jnp.minimum(1.0, hp["max_grad_norm"] / (grad_norm + 1e-6)), grads)
+        direction, opt_state = _adam(config).update(grads, opt_state, params)
+        params = jax.tree.map(lambda p, d: p - step_size * d, params, direction)
+        return (params, opt_state), {"loss": value, "q_values": mean_q, "grad_norm": grad_norm}
+
+    def epoch(carry, epoch_key):
+        carry, metrics = jax.lax.scan(minibatch_step, carry,
+                                      shuffled_minibatches(epoch_key, samples, config.num_minibatches))
+        return carry, metrics
+
+    (params, opt_state), metrics = jax.lax.scan(epoch, (state.params, state.opt_state),
+                                                jax.random.split(key, config.update_epochs))
+    metrics = {name: jnp.mean(values) for name, values in metrics.items()}
+    metrics.update(epsilon=epsilon(state), learning_rate=step_size, param_norm=optax.tree.norm(params))
+    return state.replace(params=params, opt_state=opt_state, update_step=state.update_step + 1), metrics
+
+
+update = jax.jit(_update)
+update.__doc__ = """One PQN update on a time-major rollout ``[T, B]``: Q(lambda) targets from the greedy
+values of ``next_obs`` with the current parameters, then ``update_epochs`` x ``num_minibatches`` Adam steps
+on the squared error (masked steps excluded). Metrics: loss, q_values, grad_norm, epsilon (the one that
+acted), learning_rate, param_norm."""
+
+PQN = Agent(init=init, act=act, update=update, sample_noise=sample_noise, init_exploration=no_exploration,
+            explore=noise_as_is, initial_carry=no_carry)
+"""The PQN agent."""
