@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _meta import write_result
 
 import jaxrl
+from jaxrl.agents.registry import ON_POLICY, get_algorithm
 
 # name -> (algorithm, env, env steps, threshold on the mean evaluation return, overrides)
 DEFAULT_TASKS = ["ppo-cartpole", "ppo-pendulum", "ddpg-pendulum", "td3-pendulum", "sac-pendulum"]
@@ -36,6 +37,7 @@ TASKS = {
     "ddpg-pendulum": ("ddpg", "Pendulum-v1", 20_000, -200.0, {}),
     "td3-pendulum": ("td3", "Pendulum-v1", 20_000, -200.0, {}),
     "sac-pendulum": ("sac", "Pendulum-v1", 20_000, -200.0, {}),
+    "pqn-cartpole": ("pqn", "CartPole-v1", 200_000, 475.0, {}),
     # Partially observable: LSTM next to feed-forward, same budget and hyper-parameters.
     "ppo-lstm-cartpole-novel": ("ppo", "jaxrl/CartPole-NoVel-v1", 1_000_000, 400.0, {"policy": "lstm"}),
     "ppo-mlp-cartpole-novel": ("ppo", "jaxrl/CartPole-NoVel-v1", 1_000_000, 400.0, {"policy": "mlp"}),
@@ -65,7 +67,8 @@ def run_task(name: str, seeds: list[int], eval_episodes: int, eval_points: int =
     for seed in seeds:
         config = jaxrl.config_for(algorithm, env, seed=seed, total_timesteps=steps, progress=False, **overrides)
         if eval_points:
-            iterations = config.num_updates if algorithm == "ppo" else max(1, steps // config.log_every)
+            on_policy = get_algorithm(algorithm).schedule == ON_POLICY
+            iterations = config.num_updates if on_policy else max(1, steps // config.log_every)
             config = dataclasses.replace(config, checkpoint_every=max(1, iterations // eval_points),
                                          keep_checkpoints=10 * eval_points + 1)
         with tempfile.TemporaryDirectory() as run_dir:

@@ -1,4 +1,4 @@
-"""jaxrl: PPO, DDPG, TD3 and SAC in JAX, on gymnasium envs (host loop) or JAX envs (device loop).
+"""jaxrl: PPO, PQN, DDPG, TD3 and SAC in JAX, on gymnasium envs (host loop) or JAX envs (device loop).
 
 The public API (:mod:`jaxrl.api`): ``config_for``, ``train``, ``make_train``, ``run_device``,
 ``evaluate``, ``load``, ``agent_for``, ``final_returns``; the agent contract and data types (:mod:`jaxrl.types`).

@@ -125,6 +125,42 @@ class RunConfig:
             raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
 
 
+@dataclasses.dataclass(frozen=True)
+class OnPolicyConfig(RunConfig):
+    """The on-policy schedule the loops run: ``num_updates`` x (a rollout of ``num_steps`` steps of
+    every env, one ``update`` of ``update_epochs`` x ``num_minibatches`` minibatch steps)."""
+
+    # --- rollout and update schedule ---
+    num_steps: int = 32  # steps per env per rollout; batch = num_envs * num_steps
+    update_epochs: int = 4  # passes over each batch
+    num_minibatches: int = 4  # minibatches per epoch
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    @property
+    def num_updates(self) -> int:
+        return max(1, self.total_timesteps // self.batch_size)
+
+    def validate_schedule(self) -> None:
+        """The run's fields, then the schedule's; ``ValueError`` naming the field."""
+        self.validate_run()
+        check_at_least(self, 1, "num_steps", "update_epochs", "num_minibatches")
+        if self.total_timesteps < self.batch_size:
+            raise ValueError(f"total_timesteps ({self.total_timesteps}) must be at least one batch "
+                             f"(num_envs * num_steps = {self.batch_size})")
+
+    def check_minibatches_divide_the_batch(self) -> None:
+        if self.batch_size % self.num_minibatches:
+            raise ValueError(f"num_envs * num_steps ({self.num_envs} * {self.num_steps} = {self.batch_size}) "
+                             f"must be divisible by num_minibatches ({self.num_minibatches})")
+
+
 def check_positive(config: Any, *names: str) -> None:
     """``ValueError`` naming the first of ``names`` that is not a positive finite number."""
     for name in names:

@@ -9,24 +9,23 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from jaxrl.config import RunConfig, check_at_least, check_discount, check_positive, hparam
+from jaxrl.config import OnPolicyConfig, check_at_least, check_discount, check_positive, hparam
 from jaxrl.nets.mlp import activation_by_name
 
 
 @dataclasses.dataclass(frozen=True)
-class PPOConfig(RunConfig):
+class PPOConfig(OnPolicyConfig):
     """Every knob of a PPO run. Names follow CleanRL's ``ppo.py`` where one exists.
 
     Defaults solve CartPole-v1 in about 100k steps (after RL Baselines3 Zoo's tuned
     CartPole settings); see :data:`PPO_PRESETS` for other envs.
     """
 
-    # The run's fields (env, seed, total_timesteps, num_envs, ...) come from RunConfig;
-    # its defaults (CartPole-v1, 100k steps, 8 envs, a checkpoint every 50 updates) are PPO's.
-    # --- rollout and update schedule ---
-    num_steps: int = 32  # steps per env per rollout; batch = num_envs * num_steps
+    # The run's fields (env, seed, total_timesteps, num_envs, ...) come from RunConfig, whose
+    # defaults (CartPole-v1, 100k steps, 8 envs, a checkpoint every 50 updates) are PPO's, and the
+    # rollout schedule (num_steps = 32, ...) from OnPolicyConfig.
     update_epochs: int = 20  # passes over each batch
-    num_minibatches: int = 1  # minibatches per epoch; must divide the batch
+    num_minibatches: int = 1  # minibatches per epoch; must divide the batch (lstm: the sequence chunks)
     # --- optimisation ---
     learning_rate: float = hparam(1e-3)  # Adam(W) step size (of the actor when critic_learning_rate is set)
     critic_learning_rate: float | None = hparam(None)  # separate critic optimizer and step size (needs
@@ -63,38 +62,17 @@ class PPOConfig(RunConfig):
     shared_lstm: bool = False  # one LSTM torso for actor and critic (else one each)
     seq_len: int = 8  # truncated-BPTT chunk length; must divide num_steps (num_steps: full rollout)
 
-    @property
-    def batch_size(self) -> int:
-        return self.num_envs * self.num_steps
-
-    @property
-    def minibatch_size(self) -> int:
-        return self.batch_size // self.num_minibatches
-
-    @property
-    def num_updates(self) -> int:
-        return max(1, self.total_timesteps // self.batch_size)
-
     def validate(self) -> PPOConfig:
         """Raise ``ValueError`` naming the first invalid field; return self when valid."""
-        self.validate_run()
+        self.validate_schedule()
         check_discount(self.gamma)
         check_positive(self, "learning_rate")
-        check_at_least(self, 1, "num_steps", "update_epochs", "num_minibatches")
         if self.policy not in ("mlp", "lstm"):
             raise ValueError(f"policy must be 'mlp' or 'lstm', got {self.policy!r}")
         if self.policy == "lstm":
             self._validate_recurrent()
-        elif self.batch_size % self.num_minibatches:
-            raise ValueError(
-                f"num_envs * num_steps ({self.num_envs} * {self.num_steps} = {self.batch_size}) "
-                f"must be divisible by num_minibatches ({self.num_minibatches})"
-            )
-        if self.total_timesteps < self.batch_size:
-            raise ValueError(
-                f"total_timesteps ({self.total_timesteps}) must be at least one batch "
-                f"(num_envs * num_steps = {self.batch_size})"
-            )
+        else:
+            self.check_minibatches_divide_the_batch()
         if not 0.0 <= self.gae_lambda <= 1.0:
             raise ValueError(f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
         for name in ("clip_coef", "max_grad_norm", "reward_scale"):

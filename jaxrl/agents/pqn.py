@@ -24,7 +24,7 @@ import optax
 from flax import struct
 
 from jaxrl.agents.base import no_carry, no_exploration, noise_as_is
-from jaxrl.config import RunConfig, check_at_least, check_discount, check_positive, hparam, hparams_from_config
+from jaxrl.config import OnPolicyConfig, check_at_least, check_discount, check_positive, hparam, hparams_from_config
 from jaxrl.core.minibatches import shuffled_minibatches
 from jaxrl.core.qlambda import q_lambda_returns
 from jaxrl.nets.mlp import activation_by_name
@@ -33,16 +33,12 @@ from jaxrl.types import Agent, EnvSpec, Rollout
 
 
 @dataclasses.dataclass(frozen=True)
-class PQNConfig(RunConfig):
+class PQNConfig(OnPolicyConfig):
     """Every knob of a PQN run; defaults after purejaxql's CartPole settings, scaled to a CPU."""
 
-    # --- the run (RunConfig's fields, with PQN defaults) ---
+    # --- the run and its schedule (RunConfig's and OnPolicyConfig's fields, with PQN defaults) ---
     total_timesteps: int = 200_000  # env steps (summed over envs), rounded down to whole batches
     num_envs: int = 16  # parallel envs; PQN wants many
-    # --- rollout and update schedule ---
-    num_steps: int = 32  # steps per env per rollout; batch = num_envs * num_steps
-    update_epochs: int = 4  # passes over each batch
-    num_minibatches: int = 4  # minibatches per epoch; must divide the batch
     # --- optimisation ---
     learning_rate: float = hparam(3e-4)  # Adam step size
     anneal_lr: bool = False  # decay the step size linearly to 0 over the run
@@ -60,27 +56,13 @@ class PQNConfig(RunConfig):
     activation: str = "relu"  # tanh, relu, silu or elu
     layer_norm: bool = True  # LayerNorm after each hidden layer (what stands in for a target network)
 
-    @property
-    def batch_size(self) -> int:
-        return self.num_envs * self.num_steps
-
-    @property
-    def num_updates(self) -> int:
-        return max(1, self.total_timesteps // self.batch_size)
-
     def validate(self) -> PQNConfig:
         """Raise ``ValueError`` naming the first invalid field; return self when valid."""
-        self.validate_run()
+        self.validate_schedule()
+        self.check_minibatches_divide_the_batch()
         check_discount(self.gamma)
         check_positive(self, "learning_rate", "max_grad_norm")
-        check_at_least(self, 1, "num_steps", "update_epochs", "num_minibatches")
         check_at_least(self, 0, "adam_eps")
-        if self.batch_size % self.num_minibatches:
-            raise ValueError(f"num_envs * num_steps ({self.num_envs} * {self.num_steps} = {self.batch_size}) "
-                             f"must be divisible by num_minibatches ({self.num_minibatches})")
-        if self.total_timesteps < self.batch_size:
-            raise ValueError(f"total_timesteps ({self.total_timesteps}) must be at least one batch "
-                             f"(num_envs * num_steps = {self.batch_size})")
         for name in ("q_lambda", "eps_start", "eps_finish"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
