@@ -161,6 +161,38 @@ class OnPolicyConfig(RunConfig):
                              f"must be divisible by num_minibatches ({self.num_minibatches})")
 
 
+@dataclasses.dataclass(frozen=True)
+class ReplayConfig(RunConfig):
+    """The replay schedule the loops run (names after CleanRL's DQN/DDPG/TD3/SAC scripts): uniformly
+    random actions for ``learning_starts`` env steps, every vector-env step added to a buffer of
+    ``buffer_size``, an ``update`` (``updates_per_step`` gradient steps on ``batch_size`` samples)
+    every ``train_frequency`` vector-env steps after that, a metrics record every ``log_every``."""
+
+    # --- the run (RunConfig's fields, with replay defaults) ---
+    num_envs: int = 1  # parallel envs; each env step adds num_envs transitions
+    checkpoint_every: int = 10  # metrics records (log_every env steps each) between checkpoints (0: final only)
+    # --- replay and schedule ---
+    buffer_size: int = 1_000_000  # replay capacity (transitions)
+    batch_size: int = 256  # transitions per gradient step
+    learning_starts: int = 1_000  # env steps of uniformly random actions before learning
+    train_frequency: int = 1  # vector-env steps between update calls
+    updates_per_step: int = 1  # gradient steps per update call (update-to-data ratio), in one lax.scan
+    log_every: int = 1_000  # env steps per metrics record
+
+    def validate_replay(self) -> None:
+        """The run's fields, then the schedule's; ``ValueError`` naming the field."""
+        self.validate_run()
+        check_at_least(self, 1, "buffer_size", "batch_size", "train_frequency", "updates_per_step", "log_every")
+        if self.batch_size > self.buffer_size:
+            raise ValueError(f"batch_size ({self.batch_size}) must not exceed buffer_size ({self.buffer_size})")
+        check_at_least(self, 0, "learning_starts")
+
+
+def check_hidden_sizes(sizes: tuple[int, ...]) -> None:
+    if not sizes or any(size < 1 for size in sizes):
+        raise ValueError(f"hidden_sizes must be a non-empty list of positive ints, got {sizes}")
+
+
 def check_positive(config: Any, *names: str) -> None:
     """``ValueError`` naming the first of ``names`` that is not a positive finite number."""
     for name in names:

@@ -14,28 +14,19 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrl.config import RunConfig, check_at_least, check_discount, check_positive, hparam
+from jaxrl.config import ReplayConfig, check_discount, check_hidden_sizes, check_positive, hparam
 from jaxrl.core.replay import ReplayBuffer, replay_sample
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import EnvSpec, Transition
 
 
 @dataclasses.dataclass(frozen=True)
-class OffPolicyConfig(RunConfig):
-    """Fields every off-policy agent has. Names follow CleanRL's DDPG/TD3/SAC scripts."""
+class OffPolicyConfig(ReplayConfig):
+    """Fields every actor-critic off-policy agent has. Names follow CleanRL's DDPG/TD3/SAC scripts."""
 
-    # --- the run (RunConfig's fields, with off-policy defaults) ---
+    # --- the run (RunConfig's fields, with actor-critic defaults) ---
     env: str = "Pendulum-v1"  # env id with a bounded Box action space
     total_timesteps: int = 20_000  # env steps (summed over envs)
-    num_envs: int = 1  # parallel envs; each env step adds num_envs transitions
-    checkpoint_every: int = 10  # metrics records (log_every env steps each) between periodic checkpoints (0: final only)
-    # --- replay and schedule ---
-    buffer_size: int = 1_000_000  # replay capacity (transitions)
-    batch_size: int = 256  # transitions per gradient step
-    learning_starts: int = 1_000  # env steps of uniformly random actions before learning
-    train_frequency: int = 1  # vector-env steps between update calls
-    updates_per_step: int = 1  # gradient steps per update call (update-to-data ratio), in one lax.scan
-    log_every: int = 1_000  # env steps per metrics record
     # --- optimisation ---
     gamma: float = hparam(0.99)  # discount
     tau: float = hparam(0.005)  # target-network Polyak rate, in (0, 1]
@@ -46,18 +37,17 @@ class OffPolicyConfig(RunConfig):
     activation: str = "relu"  # tanh, relu, silu or elu
 
     def validate_offpolicy(self) -> None:
-        self.validate_run()
+        self.validate_replay()
         check_discount(self.gamma)
-        check_at_least(self, 1, "buffer_size", "batch_size", "train_frequency", "updates_per_step", "log_every")
-        if self.batch_size > self.buffer_size:
-            raise ValueError(f"batch_size ({self.batch_size}) must not exceed buffer_size ({self.buffer_size})")
-        check_at_least(self, 0, "learning_starts")
-        if not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"tau must be in (0, 1], got {self.tau}")
+        check_tau(self.tau)
         check_positive(self, "policy_lr", "q_lr")
-        if not self.hidden_sizes or any(size < 1 for size in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes must be a non-empty list of positive ints, got {self.hidden_sizes}")
+        check_hidden_sizes(self.hidden_sizes)
         activation_by_name(self.activation)
+
+
+def check_tau(tau: float) -> None:
+    if not 0.0 < tau <= 1.0:
+        raise ValueError(f"tau must be in (0, 1], got {tau}")
 
 
 # After RL Baselines3 Zoo's Pendulum-v1 settings, with 1,000 random steps first; each agent's

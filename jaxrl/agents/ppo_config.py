@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from jaxrl.config import OnPolicyConfig, check_at_least, check_discount, check_positive, hparam
+from jaxrl.config import OnPolicyConfig, check_at_least, check_discount, check_hidden_sizes, check_positive, hparam
 from jaxrl.nets.mlp import activation_by_name
 
 
@@ -89,8 +89,7 @@ class PPOConfig(OnPolicyConfig):
                 )
         if self.target_kl is not None and not self.target_kl > 0:
             raise ValueError(f"target_kl must be > 0, got {self.target_kl}")
-        if not self.hidden_sizes or any(size < 1 for size in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes must be a non-empty list of positive ints, got {self.hidden_sizes}")
+        check_hidden_sizes(self.hidden_sizes)
         activation_by_name(self.activation)
         return self
 

@@ -24,7 +24,15 @@ import optax
 from flax import struct
 
 from jaxrl.agents.base import no_carry, no_exploration, noise_as_is
-from jaxrl.config import OnPolicyConfig, check_at_least, check_discount, check_positive, hparam, hparams_from_config
+from jaxrl.config import (
+    OnPolicyConfig,
+    check_at_least,
+    check_discount,
+    check_hidden_sizes,
+    check_positive,
+    hparam,
+    hparams_from_config,
+)
 from jaxrl.core.minibatches import shuffled_minibatches
 from jaxrl.core.qlambda import q_lambda_returns
 from jaxrl.nets.mlp import activation_by_name
@@ -68,8 +76,7 @@ class PQNConfig(OnPolicyConfig):
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not 0.0 < self.exploration_fraction <= 1.0:
             raise ValueError(f"exploration_fraction must be in (0, 1], got {self.exploration_fraction}")
-        if not self.hidden_sizes or any(size < 1 for size in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes must be a non-empty list of positive ints, got {self.hidden_sizes}")
+        check_hidden_sizes(self.hidden_sizes)
         activation_by_name(self.activation)
         return self
 

@@ -149,7 +149,8 @@ def _update(state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState
 
 
 update = jax.jit(_update)
-update.__doc__ = """One recurrent PPO update on a :class:`~jaxrl.types.Rollout` ``[T, B]`` collected with :func:`act`."""
+update.__doc__ = """One recurrent PPO update on a :class:`~jaxrl.types.Rollout` ``[T, B]`` collected with
+:func:`act`."""
 
 RECURRENT_PPO = Agent(init=init, act=act, update=update, sample_noise=sample_noise, init_exploration=no_exploration,
                       explore=noise_as_is, initial_carry=initial_carry)
