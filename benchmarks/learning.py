@@ -38,6 +38,7 @@ TASKS = {
     "td3-pendulum": ("td3", "Pendulum-v1", 20_000, -200.0, {}),
     "sac-pendulum": ("sac", "Pendulum-v1", 20_000, -200.0, {}),
     "pqn-cartpole": ("pqn", "CartPole-v1", 200_000, 475.0, {}),
+    "dqn-cartpole": ("dqn", "CartPole-v1", 500_000, 475.0, {}),
     # Partially observable: LSTM next to feed-forward, same budget and hyper-parameters.
     "ppo-lstm-cartpole-novel": ("ppo", "jaxrl/CartPole-NoVel-v1", 1_000_000, 400.0, {"policy": "lstm"}),
     "ppo-mlp-cartpole-novel": ("ppo", "jaxrl/CartPole-NoVel-v1", 1_000_000, 400.0, {"policy": "mlp"}),

@@ -8,6 +8,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxrl.types import EnvSpec
+
 
 def no_exploration(state: Any, num_envs: int) -> None:
     """``init_exploration`` of an agent whose exploration needs no state of its own."""
@@ -28,3 +30,10 @@ def noise_or_zeros(noise: jax.Array | None, shape: tuple[int, ...]) -> jax.Array
     """``noise``, or zeros of ``shape`` where ``act`` was asked for the deterministic action
     (``noise=None``): zero Gumbel noise picks the most likely action, zero Gaussian noise the mean."""
     return jnp.zeros(shape, jnp.float32) if noise is None else noise
+
+
+def require_discrete(spec: EnvSpec, algorithm: str) -> None:
+    """``ValueError`` naming the algorithm when the env's actions are a Box."""
+    if not spec.discrete:
+        raise ValueError(f"{algorithm} needs a Discrete action space, but this env's actions are a Box of "
+                         f"{spec.action_dim} dimensions; use `jaxrl train ppo`, sac or td3 for continuous actions")

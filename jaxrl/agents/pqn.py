@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxrl.agents.base import no_carry, no_exploration, noise_as_is
+from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, require_discrete
 from jaxrl.config import (
     OnPolicyConfig,
     check_at_least,
@@ -34,6 +34,7 @@ from jaxrl.config import (
     hparams_from_config,
 )
 from jaxrl.core.minibatches import shuffled_minibatches
+from jaxrl.core.noise import epsilon_greedy
 from jaxrl.core.qlambda import q_lambda_returns
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.nets.q import DiscreteQNetwork
@@ -104,16 +105,10 @@ def _adam(config: PQNConfig) -> optax.GradientTransformation:
     return optax.scale_by_adam(eps=config.adam_eps)
 
 
-def require_discrete(spec: EnvSpec) -> None:
-    if not spec.discrete:
-        raise ValueError(f"PQN needs a Discrete action space, but this env's actions are a Box of "
-                         f"{spec.action_dim} dimensions; use `jaxrl train ppo` or sac/td3 for continuous actions")
-
-
 def init(key: jax.Array, spec: EnvSpec, config: PQNConfig) -> PQNState:
     """Fresh Q-network parameters and Adam state."""
     config.validate()
-    require_discrete(spec)
+    require_discrete(spec, "PQN")
     params = _network(config, spec).init(key, jnp.zeros((1, *spec.observation_shape)).reshape(1, -1))["params"]
     return PQNState(params=params, opt_state=_adam(config).init(params), hparams=hparams_from_config(config),
                     update_step=jnp.zeros((), jnp.int32), config=config, spec=spec)
@@ -140,12 +135,7 @@ def sample_noise(state: PQNState, key: jax.Array, batch_shape: tuple[int, ...]) 
 
 def _act(state: PQNState, obs: jax.Array, noise: jax.Array | None, carry: None = None,
          episode_start: jax.Array | None = None) -> tuple[jax.Array, dict, None]:
-    greedy = jnp.argmax(q_values(state, state.params, obs), axis=-1).astype(jnp.int32)
-    if noise is None:
-        return greedy, {}, carry
-    num_actions = state.spec.action_dim
-    random = jnp.minimum((noise[..., 1] * num_actions).astype(jnp.int32), num_actions - 1)
-    return jnp.where(noise[..., 0] < epsilon(state), random, greedy), {}, carry
+    return epsilon_greedy(q_values(state, state.params, obs), noise, epsilon(state)), {}, carry
 
 
 act = jax.jit(_act)

@@ -1,4 +1,4 @@
-"""Exploration noise as pure functions with explicit state and key.
+"""Exploration as pure functions with explicit state: epsilon-greedy choice, and OU noise.
 
 Ornstein-Uhlenbeck, per-step form (one update per env step, Gaussian increments):
 
@@ -35,3 +35,15 @@ def ou_stationary_std(theta: float, sigma: float, dt: float) -> float:
     """Exact stationary standard deviation of :func:`ou_step`."""
     decay = 1.0 - theta * dt
     return sigma / (1.0 - decay * decay) ** 0.5
+
+
+def epsilon_greedy(q: jax.Array, noise: jax.Array | None, epsilon: float | jax.Array) -> jax.Array:
+    """Actions ``[B]`` int32 from ``q [B, A]``: the greedy one, or where ``noise[:, 0] < epsilon`` the
+    uniformly random action ``floor(noise[:, 1] * A)`` (``noise [B, 2]`` uniform in [0, 1)); greedy
+    everywhere when ``noise`` is None."""
+    greedy = jnp.argmax(q, axis=-1).astype(jnp.int32)
+    if noise is None:
+        return greedy
+    num_actions = q.shape[-1]
+    random = jnp.minimum((noise[..., 1] * num_actions).astype(jnp.int32), num_actions - 1)
+    return jnp.where(noise[..., 0] < epsilon, random, greedy)

@@ -1,0 +1,180 @@
+"""DQN (Mnih et al., 2015) with optional double Q-learning: :data:`DQN`.
+
+Flags and defaults follow CleanRL's ``dqn.py``: a replay buffer (the loops' device buffer,
+holding the integer actions), a target network updated every ``target_network_frequency``
+gradient steps by Polyak averaging with ``tau`` (1.0: a hard copy), and epsilon-greedy
+exploration from ``start_e`` to ``end_e`` over ``exploration_fraction`` of the env steps.
+
+The agent sees gradient steps, not env steps, so epsilon is read from the replay schedule:
+``env_steps = learning_starts + step / updates_per_step * train_frequency * num_envs`` -- the
+env steps at which the loops ran ``step`` gradient steps. It lives in the train state, so a
+resumed run explores where the interrupted one left off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, require_discrete
+from jaxrl.agents.offpolicy import check_tau
+from jaxrl.config import ReplayConfig, check_discount, check_hidden_sizes, check_positive, hparam, hparams_from_config
+from jaxrl.core.noise import epsilon_greedy
+from jaxrl.core.replay import ReplayBuffer, replay_sample
+from jaxrl.core.td import soft_update, td_target
+from jaxrl.nets.mlp import activation_by_name
+from jaxrl.nets.q import DiscreteQNetwork
+from jaxrl.types import Agent, EnvSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class DQNConfig(ReplayConfig):
+    """Every knob of a DQN run; defaults are CleanRL's CartPole-v1 settings."""
+
+    # --- the run and its schedule (RunConfig's and ReplayConfig's fields, with DQN defaults) ---
+    total_timesteps: int = 500_000  # env steps (summed over envs)
+    buffer_size: int = 10_000  # replay capacity (transitions)
+    batch_size: int = 128  # transitions per gradient step
+    learning_starts: int = 10_000  # env steps of uniformly random actions before learning
+    train_frequency: int = 10  # vector-env steps between update calls
+    # --- optimisation ---
+    learning_rate: float = hparam(2.5e-4)  # Adam step size
+    gamma: float = hparam(0.99)  # discount
+    tau: float = hparam(1.0)  # target-network Polyak rate (1.0: copy), in (0, 1]
+    target_network_frequency: int = 500  # gradient steps between target-network updates
+    double_q: bool = False  # pick the next action with the online network, value it with the target (van Hasselt)
+    # --- epsilon-greedy exploration ---
+    start_e: float = hparam(1.0)  # epsilon at the start
+    end_e: float = hparam(0.05)  # epsilon after the decay
+    exploration_fraction: float = hparam(0.5)  # fraction of total_timesteps over which epsilon decays linearly
+    # --- network ---
+    hidden_sizes: tuple[int, ...] = (120, 84)  # Q-network hidden layer sizes
+    activation: str = "relu"  # tanh, relu, silu or elu
+    layer_norm: bool = False  # LayerNorm after each hidden layer
+
+    def validate(self) -> DQNConfig:
+        """Raise ``ValueError`` naming the first invalid field; return self when valid."""
+        self.validate_replay()
+        check_discount(self.gamma)
+        check_tau(self.tau)
+        check_positive(self, "learning_rate")
+        if self.target_network_frequency < 1:
+            raise ValueError(f"target_network_frequency must be >= 1, got {self.target_network_frequency}")
+        for name in ("start_e", "end_e"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 < self.exploration_fraction <= 1.0:
+            raise ValueError(f"exploration_fraction must be in (0, 1], got {self.exploration_fraction}")
+        check_hidden_sizes(self.hidden_sizes)
+        activation_by_name(self.activation)
+        return self
+
+
+DQN_PRESETS: dict[str, dict[str, Any]] = {"CartPole-v1": {}, "phys2d/CartPole-v1": {}}
+
+
+@struct.dataclass
+class DQNState:
+    """Everything DQN learns or schedules. A pytree; ``config`` and ``spec`` are static."""
+
+    params: Any  # online Q-network
+    target_params: Any
+    opt_state: optax.OptState
+    hparams: dict[str, jax.Array]
+    step: jax.Array  # int32: gradient steps done
+    config: DQNConfig = struct.field(pytree_node=False)
+    spec: EnvSpec = struct.field(pytree_node=False)
+
+
+def _network(config: DQNConfig, spec: EnvSpec) -> DiscreteQNetwork:
+    return DiscreteQNetwork(spec.action_dim, tuple(config.hidden_sizes), config.activation, config.layer_norm)
+
+
+ADAM = optax.scale_by_adam()
+
+
+def init(key: jax.Array, spec: EnvSpec, config: DQNConfig) -> DQNState:
+    """Fresh online and target parameters (equal) and Adam state."""
+    config.validate()
+    require_discrete(spec, "DQN")
+    params = _network(config, spec).init(key, jnp.zeros((1, *spec.observation_shape)).reshape(1, -1))["params"]
+    return DQNState(params=params, target_params=jax.tree.map(jnp.copy, params), opt_state=ADAM.init(params),
+                    hparams=hparams_from_config(config), step=jnp.zeros((), jnp.int32), config=config, spec=spec)
+
+
+def q_values(state: DQNState, params: Any, obs: jax.Array) -> jax.Array:
+    """``Q [..., num_actions]`` of raw observations ``[..., *obs_shape]``."""
+    batch_shape = obs.shape[: obs.ndim - len(state.spec.observation_shape)]
+    return _network(state.config, state.spec).apply({"params": params}, obs.reshape((*batch_shape, -1)))
+
+
+def epsilon(state: DQNState) -> jax.Array:
+    """The exploration rate at the env step the replay schedule has reached after ``state.step``."""
+    config, hp = state.config, state.hparams
+    env_steps = config.learning_starts + (state.step.astype(jnp.float32) / config.updates_per_step
+                                          * config.train_frequency * config.num_envs)
+    progress = jnp.minimum(env_steps / (hp["exploration_fraction"] * config.total_timesteps), 1.0)
+    return hp["start_e"] + progress * (hp["end_e"] - hp["start_e"])
+
+
+def sample_noise(state: DQNState, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
+    """Uniform draws ``[*batch_shape, 2]``: whether to explore, and which random action."""
+    return jax.random.uniform(key, (*batch_shape, 2))
+
+
+def _act(state: DQNState, obs: jax.Array, noise: jax.Array | None, carry: None = None,
+         episode_start: jax.Array | None = None) -> tuple[jax.Array, dict, None]:
+    return epsilon_greedy(q_values(state, state.params, obs), noise, epsilon(state)), {}, carry
+
+
+act = jax.jit(_act)
+act.__doc__ = """Epsilon-greedy actions ``[B]`` int32 for ``obs [B, *obs_shape]`` from ``noise [B, 2]``; greedy
+when ``noise`` is None."""
+
+
+def _train_step(state: DQNState, buffer: ReplayBuffer, key: jax.Array) -> tuple[DQNState, dict[str, jax.Array]]:
+    config, hp = state.config, state.hparams
+    batch = replay_sample(buffer, key, config.batch_size)
+    next_target_q = q_values(state, state.target_params, batch.next_obs)
+    if config.double_q:
+        next_actions = jnp.argmax(q_values(state, state.params, batch.next_obs), axis=-1)
+        next_q = jnp.take_along_axis(next_target_q, next_actions[:, None], axis=-1)[:, 0]
+    else:
+        next_q = next_target_q.max(axis=-1)
+    targets = jax.lax.stop_gradient(td_target(batch.rewards, next_q, batch.terminated, hp["gamma"]))
+
+    def loss(params: Any) -> tuple[jax.Array, jax.Array]:
+        q = jnp.take_along_axis(q_values(state, params, batch.obs), batch.actions[:, None].astype(jnp.int32),
+                                axis=-1)[:, 0]
+        return jnp.mean(jnp.square(q - targets)), jnp.mean(q)
+
+    (value, mean_q), grads = jax.value_and_grad(loss, has_aux=True)(state.params)
+    direction, opt_state = ADAM.update(grads, state.opt_state, state.params)
+    params = jax.tree.map(lambda p, d: p - hp["learning_rate"] * d, state.params, direction)
+    step = state.step + 1
+    refresh = step % config.target_network_frequency == 0
+    target = jax.tree.map(lambda new, old: jnp.where(refresh, new, old),
+                          soft_update(state.target_params, params, hp["tau"]), state.target_params)
+    state = state.replace(params=params, target_params=target, opt_state=opt_state, step=step)
+    return state, {"loss": value, "q_values": mean_q}
+
+
+def _update(state: DQNState, buffer: ReplayBuffer, key: jax.Array) -> tuple[DQNState, dict[str, jax.Array]]:
+    state, metrics = jax.lax.scan(lambda s, k: _train_step(s, buffer, k), state,
+                                  jax.random.split(key, state.config.updates_per_step))
+    return state, {**jax.tree.map(jnp.mean, metrics), "epsilon": epsilon(state),
+                   "param_norm": optax.tree.norm(state.params)}
+
+
+update = jax.jit(_update)
+update.__doc__ = """``updates_per_step`` DQN gradient steps on fresh replay samples; metrics loss, q_values,
+epsilon (after the steps) and param_norm."""
+
+DQN = Agent(init=init, act=act, update=update, sample_noise=sample_noise, init_exploration=no_exploration,
+            explore=noise_as_is, initial_carry=no_carry)
+"""The DQN agent."""
