@@ -2,13 +2,14 @@
 
 Flags and defaults follow CleanRL's ``dqn.py``: a replay buffer (the loops' device buffer,
 holding the integer actions), a target network updated every ``target_network_frequency``
-gradient steps by Polyak averaging with ``tau`` (1.0: a hard copy), and epsilon-greedy
+env steps by Polyak averaging with ``tau`` (1.0: a hard copy), and epsilon-greedy
 exploration from ``start_e`` to ``end_e`` over ``exploration_fraction`` of the env steps.
 
-The agent sees gradient steps, not env steps, so epsilon is read from the replay schedule:
-``env_steps = learning_starts + step / updates_per_step * train_frequency * num_envs`` -- the
-env steps at which the loops ran ``step`` gradient steps. It lives in the train state, so a
-resumed run explores where the interrupted one left off.
+The agent counts gradient steps, not env steps, so both schedules read the env steps off the
+replay schedule: ``env_steps = learning_starts + step / updates_per_step * train_frequency *
+num_envs`` -- the env steps at which the loops ran ``step`` gradient steps. The count lives in
+the train state, so a resumed run explores and refreshes its target where the interrupted one
+left off.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class DQNConfig(ReplayConfig):
     learning_rate: float = hparam(2.5e-4)  # Adam step size
     gamma: float = hparam(0.99)  # discount
     tau: float = hparam(1.0)  # target-network Polyak rate (1.0: copy), in (0, 1]
-    target_network_frequency: int = 500  # gradient steps between target-network updates
+    target_network_frequency: int = 500  # env steps between target-network updates
     double_q: bool = False  # pick the next action with the online network, value it with the target (van Hasselt)
     # --- epsilon-greedy exploration ---
     start_e: float = hparam(1.0)  # epsilon at the start
@@ -113,11 +114,16 @@ def q_values(state: DQNState, params: Any, obs: jax.Array) -> jax.Array:
     return _network(state.config, state.spec).apply({"params": params}, obs.reshape((*batch_shape, -1)))
 
 
+def schedule_env_steps(config: DQNConfig, step: jax.Array) -> jax.Array:
+    """The env steps at which the replay schedule has run ``step`` gradient steps (float32)."""
+    updates = step.astype(jnp.float32) / config.updates_per_step
+    return config.learning_starts + updates * config.train_frequency * config.num_envs
+
+
 def epsilon(state: DQNState) -> jax.Array:
     """The exploration rate at the env step the replay schedule has reached after ``state.step``."""
     config, hp = state.config, state.hparams
-    env_steps = config.learning_starts + (state.step.astype(jnp.float32) / config.updates_per_step
-                                          * config.train_frequency * config.num_envs)
+    env_steps = schedule_env_steps(config, state.step)
     progress = jnp.minimum(env_steps / (hp["exploration_fraction"] * config.total_timesteps), 1.0)
     return hp["start_e"] + progress * (hp["end_e"] - hp["start_e"])
 
@@ -157,7 +163,9 @@ def _train_step(state: DQNState, buffer: ReplayBuffer, key: jax.Array) -> tuple[
     direction, opt_state = ADAM.update(grads, state.opt_state, state.params)
     params = jax.tree.map(lambda p, d: p - hp["learning_rate"] * d, state.params, direction)
     step = state.step + 1
-    refresh = step % config.target_network_frequency == 0
+    # the first gradient step at or past each multiple of target_network_frequency env steps
+    period = lambda n: jnp.floor(schedule_env_steps(config, n) / config.target_network_frequency)  # noqa: E731
+    refresh = period(step) > period(state.step)
     target = jax.tree.map(lambda new, old: jnp.where(refresh, new, old),
                           soft_update(state.target_params, params, hp["tau"]), state.target_params)
     state = state.replace(params=params, target_params=target, opt_state=opt_state, step=step)

@@ -22,6 +22,7 @@ from jaxrl.types import Agent, Transition
 
 
 def zeros_like_shapes(tree: Any) -> Any:
+    """Zero arrays shaped like a tree of ``jax.ShapeDtypeStruct`` (the extras stored with random actions)."""
     return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), tree)
 
 
@@ -43,14 +44,14 @@ def make_off_policy_step(agent: Agent) -> Callable:
             state, metrics = agent.update(state, buffer, jax.random.fold_in(update_key, iteration))
         acted = None
         if do_act:
-            acted, exploration = first_actions(agent, state, next_obs, act_key, iteration + 1, exploration,
+            acted, exploration = exploring_actions_at(agent, state, next_obs, act_key, iteration + 1, exploration,
                                                episode_start)
         return state, buffer, acted, exploration, metrics
 
     return jax.jit(off_policy_step, static_argnames=("do_update", "do_act"), donate_argnums=(0, 1))
 
 
-def first_actions(agent: Agent, state: Any, obs: Any, act_key: jax.Array, iteration: int, exploration: Any,
+def exploring_actions_at(agent: Agent, state: Any, obs: Any, act_key: jax.Array, iteration: int, exploration: Any,
                   episode_start: Any) -> tuple[tuple[jax.Array, Any], Any]:
     """``((actions, extras), exploration)`` of the agent exploring at vector step ``iteration``."""
     noise = agent.sample_noise(state, jax.random.fold_in(act_key, iteration), (obs.shape[0],))
@@ -102,7 +103,7 @@ def train_off_policy(
         pending_metrics: list[dict[str, jax.Array]] = []
         acted = None
         if step_schedule(start_iteration, num_envs, config)[0]:  # the first actions already come from the policy
-            acted, exploration = jax.jit(first_actions, static_argnums=0)(
+            acted, exploration = jax.jit(exploring_actions_at, static_argnums=0)(
                 agent, state, obs, keys[0], start_iteration, exploration, np.ones(num_envs, bool))
 
         def save(env_steps: int) -> Path | None:

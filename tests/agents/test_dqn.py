@@ -46,9 +46,12 @@ def test_epsilon_greedy_takes_the_random_action_below_epsilon():
 
 
 @pytest.mark.parametrize("tau", [1.0, 0.5])
-def test_target_network_moves_every_target_network_frequency_steps(tau):
-    state = dqn.init(jax.random.PRNGKey(0), SPEC, DQNConfig(**SMALL, target_network_frequency=3, tau=tau,
-                                                            learning_rate=1e-2))
+def test_target_network_moves_every_target_network_frequency_env_steps(tau):
+    # learning from env step 0, one gradient step per 10 env steps (train_frequency 10, 1 env): the
+    # target moves at env step 30, the third gradient step
+    config = DQNConfig(**{**SMALL, "learning_starts": 0}, train_frequency=10, target_network_frequency=30, tau=tau,
+                       learning_rate=1e-2)
+    state = dqn.init(jax.random.PRNGKey(0), SPEC, config)
     buffer, key = filled_buffer(), jax.random.PRNGKey(1)
     for _ in range(2):
         key, step_key = jax.random.split(key)
