@@ -208,6 +208,20 @@ def check_at_least(config: Any, minimum: float, *names: str) -> None:
             raise ValueError(f"{name} must be >= {minimum}, got {getattr(config, name)}")
 
 
+def check_in_unit_interval(config: Any, *names: str) -> None:
+    """``ValueError`` naming the first of ``names`` outside ``[0, 1]``."""
+    for name in names:
+        if not 0.0 <= getattr(config, name) <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {getattr(config, name)}")
+
+
+def check_fraction(config: Any, *names: str) -> None:
+    """``ValueError`` naming the first of ``names`` outside ``(0, 1]`` (a share of the run, a rate)."""
+    for name in names:
+        if not 0.0 < getattr(config, name) <= 1.0:
+            raise ValueError(f"{name} must be in (0, 1], got {getattr(config, name)}")
+
+
 def check_discount(gamma: float) -> None:
     if not 0.0 < gamma <= 1.0:
         raise ValueError(f"gamma must be in (0, 1], got {gamma}")

@@ -23,8 +23,16 @@ import optax
 from flax import struct
 
 from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, require_discrete
-from jaxrl.agents.offpolicy import check_tau
-from jaxrl.config import ReplayConfig, check_discount, check_hidden_sizes, check_positive, hparam, hparams_from_config
+from jaxrl.config import (
+    ReplayConfig,
+    check_discount,
+    check_fraction,
+    check_hidden_sizes,
+    check_in_unit_interval,
+    check_positive,
+    hparam,
+    hparams_from_config,
+)
 from jaxrl.core.noise import epsilon_greedy
 from jaxrl.core.replay import ReplayBuffer, replay_sample
 from jaxrl.core.td import soft_update, td_target
@@ -62,15 +70,11 @@ class DQNConfig(ReplayConfig):
         """Raise ``ValueError`` naming the first invalid field; return self when valid."""
         self.validate_replay()
         check_discount(self.gamma)
-        check_tau(self.tau)
         check_positive(self, "learning_rate")
         if self.target_network_frequency < 1:
             raise ValueError(f"target_network_frequency must be >= 1, got {self.target_network_frequency}")
-        for name in ("start_e", "end_e"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if not 0.0 < self.exploration_fraction <= 1.0:
-            raise ValueError(f"exploration_fraction must be in (0, 1], got {self.exploration_fraction}")
+        check_in_unit_interval(self, "start_e", "end_e")
+        check_fraction(self, "exploration_fraction", "tau")
         check_hidden_sizes(self.hidden_sizes)
         activation_by_name(self.activation)
         return self

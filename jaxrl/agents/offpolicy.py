@@ -13,9 +13,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
+from flax import struct
 
-from jaxrl.config import ReplayConfig, check_discount, check_hidden_sizes, check_positive, hparam
+from jaxrl.config import ReplayConfig, check_discount, check_fraction, check_hidden_sizes, check_positive, hparam
 from jaxrl.core.replay import ReplayBuffer, replay_sample
+from jaxrl.nets.continuous import QEnsemble
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import EnvSpec, Transition
 
@@ -39,21 +41,31 @@ class OffPolicyConfig(ReplayConfig):
     def validate_offpolicy(self) -> None:
         self.validate_replay()
         check_discount(self.gamma)
-        check_tau(self.tau)
+        check_fraction(self, "tau")
         check_positive(self, "policy_lr", "q_lr")
         check_hidden_sizes(self.hidden_sizes)
         activation_by_name(self.activation)
-
-
-def check_tau(tau: float) -> None:
-    if not 0.0 < tau <= 1.0:
-        raise ValueError(f"tau must be in (0, 1], got {tau}")
 
 
 # After RL Baselines3 Zoo's Pendulum-v1 settings, with 1,000 random steps first; each agent's
 # presets start from it.
 PENDULUM_PRESET: dict[str, Any] = {"total_timesteps": 20_000, "learning_starts": 1_000, "policy_lr": 1e-3,
                                    "q_lr": 1e-3, "buffer_size": 200_000}
+
+
+@struct.dataclass
+class ActorCriticState:
+    """What every actor-critic off-policy agent learns; TD3 and SAC add their own fields. A pytree;
+    ``config`` and ``spec`` are static."""
+
+    actor_params: Any
+    critic_params: Any  # stacked over num_critics
+    target_critic_params: Any
+    opt_state: dict[str, Any]  # Adam states {"actor", "critic", ...}
+    hparams: dict[str, jax.Array]  # vmappable fields as float32 scalars
+    step: jax.Array  # int32: gradient steps done
+    config: Any = struct.field(pytree_node=False)
+    spec: EnvSpec = struct.field(pytree_node=False)
 
 
 def require_box(spec: EnvSpec, algorithm: str) -> None:
@@ -69,6 +81,12 @@ def box_bounds(spec: EnvSpec) -> tuple[jax.Array, jax.Array]:
 
 
 ADAM = optax.scale_by_adam()
+
+
+def actor_critic_networks(actor_cls: type, config: OffPolicyConfig, spec: EnvSpec) -> tuple[Any, QEnsemble]:
+    """The actor (``actor_cls(action_dim, hidden_sizes, activation)``) and the ``num_critics`` Q ensemble."""
+    actor = actor_cls(spec.action_dim, tuple(config.hidden_sizes), config.activation)
+    return actor, QEnsemble(config.num_critics, tuple(config.hidden_sizes), config.activation)
 
 
 def init_actor_critic(key: jax.Array, spec: EnvSpec, actor: Any, critic: Any) -> tuple[Any, Any]:

@@ -9,7 +9,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from jaxrl.config import OnPolicyConfig, check_at_least, check_discount, check_hidden_sizes, check_positive, hparam
+from jaxrl.config import (
+    OnPolicyConfig,
+    check_at_least,
+    check_discount,
+    check_hidden_sizes,
+    check_in_unit_interval,
+    check_positive,
+    hparam,
+)
 from jaxrl.nets.mlp import activation_by_name
 
 
@@ -73,8 +81,7 @@ class PPOConfig(OnPolicyConfig):
             self._validate_recurrent()
         else:
             self.check_minibatches_divide_the_batch()
-        if not 0.0 <= self.gae_lambda <= 1.0:
-            raise ValueError(f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
+        check_in_unit_interval(self, "gae_lambda")
         for name in ("clip_coef", "max_grad_norm", "reward_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")

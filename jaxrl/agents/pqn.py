@@ -28,7 +28,9 @@ from jaxrl.config import (
     OnPolicyConfig,
     check_at_least,
     check_discount,
+    check_fraction,
     check_hidden_sizes,
+    check_in_unit_interval,
     check_positive,
     hparam,
     hparams_from_config,
@@ -72,11 +74,8 @@ class PQNConfig(OnPolicyConfig):
         check_discount(self.gamma)
         check_positive(self, "learning_rate", "max_grad_norm")
         check_at_least(self, 0, "adam_eps")
-        for name in ("q_lambda", "eps_start", "eps_finish"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if not 0.0 < self.exploration_fraction <= 1.0:
-            raise ValueError(f"exploration_fraction must be in (0, 1], got {self.exploration_fraction}")
+        check_in_unit_interval(self, "q_lambda", "eps_start", "eps_finish")
+        check_fraction(self, "exploration_fraction")
         check_hidden_sizes(self.hidden_sizes)
         activation_by_name(self.activation)
         return self

@@ -20,7 +20,9 @@ from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, noise_or_ze
 from jaxrl.agents.offpolicy import (
     ADAM,
     PENDULUM_PRESET,
+    ActorCriticState,
     OffPolicyConfig,
+    actor_critic_networks,
     adam_step,
     box_bounds,
     init_actor_critic,
@@ -61,22 +63,12 @@ SAC_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": dict(PENDULUM_PRESET)}
 
 
 @struct.dataclass
-class SACState:
-    actor_params: Any
-    critic_params: Any  # stacked over num_critics
-    target_critic_params: Any
-    log_alpha: jax.Array  # scalar
-    opt_state: dict[str, Any]  # Adam states {"actor", "critic", "alpha"}
-    hparams: dict[str, jax.Array]
-    step: jax.Array  # int32: gradient steps done
-    config: SACConfig = struct.field(pytree_node=False)
-    spec: EnvSpec = struct.field(pytree_node=False)
+class SACState(ActorCriticState):
+    log_alpha: jax.Array  # scalar; its Adam state is opt_state["alpha"]
 
 
 def _networks(config: SACConfig, spec: EnvSpec) -> tuple[GaussianActor, QEnsemble]:
-    actor = GaussianActor(spec.action_dim, tuple(config.hidden_sizes), config.activation)
-    critic = QEnsemble(config.num_critics, tuple(config.hidden_sizes), config.activation)
-    return actor, critic
+    return actor_critic_networks(GaussianActor, config, spec)
 
 
 def init(key: jax.Array, spec: EnvSpec, config: SACConfig) -> SACState:

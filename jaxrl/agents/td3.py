@@ -22,7 +22,9 @@ from jaxrl.agents.base import no_carry, noise_or_zeros
 from jaxrl.agents.offpolicy import (
     ADAM,
     PENDULUM_PRESET,
+    ActorCriticState,
     OffPolicyConfig,
+    actor_critic_networks,
     adam_step,
     box_bounds,
     init_actor_critic,
@@ -74,22 +76,12 @@ TD3_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": {**PENDULUM_PRESET, "ga
 
 
 @struct.dataclass
-class TD3State:
-    actor_params: Any
-    critic_params: Any  # stacked over num_critics
+class TD3State(ActorCriticState):
     target_actor_params: Any
-    target_critic_params: Any
-    opt_state: dict[str, Any]  # Adam states {"actor", "critic"}
-    hparams: dict[str, jax.Array]
-    step: jax.Array  # int32: gradient steps done
-    config: TD3Config = struct.field(pytree_node=False)
-    spec: EnvSpec = struct.field(pytree_node=False)
 
 
 def _networks(config: TD3Config, spec: EnvSpec) -> tuple[DeterministicActor, QEnsemble]:
-    actor = DeterministicActor(spec.action_dim, tuple(config.hidden_sizes), config.activation)
-    critic = QEnsemble(config.num_critics, tuple(config.hidden_sizes), config.activation)
-    return actor, critic
+    return actor_critic_networks(DeterministicActor, config, spec)
 
 
 def init(key: jax.Array, spec: EnvSpec, config: TD3Config) -> TD3State:
