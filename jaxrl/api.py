@@ -37,16 +37,17 @@ def agent_for(algorithm: str, config: Any) -> Agent:
 
 
 def train(algorithm: str, config: Any, run_dir: str | Path | None = None, resume: bool = False,
-          mesh: Mesh | None = None) -> TrainResult:
+          mesh: Mesh | None = None, overwrite: bool = False) -> TrainResult:
     """Train ``algorithm`` with the host loop (gymnasium vector envs); returns
     ``TrainResult(state, history, run_dir)``. ``resume=True`` continues the run in ``run_dir``
-    from its latest checkpoint; ``mesh`` splits on-policy rollouts over devices."""
+    from its latest checkpoint; a fresh run refuses a ``run_dir`` that holds another run unless
+    ``overwrite``; ``mesh`` splits on-policy rollouts over devices."""
     entry = get_algorithm(algorithm)
     if entry.schedule == OFF_POLICY:
         if mesh is not None and mesh.size > 1:
             raise ValueError(f"{algorithm} in the host loop runs on one device; use --loop device to shard its envs")
-        return train_off_policy(entry, config, run_dir, resume)
-    return train_on_policy(entry, config, run_dir, mesh, resume)
+        return train_off_policy(entry, config, run_dir, resume, overwrite)
+    return train_on_policy(entry, config, run_dir, mesh, resume, overwrite)
 
 
 def make_train(algorithm: str, config: Any, mesh: Mesh | None = None) -> Train:
@@ -56,10 +57,10 @@ def make_train(algorithm: str, config: Any, mesh: Mesh | None = None) -> Train:
 
 
 def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | Path | None = None,
-               mesh: Mesh | None = None, resume: bool = False) -> DeviceRunResult:
+               mesh: Mesh | None = None, resume: bool = False, overwrite: bool = False) -> DeviceRunResult:
     """A device-loop run of ``num_seeds`` seeds with a run dir, checkpoints and stopping, as
     ``jaxrl train --loop device`` does it; see :func:`jaxrl.loops.device_run.run_device`."""
-    return run_device_loop(algorithm, config, num_seeds, run_dir, mesh, resume)
+    return run_device_loop(algorithm, config, num_seeds, run_dir, mesh, resume, overwrite)
 
 
 def evaluate(algorithm: str, state: Any, episodes: int = 20, deterministic: bool = True, seed: int = 10_000) -> dict:

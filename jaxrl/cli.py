@@ -21,6 +21,7 @@ import gymnasium as gym
 
 from jaxrl import distributed
 from jaxrl.agents.registry import ALGORITHMS, get_algorithm
+from jaxrl.io.run_dir import next_free_run_dir
 
 _NONE_WORDS = ("none", "null")
 
@@ -107,7 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     algorithms = train.add_subparsers(dest="algorithm", required=True)
     for name, algorithm in ALGORITHMS.items():
         sub = algorithms.add_parser(name, help=f"train {name.upper()}")
-        sub.add_argument("--run-dir", type=Path, default=None, help="output directory (default: runs/<env>__<algo>__<seed>)")
+        sub.add_argument("--run-dir", type=Path, default=None,
+                         help="output directory (default: runs/<env>__<algo>__<seed>, or the first free __2, __3, ...)")
+        sub.add_argument("--overwrite", action="store_true",
+                         help="replace the run already in --run-dir (its config, metrics and checkpoints are deleted)")
         sub.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                          help="continue the run in RUN_DIR from its latest complete checkpoint, with its saved "
                               "config, loop and seeds")
@@ -150,6 +154,8 @@ def _resumed_config(args: argparse.Namespace, config_cls: type) -> Any:
     if changed:
         flags = ", ".join("--" + name.replace("_", "-") for name in changed)
         raise ValueError(f"--resume continues {args.resume} with its saved config; drop {flags}")
+    if args.overwrite:
+        raise ValueError("--resume continues the run in its directory; --overwrite would delete it: drop one")
     if args.run_dir is not None and args.run_dir.resolve() != args.resume.resolve():
         raise ValueError("--run-dir and --resume name different directories; --resume writes into its own")
     launch = load_run_launch(args.resume)
@@ -171,7 +177,10 @@ def config_and_run_dir(args: argparse.Namespace) -> tuple[Any, Path]:
     overrides = _config_overrides(args, algorithm.config_cls)
     env = overrides.pop("env", algorithm.config_cls().env)
     config = algorithm.config_for(env, **overrides).validate()
-    return config, args.run_dir or Path("runs") / f"{env.replace('/', '_')}__{args.algorithm}__{config.seed}"
+    if args.run_dir is not None:
+        return config, args.run_dir
+    # A fresh run never writes into an earlier one: the default name takes the first free suffix.
+    return config, next_free_run_dir(Path("runs") / f"{env.replace('/', '_')}__{args.algorithm}__{config.seed}")
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -191,7 +200,8 @@ def _train(args: argparse.Namespace) -> None:
         raise ValueError("--num-seeds > 1 needs --loop device (the host loop trains one seed per process)")
     if multi_process:
         raise ValueError("multi-process runs need --loop device")
-    result = train(args.algorithm, config, run_dir, resume=args.resume is not None, mesh=mesh)
+    result = train(args.algorithm, config, run_dir, resume=args.resume is not None, mesh=mesh,
+                   overwrite=args.overwrite)
     last = result.history[-1] if result.history else {"env_steps": None, "episodic_return": None}
     stopped = f" ({last['stop_reason']})" if "stop_reason" in last else ""
     print(f"trained {last['env_steps']} env steps{stopped}; run dir: {run_dir}", file=sys.stderr)
@@ -202,7 +212,8 @@ def _train(args: argparse.Namespace) -> None:
 def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: Any) -> None:
     from jaxrl.api import run_device
 
-    result = run_device(args.algorithm, config, args.num_seeds, run_dir, mesh, resume=args.resume is not None)
+    result = run_device(args.algorithm, config, args.num_seeds, run_dir, mesh, resume=args.resume is not None,
+                        overwrite=args.overwrite)
     summary = result.summary
     print(f"trained {args.num_seeds} seed(s) x {summary['env_steps_per_seed']} env steps in {summary['train_s']:.1f} s "
           f"(+{summary['compile_s']:.1f} s compile, {summary['aggregate_sps']:,.0f} steps/s); run dir: {run_dir}",

@@ -97,6 +97,7 @@ class RunConfig:
     target_return: float | None = None  # stop once episodic_return (mean of the last 20 episodes) reaches it
     patience: int | None = None  # stop after this many metrics records without a new best episodic_return
     checkpoint_every: int = 50  # metrics records (PPO: updates) between periodic checkpoints (0: final only)
+    checkpoint_seconds: float | None = 120.0  # host loop: also checkpoint once this much wall-clock passed (None: no)
     keep_checkpoints: int = 3  # most recent checkpoints kept on disk
     progress: bool = True  # show a progress bar
     check_env_finite: bool = True  # error naming the env index when an env returns a NaN/inf observation or reward
@@ -121,6 +122,9 @@ class RunConfig:
         timeout = self.env_step_timeout
         if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
             raise ValueError(f"env_step_timeout must be a positive number of seconds (or None), got {timeout}")
+        seconds = self.checkpoint_seconds
+        if seconds is not None and not (seconds > 0 and math.isfinite(seconds)):
+            raise ValueError(f"checkpoint_seconds must be a positive number of seconds (or None), got {seconds}")
         if self.keep_checkpoints < 1:
             raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
 

@@ -48,7 +48,7 @@ def load_run_config(run_dir: Path) -> tuple[str, dict[str, Any]]:
 
 
 # Fields that may differ between a run and its resumption: they change nothing that is learned.
-RESUME_MAY_CHANGE = ("progress",)
+RESUME_MAY_CHANGE = ("progress", "checkpoint_seconds")
 
 
 def check_resumable(run_dir: Path, algorithm: str, config: Any) -> None:

@@ -44,7 +44,7 @@ def final_returns(episodic_return: np.ndarray) -> np.ndarray:
 
 
 def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | Path | None = None,
-               mesh: Mesh | None = None, resume: bool = False) -> DeviceRunResult:
+               mesh: Mesh | None = None, resume: bool = False, overwrite: bool = False) -> DeviceRunResult:
     """Train seeds ``config.seed ... config.seed + num_seeds - 1`` together with ``jit(vmap(...))``.
 
     Seed ``s`` gets ``PRNGKey(s)``, so each seed's result equals a one-seed run with
@@ -59,7 +59,8 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     ``target_return`` and ``patience`` stop it at the end of the piece in which they trigger.
     ``resume=True`` continues from the latest checkpoint and ends bit-identical to an
     uninterrupted run. A non-finite loss or parameter stops the run before the bad piece is
-    saved; Ctrl-C stops it after the current piece, saved.
+    saved; Ctrl-C stops it after the current piece, saved. A fresh run refuses a ``run_dir``
+    that holds another run unless ``overwrite``.
     """
     if num_seeds < 1:
         raise ValueError(f"num_seeds must be >= 1, got {num_seeds}")
@@ -75,21 +76,22 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
                             config.checkpoint_every if run_dir is not None or stopping else 0)
     recorder = RunRecorder(algorithm, config, run_dir, unit=program.unit, loop="device",
                            total_steps=program.num_iterations * program.steps_per_iteration, num_seeds=num_seeds,
-                           resume=resume, writes=jax.process_index() == 0, progress=len(pieces) > 1)
-    start = time.perf_counter()
-    carry = jax.jit(jax.vmap(program.init))(jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds)))
-    if resume:
-        carry = _resumed_carry(recorder, carry, seeds)
-    done = recorder.start_index
-    run_piece = jax.jit(jax.vmap(program.run, in_axes=(0, None)), donate_argnums=0)
-    compiled = {}  # piece length -> compiled piece
-    for begin, end in pieces:
-        if begin >= done and end - begin not in compiled:
-            compiled[end - begin] = run_piece.lower(carry, jnp.arange(begin, end)).compile()
-    compile_s = time.perf_counter() - start
+                           resume=resume, writes=jax.process_index() == 0, progress=len(pieces) > 1,
+                           overwrite=overwrite)
     collected: list[dict[str, np.ndarray]] = []
-    train_s, end = 0.0, done
+    train_s = 0.0
     try:
+        start = time.perf_counter()
+        carry = jax.jit(jax.vmap(program.init))(jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds)))
+        if resume:
+            carry = _resumed_carry(recorder, carry, seeds)
+        done = end = recorder.start_index
+        run_piece = jax.jit(jax.vmap(program.run, in_axes=(0, None)), donate_argnums=0)
+        compiled = {}  # piece length -> compiled piece
+        for begin, end in pieces:
+            if begin >= done and end - begin not in compiled:
+                compiled[end - begin] = run_piece.lower(carry, jnp.arange(begin, end)).compile()
+        compile_s = time.perf_counter() - start
         recorder.open()
         with recorder.stop_request:
             for begin, end in pieces:

@@ -83,7 +83,7 @@ class HostRun(NamedTuple):
 
 @contextlib.contextmanager
 def host_run(algorithm: Algorithm, config: Any, run_dir: str | Path | None, unit: str, total_steps: int,
-             resume: bool) -> Iterator[HostRun]:
+             resume: bool, overwrite: bool = False) -> Iterator[HostRun]:
     """The env, the agent's fresh state and the recorder of a host-loop run; closes the env and the
     recorder however the run ends."""
     agent = algorithm.agent_for(config)
@@ -93,7 +93,7 @@ def host_run(algorithm: Algorithm, config: Any, run_dir: str | Path | None, unit
         key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
         state = agent.init(init_key, env.spec, config)
         recorder = RunRecorder(algorithm.name, config, run_dir, unit=unit, loop="host", total_steps=total_steps,
-                               resume=resume)
+                               resume=resume, overwrite=overwrite)
         yield HostRun(agent, env, key, state, recorder, EpisodeTracker(env.num_envs))
     finally:
         env.close()
@@ -107,6 +107,7 @@ def train_on_policy(
     run_dir: str | Path | None = None,
     mesh: Mesh | None = None,
     resume: bool = False,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train an on-policy agent: ``num_updates`` x (a rollout of ``num_steps`` steps, one ``update``).
 
@@ -119,12 +120,13 @@ def train_on_policy(
     learner state, PRNG key, update counter, recent-episode window and early-stopping state are
     restored exactly; the envs restart from a reset (seeded ``seed + env_steps``), and
     metrics.jsonl continues after the checkpoint's update. Ctrl-C saves a checkpoint after the
-    current update and raises :class:`~jaxrl.loops.guards.TrainingInterrupted`.
+    current update and raises :class:`~jaxrl.loops.guards.TrainingInterrupted`. A fresh run refuses a
+    ``run_dir`` that holds another run unless ``overwrite`` (see :class:`~jaxrl.loops.run.RunRecorder`).
     """
     config.validate()
     check_divisible(config.num_envs, mesh)
     total_steps = config.num_updates * config.batch_size
-    with host_run(algorithm, config, run_dir, "update", total_steps, resume) as (agent, env, key, state, recorder,
+    with host_run(algorithm, config, run_dir, "update", total_steps, resume, overwrite) as (agent, env, key, state, recorder,
                                                                                    tracker):
         if resume:
             state, key, _ = resume_host(recorder, state, tracker)

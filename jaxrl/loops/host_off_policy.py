@@ -64,6 +64,7 @@ def train_off_policy(
     config: Any,
     run_dir: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train an off-policy agent (DDPG, TD3, SAC) from a device replay buffer.
 
@@ -79,7 +80,7 @@ def train_off_policy(
     """
     config.validate()
     iterations = max(1, config.total_timesteps // config.num_envs)
-    with host_run(algorithm, config, run_dir, "record", iterations * config.num_envs, resume) as (
+    with host_run(algorithm, config, run_dir, "record", iterations * config.num_envs, resume, overwrite) as (
             agent, env, key, state, recorder, tracker):
         num_envs, spec = env.num_envs, env.spec
         obs_shape = jax.ShapeDtypeStruct((num_envs, *spec.observation_shape), jnp.float32)

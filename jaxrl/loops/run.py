@@ -20,6 +20,7 @@ import numpy as np
 from jaxrl.io.checkpoint import latest_for_resume, restore_state, save_checkpoint
 from jaxrl.io.config_file import check_resumable, save_config
 from jaxrl.io.metrics import MetricsWriter, Progress, truncate_metrics
+from jaxrl.io.run_dir import acquire_lock, clear_run, refuse_existing_run, release_lock
 from jaxrl.loops.guards import StopRequest, TrainingInterrupted
 
 
@@ -59,12 +60,14 @@ class RunRecorder:
     """The side effects of one run. ``unit`` is "update" or "record"; ``loop`` "host" or "device".
 
     With ``run_dir=None`` nothing touches the disk; ``writes=False`` (the device loop's processes
-    other than 0) reads a run dir for resumption but writes nothing.
+    other than 0) reads a run dir for resumption but writes nothing. A writing recorder owns its
+    directory from the start: it takes the directory's lock (one writer at a time) and a fresh run
+    refuses a directory that holds another run unless ``overwrite`` (which removes that run's files).
     """
 
     def __init__(self, algorithm: str, config: Any, run_dir: str | Path | None, *, unit: str, loop: str,
                  total_steps: int, num_seeds: int = 1, resume: bool = False, writes: bool = True,
-                 progress: bool = True):
+                 progress: bool = True, overwrite: bool = False):
         self.algorithm, self.config, self.unit, self.loop = algorithm, config, unit, loop
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.num_seeds, self.resuming = num_seeds, resume
@@ -73,11 +76,19 @@ class RunRecorder:
             raise ValueError("resume needs the run_dir of the run to continue")
         if resume:
             check_resumable(self.run_dir, algorithm, config)
+        self.lock = acquire_lock(self.run_dir) if self.writes else None
+        try:
+            if self.writes and not resume:
+                clear_run(self.run_dir) if overwrite else refuse_existing_run(self.run_dir, algorithm)
+        except Exception:
+            release_lock(self.lock)
+            raise
         self.stopper = Stopper(config.target_return, config.patience)
         self.progress = Progress(total_steps, config.progress and progress)
         self.history: list[dict[str, Any]] = []
         self.start_index = 0  # records done before this process (resumed runs)
         self.start = time.perf_counter()
+        self.last_checkpoint = self.start
         self.stop_request = StopRequest()
         self.writer: MetricsWriter | None = None
 
@@ -118,7 +129,9 @@ class RunRecorder:
         meta = {"algorithm": self.algorithm, "loop": self.loop, "env_steps": env_steps, self.unit: self.last_index,
                 "time_s": self.elapsed, "stopper": [self.stopper.best, self.stopper.records_without_improvement],
                 **meta}
-        return save_checkpoint(self.run_dir, tree, meta, keep=self.config.keep_checkpoints, extra=extra)
+        path = save_checkpoint(self.run_dir, tree, meta, keep=self.config.keep_checkpoints, extra=extra)
+        self.last_checkpoint = time.perf_counter()
+        return path
 
     def resume(self, template: Any) -> Resumed:
         """Restore the latest complete checkpoint into ``template`` (a fresh tree for this config),
@@ -144,14 +157,18 @@ class RunRecorder:
                                    f"jaxrl train {self.algorithm}{loop_flag} --resume {self.run_dir}")
 
     def periodic(self) -> bool:
-        """Whether the record just logged is on the ``checkpoint_every`` schedule."""
-        every = self.config.checkpoint_every
-        return bool(every) and self.last_index % every == 0
+        """Whether to checkpoint after the record just logged: it is on the ``checkpoint_every``
+        schedule, or ``checkpoint_seconds`` of wall-clock have passed since the last checkpoint."""
+        every, seconds = self.config.checkpoint_every, self.config.checkpoint_seconds
+        on_schedule = bool(every) and self.last_index % every == 0
+        overdue = seconds is not None and time.perf_counter() - self.last_checkpoint >= seconds
+        return on_schedule or overdue
 
     def close(self) -> None:
         self.progress.close()
         if self.writer is not None:
             self.writer.close()
+        release_lock(self.lock)
 
 
 def key_to_list(key: jax.Array) -> list[int]:

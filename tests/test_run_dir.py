@@ -1,0 +1,97 @@
+"""A fresh run never writes into another run's directory; one writer at a time; time-based checkpoints."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+import jaxrl
+from jaxrl.cli import main
+from jaxrl.io.checkpoint import list_checkpoints
+from jaxrl.io.run_dir import LOCK_FILE, RunDirError, acquire_lock, next_free_run_dir, release_lock
+
+PPO = jaxrl.config_for("ppo", "CartPole-v1", total_timesteps=2 * 8 * 32, progress=False)
+
+
+def snapshot(run_dir):
+    return {p.relative_to(run_dir): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()
+            and "tensorboard" not in p.parts}
+
+
+def test_a_fresh_run_refuses_a_directory_that_holds_a_run_and_changes_nothing(tmp_path):
+    jaxrl.train("ppo", PPO, tmp_path / "run")
+    before = snapshot(tmp_path / "run")
+    sac = jaxrl.config_for("sac", "Pendulum-v1", total_timesteps=300, learning_starts=100, log_every=100,
+                           progress=False)
+    for algorithm, config in (("ppo", PPO), ("sac", sac)):
+        with pytest.raises(RunDirError, match=rf"already holds a run; continue it with `jaxrl train {algorithm} "
+                                              r"--resume .*`, replace it with --overwrite"):
+            jaxrl.train(algorithm, config, tmp_path / "run")
+    assert snapshot(tmp_path / "run") == before  # config, metrics and checkpoints untouched
+    assert not (tmp_path / "run" / LOCK_FILE).exists()  # the refused runs left no lock behind
+    jaxrl.train("ppo", PPO, tmp_path / "run", resume=True)  # the run is still resumable
+
+
+def test_overwrite_replaces_the_old_run(tmp_path):
+    jaxrl.train("ppo", PPO, tmp_path / "run")
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    sac = jaxrl.config_for("sac", "Pendulum-v1", total_timesteps=300, learning_starts=100, log_every=100,
+                           progress=False, checkpoint_every=0)
+    jaxrl.train("sac", sac, tmp_path / "run", overwrite=True)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["algorithm"] == "sac"
+    assert [json.loads(line)["record"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()] \
+        == [1, 2, 3]
+    assert len(list_checkpoints(tmp_path / "run")) == 1  # only SAC's final one
+    assert (tmp_path / "run" / "notes.txt").read_text() == "mine"  # files jaxrl did not write stay
+
+
+def test_the_cli_default_run_dir_takes_the_next_free_suffix(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "ppo", "--env", "CartPole-v1", "--total-timesteps", "256", "--no-progress"]
+    assert main(args) == 0 and main(args) == 0
+    outputs = [json.loads(line)["run_dir"] for line in capsys.readouterr().out.splitlines()]
+    assert outputs == ["runs/CartPole-v1__ppo__1", "runs/CartPole-v1__ppo__1__2"]
+    assert next_free_run_dir(tmp_path / "runs" / "CartPole-v1__ppo__1").name == "CartPole-v1__ppo__1__3"
+    assert main([*args, "--run-dir", "runs/CartPole-v1__ppo__1"]) == 1
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(["train", "ppo", "--resume", "runs/CartPole-v1__ppo__1", "--overwrite"]) == 1
+    assert "--overwrite would delete it" in capsys.readouterr().err
+
+
+def test_a_live_writer_locks_the_directory_and_a_dead_ones_lock_is_taken_over(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        (run_dir / LOCK_FILE).write_text(json.dumps({"pid": live.pid, "host": socket.gethostname()}))
+        with pytest.raises(RunDirError, match=rf"being written by process {live.pid} on .*wait for it"):
+            jaxrl.train("ppo", PPO, run_dir)
+        assert not (run_dir / "config.json").exists()
+        (run_dir / LOCK_FILE).write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
+        jaxrl.train("ppo", PPO, run_dir)  # a stale lock: the run goes ahead
+        assert (run_dir / "config.json").exists() and not (run_dir / LOCK_FILE).exists()
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_the_lock_names_its_owner_and_is_released_by_it_only(tmp_path):
+    path = acquire_lock(tmp_path / "run")
+    assert json.loads(path.read_text()) == {"pid": os.getpid(), "host": socket.gethostname()}
+    release_lock(path)
+    assert not path.exists()
+
+
+def test_checkpoint_seconds_saves_between_scheduled_checkpoints(tmp_path):
+    sac = jaxrl.config_for("sac", "Pendulum-v1", total_timesteps=500, learning_starts=100, log_every=100,
+                           progress=False, checkpoint_every=0, checkpoint_seconds=1e-6, keep_checkpoints=10)
+    jaxrl.train("sac", sac, tmp_path / "run")
+    # checkpoint_every 0 means "final only", but every record is past the (tiny) time interval
+    assert [int(p.stem.split("_")[1]) for p in list_checkpoints(tmp_path / "run")] == [100, 200, 300, 400, 500]
+    with pytest.raises(ValueError, match="checkpoint_seconds must be a positive number"):
+        jaxrl.config_for("sac", "Pendulum-v1", checkpoint_seconds=0.0).validate()
