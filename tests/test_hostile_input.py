@@ -12,13 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jaxrl.agents.ddpg import DDPGConfig
+from jaxrl.agents.dqn import DQNConfig
 from jaxrl.agents.ppo import PPOConfig
+from jaxrl.agents.pqn import PQNConfig
 from jaxrl.agents.sac import SACConfig
 from jaxrl.agents.td3 import TD3Config
 from jaxrl.api import train
 from jaxrl.cli import build_parser, config_and_run_dir
 
-CONFIG_CLASSES = (PPOConfig, TD3Config, SACConfig, DDPGConfig)
+CONFIG_CLASSES = (PPOConfig, TD3Config, SACConfig, DDPGConfig, PQNConfig, DQNConfig)
 
 # Anything a user (or a typo) could put in a field.
 ANY_VALUE = st.one_of(
@@ -50,7 +52,7 @@ def test_every_config_value_validates_or_is_a_value_error_naming_the_field(confi
 
 # Flags that need a live env, devices or processes are exercised in test_cli.py.
 SKIPPED_FLAGS = {"--env", "--devices", "--coordinator", "--num-processes", "--process-id", "--resume", "--run-dir",
-                 "--loop", "--help"}
+                 "--loop", "--help", "--overwrite"}
 
 
 def _train_flags(algorithm: str) -> list[str]:
@@ -68,7 +70,7 @@ TOKENS = st.one_of(st.integers(-(10**6), 10**6).map(str), st.floats(allow_nan=Tr
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(algorithm=st.sampled_from(["ppo", "td3", "sac", "ddpg"]), data=st.data())
+@given(algorithm=st.sampled_from(["ppo", "td3", "sac", "ddpg", "pqn", "dqn"]), data=st.data())
 def test_every_cli_flag_value_parses_or_is_an_error_naming_the_flag(algorithm, data):
     flag = data.draw(st.sampled_from(_train_flags(algorithm)), label="flag")
     tokens = data.draw(st.lists(TOKENS, min_size=0, max_size=2), label="tokens")
