@@ -98,6 +98,14 @@ def _seeded_at_creation(env: Any) -> bool:
     return any(cls.__name__ == "GymnasiumEnvPoolMixin" for cls in type(env).__mro__)
 
 
+def ignore_interrupts(env: gym.Env) -> gym.Env:
+    """Applied to each env inside its async worker process: the worker ignores SIGINT, because a
+    Ctrl-C in a terminal reaches the whole process group and the parent owns shutdown (it saves a
+    checkpoint, then closes the workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return env
+
+
 def make_vector_env(
     env_id: str,
     num_envs: int,
@@ -109,7 +117,8 @@ def make_vector_env(
     """``gymnasium.make_vec`` with jaxrl's choices and readable errors.
 
     ``sync``/``async`` use SAME_STEP autoreset; ``async`` starts its workers with
-    ``forkserver`` because forking a process that already runs JAX threads can deadlock.
+    ``forkserver`` because forking a process that already runs JAX threads can deadlock, and its
+    workers ignore Ctrl-C (:func:`ignore_interrupts`).
     ``envpool`` builds envpool's vector env (NEXT_STEP autoreset), seeded with ``seed`` here.
     """
     if vectorization not in VECTORIZATION_MODES:
@@ -122,6 +131,7 @@ def make_vector_env(
         vector_kwargs: dict[str, Any] = {"autoreset_mode": AutoresetMode.SAME_STEP}
         if vectorization == "async":
             vector_kwargs["context"] = "forkserver"
+            kwargs["wrappers"] = [ignore_interrupts]
         kwargs["vector_kwargs"] = vector_kwargs
     if render_mode is not None:
         kwargs["render_mode"] = render_mode

@@ -167,6 +167,22 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
     assert refused.returncode == 1 and "drop --learning-rate" in refused.stderr
 
 
+def test_ctrl_c_in_a_terminal_with_async_envs_still_saves(tmp_path):
+    # A terminal's Ctrl-C reaches the whole process group, env workers included: they must ignore it
+    # and leave the shutdown to the parent.
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(_cli(*CLI_RUN, "--vectorization", "async", "--total-timesteps", str(2 * 16 * 400),
+                                    "--checkpoint-every", "0", "--run-dir", str(run_dir)),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    _wait_for_records(run_dir, 3, process)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "saved" in stderr and "--resume" in stderr and "KeyboardInterrupt" not in stderr
+    meta = read_checkpoint_with_extra(latest_checkpoint(run_dir))[0]
+    assert meta["update"] == read_metrics(run_dir)[-1]["update"] < 400
+
+
 def test_sigkill_during_training_leaves_a_loadable_checkpoint_to_resume(tmp_path):
     run_dir = tmp_path / "run"
     process = subprocess.Popen(_cli(*CLI_RUN, "--total-timesteps", str(2 * 16 * 60), "--checkpoint-every", "1",
