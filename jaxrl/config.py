@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import jax.numpy as jnp
 
 VECTORIZATION_MODES = ("sync", "async", "vector_entry_point", "envpool")
+SEED_LIMIT = 2**32  # jax.random.PRNGKey(seed) keeps 32 bits: seeds from here on alias smaller ones
 
 ConfigT = TypeVar("ConfigT")
 
@@ -111,8 +112,9 @@ class RunConfig:
         for name in ("total_timesteps", "num_envs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if not 0 <= self.seed < SEED_LIMIT:
+            raise ValueError(f"seed must be in [0, 2**32), got {self.seed} (PRNGKey folds larger seeds onto smaller "
+                             "ones, so they would not be distinct runs)")
         if self.vectorization not in VECTORIZATION_MODES:
             raise ValueError(f"vectorization must be one of {VECTORIZATION_MODES}, got {self.vectorization!r}")
         if self.patience is not None and self.patience < 1:

@@ -95,3 +95,12 @@ def test_checkpoint_seconds_saves_between_scheduled_checkpoints(tmp_path):
     assert [int(p.stem.split("_")[1]) for p in list_checkpoints(tmp_path / "run")] == [100, 200, 300, 400, 500]
     with pytest.raises(ValueError, match="checkpoint_seconds must be a positive number"):
         jaxrl.config_for("sac", "Pendulum-v1", checkpoint_seconds=0.0).validate()
+
+
+@pytest.mark.parametrize("seed", [2**32, 2**70, -1])
+def test_seeds_that_would_alias_are_refused_in_one_line(seed, capsys):
+    assert main(["train", "ppo", "--seed", str(seed), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "seed must be in [0, 2**32)" in err
+    with pytest.raises(ValueError, match=r"pass 2\*\*32 - 1"):
+        jaxrl.run_device("ppo", jaxrl.config_for("ppo", "phys2d/CartPole-v1", seed=2**32 - 2), num_seeds=3)

@@ -19,6 +19,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jaxrl.agents.registry import Algorithm, get_algorithm
+from jaxrl.config import SEED_LIMIT
 from jaxrl.io.checkpoint import CheckpointError, save_checkpoint
 from jaxrl.io.config_file import save_config
 from jaxrl.loops.device import DeviceProgram, make_program
@@ -64,6 +65,9 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     """
     if num_seeds < 1:
         raise ValueError(f"num_seeds must be >= 1, got {num_seeds}")
+    if config.seed + num_seeds > SEED_LIMIT:
+        raise ValueError(f"seeds {config.seed}..{config.seed + num_seeds - 1} pass 2**32 - 1, where PRNGKey seeds "
+                         "alias smaller ones; lower --seed or --num-seeds")
     config.validate()
     stopping = config.target_return is not None or config.patience is not None
     if stopping and not config.checkpoint_every:
