@@ -93,16 +93,25 @@ def test_eval_of_missing_run_dir(capsys, tmp_path):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_eval_of_corrupt_checkpoint_names_the_file(trained_run, capsys, tmp_path):
+def test_eval_skips_a_damaged_newest_checkpoint_and_names_it(trained_run, capsys, tmp_path):
     import shutil
 
     broken = tmp_path / "broken"
     shutil.copytree(trained_run, broken)
-    latest = list_checkpoints(broken)[-1]
+    older, latest = list_checkpoints(broken)[-2:]
     latest.write_bytes(latest.read_bytes()[:100])  # truncated, as by a crash mid-copy
+    assert main(["eval", str(broken), "--episodes", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "corrupt or truncated" in err and latest.name in err and "trying the previous checkpoint" in err
+    payload = bytearray(older.read_bytes())
+    payload[len(payload) // 2] ^= 0xFF  # one flipped byte inside the weights
+    older.write_bytes(bytes(payload))
+    for path in list_checkpoints(broken)[:-2]:
+        path.unlink()
     assert main(["eval", str(broken)]) != 0
     err = capsys.readouterr().err
-    assert "corrupt or truncated" in err and latest.name in err and len(err.strip().splitlines()) == 1
+    assert f"{older.name} is damaged: its contents do not match their SHA-256 checksum" in err
+    assert "has no checkpoint that reads back whole" in err
 
 
 def test_eval_of_a_dir_without_checkpoints(capsys, tmp_path, trained_run):

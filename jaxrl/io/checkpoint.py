@@ -5,14 +5,19 @@ that must survive SIGKILL at any moment. One msgpack file written to a temporary
 name, fsynced, then ``os.replace``d into place gives exactly that with no background
 threads and no coupling to orbax's fast-moving API across JAX versions.
 
-A checkpoint holds ``{"meta": {...}, "state": <state dict>}``; ``meta`` records the
-algorithm, env steps, update count, the loop's PRNG key and the config.
+A checkpoint holds ``{"meta": {...}, "body": <msgpack of {"state", "extra"}>, "sha256": ...}``:
+``meta`` records the algorithm, env steps, update count and the loop's PRNG key, and the
+SHA-256 of the body is checked on every read, so flipped bytes are refused instead of loaded.
+The newest checkpoint that reads back whole is the one loaded (:func:`latest_good_checkpoint`).
+Files from before checksums (``{"meta", "state", "extra"}``) still load, unchecked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +86,11 @@ def save_checkpoint(
     """Write ``state`` (any pytree), JSON-able ``meta`` and optional ``extra`` pytrees (e.g. a replay
     buffer, needed to resume an off-policy run); keep the newest ``keep`` files."""
     path = checkpoint_path(run_dir, int(meta["env_steps"]))
-    payload = {"meta": meta, "state": _to_state_dict(state)}
+    body = {"state": _to_state_dict(state)}
     if extra:
-        payload["extra"] = {name: _to_state_dict(tree) for name, tree in extra.items()}
+        body["extra"] = {name: _to_state_dict(tree) for name, tree in extra.items()}
+    body_bytes = serialization.msgpack_serialize(body)
+    payload = {"meta": meta, "body": body_bytes, "sha256": hashlib.sha256(body_bytes).hexdigest()}
     _atomic_write(path, serialization.msgpack_serialize(payload))
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
@@ -104,9 +111,27 @@ def read_checkpoint_with_extra(path: Path) -> tuple[dict[str, Any], dict[str, An
         raise CheckpointError(f"checkpoint {path} does not exist") from None
     except Exception as err:  # msgpack raises several unrelated types on corrupt input
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(err).__name__}: {err})") from None
+    if isinstance(payload, dict) and "body" in payload:
+        if hashlib.sha256(payload["body"]).hexdigest() != payload.get("sha256"):
+            raise CheckpointError(f"checkpoint {path} is damaged: its contents do not match their SHA-256 checksum")
+        try:
+            payload = {**payload, **serialization.msgpack_restore(payload["body"])}
+        except Exception as err:
+            raise CheckpointError(f"checkpoint {path} is corrupt ({type(err).__name__}: {err})") from None
     if not isinstance(payload, dict) or "meta" not in payload or "state" not in payload:
         raise CheckpointError(f"checkpoint {path} is not a jaxrl checkpoint (no meta/state)")
     return payload["meta"], payload["state"], payload.get("extra") or {}
+
+
+def latest_good_checkpoint(run_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any], dict[str, Any]] | None:
+    """``(path, meta, state_dict, extra)`` of the newest checkpoint of ``run_dir`` that reads back whole
+    (None if there is none); each newer damaged one is named on stderr and skipped."""
+    for path in reversed(list_checkpoints(run_dir)):
+        try:
+            return (path, *read_checkpoint_with_extra(path))
+        except CheckpointError as err:
+            print(f"jaxrl: {err}; trying the previous checkpoint", file=sys.stderr)
+    return None
 
 
 def latest_for_resume(run_dir: Path, algorithm: str, loop: str, unit: str
@@ -115,10 +140,10 @@ def latest_for_resume(run_dir: Path, algorithm: str, loop: str, unit: str
     have been written by the ``loop`` ("host" or "device") loop of ``algorithm`` and count ``unit``
     ("update" or "record"); temporary files of a killed writer are deleted first."""
     remove_partial_writes(run_dir)
-    path = latest_checkpoint(run_dir)
-    if path is None:
-        raise CheckpointError(f"nothing to resume: {run_dir} has no complete checkpoint")
-    meta, state_dict, extra = read_checkpoint_with_extra(path)
+    found = latest_good_checkpoint(run_dir)
+    if found is None:
+        raise CheckpointError(f"nothing to resume: {run_dir} has no complete, undamaged checkpoint")
+    path, meta, state_dict, extra = found
     if meta.get("algorithm") != algorithm or meta.get("loop", "host") != loop or unit not in meta:
         raise CheckpointError(f"checkpoint {path} was not written by the {loop} loop of {algorithm} "
                               f"(its meta: algorithm={meta.get('algorithm')!r}, loop={meta.get('loop')!r})")

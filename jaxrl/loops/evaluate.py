@@ -10,7 +10,7 @@ import numpy as np
 
 from jaxrl.agents.registry import get_algorithm
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
-from jaxrl.io.checkpoint import CheckpointError, latest_checkpoint, read_checkpoint, restore_state
+from jaxrl.io.checkpoint import CheckpointError, latest_good_checkpoint, read_checkpoint, restore_state
 from jaxrl.io.config_file import config_from_dict, load_run_config
 from jaxrl.loops.acting import initial_actor_input, jitted_exploring_step
 from jaxrl.loops.episodes import EpisodeTracker
@@ -35,10 +35,12 @@ def load_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> Loade
         config = config_from_dict(get_algorithm(algorithm_name).config_cls, values)
     except ValueError as err:
         raise CheckpointError(str(err)) from None
-    path = latest_checkpoint(run_dir) if checkpoint is None else Path(checkpoint)
-    if path is None:
-        raise CheckpointError(f"{run_dir} has no checkpoint (expected {run_dir}/checkpoints/ckpt_*.msgpack)")
-    meta, state_dict = read_checkpoint(path)
+    found = latest_good_checkpoint(run_dir) if checkpoint is None else (Path(checkpoint),
+                                                                        *read_checkpoint(Path(checkpoint)))
+    if found is None:
+        raise CheckpointError(f"{run_dir} has no checkpoint that reads back whole "
+                              f"(expected {run_dir}/checkpoints/ckpt_*.msgpack)")
+    path, meta, state_dict = found[:3]
     if "seeds" in meta:
         first_seed = run_dir / f"seed_{meta['seeds'][0]}"
         raise CheckpointError(f"{run_dir} is a device-loop run of seeds {meta['seeds']}: evaluate one seed's "

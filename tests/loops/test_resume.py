@@ -227,3 +227,18 @@ def test_sigkill_during_a_checkpoint_write_keeps_the_previous_one(tmp_path):
     latest = latest_checkpoint(tmp_path / "run")  # ... but never listed
     meta, state, _ = read_checkpoint_with_extra(latest)
     assert meta["env_steps"] == 1 and state["w"][-1] == 3_999_999
+
+
+def test_resume_falls_back_to_the_newest_undamaged_checkpoint(tmp_path):
+    config = dataclasses.replace(HOST_PPO, checkpoint_every=2, keep_checkpoints=10)
+    train("ppo", config, tmp_path / "whole")
+    _interrupted_copy(tmp_path / "whole", tmp_path / "resumed", keep=2)  # checkpoints after updates 2 and 4
+    newest = list_checkpoints(tmp_path / "resumed")[-1]
+    payload = bytearray(newest.read_bytes())
+    payload[len(payload) // 2] ^= 0x01  # a single flipped bit: loads fine as msgpack, fails the checksum
+    newest.write_bytes(bytes(payload))
+    train("ppo", config, tmp_path / "resumed", resume=True)
+    resumed = read_metrics(tmp_path / "resumed")
+    # resumed from update 2 (the damaged update-4 file was skipped), and ends like the uninterrupted run
+    assert [r["update"] for r in resumed] == list(range(1, HOST_PPO.num_updates + 1))
+    assert resumed[:2] == read_metrics(tmp_path / "whole")[:2]
