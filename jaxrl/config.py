@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import jax.numpy as jnp
 
 VECTORIZATION_MODES = ("sync", "async", "vector_entry_point", "envpool")
+COUNTER_LIMIT = 2**31  # env-step and update counters are int32 inside jit
 SEED_LIMIT = 2**32  # jax.random.PRNGKey(seed) keeps 32 bits: seeds from here on alias smaller ones
 
 ConfigT = TypeVar("ConfigT")
@@ -110,8 +111,8 @@ class RunConfig:
         if not self.env:
             raise ValueError(f"env must be a non-empty env id, got {self.env!r}")
         for name in ("total_timesteps", "num_envs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+            if not 1 <= getattr(self, name) < COUNTER_LIMIT:
+                raise ValueError(f"{name} must be in [1, 2**31), got {getattr(self, name)} (step counters are int32)")
         if not 0 <= self.seed < SEED_LIMIT:
             raise ValueError(f"seed must be in [0, 2**32), got {self.seed} (PRNGKey folds larger seeds onto smaller "
                              "ones, so they would not be distinct runs)")

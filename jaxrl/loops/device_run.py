@@ -22,8 +22,9 @@ from jaxrl.agents.registry import Algorithm, get_algorithm
 from jaxrl.config import SEED_LIMIT
 from jaxrl.io.checkpoint import CheckpointError, save_checkpoint
 from jaxrl.io.config_file import save_config
-from jaxrl.loops.device import DeviceProgram, make_program
+from jaxrl.loops.device import DeviceProgram, OffPolicyCarry, make_program
 from jaxrl.loops.guards import check_finite_metrics
+from jaxrl.loops.memory_budget import available_device_bytes, check_fits, tree_bytes
 from jaxrl.loops.run import RunRecorder
 from jaxrl.loops.schedules import segment_bounds
 
@@ -76,6 +77,7 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     entry = get_algorithm(algorithm)
     seeds = np.arange(config.seed, config.seed + num_seeds)
     program = make_program(algorithm, config, mesh)
+    _check_device_memory(program, config, seeds)
     pieces = segment_bounds(program.num_iterations,
                             config.checkpoint_every if run_dir is not None or stopping else 0)
     recorder = RunRecorder(algorithm, config, run_dir, unit=program.unit, loop="device",
@@ -128,6 +130,21 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     if recorder.writes:
         _write_seed_runs(recorder.run_dir, algorithm, config, seeds, carry.state, summary)
     return DeviceRunResult(carry.state, metrics, summary)
+
+
+def _check_device_memory(program: DeviceProgram, config: Any, seeds: np.ndarray) -> None:
+    """Refuse, before anything is allocated, a run whose carry (train states, env states, replay
+    buffers) and rollouts would not fit in the device's memory."""
+    keys = jax.ShapeDtypeStruct((len(seeds), 2), jnp.uint32)
+    carry = jax.eval_shape(jax.vmap(program.init), keys)
+    parts = {"train and env states (--num-envs, --num-seeds)": tree_bytes(carry)}
+    if isinstance(carry, OffPolicyCarry):
+        parts = {"replay buffers (--buffer-size x --num-seeds)": tree_bytes(carry.buffer),
+                 "train and env states (--num-envs, --num-seeds)": tree_bytes(carry) - tree_bytes(carry.buffer)}
+    else:  # a rollout of every env per update, and about twice that while update shuffles it
+        per_step = tree_bytes((carry.actor.obs, carry.actor.obs)) // len(seeds)
+        parts["rollouts (--num-envs x --num-steps x --num-seeds)"] = 3 * per_step * config.num_steps * len(seeds)
+    check_fits(parts, available_device_bytes(), "device")
 
 
 def _resumed_carry(recorder: RunRecorder, template: Any, seeds: np.ndarray) -> Any:

@@ -17,14 +17,22 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 from jax.sharding import Mesh
 
 from jaxrl.agents.registry import Algorithm
 from jaxrl.distributed import check_divisible, put_env_axis, put_replicated
 from jaxrl.envs.host import HostVectorEnv, host_env_for
-from jaxrl.loops.acting import collect_rollout, initial_actor_input
+from jaxrl.loops.acting import collect_rollout, example_transition, initial_actor_input
 from jaxrl.loops.episodes import EpisodeTracker
 from jaxrl.loops.guards import check_finite_metrics
+from jaxrl.loops.memory_budget import (
+    HOST_ENV_BYTES,
+    available_device_bytes,
+    available_host_bytes,
+    check_fits,
+    tree_bytes,
+)
 from jaxrl.loops.run import RunRecorder, key_from_list, key_to_list
 from jaxrl.types import Agent
 
@@ -85,8 +93,10 @@ class HostRun(NamedTuple):
 def host_run(algorithm: Algorithm, config: Any, run_dir: str | Path | None, unit: str, total_steps: int,
              resume: bool, overwrite: bool = False) -> Iterator[HostRun]:
     """The env, the agent's fresh state and the recorder of a host-loop run; closes the env and the
-    recorder however the run ends."""
+    recorder however the run ends. Envs that would not fit in the host's memory are refused first."""
     agent = algorithm.agent_for(config)
+    check_fits({"envs (--num-envs)": config.num_envs * HOST_ENV_BYTES[config.vectorization]},
+               available_host_bytes(), "host")
     env = host_env_for(config)
     recorder = None
     try:
@@ -131,6 +141,11 @@ def train_on_policy(
         if resume:
             state, key, _ = resume_host(recorder, state, tracker)
         state = committed(state, mesh)
+        step_bytes = tree_bytes(example_transition(agent, state, jax.ShapeDtypeStruct((1, *env.spec.observation_shape),
+                                                                                     jnp.float32), None, None))
+        # the rollout, and about twice that again while update gathers its shuffled minibatches
+        check_fits({"rollouts (--num-envs x --num-steps)": 3 * step_bytes * config.batch_size},
+                   available_device_bytes(), "device")
         recorder.open()
         env_steps = recorder.last_index * config.batch_size
         actor_input = initial_actor_input(agent, state, env.reset(seed=config.seed + env_steps))

@@ -12,11 +12,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.agents.registry import Algorithm
-from jaxrl.core.replay import replay_add, replay_init
+from jaxrl.core.replay import item_bytes, replay_add, replay_init
 from jaxrl.envs.spec import uniform_actions_numpy
 from jaxrl.io.checkpoint import restore_state
 from jaxrl.loops.acting import example_transition, explore_and_act
 from jaxrl.loops.host import TrainResult, committed, host_checkpoint, host_record, host_run, resume_host
+from jaxrl.loops.memory_budget import available_device_bytes, check_fits
 from jaxrl.loops.schedules import step_schedule
 from jaxrl.types import Agent, Transition
 
@@ -86,6 +87,8 @@ def train_off_policy(
         obs_shape = jax.ShapeDtypeStruct((num_envs, *spec.observation_shape), jnp.float32)
         example = example_transition(agent, state, obs_shape, None,
                                      jax.eval_shape(agent.init_exploration, state, num_envs))
+        check_fits({"replay buffer (--buffer-size)": config.buffer_size * item_bytes(example)},
+                   available_device_bytes(), "device")
         buffer = replay_init(config.buffer_size, example)
         random_extras = zeros_like_shapes(example.extras)
         random_actions = np.random.default_rng(config.seed)

@@ -76,12 +76,14 @@ class RunRecorder:
             raise ValueError("resume needs the run_dir of the run to continue")
         if resume:
             check_resumable(self.run_dir, algorithm, config)
+        # a directory this run creates is removed again if the run ends having written nothing in it
+        self.created_dir = self.writes and not self.run_dir.exists()
         self.lock = acquire_lock(self.run_dir) if self.writes else None
         try:
             if self.writes and not resume:
                 clear_run(self.run_dir) if overwrite else refuse_existing_run(self.run_dir, algorithm)
         except Exception:
-            release_lock(self.lock)
+            self.close()
             raise
         self.stopper = Stopper(config.target_return, config.patience)
         self.progress = Progress(total_steps, config.progress and progress)
@@ -169,6 +171,8 @@ class RunRecorder:
         if self.writer is not None:
             self.writer.close()
         release_lock(self.lock)
+        if self.created_dir and self.run_dir.is_dir() and not any(self.run_dir.iterdir()):
+            self.run_dir.rmdir()
 
 
 def key_to_list(key: jax.Array) -> list[int]:

@@ -132,7 +132,7 @@ def test_update_vmaps_over_learning_rates():
     ({"gamma": 1.5}, r"gamma must be in \(0, 1\]"),
     ({"gamma": 0.0}, r"gamma must be in \(0, 1\]"),
     ({"gae_lambda": -0.1}, r"gae_lambda must be in \[0, 1\]"),
-    ({"num_envs": 0}, "num_envs must be >= 1"),
+    ({"num_envs": 0}, r"num_envs must be in \[1, 2\*\*31\)"),
     ({"clip_coef": 0.0}, "clip_coef must be > 0"),
     ({"critic_learning_rate": 1e-3, "shared_trunk": True}, "critic_learning_rate needs separate"),
     ({"vectorization": "threads"}, "vectorization must be one of"),
