@@ -83,7 +83,7 @@ class RunRecorder:
             if self.writes and not resume:
                 clear_run(self.run_dir) if overwrite else refuse_existing_run(self.run_dir, algorithm)
         except Exception:
-            self.close()
+            self._release_dir()
             raise
         self.stopper = Stopper(config.target_return, config.patience)
         self.progress = Progress(total_steps, config.progress and progress)
@@ -170,6 +170,10 @@ class RunRecorder:
         self.progress.close()
         if self.writer is not None:
             self.writer.close()
+        self._release_dir()
+
+    def _release_dir(self) -> None:
+        """Give the lock back; remove the directory if this run created it and left it empty."""
         release_lock(self.lock)
         if self.created_dir and self.run_dir.is_dir() and not any(self.run_dir.iterdir()):
             self.run_dir.rmdir()
