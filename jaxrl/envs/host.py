@@ -279,10 +279,16 @@ class HostVectorEnv:
         return np.asarray(frames[0] if isinstance(frames, (tuple, list)) else frames)
 
     def close(self) -> None:
-        if self._broken:  # a failed worker would never answer a polite close
-            self.env.close(terminate=True)
-        else:
+        if not self._broken:
             self.env.close()
+            return
+        # A failed worker never answers: skip gymnasium's wait for the pending step, terminate the
+        # workers, and let nothing raised on the way mask the error that broke the env.
+        self.env._state = type(self.env._state).DEFAULT
+        try:
+            self.env.close(terminate=True)
+        except (EOFError, ConnectionError, OSError):
+            pass
 
 
 def host_env_for(config: Any) -> HostVectorEnv:

@@ -50,6 +50,14 @@ def test_training_with_a_failing_async_env_stops_with_the_env_named(tmp_path):
         train("ppo", config, tmp_path / "run")
 
 
+def test_training_whose_only_async_worker_dies_names_it_and_closing_does_not_mask_it(tmp_path):
+    # With every worker dead, gymnasium's own close used to raise a bare EOFError over the real error.
+    config = PPOConfig(env="jaxrl_test/Failing-exit-v0", num_envs=1, num_steps=8, total_timesteps=256,
+                       vectorization="async", seed=2, progress=False)
+    with pytest.raises(EnvWorkerError, match=r"the worker process of env 0 \(exit code 3\) died during step"):
+        train("ppo", config, tmp_path / "run")
+
+
 def test_bad_step_timeout_is_named():
     with pytest.raises(ValueError, match="env_step_timeout must be a positive number"):
         PPOConfig(env_step_timeout=0.0).validate()
