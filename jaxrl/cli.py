@@ -202,7 +202,11 @@ def _train(args: argparse.Namespace) -> None:
         raise ValueError("multi-process runs need --loop device")
     result = train(args.algorithm, config, run_dir, resume=args.resume is not None, mesh=mesh,
                    overwrite=args.overwrite)
-    last = result.history[-1] if result.history else {"env_steps": None, "episodic_return": None}
+    if not result.history:  # resumed a run that had already finished
+        print(f"nothing to train: the run in {run_dir} had already finished", file=sys.stderr)
+        print(json.dumps({"run_dir": str(run_dir), "env_steps": None, "episodic_return": None}))
+        return
+    last = result.history[-1]
     stopped = f" ({last['stop_reason']})" if "stop_reason" in last else ""
     print(f"trained {last['env_steps']} env steps{stopped}; run dir: {run_dir}", file=sys.stderr)
     print(json.dumps({"run_dir": str(run_dir), "env_steps": last["env_steps"],
@@ -259,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         handlers[args.command](args)
     except KeyboardInterrupt as interrupt:
         # TrainingInterrupted says what was saved and how to continue; a bare one saved nothing.
-        print(f"jaxrl: {interrupt or 'interrupted'}", file=sys.stderr)
+        print(f"jaxrl: {str(interrupt) or 'interrupted; nothing saved'}", file=sys.stderr)
         return 130
     except (ValueError, RuntimeError, FileNotFoundError, OSError, gym.error.Error) as err:
         # Every jaxrl error type derives from one of these (gymnasium's own for e.g. a missing

@@ -104,3 +104,20 @@ def test_seeds_that_would_alias_are_refused_in_one_line(seed, capsys):
     assert err.count("\n") == 1 and "seed must be in [0, 2**32)" in err
     with pytest.raises(ValueError, match=r"pass 2\*\*32 - 1"):
         jaxrl.run_device("ppo", jaxrl.config_for("ppo", "phys2d/CartPole-v1", seed=2**32 - 2), num_seeds=3)
+
+
+def test_resuming_a_finished_run_says_so(tmp_path, capsys):
+    jaxrl.train("ppo", PPO, tmp_path / "run")
+    assert main(["train", "ppo", "--resume", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert "nothing to train: the run in" in capsys.readouterr().err
+
+
+def test_a_bare_interrupt_prints_a_line_that_says_nothing_was_saved(monkeypatch, capsys):
+    import jaxrl.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli.main.__globals__, "_plot", interrupted)
+    assert main(["plot", "anywhere"]) == 130
+    assert capsys.readouterr().err.strip() == "jaxrl: interrupted; nothing saved"

@@ -109,8 +109,10 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
                 piece_metrics = {name: np.asarray(value) for name, value in piece_metrics.items()}
                 check_finite_pieces(piece_metrics, begin, program.unit, seeds, entry)
                 collected.append(piece_metrics)
-                stop = False
+                stop, elapsed = False, recorder.elapsed
                 for record in metric_records(piece_metrics, program.unit, begin):
+                    # timing.jsonl: the piece's end time for each of its records (one compiled call)
+                    record.update(time_s=elapsed, sps=record["env_steps"] * num_seeds / elapsed)
                     stop = recorder.record(record) or stop
                 env_steps = end * program.steps_per_iteration
                 saved = recorder.checkpoint(carry, env_steps, seeds=seeds.tolist()) if config.checkpoint_every \

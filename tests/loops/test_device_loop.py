@@ -124,3 +124,11 @@ def test_stopping_rules_without_pieces_are_refused_not_ignored():
     config = dataclasses.replace(TINY_PPO, checkpoint_every=0, patience=3)
     with pytest.raises(ValueError, match="target_return and patience are checked after each piece"):
         run_device("ppo", config)
+
+
+def test_the_device_loop_writes_a_timing_row_per_update(tmp_path):
+    run_device("ppo", TINY_PPO, num_seeds=2, run_dir=tmp_path / "run")
+    timing = [json.loads(line) for line in (tmp_path / "run" / "timing.jsonl").read_text().splitlines()]
+    assert [row["update"] for row in timing] == list(range(1, TINY_PPO.num_updates + 1))
+    assert all(row["time_s"] > 0 and row["sps"] > 0 for row in timing)
+    assert "time_s" not in (tmp_path / "run" / "metrics.jsonl").read_text()  # metrics stay reproducible
