@@ -5,9 +5,11 @@ that must survive SIGKILL at any moment. One msgpack file written to a temporary
 name, fsynced, then ``os.replace``d into place gives exactly that with no background
 threads and no coupling to orbax's fast-moving API across JAX versions.
 
-A checkpoint holds ``{"meta": {...}, "body": <msgpack of {"state", "extra"}>, "sha256": ...}``:
-``meta`` records the algorithm, env steps, update count and the loop's PRNG key, and the
-SHA-256 of the body is checked on every read, so flipped bytes are refused instead of loaded.
+A checkpoint file is ``MAGIC``, an 8-byte header length, a msgpack header ``{"meta": {...},
+"sha256": ...}`` and the body, a msgpack of ``{"state", "extra"}`` written straight after it
+(no second copy of a large replay buffer in memory). ``meta`` records the algorithm, env
+steps, update count and the loop's PRNG key; the SHA-256 of the body is checked on every
+read, so flipped bytes are refused instead of loaded.
 The newest checkpoint that reads back whole is the one loaded (:func:`latest_good_checkpoint`).
 Files from before checksums (``{"meta", "state", "extra"}``) still load, unchecked.
 """
@@ -26,6 +28,7 @@ import numpy as np
 from flax import serialization
 
 CHECKPOINT_DIR = "checkpoints"
+MAGIC = b"JAXRLCK1"
 _NAME = re.compile(r"^ckpt_(\d{12})\.msgpack$")
 
 
@@ -61,11 +64,12 @@ def remove_partial_writes(run_dir: Path) -> list[Path]:
     return partial
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
+def _atomic_write(path: Path, *parts: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as handle:
-        handle.write(payload)
+        for part in parts:
+            handle.write(part)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
@@ -90,8 +94,8 @@ def save_checkpoint(
     if extra:
         body["extra"] = {name: _to_state_dict(tree) for name, tree in extra.items()}
     body_bytes = serialization.msgpack_serialize(body)
-    payload = {"meta": meta, "body": body_bytes, "sha256": hashlib.sha256(body_bytes).hexdigest()}
-    _atomic_write(path, serialization.msgpack_serialize(payload))
+    header = serialization.msgpack_serialize({"meta": meta, "sha256": hashlib.sha256(body_bytes).hexdigest()})
+    _atomic_write(path, MAGIC, len(header).to_bytes(8, "little"), header, body_bytes)
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path
@@ -106,18 +110,23 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 def read_checkpoint_with_extra(path: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """``(meta, state_dict, extra)`` of one file (``extra`` is ``{}`` when the file has none)."""
     try:
-        payload = serialization.msgpack_restore(Path(path).read_bytes())
+        raw = memoryview(Path(path).read_bytes())
+        if raw[: len(MAGIC)] == MAGIC:
+            header_end = len(MAGIC) + 8 + int.from_bytes(raw[len(MAGIC): len(MAGIC) + 8], "little")
+            payload = serialization.msgpack_restore(bytes(raw[len(MAGIC) + 8: header_end]))
+            body = raw[header_end:]
+            if not isinstance(payload, dict) or hashlib.sha256(body).hexdigest() != payload.get("sha256"):
+                raise CheckpointError(f"checkpoint {path} is damaged: its contents do not match their SHA-256 "
+                                      "checksum")
+            payload.update(serialization.msgpack_restore(bytes(body)))
+        else:  # written before checksums: one msgpack of {"meta", "state", "extra"}
+            payload = serialization.msgpack_restore(bytes(raw))
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {path} does not exist") from None
+    except CheckpointError:
+        raise
     except Exception as err:  # msgpack raises several unrelated types on corrupt input
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(err).__name__}: {err})") from None
-    if isinstance(payload, dict) and "body" in payload:
-        if hashlib.sha256(payload["body"]).hexdigest() != payload.get("sha256"):
-            raise CheckpointError(f"checkpoint {path} is damaged: its contents do not match their SHA-256 checksum")
-        try:
-            payload = {**payload, **serialization.msgpack_restore(payload["body"])}
-        except Exception as err:
-            raise CheckpointError(f"checkpoint {path} is corrupt ({type(err).__name__}: {err})") from None
     if not isinstance(payload, dict) or "meta" not in payload or "state" not in payload:
         raise CheckpointError(f"checkpoint {path} is not a jaxrl checkpoint (no meta/state)")
     return payload["meta"], payload["state"], payload.get("extra") or {}

@@ -141,8 +141,10 @@ def train_on_policy(
         if resume:
             state, key, _ = resume_host(recorder, state, tracker)
         state = committed(state, mesh)
-        step_bytes = tree_bytes(example_transition(agent, state, jax.ShapeDtypeStruct((1, *env.spec.observation_shape),
-                                                                                     jnp.float32), None, None))
+        one_env = (jax.ShapeDtypeStruct((1, *env.spec.observation_shape), jnp.float32),
+                   jax.eval_shape(lambda s: agent.initial_carry(s, 1), state),
+                   jax.eval_shape(lambda s: agent.init_exploration(s, 1), state))
+        step_bytes = tree_bytes(example_transition(agent, state, *one_env))
         # the rollout, and about twice that again while update gathers its shuffled minibatches
         check_fits({"rollouts (--num-envs x --num-steps)": 3 * step_bytes * config.batch_size},
                    available_device_bytes(), "device")
