@@ -23,6 +23,7 @@ import optax
 from flax import struct
 
 from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, require_discrete
+from jaxrl.agents.value_based import epsilon_greedy_noise, init_q_params, q_values
 from jaxrl.config import (
     ReplayConfig,
     check_discount,
@@ -37,7 +38,6 @@ from jaxrl.core.noise import epsilon_greedy
 from jaxrl.core.replay import ReplayBuffer, replay_sample
 from jaxrl.core.td import soft_update, td_target
 from jaxrl.nets.mlp import activation_by_name
-from jaxrl.nets.q import DiscreteQNetwork
 from jaxrl.types import Agent, EnvSpec
 
 
@@ -96,10 +96,6 @@ class DQNState:
     spec: EnvSpec = struct.field(pytree_node=False)
 
 
-def _network(config: DQNConfig, spec: EnvSpec) -> DiscreteQNetwork:
-    return DiscreteQNetwork(spec.action_dim, tuple(config.hidden_sizes), config.activation, config.layer_norm)
-
-
 ADAM = optax.scale_by_adam()
 
 
@@ -107,15 +103,9 @@ def init(key: jax.Array, spec: EnvSpec, config: DQNConfig) -> DQNState:
     """Fresh online and target parameters (equal) and Adam state."""
     config.validate()
     require_discrete(spec, "DQN")
-    params = _network(config, spec).init(key, jnp.zeros((1, *spec.observation_shape)).reshape(1, -1))["params"]
+    params = init_q_params(key, config, spec)
     return DQNState(params=params, target_params=jax.tree.map(jnp.copy, params), opt_state=ADAM.init(params),
                     hparams=hparams_from_config(config), step=jnp.zeros((), jnp.int32), config=config, spec=spec)
-
-
-def q_values(state: DQNState, params: Any, obs: jax.Array) -> jax.Array:
-    """``Q [..., num_actions]`` of raw observations ``[..., *obs_shape]``."""
-    batch_shape = obs.shape[: obs.ndim - len(state.spec.observation_shape)]
-    return _network(state.config, state.spec).apply({"params": params}, obs.reshape((*batch_shape, -1)))
 
 
 def schedule_env_steps(config: DQNConfig, step: jax.Array) -> jax.Array:
@@ -130,11 +120,6 @@ def epsilon(state: DQNState) -> jax.Array:
     env_steps = schedule_env_steps(config, state.step)
     progress = jnp.minimum(env_steps / (hp["exploration_fraction"] * config.total_timesteps), 1.0)
     return hp["start_e"] + progress * (hp["end_e"] - hp["start_e"])
-
-
-def sample_noise(state: DQNState, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
-    """Uniform draws ``[*batch_shape, 2]``: whether to explore, and which random action."""
-    return jax.random.uniform(key, (*batch_shape, 2))
 
 
 def _act(state: DQNState, obs: jax.Array, noise: jax.Array | None, carry: None = None,
@@ -187,6 +172,6 @@ update = jax.jit(_update)
 update.__doc__ = """``updates_per_step`` DQN gradient steps on fresh replay samples; metrics loss, q_values,
 epsilon (after the steps) and param_norm."""
 
-DQN = Agent(init=init, act=act, update=update, sample_noise=sample_noise, init_exploration=no_exploration,
+DQN = Agent(init=init, act=act, update=update, sample_noise=epsilon_greedy_noise, init_exploration=no_exploration,
             explore=noise_as_is, initial_carry=no_carry)
 """The DQN agent."""

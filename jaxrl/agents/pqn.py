@@ -24,6 +24,7 @@ import optax
 from flax import struct
 
 from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, require_discrete
+from jaxrl.agents.value_based import epsilon_greedy_noise, init_q_params, q_values
 from jaxrl.config import (
     OnPolicyConfig,
     check_at_least,
@@ -39,7 +40,6 @@ from jaxrl.core.minibatches import shuffled_minibatches
 from jaxrl.core.noise import epsilon_greedy
 from jaxrl.core.qlambda import q_lambda_returns
 from jaxrl.nets.mlp import activation_by_name
-from jaxrl.nets.q import DiscreteQNetwork
 from jaxrl.types import Agent, EnvSpec, Rollout
 
 
@@ -97,10 +97,6 @@ class PQNState:
     spec: EnvSpec = struct.field(pytree_node=False)
 
 
-def _network(config: PQNConfig, spec: EnvSpec) -> DiscreteQNetwork:
-    return DiscreteQNetwork(spec.action_dim, tuple(config.hidden_sizes), config.activation, config.layer_norm)
-
-
 def _adam(config: PQNConfig) -> optax.GradientTransformation:
     return optax.scale_by_adam(eps=config.adam_eps)
 
@@ -109,15 +105,9 @@ def init(key: jax.Array, spec: EnvSpec, config: PQNConfig) -> PQNState:
     """Fresh Q-network parameters and Adam state."""
     config.validate()
     require_discrete(spec, "PQN")
-    params = _network(config, spec).init(key, jnp.zeros((1, *spec.observation_shape)).reshape(1, -1))["params"]
+    params = init_q_params(key, config, spec)
     return PQNState(params=params, opt_state=_adam(config).init(params), hparams=hparams_from_config(config),
                     update_step=jnp.zeros((), jnp.int32), config=config, spec=spec)
-
-
-def q_values(state: PQNState, params: Any, obs: jax.Array) -> jax.Array:
-    """``Q [..., num_actions]`` of raw observations ``[..., *obs_shape]`` (flattened for the MLP)."""
-    batch_shape = obs.shape[: obs.ndim - len(state.spec.observation_shape)]
-    return _network(state.config, state.spec).apply({"params": params}, obs.reshape((*batch_shape, -1)))
 
 
 def epsilon(state: PQNState) -> jax.Array:
@@ -126,11 +116,6 @@ def epsilon(state: PQNState) -> jax.Array:
     decay_updates = jnp.maximum(hp["exploration_fraction"] * state.config.num_updates, 1.0)
     progress = jnp.minimum(state.update_step.astype(jnp.float32) / decay_updates, 1.0)
     return hp["eps_start"] + progress * (hp["eps_finish"] - hp["eps_start"])
-
-
-def sample_noise(state: PQNState, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
-    """Uniform draws ``[*batch_shape, 2]``: whether to explore, and which random action."""
-    return jax.random.uniform(key, (*batch_shape, 2))
 
 
 def _act(state: PQNState, obs: jax.Array, noise: jax.Array | None, carry: None = None,
@@ -187,6 +172,6 @@ values of ``next_obs`` with the current parameters, then ``update_epochs`` x ``n
 on the squared error (masked steps excluded). Metrics: loss, q_values, grad_norm, epsilon (the one that
 acted), learning_rate, param_norm."""
 
-PQN = Agent(init=init, act=act, update=update, sample_noise=sample_noise, init_exploration=no_exploration,
+PQN = Agent(init=init, act=act, update=update, sample_noise=epsilon_greedy_noise, init_exploration=no_exploration,
             explore=noise_as_is, initial_carry=no_carry)
 """The PQN agent."""

@@ -1,0 +1,34 @@
+"""What PQN and DQN share: the Q-network of a config, Q-values of raw observations, the uniform
+draws behind epsilon-greedy acting and a Q-network's fresh parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxrl.nets.q import DiscreteQNetwork
+from jaxrl.types import EnvSpec
+
+
+def q_network(config: Any, spec: EnvSpec) -> DiscreteQNetwork:
+    """The Q-network of a config with ``hidden_sizes``, ``activation`` and ``layer_norm``."""
+    return DiscreteQNetwork(spec.action_dim, tuple(config.hidden_sizes), config.activation, config.layer_norm)
+
+
+def init_q_params(key: jax.Array, config: Any, spec: EnvSpec) -> Any:
+    """Fresh Q-network parameters for flattened observations of ``spec``."""
+    return q_network(config, spec).init(key, jnp.zeros((1, *spec.observation_shape)).reshape(1, -1))["params"]
+
+
+def q_values(state: Any, params: Any, obs: jax.Array) -> jax.Array:
+    """``Q [..., num_actions]`` of raw observations ``[..., *obs_shape]`` (flattened for the MLP)."""
+    batch_shape = obs.shape[: obs.ndim - len(state.spec.observation_shape)]
+    return q_network(state.config, state.spec).apply({"params": params}, obs.reshape((*batch_shape, -1)))
+
+
+def epsilon_greedy_noise(state: Any, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
+    """``sample_noise`` of an epsilon-greedy agent: uniform draws ``[*batch_shape, 2]``, whether to
+    explore and which random action (see :func:`jaxrl.core.noise.epsilon_greedy`)."""
+    return jax.random.uniform(key, (*batch_shape, 2))
