@@ -36,6 +36,10 @@ class EnvCreationError(ValueError):
     """The env id is unknown or the env could not be built."""
 
 
+class EnvObservationError(ValueError):
+    """An env returned an observation that does not fit its declared observation space."""
+
+
 class NonFiniteEnvError(ValueError):
     """An env returned a NaN or infinite observation or reward."""
 
@@ -245,7 +249,10 @@ class HostVectorEnv:
             raw_obs, rewards, terminated, truncated, info = self._wait(
                 lambda: self.env.step_async(env_actions), self.env.step_wait, "step")
         else:
-            raw_obs, rewards, terminated, truncated, info = self.env.step(env_actions)
+            try:
+                raw_obs, rewards, terminated, truncated, info = self.env.step(env_actions)
+            except ValueError as err:
+                raise self._named_shape_error(err) from err
         obs = observation_to_array(self._observation_space, raw_obs)
         terminated = np.asarray(terminated, bool)
         truncated = np.asarray(truncated, bool)
@@ -270,6 +277,16 @@ class HostVectorEnv:
             if obs is not next_obs:
                 check_finite("observation", obs)
         return HostStep(obs, rewards, terminated, truncated, next_obs, valid, obs_is_reset)
+
+    def _named_shape_error(self, err: ValueError) -> Exception:
+        """A sync env's observation that does not fit its space, named by env index and shapes
+        (gymnasium only says "Output array is the wrong shape"); other errors pass through."""
+        expected = self._observation_space.shape
+        for index, obs in enumerate(getattr(self.env, "_env_obs", [])):
+            if expected is not None and np.shape(obs) != tuple(expected):
+                return EnvObservationError(f"env {index} returned an observation of shape {np.shape(obs)}; its "
+                                        f"observation space says {tuple(expected)}")
+        return err
 
     def render(self) -> np.ndarray | None:
         """The first env's frame (``render_mode="rgb_array"``), or None."""

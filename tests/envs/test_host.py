@@ -76,3 +76,36 @@ def test_spec_of_box_actions_records_bounds():
     spec = spec_from_spaces(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-2.0, 2.0, (2,)))
     assert spec.observation_shape == (3,) and not spec.discrete and spec.action_dim == 2
     assert spec.action_low == (-2.0, -2.0) and spec.action_high == (2.0, 2.0)
+
+
+class ShapeShifter(gym.Env):
+    """Declares observations of shape (2,), returns shape (3,) from its third step on."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(2 if self.t < 3 else 3, np.float32), 0.0, False, False, {}
+
+
+def test_an_observation_of_the_wrong_shape_names_the_env_and_the_shapes():
+    from gymnasium.vector import AutoresetMode
+
+    from jaxrl.envs.host import EnvObservationError
+
+    envs = [ShapeShifter, ShapeShifter]
+    env = HostVectorEnv(gym.vector.SyncVectorEnv([lambda cls=cls: cls() for cls in envs],
+                                                 autoreset_mode=AutoresetMode.SAME_STEP))
+    env.reset(seed=0)
+    env.step(np.zeros(2, np.int64))
+    env.step(np.zeros(2, np.int64))
+    with pytest.raises(EnvObservationError, match=r"env 0 returned an observation of shape \(3,\); its observation "
+                                                  r"space says \(2,\)"):
+        env.step(np.zeros(2, np.int64))
+    env.close()
