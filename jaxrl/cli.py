@@ -19,8 +19,9 @@ from typing import Any
 
 import gymnasium as gym
 
-from jaxrl import distributed
+from jaxrl import __version__, distributed
 from jaxrl.agents.registry import ALGORITHMS, get_algorithm
+from jaxrl.config import field_docs
 from jaxrl.io.run_dir import next_free_run_dir
 
 _NONE_WORDS = ("none", "null")
@@ -51,14 +52,30 @@ def _scalar_parser(kind: type, optional: bool, flag: str):
     return parse
 
 
-def add_config_flags(parser: argparse.ArgumentParser, config_cls: type) -> None:
-    """One flag per field; defaults are suppressed so only given flags reach the config."""
+def _shown(value: Any) -> str:
+    """A default as a user would type it: ``1.41421`` rather than ``1.4142135623730951``, ``64 64``
+    rather than ``(64, 64)``."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, tuple):
+        return " ".join(_shown(item) for item in value)
+    return "none" if value is None else str(value)
+
+
+def add_config_flags(parser: argparse.ArgumentParser, config_cls: type, preset: Any = None) -> None:
+    """One flag per field, its help the field's comment and the value that runs: ``preset``'s (the
+    env's preset config) where it differs from the dataclass default. Defaults are suppressed so only
+    given flags reach the config."""
     hints = typing.get_type_hints(config_cls)
+    docs = field_docs(config_cls)
     for field in dataclasses.fields(config_cls):
         flag = "--" + field.name.replace("_", "-")
         kind, optional = _optional_of(hints[field.name])
         default = field.default
-        help_text = f"default: {default!r}" + ("; 'none' to unset" if optional else "")
+        shown = f"default: {_shown(default)}"
+        if preset is not None and field.name != "env" and getattr(preset, field.name) != default:
+            shown = f"{preset.env} preset: {_shown(getattr(preset, field.name))}; without it {_shown(default)}"
+        help_text = f"{docs.get(field.name, '')} ({shown}{'; none to unset' if optional else ''})"
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                                 help=help_text)
@@ -100,8 +117,20 @@ def _add_scale_flags(parser: argparse.ArgumentParser) -> None:
                        help="multi-process run: this process's index (or $JAXRL_PROCESS_ID)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _env_in(argv: list[str]) -> str | None:
+    """The value of ``--env`` in ``argv`` (for help that shows that env's preset), if any."""
+    for index, token in enumerate(argv):
+        if token.startswith("--env="):
+            return token.split("=", 1)[1]
+        if token == "--env" and index + 1 < len(argv):
+            return argv[index + 1]
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The CLI; ``argv`` (when given) lets each algorithm's help show the preset of its ``--env``."""
     parser = argparse.ArgumentParser(prog="jaxrl", description="Train and evaluate RL agents in JAX.")
+    parser.add_argument("--version", action="version", version=f"jaxrl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train an agent")
@@ -116,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="continue the run in RUN_DIR from its latest complete checkpoint, with its saved "
                               "config, loop and seeds")
         _add_scale_flags(sub)
-        add_config_flags(sub, algorithm.config_cls)
+        env = _env_in(argv or []) or algorithm.config_cls().env
+        add_config_flags(sub, algorithm.config_cls, algorithm.config_for(env))
 
     evaluate = commands.add_parser("eval", help="evaluate a run's latest checkpoint")
     evaluate.add_argument("run_dir", type=Path)
@@ -257,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         from jaxrl import bench
 
         return bench.main(argv[1:])
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     handlers = {"train": _train, "eval": _eval, "plot": _plot}
     try:
         handlers[args.command](args)

@@ -11,7 +11,9 @@ raise ``ValueError`` naming the field.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
+import re
 import types
 import typing
 from typing import Any, TypeVar
@@ -23,6 +25,33 @@ COUNTER_LIMIT = 2**31  # env-step and update counters are int32 inside jit
 SEED_LIMIT = 2**32  # jax.random.PRNGKey(seed) keeps 32 bits: seeds from here on alias smaller ones
 
 ConfigT = TypeVar("ConfigT")
+
+
+_FIELD_LINE = re.compile(r"^\s+(\w+): [^=]+=.*?  # (.*)$")
+_COMMENT_LINE = re.compile(r"^\s+# (.*)$")
+
+
+def field_docs(config_cls: type) -> dict[str, str]:
+    """Each field's ``# comment`` from the source of ``config_cls`` and its bases (a subclass's comment
+    wins; a comment continued on the next line is joined): the text ``--help`` shows."""
+    docs: dict[str, str] = {}
+    for cls in reversed(config_cls.__mro__):
+        if not dataclasses.is_dataclass(cls):
+            continue
+        try:
+            lines = inspect.getsource(cls).splitlines()
+        except (OSError, TypeError):
+            continue
+        last = None
+        for line in lines:
+            if match := _FIELD_LINE.match(line):
+                last = match.group(1)
+                docs[last] = match.group(2)
+            elif last is not None and (match := _COMMENT_LINE.match(line)) and not match.group(1).startswith("---"):
+                docs[last] += " " + match.group(1)
+            else:
+                last = None
+    return docs
 
 
 def hparam(default: Any) -> Any:

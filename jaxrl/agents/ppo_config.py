@@ -60,8 +60,8 @@ class PPOConfig(OnPolicyConfig):
     activation: str = "tanh"  # tanh, relu, silu or elu
     shared_trunk: bool = False  # one trunk for actor and critic (else separate networks)
     hidden_gain: float = 2.0**0.5  # orthogonal init gain of hidden layers
-    policy_gain: float = 0.01  # ... of the policy head
-    value_gain: float = 1.0  # ... of the value head
+    policy_gain: float = 0.01  # orthogonal init gain of the policy head
+    value_gain: float = 1.0  # orthogonal init gain of the value head
     log_std_init: float = 0.0  # initial Gaussian log-std (continuous actions)
     trainable_log_std: bool = True  # learn the log-std, or keep it fixed at log_std_init
     # --- recurrent policy (policy="lstm") ---
