@@ -27,6 +27,8 @@ import jax
 import numpy as np
 from flax import serialization
 
+from jaxrl.io.files import writing
+
 CHECKPOINT_DIR = "checkpoints"
 MAGIC = b"JAXRLCK1"
 _NAME = re.compile(r"^ckpt_(\d{12})\.msgpack$")
@@ -65,13 +67,20 @@ def remove_partial_writes(run_dir: Path) -> list[Path]:
 
 
 def _atomic_write(path: Path, *parts: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``parts`` to a temporary file, then rename it to ``path``: a crash or a full disk
+    leaves the older checkpoints as they were, and the partial file is removed."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        for part in parts:
-            handle.write(part)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as handle:
+                for part in parts:
+                    handle.write(part)
+                handle.flush()
+                os.fsync(handle.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

@@ -11,6 +11,8 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+from jaxrl.io.files import writing
+
 ConfigT = TypeVar("ConfigT")
 
 
@@ -69,7 +71,8 @@ def save_config(config: Any, path: Path, algorithm: str, **about: Any) -> None:
     """Write ``{"algorithm": ..., "config": {...}, **about}`` as JSON (``about``: how the run was
     launched, e.g. ``loop`` and ``num_seeds``, so ``--resume`` can relaunch it the same way)."""
     payload = {"algorithm": algorithm, "config": config_to_dict(config), **about}
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+    with writing(path):
+        path.write_text(json.dumps(payload, indent=2) + "\n")
 
 
 def load_run_launch(run_dir: Path) -> dict[str, Any]:

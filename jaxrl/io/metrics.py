@@ -1,6 +1,9 @@
 """Per-update metrics: one JSON line each in ``metrics.jsonl``, TensorBoard scalars, a progress bar.
 
-TensorBoard files come from tensorboardX (small, no TensorFlow); the bar from tqdm.
+TensorBoard files come from tensorboardX (small, no TensorFlow), written synchronously: its
+``SummaryWriter`` writes from a background thread, so a full disk there printed thread tracebacks
+instead of one error naming the file. Tags follow CleanRL's layout (:func:`tensorboard_tag`).
+The bar comes from tqdm.
 """
 
 from __future__ import annotations
@@ -12,10 +15,16 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from jaxrl.io.files import RunFileError, writing
+
 METRICS_FILE = "metrics.jsonl"
 TIMING_FILE = "timing.jsonl"  # wall-clock columns, kept apart so metrics.jsonl is reproducible bit for bit
 TIMING_KEYS = ("time_s", "sps")
 TENSORBOARD_DIR = "tensorboard"
+# Optimisation statistics that CleanRL files under losses/ although they are not losses.
+LOSS_STATISTICS = frozenset({"entropy", "approx_kl", "clip_fraction", "explained_variance", "grad_norm",
+                             "q_values", "alpha"})
+NOT_CHARTED = frozenset({"update", "record", "env_steps", "time_s"})  # the x axes and wall-clock
 
 
 def _json_safe(value: Any) -> Any:
@@ -25,38 +34,86 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def tensorboard_tag(name: str) -> str | None:
+    """CleanRL's TensorBoard layout: ``losses/`` for losses and optimisation statistics,
+    ``charts/`` for the rest (returns, ``SPS``, learning rate, epsilon, ...); None for the x axes."""
+    if name in NOT_CHARTED:
+        return None
+    if "loss" in name or name in LOSS_STATISTICS:
+        return f"losses/{name}"
+    return "charts/SPS" if name == "sps" else f"charts/{name}"
+
+
+class _TensorBoardFile:
+    """One TensorBoard event file, written in the caller's thread (errors surface here)."""
+
+    def __init__(self, folder: Path):
+        from tensorboardX.event_file_writer import EventsWriter
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self._events = EventsWriter(str(folder / "events"))
+        self.path = self._events._file_name  # only for error messages
+
+    def add_scalars(self, scalars: dict[str, float], step: int) -> None:
+        import time
+
+        from tensorboardX.proto.event_pb2 import Event
+        from tensorboardX.summary import scalar
+
+        for tag, value in scalars.items():
+            self._events.write_event(Event(summary=scalar(tag, value), step=step, wall_time=time.time()))
+        self._events.flush()
+
+    def close(self) -> None:
+        self._events.close()
+
+
 class MetricsWriter:
     """Appends metric records to ``run_dir``: ``metrics.jsonl`` (everything but wall-clock time),
     ``timing.jsonl`` (the record's first key, ``env_steps`` and the :data:`TIMING_KEYS`) and
-    TensorBoard (every finite number)."""
+    TensorBoard (every finite number). A failed write raises :class:`RunFileError` naming the file;
+    after one, closing does not raise again."""
 
     def __init__(self, run_dir: Path):
-        from tensorboardX import SummaryWriter
-
         self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._jsonl = open(self.run_dir / METRICS_FILE, "a", buffering=1)
-        self._timing = open(self.run_dir / TIMING_FILE, "a", buffering=1)
-        self._tensorboard = SummaryWriter(str(self.run_dir / TENSORBOARD_DIR), flush_secs=10)
+        self._failed = False
+        with writing(self.run_dir):
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._jsonl = open(self.run_dir / METRICS_FILE, "a", buffering=1)
+            self._timing = open(self.run_dir / TIMING_FILE, "a", buffering=1)
+        with writing(self.run_dir / TENSORBOARD_DIR):
+            self._tensorboard = _TensorBoardFile(self.run_dir / TENSORBOARD_DIR)
 
     def write(self, record: dict[str, Any]) -> None:
         """``record`` must hold ``env_steps``; numeric entries go to TensorBoard as well."""
-        self._jsonl.write(json.dumps({k: _json_safe(v) for k, v in record.items() if k not in TIMING_KEYS}) + "\n")
+        try:
+            self._write(record)
+        except RunFileError:
+            self._failed = True
+            raise
+
+    def _write(self, record: dict[str, Any]) -> None:
+        with writing(self._jsonl.name):
+            self._jsonl.write(json.dumps({k: _json_safe(v) for k, v in record.items() if k not in TIMING_KEYS})
+                              + "\n")
         if any(key in record for key in TIMING_KEYS):
             index_key = next(iter(record))
             timing = {index_key: record[index_key], "env_steps": record["env_steps"],
                       **{key: record[key] for key in TIMING_KEYS if key in record}}
-            self._timing.write(json.dumps(timing) + "\n")
-        step = int(record["env_steps"])
-        for name, value in record.items():
-            if isinstance(value, (int, float)) and name != "env_steps" and math.isfinite(value):
-                group = "charts" if name in ("episodic_return", "episodic_length", "sps") else "losses"
-                self._tensorboard.add_scalar(f"{group}/{name}", value, step)
+            with writing(self._timing.name):
+                self._timing.write(json.dumps(timing) + "\n")
+        scalars = {tensorboard_tag(name): float(value) for name, value in record.items()
+                   if isinstance(value, (int, float)) and tensorboard_tag(name) and math.isfinite(value)}
+        with writing(self._tensorboard.path):
+            self._tensorboard.add_scalars(scalars, int(record["env_steps"]))
 
     def close(self) -> None:
-        self._jsonl.close()
-        self._timing.close()
-        self._tensorboard.close()
+        for handle in (self._jsonl, self._timing, self._tensorboard):
+            try:
+                handle.close()
+            except OSError:
+                if not self._failed:  # the first failure was already reported; do not bury it
+                    raise
 
     def __enter__(self) -> MetricsWriter:
         return self

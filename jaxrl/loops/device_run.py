@@ -22,6 +22,7 @@ from jaxrl.agents.registry import Algorithm, get_algorithm
 from jaxrl.config import SEED_LIMIT
 from jaxrl.io.checkpoint import CheckpointError, save_checkpoint
 from jaxrl.io.config_file import save_config
+from jaxrl.io.files import writing
 from jaxrl.loops.device import DeviceProgram, OffPolicyCarry, make_program
 from jaxrl.loops.guards import check_finite_metrics
 from jaxrl.loops.memory_budget import available_device_bytes, check_fits, tree_bytes
@@ -215,4 +216,5 @@ def _write_seed_runs(run_dir: Path, algorithm: str, config: Any, seeds: np.ndarr
         state = jax.tree.map(lambda x, i=index: np.asarray(x[i]), states)
         save_checkpoint(seed_dir, state, {"algorithm": algorithm, "env_steps": summary["env_steps_per_seed"],
                                           "loop": "device"}, keep=config.keep_checkpoints)
-    (run_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    with writing(run_dir / "results.json"):
+        (run_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -1,0 +1,62 @@
+"""A run's files: CleanRL's TensorBoard layout, and a write that fails names its file in one line."""
+
+import resource
+import signal
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from jaxrl.io.metrics import MetricsWriter, tensorboard_tag
+
+
+def read_scalars(folder):
+    """{tag: [(step, value), ...]} from the TFRecord event files in ``folder`` (no TensorBoard needed)."""
+    from tensorboardX.proto.event_pb2 import Event
+
+    scalars = {}
+    for path in folder.iterdir():
+        data, offset = path.read_bytes(), 0
+        while offset < len(data):
+            (length,) = struct.unpack_from("<Q", data, offset)
+            event = Event.FromString(data[offset + 12: offset + 12 + length])  # 8 length + 4 crc bytes
+            offset += 12 + length + 4
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
+    return scalars
+
+
+def test_tensorboard_follows_cleanrls_layout(tmp_path):
+    with MetricsWriter(tmp_path) as writer:
+        writer.write({"update": 1, "env_steps": 512, "time_s": 1.5, "sps": 340.0, "episodic_return": 21.5,
+                      "episodic_length": 21.5, "policy_loss": -0.01, "approx_kl": 0.002, "learning_rate": 3e-4,
+                      "param_norm": 12.0, "epochs_run": 4, "episodes": 3, "q_values": float("nan")})
+    scalars = read_scalars(tmp_path / "tensorboard")
+    assert scalars == {"charts/SPS": [(512, 340.0)], "charts/episodic_return": [(512, 21.5)],
+                       "charts/episodic_length": [(512, 21.5)], "losses/policy_loss": [(512, pytest.approx(-0.01))],
+                       "losses/approx_kl": [(512, pytest.approx(0.002))],
+                       "charts/learning_rate": [(512, pytest.approx(3e-4))], "charts/param_norm": [(512, 12.0)],
+                       "charts/epochs_run": [(512, 4.0)], "charts/episodes": [(512, 3.0)]}
+    assert tensorboard_tag("update") is None and tensorboard_tag("critic_loss") == "losses/critic_loss"
+
+
+def _limit_file_size(limit_bytes):
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() then fails with EFBIG, as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+    return apply
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE as a full disk is Linux's")
+def test_a_failed_write_names_the_file_in_one_line_and_leaves_no_partial_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "jaxrl.cli", "train", "ppo", "--env", "CartPole-v1", "--total-timesteps", "2048",
+         "--num-envs", "4", "--num-steps", "64", "--hidden-sizes", "128", "128", "--checkpoint-every", "1",
+         "--run-dir", str(run_dir), "--no-progress"],
+        preexec_fn=_limit_file_size(40_000), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    checkpoint = run_dir / "checkpoints" / "ckpt_000000000256.msgpack"
+    assert result.stderr.strip().splitlines() == [f"jaxrl: error: could not write {checkpoint}: File too large"]
+    assert list((run_dir / "checkpoints").iterdir()) == []  # the partial temporary file was removed
