@@ -32,6 +32,13 @@ def noise_or_zeros(noise: jax.Array | None, shape: tuple[int, ...]) -> jax.Array
     return jnp.zeros(shape, jnp.float32) if noise is None else noise
 
 
+def flat_observations(obs: jax.Array, spec: EnvSpec) -> jax.Array:
+    """``[..., *obs_shape] -> [..., prod(obs_shape)]``: the MLPs read image- or grid-shaped
+    observations (MinAtar ``[10, 10, C]``, ``DeepSea-bsuite`` ``[8, 8]``) as flat vectors."""
+    batch_shape = obs.shape[: obs.ndim - len(spec.observation_shape)]
+    return obs.reshape((*batch_shape, -1))
+
+
 def require_discrete(spec: EnvSpec, algorithm: str) -> None:
     """``ValueError`` naming the algorithm when the env's actions are a Box."""
     if not spec.discrete:

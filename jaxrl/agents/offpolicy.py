@@ -7,6 +7,7 @@ The replay schedule itself (random actions first, when to update) is the loops'
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from jaxrl.agents.base import flat_observations
 from jaxrl.config import ReplayConfig, check_discount, check_fraction, check_hidden_sizes, check_positive, hparam
 from jaxrl.core.replay import ReplayBuffer, replay_sample
 from jaxrl.nets.continuous import QEnsemble
@@ -92,7 +94,7 @@ def actor_critic_networks(actor_cls: type, config: OffPolicyConfig, spec: EnvSpe
 def init_actor_critic(key: jax.Array, spec: EnvSpec, actor: Any, critic: Any) -> tuple[Any, Any]:
     """Parameters of an actor on observations and a critic on (observation, unit action)."""
     actor_key, critic_key = jax.random.split(key)
-    obs = jnp.zeros((1, *spec.observation_shape), jnp.float32)
+    obs = jnp.zeros((1, math.prod(spec.observation_shape)), jnp.float32)
     actor_params = actor.init(actor_key, obs)["params"]
     critic_params = critic.init(critic_key, obs, jnp.zeros((1, spec.action_dim)))["params"]
     return actor_params, critic_params
@@ -125,7 +127,10 @@ def make_update(train_step: Callable[[Any, Transition, jax.Array], tuple[Any, di
     def update(state: Any, buffer: ReplayBuffer, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
         def gradient_step(state, step_key):
             sample_key, train_key = jax.random.split(step_key)
-            return train_step(state, replay_sample(buffer, sample_key, state.config.batch_size), train_key)
+            batch = replay_sample(buffer, sample_key, state.config.batch_size)
+            batch = batch.replace(obs=flat_observations(batch.obs, state.spec),
+                                  next_obs=flat_observations(batch.next_obs, state.spec))
+            return train_step(state, batch, train_key)
 
         keys = jax.random.split(key, state.config.updates_per_step)
         state, metrics = jax.lax.scan(gradient_step, state, keys)

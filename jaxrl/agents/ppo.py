@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, noise_or_zeros
+from jaxrl.agents.base import flat_observations, no_carry, no_exploration, noise_as_is, noise_or_zeros
 from jaxrl.agents.ppo_config import PPOConfig
 from jaxrl.config import hparams_from_config
 from jaxrl.core.distributions import Categorical, DiagGaussian
@@ -116,7 +116,7 @@ def init(key: jax.Array, spec: EnvSpec, config: PPOConfig) -> PPOState:
     """Fresh parameters, optimizer states and statistics."""
     config.validate()
     network = make_network(config, spec)
-    params = network.init(key, jnp.zeros((1, *spec.observation_shape), jnp.float32))["params"]
+    params = network.init(key, jnp.zeros((1, math.prod(spec.observation_shape)), jnp.float32))["params"]
     return new_state(config, spec, dict(params))
 
 
@@ -141,7 +141,7 @@ def policy_and_value(
     if state.config.norm_obs:
         obs = normalize(state.obs_stats, obs)
     network = make_network(state.config, state.spec)
-    policy_out, value = network.apply({"params": params}, obs)
+    policy_out, value = network.apply({"params": params}, flat_observations(obs, state.spec))
     if state.spec.discrete:
         return Categorical(policy_out), value
     log_std = network.apply({"params": params}, method=ActorCritic.log_std)
@@ -153,7 +153,7 @@ def state_value(state: PPOState, obs: jax.Array) -> jax.Array:
     if state.config.norm_obs:
         obs = normalize(state.obs_stats, obs)
     network = make_network(state.config, state.spec)
-    return network.apply({"params": state.params}, obs, method=ActorCritic.value)
+    return network.apply({"params": state.params}, flat_observations(obs, state.spec), method=ActorCritic.value)
 
 
 def sample_noise(state: PPOState, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:

@@ -13,12 +13,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from jaxrl.agents.base import no_exploration, noise_as_is, noise_or_zeros
+from jaxrl.agents.base import flat_observations, no_exploration, noise_as_is, noise_or_zeros
 from jaxrl.agents.ppo import (
     Params,
     PPOConfig,
@@ -55,7 +56,7 @@ def init(key: jax.Array, spec: EnvSpec, config: PPOConfig) -> PPOState:
     if config.policy != "lstm":
         raise ValueError(f"recurrent_ppo needs policy='lstm', got {config.policy!r}")
     network = make_network(config, spec)
-    obs = jnp.zeros((1, 1, *spec.observation_shape), jnp.float32)
+    obs = jnp.zeros((1, 1, math.prod(spec.observation_shape)), jnp.float32)
     params = network.init(key, network.initial_carry(1), obs, jnp.zeros((1, 1), bool))["params"]
     return new_state(config, spec, dict(params))
 
@@ -68,7 +69,8 @@ def _distribution(state: PPOState, params: Params, policy_out: jax.Array) -> Cat
 
 
 def _normalized(state: PPOState, obs: jax.Array) -> jax.Array:
-    return normalize(state.obs_stats, obs) if state.config.norm_obs else obs
+    """Normalized (if configured) and flattened observations ``[..., prod(obs_shape)]``."""
+    return flat_observations(normalize(state.obs_stats, obs) if state.config.norm_obs else obs, state.spec)
 
 
 def sequence_outputs(

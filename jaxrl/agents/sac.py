@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, noise_or_zeros
+from jaxrl.agents.base import flat_observations, no_carry, no_exploration, noise_as_is, noise_or_zeros
 from jaxrl.agents.offpolicy import (
     ADAM,
     PENDULUM_PRESET,
@@ -94,7 +94,7 @@ def init(key: jax.Array, spec: EnvSpec, config: SACConfig) -> SACState:
 def policy(state: SACState, actor_params: Any, obs: jax.Array) -> TanhGaussian:
     """The action distribution for ``obs [B, *obs_shape]`` (over Box actions)."""
     actor, _ = _networks(state.config, state.spec)
-    mean, log_std = actor.apply({"params": actor_params}, obs)
+    mean, log_std = actor.apply({"params": actor_params}, flat_observations(obs, state.spec))
     return TanhGaussian(mean, log_std, *box_bounds(state.spec))
 
 

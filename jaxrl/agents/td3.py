@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.agents.base import no_carry, noise_or_zeros
+from jaxrl.agents.base import flat_observations, no_carry, noise_or_zeros
 from jaxrl.agents.offpolicy import (
     ADAM,
     PENDULUM_PRESET,
@@ -122,7 +122,7 @@ def _act(state: TD3State, obs: jax.Array, noise: jax.Array | None, carry: None =
          episode_start: jax.Array | None = None) -> tuple[jax.Array, dict, None]:
     actor, _ = _networks(state.config, state.spec)
     noise = noise_or_zeros(noise, (obs.shape[0], state.spec.action_dim))
-    unit = jnp.clip(actor.apply({"params": state.actor_params}, obs) + noise, -1.0, 1.0)
+    unit = jnp.clip(actor.apply({"params": state.actor_params}, flat_observations(obs, state.spec)) + noise, -1.0, 1.0)
     return to_box(unit, *box_bounds(state.spec)), {}, carry
 
 

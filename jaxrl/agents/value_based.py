@@ -3,11 +3,13 @@ draws behind epsilon-greedy acting and a Q-network's fresh parameters."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from jaxrl.agents.base import flat_observations
 from jaxrl.nets.q import DiscreteQNetwork
 from jaxrl.types import EnvSpec
 
@@ -19,13 +21,12 @@ def q_network(config: Any, spec: EnvSpec) -> DiscreteQNetwork:
 
 def init_q_params(key: jax.Array, config: Any, spec: EnvSpec) -> Any:
     """Fresh Q-network parameters for flattened observations of ``spec``."""
-    return q_network(config, spec).init(key, jnp.zeros((1, *spec.observation_shape)).reshape(1, -1))["params"]
+    return q_network(config, spec).init(key, jnp.zeros((1, math.prod(spec.observation_shape))))["params"]
 
 
 def q_values(state: Any, params: Any, obs: jax.Array) -> jax.Array:
     """``Q [..., num_actions]`` of raw observations ``[..., *obs_shape]`` (flattened for the MLP)."""
-    batch_shape = obs.shape[: obs.ndim - len(state.spec.observation_shape)]
-    return q_network(state.config, state.spec).apply({"params": params}, obs.reshape((*batch_shape, -1)))
+    return q_network(state.config, state.spec).apply({"params": params}, flat_observations(obs, state.spec))
 
 
 def epsilon_greedy_noise(state: Any, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:

@@ -14,7 +14,7 @@ adds both, and clips Box actions to their bounds as the host adapter does):
 
 * gymnasium's functional JAX envs (``phys2d/CartPole-v1``, ``phys2d/Pendulum-v0``, any
   registered env whose ``unwrapped`` is a ``FunctionalJaxEnv``) — no extra dependency;
-* gymnax (``gymnax/<id>``, extra ``gymnax``).
+* gymnax (``gymnax/<id>``, extra ``gymnax``): :mod:`jaxrl.envs.gymnax_suite`.
 """
 
 from __future__ import annotations
@@ -119,60 +119,23 @@ def from_func_env(env_id: str, func_env: Any, max_episode_steps: int) -> DeviceE
     return with_autoreset(env_id, spec, max_episode_steps, raw_reset, raw_step)
 
 
-def _gymnax_space_to_gym(space: Any) -> gym.Space:
-    if hasattr(space, "n"):
-        return gym.spaces.Discrete(int(space.n))
-    shape = tuple(space.shape)
-    low = np.broadcast_to(np.asarray(space.low, np.float32), shape)
-    high = np.broadcast_to(np.asarray(space.high, np.float32), shape)
-    return gym.spaces.Box(low=low, high=high, shape=shape, dtype=np.float32)
-
-
-def from_gymnax(env_id: str) -> DeviceEnv:
-    """Adapter for ``gymnax/<name>``. gymnax folds its time limit into ``done``; the time-limit
-    part becomes ``truncated`` here, the rest ``terminated``."""
-    try:
-        import gymnax
-    except ImportError:
-        raise ValueError(f"{env_id!r} needs gymnax: pip install 'jaxrl[gymnax]'") from None
-    name = env_id[len(GYMNAX_PREFIX):]
-    if name not in gymnax.registered_envs:
-        raise ValueError(f"unknown gymnax env {name!r}; gymnax has: {', '.join(gymnax.registered_envs)}")
-    env, params = gymnax.make(name)
-    spec = spec_from_spaces(_gymnax_space_to_gym(env.observation_space(params)),
-                            _gymnax_space_to_gym(env.action_space(params)))
-    max_steps = int(params.max_steps_in_episode)
-
-    def raw_reset(key: jax.Array) -> tuple[Any, jax.Array]:
-        obs, state = env.reset_env(key, params)
-        return state, obs
-
-    def raw_step(state: Any, action: jax.Array, key: jax.Array):
-        obs, next_state, reward, done, _ = env.step_env(key, state, action, params)
-        time_up = next_state.time >= max_steps
-        return next_state, obs, reward, jnp.asarray(done, bool) & ~time_up
-
-    return with_autoreset(env_id, spec, max_steps, raw_reset, raw_step)
-
-
 def _functional_env_ids() -> list[str]:
     return sorted(env_id for env_id, env_spec in gym.registry.items()
                   if isinstance(env_spec.entry_point, str) and ".phys2d." in env_spec.entry_point)
 
 
 def device_env_ids() -> list[str]:
-    """The env ids the device loop can run here (gymnax ids only when gymnax is installed)."""
-    ids = _functional_env_ids()
-    try:
-        import gymnax
-    except ImportError:
-        return ids
-    return ids + [GYMNAX_PREFIX + name for name in gymnax.registered_envs]
+    """The env ids the device loop can run here (a suite's ids only when it is installed)."""
+    from jaxrl.envs import gymnax_suite
+
+    return _functional_env_ids() + [GYMNAX_PREFIX + name for name in gymnax_suite.gymnax_names()]
 
 
 def make_device_env(env_id: str) -> DeviceEnv:
     """The :class:`DeviceEnv` for ``env_id``; ``ValueError`` naming the JAX env ids otherwise."""
     if env_id.startswith(GYMNAX_PREFIX):
+        from jaxrl.envs.gymnax_suite import from_gymnax  # the suite module imports this one
+
         return from_gymnax(env_id)
     try:
         env = gym.make(env_id, disable_env_checker=True)
@@ -198,7 +161,10 @@ class DeviceEnvAsGym(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, env_id: str):
+    def __init__(self, env_id: str, render_mode: str | None = None):
+        if render_mode is not None:
+            raise ValueError(f"{env_id} cannot render: JAX-only envs have no {render_mode!r} renderer here; "
+                             "evaluate it without --video")
         self.device_env = make_device_env(env_id)
         spec = self.device_env.spec
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, spec.observation_shape, np.float32)

@@ -1,0 +1,117 @@
+"""gymnax envs (``gymnax/<name>``, extra ``gymnax``) as :class:`~jaxrl.envs.device.DeviceEnv`.
+
+Both gymnax lines map onto the protocol:
+
+* 1.x: ``step_env`` returns termination only (``is_terminated``); the time limit is
+  ``is_truncated``, which :func:`with_autoreset` applies itself.
+* 0.0.9: ``done`` folds the time limit in, so its time-limit part becomes ``truncated``
+  (an env that terminates on its last allowed step is then counted as truncated: 0.0.9
+  cannot tell the two apart).
+
+``step_env`` is called without gymnax's own auto-reset, so the true final observation is what
+``next_obs`` carries. Observations become float32; a ``Discrete`` observation space
+(``FrozenLake-misc``) is one-hot encoded. The shapes are read from what ``reset`` and ``step``
+return (``jax.eval_shape``, nothing runs), not from the declared space, which some envs get
+wrong (``FourRooms-misc`` returns int32, ``Catch-bsuite`` declares int32); an env whose reset and
+step observations differ, or that cannot be built here, is refused by name with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl.envs.device import DeviceEnv, with_autoreset
+from jaxrl.envs.spec import spec_from_spaces
+
+PREFIX = "gymnax/"
+
+
+def import_gymnax(env_id: str) -> Any:
+    """gymnax, or a ``ValueError`` giving the real reason it does not import."""
+    try:
+        import gymnax
+    except ModuleNotFoundError as err:
+        if err.name == "gymnax":
+            raise ValueError(f"{env_id!r} needs gymnax: pip install 'jaxrl[gymnax]'") from None
+        raise ValueError(f"gymnax is installed but does not import: {err} "
+                         f"(pip install {str(err.name).split('.')[0]})") from None
+    except Exception as err:  # noqa: BLE001 - any import-time failure of an installed suite, said in one line
+        raise ValueError(f"gymnax is installed but does not import: {type(err).__name__}: {err}") from None
+    return gymnax
+
+
+def gymnax_names() -> list[str]:
+    """gymnax's env names where gymnax imports, else none."""
+    try:
+        return list(import_gymnax(PREFIX).registered_envs)
+    except ValueError:
+        return []
+
+
+def _action_space(space: Any) -> gym.Space:
+    if hasattr(space, "n"):
+        return gym.spaces.Discrete(int(space.n))
+    shape = tuple(space.shape)
+    low = np.broadcast_to(np.asarray(space.low, np.float32), shape)
+    high = np.broadcast_to(np.asarray(space.high, np.float32), shape)
+    return gym.spaces.Box(low=low, high=high, shape=shape, dtype=np.float32)
+
+
+def observation_encoder(space: Any):
+    """float32 observations; one-hot for a ``Discrete`` observation space (no ``low``/``high``)."""
+    if hasattr(space, "n"):
+        return lambda obs: jax.nn.one_hot(obs, int(space.n), dtype=jnp.float32)
+    return lambda obs: jnp.asarray(obs, jnp.float32)
+
+
+def from_gymnax(env_id: str) -> DeviceEnv:
+    """The :class:`DeviceEnv` for ``gymnax/<name>``; ``ValueError`` naming the env and the reason
+    where it cannot run."""
+    gymnax = import_gymnax(env_id)
+    name = env_id[len(PREFIX):]
+    if name not in gymnax.registered_envs:
+        raise ValueError(f"unknown gymnax env {name!r}; gymnax has: {', '.join(gymnax.registered_envs)}")
+    try:
+        env, params = gymnax.make(name)
+        encode = observation_encoder(env.observation_space(params))
+        action_space = _action_space(env.action_space(params))
+    except Exception as err:  # noqa: BLE001 - e.g. MNISTBandit-bsuite downloads MNIST when built
+        raise ValueError(f"{env_id} cannot be built here: {type(err).__name__}: {err}") from None
+    max_steps = int(params.max_steps_in_episode)
+    separate_truncation = hasattr(env, "is_truncated")  # gymnax >= 1.0
+
+    def raw_reset(key: jax.Array) -> tuple[Any, jax.Array]:
+        obs, state = env.reset_env(key, params)
+        return state, encode(obs)
+
+    def raw_step(state: Any, action: jax.Array, key: jax.Array):
+        obs, next_state, reward, done, _ = env.step_env(key, state, action, params)
+        terminated = jnp.asarray(done, bool)
+        if not separate_truncation:
+            terminated = terminated & ~(next_state.time >= max_steps)
+        return next_state, encode(obs), reward, terminated
+
+    observation_shape = _checked_observation_shape(env_id, raw_reset, raw_step, action_space)
+    spec = spec_from_spaces(gym.spaces.Box(-np.inf, np.inf, observation_shape, np.float32), action_space)
+    return with_autoreset(env_id, spec, max_steps, raw_reset, raw_step)
+
+
+def _checked_observation_shape(env_id: str, raw_reset, raw_step, action_space: gym.Space) -> tuple[int, ...]:
+    """The shape that reset and step both return (traced, not run); refuses an env where they differ."""
+    key = jax.random.PRNGKey(0)
+    action = jnp.zeros(action_space.shape, jnp.int32 if isinstance(action_space, gym.spaces.Discrete)
+                       else jnp.float32)
+    try:
+        state, reset_obs = jax.eval_shape(raw_reset, key)
+        step_obs = jax.eval_shape(raw_step, state, action, key)[1]
+    except Exception as err:  # noqa: BLE001 - the env's own code failing to trace; said with its name
+        raise ValueError(f"{env_id} does not run here: {type(err).__name__}: {err}") from None
+    if reset_obs.shape != step_obs.shape:
+        raise ValueError(f"{env_id} does not fit jaxrl: reset observations have shape {reset_obs.shape} "
+                         f"but step observations {step_obs.shape}")
+    return tuple(int(d) for d in reset_obs.shape)

@@ -1,0 +1,105 @@
+"""gymnax through the device-env protocol: every env id runs or is refused by name, the final
+observation survives the auto-reset, termination is not truncation, and import failures say why."""
+
+import builtins
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+gymnax = pytest.importorskip("gymnax")
+
+from jaxrl.cli import main  # noqa: E402
+from jaxrl.envs.device import make_device_env  # noqa: E402
+from jaxrl.envs.gymnax_suite import import_gymnax  # noqa: E402
+
+NEEDS_NETWORK = {"MNISTBandit-bsuite"}  # downloads MNIST when built
+
+
+def test_every_gymnax_env_runs_vmapped_with_float32_observations_of_its_spec_shape():
+    for name in gymnax.registered_envs:
+        if name in NEEDS_NETWORK:
+            continue
+        env = make_device_env(f"gymnax/{name}")
+        keys = jax.random.split(jax.random.PRNGKey(0), 3)
+        state, obs = jax.vmap(env.reset)(keys)
+        actions = (jnp.zeros(3, jnp.int32) if env.spec.discrete else jnp.zeros((3, env.spec.action_dim)))
+        out = jax.vmap(env.step)(state, actions, keys)
+        for array in (obs, out.obs, out.next_obs):
+            assert array.dtype == jnp.float32 and array.shape == (3, *env.spec.observation_shape), name
+        assert out.terminated.shape == out.truncated.shape == (3,)
+
+
+def test_an_env_that_cannot_be_built_is_refused_by_name(monkeypatch):
+    def broken_make(name, **kwargs):
+        raise OSError("no network")
+    monkeypatch.setattr(gymnax, "make", broken_make)
+    with pytest.raises(ValueError, match=r"^gymnax/Catch-bsuite cannot be built here: OSError: no network$"):
+        make_device_env("gymnax/Catch-bsuite")
+
+
+def test_discrete_observations_are_one_hot():
+    env = make_device_env("gymnax/FrozenLake-misc")  # declares Discrete(16); reset returns the int 0
+    assert env.spec.observation_shape == (16,)
+    _, obs = env.reset(jax.random.PRNGKey(0))
+    np.testing.assert_array_equal(obs, np.eye(16, dtype=np.float32)[0])
+
+
+def test_the_time_limit_is_truncation_and_keeps_the_final_observation():
+    env = make_device_env("gymnax/Pendulum-v1")  # never terminates; 200-step limit
+    step = jax.jit(env.step)
+    state, obs = env.reset(jax.random.PRNGKey(1))
+    for index in range(env.max_episode_steps):
+        out = step(state, jnp.zeros(1), jax.random.PRNGKey(index))
+        assert not bool(out.terminated)
+        assert bool(out.truncated) == (index == env.max_episode_steps - 1)
+        if index < env.max_episode_steps - 1:
+            np.testing.assert_array_equal(out.obs, out.next_obs)
+        state = out.env_state
+    assert not np.array_equal(out.obs, out.next_obs)  # next_obs is the last state, obs the next episode's
+    cos, sin = np.asarray(out.next_obs[:2])
+    assert cos**2 + sin**2 == pytest.approx(1.0, abs=1e-5)  # a real Pendulum observation, not a reset filler
+
+
+def test_a_pole_that_falls_is_terminated_not_truncated():
+    env = make_device_env("gymnax/CartPole-v1")
+    state, _ = env.reset(jax.random.PRNGKey(0))
+    for index in range(100):
+        out = env.step(state, jnp.asarray(1), jax.random.PRNGKey(index))  # always push right
+        if bool(out.terminated | out.truncated):
+            break
+        state = out.env_state
+    assert bool(out.terminated) and not bool(out.truncated) and index < 50
+    assert abs(float(out.next_obs[2])) > 0.2  # the final observation shows the fallen pole (> 12 degrees)
+
+
+@pytest.mark.parametrize("missing, message", [
+    ("gymnax", r"'gymnax/CartPole-v1' needs gymnax: pip install 'jaxrl\[gymnax\]'"),
+    ("six", r"gymnax is installed but does not import: No module named 'six' \(pip install six\)"),
+])
+def test_an_import_failure_names_its_real_cause(monkeypatch, missing, message):
+    real_import = builtins.__import__
+
+    def failing_import(name, *args, **kwargs):
+        if name == "gymnax":
+            raise ModuleNotFoundError(f"No module named {missing!r}", name=missing)
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", failing_import)
+    with pytest.raises(ValueError, match=message):
+        import_gymnax("gymnax/CartPole-v1")
+
+
+@pytest.mark.parametrize("env_id, loop", [("gymnax/Breakout-MinAtar", "device"),
+                                          ("gymnax/FrozenLake-misc", "host")])
+def test_ppo_trains_on_grid_observations_in_both_loops(tmp_path, capsys, env_id, loop):
+    assert main(["train", "ppo", "--env", env_id, "--loop", loop, "--total-timesteps", "512", "--num-envs", "4",
+                 "--num-steps", "32", "--hidden-sizes", "16", "--run-dir", str(tmp_path / "run"),
+                 "--no-progress"]) == 0
+    run_dir = tmp_path / "run" / "seed_1" if loop == "device" else tmp_path / "run"
+    capsys.readouterr()
+    assert main(["eval", str(run_dir), "--episodes", "1", "--video", str(tmp_path / "x.gif")]) == 1
+    assert capsys.readouterr().err.strip() == "jaxrl: error: " + (
+        f"{env_id} cannot render: JAX-only envs have no 'rgb_array' renderer here; evaluate it without --video")
