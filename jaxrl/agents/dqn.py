@@ -35,10 +35,10 @@ from jaxrl.config import (
     hparams_from_config,
 )
 from jaxrl.core.noise import epsilon_greedy
-from jaxrl.core.replay import ReplayBuffer, replay_sample
+from jaxrl.core.replay import ReplayBuffer, replay_sample_batches
 from jaxrl.core.td import soft_update, td_target
 from jaxrl.nets.mlp import activation_by_name
-from jaxrl.types import Agent, EnvSpec
+from jaxrl.types import Agent, EnvSpec, Transition
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,9 +132,8 @@ act.__doc__ = """Epsilon-greedy actions ``[B]`` int32 for ``obs [B, *obs_shape]`
 when ``noise`` is None."""
 
 
-def _train_step(state: DQNState, buffer: ReplayBuffer, key: jax.Array) -> tuple[DQNState, dict[str, jax.Array]]:
+def _train_step(state: DQNState, batch: Transition) -> tuple[DQNState, dict[str, jax.Array]]:
     config, hp = state.config, state.hparams
-    batch = replay_sample(buffer, key, config.batch_size)
     next_target_q = q_values(state, state.target_params, batch.next_obs)
     if config.double_q:
         next_actions = jnp.argmax(q_values(state, state.params, batch.next_obs), axis=-1)
@@ -162,8 +161,9 @@ def _train_step(state: DQNState, buffer: ReplayBuffer, key: jax.Array) -> tuple[
 
 
 def _update(state: DQNState, buffer: ReplayBuffer, key: jax.Array) -> tuple[DQNState, dict[str, jax.Array]]:
-    state, metrics = jax.lax.scan(lambda s, k: _train_step(s, buffer, k), state,
-                                  jax.random.split(key, state.config.updates_per_step))
+    batches = replay_sample_batches(buffer, jax.random.split(key, state.config.updates_per_step),
+                                    state.config.batch_size)
+    state, metrics = jax.lax.scan(_train_step, state, batches)
     return state, {**jax.tree.map(jnp.mean, metrics), "epsilon": epsilon(state),
                    "param_norm": optax.tree.norm(state.params)}
 

@@ -18,7 +18,7 @@ from flax import struct
 
 from jaxrl.agents.base import flat_observations
 from jaxrl.config import ReplayConfig, check_discount, check_fraction, check_hidden_sizes, check_positive, hparam
-from jaxrl.core.replay import ReplayBuffer, replay_sample
+from jaxrl.core.replay import ReplayBuffer, replay_sample_batches
 from jaxrl.nets.continuous import QEnsemble
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import EnvSpec, Transition
@@ -125,15 +125,12 @@ def make_update(train_step: Callable[[Any, Transition, jax.Array], tuple[Any, di
     """
 
     def update(state: Any, buffer: ReplayBuffer, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
-        def gradient_step(state, step_key):
-            sample_key, train_key = jax.random.split(step_key)
-            batch = replay_sample(buffer, sample_key, state.config.batch_size)
-            batch = batch.replace(obs=flat_observations(batch.obs, state.spec),
-                                  next_obs=flat_observations(batch.next_obs, state.spec))
-            return train_step(state, batch, train_key)
-
-        keys = jax.random.split(key, state.config.updates_per_step)
-        state, metrics = jax.lax.scan(gradient_step, state, keys)
+        step_keys = jax.vmap(jax.random.split)(jax.random.split(key, state.config.updates_per_step))
+        batches = replay_sample_batches(buffer, step_keys[:, 0], state.config.batch_size)
+        batches = batches.replace(obs=flat_observations(batches.obs, state.spec),
+                                  next_obs=flat_observations(batches.next_obs, state.spec))
+        state, metrics = jax.lax.scan(lambda state, inputs: train_step(state, *inputs), state,
+                                      (batches, step_keys[:, 1]))
         param_norm = optax.tree.norm((state.actor_params, state.critic_params))  # catches non-finite params
         return state, {**jax.tree.map(jnp.nanmean, metrics), "param_norm": param_norm}
 

@@ -68,3 +68,13 @@ def replay_sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> Any:
     """``batch_size`` items drawn uniformly (with replacement) from the filled slots only."""
     indices = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buffer.size, 1))
     return jax.tree.map(lambda store: store[indices], buffer.data)
+
+
+def replay_sample_batches(buffer: ReplayBuffer, keys: jax.Array, batch_size: int) -> Any:
+    """One :func:`replay_sample` per key of ``keys [U]``: leaves ``[U, batch_size, ...]``.
+
+    Gradient steps should scan over these batches rather than sample inside the scan: a buffer
+    read inside ``lax.scan`` is an operand of XLA's while loop, which then copies the whole
+    buffer (measured: +18 MB of temporaries and two copies of leaves of a 1M-item SAC buffer).
+    """
+    return jax.vmap(lambda key: replay_sample(buffer, key, batch_size))(keys)

@@ -5,32 +5,42 @@ that must survive SIGKILL at any moment. One msgpack file written to a temporary
 name, fsynced, then ``os.replace``d into place gives exactly that with no background
 threads and no coupling to orbax's fast-moving API across JAX versions.
 
-A checkpoint file is ``MAGIC``, an 8-byte header length, a msgpack header ``{"meta": {...},
-"sha256": ...}`` and the body, a msgpack of ``{"state", "extra"}`` written straight after it
-(no second copy of a large replay buffer in memory). ``meta`` records the algorithm, env
-steps, update count and the loop's PRNG key; the SHA-256 of the body is checked on every
-read, so flipped bytes are refused instead of loaded.
+A checkpoint file (``MAGIC``, format 2) is, in order: an 8-byte length and a msgpack header
+``{"meta": {...}, "arrays": [[dtype, shape], ...]}``; an 8-byte length and a msgpack skeleton of
+``{"state", "extra"}`` whose arrays are ``{"__array__": index}`` placeholders; each array's raw
+bytes; and the SHA-256 of everything between ``MAGIC`` and it. Arrays are streamed to the file
+one at a time, so saving a 1M-item replay buffer holds at most one leaf's host copy and no
+serialized copy of the whole (msgpack of the whole body had doubled the run's peak memory).
+``meta`` records the algorithm, env steps, update count and the loop's PRNG key; the checksum is
+verified on every read, so flipped bytes are refused instead of loaded.
 The newest checkpoint that reads back whole is the one loaded (:func:`latest_good_checkpoint`).
-Files from before checksums (``{"meta", "state", "extra"}``) still load, unchecked.
+Format-1 files (``MAGIC_V1``: header with the body's SHA-256, then a msgpack body) still load,
+and files from before checksums (``{"meta", "state", "extra"}``) load unchecked.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import sys
 from pathlib import Path
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
 from jaxrl.io.files import writing
 
 CHECKPOINT_DIR = "checkpoints"
-MAGIC = b"JAXRLCK1"
+MAGIC = b"JAXRLCK2"
+MAGIC_V1 = b"JAXRLCK1"
+ARRAY_TAG = "__array__"
+DIGEST_BYTES = 32  # SHA-256
 _NAME = re.compile(r"^ckpt_(\d{12})\.msgpack$")
 
 
@@ -66,9 +76,9 @@ def remove_partial_writes(run_dir: Path) -> list[Path]:
     return partial
 
 
-def _atomic_write(path: Path, *parts: bytes) -> None:
-    """Write ``parts`` to a temporary file, then rename it to ``path``: a crash or a full disk
-    leaves the older checkpoints as they were, and the partial file is removed."""
+def _atomic_write(path: Path, parts: Iterable[bytes | memoryview]) -> None:
+    """Write ``parts`` (produced one at a time) to a temporary file, then rename it to ``path``:
+    a crash or a full disk leaves the older checkpoints as they were, and the partial file is removed."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with writing(path):
@@ -89,8 +99,47 @@ def _atomic_write(path: Path, *parts: bytes) -> None:
         os.close(dir_fd)
 
 
-def _to_state_dict(tree: Any) -> Any:
-    return jax.tree.map(np.asarray, serialization.to_state_dict(jax.device_get(tree)))
+def _skeleton(node: Any, arrays: list[Any]) -> Any:
+    """``node`` (a state dict) with each array moved to ``arrays`` and replaced by its index."""
+    if isinstance(node, dict):
+        return {key: _skeleton(value, arrays) for key, value in node.items()}
+    if isinstance(node, (np.ndarray, jax.Array, np.generic)):
+        arrays.append(node)
+        return {ARRAY_TAG: len(arrays) - 1}
+    return node
+
+
+def _filled(node: Any, arrays: list[np.ndarray]) -> Any:
+    """The inverse of :func:`_skeleton`."""
+    if isinstance(node, dict):
+        if set(node) == {ARRAY_TAG}:
+            return arrays[node[ARRAY_TAG]]
+        return {key: _filled(value, arrays) for key, value in node.items()}
+    return node
+
+
+def _file_parts(meta: dict[str, Any], body: dict[str, Any]) -> Iterator[bytes | memoryview]:
+    """The bytes of a format-2 file after ``MAGIC``, one array at a time, then their SHA-256."""
+    arrays: list[Any] = []
+    skeleton = serialization.msgpack_serialize(_skeleton(body, arrays))
+    header = serialization.msgpack_serialize(
+        {"meta": meta, "arrays": [[str(array.dtype), list(np.shape(array))] for array in arrays]})
+    digest = hashlib.sha256()
+    for part in _length_prefixed(header, skeleton):
+        digest.update(part)
+        yield part
+    for array in arrays:
+        host = np.ascontiguousarray(jax.device_get(array))  # this leaf's host copy only
+        data = memoryview(host.reshape(-1).view(np.uint8))  # bytes of any dtype (bfloat16 has no buffer format)
+        digest.update(data)
+        yield data
+    yield digest.digest()
+
+
+def _length_prefixed(*blobs: bytes) -> Iterator[bytes]:
+    for blob in blobs:
+        yield len(blob).to_bytes(8, "little")
+        yield blob
 
 
 def save_checkpoint(
@@ -99,12 +148,10 @@ def save_checkpoint(
     """Write ``state`` (any pytree), JSON-able ``meta`` and optional ``extra`` pytrees (e.g. a replay
     buffer, needed to resume an off-policy run); keep the newest ``keep`` files."""
     path = checkpoint_path(run_dir, int(meta["env_steps"]))
-    body = {"state": _to_state_dict(state)}
+    body = {"state": serialization.to_state_dict(state)}
     if extra:
-        body["extra"] = {name: _to_state_dict(tree) for name, tree in extra.items()}
-    body_bytes = serialization.msgpack_serialize(body)
-    header = serialization.msgpack_serialize({"meta": meta, "sha256": hashlib.sha256(body_bytes).hexdigest()})
-    _atomic_write(path, MAGIC, len(header).to_bytes(8, "little"), header, body_bytes)
+        body["extra"] = {name: serialization.to_state_dict(tree) for name, tree in extra.items()}
+    _atomic_write(path, [MAGIC, *_file_parts(meta, body)])
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path
@@ -121,6 +168,8 @@ def read_checkpoint_with_extra(path: Path) -> tuple[dict[str, Any], dict[str, An
     try:
         raw = memoryview(Path(path).read_bytes())
         if raw[: len(MAGIC)] == MAGIC:
+            payload = _read_format_2(path, raw)
+        elif raw[: len(MAGIC_V1)] == MAGIC_V1:
             header_end = len(MAGIC) + 8 + int.from_bytes(raw[len(MAGIC): len(MAGIC) + 8], "little")
             payload = serialization.msgpack_restore(bytes(raw[len(MAGIC) + 8: header_end]))
             body = raw[header_end:]
@@ -139,6 +188,29 @@ def read_checkpoint_with_extra(path: Path) -> tuple[dict[str, Any], dict[str, An
     if not isinstance(payload, dict) or "meta" not in payload or "state" not in payload:
         raise CheckpointError(f"checkpoint {path} is not a jaxrl checkpoint (no meta/state)")
     return payload["meta"], payload["state"], payload.get("extra") or {}
+
+
+def _read_format_2(path: Path, raw: memoryview) -> dict[str, Any]:
+    """``{"meta", "state", "extra"}`` of a format-2 file; arrays are read-only views of ``raw``."""
+    content = raw[len(MAGIC): len(raw) - DIGEST_BYTES]
+    offset, blobs = 0, []
+    for _ in range(2):  # header, skeleton (a damaged length fails here or in the size check)
+        length = int.from_bytes(content[offset: offset + 8], "little")
+        blobs.append(serialization.msgpack_restore(bytes(content[offset + 8: offset + 8 + length])))
+        offset += 8 + length
+    header, skeleton = blobs
+    layout = [(jnp.dtype(dtype), tuple(shape)) for dtype, shape in header["arrays"]]
+    expected = len(MAGIC) + offset + sum(math.prod(shape) * dtype.itemsize for dtype, shape in layout) + DIGEST_BYTES
+    if len(raw) != expected:
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({len(raw)} bytes; its header says "
+                              f"{expected})")
+    if hashlib.sha256(content).digest() != bytes(raw[-DIGEST_BYTES:]):
+        raise CheckpointError(f"checkpoint {path} is damaged: its contents do not match their SHA-256 checksum")
+    arrays = []
+    for dtype, shape in layout:
+        arrays.append(np.frombuffer(content, dtype, math.prod(shape), offset).reshape(shape))
+        offset += math.prod(shape) * dtype.itemsize
+    return {"meta": header["meta"], **_filled(skeleton, arrays)}
 
 
 def latest_good_checkpoint(run_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any], dict[str, Any]] | None:
