@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -148,17 +149,33 @@ def truncate_metrics(run_dir: Path, unit: str, last_index: int) -> None:
 
 
 class Progress:
-    """A tqdm bar over env steps showing SPS and the recent mean return."""
+    """A tqdm bar over env steps with one rate (``sps``: env steps per second over all seeds) and
+    the recent mean return. The bar starts at the first :meth:`advance`, so compilation, which
+    happens before it, does not enter its time-remaining estimate."""
 
-    def __init__(self, total_steps: int, enabled: bool):
-        self._bar = tqdm(total=total_steps, unit="step", unit_scale=True, disable=not enabled, dynamic_ncols=True)
+    BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
+
+    def __init__(self, total_steps: int, enabled: bool, bar: bool = True):
+        self.total_steps, self.enabled, self.show_bar = total_steps, enabled, bar
+        self._bar: tqdm | None = None
 
     def advance(self, env_steps: int, sps: float, episodic_return: float | None) -> None:
+        if not (self.enabled and self.show_bar):
+            return
+        if self._bar is None:
+            self._bar = tqdm(total=self.total_steps, unit="step", unit_scale=True, dynamic_ncols=True,
+                             bar_format=self.BAR_FORMAT)
         self._bar.update(env_steps - self._bar.n)
         postfix = {"sps": f"{sps:,.0f}"}
         if episodic_return is not None:
             postfix["return"] = f"{episodic_return:.1f}"
         self._bar.set_postfix(postfix, refresh=False)
 
+    def say(self, message: str) -> None:
+        """A line on stderr (above the bar if one is shown); nothing when progress is off."""
+        if self.enabled:
+            tqdm.write(message, file=sys.stderr)
+
     def close(self) -> None:
-        self._bar.close()
+        if self._bar is not None:
+            self._bar.close()

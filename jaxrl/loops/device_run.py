@@ -95,10 +95,12 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
         done = end = recorder.start_index
         run_piece = jax.jit(jax.vmap(program.run, in_axes=(0, None)), donate_argnums=0)
         compiled = {}  # piece length -> compiled piece
+        recorder.progress.say(f"compiling the training program ({num_seeds} seed(s) x {config.num_envs} envs) ...")
         for begin, end in pieces:
             if begin >= done and end - begin not in compiled:
                 compiled[end - begin] = run_piece.lower(carry, jnp.arange(begin, end)).compile()
         compile_s = time.perf_counter() - start
+        recorder.progress.say(f"compiled in {compile_s:.1f} s; training")
         recorder.open()
         with recorder.stop_request:
             for begin, end in pieces:

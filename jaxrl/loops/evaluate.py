@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.agents.registry import get_algorithm
@@ -17,11 +18,50 @@ from jaxrl.loops.episodes import EpisodeTracker
 from jaxrl.types import Agent
 
 
+class Policy:
+    """``policy(obs) -> actions``: a trained agent's deterministic actions, as NumPy, for raw
+    observations ``[B, *obs_shape]`` or one ``[*obs_shape]`` (then one action comes back).
+
+    A recurrent policy keeps its carry between calls, as an episode goes on; pass
+    ``episode_start [B]`` (True where an env's episode begins) or call :meth:`reset` between
+    episodes. The first call, and any call with a new batch size, starts every episode afresh.
+    """
+
+    def __init__(self, agent: Agent, state: Any):
+        self.agent, self.state = agent, state
+        self._act = jax.jit(agent.act)
+        self._carry, self._batch = None, None
+
+    def reset(self) -> None:
+        self._carry, self._batch = None, None
+
+    def __call__(self, obs: Any, episode_start: Any = None) -> np.ndarray:
+        obs = jnp.asarray(obs, jnp.float32)
+        single = obs.ndim == len(self.state.spec.observation_shape)
+        obs = obs[None] if single else obs
+        batch = obs.shape[0]
+        fresh = self._batch != batch
+        if fresh:
+            self._carry, self._batch = self.agent.initial_carry(self.state, batch), batch
+        starts = jnp.full(batch, fresh, bool) if episode_start is None else \
+            jnp.asarray(episode_start, bool).reshape(batch) | fresh
+        actions, _, self._carry = self._act(self.state, obs, None, self._carry, starts)
+        actions = np.asarray(actions)
+        return actions[0] if single else actions
+
+
 class LoadedRun(NamedTuple):
+    """A saved run: its algorithm name, config, train state, the checkpoint read, and
+    :attr:`policy`, a ready deterministic ``policy(obs) -> actions``."""
+
     algorithm: str
     config: Any
     state: Any
     checkpoint: Path
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(get_algorithm(self.algorithm).agent_for(self.config), self.state)
 
 
 def load_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> LoadedRun:

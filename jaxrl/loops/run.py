@@ -86,7 +86,7 @@ class RunRecorder:
             self._release_dir()
             raise
         self.stopper = Stopper(config.target_return, config.patience)
-        self.progress = Progress(total_steps, config.progress and progress)
+        self.progress = Progress(total_steps, config.progress and writes, bar=progress)
         self.history: list[dict[str, Any]] = []
         self.start_index = 0  # records done before this process (resumed runs)
         self.start = time.perf_counter()

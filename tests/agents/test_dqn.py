@@ -11,7 +11,7 @@ import jaxrl
 from jaxrl.agents import dqn
 from jaxrl.agents.dqn import DQNConfig
 from jaxrl.core.noise import epsilon_greedy
-from jaxrl.core.replay import replay_add, replay_init
+from jaxrl.core.replay import replay_add, replay_init, replay_sample
 from jaxrl.loops.device import make_program
 from jaxrl.types import EnvSpec, Transition
 
@@ -75,14 +75,14 @@ def test_double_q_values_the_online_networks_choice_with_the_target_network():
     target = dqn.q_values(state, state.target_params, batch.next_obs)
     chosen = np.take_along_axis(np.asarray(target), np.asarray(online).argmax(-1)[:, None], -1)[:, 0]
     assert not np.allclose(chosen, np.asarray(target).max(-1))  # the two rules differ here
-    # The train step samples rows randint(key, 32, 0, size) of the 32 stored: recompute its loss by hand.
+    # replay_sample draws rows randint(key, 32, 0, size) of the 32 stored: recompute the loss by hand.
     key = jax.random.PRNGKey(3)
     indices = jax.random.randint(key, (32,), 0, 32)
     q_taken = np.take_along_axis(np.asarray(dqn.q_values(state, state.params, batch.obs)),
                                  np.asarray(batch.actions)[:, None], -1)[:, 0]
     double_target = np.asarray(batch.rewards) + 0.99 * chosen
     single_target = np.asarray(batch.rewards) + 0.99 * np.asarray(target).max(-1)
-    _, metrics = dqn._train_step(state, buffer, key)
+    _, metrics = dqn._train_step(state, replay_sample(buffer, key, 32))
     idx = np.asarray(indices)
     np.testing.assert_allclose(float(metrics["loss"]), np.mean((q_taken[idx] - double_target[idx]) ** 2), rtol=1e-5)
     assert not np.isclose(float(metrics["loss"]), np.mean((q_taken[idx] - single_target[idx]) ** 2))
