@@ -156,6 +156,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                                "deterministic for the others)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--video", type=Path, default=None, help="write the first episode as .gif or .mp4")
+    evaluate.add_argument("--render", action="store_true",
+                          help="show the episodes live in a window (render_mode='human'; needs a display)")
 
     # `jaxrl bench ...` is handed to jaxrl.bench.main before parsing; listed here for --help.
     commands.add_parser("bench", help="throughput matrix: env / act / train steps per second (see jaxrl bench -h)",
@@ -239,6 +241,7 @@ def _train(args: argparse.Namespace) -> None:
     last = result.history[-1]
     stopped = f" ({last['stop_reason']})" if "stop_reason" in last else ""
     print(f"trained {last['env_steps']} env steps{stopped}; run dir: {run_dir}", file=sys.stderr)
+    _say_if_no_episode_finished([last["episodic_return"]], [config.seed], last["env_steps"])
     print(json.dumps({"run_dir": str(run_dir), "env_steps": last["env_steps"],
                       "episodic_return": last["episodic_return"]}))
 
@@ -252,22 +255,37 @@ def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: An
     print(f"trained {args.num_seeds} seed(s) x {summary['env_steps_per_seed']} env steps in {summary['train_s']:.1f} s "
           f"(+{summary['compile_s']:.1f} s compile, {summary['aggregate_sps']:,.0f} steps/s); run dir: {run_dir}",
           file=sys.stderr)
+    _say_if_no_episode_finished(summary["final_episodic_return"], summary["seeds"], summary["env_steps_per_seed"])
     print(json.dumps({"run_dir": str(run_dir), **{k: summary[k] for k in (
         "env_steps_per_seed", "final_episodic_return", "mean_final_episodic_return", "aggregate_sps")}}))
+
+
+def _say_if_no_episode_finished(returns: list[float | None], seeds: list[int], env_steps: int) -> None:
+    """Explain a null ``episodic_return``: no episode of that seed ended within the run."""
+    unfinished = [seed for seed, value in zip(seeds, returns) if value is None or not math.isfinite(value)]
+    if unfinished:
+        which = "" if len(returns) == 1 else f"seed(s) {unfinished}: "
+        print(f"{which}no episode finished in {env_steps} env steps (the episodes are longer than the run), "
+              "so episodic_return is null", file=sys.stderr)
 
 
 def _eval(args: argparse.Namespace) -> None:
     from jaxrl.api import load
     from jaxrl.loops.evaluate import evaluate
 
+    from jaxrl.io.video import check_video_path, write_video
+
+    if args.video is not None and args.render:
+        raise ValueError("--video and --render are alternatives: write the episode or watch it")
+    if args.video is not None:
+        check_video_path(args.video)
     run = load(args.run_dir)
     algorithm = get_algorithm(run.algorithm)
     deterministic = algorithm.deterministic_eval if args.deterministic is None else args.deterministic
+    render_mode = "rgb_array" if args.video is not None else "human" if args.render else None
     result = evaluate(algorithm.agent_for(run.config), run.state, run.config.env, args.episodes, deterministic,
-                      args.seed, record_video=args.video is not None)
+                      args.seed, render_mode=render_mode)
     if args.video is not None:
-        from jaxrl.io.video import write_video
-
         write_video(result.frames, args.video)
         print(f"wrote {len(result.frames)} frames to {args.video}", file=sys.stderr)
     print(json.dumps(result.summary()))

@@ -89,3 +89,12 @@ def test_report_prefers_full_runs_over_newer_quick_ones():
     assert report.newest_per_cell([quick, full]) == [full]
     assert report.newest_per_cell([full, newer_full]) == [full]  # the newest date wins among full runs
     assert report.newest_per_cell([quick]) == [quick]
+
+
+def test_results_go_to_the_checkouts_results_folder_or_else_the_current_directory(tmp_path, monkeypatch):
+    from jaxrl.bench import default_results_dir
+
+    monkeypatch.chdir(tmp_path)
+    assert default_results_dir() == Path(".")  # outside a checkout: no benchmarks/results/ created here
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    assert default_results_dir() == Path("benchmarks/results")

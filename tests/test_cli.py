@@ -233,3 +233,58 @@ def test_every_config_field_has_a_comment_for_help():
         docs = field_docs(algorithm.config_cls)
         missing = [f.name for f in dataclasses.fields(algorithm.config_cls) if not docs.get(f.name)]
         assert not missing, (name, missing)
+
+
+def test_a_video_that_cannot_be_written_is_refused_before_any_episode(trained_run, capsys, monkeypatch, tmp_path):
+    import builtins
+
+    from jaxrl.envs.host import HostVectorEnv
+
+    real_import = builtins.__import__
+
+    def without_ffmpeg(name, *args, **kwargs):
+        if name == "imageio_ffmpeg":
+            raise ImportError("No module named 'imageio_ffmpeg'")
+        return real_import(name, *args, **kwargs)
+
+    def must_not_render(self):
+        raise AssertionError("rendered before the writer was checked")
+
+    monkeypatch.setattr(builtins, "__import__", without_ffmpeg)
+    monkeypatch.setattr(HostVectorEnv, "render", must_not_render)
+    for video, message in ((tmp_path / "x.mp4", "writing MP4 needs imageio-ffmpeg: pip install 'jaxrl[video]' "
+                                                "(or write a .gif)"),
+                           (tmp_path / "x.avi", "--video must end in .gif or .mp4, got 'x.avi'"),
+                           (tmp_path / "no" / "x.gif", f"--video {tmp_path}/no/x.gif: the folder {tmp_path}/no "
+                                                       "does not exist")):
+        assert main(["eval", str(trained_run), "--episodes", "1", "--video", str(video)]) == 1
+        assert capsys.readouterr().err.strip() == f"jaxrl: error: {message}"
+
+
+def test_render_without_a_display_is_one_line(trained_run, capsys, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+    assert main(["eval", str(trained_run), "--episodes", "1", "--render"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "jaxrl: error: --render opens a window, but this machine has no display (DISPLAY and WAYLAND_DISPLAY are "
+        "unset); write the episode with --video out.gif instead")
+
+
+def test_a_gif_has_no_sdl_or_alsa_noise(trained_run, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "jaxrl.cli", "eval", str(trained_run), "--episodes", "1",
+                          "--video", str(tmp_path / "x.gif")], capture_output=True, text=True, timeout=300,
+                         env={k: v for k, v in __import__("os").environ.items() if k != "XDG_RUNTIME_DIR"})
+    assert out.returncode == 0
+    assert "XDG_RUNTIME_DIR" not in out.stderr and "ALSA" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("wrote ")
+
+
+def test_a_run_shorter_than_an_episode_says_why_its_return_is_null(tmp_path, capsys):
+    # Pendulum episodes are 200 steps; 4 envs x 32 steps end none of them
+    assert main(["train", "ppo", "--env", "Pendulum-v1", "--total-timesteps", "128", "--num-envs", "4",
+                 "--num-steps", "32", "--run-dir", str(tmp_path / "run"), "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    assert last_json_line(out)["episodic_return"] is None
+    assert "no episode finished in 128 env steps (the episodes are longer than the run), so episodic_return " \
+           "is null" in err

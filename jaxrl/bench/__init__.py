@@ -197,12 +197,20 @@ def format_row(row: dict[str, Any]) -> str:
     return "".join(cells)
 
 
+def default_results_dir() -> Path:
+    """``benchmarks/results`` when run from a jaxrl checkout (it exists there), else the current directory."""
+    in_checkout = Path("benchmarks/results")
+    return in_checkout if in_checkout.is_dir() else Path(".")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jaxrl bench", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--quick", action="store_true", help=f"the cells {', '.join(QUICK_CELLS)}, short runs")
     parser.add_argument("--cells", nargs="+", default=None, help="ALGORITHM:BACKEND:NUM_ENVS ... (default: matrix)")
-    parser.add_argument("--results-dir", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="where the JSON goes (default: benchmarks/results/ inside a jaxrl checkout, else the "
+                             "current directory)")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     parser.add_argument("--measure-cell", default=None, help=argparse.SUPPRESS)  # the per-cell subprocess
     args = parser.parse_args(argv)
@@ -218,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     import jax
 
+    results_dir = args.results_dir or default_results_dir()
+    if not args.no_write:
+        print(f"results: {results_dir.resolve()}", flush=True)
     print(f"device: {jax.devices()[0].device_kind} x {len(jax.devices())}\n{table_header()}", flush=True)
     rows, start, path = [], time.perf_counter(), None
     for cell in cells:
@@ -226,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_write:  # rewritten after every cell: an interrupted matrix keeps what it measured
             payload = {"benchmark": "throughput", "quick": args.quick, "cells": [str(c) for c in cells],
                        "complete": len(rows) == len(cells), "rows": rows}
-            path = write_result("throughput", payload, args.results_dir, path)
+            path = write_result("throughput", payload, results_dir, path)
     print(f"{len(cells)} cells in {time.perf_counter() - start:.0f} s")
     if path is not None:
         print("wrote", path)

@@ -164,7 +164,7 @@ class DeviceEnvAsGym(gym.Env):
     def __init__(self, env_id: str, render_mode: str | None = None):
         if render_mode is not None:
             raise ValueError(f"{env_id} cannot render: JAX-only envs have no {render_mode!r} renderer here; "
-                             "evaluate it without --video")
+                             "evaluate it without --video or --render")
         self.device_env = make_device_env(env_id)
         spec = self.device_env.spec
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, spec.observation_shape, np.float32)

@@ -13,6 +13,7 @@ from jaxrl.agents.registry import get_algorithm
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
 from jaxrl.io.checkpoint import CheckpointError, latest_good_checkpoint, read_checkpoint, restore_state
 from jaxrl.io.config_file import config_from_dict, load_run_config
+from jaxrl.io.video import prepare_rendering
 from jaxrl.loops.acting import initial_actor_input, jitted_exploring_step
 from jaxrl.loops.episodes import EpisodeTracker
 from jaxrl.types import Agent
@@ -125,7 +126,7 @@ def evaluate(
     episodes: int,
     deterministic: bool,
     seed: int = 0,
-    record_video: bool = False,
+    render_mode: str | None = None,
     max_steps: int = 1_000_000,
 ) -> EvalResult:
     """Play ``episodes`` full episodes on one env with ``agent``'s policy; raw (unscaled) returns.
@@ -133,7 +134,10 @@ def evaluate(
     in training. A recurrent agent's carry is threaded through each episode and reset at its start."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    env = HostVectorEnv(make_vector_env(env_id, 1, "sync", render_mode="rgb_array" if record_video else None))
+    record_video = render_mode == "rgb_array"
+    if render_mode is not None:
+        prepare_rendering(render_mode)
+    env = HostVectorEnv(make_vector_env(env_id, 1, "sync", render_mode=render_mode))
     tracker = EpisodeTracker(1)
     returns, lengths, frames = [], [], []
     key = jax.random.PRNGKey(seed)

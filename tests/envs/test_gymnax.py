@@ -102,4 +102,5 @@ def test_ppo_trains_on_grid_observations_in_both_loops(tmp_path, capsys, env_id,
     capsys.readouterr()
     assert main(["eval", str(run_dir), "--episodes", "1", "--video", str(tmp_path / "x.gif")]) == 1
     assert capsys.readouterr().err.strip() == "jaxrl: error: " + (
-        f"{env_id} cannot render: JAX-only envs have no 'rgb_array' renderer here; evaluate it without --video")
+        f"{env_id} cannot render: JAX-only envs have no 'rgb_array' renderer here; "
+        "evaluate it without --video or --render")
