@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 VECTORIZATION_MODES = ("sync", "async", "vector_entry_point", "envpool")
 COUNTER_LIMIT = 2**31  # env-step and update counters are int32 inside jit
+WANDB_MODES = (None, "online", "offline", "disabled")
 SEED_LIMIT = 2**32  # jax.random.PRNGKey(seed) keeps 32 bits: seeds from here on alias smaller ones
 
 ConfigT = TypeVar("ConfigT")
@@ -133,6 +134,11 @@ class RunConfig:
     progress: bool = True  # show a progress bar
     check_env_finite: bool = True  # error naming the env index when an env returns a NaN/inf observation or reward
     env_step_timeout: float | None = 300.0  # seconds an async env's step or reset may take (None: no limit)
+    # --- experiment tracking (besides TensorBoard, which is always written) ---
+    track: bool = False  # also log the metrics to Weights & Biases (extra: wandb)
+    wandb_project: str = "jaxrl"  # W&B project of a tracked run
+    wandb_entity: str | None = None  # W&B team or user (None: your default)
+    wandb_mode: str | None = None  # "online", "offline" (sync later with `wandb sync`) or "disabled"; None: WANDB_MODE
 
     def validate_run(self) -> None:
         """Type-check every field, then the run fields' rules; ``ValueError`` naming the field."""
@@ -159,6 +165,10 @@ class RunConfig:
             raise ValueError(f"checkpoint_seconds must be a positive number of seconds (or None), got {seconds}")
         if self.keep_checkpoints < 1:
             raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
+        if self.wandb_mode not in WANDB_MODES:
+            raise ValueError(f"wandb_mode must be one of {WANDB_MODES}, got {self.wandb_mode!r}")
+        if not self.wandb_project.strip():
+            raise ValueError("wandb_project must be a non-empty name")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -75,8 +75,10 @@ class MetricsWriter:
     TensorBoard (every finite number). A failed write raises :class:`RunFileError` naming the file;
     after one, closing does not raise again."""
 
-    def __init__(self, run_dir: Path):
-        self.run_dir = Path(run_dir)
+    def __init__(self, run_dir: Path, tracker: Any = None):
+        """``tracker``: anything with ``log(scalars, env_steps)`` and ``close()`` (e.g. the W&B
+        tracker of ``--track``) that gets the TensorBoard scalars too."""
+        self.run_dir, self.tracker = Path(run_dir), tracker
         self._failed = False
         with writing(self.run_dir):
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -107,9 +109,13 @@ class MetricsWriter:
                    if isinstance(value, (int, float)) and tensorboard_tag(name) and math.isfinite(value)}
         with writing(self._tensorboard.path):
             self._tensorboard.add_scalars(scalars, int(record["env_steps"]))
+        if self.tracker is not None:
+            self.tracker.log(scalars, int(record["env_steps"]))
 
     def close(self) -> None:
-        for handle in (self._jsonl, self._timing, self._tensorboard):
+        for handle in (self._jsonl, self._timing, self._tensorboard, self.tracker):
+            if handle is None:
+                continue
             try:
                 handle.close()
             except OSError:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 LOCK_FILE = ".lock"
 # What a run leaves in its directory; --overwrite removes exactly these (and seed_*/ sub-runs).
-RUN_FILES = ("config.json", "metrics.jsonl", "timing.jsonl", "results.json", "learning_curve.png")
-RUN_FOLDERS = ("checkpoints", "tensorboard")
+RUN_FILES = ("config.json", "metrics.jsonl", "timing.jsonl", "results.json", "learning_curve.png", "wandb_run_id")
+RUN_FOLDERS = ("checkpoints", "tensorboard", "wandb")
 RUN_MARKERS = ("config.json", "metrics.jsonl", "checkpoints")  # any of them: the directory holds a run
 
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.io.checkpoint import latest_for_resume, restore_state, save_checkpoint
-from jaxrl.io.config_file import check_resumable, save_config
+from jaxrl.io.config_file import check_resumable, config_to_dict, save_config
 from jaxrl.io.metrics import MetricsWriter, Progress, truncate_metrics
 from jaxrl.io.run_dir import acquire_lock, clear_run, refuse_existing_run, release_lock
 from jaxrl.loops.guards import StopRequest, TrainingInterrupted
@@ -72,6 +72,12 @@ class RunRecorder:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.num_seeds, self.resuming = num_seeds, resume
         self.writes = writes and self.run_dir is not None
+        if config.track:
+            if self.run_dir is None:
+                raise ValueError("--track needs a run dir (W&B's files and run id are kept in it)")
+            from jaxrl.io.tracking import import_wandb
+
+            import_wandb()  # before anything is created
         if resume and self.run_dir is None:
             raise ValueError("resume needs the run_dir of the run to continue")
         if resume:
@@ -102,7 +108,12 @@ class RunRecorder:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_config(self.config, self.run_dir / "config.json", self.algorithm, loop=self.loop,
                         num_seeds=self.num_seeds)
-        self.writer = MetricsWriter(self.run_dir)
+        tracker = None
+        if self.config.track:
+            from jaxrl.io.tracking import WandbTracker
+
+            tracker = WandbTracker(self.run_dir, self.algorithm, self.config, config_to_dict(self.config))
+        self.writer = MetricsWriter(self.run_dir, tracker)
 
     @property
     def last_index(self) -> int:
