@@ -107,6 +107,10 @@ def _add_scale_flags(parser: argparse.ArgumentParser) -> None:
                             "(e.g. --env phys2d/CartPole-v1)")
     group.add_argument("--num-seeds", type=_positive_int("--num-seeds"), default=None,
                        help="device loop: seeds seed..seed+N-1 trained at once with jit(vmap(train))")
+    group.add_argument("--sweep", action="append", default=None, metavar="FIELD=V1,V2,...",
+                       help="device loop: train every value (a grid when repeated) x --num-seeds seeds in one compiled "
+                            "call; writes a run per point, sweep.md (mean, IQM and its 95%% bootstrap CI of the "
+                            "final returns) and sweep.png")
     group.add_argument("--devices", type=_positive_int("--devices"), default=None,
                        help="split the envs over the first N devices JAX sees (default: one device)")
     group.add_argument("--coordinator", default=None,
@@ -225,6 +229,9 @@ def _train(args: argparse.Namespace) -> None:
     mesh = None
     if args.devices is not None or multi_process:
         mesh = distributed.env_mesh(args.devices)
+    if args.sweep:
+        _train_sweep(args, config, run_dir, mesh)
+        return
     if args.loop == "device":
         _train_device(args, config, run_dir, mesh)
         return
@@ -258,6 +265,23 @@ def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: An
     _say_if_no_episode_finished(summary["final_episodic_return"], summary["seeds"], summary["env_steps_per_seed"])
     print(json.dumps({"run_dir": str(run_dir), **{k: summary[k] for k in (
         "env_steps_per_seed", "final_episodic_return", "mean_final_episodic_return", "aggregate_sps")}}))
+
+
+def _train_sweep(args: argparse.Namespace, config: Any, run_dir: Path, mesh: Any) -> None:
+    from jaxrl.loops.sweep import parse_sweep, run_sweep, sweep_table
+
+    if args.loop != "device":
+        raise ValueError("--sweep trains the grid in one compiled call of the device loop: add --loop device")
+    if args.resume is not None or mesh is not None:
+        raise ValueError("--sweep runs start fresh on one device (no --resume, --devices or multi-process)")
+    sweep = parse_sweep(args.sweep)
+    result = run_sweep(args.algorithm, config, sweep, args.num_seeds, run_dir, overwrite=args.overwrite)
+    runs = len(result.points) * args.num_seeds
+    print(f"trained {len(result.points)} point(s) x {args.num_seeds} seed(s) = {runs} runs in {result.train_s:.1f} s "
+          f"(+{result.compile_s:.1f} s compile); run dir: {run_dir}", file=sys.stderr)
+    print(sweep_table(result.rows, list(sweep)), file=sys.stderr)
+    print(json.dumps({"run_dir": str(run_dir), "points": [
+        {**point, "iqm": row["iqm"], "mean": row["mean"]} for point, row in zip(result.points, result.rows)]}))
 
 
 def _say_if_no_episode_finished(returns: list[float | None], seeds: list[int], env_steps: int) -> None:

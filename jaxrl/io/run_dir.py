@@ -11,9 +11,11 @@ from pathlib import Path
 
 LOCK_FILE = ".lock"
 # What a run leaves in its directory; --overwrite removes exactly these (and seed_*/ sub-runs).
-RUN_FILES = ("config.json", "metrics.jsonl", "timing.jsonl", "results.json", "learning_curve.png", "wandb_run_id")
+RUN_FILES = ("config.json", "metrics.jsonl", "timing.jsonl", "results.json", "learning_curve.png", "wandb_run_id",
+             "sweep.json", "sweep.md", "sweep.png")
 RUN_FOLDERS = ("checkpoints", "tensorboard", "wandb")
-RUN_MARKERS = ("config.json", "metrics.jsonl", "checkpoints")  # any of them: the directory holds a run
+RUN_MARKERS = ("config.json", "metrics.jsonl", "checkpoints", "sweep.json")  # any of them: the directory holds a run
+SUB_RUNS = ("seed_*", "point_*")  # per-seed sub-runs of a device run, per-point runs of a sweep
 
 
 class RunDirError(ValueError):
@@ -36,11 +38,12 @@ def next_free_run_dir(run_dir: Path) -> Path:
 
 
 def clear_run(run_dir: Path) -> None:
-    """Remove the files a run wrote in ``run_dir`` (and its per-seed sub-runs), nothing else."""
+    """Remove the files a run wrote in ``run_dir`` (and its sub-runs), nothing else."""
     run_dir = Path(run_dir)
     for name in RUN_FILES:
         (run_dir / name).unlink(missing_ok=True)
-    for folder in (*RUN_FOLDERS, *(p.name for p in run_dir.glob("seed_*") if p.is_dir())):
+    sub_runs = [p.name for pattern in SUB_RUNS for p in run_dir.glob(pattern) if p.is_dir()]
+    for folder in (*RUN_FOLDERS, *sub_runs):
         shutil.rmtree(run_dir / folder, ignore_errors=True)
 
 

@@ -133,7 +133,7 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
         if collected else {}
     summary = _summary(algorithm, config, seeds, metrics, program, end, done, compile_s, train_s, mesh, resume)
     if recorder.writes:
-        _write_seed_runs(recorder.run_dir, algorithm, config, seeds, carry.state, summary)
+        write_seed_runs(recorder.run_dir, algorithm, config, seeds, carry.state, summary)
     return DeviceRunResult(carry.state, metrics, summary)
 
 
@@ -207,7 +207,7 @@ def _summary(algorithm: str, config: Any, seeds: np.ndarray, metrics: dict[str, 
     }
 
 
-def _write_seed_runs(run_dir: Path, algorithm: str, config: Any, seeds: np.ndarray, states: Any,
+def write_seed_runs(run_dir: Path, algorithm: str, config: Any, seeds: np.ndarray, states: Any,
                      summary: dict[str, Any]) -> None:
     """An evaluable sub-run per seed (its config and final train state) and results.json."""
     for index, seed in enumerate(seeds):

@@ -1,0 +1,59 @@
+"""--sweep: a grid x seeds in one compiled call; each point equals its own run; the summary's statistics."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+import jaxrl
+from jaxrl.cli import main
+from jaxrl.core.aggregate import interquartile_mean
+from jaxrl.loops.sweep import parse_sweep, run_sweep, sweep_points
+
+CONFIG = jaxrl.config_for("ppo", "phys2d/CartPole-v1", total_timesteps=2 * 4 * 32, num_envs=4, num_steps=32,
+                          hidden_sizes=(16,), progress=False)
+
+
+def test_a_sweep_point_is_the_run_with_that_value():
+    result = run_sweep("ppo", CONFIG, {"learning_rate": [1e-3, 3e-3]}, num_seeds=2)
+    single = jaxrl.run_device("ppo", dataclasses.replace(CONFIG, learning_rate=3e-3), num_seeds=2)
+    # equal up to float32 summation order (vmapping over points reorders reductions)
+    np.testing.assert_allclose(result.metrics["policy_loss"][1], single.metrics["policy_loss"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(result.metrics["episodic_return"][1], single.metrics["episodic_return"])
+    assert not np.allclose(result.metrics["policy_loss"][0], result.metrics["policy_loss"][1])
+
+
+def test_the_cli_writes_a_run_per_point_and_a_summary(tmp_path, capsys):
+    run_dir = tmp_path / "sweep"
+    assert main(["train", "ppo", "--env", "phys2d/CartPole-v1", "--loop", "device", "--num-envs", "4", "--num-steps",
+                 "32", "--hidden-sizes", "16", "--total-timesteps", "256", "--sweep", "learning_rate=1e-3,3e-3",
+                 "--sweep", "gamma=0.9,0.99", "--num-seeds", "5", "--run-dir", str(run_dir), "--no-progress"]) == 0
+    summary = json.loads((run_dir / "sweep.json").read_text())
+    assert [(p["learning_rate"], p["gamma"]) for p in summary["points"]] == [
+        (1e-3, 0.9), (1e-3, 0.99), (3e-3, 0.9), (3e-3, 0.99)]
+    for index, point in enumerate(summary["points"]):
+        finals = [value for value in point["final_returns"].values() if value is not None]
+        assert point["iqm"] == pytest.approx(interquartile_mean(np.array(finals)))
+        assert point["iqm_ci"][0] <= point["iqm"] <= point["iqm_ci"][1]
+        point_dir = run_dir / f"point_{index}__learning_rate={point['learning_rate']:g}__gamma={point['gamma']:g}"
+        saved = json.loads((point_dir / "config.json").read_text())["config"]
+        assert (saved["learning_rate"], saved["gamma"]) == (point["learning_rate"], point["gamma"])
+    assert (run_dir / "sweep.png").stat().st_size > 1000 and "| learning_rate | gamma |" in (
+        run_dir / "sweep.md").read_text()
+    assert main(["eval", str(run_dir / "point_3__learning_rate=0.003__gamma=0.99" / "seed_5"), "--episodes", "1"]) == 0
+    # a sweep dir is a run dir: a second sweep into it is refused
+    assert main(["train", "ppo", "--env", "phys2d/CartPole-v1", "--loop", "device", "--sweep", "gamma=0.9",
+                 "--run-dir", str(run_dir)]) == 1
+    assert "already holds a run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("texts, message", [
+    (["learning_rate"], "expected FIELD=V1,V2,... with numbers"),
+    (["gamma=0.9", "gamma=0.99"], "--sweep names gamma twice"),
+    (["num_envs=2,4"], "ppo can sweep only these fields in one compiled call: learning_rate"),
+    (["clip_coef=-1"], "clip_coef must be"),
+])
+def test_bad_sweeps_are_named(texts, message):
+    with pytest.raises(ValueError, match=message):
+        sweep_points(CONFIG, "ppo", parse_sweep(texts))
