@@ -11,6 +11,7 @@ raise ``ValueError`` naming the field.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import math
 import re
@@ -32,6 +33,7 @@ _FIELD_LINE = re.compile(r"^\s+(\w+): [^=]+=.*?  # (.*)$")
 _COMMENT_LINE = re.compile(r"^\s+# (.*)$")
 
 
+@functools.cache  # reads and parses source: once per class (every `jaxrl` command builds the whole parser)
 def field_docs(config_cls: type) -> dict[str, str]:
     """Each field's ``# comment`` from the source of ``config_cls`` and its bases (a subclass's comment
     wins; a comment continued on the next line is joined): the text ``--help`` shows."""

@@ -7,7 +7,8 @@ import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-SMALLER = [(r"total_timesteps=50_000", "total_timesteps=1_024"),  # the 64-seed device-loop example
+SMALLER = [(r"total_timesteps=50_000", "total_timesteps=1_024"),  # the 64-seed device-loop example...
+           (r"PRNGKey\(0\), 64\)", "PRNGKey(0), 8)"),  # ... on 8 seeds
            (r'"Pendulum-v1", seed=2, total_timesteps=3000', '"Pendulum-v1", seed=2, total_timesteps=1200')]
 
 

@@ -19,15 +19,16 @@ from jaxrl.envs.gymnax_suite import import_gymnax  # noqa: E402
 NEEDS_NETWORK = {"MNISTBandit-bsuite"}  # downloads MNIST when built
 
 
-def test_every_gymnax_env_runs_vmapped_with_float32_observations_of_its_spec_shape():
+def test_every_gymnax_env_traces_vmapped_with_float32_observations_of_its_spec_shape():
+    # traced, not run (25 compilations took 35 s); the runs below and the training tests execute envs
     for name in gymnax.registered_envs:
         if name in NEEDS_NETWORK:
             continue
         env = make_device_env(f"gymnax/{name}")
         keys = jax.random.split(jax.random.PRNGKey(0), 3)
-        state, obs = jax.vmap(env.reset)(keys)
+        state, obs = jax.eval_shape(jax.vmap(env.reset), keys)
         actions = (jnp.zeros(3, jnp.int32) if env.spec.discrete else jnp.zeros((3, env.spec.action_dim)))
-        out = jax.vmap(env.step)(state, actions, keys)
+        out = jax.eval_shape(jax.vmap(env.step), state, actions, keys)
         for array in (obs, out.obs, out.next_obs):
             assert array.dtype == jnp.float32 and array.shape == (3, *env.spec.observation_shape), name
         assert out.terminated.shape == out.truncated.shape == (3,)
