@@ -8,6 +8,7 @@ import numpy as np
 from jaxrl.agents import ppo as ppo_agent
 from jaxrl.agents.ppo import PPOConfig
 from jaxrl.api import make_train, train
+from jaxrl.core.replay import replay_add
 from jaxrl.loops.acting import jitted_explore_and_act
 
 HOST = PPOConfig(env="CartPole-v1", total_timesteps=1024, num_envs=4, num_steps=64, update_epochs=2,
@@ -68,11 +69,13 @@ def test_off_policy_step_compiles_only_its_schedule_variants(monkeypatch):
     built = []
     original = host_off_policy.make_off_policy_step
     monkeypatch.setattr(host_off_policy, "make_off_policy_step", lambda *a: built.append(original(*a)) or built[-1])
+    # jit wrappers of one function share its compilation cache, so count what this run adds
+    adds_before = jax.jit(replay_add, donate_argnums=0)._cache_size()
     train("td3", TD3Config(env="Pendulum-v1", total_timesteps=600, learning_starts=200, log_every=200,
                            batch_size=32, hidden_sizes=(16, 16), progress=False))
     # (do_update, do_act): random phase (F, F), first policy step (F, T), learning (T, T), last step (T, F):
     # steps without an update are one program (do_act F/T), steps with one are the add and update-and-act (F/T).
     programs = built[0].programs
     assert programs["add_and_act"]._cache_size() == 2
-    assert programs["add"]._cache_size() == 1
+    assert programs["add"]._cache_size() - adds_before == 1
     assert programs["update_and_act"]._cache_size() == 2
