@@ -32,7 +32,7 @@ def config_for(algorithm: str, env: str, **overrides: Any) -> Any:
 
 
 def agent_for(algorithm: str, config: Any) -> Agent:
-    """The :class:`~jaxrl.types.Agent` that runs ``config`` (PPO with ``policy="lstm"``: the recurrent one)."""
+    """The :class:`~jaxrl.types.Agent` that runs ``config`` (PPO with ``policy="lstm"`` or ``"gru"``: the recurrent one)."""
     return get_algorithm(algorithm).agent_for(config)
 
 

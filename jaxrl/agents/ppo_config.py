@@ -1,7 +1,7 @@
 """The PPO config: every knob, documented, with validation that names the field.
 
 Shared by the feed-forward agent (:mod:`jaxrl.agents.ppo`) and the recurrent one
-(:mod:`jaxrl.agents.recurrent_ppo`, ``policy="lstm"``). The per-env presets live here too.
+(:mod:`jaxrl.agents.recurrent_ppo`, ``policy="lstm"`` or ``"gru"``). The per-env presets live here too.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from jaxrl.config import (
     hparam,
 )
 from jaxrl.nets.mlp import activation_by_name
+from jaxrl.nets.recurrent import CELLS as RECURRENT_POLICIES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,8 +56,8 @@ class PPOConfig(OnPolicyConfig):
     reward_min: float | None = hparam(None)  # reward floor applied before scaling (None: no floor)
     norm_obs: bool = False  # running mean/std observation normalisation
     # --- network ---
-    policy: str = "mlp"  # "mlp" (feed-forward) or "lstm" (recurrent, see jaxrl.agents.recurrent_ppo)
-    hidden_sizes: tuple[int, ...] = (64, 64)  # MLP hidden layer sizes (for lstm: the dense layers after the LSTM)
+    policy: str = "mlp"  # "mlp" (feed-forward), "lstm" or "gru" (recurrent, see jaxrl.agents.recurrent_ppo)
+    hidden_sizes: tuple[int, ...] = (64, 64)  # MLP hidden layer sizes (lstm/gru: the dense layers after the cell)
     activation: str = "tanh"  # tanh, relu, silu or elu
     shared_trunk: bool = False  # one trunk for actor and critic (else separate networks)
     hidden_gain: float = 2.0**0.5  # orthogonal init gain of hidden layers
@@ -64,10 +65,10 @@ class PPOConfig(OnPolicyConfig):
     value_gain: float = 1.0  # orthogonal init gain of the value head
     log_std_init: float = 0.0  # initial Gaussian log-std (continuous actions)
     trainable_log_std: bool = True  # learn the log-std, or keep it fixed at log_std_init
-    # --- recurrent policy (policy="lstm") ---
-    lstm_hidden_size: int = 128  # LSTM state size
-    lstm_layers: int = 1  # stacked LSTM layers
-    shared_lstm: bool = False  # one LSTM torso for actor and critic (else one each)
+    # --- recurrent policy (policy="lstm" or "gru"; the lstm_ names hold for both cells) ---
+    lstm_hidden_size: int = 128  # recurrent state size
+    lstm_layers: int = 1  # stacked recurrent layers
+    shared_lstm: bool = False  # one recurrent torso for actor and critic (else one each)
     seq_len: int = 8  # truncated-BPTT chunk length; must divide num_steps (num_steps: full rollout)
 
     def validate(self) -> PPOConfig:
@@ -75,9 +76,9 @@ class PPOConfig(OnPolicyConfig):
         self.validate_schedule()
         check_discount(self.gamma)
         check_positive(self, "learning_rate")
-        if self.policy not in ("mlp", "lstm"):
-            raise ValueError(f"policy must be 'mlp' or 'lstm', got {self.policy!r}")
-        if self.policy == "lstm":
+        if self.policy not in ("mlp", *RECURRENT_POLICIES):
+            raise ValueError(f"policy must be 'mlp', 'lstm' or 'gru', got {self.policy!r}")
+        if self.policy in RECURRENT_POLICIES:
             self._validate_recurrent()
         else:
             self.check_minibatches_divide_the_batch()

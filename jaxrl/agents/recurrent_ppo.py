@@ -1,4 +1,4 @@
-"""PPO with LSTM actor and critic (``PPOConfig(policy="lstm")``), trained with truncated BPTT:
+"""PPO with recurrent actor and critic (``PPOConfig(policy="lstm")`` or ``"gru"``), trained with truncated BPTT:
 :data:`RECURRENT_PPO`.
 
 * ``act(state, obs [B, O], noise, carry, episode_start [B])`` returns the new carry; the
@@ -31,9 +31,10 @@ from jaxrl.agents.ppo import (
     optimize,
     sample_noise,
 )
+from jaxrl.agents.ppo_config import RECURRENT_POLICIES
 from jaxrl.core.distributions import Categorical, DiagGaussian
 from jaxrl.core.normalization import normalize
-from jaxrl.nets.lstm import RecurrentActorCritic
+from jaxrl.nets.recurrent import RecurrentActorCritic
 from jaxrl.types import Agent, EnvSpec, Rollout
 
 
@@ -42,6 +43,7 @@ def make_network(config: PPOConfig, spec: EnvSpec) -> RecurrentActorCritic:
         lstm_hidden_size=config.lstm_hidden_size,
         lstm_layers=config.lstm_layers,
         shared_lstm=config.shared_lstm,
+        cell=config.policy,
         **network_kwargs(config, spec),
     )
 
@@ -53,8 +55,8 @@ def initial_carry(state: PPOState, batch_size: int) -> dict[str, Any]:
 
 def init(key: jax.Array, spec: EnvSpec, config: PPOConfig) -> PPOState:
     config.validate()
-    if config.policy != "lstm":
-        raise ValueError(f"recurrent_ppo needs policy='lstm', got {config.policy!r}")
+    if config.policy not in RECURRENT_POLICIES:
+        raise ValueError(f"recurrent_ppo needs policy 'lstm' or 'gru', got {config.policy!r}")
     network = make_network(config, spec)
     obs = jnp.zeros((1, 1, math.prod(spec.observation_shape)), jnp.float32)
     params = network.init(key, network.initial_carry(1), obs, jnp.zeros((1, 1), bool))["params"]
@@ -156,4 +158,4 @@ update.__doc__ = """One recurrent PPO update on a :class:`~jaxrl.types.Rollout` 
 
 RECURRENT_PPO = Agent(init=init, act=act, update=update, sample_noise=sample_noise, init_exploration=no_exploration,
                       explore=noise_as_is, initial_carry=initial_carry)
-"""The LSTM PPO agent (``PPOConfig(policy="lstm")``)."""
+"""The recurrent PPO agent (``PPOConfig(policy="lstm")`` or ``policy="gru"``)."""

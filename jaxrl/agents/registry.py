@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from jaxrl.agents.ddpg import DDPG, DDPG_PRESETS, DDPGConfig
 from jaxrl.agents.dqn import DQN, DQN_PRESETS, DQNConfig
 from jaxrl.agents.ppo import PPO
-from jaxrl.agents.ppo_config import PPO_PRESETS, PPOConfig
+from jaxrl.agents.ppo_config import PPO_PRESETS, RECURRENT_POLICIES, PPOConfig
 from jaxrl.agents.pqn import PQN, PQN_PRESETS, PQNConfig
 from jaxrl.agents.recurrent_ppo import RECURRENT_PPO
 from jaxrl.agents.sac import SAC, SAC_PRESETS, SACConfig
@@ -42,7 +42,7 @@ class Algorithm(NamedTuple):
 
 
 def _ppo_agent(config: PPOConfig) -> Agent:
-    return RECURRENT_PPO if config.policy == "lstm" else PPO
+    return RECURRENT_PPO if config.policy in RECURRENT_POLICIES else PPO
 
 
 # TD3/DDPG report a NaN actor_loss for a stretch without a (delayed) actor step.

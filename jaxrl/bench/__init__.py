@@ -48,7 +48,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
 
-ALGORITHMS = ("ppo-mlp", "ppo-lstm", "ddpg", "td3", "sac")
+MATRIX_ALGORITHMS = ("ppo-mlp", "ppo-lstm", "ddpg", "td3", "sac")
+ALGORITHMS = (*MATRIX_ALGORITHMS, "ppo-gru")  # ppo-gru: --cells only
 BACKENDS = ("sync", "async", "vector_entry_point", "envpool", "device")
 HOST_ENVS = {"ppo": "CartPole-v1", "off": "Pendulum-v1"}
 DEVICE_ENVS = {"ppo": "phys2d/CartPole-v1", "off": "phys2d/Pendulum-v0"}
@@ -89,7 +90,7 @@ def full_matrix() -> list[Cell]:
     import importlib.util
 
     cells = []
-    for algorithm in ALGORITHMS:
+    for algorithm in MATRIX_ALGORITHMS:
         for backend, sizes in FULL_NUM_ENVS.items():
             for num_envs in sizes:
                 if algorithm in ("ddpg", "td3", "sac") and num_envs > 64:

@@ -25,7 +25,7 @@ def _config(cell: Cell, quick: bool) -> tuple[str, Any]:
     if on_policy:
         updates = 3 if quick else 12
         values = {"num_steps": 128, "update_epochs": 4, "num_minibatches": 4, "hidden_sizes": (64, 64),
-                  "policy": "lstm" if cell.algorithm == "ppo-lstm" else "mlp", "seq_len": 16, "lstm_hidden_size": 64}
+                  "policy": cell.algorithm.removeprefix("ppo-"), "seq_len": 16, "lstm_hidden_size": 64}
         values["total_timesteps"] = updates * 128 * cell.num_envs
         return "ppo", jaxrl.config_for("ppo", env, **common, **values)
     algorithm = cell.algorithm
@@ -215,7 +215,7 @@ def _device_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, floa
     seconds = _min_seconds(quick)
     env_sps = _timed_rate(lambda: jax.block_until_ready(env_only(jax.random.PRNGKey(1))), steps * num_envs, seconds)
     act_sps = None  # the LSTM's acting (carry threading) is measured in the host loop only
-    if not (algorithm == "ppo" and config.policy == "lstm"):
+    if not (algorithm == "ppo" and config.policy != "mlp"):
         act_sps = _timed_rate(lambda: jax.block_until_ready(acting(state, jax.random.PRNGKey(1))), steps * num_envs,
                               seconds)
     summary = jaxrl.run_device(algorithm, dataclasses.replace(config, checkpoint_every=0), num_seeds=1).summary

@@ -110,15 +110,20 @@ def memory_probe_return(policy):
     return jaxrl.evaluate("ppo", jaxrl.train("ppo", cfg).state, episodes=40)["mean_return"]
 
 
-def test_lstm_solves_a_memory_probe_that_a_feed_forward_policy_cannot():
-    lstm = memory_probe_return("lstm")
+def test_lstm_and_gru_solve_a_memory_probe_that_a_feed_forward_policy_cannot():
+    for cell in ("lstm", "gru"):
+        recurrent = memory_probe_return(cell)
+        assert recurrent > 0.8, (cell, recurrent)  # recalls the cue nearly always
     feed_forward = memory_probe_return("mlp")
-    assert lstm > 0.8, lstm  # recalls the cue nearly always
     assert feed_forward < 0.5, feed_forward  # guessing averages 0
 
 
-def test_train_runs_the_recurrent_agent_for_policy_lstm():
-    cfg = config(env="CartPole-v1", num_envs=2, num_steps=16, seq_len=8, num_minibatches=1, total_timesteps=64)
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_train_runs_the_recurrent_agent_for_a_recurrent_policy(cell):
+    cfg = config(env="CartPole-v1", num_envs=2, num_steps=16, seq_len=8, num_minibatches=1, total_timesteps=64,
+                 policy=cell)
     assert jaxrl.agent_for("ppo", cfg) is recurrent_ppo.RECURRENT_PPO
     result = jaxrl.train("ppo", cfg)
-    assert "actor_lstm" in result.state.params and len(result.history) == 2
+    assert len(result.history) == 2
+    cell_params = result.state.params["actor_lstm"]["layer_0"]["cell"]
+    assert ("hn" in cell_params) == (cell == "gru")  # flax's GRUCell has hn; the LSTM cell does not

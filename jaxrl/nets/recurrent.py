@@ -1,5 +1,5 @@
-"""LSTM stacks scanned over time-major sequences with a per-step reset, and the
-recurrent actor-critic built on them.
+"""Recurrent stacks (LSTM or GRU) scanned over time-major sequences with a per-step reset,
+and the recurrent actor-critic built on them.
 
 The carry is explicit: every call takes the carry in and hands the new one back;
 no hidden state lives in a module. Where ``episode_start[t]`` is set, the carry is
@@ -18,30 +18,36 @@ import jax.numpy as jnp
 from jaxrl.nets.init import orthogonal
 from jaxrl.nets.mlp import MLP, PolicyValueHeads
 
-# Per layer, the (cell, hidden) pair of ``[B, hidden_size]`` arrays.
-LSTMCarry = tuple[tuple[jax.Array, jax.Array], ...]
+CELLS = ("lstm", "gru")
+# Per layer: LSTM a (cell, hidden) pair of ``[B, hidden_size]`` arrays, GRU one ``[B, hidden_size]`` array.
+RecurrentCarry = tuple[Any, ...]
 
 
-def zero_carry(num_layers: int, batch_size: int, hidden_size: int) -> LSTMCarry:
-    """The initial carry: zeros ``[B, hidden_size]`` for every layer's cell and hidden state."""
+def zero_carry(num_layers: int, batch_size: int, hidden_size: int, cell: str = "lstm") -> RecurrentCarry:
+    """The initial carry: zeros ``[B, hidden_size]`` for every layer's state(s)."""
     zeros = jnp.zeros((batch_size, hidden_size), jnp.float32)
-    return tuple((zeros, zeros) for _ in range(num_layers))
+    return tuple((zeros, zeros) if cell == "lstm" else zeros for _ in range(num_layers))
 
 
-class _ResettingLSTMCell(nn.Module):
-    """One LSTM step that first resets the carry of envs whose episode starts."""
+class _ResettingCell(nn.Module):
+    """One recurrent step that first resets the carry of envs whose episode starts."""
 
     hidden_size: int
+    cell: str = "lstm"
 
     @nn.compact
     def __call__(self, carry, inputs):
         x, episode_start = inputs
         carry = jax.tree.map(lambda c: jnp.where(episode_start[:, None], 0.0, c), carry)
-        return nn.OptimizedLSTMCell(self.hidden_size, recurrent_kernel_init=orthogonal(), name="cell")(carry, x)
+        if self.cell == "lstm":
+            step = nn.OptimizedLSTMCell(self.hidden_size, recurrent_kernel_init=orthogonal(), name="cell")
+        else:
+            step = nn.GRUCell(self.hidden_size, recurrent_kernel_init=orthogonal(), name="cell")
+        return step(carry, x)
 
 
 _ScannedCell = nn.scan(
-    _ResettingLSTMCell,
+    _ResettingCell,
     variable_broadcast="params",
     split_rngs={"params": False},
     in_axes=0,
@@ -49,17 +55,22 @@ _ScannedCell = nn.scan(
 )
 
 
-class LSTMStack(nn.Module):
+class RecurrentStack(nn.Module):
     """``(carry, x [T, B, F], episode_start [T, B]) -> (carry, y [T, B, hidden_size])``, a ``lax.scan``."""
 
     hidden_size: int = 128
     num_layers: int = 1
+    cell: str = "lstm"
 
     @nn.compact
-    def __call__(self, carry: LSTMCarry, x: jax.Array, episode_start: jax.Array) -> tuple[LSTMCarry, jax.Array]:
+    def __call__(self, carry: RecurrentCarry, x: jax.Array, episode_start: jax.Array
+                 ) -> tuple[RecurrentCarry, jax.Array]:
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
         new_carry = []
         for layer in range(self.num_layers):
-            layer_carry, x = _ScannedCell(self.hidden_size, name=f"layer_{layer}")(carry[layer], (x, episode_start))
+            layer_carry, x = _ScannedCell(self.hidden_size, self.cell, name=f"layer_{layer}")(carry[layer],
+                                                                                             (x, episode_start))
             new_carry.append(layer_carry)
         return tuple(new_carry), x
 
@@ -67,9 +78,9 @@ class LSTMStack(nn.Module):
 class RecurrentActorCritic(PolicyValueHeads):
     """``(carry, obs [T, B, O], episode_start [T, B]) -> (carry, policy_out [T, B, A], value [T, B])``.
 
-    Actor and critic each have an LSTM (carry ``{"actor", "critic"}``) or share one
-    (``{"shared"}``); dense layers (``hidden_sizes``, ``activation``) follow, then the
-    policy head (logits or Gaussian mean) and the value head.
+    Actor and critic each have a recurrent stack (``cell``: "lstm" or "gru"; carry
+    ``{"actor", "critic"}``) or share one (``{"shared"}``); dense layers (``hidden_sizes``,
+    ``activation``) follow, then the policy head (logits or Gaussian mean) and the value head.
     """
 
     lstm_hidden_size: int = 128
@@ -77,20 +88,22 @@ class RecurrentActorCritic(PolicyValueHeads):
     shared_lstm: bool = False
     hidden_sizes: tuple[int, ...] = (128,)
     activation: str = "elu"
+    cell: str = "lstm"
 
     def carry_names(self) -> tuple[str, ...]:
         return ("shared",) if self.shared_lstm else ("actor", "critic")
 
-    def initial_carry(self, batch_size: int) -> dict[str, LSTMCarry]:
-        return {name: zero_carry(self.lstm_layers, batch_size, self.lstm_hidden_size) for name in self.carry_names()}
+    def initial_carry(self, batch_size: int) -> dict[str, RecurrentCarry]:
+        return {name: zero_carry(self.lstm_layers, batch_size, self.lstm_hidden_size, self.cell)
+                for name in self.carry_names()}
 
     def setup(self) -> None:
-        make_lstm = lambda name: LSTMStack(self.lstm_hidden_size, self.lstm_layers, name=name)
+        make_stack = lambda name: RecurrentStack(self.lstm_hidden_size, self.lstm_layers, self.cell, name=name)
         make_dense = lambda name: MLP(self.hidden_sizes, self.activation, self.hidden_gain, name=name)
         if self.shared_lstm:
-            self.lstm = {"shared": make_lstm("shared_lstm")}
+            self.lstm = {"shared": make_stack("shared_lstm")}
         else:
-            self.lstm = {"actor": make_lstm("actor_lstm"), "critic": make_lstm("critic_lstm")}
+            self.lstm = {"actor": make_stack("actor_lstm"), "critic": make_stack("critic_lstm")}
         self.actor_dense = make_dense("actor_dense")
         self.critic_dense = make_dense("critic_dense")
         self.setup_heads()
@@ -98,8 +111,8 @@ class RecurrentActorCritic(PolicyValueHeads):
     def __call__(self, carry: dict[str, Any], obs: jax.Array, episode_start: jax.Array):
         new_carry = {}
         features = {}
-        for name, lstm in self.lstm.items():
-            new_carry[name], features[name] = lstm(carry[name], obs, episode_start)
+        for name, stack in self.lstm.items():
+            new_carry[name], features[name] = stack(carry[name], obs, episode_start)
         actor_features = features["shared" if self.shared_lstm else "actor"]
         critic_features = features["shared" if self.shared_lstm else "critic"]
         policy_out, value = self.heads(self.actor_dense(actor_features), self.critic_dense(critic_features))

@@ -1,20 +1,42 @@
+"""LSTM and GRU stacks: scanning equals stepping, a reset equals a fresh carry, no gradient crosses a reset."""
+
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from jaxrl.nets.lstm import LSTMStack, zero_carry
+from jaxrl.nets.recurrent import CELLS, RecurrentStack
+from jaxrl.nets.recurrent import zero_carry as any_zero_carry
 
 T, B, F, H = 7, 3, 4, 5
+pytestmark = pytest.mark.parametrize("cell", CELLS)
 
 
-def setup(layers=2):
-    net = LSTMStack(H, layers)
-    x = jax.random.normal(jax.random.PRNGKey(0), (T, B, F))
-    params = net.init(jax.random.PRNGKey(1), zero_carry(layers, B, H), x, jnp.zeros((T, B), bool))
-    return net, params, x
+@pytest.fixture
+def zero_carry(cell):
+    return functools.partial(any_zero_carry, cell=cell)
 
 
-def test_scan_equals_stepping_one_step_at_a_time():
+@pytest.fixture
+def setup(cell, zero_carry):
+    def build(layers=2):
+        net = RecurrentStack(H, layers, cell)
+        x = jax.random.normal(jax.random.PRNGKey(0), (T, B, F))
+        params = net.init(jax.random.PRNGKey(1), zero_carry(layers, B, H), x, jnp.zeros((T, B), bool))
+        return net, params, x
+    return build
+
+
+def test_the_carry_has_the_cells_shape(cell, zero_carry, setup):
+    net, params, x = setup()
+    carry, _ = net.apply(params, zero_carry(2, B, H), x, jnp.zeros((T, B), bool))
+    shapes = [leaf.shape for leaf in jax.tree.leaves(carry)]
+    assert shapes == [(B, H)] * (4 if cell == "lstm" else 2)  # (c, h) per layer, or h
+
+
+def test_scan_equals_stepping_one_step_at_a_time(zero_carry, setup):
     net, params, x = setup()
     starts = jnp.zeros((T, B), bool).at[4, 1].set(True)
     carry, scanned = net.apply(params, zero_carry(2, B, H), x, starts)
@@ -26,7 +48,7 @@ def test_scan_equals_stepping_one_step_at_a_time():
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), carry, step_carry)
 
 
-def test_reset_gives_exactly_the_output_of_a_fresh_carry():
+def test_reset_gives_exactly_the_output_of_a_fresh_carry(zero_carry, setup):
     net, params, x = setup()
     starts = jnp.zeros((T, B), bool).at[3].set(True)
     _, with_reset = net.apply(params, zero_carry(2, B, H), x, starts)
@@ -38,7 +60,7 @@ def test_reset_gives_exactly_the_output_of_a_fresh_carry():
     np.testing.assert_array_equal(from_busy[3:], fresh)
 
 
-def test_gradients_flow_back_through_time_but_not_across_a_reset():
+def test_gradients_flow_back_through_time_but_not_across_a_reset(zero_carry, setup):
     net, params, x = setup(layers=1)
 
     def last_output(inputs, starts):
