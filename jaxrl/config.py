@@ -218,14 +218,14 @@ class ReplayConfig(RunConfig):
 
     # --- the run (RunConfig's fields, with replay defaults) ---
     num_envs: int = 1  # parallel envs; each env step adds num_envs transitions
-    checkpoint_every: int = 10  # metrics records (log_every env steps each) between checkpoints (0: final only)
+    checkpoint_every: int = 100  # metrics records (log_every env steps each) between checkpoints (0: final only)
     # --- replay and schedule ---
     buffer_size: int = 1_000_000  # replay capacity (transitions)
     batch_size: int = 256  # transitions per gradient step
     learning_starts: int = 1_000  # env steps of uniformly random actions before learning
     train_frequency: int = 1  # vector-env steps between update calls
     updates_per_step: int = 1  # gradient steps per update call (update-to-data ratio), in one lax.scan
-    log_every: int = 1_000  # env steps per metrics record
+    log_every: int = 100  # env steps per metrics record (CleanRL logs losses every 100 steps)
 
     def validate_replay(self) -> None:
         """The run's fields, then the schedule's; ``ValueError`` naming the field."""
