@@ -295,9 +295,8 @@ def _say_if_no_episode_finished(returns: list[float | None], seeds: list[int], e
 
 def _eval(args: argparse.Namespace) -> None:
     from jaxrl.api import load
-    from jaxrl.loops.evaluate import evaluate
-
     from jaxrl.io.video import check_video_path, write_video
+    from jaxrl.loops.evaluate import evaluate
 
     if args.video is not None and args.render:
         raise ValueError("--video and --render are alternatives: write the episode or watch it")

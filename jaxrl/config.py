@@ -226,11 +226,13 @@ class ReplayConfig(RunConfig):
     train_frequency: int = 1  # vector-env steps between update calls
     updates_per_step: int = 1  # gradient steps per update call (update-to-data ratio), in one lax.scan
     log_every: int = 100  # env steps per metrics record (CleanRL logs losses every 100 steps)
+    n_step: int = 1  # n-step returns: rewards of up to n steps, then gamma**n bootstrap (cut at episode ends)
 
     def validate_replay(self) -> None:
         """The run's fields, then the schedule's; ``ValueError`` naming the field."""
         self.validate_run()
-        check_at_least(self, 1, "buffer_size", "batch_size", "train_frequency", "updates_per_step", "log_every")
+        check_at_least(self, 1, "buffer_size", "batch_size", "train_frequency", "updates_per_step", "log_every",
+                       "n_step")
         if self.batch_size > self.buffer_size:
             raise ValueError(f"batch_size ({self.batch_size}) must not exceed buffer_size ({self.buffer_size})")
         check_at_least(self, 0, "learning_starts")

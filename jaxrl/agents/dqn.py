@@ -35,6 +35,7 @@ from jaxrl.config import (
     hparams_from_config,
 )
 from jaxrl.core.noise import epsilon_greedy
+from jaxrl.core.nstep import nstep_returns
 from jaxrl.core.replay import ReplayBuffer, replay_sample_batches
 from jaxrl.core.td import soft_update, td_target
 from jaxrl.nets.mlp import activation_by_name
@@ -140,7 +141,8 @@ def _train_step(state: DQNState, batch: Transition) -> tuple[DQNState, dict[str,
         next_q = jnp.take_along_axis(next_target_q, next_actions[:, None], axis=-1)[:, 0]
     else:
         next_q = next_target_q.max(axis=-1)
-    targets = jax.lax.stop_gradient(td_target(batch.rewards, next_q, batch.terminated, hp["gamma"]))
+    returns, discount = nstep_returns(batch.rewards, batch.extras, hp["gamma"])
+    targets = jax.lax.stop_gradient(td_target(returns, next_q, batch.terminated, discount))
 
     def loss(params: Any) -> tuple[jax.Array, jax.Array]:
         q = jnp.take_along_axis(q_values(state, params, batch.obs), batch.actions[:, None].astype(jnp.int32),

@@ -33,6 +33,7 @@ from jaxrl.agents.offpolicy import (
 )
 from jaxrl.config import hparam, hparams_from_config
 from jaxrl.core.distributions import TanhGaussian
+from jaxrl.core.nstep import nstep_returns
 from jaxrl.core.td import from_box, soft_update, td_target
 from jaxrl.nets.continuous import GaussianActor, QEnsemble
 from jaxrl.types import Agent, EnvSpec, Transition
@@ -121,8 +122,8 @@ def train_step(state: SACState, batch: Transition, key: jax.Array) -> tuple[SACS
     next_actions, next_log_prob = policy(state, state.actor_params, batch.next_obs).sample(next_key)
     next_q = critic.apply({"params": state.target_critic_params}, batch.next_obs,
                           from_box(next_actions, low, high)).min(axis=0)
-    targets = jax.lax.stop_gradient(
-        td_target(batch.rewards, next_q - alpha * next_log_prob, batch.terminated, hp["gamma"]))
+    returns, discount = nstep_returns(batch.rewards, batch.extras, hp["gamma"])
+    targets = jax.lax.stop_gradient(td_target(returns, next_q - alpha * next_log_prob, batch.terminated, discount))
     unit_actions = from_box(batch.actions, low, high)
 
     def critic_loss(params):

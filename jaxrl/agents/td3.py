@@ -35,6 +35,7 @@ from jaxrl.agents.offpolicy import (
 )
 from jaxrl.config import hparam, hparams_from_config
 from jaxrl.core.noise import ou_init, ou_reset, ou_step
+from jaxrl.core.nstep import nstep_returns
 from jaxrl.core.td import from_box, soft_update, td_target, to_box
 from jaxrl.nets.continuous import DeterministicActor, QEnsemble
 from jaxrl.types import Agent, EnvSpec, Transition
@@ -140,7 +141,8 @@ def train_step(state: TD3State, batch: Transition, key: jax.Array) -> tuple[TD3S
                          -hp["noise_clip"], hp["noise_clip"])
     next_unit = jnp.clip(actor.apply({"params": state.target_actor_params}, batch.next_obs) + smoothing, -1.0, 1.0)
     next_q = critic.apply({"params": state.target_critic_params}, batch.next_obs, next_unit).min(axis=0)
-    targets = jax.lax.stop_gradient(td_target(batch.rewards, next_q, batch.terminated, hp["gamma"]))
+    returns, discount = nstep_returns(batch.rewards, batch.extras, hp["gamma"])
+    targets = jax.lax.stop_gradient(td_target(returns, next_q, batch.terminated, discount))
     unit_actions = from_box(batch.actions, low, high)
 
     def critic_loss(params):

@@ -35,4 +35,4 @@ def summarize_returns(returns: np.ndarray) -> dict[str, float | int | list[float
     if not len(finite):
         return {"mean": None, "std": None, "iqm": None, "iqm_ci": None, "seeds_finished": 0}
     return {"mean": float(finite.mean()), "std": float(finite.std()), "iqm": interquartile_mean(finite),
-            "iqm_ci": list(bootstrap_interval(finite)), "seeds_finished": int(len(finite))}
+            "iqm_ci": list(bootstrap_interval(finite)), "seeds_finished": len(finite)}

@@ -16,12 +16,15 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxrl.core.nstep import NStepWindow, nstep_item, nstep_push, nstep_window_init
+
 
 @struct.dataclass
 class ReplayBuffer:
     data: Any  # the example's pytree (usually a Transition), every leaf [capacity, ...]
     position: jax.Array  # int32: slot the next item goes to
     size: jax.Array  # int32: filled slots, at most capacity
+    window: NStepWindow | None = None  # n-step returns: each env's unfinished steps (None: 1-step items)
 
     @property
     def capacity(self) -> int:
@@ -33,20 +36,39 @@ def item_bytes(example: Any) -> int:
     return sum(math.prod(leaf.shape[1:]) * np.dtype(leaf.dtype).itemsize for leaf in jax.tree.leaves(example))
 
 
-def replay_init(capacity: int, example: Any) -> ReplayBuffer:
-    """An empty buffer of ``capacity`` items shaped like one row of ``example`` (leaves ``[N, ...]``)."""
+def replay_item(example: Any, n_step: int = 1) -> Any:
+    """What one stored item looks like for adds like ``example``: the example itself, or for
+    ``n_step > 1`` (a :class:`~jaxrl.types.Transition`) the n-step item of :mod:`jaxrl.core.nstep`."""
+    return example if n_step == 1 else nstep_item(example, n_step)
+
+
+def replay_init(capacity: int, example: Any, n_step: int = 1) -> ReplayBuffer:
+    """An empty buffer of ``capacity`` items for adds shaped like ``example`` (leaves ``[N, ...]``).
+    With ``n_step > 1`` (``example`` a Transition of the ``N`` envs, in the same order every add)
+    it stores n-step items and keeps each env's unfinished steps in ``window``."""
     if capacity < 1:
         raise ValueError(f"buffer_size must be >= 1, got {capacity}")
-    data = jax.tree.map(lambda leaf: jnp.zeros((capacity, *leaf.shape[1:]), leaf.dtype), example)
-    return ReplayBuffer(data=data, position=jnp.zeros((), jnp.int32), size=jnp.zeros((), jnp.int32))
+    if n_step < 1:
+        raise ValueError(f"n_step must be >= 1, got {n_step}")
+    item = replay_item(example, n_step)
+    data = jax.tree.map(lambda leaf: jnp.zeros((capacity, *leaf.shape[1:]), leaf.dtype), item)
+    window = nstep_window_init(example, n_step) if n_step > 1 else None
+    return ReplayBuffer(data=data, position=jnp.zeros((), jnp.int32), size=jnp.zeros((), jnp.int32), window=window)
 
 
 def replay_add(buffer: ReplayBuffer, batch: Any, mask: jax.Array | None = None) -> ReplayBuffer:
     """Write ``batch`` (leaves ``[N, ...]``, N <= capacity) at the next slots, wrapping around.
 
     Rows with ``mask [N] == False`` are skipped (not written, not counted), so the
-    batch keeps a fixed shape under jit when some envs have nothing to add.
+    batch keeps a fixed shape under jit when some envs have nothing to add. An n-step buffer
+    takes one step of its envs per add and stores the n-step items that step completes.
     """
+    window = buffer.window
+    if window is not None:
+        valid = jnp.ones(batch.rewards.shape, bool) if mask is None else jnp.asarray(mask, bool)
+        window, items, emit = nstep_push(window, batch, valid)
+        batch = jax.tree.map(lambda leaf: leaf.reshape((-1, *leaf.shape[2:])), items)
+        mask = emit.reshape(-1)
     capacity = buffer.capacity
     rows = jax.tree.leaves(batch)[0].shape[0]
     keep = jnp.ones(rows, bool) if mask is None else jnp.asarray(mask, bool)
@@ -61,6 +83,7 @@ def replay_add(buffer: ReplayBuffer, batch: Any, mask: jax.Array | None = None) 
         data=data,
         position=(buffer.position + count) % capacity,
         size=jnp.minimum(buffer.size + count, capacity),
+        window=window,
     )
 
 

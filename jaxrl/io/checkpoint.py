@@ -25,8 +25,8 @@ import math
 import os
 import re
 import sys
-from pathlib import Path
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import jax

@@ -203,8 +203,8 @@ def make_off_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mes
         key, init_key, reset_key = jax.random.split(key, 3)
         state = with_hparams(agent.init(init_key, spec, config), hparams)
         actor = init_actor(agent, state, env, reset_key, num_envs, mesh)
-        buffer = replay_init(config.buffer_size, example_transition(agent, state, actor.obs, actor.carry,
-                                                                    actor.exploration))
+        example = example_transition(agent, state, actor.obs, actor.carry, actor.exploration)
+        buffer = replay_init(config.buffer_size, example, config.n_step)
         return OffPolicyCarry(state, buffer, actor, key)
 
     def run(carry: OffPolicyCarry, record_indices: jax.Array) -> tuple[OffPolicyCarry, dict[str, jax.Array]]:

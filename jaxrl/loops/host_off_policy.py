@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.agents.registry import Algorithm
-from jaxrl.core.replay import item_bytes, replay_add, replay_init
+from jaxrl.core.replay import item_bytes, replay_add, replay_init, replay_item
 from jaxrl.envs.spec import uniform_actions_numpy
 from jaxrl.io.checkpoint import restore_state
 from jaxrl.loops.acting import example_transition, explore_and_act
@@ -111,9 +111,10 @@ def train_off_policy(
         obs_shape = jax.ShapeDtypeStruct((num_envs, *spec.observation_shape), jnp.float32)
         example = example_transition(agent, state, obs_shape, None,
                                      jax.eval_shape(agent.init_exploration, state, num_envs))
-        check_fits({"replay buffer (--buffer-size)": config.buffer_size * item_bytes(example)},
+        stored = replay_item(example, config.n_step)
+        check_fits({"replay buffer (--buffer-size)": config.buffer_size * item_bytes(stored)},
                    available_device_bytes(), "device")
-        buffer = replay_init(config.buffer_size, example)
+        buffer = replay_init(config.buffer_size, example, config.n_step)
         random_extras = zeros_like_shapes(example.extras)
         random_actions = np.random.default_rng(config.seed)
         start_iteration = 0
