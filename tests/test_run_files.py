@@ -1,7 +1,5 @@
 """A run's files: CleanRL's TensorBoard layout, and a write that fails names its file in one line."""
 
-import resource
-import signal
 import struct
 import subprocess
 import sys
@@ -41,21 +39,26 @@ def test_tensorboard_follows_cleanrls_layout(tmp_path):
     assert tensorboard_tag("update") is None and tensorboard_tag("critic_loss") == "losses/critic_loss"
 
 
-def _limit_file_size(limit_bytes):
-    def apply():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() then fails with EFBIG, as on a full disk
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
-    return apply
+# The child limits its own file size before running the CLI (no preexec_fn: forking a
+# multithreaded JAX process and running Python in the child can deadlock).
+LIMITED_CLI = """
+import resource, runpy, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() then fails with EFBIG, as on a full disk
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+sys.argv = ["jaxrl", *sys.argv[2:]]
+runpy.run_module("jaxrl.cli", run_name="__main__")
+"""
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE as a full disk is Linux's")
 def test_a_failed_write_names_the_file_in_one_line_and_leaves_no_partial_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, "-m", "jaxrl.cli", "train", "ppo", "--env", "CartPole-v1", "--total-timesteps", "2048",
+        [sys.executable, "-c", LIMITED_CLI, "40000", "train", "ppo", "--env", "CartPole-v1", "--total-timesteps", "2048",
          "--num-envs", "4", "--num-steps", "64", "--hidden-sizes", "128", "128", "--checkpoint-every", "1",
          "--run-dir", str(run_dir), "--no-progress"],
-        preexec_fn=_limit_file_size(40_000), capture_output=True, text=True, timeout=300)
+        capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     checkpoint = run_dir / "checkpoints" / "ckpt_000000000256.msgpack"
     assert result.stderr.strip().splitlines() == [f"jaxrl: error: could not write {checkpoint}: File too large"]
