@@ -53,6 +53,11 @@ class OffPolicyConfig(ReplayConfig):
 # presets start from it.
 PENDULUM_PRESET: dict[str, Any] = {"total_timesteps": 20_000, "learning_starts": 1_000, "policy_lr": 1e-3,
                                    "q_lr": 1e-3, "buffer_size": 200_000}
+# The device loop's fast path on gymnasium's JAX pendulum: 16 envs and 8 gradient steps per vector
+# step (0.5 updates per env step) in one compiled scan. SAC and TD3 evaluated >= -200 on 5/5 seeds (DDPG 3/3)
+# at 16k env steps, about 25 s wall-clock for one seed on a 2-core CPU, compilation included.
+PENDULUM_DEVICE_PRESET: dict[str, Any] = {**PENDULUM_PRESET, "total_timesteps": 16_000, "learning_starts": 2_000,
+                                          "num_envs": 16, "updates_per_step": 8}
 
 
 @struct.dataclass

@@ -19,6 +19,7 @@ from flax import struct
 from jaxrl.agents.base import flat_observations, no_carry, no_exploration, noise_as_is, noise_or_zeros
 from jaxrl.agents.offpolicy import (
     ADAM,
+    PENDULUM_DEVICE_PRESET,
     PENDULUM_PRESET,
     ActorCriticState,
     OffPolicyConfig,
@@ -60,7 +61,8 @@ class SACConfig(OffPolicyConfig):
         return self
 
 
-SAC_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": dict(PENDULUM_PRESET)}
+SAC_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": dict(PENDULUM_PRESET),
+                                          "phys2d/Pendulum-v0": dict(PENDULUM_DEVICE_PRESET)}
 
 
 @struct.dataclass

@@ -21,6 +21,7 @@ from flax import struct
 from jaxrl.agents.base import flat_observations, no_carry, noise_or_zeros
 from jaxrl.agents.offpolicy import (
     ADAM,
+    PENDULUM_DEVICE_PRESET,
     PENDULUM_PRESET,
     ActorCriticState,
     OffPolicyConfig,
@@ -73,7 +74,8 @@ class TD3Config(OffPolicyConfig):
         return self
 
 
-TD3_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": {**PENDULUM_PRESET, "gamma": 0.98}}
+TD3_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": {**PENDULUM_PRESET, "gamma": 0.98},
+                                          "phys2d/Pendulum-v0": {**PENDULUM_DEVICE_PRESET, "gamma": 0.98}}
 
 
 @struct.dataclass

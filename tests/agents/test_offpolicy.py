@@ -157,3 +157,11 @@ def test_off_policy_agents_learn_a_tiny_continuous_task(algorithm):
                               policy_lr=3e-3, q_lr=3e-3)
     state = jaxrl.train(algorithm, config).state
     assert jaxrl.evaluate(algorithm, state, episodes=50)["mean_return"] > -0.2
+
+
+@pytest.mark.parametrize("algorithm", ["ddpg", "td3", "sac"])
+def test_the_device_pendulum_is_the_fast_path_out_of_the_box(algorithm):
+    config = jaxrl.config_for(algorithm, "phys2d/Pendulum-v0")
+    # many envs and several gradient steps per vector step, in one scan (see PENDULUM_DEVICE_PRESET)
+    assert (config.num_envs, config.updates_per_step, config.total_timesteps) == (16, 8, 16_000)
+    assert jaxrl.config_for(algorithm, "Pendulum-v1").num_envs == 1  # the host-loop preset is unchanged
