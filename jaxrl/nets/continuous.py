@@ -49,14 +49,16 @@ class GaussianActor(nn.Module):
 
 
 class QNetwork(nn.Module):
-    """``(obs [..., O], unit action [..., D]) -> Q [...]``."""
+    """``(obs [..., O], unit action [..., D]) -> Q [...]``; ``layer_norm``: LayerNorm in every hidden layer."""
 
     hidden_sizes: Sequence[int] = (256, 256)
     activation: str = "relu"
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, obs: jax.Array, actions: jax.Array) -> jax.Array:
-        features = MLP(self.hidden_sizes, self.activation)(jnp.concatenate([obs, actions], axis=-1))
+        features = MLP(self.hidden_sizes, self.activation, layer_norm=self.layer_norm)(
+            jnp.concatenate([obs, actions], axis=-1))
         return nn.Dense(1)(features)[..., 0]
 
 
@@ -66,6 +68,7 @@ class QEnsemble(nn.Module):
     num_critics: int = 2
     hidden_sizes: Sequence[int] = (256, 256)
     activation: str = "relu"
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, obs: jax.Array, actions: jax.Array) -> jax.Array:
@@ -77,4 +80,4 @@ class QEnsemble(nn.Module):
             out_axes=0,
             axis_size=self.num_critics,
         )
-        return ensemble(self.hidden_sizes, self.activation)(obs, actions)
+        return ensemble(self.hidden_sizes, self.activation, self.layer_norm)(obs, actions)

@@ -38,17 +38,23 @@ def dense(features: int, gain: float, name: str | None = None) -> nn.Dense:
 
 
 class MLP(nn.Module):
-    """Hidden layers only: ``[..., in] -> [..., hidden_sizes[-1]]`` (identity if no layers)."""
+    """Hidden layers only: ``[..., in] -> [..., hidden_sizes[-1]]`` (identity if no layers);
+    ``layer_norm`` normalises each layer before its activation (parameters named ``LayerNorm_i``;
+    without it the parameter tree is the plain MLP's)."""
 
     hidden_sizes: Sequence[int]
     activation: str = "tanh"
     gain: float = 2.0**0.5
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         act = activation_by_name(self.activation)
         for size in self.hidden_sizes:
-            x = act(dense(size, self.gain)(x))
+            x = dense(size, self.gain)(x)
+            if self.layer_norm:
+                x = nn.LayerNorm()(x)
+            x = act(x)
         return x
 
 

@@ -48,3 +48,14 @@ def test_mlp_shapes_for_every_activation(activation):
 def test_unknown_activation_names_the_choices():
     with pytest.raises(ValueError, match="activation must be one of"):
         MLP((4,), "swish").init(jax.random.PRNGKey(0), jnp.ones((1, 2)))
+
+
+def test_layer_norm_normalises_each_hidden_layer_before_its_activation():
+    x = jax.random.normal(jax.random.PRNGKey(0), (5, 3))
+    net = MLP((8,), "tanh", layer_norm=True)
+    params = net.init(jax.random.PRNGKey(1), x)["params"]
+    assert set(params) == {"Dense_0", "LayerNorm_0"}
+    hidden = np.asarray(x @ params["Dense_0"]["kernel"] + params["Dense_0"]["bias"])
+    normalised = (hidden - hidden.mean(-1, keepdims=True)) / np.sqrt(hidden.var(-1, keepdims=True) + 1e-6)
+    np.testing.assert_allclose(net.apply({"params": params}, x), np.tanh(normalised), rtol=1e-5, atol=1e-5)
+    assert set(MLP((8,)).init(jax.random.PRNGKey(1), x)["params"]) == {"Dense_0"}  # unchanged without it
