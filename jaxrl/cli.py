@@ -275,6 +275,9 @@ def _train_sweep(args: argparse.Namespace, config: Any, run_dir: Path, mesh: Any
     if args.resume is not None or mesh is not None:
         raise ValueError("--sweep runs start fresh on one device (no --resume, --devices or multi-process)")
     sweep = parse_sweep(args.sweep)
+    if config.progress:  # one compiled call: there is no bar to show, so say what is happening
+        points = math.prod(len(values) for values in sweep.values())
+        print(f"compiling and running {points} point(s) x {args.num_seeds} seed(s) in one call ...", file=sys.stderr)
     result = run_sweep(args.algorithm, config, sweep, args.num_seeds, run_dir, overwrite=args.overwrite)
     runs = len(result.points) * args.num_seeds
     print(f"trained {len(result.points)} point(s) x {args.num_seeds} seed(s) = {runs} runs in {result.train_s:.1f} s "
