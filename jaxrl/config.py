@@ -238,6 +238,11 @@ class ReplayConfig(RunConfig):
         check_at_least(self, 0, "learning_starts")
 
 
+def check_conv_channels(channels: tuple[int, ...]) -> None:
+    if any(count < 1 for count in channels):
+        raise ValueError(f"conv_channels must be positive ints (or empty: no conv torso), got {channels}")
+
+
 def check_hidden_sizes(sizes: tuple[int, ...]) -> None:
     if not sizes or any(size < 1 for size in sizes):
         raise ValueError(f"hidden_sizes must be a non-empty list of positive ints, got {sizes}")

@@ -26,6 +26,7 @@ from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, require_dis
 from jaxrl.agents.value_based import epsilon_greedy_noise, init_q_params, q_values
 from jaxrl.config import (
     ReplayConfig,
+    check_conv_channels,
     check_discount,
     check_fraction,
     check_hidden_sizes,
@@ -66,6 +67,7 @@ class DQNConfig(ReplayConfig):
     hidden_sizes: tuple[int, ...] = (120, 84)  # Q-network hidden layer sizes
     activation: str = "relu"  # tanh, relu, silu or elu
     layer_norm: bool = False  # LayerNorm after each hidden layer
+    conv_channels: tuple[int, ...] = ()  # 3x3 conv layers before the MLP, for image observations (MinAtar: 16)
 
     def validate(self) -> DQNConfig:
         """Raise ``ValueError`` naming the first invalid field; return self when valid."""
@@ -77,6 +79,7 @@ class DQNConfig(ReplayConfig):
         check_in_unit_interval(self, "start_e", "end_e")
         check_fraction(self, "exploration_fraction", "tau")
         check_hidden_sizes(self.hidden_sizes)
+        check_conv_channels(self.conv_channels)
         activation_by_name(self.activation)
         return self
 

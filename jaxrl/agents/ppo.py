@@ -39,6 +39,7 @@ from jaxrl.core.losses import (
 )
 from jaxrl.core.minibatches import shuffled_minibatches
 from jaxrl.core.normalization import RunningStats, init_running_stats, normalize, update_running_stats
+from jaxrl.nets.conv import check_image_observations
 from jaxrl.nets.mlp import ActorCritic
 from jaxrl.types import Agent, EnvSpec, Rollout
 
@@ -85,7 +86,9 @@ def network_kwargs(config: PPOConfig, spec: EnvSpec) -> dict[str, Any]:
 
 def make_network(config: PPOConfig, spec: EnvSpec) -> ActorCritic:
     """The flax module for this config and env."""
-    return ActorCritic(shared_trunk=config.shared_trunk, **network_kwargs(config, spec))
+    check_image_observations(config.conv_channels, spec.observation_shape)
+    return ActorCritic(shared_trunk=config.shared_trunk, conv_channels=tuple(config.conv_channels),
+                       observation_shape=spec.observation_shape, **network_kwargs(config, spec))
 
 
 def _optimizer_groups(config: PPOConfig, params: Params) -> dict[str, Params]:

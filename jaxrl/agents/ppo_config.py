@@ -12,6 +12,7 @@ from typing import Any
 from jaxrl.config import (
     OnPolicyConfig,
     check_at_least,
+    check_conv_channels,
     check_discount,
     check_hidden_sizes,
     check_in_unit_interval,
@@ -60,6 +61,7 @@ class PPOConfig(OnPolicyConfig):
     hidden_sizes: tuple[int, ...] = (64, 64)  # MLP hidden layer sizes (lstm/gru: the dense layers after the cell)
     activation: str = "tanh"  # tanh, relu, silu or elu
     shared_trunk: bool = False  # one trunk for actor and critic (else separate networks)
+    conv_channels: tuple[int, ...] = ()  # 3x3 conv layers before each MLP trunk, for image observations (MinAtar: 16)
     hidden_gain: float = 2.0**0.5  # orthogonal init gain of hidden layers
     policy_gain: float = 0.01  # orthogonal init gain of the policy head
     value_gain: float = 1.0  # orthogonal init gain of the value head
@@ -98,6 +100,9 @@ class PPOConfig(OnPolicyConfig):
         if self.target_kl is not None and not self.target_kl > 0:
             raise ValueError(f"target_kl must be > 0, got {self.target_kl}")
         check_hidden_sizes(self.hidden_sizes)
+        check_conv_channels(self.conv_channels)
+        if self.conv_channels and self.policy != "mlp":
+            raise ValueError(f"conv_channels is for the feed-forward policy; policy={self.policy!r} has no conv torso")
         activation_by_name(self.activation)
         return self
 

@@ -28,6 +28,7 @@ from jaxrl.agents.value_based import epsilon_greedy_noise, init_q_params, q_valu
 from jaxrl.config import (
     OnPolicyConfig,
     check_at_least,
+    check_conv_channels,
     check_discount,
     check_fraction,
     check_hidden_sizes,
@@ -67,6 +68,7 @@ class PQNConfig(OnPolicyConfig):
     hidden_sizes: tuple[int, ...] = (128, 128)  # Q-network hidden layer sizes
     activation: str = "relu"  # tanh, relu, silu or elu
     layer_norm: bool = True  # LayerNorm after each hidden layer (what stands in for a target network)
+    conv_channels: tuple[int, ...] = ()  # 3x3 conv layers before the MLP, for image observations (MinAtar: 16)
 
     def validate(self) -> PQNConfig:
         """Raise ``ValueError`` naming the first invalid field; return self when valid."""
@@ -78,6 +80,7 @@ class PQNConfig(OnPolicyConfig):
         check_in_unit_interval(self, "q_lambda", "eps_start", "eps_finish")
         check_fraction(self, "exploration_fraction")
         check_hidden_sizes(self.hidden_sizes)
+        check_conv_channels(self.conv_channels)
         activation_by_name(self.activation)
         return self
 

@@ -10,13 +10,16 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.agents.base import flat_observations
+from jaxrl.nets.conv import check_image_observations
 from jaxrl.nets.q import DiscreteQNetwork
 from jaxrl.types import EnvSpec
 
 
 def q_network(config: Any, spec: EnvSpec) -> DiscreteQNetwork:
     """The Q-network of a config with ``hidden_sizes``, ``activation`` and ``layer_norm``."""
-    return DiscreteQNetwork(spec.action_dim, tuple(config.hidden_sizes), config.activation, config.layer_norm)
+    check_image_observations(config.conv_channels, spec.observation_shape)
+    return DiscreteQNetwork(spec.action_dim, tuple(config.hidden_sizes), config.activation, config.layer_norm,
+                            conv_channels=tuple(config.conv_channels), observation_shape=spec.observation_shape)
 
 
 def init_q_params(key: jax.Array, config: Any, spec: EnvSpec) -> Any:

@@ -105,9 +105,18 @@ class ActorCritic(PolicyValueHeads):
     hidden_sizes: Sequence[int] = (64, 64)
     activation: str = "tanh"
     shared_trunk: bool = False
+    conv_channels: Sequence[int] = ()  # a conv torso before each trunk (image observations), see nets/conv.py
+    observation_shape: tuple[int, ...] = ()  # needed with conv_channels
 
     def setup(self) -> None:
-        trunk = lambda name: MLP(self.hidden_sizes, self.activation, self.hidden_gain, name=name)
+        def trunk(name: str) -> nn.Module:
+            if not self.conv_channels:  # the parameter tree stays the plain MLP's
+                return MLP(self.hidden_sizes, self.activation, self.hidden_gain, name=name)
+            from jaxrl.nets.conv import ConvMLP  # conv.py builds on this module
+
+            return ConvMLP(self.conv_channels, self.observation_shape, self.hidden_sizes, self.activation,
+                           self.hidden_gain, name=name)
+
         if self.shared_trunk:
             self.actor_trunk = trunk("trunk")
             self.critic_trunk = self.actor_trunk

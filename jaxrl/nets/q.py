@@ -22,10 +22,16 @@ class DiscreteQNetwork(nn.Module):
     activation: str = "relu"
     layer_norm: bool = True
     hidden_gain: float = 2.0**0.5
+    conv_channels: Sequence[int] = ()  # a conv torso first (image observations), see nets/conv.py
+    observation_shape: tuple[int, ...] = ()  # needed with conv_channels
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
         x = obs
+        if self.conv_channels:
+            from jaxrl.nets.conv import ConvTorso  # conv.py builds on nets/mlp.py, as this module does
+
+            x = ConvTorso(self.conv_channels, self.observation_shape, name="conv")(x)
         act = activation_by_name(self.activation)
         for index, size in enumerate(self.hidden_sizes):
             x = dense(size, self.hidden_gain, name=f"dense_{index}")(x)

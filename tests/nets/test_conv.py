@@ -1,0 +1,37 @@
+"""The conv torso reads flat observations as images: a shifted pixel shifts its feature map."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxrl
+from jaxrl.nets.conv import ConvTorso
+from jaxrl.types import EnvSpec
+
+
+def test_a_shifted_pixel_shifts_the_feature_map():
+    torso = ConvTorso((4, 3), (10, 10, 2))
+    image = jnp.zeros((10, 10, 2)).at[3, 4, 1].set(1.0)
+    shifted = jnp.roll(image, (2, 3), axis=(0, 1))
+    params = torso.init(jax.random.PRNGKey(0), image.reshape(1, -1))
+    features = torso.apply(params, jnp.stack([image, shifted]).reshape(2, -1)).reshape(2, 10, 10, 3)
+    assert features.shape == (2, 10, 10, 3) and float(jnp.abs(features[0]).sum()) > 0
+    np.testing.assert_allclose(jnp.roll(features[0], (2, 3), axis=(0, 1)), features[1], atol=1e-6)
+    # batch axes in front are kept: [T, B, H*W*C] -> [T, B, H*W*3]
+    assert torso.apply(params, jnp.zeros((4, 5, 200))).shape == (4, 5, 300)
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "pqn", "dqn"])
+def test_agents_put_the_torso_before_their_mlp_on_images_only(algorithm):
+    image_spec = EnvSpec(observation_shape=(10, 10, 4), discrete=True, action_dim=3)
+    config = jaxrl.config_for(algorithm, "CartPole-v1", conv_channels=(8,), hidden_sizes=(16,))
+    agent = jaxrl.agent_for(algorithm, config)
+    state = agent.init(jax.random.PRNGKey(0), image_spec, config)
+    kernels = [leaf.shape for path, leaf in jax.tree_util.tree_flatten_with_path(state.params)[0]
+               if "kernel" in jax.tree_util.keystr(path) and leaf.ndim == 4]
+    assert kernels and all(shape == (3, 3, 4, 8) for shape in kernels)
+    actions, _, _ = agent.act(state, jnp.zeros((2, 10, 10, 4)), None, None, jnp.ones(2, bool))
+    assert actions.shape == (2,)
+    with pytest.raises(ValueError, match=r"conv_channels needs image observations \[H, W, C\]; this env's are \(4,\)"):
+        agent.init(jax.random.PRNGKey(0), EnvSpec((4,), True, 2), config)
