@@ -1,6 +1,7 @@
 """--track: the TensorBoard scalars also go to Weights & Biases (offline here, no network)."""
 
 import builtins
+import time
 
 import pytest
 
@@ -17,11 +18,20 @@ def test_track_logs_every_record_offline_and_a_resume_continues_the_same_wandb_r
                  "--wandb-project", "jaxrl-tests"]) == 0
     run_id = (run_dir / "wandb_run_id").read_text().strip()
     (offline,) = (run_dir / "wandb").glob(f"offline-run-*-{run_id}")
-    logged = (offline / f"run-{run_id}.wandb").read_bytes()
+    logged = _wandb_file_once_written(offline / f"run-{run_id}.wandb")
     for tag in (b"charts/episodic_return", b"charts/SPS", b"losses/policy_loss", b"global_step", b"jaxrl-tests"):
         assert tag in logged, tag
     assert main(["train", "ppo", "--resume", str(run_dir), "--no-progress"]) == 0  # finished: nothing to add
     assert (run_dir / "wandb_run_id").read_text().strip() == run_id
+
+
+def _wandb_file_once_written(path, timeout_s=60.0):
+    """The offline run file; wandb's service process may still be writing it when finish() returns
+    on a loaded machine (seen in CI), so wait for the first logged record."""
+    deadline = time.monotonic() + timeout_s
+    while b"global_step" not in path.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return path.read_bytes()
 
 
 def test_track_without_wandb_installed_is_one_line(tmp_path, monkeypatch, capsys):
