@@ -39,6 +39,8 @@ TASKS = {
     "sac-pendulum": ("sac", "Pendulum-v1", 20_000, -200.0, {}),
     "pqn-cartpole": ("pqn", "CartPole-v1", 200_000, 475.0, {}),
     "dqn-cartpole": ("dqn", "CartPole-v1", 500_000, 475.0, {}),
+    # 3-step returns at 150k env steps (CleanRL's defaults otherwise; epsilon decays over 50% of the run)
+    "dqn-nstep3-cartpole": ("dqn", "CartPole-v1", 150_000, 475.0, {"n_step": 3}),
     # Partially observable: LSTM next to feed-forward, same budget and hyper-parameters.
     "ppo-lstm-cartpole-novel": ("ppo", "jaxrl/CartPole-NoVel-v1", 1_000_000, 400.0, {"policy": "lstm"}),
     "ppo-mlp-cartpole-novel": ("ppo", "jaxrl/CartPole-NoVel-v1", 1_000_000, 400.0, {"policy": "mlp"}),
