@@ -96,6 +96,19 @@ def acquire_lock(run_dir: Path) -> Path:
     raise RunDirError(f"could not take the lock {path}")
 
 
+def claim_for_fresh_run(run_dir: Path, algorithm: str, overwrite: bool) -> Path:
+    """Take ``run_dir``'s lock for a fresh run and make the directory that run's: with ``overwrite``
+    the files of a run already there are removed, otherwise such a run is refused
+    (:class:`RunDirError`). The lock is given back when the claim fails. Returns the lock's path."""
+    lock = acquire_lock(run_dir)
+    try:
+        clear_run(run_dir) if overwrite else refuse_existing_run(run_dir, algorithm)
+    except BaseException:
+        release_lock(lock)
+        raise
+    return lock
+
+
 def release_lock(path: Path | None) -> None:
     """Remove a lock this process took (a no-op if it is gone or not ours)."""
     if path is None:

@@ -20,7 +20,7 @@ import numpy as np
 from jaxrl.io.checkpoint import latest_for_resume, restore_state, save_checkpoint
 from jaxrl.io.config_file import check_resumable, config_to_dict, save_config
 from jaxrl.io.metrics import MetricsWriter, Progress, truncate_metrics
-from jaxrl.io.run_dir import acquire_lock, clear_run, refuse_existing_run, release_lock
+from jaxrl.io.run_dir import acquire_lock, claim_for_fresh_run, release_lock
 from jaxrl.loops.guards import StopRequest, TrainingInterrupted
 
 
@@ -84,13 +84,14 @@ class RunRecorder:
             check_resumable(self.run_dir, algorithm, config)
         # a directory this run creates is removed again if the run ends having written nothing in it
         self.created_dir = self.writes and not self.run_dir.exists()
-        self.lock = acquire_lock(self.run_dir) if self.writes else None
-        try:
-            if self.writes and not resume:
-                clear_run(self.run_dir) if overwrite else refuse_existing_run(self.run_dir, algorithm)
-        except Exception:
-            self._release_dir()
-            raise
+        self.lock = None
+        if self.writes:
+            try:
+                self.lock = acquire_lock(self.run_dir) if resume else \
+                    claim_for_fresh_run(self.run_dir, algorithm, overwrite)
+            except Exception:
+                self._release_dir()  # removes the directory if the failed claim created it
+                raise
         self.stopper = Stopper(config.target_return, config.patience)
         self.progress = Progress(total_steps, config.progress and writes, bar=progress)
         self.history: list[dict[str, Any]] = []

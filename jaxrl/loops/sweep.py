@@ -25,7 +25,7 @@ from jaxrl.core.aggregate import summarize_returns
 from jaxrl.io.config_file import save_config
 from jaxrl.io.files import writing
 from jaxrl.io.metrics import MetricsWriter
-from jaxrl.io.run_dir import acquire_lock, clear_run, refuse_existing_run, release_lock
+from jaxrl.io.run_dir import claim_for_fresh_run, release_lock
 from jaxrl.loops.device import make_program, program_to_train
 from jaxrl.loops.device_run import final_returns, metric_records, write_seed_runs
 
@@ -83,14 +83,7 @@ def run_sweep(algorithm: str, config: Any, sweep: dict[str, list[float]], num_se
     if seeds[-1] >= SEED_LIMIT:
         raise ValueError(f"seeds {config.seed}..{seeds[-1]} pass 2**32 - 1")
     run_dir = Path(run_dir) if run_dir is not None else None
-    lock = None
-    if run_dir is not None:
-        lock = acquire_lock(run_dir)
-        try:
-            clear_run(run_dir) if overwrite else refuse_existing_run(run_dir, algorithm)
-        except Exception:
-            release_lock(lock)
-            raise
+    lock = claim_for_fresh_run(run_dir, algorithm, overwrite) if run_dir is not None else None
     try:
         program = make_program(algorithm, config)
         train = jax.jit(jax.vmap(jax.vmap(program_to_train(program), in_axes=(0, None)), in_axes=(None, 0)))
