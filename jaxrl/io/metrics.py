@@ -105,8 +105,9 @@ class MetricsWriter:
                       **{key: record[key] for key in TIMING_KEYS if key in record}}
             with writing(self._timing.name):
                 self._timing.write(json.dumps(timing) + "\n")
-        scalars = {tensorboard_tag(name): float(value) for name, value in record.items()
-                   if isinstance(value, (int, float)) and tensorboard_tag(name) and math.isfinite(value)}
+        tagged = ((tensorboard_tag(name), value) for name, value in record.items()
+                  if isinstance(value, (int, float)) and math.isfinite(value))
+        scalars = {tag: float(value) for tag, value in tagged if tag is not None}
         with writing(self._tensorboard.path):
             self._tensorboard.add_scalars(scalars, int(record["env_steps"]))
         if self.tracker is not None:
