@@ -14,7 +14,8 @@ adds both, and clips Box actions to their bounds as the host adapter does):
 
 * gymnasium's functional JAX envs (``phys2d/CartPole-v1``, ``phys2d/Pendulum-v0``, any
   registered env whose ``unwrapped`` is a ``FunctionalJaxEnv``) — no extra dependency;
-* gymnax (``gymnax/<id>``, extra ``gymnax``): :mod:`jaxrl.envs.gymnax_suite`.
+* the suites of :mod:`jaxrl.envs.suites`, one adapter module each: gymnax (``gymnax/<id>``),
+  brax (``brax/<name>``) and MuJoCo Playground (``playground/<EnvName>``), each an extra.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ import numpy as np
 
 from jaxrl.envs.spec import spec_from_spaces
 from jaxrl.types import EnvSpec
-
-GYMNAX_PREFIX = "gymnax/"
 
 
 class DeviceStep(NamedTuple):
@@ -66,10 +65,12 @@ class DeviceEnv:
     max_episode_steps: int
     reset: Callable[[jax.Array], tuple[TimedState, jax.Array]]
     step: Callable[[TimedState, jax.Array, jax.Array], DeviceStep]
+    # One env's inner (backend) state -> an RGB frame [H, W, 3] uint8; None: the suite cannot render.
+    render_frame: Callable[[Any], np.ndarray] | None = None
 
 
 def with_autoreset(env_id: str, spec: EnvSpec, max_episode_steps: int, raw_reset: RawReset,
-                   raw_step: RawStep) -> DeviceEnv:
+                   raw_step: RawStep, render_frame: Callable[[Any], np.ndarray] | None = None) -> DeviceEnv:
     """Wrap a raw backend into the protocol: time limit, auto-reset, final observation."""
     if max_episode_steps < 1:
         raise ValueError(f"max_episode_steps must be >= 1, got {max_episode_steps} for {env_id!r}")
@@ -97,7 +98,25 @@ def with_autoreset(env_id: str, spec: EnvSpec, max_episode_steps: int, raw_reset
         obs = jnp.where(done, reset_obs, next_obs)
         return DeviceStep(env_state, obs, jnp.asarray(reward, jnp.float32), terminated, truncated, next_obs)
 
-    return DeviceEnv(env_id, spec, int(max_episode_steps), reset, step)
+    return DeviceEnv(env_id, spec, int(max_episode_steps), reset, step, render_frame)
+
+
+def checked_observation_shape(env_id: str, raw_reset: RawReset, raw_step: RawStep,
+                              action_space: gym.Space) -> tuple[int, ...]:
+    """The observation shape that reset and step both return (traced, nothing runs); a one-line
+    ``ValueError`` naming the env where its code fails to trace or the two shapes differ."""
+    key = jax.random.PRNGKey(0)
+    action = jnp.zeros(action_space.shape, jnp.int32 if isinstance(action_space, gym.spaces.Discrete)
+                       else jnp.float32)
+    try:
+        state, reset_obs = jax.eval_shape(raw_reset, key)
+        step_obs = jax.eval_shape(raw_step, state, action, key)[1]
+    except Exception as err:  # noqa: BLE001 - the env's own code failing to trace; said with its name
+        raise ValueError(f"{env_id} does not run here: {type(err).__name__}: {err}") from None
+    if reset_obs.shape != step_obs.shape:
+        raise ValueError(f"{env_id} does not fit jaxrl: reset observations have shape {reset_obs.shape} "
+                         f"but step observations {step_obs.shape}")
+    return tuple(int(d) for d in reset_obs.shape)
 
 
 def from_func_env(env_id: str, func_env: Any, max_episode_steps: int) -> DeviceEnv:
@@ -126,17 +145,18 @@ def _functional_env_ids() -> list[str]:
 
 def device_env_ids() -> list[str]:
     """The env ids the device loop can run here (a suite's ids only when it is installed)."""
-    from jaxrl.envs import gymnax_suite
+    from jaxrl.envs.suites import suite_env_ids  # the suite modules import this one
 
-    return _functional_env_ids() + [GYMNAX_PREFIX + name for name in gymnax_suite.gymnax_names()]
+    return _functional_env_ids() + suite_env_ids()
 
 
 def make_device_env(env_id: str) -> DeviceEnv:
     """The :class:`DeviceEnv` for ``env_id``; ``ValueError`` naming the JAX env ids otherwise."""
-    if env_id.startswith(GYMNAX_PREFIX):
-        from jaxrl.envs.gymnax_suite import from_gymnax  # the suite module imports this one
+    from jaxrl.envs.suites import suite_for
 
-        return from_gymnax(env_id)
+    suite = suite_for(env_id)
+    if suite is not None:
+        return suite.make(env_id)
     try:
         env = gym.make(env_id, disable_env_checker=True)
     except gym.error.Error as err:
@@ -156,16 +176,20 @@ def make_device_env(env_id: str) -> DeviceEnv:
 
 
 class DeviceEnvAsGym(gym.Env):
-    """A :class:`DeviceEnv` as a one-env gymnasium ``Env``, so JAX-only ids (``gymnax/...``) also
-    run in the host loop. Its time limit is the device env's own (``truncated``)."""
+    """A :class:`DeviceEnv` as a one-env gymnasium ``Env``, so JAX-only ids (``gymnax/...``,
+    ``brax/...``, ``playground/...``) also run in the host loop. Its time limit is the device
+    env's own (``truncated``); ``rgb_array`` rendering where the suite renders (MuJoCo-based ones)."""
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"]}
 
     def __init__(self, env_id: str, render_mode: str | None = None):
-        if render_mode is not None:
-            raise ValueError(f"{env_id} cannot render: JAX-only envs have no {render_mode!r} renderer here; "
-                             "evaluate it without --video or --render")
         self.device_env = make_device_env(env_id)
+        if render_mode is not None and (render_mode != "rgb_array" or self.device_env.render_frame is None):
+            raise ValueError(f"{env_id} cannot render {render_mode!r}: "
+                             + ("only rgb_array frames (eval --video), no window" if self.device_env.render_frame
+                                else "this suite has no renderer here") + "; evaluate it without --render"
+                             + ("" if self.device_env.render_frame else " or --video"))
+        self.render_mode = render_mode
         spec = self.device_env.spec
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, spec.observation_shape, np.float32)
         if spec.discrete:
@@ -174,7 +198,7 @@ class DeviceEnvAsGym(gym.Env):
             self.action_space = gym.spaces.Box(np.asarray(spec.action_low, np.float32),
                                                np.asarray(spec.action_high, np.float32), dtype=np.float32)
         self._reset, self._step = jax.jit(self.device_env.reset), jax.jit(self.device_env.step)
-        self._key, self._state = jax.random.PRNGKey(0), None
+        self._key, self._state, self._shown = jax.random.PRNGKey(0), None, None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -182,17 +206,31 @@ class DeviceEnvAsGym(gym.Env):
             self._key = jax.random.PRNGKey(seed)
         self._key, reset_key = jax.random.split(self._key)
         self._state, obs = self._reset(reset_key)
+        self._shown = self._state.inner
         return np.asarray(obs), {}
 
     def step(self, action):
         self._key, step_key = jax.random.split(self._key)
+        before = self._state.inner
         out = self._step(self._state, jnp.asarray(action), step_key)
         self._state = out.env_state
+        done = bool(out.terminated) or bool(out.truncated)
+        # The frame of the step just taken: after an auto-reset the new state is the next
+        # episode's first, so the final frame is rendered from a state one step earlier.
+        self._shown = before if done else self._state.inner
         return np.asarray(out.next_obs), float(out.reward), bool(out.terminated), bool(out.truncated), {}
+
+    def render(self):
+        if self.render_mode != "rgb_array" or self._shown is None:
+            return None
+        return np.asarray(self.device_env.render_frame(self._shown))
 
 
 def register_host_id(env_id: str) -> None:
-    """Make a ``gymnax/...`` id known to gymnasium (through :class:`DeviceEnvAsGym`)."""
-    if env_id.startswith(GYMNAX_PREFIX) and env_id not in gym.registry:
+    """Make a suite id (``gymnax/...``, ``brax/...``, ``playground/...``) known to gymnasium
+    (through :class:`DeviceEnvAsGym`)."""
+    from jaxrl.envs.suites import suite_for
+
+    if env_id not in gym.registry and suite_for(env_id) is not None:
         gym.register(id=env_id, entry_point=lambda **kwargs: DeviceEnvAsGym(env_id, **kwargs),
                      disable_env_checker=True)

@@ -25,32 +25,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.envs.device import DeviceEnv, with_autoreset
+from jaxrl.envs.device import DeviceEnv, checked_observation_shape, with_autoreset
 from jaxrl.envs.spec import spec_from_spaces
+from jaxrl.envs.suites import import_suite, installed_names
 
 PREFIX = "gymnax/"
+EXTRA = "gymnax"
 
 
 def import_gymnax(env_id: str) -> Any:
     """gymnax, or a ``ValueError`` giving the real reason it does not import."""
-    try:
-        import gymnax
-    except ModuleNotFoundError as err:
-        if err.name == "gymnax":
-            raise ValueError(f"{env_id!r} needs gymnax: pip install 'jaxrl[gymnax]'") from None
-        raise ValueError(f"gymnax is installed but does not import: {err} "
-                         f"(pip install {str(err.name).split('.')[0]})") from None
-    except Exception as err:  # noqa: BLE001 - any import-time failure of an installed suite, said in one line
-        raise ValueError(f"gymnax is installed but does not import: {type(err).__name__}: {err}") from None
-    return gymnax
+    return import_suite("gymnax", env_id, EXTRA)
 
 
-def gymnax_names() -> list[str]:
+def names() -> list[str]:
     """gymnax's env names where gymnax imports, else none."""
-    try:
-        return list(import_gymnax(PREFIX).registered_envs)
-    except ValueError:
-        return []
+    return installed_names("gymnax", lambda gymnax: gymnax.registered_envs)
 
 
 def _action_space(space: Any) -> gym.Space:
@@ -69,7 +59,7 @@ def observation_encoder(space: Any):
     return lambda obs: jnp.asarray(obs, jnp.float32)
 
 
-def from_gymnax(env_id: str) -> DeviceEnv:
+def make(env_id: str) -> DeviceEnv:
     """The :class:`DeviceEnv` for ``gymnax/<name>``; ``ValueError`` naming the env and the reason
     where it cannot run."""
     gymnax = import_gymnax(env_id)
@@ -96,22 +86,7 @@ def from_gymnax(env_id: str) -> DeviceEnv:
             terminated = terminated & ~(next_state.time >= max_steps)
         return next_state, encode(obs), reward, terminated
 
-    observation_shape = _checked_observation_shape(env_id, raw_reset, raw_step, action_space)
+    observation_shape = checked_observation_shape(env_id, raw_reset, raw_step, action_space)
     spec = spec_from_spaces(gym.spaces.Box(-np.inf, np.inf, observation_shape, np.float32), action_space)
     return with_autoreset(env_id, spec, max_steps, raw_reset, raw_step)
 
-
-def _checked_observation_shape(env_id: str, raw_reset, raw_step, action_space: gym.Space) -> tuple[int, ...]:
-    """The shape that reset and step both return (traced, not run); refuses an env where they differ."""
-    key = jax.random.PRNGKey(0)
-    action = jnp.zeros(action_space.shape, jnp.int32 if isinstance(action_space, gym.spaces.Discrete)
-                       else jnp.float32)
-    try:
-        state, reset_obs = jax.eval_shape(raw_reset, key)
-        step_obs = jax.eval_shape(raw_step, state, action, key)[1]
-    except Exception as err:  # noqa: BLE001 - the env's own code failing to trace; said with its name
-        raise ValueError(f"{env_id} does not run here: {type(err).__name__}: {err}") from None
-    if reset_obs.shape != step_obs.shape:
-        raise ValueError(f"{env_id} does not fit jaxrl: reset observations have shape {reset_obs.shape} "
-                         f"but step observations {step_obs.shape}")
-    return tuple(int(d) for d in reset_obs.shape)

@@ -99,6 +99,44 @@ def _atomic_write(path: Path, parts: Iterable[bytes | memoryview]) -> None:
         os.close(dir_fd)
 
 
+def _children(node: Any) -> tuple[list[tuple[str, Any]], Any]:
+    """``node``'s direct children by key name (``qpos``, ``[0]``), and its one-level treedef."""
+    flat, treedef = jax.tree_util.tree_flatten_with_path(node, is_leaf=lambda child: child is not node)
+    return [(jax.tree_util.keystr(path).lstrip("."), child) for path, child in flat], treedef
+
+
+def _children_state_dict(node: Any) -> dict[str, Any]:
+    return {key: serialization.to_state_dict(child) for key, child in _children(node)[0]}
+
+
+def _from_children_state_dict(target: Any, state: dict[str, Any]) -> Any:
+    children, treedef = _children(target)
+    return jax.tree_util.tree_unflatten(
+        treedef, [serialization.from_state_dict(child, state[key]) for key, child in children])
+
+
+def _teach_serialization(tree: Any) -> None:
+    """Register with flax's serialization every pytree node type in ``tree`` that it does not know
+    (an env suite's state classes: brax's ``State``, MJX's ``Data``), saved by their children, so a
+    device-loop checkpoint holds any JAX env's state."""
+    if isinstance(tree, (np.ndarray, jax.Array, np.generic, jax.ShapeDtypeStruct)) or tree is None:
+        return
+    children, treedef = _children(tree)
+    if treedef.num_leaves == 0 or (len(children) == 1 and children[0][1] is tree):
+        return  # a leaf of some other kind (a Python scalar)
+    if serialization.to_state_dict(tree) is tree:  # flax returns unknown types unchanged
+        serialization.register_serialization_state(type(tree), _children_state_dict, _from_children_state_dict,
+                                                   override=True)
+    for _, child in children:
+        _teach_serialization(child)
+
+
+def tree_state_dict(tree: Any) -> dict[str, Any]:
+    """flax's state dict of any pytree (see :func:`_teach_serialization`)."""
+    _teach_serialization(tree)
+    return serialization.to_state_dict(tree)
+
+
 def _skeleton(node: Any, arrays: list[Any]) -> Any:
     """``node`` (a state dict) with each array moved to ``arrays`` and replaced by its index."""
     if isinstance(node, dict):
@@ -148,9 +186,9 @@ def save_checkpoint(
     """Write ``state`` (any pytree), JSON-able ``meta`` and optional ``extra`` pytrees (e.g. a replay
     buffer, needed to resume an off-policy run); keep the newest ``keep`` files."""
     path = checkpoint_path(run_dir, int(meta["env_steps"]))
-    body = {"state": serialization.to_state_dict(state)}
+    body = {"state": tree_state_dict(state)}
     if extra:
-        body["extra"] = {name: serialization.to_state_dict(tree) for name, tree in extra.items()}
+        body["extra"] = {name: tree_state_dict(tree) for name, tree in extra.items()}
     _atomic_write(path, [MAGIC, *_file_parts(meta, body)])
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
@@ -249,7 +287,7 @@ def _leaf_shapes(tree: Any) -> dict[str, tuple]:
 def restore_state(template: Any, state_dict: dict[str, Any], path: Path) -> Any:
     """Fill ``template``'s structure (arrays or ``jax.eval_shape`` output) with ``state_dict``;
     name any mismatch."""
-    expected = _leaf_shapes(serialization.to_state_dict(template))
+    expected = _leaf_shapes(tree_state_dict(template))
     found = _leaf_shapes(state_dict)
     missing = sorted(set(expected) - set(found))
     extra = sorted(set(found) - set(expected))

@@ -1,0 +1,104 @@
+"""MuJoCo Playground's envs (``playground/<EnvName>``, extra ``playground``) as
+:class:`~jaxrl.envs.device.DeviceEnv`.
+
+The env is used raw, without Playground's ``wrap_for_brax_training``: that wrapper folds the
+time limit into ``done`` (with ``info["truncation"]``) and writes the reset observation over
+the terminal one. Here the env's ``done`` is termination only, jaxrl's
+:func:`~jaxrl.envs.device.with_autoreset` adds the time limit (the env config's
+``episode_length``) as truncation and keeps the true final observation for bootstrapping.
+
+Dict observations (locomotion, manipulation): the policy reads the ``state`` entry. (An
+asymmetric critic on ``privileged_state`` is not offered yet.)
+
+Physics backend: MJX's JAX implementation (``impl="jax"``) unless ``JAXRL_PLAYGROUND_IMPL=warp``
+picks MuJoCo Warp (Playground's own default, which needs an NVIDIA GPU and ``warp-lang``).
+The locomotion and manipulation envs load robot models from MuJoCo Menagerie, which Playground
+clones from GitHub on first use (into its package folder); without network access only the
+DM-Control-suite envs (``CartpoleBalance``, ``PendulumSwingup``, ``CheetahRun``, ...) load.
+Frames for ``eval --video`` come from MuJoCo's renderer, which needs an OpenGL context: EGL is
+picked where Linux has no display (``MUJOCO_GL`` overrides).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import jax
+import numpy as np
+
+from jaxrl.envs.device import DeviceEnv, checked_observation_shape, with_autoreset
+from jaxrl.envs.spec import spec_from_spaces
+from jaxrl.envs.suites import MujocoFrames, headless_mujoco_rendering, import_suite, installed_names
+
+PREFIX = "playground/"
+EXTRA = "playground"
+IMPL_VARIABLE = "JAXRL_PLAYGROUND_IMPL"
+IMPLS = ("jax", "warp")
+POLICY_OBSERVATION = "state"  # the entry of a dict observation the policy reads
+
+
+def names() -> list[str]:
+    """Playground's env names where it imports, else none."""
+    return list(installed_names("mujoco_playground", lambda playground: playground.registry.ALL_ENVS))
+
+
+def impl() -> str:
+    """The MJX implementation :data:`IMPL_VARIABLE` picks (default ``jax``); one line if unknown."""
+    chosen = os.environ.get(IMPL_VARIABLE, "jax")
+    if chosen not in IMPLS:
+        raise ValueError(f"{IMPL_VARIABLE}={chosen!r} is not an MJX implementation; use one of {', '.join(IMPLS)}")
+    return chosen
+
+
+def policy_observation(env_id: str, obs: Any) -> jax.Array:
+    """The array the policy reads: the observation, or its ``state`` entry where it is a dict."""
+    if isinstance(obs, Mapping):
+        if POLICY_OBSERVATION not in obs:
+            raise ValueError(f"{env_id} observes a dict without a {POLICY_OBSERVATION!r} entry "
+                             f"(it has {', '.join(obs)}); jaxrl's policies read that entry")
+        return obs[POLICY_OBSERVATION]
+    return obs
+
+
+def make(env_id: str) -> DeviceEnv:
+    """The :class:`DeviceEnv` for ``playground/<EnvName>``; a one-line ``ValueError`` where it cannot run."""
+    headless_mujoco_rendering()
+    playground = import_suite("mujoco_playground", env_id, EXTRA)
+    name = env_id[len(PREFIX):]
+    if name not in playground.registry.ALL_ENVS:
+        raise ValueError(f"unknown Playground env {name!r}; Playground has: {', '.join(playground.registry.ALL_ENVS)}")
+    chosen_impl = impl()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            # Playground prints a download progress bar (and its failure) where Menagerie is missing
+            config = playground.registry.get_default_config(name)
+            env = playground.registry.load(name, config=config, config_overrides={"impl": chosen_impl})
+    except Exception as err:  # noqa: BLE001 - e.g. Menagerie's git clone failing offline, said in one line
+        reason = str(err).splitlines()[0] if str(err) else ""
+        hint = (" (Playground clones MuJoCo Menagerie from GitHub for this env on first use)"
+                if "clone" in f"{type(err).__name__} {reason}".lower() or "git" in reason else "")
+        raise ValueError(f"{env_id} cannot be built here: {type(err).__name__}: {reason}{hint}") from None
+    action_space = gym.spaces.Box(-1.0, 1.0, (int(env.action_size),), np.float32)
+
+    def raw_reset(key: jax.Array) -> tuple[Any, jax.Array]:
+        state = env.reset(key)
+        return state, policy_observation(env_id, state.obs)
+
+    def raw_step(state: Any, action: jax.Array, key: jax.Array):
+        del key  # Playground keeps its own key in state.info["rng"]
+        next_state = env.step(state, action)
+        return next_state, policy_observation(env_id, next_state.obs), next_state.reward, next_state.done > 0.5
+
+    frames = MujocoFrames(env.mj_model)
+
+    def render_frame(state: Any) -> np.ndarray:
+        return frames(state.data.qpos)
+
+    observation_shape = checked_observation_shape(env_id, raw_reset, raw_step, action_space)
+    spec = spec_from_spaces(gym.spaces.Box(-np.inf, np.inf, observation_shape, np.float32), action_space)
+    return with_autoreset(env_id, spec, int(config.episode_length), raw_reset, raw_step, render_frame)

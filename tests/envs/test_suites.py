@@ -1,0 +1,173 @@
+"""The JAX env suites behind their id prefixes: a missing or broken suite says why in one line,
+and brax's and MuJoCo Playground's adapters keep the final observation across the auto-reset,
+tell termination from truncation, vmap over envs and seeds, render, and train in both loops."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl.cli import main
+from jaxrl.envs import suites
+from jaxrl.envs.device import DeviceEnvAsGym, make_device_env
+
+SUITE_IDS = [("gymnax/CartPole-v1", "gymnax", "gymnax"), ("brax/ant", "brax.envs", "brax"),
+             ("playground/CartpoleBalance", "mujoco_playground", "playground")]
+
+
+def _failing_import(monkeypatch, package: str, error: Exception) -> None:
+    real_import = suites.importlib.import_module
+
+    def import_module(name, *args, **kwargs):
+        if name == package:
+            raise error
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(suites.importlib, "import_module", import_module)
+
+
+@pytest.mark.parametrize("env_id, package, extra", SUITE_IDS)
+def test_a_missing_suite_names_the_extra_that_installs_it(monkeypatch, env_id, package, extra):
+    top = package.split(".")[0]
+    _failing_import(monkeypatch, package, ModuleNotFoundError(f"No module named {top!r}", name=top))
+    with pytest.raises(ValueError, match=rf"^'{env_id}' needs {top}: pip install 'jaxrl\[{extra}\]'$"):
+        make_device_env(env_id)
+
+
+@pytest.mark.parametrize("env_id, package, extra", SUITE_IDS)
+def test_an_installed_suite_that_fails_to_import_shows_the_real_cause(monkeypatch, env_id, package, extra):
+    _failing_import(monkeypatch, package, ModuleNotFoundError("No module named 'six'", name="six"))
+    with pytest.raises(ValueError, match=rf"^{package} is installed but does not import: No module named 'six' "
+                                         r"\(pip install six\)$"):
+        make_device_env(env_id)
+    _failing_import(monkeypatch, package, RuntimeError("no CUDA driver"))
+    with pytest.raises(ValueError, match=rf"^{package} is installed but does not import: RuntimeError: no CUDA"):
+        make_device_env(env_id)
+
+
+def _rollout(env, num_envs: int, steps: int, action: float, seed: int = 0):
+    """``steps`` vmapped steps with a constant action; every DeviceStep field stacked ``[T, B, ...]``."""
+    state, obs = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(seed), num_envs))
+    actions = jnp.full((num_envs, env.spec.action_dim), action)
+
+    def body(state, key):
+        out = jax.vmap(env.step)(state, actions, jax.random.split(key, num_envs))
+        return out.env_state, out
+
+    _, outs = jax.jit(lambda s: jax.lax.scan(body, s, jax.random.split(jax.random.PRNGKey(seed + 1), steps)))(state)
+    return obs, outs
+
+
+def _check_protocol(env, obs, outs, num_envs):
+    assert obs.dtype == jnp.float32 and obs.shape == (num_envs, *env.spec.observation_shape)
+    assert outs.obs.dtype == outs.next_obs.dtype == jnp.float32
+    assert outs.reward.dtype == jnp.float32 and outs.reward.shape == outs.terminated.shape
+    assert not bool(jnp.any(outs.terminated & outs.truncated))
+    ended = np.asarray(outs.terminated | outs.truncated)
+    continued = ~ended
+    # A step that did not end the episode acts on its true next observation...
+    np.testing.assert_array_equal(np.asarray(outs.obs)[continued], np.asarray(outs.next_obs)[continued])
+    # ...one that did keeps the final observation in next_obs and acts on a fresh episode's first.
+    assert np.all(np.any(np.asarray(outs.obs)[ended] != np.asarray(outs.next_obs)[ended], axis=-1))
+
+
+@pytest.fixture(scope="module")
+def brax_pendulum():
+    pytest.importorskip("brax")
+    return make_device_env("brax/inverted_pendulum")
+
+
+def test_brax_termination_keeps_the_final_observation(brax_pendulum):
+    env = brax_pendulum
+    assert env.spec.observation_shape == (4,) and env.spec.action_dim == 1 and env.max_episode_steps == 1000
+    obs, outs = _rollout(env, num_envs=3, steps=40, action=1.0)  # full push: the pole falls within steps
+    assert int(outs.terminated.sum()) >= 3 and not bool(outs.truncated.any())
+    _check_protocol(env, obs, outs, 3)
+    assert len({tuple(o) for o in np.asarray(obs)}) == 3  # vmapped resets: a different start per env
+    # The final observation is past brax's fall threshold (|angle| > 0.2), a fresh one is not.
+    ended = np.asarray(outs.terminated)
+    assert np.all(np.abs(np.asarray(outs.next_obs)[ended][:, 1]) > 0.2)
+    assert np.all(np.abs(np.asarray(outs.obs)[ended][:, 1]) < 0.2)
+
+
+def test_an_unknown_backend_or_env_is_one_line(monkeypatch):
+    pytest.importorskip("brax")
+    with pytest.raises(ValueError, match=r"^unknown brax env 'walker'; brax has: ant, fast, halfcheetah"):
+        make_device_env("brax/walker")
+    monkeypatch.setenv("JAXRL_BRAX_BACKEND", "bullet")
+    with pytest.raises(ValueError, match=r"^JAXRL_BRAX_BACKEND='bullet' is not a brax backend; use one of mjx, "):
+        make_device_env("brax/ant")
+
+
+@pytest.fixture(scope="module")
+def playground_cartpole():
+    pytest.importorskip("mujoco_playground")
+    return make_device_env("playground/CartpoleBalance")
+
+
+def test_playground_time_limit_is_truncation_with_the_final_observation(monkeypatch, playground_cartpole):
+    from mujoco_playground import registry
+
+    assert playground_cartpole.spec.observation_shape == (5,) and playground_cartpole.max_episode_steps == 1000
+    default_config = registry.get_default_config
+
+    def short_episodes(name):
+        config = default_config(name)
+        config.episode_length = 5
+        return config
+    monkeypatch.setattr(registry, "get_default_config", short_episodes)
+    env = make_device_env("playground/CartpoleBalance")
+    obs, outs = _rollout(env, num_envs=2, steps=12, action=0.0)  # DM-Control cartpole never terminates
+    assert not bool(outs.terminated.any())
+    np.testing.assert_array_equal(np.asarray(outs.truncated)[:, 0], [i % 5 == 4 for i in range(12)])
+    _check_protocol(env, obs, outs, 2)
+
+
+def test_playground_dict_observations_give_the_policy_the_state_entry():
+    pytest.importorskip("mujoco_playground")
+    from jaxrl.envs.playground_suite import policy_observation
+
+    state = jnp.ones(3)
+    assert policy_observation("playground/X", {"state": state, "privileged_state": jnp.zeros(7)}) is state
+    with pytest.raises(ValueError, match=r"^playground/X observes a dict without a 'state' entry \(it has pixels\)"):
+        policy_observation("playground/X", {"pixels": state})
+
+
+def test_playground_renders_rgb_frames_of_the_episode(playground_cartpole):
+    env = DeviceEnvAsGym("playground/CartpoleBalance", render_mode="rgb_array")
+    env.reset(seed=0)
+    first = env.render()
+    for _ in range(30):
+        env.step(np.ones(1, np.float32))
+    later = env.render()
+    assert first.shape == later.shape == (240, 320, 3) and first.dtype == np.uint8
+    assert first.std() > 10 and np.any(first != later)  # a scene, and the cart moved
+    with pytest.raises(ValueError, match=r"^playground/CartpoleBalance cannot render 'human': only rgb_array"):
+        DeviceEnvAsGym("playground/CartpoleBalance", render_mode="human")
+
+
+def test_a_suite_state_round_trips_through_a_checkpoint(tmp_path, brax_pendulum):
+    from jaxrl.io.checkpoint import read_checkpoint, restore_state, save_checkpoint
+
+    state, _ = jax.jit(brax_pendulum.reset)(jax.random.PRNGKey(3))  # brax's State holding MJX's Data
+    path = save_checkpoint(tmp_path, {"env": state}, {"env_steps": 1})
+    restored = restore_state({"env": jax.tree.map(jnp.zeros_like, state)}, read_checkpoint(path)[1], path)["env"]
+    assert type(restored) is type(state) and dataclasses.is_dataclass(restored.inner)
+    for got, want in zip(jax.tree.leaves(restored), jax.tree.leaves(state), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("env_id, module, algorithm, loop", [
+    ("playground/CartpoleBalance", "mujoco_playground", "ppo", "device"),
+    ("brax/inverted_pendulum", "brax", "sac", "host"),
+])
+def test_a_short_training_run_per_suite(tmp_path, env_id, module, algorithm, loop):
+    pytest.importorskip(module)
+    sizes = (["--num-steps", "16", "--num-envs", "4", "--total-timesteps", "128", "--num-seeds", "2"] if loop == "device"
+             else ["--learning-starts", "32", "--batch-size", "16", "--total-timesteps", "64"])
+    assert main(["train", algorithm, "--env", env_id, "--loop", loop, "--hidden-sizes", "16",
+                 "--run-dir", str(tmp_path / "run"), "--no-progress", *sizes]) == 0
+    assert any((tmp_path / "run").rglob("ckpt_*.msgpack"))
+    if loop == "host":  # the saved agent evaluates on the suite's env (brax's pendulum falls within steps)
+        assert main(["eval", str(tmp_path / "run"), "--episodes", "1"]) == 0
