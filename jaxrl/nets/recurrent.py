@@ -9,6 +9,8 @@ inside a sequence gives exactly the output of a fresh carry.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import flax.linen as nn
@@ -46,33 +48,49 @@ class _ResettingCell(nn.Module):
         return step(carry, x)
 
 
-_ScannedCell = nn.scan(
-    _ResettingCell,
-    variable_broadcast="params",
-    split_rngs={"params": False},
-    in_axes=0,
-    out_axes=0,
-)
-
-
 class RecurrentStack(nn.Module):
-    """``(carry, x [T, B, F], episode_start [T, B]) -> (carry, y [T, B, hidden_size])``, a ``lax.scan``."""
+    """Stacked recurrent layers: ``(carry, x [T, B, F], episode_start [T, B]) -> (carry, y [T, B, hidden_size])``
+    as one ``lax.scan``; :meth:`step` is one time step of every layer (what the scan body runs)."""
 
     hidden_size: int = 128
     num_layers: int = 1
     cell: str = "lstm"
 
-    @nn.compact
-    def __call__(self, carry: RecurrentCarry, x: jax.Array, episode_start: jax.Array
-                 ) -> tuple[RecurrentCarry, jax.Array]:
+    def setup(self) -> None:
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
+        self.layers = [_ResettingCell(self.hidden_size, self.cell, name=f"layer_{i}") for i in range(self.num_layers)]
+
+    def step(self, carry: RecurrentCarry, x: jax.Array, episode_start: jax.Array) -> tuple[RecurrentCarry, jax.Array]:
+        """One step: ``x [B, F]``, ``episode_start [B]`` -> (carry, ``y [B, hidden_size]``)."""
         new_carry = []
-        for layer in range(self.num_layers):
-            layer_carry, x = _ScannedCell(self.hidden_size, self.cell, name=f"layer_{layer}")(carry[layer],
-                                                                                             (x, episode_start))
+        for layer, cell in enumerate(self.layers):
+            layer_carry, x = cell(carry[layer], (x, episode_start))
             new_carry.append(layer_carry)
         return tuple(new_carry), x
+
+    def __call__(self, carry: RecurrentCarry, x: jax.Array, episode_start: jax.Array
+                 ) -> tuple[RecurrentCarry, jax.Array]:
+        carries, ys = scan_stacks(self, lambda stack: {"stack": stack}, {"stack": carry}, x, episode_start)
+        return carries["stack"], ys["stack"]
+
+
+def _step_stacks(owner: nn.Module, carries, inputs, stacks_of):
+    x, episode_start = inputs
+    outs = {name: stack.step(carries[name], x, episode_start) for name, stack in stacks_of(owner).items()}
+    return {name: out[0] for name, out in outs.items()}, {name: out[1] for name, out in outs.items()}
+
+
+def scan_stacks(owner: nn.Module, stacks_of: Callable[[nn.Module], dict[str, RecurrentStack]],
+                carries: dict[str, RecurrentCarry], x: jax.Array, episode_start: jax.Array
+                ) -> tuple[dict[str, RecurrentCarry], dict[str, jax.Array]]:
+    """Run the stacks ``stacks_of(owner)`` (``owner``'s submodules, by name) over the same inputs
+    ``x [T, B, F]`` in ONE ``lax.scan``: the actor's and the critic's cells step together, one loop
+    whose body holds both cells' work (faster than a scan each). Returns the new carries and the
+    outputs ``[T, B, hidden]`` by name."""
+    scan = nn.scan(functools.partial(_step_stacks, stacks_of=stacks_of), variable_broadcast="params",
+                   split_rngs={"params": False}, in_axes=0, out_axes=0)
+    return scan(owner, carries, (x, episode_start))
 
 
 class RecurrentActorCritic(PolicyValueHeads):
@@ -109,10 +127,8 @@ class RecurrentActorCritic(PolicyValueHeads):
         self.setup_heads()
 
     def __call__(self, carry: dict[str, Any], obs: jax.Array, episode_start: jax.Array):
-        new_carry = {}
-        features = {}
-        for name, stack in self.lstm.items():
-            new_carry[name], features[name] = stack(carry[name], obs, episode_start)
+        new_carry, features = scan_stacks(self, lambda owner: owner.lstm, {name: carry[name] for name in self.lstm},
+                                          obs, episode_start)
         actor_features = features["shared" if self.shared_lstm else "actor"]
         critic_features = features["shared" if self.shared_lstm else "critic"]
         policy_out, value = self.heads(self.actor_dense(actor_features), self.critic_dense(critic_features))

@@ -1,0 +1,116 @@
+"""Learning on the JAX env suites (Playground, brax) in the device loop, next to the env's own speed.
+
+    python benchmarks/suites.py                                   # every task, seeds 1-3
+    python benchmarks/suites.py --tasks ppo-playground-cartpole-balance --seeds 5
+    python benchmarks/suites.py --tasks sac-playground-cartpole-swingup --set batch_size=512
+
+Each task trains all its seeds in one ``jaxrl.run_device`` call (seeds vmapped), from the env's
+preset plus the task's overrides, then evaluates each seed's final policy deterministically on
+fresh episodes, and times the env alone (random actions, the same number of envs, one jitted
+``lax.scan``) so training SPS reads against what the simulator can do. Writes
+``benchmarks/results/suites__<task>__<device>__<date>.json``: per-seed evaluation returns, the
+training curve (mean episodic return per record, per seed), compile and train seconds, training
+and env-only steps per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import jax
+import jax.numpy as jnp
+import numpy as np
+from _meta import write_result
+
+import jaxrl
+from jaxrl.envs.device import make_device_env
+from jaxrl.envs.spec import uniform_actions
+
+# name -> (algorithm, env id, env steps per seed, overrides of the preset)
+TASKS = {
+    "ppo-playground-cartpole-balance": ("ppo", "playground/CartpoleBalance", 500_000, {}),
+    "ppo-playground-cartpole-swingup": ("ppo", "playground/CartpoleSwingup", 1_000_000, {}),
+    "sac-playground-cartpole-balance": ("sac", "playground/CartpoleBalance", 50_000, {}),
+    "sac-playground-cartpole-swingup": ("sac", "playground/CartpoleSwingup", 100_000, {}),
+}
+
+
+def env_only_sps(env_id: str, num_envs: int, steps: int = 200) -> float:
+    """Env steps per second of ``num_envs`` vmapped envs under random actions (compile excluded)."""
+    env = make_device_env(env_id)
+    state, _ = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), num_envs))
+
+    def body(state, key):
+        action_key, step_key = jax.random.split(key)
+        actions = uniform_actions(env.spec, action_key, num_envs)
+        return jax.vmap(env.step)(state, actions, jax.random.split(step_key, num_envs)).env_state, None
+
+    run = jax.jit(lambda s, k: jax.lax.scan(body, s, jax.random.split(k, steps))[0])
+    jax.block_until_ready(run(state, jax.random.PRNGKey(1)))
+    start = time.perf_counter()
+    jax.block_until_ready(run(state, jax.random.PRNGKey(2)))
+    return steps * num_envs / (time.perf_counter() - start)
+
+
+def run_task(name: str, seeds: int, first_seed: int, episodes: int, extra: dict) -> dict:
+    algorithm, env_id, steps, overrides = TASKS[name]
+    overrides = {"total_timesteps": steps, **overrides, **extra}
+    config = jaxrl.config_for(algorithm, env_id, seed=first_seed, progress=False, **overrides)
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        result = jaxrl.run_device(algorithm, config, num_seeds=seeds, run_dir=Path(folder) / "run")
+        wall_s = time.perf_counter() - start
+    evaluations = []
+    for index in range(seeds):
+        state = jax.tree.map(lambda leaf, i=index: leaf[i], result.states)
+        evaluation = jaxrl.evaluate(algorithm, state, episodes=episodes, seed=10_000 + index, deterministic=True)
+        evaluations.append(evaluation["mean_return"])
+    curve_steps = np.asarray(result.metrics["env_steps"][0]).tolist()
+    curves = np.asarray(result.metrics["episodic_return"]).tolist()
+    summary = result.summary
+    return {"task": name, "algorithm": algorithm, "env": env_id, "env_steps_per_seed": summary["env_steps_per_seed"],
+            "overrides": overrides, "num_envs": config.num_envs, "seeds": list(range(first_seed, first_seed + seeds)),
+            "eval_returns": evaluations, "eval_episodes": episodes, "mean_eval_return": float(np.mean(evaluations)),
+            "wall_s": wall_s, "compile_s": summary["compile_s"], "train_s": summary["train_s"],
+            "train_sps": summary["aggregate_sps"], "env_only_sps": env_only_sps(env_id, config.num_envs * seeds),
+            "curve_env_steps": curve_steps, "curves": curves}
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """``["batch_size=512", "norm_obs=True"]`` -> ``{"batch_size": 512, "norm_obs": True}``."""
+    out = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--episodes", type=int, default=3, help="evaluation episodes per seed")
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="override config fields")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    for name in args.tasks:
+        row = run_task(name, args.seeds, args.first_seed, args.episodes, parse_overrides(args.set))
+        print(f"{name}: eval {[round(v, 1) for v in row['eval_returns']]} (mean {row['mean_eval_return']:.1f}) "
+              f"after {row['env_steps_per_seed']} steps/seed; {row['wall_s']:.0f} s wall ({row['compile_s']:.0f} s "
+              f"compile); train {row['train_sps']:,.0f} SPS vs env alone {row['env_only_sps']:,.0f} SPS", flush=True)
+        if not args.no_write:
+            print("wrote", write_result(f"suites__{name}", row))
+
+
+if __name__ == "__main__":
+    main()
