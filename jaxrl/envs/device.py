@@ -119,6 +119,22 @@ def checked_observation_shape(env_id: str, raw_reset: RawReset, raw_step: RawSte
     return tuple(int(d) for d in reset_obs.shape)
 
 
+def keep_observation_indices(env: DeviceEnv, env_id: str, indices: tuple[int, ...]) -> DeviceEnv:
+    """``env`` observing only ``obs[indices]`` of its 1-D observations (a partially observable variant)."""
+    keep = jnp.asarray(indices)
+
+    def reset(key: jax.Array) -> tuple[TimedState, jax.Array]:
+        state, obs = env.reset(key)
+        return state, obs[keep]
+
+    def step(state: TimedState, action: jax.Array, key: jax.Array) -> DeviceStep:
+        out = env.step(state, action, key)
+        return out._replace(obs=out.obs[keep], next_obs=out.next_obs[keep])
+
+    spec = dataclasses.replace(env.spec, observation_shape=(len(indices),))
+    return DeviceEnv(env_id, spec, env.max_episode_steps, reset, step, env.render_frame)
+
+
 def from_func_env(env_id: str, func_env: Any, max_episode_steps: int) -> DeviceEnv:
     """Adapter for a gymnasium ``FuncEnv``, calling it as gymnasium's ``FunctionalJaxEnv`` does
     (one key per step shared by transition, observation, reward and terminal)."""
@@ -146,17 +162,24 @@ def _functional_env_ids() -> list[str]:
 def device_env_ids() -> list[str]:
     """The env ids the device loop can run here (a suite's ids only when it is installed)."""
     from jaxrl.envs.suites import suite_env_ids  # the suite modules import this one
+    from jaxrl.envs.wrappers import NO_VELOCITY_DEVICE_BASES
 
-    return _functional_env_ids() + suite_env_ids()
+    suite_ids = suite_env_ids()
+    return (_functional_env_ids() + suite_ids
+            + [env_id for env_id, base in NO_VELOCITY_DEVICE_BASES.items() if base in suite_ids])
 
 
 def make_device_env(env_id: str) -> DeviceEnv:
     """The :class:`DeviceEnv` for ``env_id``; ``ValueError`` naming the JAX env ids otherwise."""
     from jaxrl.envs.suites import suite_for
+    from jaxrl.envs.wrappers import NO_VELOCITY_DEVICE_BASES, NO_VELOCITY_ENVS
 
     suite = suite_for(env_id)
     if suite is not None:
         return suite.make(env_id)
+    if env_id in NO_VELOCITY_DEVICE_BASES:
+        base = make_device_env(NO_VELOCITY_DEVICE_BASES[env_id])
+        return keep_observation_indices(base, env_id, NO_VELOCITY_ENVS[env_id][1])
     try:
         env = gym.make(env_id, disable_env_checker=True)
     except gym.error.Error as err:

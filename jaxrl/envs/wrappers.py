@@ -1,4 +1,5 @@
-"""Partially observable variants of classic-control tasks, registered as gymnasium ids.
+"""Partially observable variants of classic-control tasks, registered as gymnasium ids (and run
+in the device loop on gymnax's ports, :data:`NO_VELOCITY_DEVICE_BASES`).
 
 ``jaxrl/CartPole-NoVel-v1`` keeps cart position and pole angle; ``jaxrl/Pendulum-NoVel-v1``
 keeps cos and sin of the angle. Without velocities a feed-forward policy cannot act
@@ -36,6 +37,12 @@ def _no_velocity(base_id: str, indices: Sequence[int]):
 NO_VELOCITY_ENVS = {
     "jaxrl/CartPole-NoVel-v1": ("CartPole-v1", (0, 2)),
     "jaxrl/Pendulum-NoVel-v1": ("Pendulum-v1", (0, 1)),
+}
+# The same tasks in the device loop: gymnax's JAX ports of the base envs (extra gymnax), same
+# dynamics, observations and time limits as gymnasium's, so a device-loop run evaluates on the host env.
+NO_VELOCITY_DEVICE_BASES = {
+    "jaxrl/CartPole-NoVel-v1": "gymnax/CartPole-v1",
+    "jaxrl/Pendulum-NoVel-v1": "gymnax/Pendulum-v1",
 }
 
 

@@ -84,3 +84,16 @@ def test_ppo_trains_on_grid_observations_in_both_loops(tmp_path, capsys, env_id,
     assert capsys.readouterr().err.strip() == "jaxrl: error: " + (
         f"{env_id} cannot render 'rgb_array': this suite has no renderer here; "
         "evaluate it without --render or --video")
+
+
+@pytest.mark.parametrize("env_id, base_id, kept", [("jaxrl/CartPole-NoVel-v1", "gymnax/CartPole-v1", [0, 2]),
+                                                   ("jaxrl/Pendulum-NoVel-v1", "gymnax/Pendulum-v1", [0, 1])])
+def test_no_velocity_ids_run_in_the_device_loop_on_gymnax_ports(env_id, base_id, kept):
+    env, base = make_device_env(env_id), make_device_env(base_id)
+    assert env.spec.observation_shape == (2,) and env.max_episode_steps == base.max_episode_steps
+    key, action = jax.random.PRNGKey(4), (jnp.int32(1) if env.spec.discrete else jnp.ones(1))
+    (state, obs), (base_state, base_obs) = env.reset(key), base.reset(key)
+    np.testing.assert_array_equal(obs, base_obs[np.asarray(kept)])
+    out, base_out = env.step(state, action, key), base.step(base_state, action, key)
+    np.testing.assert_array_equal(out.next_obs, base_out.next_obs[np.asarray(kept)])
+    np.testing.assert_array_equal(out.obs, base_out.obs[np.asarray(kept)])
