@@ -36,6 +36,7 @@ from jaxrl.config import hparam, hparams_from_config
 from jaxrl.core.distributions import TanhGaussian
 from jaxrl.core.nstep import nstep_returns
 from jaxrl.core.td import from_box, soft_update, td_target
+from jaxrl.envs.playground_suite import DM_CONTROL_IDS
 from jaxrl.nets.continuous import GaussianActor, QEnsemble
 from jaxrl.types import Agent, EnvSpec, Transition
 
@@ -63,6 +64,10 @@ class SACConfig(OffPolicyConfig):
 
 SAC_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": dict(PENDULUM_PRESET),
                                           "phys2d/Pendulum-v0": dict(PENDULUM_DEVICE_PRESET)}
+# Playground's DM-Control envs in the device loop: the Pendulum device path's 16 envs and 8 gradient
+# steps per vector step (CartpoleBalance: 3/3 seeds evaluate >= 939 at 50k env steps).
+SAC_PRESETS.update(dict.fromkeys(DM_CONTROL_IDS, {"total_timesteps": 100_000, "learning_starts": 2_000,
+                                                  "num_envs": 16, "updates_per_step": 8}))
 
 
 @struct.dataclass

@@ -40,6 +40,14 @@ EXTRA = "playground"
 IMPL_VARIABLE = "JAXRL_PLAYGROUND_IMPL"
 IMPLS = ("jax", "warp")
 POLICY_OBSERVATION = "state"  # the entry of a dict observation the policy reads
+# Playground's DM-Control-suite envs (ship with the package; one shared preset per agent)
+DM_CONTROL_NAMES = (
+    "AcrobotSwingup", "AcrobotSwingupSparse", "BallInCup", "CartpoleBalance", "CartpoleBalanceSparse",
+    "CartpoleSwingup", "CartpoleSwingupSparse", "CheetahRun", "FingerSpin", "FingerTurnEasy", "FingerTurnHard",
+    "FishSwim", "HopperHop", "HopperStand", "HumanoidStand", "HumanoidWalk", "HumanoidRun", "PendulumSwingup",
+    "PointMass", "ReacherEasy", "ReacherHard", "SwimmerSwimmer6", "WalkerRun", "WalkerStand", "WalkerWalk",
+)
+DM_CONTROL_IDS = tuple(PREFIX + name for name in DM_CONTROL_NAMES)
 
 
 def names() -> list[str]:

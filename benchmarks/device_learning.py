@@ -1,16 +1,18 @@
-"""Learning on the JAX env suites (Playground, brax) in the device loop, next to the env's own speed.
+"""Learning in the device loop, seeds vmapped in one program: the JAX env suites (Playground, brax)
+and the velocity-hidden tasks for recurrent PPO, next to the env's own speed.
 
-    python benchmarks/suites.py                                   # every task, seeds 1-3
-    python benchmarks/suites.py --tasks ppo-playground-cartpole-balance --seeds 5
-    python benchmarks/suites.py --tasks sac-playground-cartpole-swingup --set batch_size=512
+    python benchmarks/device_learning.py --tasks ppo-playground-cartpole-balance
+    python benchmarks/device_learning.py --tasks ppo-gru-cartpole-novel --seeds 10 --first-seed 0
+    python benchmarks/device_learning.py --tasks sac-playground-cartpole-swingup --set batch_size=512
 
 Each task trains all its seeds in one ``jaxrl.run_device`` call (seeds vmapped), from the env's
 preset plus the task's overrides, then evaluates each seed's final policy deterministically on
 fresh episodes, and times the env alone (random actions, the same number of envs, one jitted
 ``lax.scan``) so training SPS reads against what the simulator can do. Writes
-``benchmarks/results/suites__<task>__<device>__<date>.json``: per-seed evaluation returns, the
-training curve (mean episodic return per record, per seed), compile and train seconds, training
-and env-only steps per second.
+``benchmarks/results/device_learning__<task>__<device>__<date>.json``: per-seed evaluation returns,
+the training curve (mean episodic return per record, per seed) and the env steps at which each
+seed's curve first reaches the task's bar, compile and train seconds, training and env-only
+steps per second.
 """
 
 from __future__ import annotations
@@ -32,13 +34,27 @@ import jaxrl
 from jaxrl.envs.device import make_device_env
 from jaxrl.envs.spec import uniform_actions
 
-# name -> (algorithm, env id, env steps per seed, overrides of the preset)
+# name -> (algorithm, env id, env steps per seed, bar on the return, overrides of the preset)
 TASKS = {
-    "ppo-playground-cartpole-balance": ("ppo", "playground/CartpoleBalance", 500_000, {}),
-    "ppo-playground-cartpole-swingup": ("ppo", "playground/CartpoleSwingup", 1_000_000, {}),
-    "sac-playground-cartpole-balance": ("sac", "playground/CartpoleBalance", 50_000, {}),
-    "sac-playground-cartpole-swingup": ("sac", "playground/CartpoleSwingup", 100_000, {}),
+    "ppo-playground-cartpole-balance": ("ppo", "playground/CartpoleBalance", 500_000, 800.0, {}),
+    "ppo-playground-cartpole-swingup": ("ppo", "playground/CartpoleSwingup", 1_000_000, 600.0, {}),
+    "sac-playground-cartpole-balance": ("sac", "playground/CartpoleBalance", 50_000, 800.0, {}),
+    "sac-playground-cartpole-swingup": ("sac", "playground/CartpoleSwingup", 100_000, 600.0, {}),
+    "ppo-lstm-cartpole-novel": ("ppo", "jaxrl/CartPole-NoVel-v1", 1_000_000, 400.0, {"policy": "lstm"}),
+    "ppo-gru-cartpole-novel": ("ppo", "jaxrl/CartPole-NoVel-v1", 1_000_000, 400.0, {"policy": "gru"}),
+    "ppo-mlp-cartpole-novel": ("ppo", "jaxrl/CartPole-NoVel-v1", 1_000_000, 400.0, {"policy": "mlp"}),
+    "ppo-lstm-pendulum-novel": ("ppo", "jaxrl/Pendulum-NoVel-v1", 300_000, -400.0, {"policy": "lstm"}),
+    "ppo-gru-pendulum-novel": ("ppo", "jaxrl/Pendulum-NoVel-v1", 300_000, -400.0, {"policy": "gru"}),
 }
+MAX_CURVE_POINTS = 250
+
+
+def first_reaching(env_steps: list[int], curve: list[float], bar: float) -> int | None:
+    """The first env step at which a training curve reaches ``bar`` (``None``: never)."""
+    for steps, value in zip(env_steps, curve, strict=True):
+        if np.isfinite(value) and value >= bar:
+            return int(steps)
+    return None
 
 
 def env_only_sps(env_id: str, num_envs: int, steps: int = 200) -> float:
@@ -59,7 +75,7 @@ def env_only_sps(env_id: str, num_envs: int, steps: int = 200) -> float:
 
 
 def run_task(name: str, seeds: int, first_seed: int, episodes: int, extra: dict) -> dict:
-    algorithm, env_id, steps, overrides = TASKS[name]
+    algorithm, env_id, steps, bar, overrides = TASKS[name]
     overrides = {"total_timesteps": steps, **overrides, **extra}
     config = jaxrl.config_for(algorithm, env_id, seed=first_seed, progress=False, **overrides)
     with tempfile.TemporaryDirectory() as folder:
@@ -71,12 +87,15 @@ def run_task(name: str, seeds: int, first_seed: int, episodes: int, extra: dict)
         state = jax.tree.map(lambda leaf, i=index: leaf[i], result.states)
         evaluation = jaxrl.evaluate(algorithm, state, episodes=episodes, seed=10_000 + index, deterministic=True)
         evaluations.append(evaluation["mean_return"])
-    curve_steps = np.asarray(result.metrics["env_steps"][0]).tolist()
-    curves = np.asarray(result.metrics["episodic_return"]).tolist()
+    stride = max(1, len(result.metrics["env_steps"][0]) // MAX_CURVE_POINTS)  # keeps the JSON small
+    curve_steps = np.asarray(result.metrics["env_steps"][0])[stride - 1::stride].tolist()
+    curves = np.asarray(result.metrics["episodic_return"])[:, stride - 1::stride].tolist()
     summary = result.summary
     return {"task": name, "algorithm": algorithm, "env": env_id, "env_steps_per_seed": summary["env_steps_per_seed"],
             "overrides": overrides, "num_envs": config.num_envs, "seeds": list(range(first_seed, first_seed + seeds)),
-            "eval_returns": evaluations, "eval_episodes": episodes, "mean_eval_return": float(np.mean(evaluations)),
+            "bar": bar, "eval_returns": evaluations, "eval_episodes": episodes,
+            "mean_eval_return": float(np.mean(evaluations)), "seeds_passed": int(sum(v >= bar for v in evaluations)),
+            "curve_first_reaches_bar": [first_reaching(curve_steps, curve, bar) for curve in curves],
             "wall_s": wall_s, "compile_s": summary["compile_s"], "train_s": summary["train_s"],
             "train_sps": summary["aggregate_sps"], "env_only_sps": env_only_sps(env_id, config.num_envs * seeds),
             "curve_env_steps": curve_steps, "curves": curves}
@@ -105,11 +124,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for name in args.tasks:
         row = run_task(name, args.seeds, args.first_seed, args.episodes, parse_overrides(args.set))
-        print(f"{name}: eval {[round(v, 1) for v in row['eval_returns']]} (mean {row['mean_eval_return']:.1f}) "
+        print(f"{name}: eval {[round(v, 1) for v in row['eval_returns']]} (mean {row['mean_eval_return']:.1f}, "
+              f"{row['seeds_passed']}/{len(row['seeds'])} >= {row['bar']}; curve first at bar: "
+              f"{row['curve_first_reaches_bar']}) "
               f"after {row['env_steps_per_seed']} steps/seed; {row['wall_s']:.0f} s wall ({row['compile_s']:.0f} s "
               f"compile); train {row['train_sps']:,.0f} SPS vs env alone {row['env_only_sps']:,.0f} SPS", flush=True)
         if not args.no_write:
-            print("wrote", write_result(f"suites__{name}", row))
+            print("wrote", write_result(f"device_learning__{name}", row))
 
 
 if __name__ == "__main__":
