@@ -32,6 +32,17 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BACKEND_COLORS = {"sync": "C0", "async": "C1", "vector_entry_point": "C2", "device": "C3", "envpool": "C4"}
 
 
+def _as_learning_task(data: dict[str, Any]) -> dict[str, Any]:
+    """A ``benchmarks/device_learning.py`` result (seeds vmapped in one run) in the learning tasks'
+    shape, so it joins the learning table's curves; ``vmapped_run`` keeps what only it has."""
+    curves = [list(zip(data["curve_env_steps"], curve, strict=True)) for curve in data["curves"]]
+    return {"task": data["task"], "env_steps": data["env_steps_per_seed"], "threshold": data["bar"],
+            "seeds_passed": data["seeds_passed"], "seeds": len(data["seeds"]),
+            "mean_eval_return": data["mean_eval_return"], "vmapped_run": data,
+            "runs": [{"curve": [(s, r if r == r else None) for s, r in curve], "wall_clock_s": data["wall_s"]}
+                     for curve in curves]}
+
+
 def load(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``(throughput rows, learning tasks)`` from result files; each row/task gets its file's
     device and date. Files of other benchmarks are ignored."""
@@ -48,6 +59,8 @@ def load(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
                 rows.append({"algorithm": "ppo-mlp", "backend": row.get("vectorization"), **row, **stamp})
         elif path.name.startswith("learning__") and "runs" in data:
             tasks.append({**data, **stamp})
+        elif path.name.startswith("device_learning__"):
+            tasks.append({**_as_learning_task(data), **stamp})
     return rows, tasks
 
 
@@ -82,11 +95,26 @@ def throughput_table(rows: list[dict[str, Any]]) -> str:
 def learning_table(tasks: list[dict[str, Any]]) -> str:
     lines = ["| task | device | env steps | seeds passed | mean eval return | threshold | wall-clock s per seed "
              "| date |", "|" + "---|" * 8]
-    for t in sorted(tasks, key=lambda t: (t["task"], t["date"])):
+    for t in sorted((t for t in tasks if "vmapped_run" not in t), key=lambda t: (t["task"], t["date"])):
         walls = sorted(run["wall_clock_s"] for run in t["runs"])
         lines.append(f"| {t['task']} | {t['device']} | {t['env_steps']:,} | {t['seeds_passed']}/{t['seeds']} "
                      f"| {t['mean_eval_return']:.1f} | {t['threshold']} "
                      f"| {walls[len(walls) // 2]:.0f} (median; {walls[0]:.0f}-{walls[-1]:.0f}) | {t['date'][:10]} |")
+    return "\n".join(lines)
+
+
+def vmapped_learning_table(tasks: list[dict[str, Any]]) -> str:
+    """The device-loop runs whose seeds trained together: one wall-clock for all of them."""
+    lines = ["| task | device | env | env steps per seed | seeds passed | eval returns per seed | threshold "
+             "| training curve first at threshold (env steps, per seed) | wall-clock s, all seeds (compile) "
+             "| train SPS, all seeds | env-only SPS | date |", "|" + "---|" * 12]
+    for t in sorted((t for t in tasks if "vmapped_run" in t), key=lambda t: (t["task"], t["date"])):
+        run = t["vmapped_run"]
+        firsts = ", ".join("-" if f is None else f"{f:,}" for f in run["curve_first_reaches_bar"])
+        lines.append(f"| {t['task']} | {t['device']} | {run['env']} | {t['env_steps']:,} | {t['seeds_passed']}/"
+                     f"{t['seeds']} | {', '.join(f'{v:.1f}' for v in run['eval_returns'])} | {t['threshold']} "
+                     f"| {firsts} | {run['wall_s']:.0f} ({run['compile_s']:.0f}) | {run['train_sps']:,.0f} "
+                     f"| {run['env_only_sps']:,.0f} | {t['date'][:10]} |")
     return "\n".join(lines)
 
 
@@ -176,6 +204,12 @@ def write_report(paths: list[Path], out_dir: Path) -> Path:
              throughput_table(rows) if rows else "(no throughput results)", ""]
     parts += [f"![{p.stem}]({p.name})" for p in images] + [""]
     parts += ["## Learning", "", learning_table(tasks) if tasks else "(no learning results)", ""]
+    if any("vmapped_run" in t for t in tasks):
+        parts += ["### Device loop, seeds trained together (`benchmarks/device_learning.py`)", "",
+                  ("All seeds of a task train in one `jit(vmap(...))` program, so the wall-clock and SPS are "
+                   "the whole run's. Evaluation: deterministic policy, fresh episodes. env-only SPS: the same "
+                   "number of envs stepped with random actions, no learning."), "",
+                  vmapped_learning_table(tasks), ""]
     if learning_png is not None:
         parts += [f"![learning curves]({learning_png.name})", ""]
     path = out_dir / "REPORT.md"

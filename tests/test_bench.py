@@ -81,6 +81,22 @@ def test_report_learning_row_and_plot_from_a_learning_file(tmp_path):
     assert (tmp_path / "report" / "learning_curves.png").stat().st_size > 1000
 
 
+def test_report_row_for_seeds_trained_together_in_the_device_loop(tmp_path):
+    result = {"date": "2026-11-26T00:00:00+00:00", "device_kind": "cpu", "task": "vm", "algorithm": "ppo",
+              "env": "playground/CartpoleBalance", "env_steps_per_seed": 2048, "seeds": [1, 2], "bar": 800.0,
+              "eval_returns": [990.0, 500.0], "mean_eval_return": 745.0, "seeds_passed": 1,
+              "curve_first_reaches_bar": [1024, None], "wall_s": 41.2, "compile_s": 25.0, "train_sps": 116459.0,
+              "env_only_sps": 336605.0, "curve_env_steps": [1024, 2048],
+              "curves": [[850.0, 990.0], [float("nan"), 400.0]]}
+    path = tmp_path / "device_learning__vm__cpu__20261126T000000.json"
+    path.write_text(json.dumps(result))
+    markdown = report.write_report([path], tmp_path / "report").read_text()
+    assert ("| vm | cpu | playground/CartpoleBalance | 2,048 | 1/2 | 990.0, 500.0 | 800.0 | 1,024, - | 41 (25) "
+            "| 116,459 | 336,605 | 2026-11-26 |") in markdown
+    assert "| vm | cpu | 2,048 |" not in markdown  # not in the per-seed table as well
+    assert (tmp_path / "report" / "learning_curves.png").stat().st_size > 1000
+
+
 def test_report_prefers_full_runs_over_newer_quick_ones():
     row = {"device": "cpu", "algorithm": "sac", "backend": "sync", "num_envs": 1}
     full = {**row, "date": "2026-11-22T10:00", "quick": False, "train_sps": 1.0}
