@@ -34,6 +34,9 @@ import jaxrl
 from jaxrl.envs.device import make_device_env
 from jaxrl.envs.spec import uniform_actions
 
+MEMORY_CHAIN = {"num_envs": 16, "num_steps": 32, "seq_len": 32, "update_epochs": 4, "num_minibatches": 4,
+                "learning_rate": 3e-4, "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.01,
+                "lstm_hidden_size": 64, "hidden_sizes": (64,)}
 # name -> (algorithm, env id, env steps per seed, bar on the return, overrides of the preset)
 TASKS = {
     "ppo-playground-cartpole-balance": ("ppo", "playground/CartpoleBalance", 500_000, 800.0, {}),
@@ -45,6 +48,11 @@ TASKS = {
     "ppo-mlp-cartpole-novel": ("ppo", "jaxrl/CartPole-NoVel-v1", 1_000_000, 400.0, {"policy": "mlp"}),
     "ppo-lstm-pendulum-novel": ("ppo", "jaxrl/Pendulum-NoVel-v1", 300_000, -400.0, {"policy": "lstm"}),
     "ppo-gru-pendulum-novel": ("ppo", "jaxrl/Pendulum-NoVel-v1", 300_000, -400.0, {"policy": "gru"}),
+    # bsuite's memory chain: a context bit shown on the first step must be recalled at the 6th
+    # (+1 right, -1 wrong); a feed-forward policy cannot do better than chance (0).
+    "ppo-lstm-memorychain": ("ppo", "gymnax/MemoryChain-bsuite", 200_000, 0.9, {**MEMORY_CHAIN, "policy": "lstm"}),
+    "ppo-gru-memorychain": ("ppo", "gymnax/MemoryChain-bsuite", 200_000, 0.9, {**MEMORY_CHAIN, "policy": "gru"}),
+    "ppo-mlp-memorychain": ("ppo", "gymnax/MemoryChain-bsuite", 200_000, 0.9, {**MEMORY_CHAIN, "policy": "mlp"}),
 }
 MAX_CURVE_POINTS = 250
 
