@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
+import json
 import sys
 import tempfile
 import time
@@ -100,7 +102,8 @@ def run_task(name: str, seeds: int, first_seed: int, episodes: int, extra: dict)
     curves = np.asarray(result.metrics["episodic_return"])[:, stride - 1::stride].tolist()
     summary = result.summary
     return {"task": name, "algorithm": algorithm, "env": env_id, "env_steps_per_seed": summary["env_steps_per_seed"],
-            "overrides": overrides, "num_envs": config.num_envs, "seeds": list(range(first_seed, first_seed + seeds)),
+            "overrides": overrides, "config": json.loads(json.dumps(dataclasses.asdict(config), default=str)),
+            "num_envs": config.num_envs, "seeds": list(range(first_seed, first_seed + seeds)),
             "bar": bar, "eval_returns": evaluations, "eval_episodes": episodes,
             "mean_eval_return": float(np.mean(evaluations)), "seeds_passed": int(sum(v >= bar for v in evaluations)),
             "curve_first_reaches_bar": [first_reaching(curve_steps, curve, bar) for curve in curves],

@@ -111,7 +111,8 @@ def vmapped_learning_table(tasks: list[dict[str, Any]]) -> str:
     for t in sorted((t for t in tasks if "vmapped_run" in t), key=lambda t: (t["task"], t["date"])):
         run = t["vmapped_run"]
         firsts = ", ".join("-" if f is None else f"{f:,}" for f in run["curve_first_reaches_bar"])
-        lines.append(f"| {t['task']} | {t['device']} | {run['env']} | {t['env_steps']:,} | {t['seeds_passed']}/"
+        task = t["task"] + (f" ({run['note']})" if run.get("note") else "")
+        lines.append(f"| {task} | {t['device']} | {run['env']} | {t['env_steps']:,} | {t['seeds_passed']}/"
                      f"{t['seeds']} | {', '.join(f'{v:.1f}' for v in run['eval_returns'])} | {t['threshold']} "
                      f"| {firsts} | {run['wall_s']:.0f} ({run['compile_s']:.0f}) | {run['train_sps']:,.0f} "
                      f"| {run['env_only_sps']:,.0f} | {t['date'][:10]} |")

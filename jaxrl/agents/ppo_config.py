@@ -141,15 +141,16 @@ PPO_PRESETS: dict[str, dict[str, Any]] = {
         "log_std_init": -0.5,
     },
 }
-# Velocity-hidden tasks (settings in the spirit of sb3-contrib's RecurrentPPO zoo entries); the
-# LSTM fields are ignored by policy="mlp", so both policies can be compared on one preset.
+# Velocity-hidden tasks; the recurrent fields are ignored by policy="mlp", so both policies can be
+# compared on one preset. CartPole-NoVel: a GRU, 32 envs x 64 steps, full-rollout BPTT, 4 epochs x 4
+# minibatches, gamma 0.99, no entropy bonus, separate actor and critic optimizers (each clipped on its
+# own). On seeds 0-9 (device loop, 1M steps) it evaluated >= 400 on 8/10 with the GRU (LSTM: 5/10);
+# the earlier 8 envs x 32 steps, 10 epochs on one minibatch, gamma 0.98 and entropy 0.01 gave 7/10
+# (GRU) and 4/10 (LSTM), its training returns swinging between ~170 and 500 late in the run.
 PPO_PRESETS["jaxrl/CartPole-NoVel-v1"] = {
-    "total_timesteps": 1_000_000, "num_envs": 8, "num_steps": 32, "seq_len": 32, "num_minibatches": 1,
-    "update_epochs": 10, "gamma": 0.98, "gae_lambda": 0.98, "learning_rate": 3e-4, "ent_coef": 0.01,
-    # Separate actor and critic optimizers (each clipped on its own, so the critic's large value-loss
-    # gradients do not shrink the actor's step) and full-rollout BPTT: with one optimizer, 1e-3 and
-    # 8-step chunks, runs collapsed (see benchmarks/results and the recurrent-PPO issue notes).
-    "critic_learning_rate": 3e-4, "lstm_hidden_size": 64, "hidden_sizes": (64,),
+    "policy": "gru", "total_timesteps": 1_000_000, "num_envs": 32, "num_steps": 64, "seq_len": 64,
+    "num_minibatches": 4, "update_epochs": 4, "gamma": 0.99, "gae_lambda": 0.95, "learning_rate": 3e-4,
+    "ent_coef": 0.0, "critic_learning_rate": 3e-4, "lstm_hidden_size": 64, "hidden_sizes": (64,),
 }
 PPO_PRESETS["jaxrl/Pendulum-NoVel-v1"] = {
     **PPO_PRESETS["Pendulum-v1"], "total_timesteps": 300_000, "seq_len": 16, "num_minibatches": 8,
