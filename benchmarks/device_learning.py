@@ -28,7 +28,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import jax
-import jax.numpy as jnp
 import numpy as np
 from _meta import write_result
 
