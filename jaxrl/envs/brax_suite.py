@@ -26,7 +26,7 @@ import numpy as np
 
 from jaxrl.envs.device import DeviceEnv, checked_observation_shape, with_autoreset
 from jaxrl.envs.spec import spec_from_spaces
-from jaxrl.envs.suites import MujocoFrames, headless_mujoco_rendering, import_suite, installed_names
+from jaxrl.envs.suites import MujocoFrames, import_suite, installed_names
 
 PREFIX = "brax/"
 EXTRA = "brax"
@@ -50,7 +50,6 @@ def backend() -> str:
 
 def make(env_id: str) -> DeviceEnv:
     """The :class:`DeviceEnv` for ``brax/<name>``; a one-line ``ValueError`` where it cannot run."""
-    headless_mujoco_rendering()
     envs = import_suite("brax.envs", env_id, EXTRA)
     name = env_id[len(PREFIX):]
     if name not in envs._envs:

@@ -33,7 +33,7 @@ import numpy as np
 
 from jaxrl.envs.device import DeviceEnv, checked_observation_shape, with_autoreset
 from jaxrl.envs.spec import spec_from_spaces
-from jaxrl.envs.suites import MujocoFrames, headless_mujoco_rendering, import_suite, installed_names
+from jaxrl.envs.suites import MujocoFrames, import_suite, installed_names
 
 PREFIX = "playground/"
 EXTRA = "playground"
@@ -75,7 +75,6 @@ def policy_observation(env_id: str, obs: Any) -> jax.Array:
 
 def make(env_id: str) -> DeviceEnv:
     """The :class:`DeviceEnv` for ``playground/<EnvName>``; a one-line ``ValueError`` where it cannot run."""
-    headless_mujoco_rendering()
     playground = import_suite("mujoco_playground", env_id, EXTRA)
     name = env_id[len(PREFIX):]
     if name not in playground.registry.ALL_ENVS:

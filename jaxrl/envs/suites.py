@@ -40,6 +40,7 @@ def suite_env_ids() -> list[str]:
 def import_suite(package: str, env_id: str, extra: str) -> Any:
     """``import package``, or a one-line ``ValueError``: the extra to install where it is missing,
     the real cause where it is installed but fails to import (never "not installed" then)."""
+    headless_mujoco_rendering()  # brax and Playground import mujoco, which reads MUJOCO_GL once
     try:
         return importlib.import_module(package)
     except ModuleNotFoundError as err:

@@ -48,7 +48,7 @@ def test_an_installed_suite_that_fails_to_import_shows_the_real_cause(monkeypatc
 
 def _rollout(env, num_envs: int, steps: int, action: float, seed: int = 0):
     """``steps`` vmapped steps with a constant action; every DeviceStep field stacked ``[T, B, ...]``."""
-    state, obs = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(seed), num_envs))
+    state, obs = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(seed), num_envs))
     actions = jnp.full((num_envs, env.spec.action_dim), action)
 
     def body(state, key):
@@ -78,7 +78,7 @@ def brax_pendulum():
     return make_device_env("brax/inverted_pendulum")
 
 
-def test_brax_termination_keeps_the_final_observation(brax_pendulum):
+def test_brax_termination_keeps_the_final_observation_and_its_state_checkpoints(tmp_path, brax_pendulum):
     env = brax_pendulum
     assert env.spec.observation_shape == (4,) and env.spec.action_dim == 1 and env.max_episode_steps == 1000
     obs, outs = _rollout(env, num_envs=3, steps=40, action=1.0)  # full push: the pole falls within steps
@@ -89,6 +89,15 @@ def test_brax_termination_keeps_the_final_observation(brax_pendulum):
     ended = np.asarray(outs.terminated)
     assert np.all(np.abs(np.asarray(outs.next_obs)[ended][:, 1]) > 0.2)
     assert np.all(np.abs(np.asarray(outs.obs)[ended][:, 1]) < 0.2)
+    # brax's State holding MJX's Data round-trips through a checkpoint (flax does not know those classes)
+    from jaxrl.io.checkpoint import read_checkpoint, restore_state, save_checkpoint
+
+    state = jax.tree.map(lambda leaf: leaf[-1, 0], outs.env_state)
+    path = save_checkpoint(tmp_path, {"env": state}, {"env_steps": 1})
+    restored = restore_state({"env": jax.tree.map(jnp.zeros_like, state)}, read_checkpoint(path)[1], path)["env"]
+    assert type(restored.inner) is type(state.inner) and dataclasses.is_dataclass(restored.inner)
+    for got, want in zip(jax.tree.leaves(restored), jax.tree.leaves(state), strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_an_unknown_backend_or_env_is_one_line(monkeypatch):
@@ -106,22 +115,22 @@ def playground_cartpole():
     return make_device_env("playground/CartpoleBalance")
 
 
-def test_playground_time_limit_is_truncation_with_the_final_observation(monkeypatch, playground_cartpole):
-    from mujoco_playground import registry
+def _last_allowed_step(env, action: float):
+    """One step from a state on the last step the time limit allows (no 1000-step rollout needed)."""
+    key = jax.random.PRNGKey(5)
+    state, obs = jax.jit(env.reset)(key)
+    state = state._replace(steps=jnp.int32(env.max_episode_steps - 1))
+    return obs, jax.jit(env.step)(state, jnp.full(env.spec.action_dim, action), key)
 
-    assert playground_cartpole.spec.observation_shape == (5,) and playground_cartpole.max_episode_steps == 1000
-    default_config = registry.get_default_config
 
-    def short_episodes(name):
-        config = default_config(name)
-        config.episode_length = 5
-        return config
-    monkeypatch.setattr(registry, "get_default_config", short_episodes)
-    env = make_device_env("playground/CartpoleBalance")
-    obs, outs = _rollout(env, num_envs=2, steps=12, action=0.0)  # DM-Control cartpole never terminates
-    assert not bool(outs.terminated.any())
-    np.testing.assert_array_equal(np.asarray(outs.truncated)[:, 0], [i % 5 == 4 for i in range(12)])
-    _check_protocol(env, obs, outs, 2)
+def test_playground_time_limit_is_truncation_with_the_final_observation(playground_cartpole):
+    env = playground_cartpole
+    assert env.spec.observation_shape == (5,) and env.max_episode_steps == 1000  # the env config's episode_length
+    first_obs, out = _last_allowed_step(env, 0.0)  # DM-Control cartpole never terminates
+    assert bool(out.truncated) and not bool(out.terminated) and int(out.env_state.steps) == 0
+    # next_obs is where the cart got to (one step from the start), obs a fresh episode's first
+    assert np.abs(np.asarray(out.next_obs) - np.asarray(first_obs)).max() < 0.1
+    assert np.any(np.asarray(out.obs) != np.asarray(out.next_obs))
 
 
 def test_playground_dict_observations_give_the_policy_the_state_entry():
@@ -145,17 +154,6 @@ def test_playground_renders_rgb_frames_of_the_episode(playground_cartpole):
     assert first.std() > 10 and np.any(first != later)  # a scene, and the cart moved
     with pytest.raises(ValueError, match=r"^playground/CartpoleBalance cannot render 'human': only rgb_array"):
         DeviceEnvAsGym("playground/CartpoleBalance", render_mode="human")
-
-
-def test_a_suite_state_round_trips_through_a_checkpoint(tmp_path, brax_pendulum):
-    from jaxrl.io.checkpoint import read_checkpoint, restore_state, save_checkpoint
-
-    state, _ = jax.jit(brax_pendulum.reset)(jax.random.PRNGKey(3))  # brax's State holding MJX's Data
-    path = save_checkpoint(tmp_path, {"env": state}, {"env_steps": 1})
-    restored = restore_state({"env": jax.tree.map(jnp.zeros_like, state)}, read_checkpoint(path)[1], path)["env"]
-    assert type(restored) is type(state) and dataclasses.is_dataclass(restored.inner)
-    for got, want in zip(jax.tree.leaves(restored), jax.tree.leaves(state), strict=True):
-        np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("env_id, module, algorithm, loop", [
