@@ -21,6 +21,7 @@ adds both, and clips Box actions to their bounds as the host adapter does):
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -198,6 +199,14 @@ def make_device_env(env_id: str) -> DeviceEnv:
     return from_func_env(env_id, func_env, max_steps)
 
 
+@functools.lru_cache(maxsize=16)
+def _jitted_device_env(env_id: str) -> tuple[DeviceEnv, Callable, Callable]:
+    """One env and one jitted reset/step per id in a process: the envs of a host vector env (and
+    the evaluation env) share them, so a brax or MJX step compiles once, not once per env."""
+    env = make_device_env(env_id)
+    return env, jax.jit(env.reset), jax.jit(env.step)
+
+
 class DeviceEnvAsGym(gym.Env):
     """A :class:`DeviceEnv` as a one-env gymnasium ``Env``, so JAX-only ids (``gymnax/...``,
     ``brax/...``, ``playground/...``) also run in the host loop. Its time limit is the device
@@ -206,7 +215,7 @@ class DeviceEnvAsGym(gym.Env):
     metadata = {"render_modes": ["rgb_array"]}
 
     def __init__(self, env_id: str, render_mode: str | None = None):
-        self.device_env = make_device_env(env_id)
+        self.device_env, self._reset, self._step = _jitted_device_env(env_id)
         if render_mode is not None and (render_mode != "rgb_array" or self.device_env.render_frame is None):
             raise ValueError(f"{env_id} cannot render {render_mode!r}: "
                              + ("only rgb_array frames (eval --video), no window" if self.device_env.render_frame
@@ -220,7 +229,6 @@ class DeviceEnvAsGym(gym.Env):
         else:
             self.action_space = gym.spaces.Box(np.asarray(spec.action_low, np.float32),
                                                np.asarray(spec.action_high, np.float32), dtype=np.float32)
-        self._reset, self._step = jax.jit(self.device_env.reset), jax.jit(self.device_env.step)
         self._key, self._state, self._shown = jax.random.PRNGKey(0), None, None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
