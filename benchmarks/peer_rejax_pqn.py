@@ -1,6 +1,6 @@
 """jaxrl's PQN next to rejax's PQN on a gymnax env (default ``Breakout-MinAtar``), one config, one machine.
 
-    python -m venv peer && peer/bin/pip install rejax six
+    python -m venv peer && peer/bin/pip install rejax six "gymnax==0.0.9"   # rejax 0.1.3 unpacks 0.0.9's step
     python benchmarks/peer_rejax_pqn.py --peer-python peer/bin/python --seeds 0 1 2
 
 The config is the same for both (many envs, Q(lambda) over short rollouts, LayerNorm MLP on the
@@ -22,7 +22,7 @@ from pathlib import Path
 
 CONFIG = {"num_envs": 128, "num_steps": 32, "epochs": 2, "minibatches": 4, "learning_rate": 2.5e-4, "gamma": 0.99,
           "td_lambda": 0.65, "eps_start": 1.0, "eps_end": 0.05, "exploration_fraction": 0.2,
-          "hidden_sizes": [128, 128], "max_grad_norm": 10.0, "total_timesteps": 2_000_000}
+          "hidden_sizes": [64, 64], "max_grad_norm": 10.0, "total_timesteps": 2_000_000}
 
 
 def run_rejax(env: str, seed: int) -> dict:
@@ -37,7 +37,7 @@ def run_rejax(env: str, seed: int) -> dict:
                       td_lambda=c["td_lambda"], eps_start=c["eps_start"], eps_end=c["eps_end"],
                       exploration_fraction=c["exploration_fraction"], max_grad_norm=c["max_grad_norm"],
                       total_timesteps=c["total_timesteps"], eval_freq=c["total_timesteps"],
-                      skip_initial_evaluation=True, agent_kwargs={"hidden_layer_sizes": tuple(c["hidden_sizes"])})
+                      skip_initial_evaluation=True)  # rejax's PQN fixes its Q-network at (64, 64)
     train = jax.jit(algo.train)
     key = jax.random.PRNGKey(seed)
     start = time.perf_counter()
