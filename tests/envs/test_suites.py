@@ -11,7 +11,7 @@ import pytest
 
 from jaxrl.cli import main
 from jaxrl.envs import suites
-from jaxrl.envs.device import DeviceEnvAsGym, make_device_env
+from jaxrl.envs.device import DeviceEnvAsGym, _jitted_device_env, make_device_env
 
 SUITE_IDS = [("gymnax/CartPole-v1", "gymnax", "gymnax"), ("brax/ant", "brax.envs", "brax"),
              ("playground/CartpoleBalance", "mujoco_playground", "playground")]
@@ -78,13 +78,31 @@ def brax_pendulum():
     return make_device_env("brax/inverted_pendulum")
 
 
+def _stepped_one_by_one(env_id: str, num_envs: int, steps: int, action: float):
+    """Like :func:`_rollout`, but through the host loop's cached jitted reset/step of one env (the
+    short host training run below then reuses that compilation; a brax step takes ~10 s to compile)."""
+    _, reset, step = _jitted_device_env(env_id)
+    first_obs, per_env = [], []
+    for index in range(num_envs):
+        state, obs = reset(jax.random.PRNGKey(index))
+        first_obs.append(obs)
+        outs = []
+        for t in range(steps):
+            out = step(state, jnp.full(1, action, jnp.float32), jax.random.PRNGKey(1000 * index + t))
+            state = out.env_state
+            outs.append(out)
+        per_env.append(jax.tree.map(lambda *leaves: jnp.stack(leaves), *outs))
+    return jnp.stack(first_obs), jax.tree.map(lambda *leaves: jnp.stack(leaves, axis=1), *per_env)
+
+
 def test_brax_termination_keeps_the_final_observation_and_its_state_checkpoints(tmp_path, brax_pendulum):
     env = brax_pendulum
     assert env.spec.observation_shape == (4,) and env.spec.action_dim == 1 and env.max_episode_steps == 1000
-    obs, outs = _rollout(env, num_envs=3, steps=40, action=1.0)  # full push: the pole falls within steps
+    obs, outs = _stepped_one_by_one("brax/inverted_pendulum", 3, 40, action=1.0)  # full push: the pole falls
     assert int(outs.terminated.sum()) >= 3 and not bool(outs.truncated.any())
     _check_protocol(env, obs, outs, 3)
-    assert len({tuple(o) for o in np.asarray(obs)}) == 3  # vmapped resets: a different start per env
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    assert len({tuple(o) for o in np.asarray(jax.jit(jax.vmap(env.reset))(keys)[1])}) == 3  # vmapped: one start each
     # The final observation is past brax's fall threshold (|angle| > 0.2), a fresh one is not.
     ended = np.asarray(outs.terminated)
     assert np.all(np.abs(np.asarray(outs.next_obs)[ended][:, 1]) > 0.2)
@@ -115,18 +133,20 @@ def playground_cartpole():
     return make_device_env("playground/CartpoleBalance")
 
 
-def _last_allowed_step(env, action: float):
-    """One step from a state on the last step the time limit allows (no 1000-step rollout needed)."""
+def _last_allowed_step(env_id: str, action: float):
+    """One step from a state on the last step the time limit allows (no 1000-step rollout needed),
+    through the host loop's cached jitted env (the rendering test reuses its compilation)."""
+    env, reset, step = _jitted_device_env(env_id)
     key = jax.random.PRNGKey(5)
-    state, obs = jax.jit(env.reset)(key)
+    state, obs = reset(key)
     state = state._replace(steps=jnp.int32(env.max_episode_steps - 1))
-    return obs, jax.jit(env.step)(state, jnp.full(env.spec.action_dim, action), key)
+    return obs, step(state, jnp.full(env.spec.action_dim, action, jnp.float32), key)
 
 
 def test_playground_time_limit_is_truncation_with_the_final_observation(playground_cartpole):
     env = playground_cartpole
     assert env.spec.observation_shape == (5,) and env.max_episode_steps == 1000  # the env config's episode_length
-    first_obs, out = _last_allowed_step(env, 0.0)  # DM-Control cartpole never terminates
+    first_obs, out = _last_allowed_step("playground/CartpoleBalance", 0.0)  # DM-Control cartpole never terminates
     assert bool(out.truncated) and not bool(out.terminated) and int(out.env_state.steps) == 0
     # next_obs is where the cart got to (one step from the start), obs a fresh episode's first
     assert np.abs(np.asarray(out.next_obs) - np.asarray(first_obs)).max() < 0.1
