@@ -17,16 +17,14 @@ which needs an OpenGL context: EGL is picked where Linux has no display (``MUJOC
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import gymnasium as gym
 import jax
 import numpy as np
 
-from jaxrl.envs.device import DeviceEnv, checked_observation_shape, with_autoreset
-from jaxrl.envs.spec import spec_from_spaces
-from jaxrl.envs.suites import MujocoFrames, import_suite, installed_names
+from jaxrl.envs.device import DeviceEnv, traced_env
+from jaxrl.envs.suites import MujocoFrames, environment_choice, import_suite, installed_names
 
 PREFIX = "brax/"
 EXTRA = "brax"
@@ -42,10 +40,7 @@ def names() -> list[str]:
 
 def backend() -> str:
     """The physics backend :data:`BACKEND_VARIABLE` picks (default ``mjx``); one line if it is unknown."""
-    chosen = os.environ.get(BACKEND_VARIABLE, "mjx")
-    if chosen not in BACKENDS:
-        raise ValueError(f"{BACKEND_VARIABLE}={chosen!r} is not a brax backend; use one of {', '.join(BACKENDS)}")
-    return chosen
+    return environment_choice(BACKEND_VARIABLE, BACKENDS, "a brax backend")
 
 
 def make(env_id: str) -> DeviceEnv:
@@ -76,7 +71,5 @@ def make(env_id: str) -> DeviceEnv:
         pipeline = state.pipeline_state
         return frames(pipeline.qpos if hasattr(pipeline, "qpos") else pipeline.q)
 
-    observation_shape = checked_observation_shape(env_id, raw_reset, raw_step, action_space)
-    spec = spec_from_spaces(gym.spaces.Box(-np.inf, np.inf, observation_shape, np.float32), action_space)
-    return with_autoreset(env_id, spec, EPISODE_LENGTH, raw_reset, raw_step, render_frame)
+    return traced_env(env_id, EPISODE_LENGTH, raw_reset, raw_step, action_space, render_frame)
 

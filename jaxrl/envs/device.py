@@ -102,10 +102,12 @@ def with_autoreset(env_id: str, spec: EnvSpec, max_episode_steps: int, raw_reset
     return DeviceEnv(env_id, spec, int(max_episode_steps), reset, step, render_frame)
 
 
-def checked_observation_shape(env_id: str, raw_reset: RawReset, raw_step: RawStep,
-                              action_space: gym.Space) -> tuple[int, ...]:
-    """The observation shape that reset and step both return (traced, nothing runs); a one-line
-    ``ValueError`` naming the env where its code fails to trace or the two shapes differ."""
+def traced_env(env_id: str, max_episode_steps: int, raw_reset: RawReset, raw_step: RawStep,
+               action_space: gym.Space, render_frame: Callable[[Any], np.ndarray] | None = None) -> DeviceEnv:
+    """A suite's raw env as a :class:`DeviceEnv`: its observation shape read from what reset and step
+    return (traced, nothing runs; not the declared space, which some envs get wrong), then
+    :func:`with_autoreset`. A one-line ``ValueError`` naming the env where its code fails to trace
+    or reset and step observe different shapes."""
     key = jax.random.PRNGKey(0)
     action = jnp.zeros(action_space.shape, jnp.int32 if isinstance(action_space, gym.spaces.Discrete)
                        else jnp.float32)
@@ -117,7 +119,9 @@ def checked_observation_shape(env_id: str, raw_reset: RawReset, raw_step: RawSte
     if reset_obs.shape != step_obs.shape:
         raise ValueError(f"{env_id} does not fit jaxrl: reset observations have shape {reset_obs.shape} "
                          f"but step observations {step_obs.shape}")
-    return tuple(int(d) for d in reset_obs.shape)
+    observation_space = gym.spaces.Box(-np.inf, np.inf, tuple(int(d) for d in reset_obs.shape), np.float32)
+    spec = spec_from_spaces(observation_space, action_space)
+    return with_autoreset(env_id, spec, max_episode_steps, raw_reset, raw_step, render_frame)
 
 
 def keep_observation_indices(env: DeviceEnv, env_id: str, indices: tuple[int, ...]) -> DeviceEnv:
@@ -216,11 +220,12 @@ class DeviceEnvAsGym(gym.Env):
 
     def __init__(self, env_id: str, render_mode: str | None = None):
         self.device_env, self._reset, self._step = _jitted_device_env(env_id)
-        if render_mode is not None and (render_mode != "rgb_array" or self.device_env.render_frame is None):
-            raise ValueError(f"{env_id} cannot render {render_mode!r}: "
-                             + ("only rgb_array frames (eval --video), no window" if self.device_env.render_frame
-                                else "this suite has no renderer here") + "; evaluate it without --render"
-                             + ("" if self.device_env.render_frame else " or --video"))
+        if render_mode is not None and self.device_env.render_frame is None:
+            raise ValueError(f"{env_id} cannot render {render_mode!r}: this suite has no renderer here; "
+                             "evaluate it without --render or --video")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"{env_id} cannot render {render_mode!r}: only rgb_array frames (eval --video), "
+                             "no window; evaluate it without --render")
         self.render_mode = render_mode
         spec = self.device_env.spec
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, spec.observation_shape, np.float32)

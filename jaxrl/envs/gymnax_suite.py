@@ -25,8 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.envs.device import DeviceEnv, checked_observation_shape, with_autoreset
-from jaxrl.envs.spec import spec_from_spaces
+from jaxrl.envs.device import DeviceEnv, traced_env
 from jaxrl.envs.suites import import_suite, installed_names
 
 PREFIX = "gymnax/"
@@ -86,7 +85,5 @@ def make(env_id: str) -> DeviceEnv:
             terminated = terminated & ~(next_state.time >= max_steps)
         return next_state, encode(obs), reward, terminated
 
-    observation_shape = checked_observation_shape(env_id, raw_reset, raw_step, action_space)
-    spec = spec_from_spaces(gym.spaces.Box(-np.inf, np.inf, observation_shape, np.float32), action_space)
-    return with_autoreset(env_id, spec, max_steps, raw_reset, raw_step)
+    return traced_env(env_id, max_steps, raw_reset, raw_step, action_space)
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,9 +30,8 @@ import gymnasium as gym
 import jax
 import numpy as np
 
-from jaxrl.envs.device import DeviceEnv, checked_observation_shape, with_autoreset
-from jaxrl.envs.spec import spec_from_spaces
-from jaxrl.envs.suites import MujocoFrames, import_suite, installed_names
+from jaxrl.envs.device import DeviceEnv, traced_env
+from jaxrl.envs.suites import MujocoFrames, environment_choice, import_suite, installed_names
 
 PREFIX = "playground/"
 EXTRA = "playground"
@@ -57,10 +55,7 @@ def names() -> list[str]:
 
 def impl() -> str:
     """The MJX implementation :data:`IMPL_VARIABLE` picks (default ``jax``); one line if unknown."""
-    chosen = os.environ.get(IMPL_VARIABLE, "jax")
-    if chosen not in IMPLS:
-        raise ValueError(f"{IMPL_VARIABLE}={chosen!r} is not an MJX implementation; use one of {', '.join(IMPLS)}")
-    return chosen
+    return environment_choice(IMPL_VARIABLE, IMPLS, "an MJX implementation")
 
 
 def policy_observation(env_id: str, obs: Any) -> jax.Array:
@@ -106,6 +101,4 @@ def make(env_id: str) -> DeviceEnv:
     def render_frame(state: Any) -> np.ndarray:
         return frames(state.data.qpos)
 
-    observation_shape = checked_observation_shape(env_id, raw_reset, raw_step, action_space)
-    spec = spec_from_spaces(gym.spaces.Box(-np.inf, np.inf, observation_shape, np.float32), action_space)
-    return with_autoreset(env_id, spec, int(config.episode_length), raw_reset, raw_step, render_frame)
+    return traced_env(env_id, int(config.episode_length), raw_reset, raw_step, action_space, render_frame)

@@ -52,6 +52,15 @@ def import_suite(package: str, env_id: str, extra: str) -> Any:
         raise ValueError(f"{package} is installed but does not import: {type(err).__name__}: {err}") from None
 
 
+def environment_choice(variable: str, choices: tuple[str, ...], what: str) -> str:
+    """``os.environ[variable]`` where it is one of ``choices`` (default: the first); one line naming
+    the variable and the choices otherwise."""
+    chosen = os.environ.get(variable, choices[0])
+    if chosen not in choices:
+        raise ValueError(f"{variable}={chosen!r} is not {what}; use one of {', '.join(choices)}")
+    return chosen
+
+
 def headless_mujoco_rendering() -> None:
     """Pick MuJoCo's EGL backend where Linux has no display (before ``mujoco`` is imported, which
     reads ``MUJOCO_GL`` once): its default, GLFW, needs a window; EGL renders off-screen. A value the

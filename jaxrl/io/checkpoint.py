@@ -115,6 +115,9 @@ def _from_children_state_dict(target: Any, state: dict[str, Any]) -> Any:
         treedef, [serialization.from_state_dict(child, state[key]) for key, child in children])
 
 
+_CHECKED_NODE_TYPES: set[type] = set()  # node types already asked of flax (it answers by converting a whole subtree)
+
+
 def _teach_serialization(tree: Any) -> None:
     """Register with flax's serialization every pytree node type in ``tree`` that it does not know
     (an env suite's state classes: brax's ``State``, MJX's ``Data``), saved by their children, so a
@@ -124,9 +127,11 @@ def _teach_serialization(tree: Any) -> None:
     children, treedef = _children(tree)
     if treedef.num_leaves == 0 or (len(children) == 1 and children[0][1] is tree):
         return  # a leaf of some other kind (a Python scalar)
-    if serialization.to_state_dict(tree) is tree:  # flax returns unknown types unchanged
-        serialization.register_serialization_state(type(tree), _children_state_dict, _from_children_state_dict,
-                                                   override=True)
+    if type(tree) not in _CHECKED_NODE_TYPES:
+        _CHECKED_NODE_TYPES.add(type(tree))
+        if serialization.to_state_dict(tree) is tree:  # flax returns unknown types unchanged
+            serialization.register_serialization_state(type(tree), _children_state_dict, _from_children_state_dict,
+                                                       override=True)
     for _, child in children:
         _teach_serialization(child)
 
