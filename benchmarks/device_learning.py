@@ -32,8 +32,8 @@ import numpy as np
 from _meta import write_result
 
 import jaxrl
+from jaxrl.bench.cells import device_env_sps
 from jaxrl.envs.device import make_device_env
-from jaxrl.envs.spec import uniform_actions
 
 MEMORY_CHAIN = {"num_envs": 16, "num_steps": 32, "seq_len": 32, "update_epochs": 4, "num_minibatches": 4,
                 "learning_rate": 3e-4, "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.01,
@@ -66,21 +66,9 @@ def first_reaching(env_steps: list[int], curve: list[float], bar: float) -> int 
     return None
 
 
-def env_only_sps(env_id: str, num_envs: int, steps: int = 200) -> float:
+def env_only_sps(env_id: str, num_envs: int) -> float:
     """Env steps per second of ``num_envs`` vmapped envs under random actions (compile excluded)."""
-    env = make_device_env(env_id)
-    state, _ = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), num_envs))
-
-    def body(state, key):
-        action_key, step_key = jax.random.split(key)
-        actions = uniform_actions(env.spec, action_key, num_envs)
-        return jax.vmap(env.step)(state, actions, jax.random.split(step_key, num_envs)).env_state, None
-
-    run = jax.jit(lambda s, k: jax.lax.scan(body, s, jax.random.split(k, steps))[0])
-    jax.block_until_ready(run(state, jax.random.PRNGKey(1)))
-    start = time.perf_counter()
-    jax.block_until_ready(run(state, jax.random.PRNGKey(2)))
-    return steps * num_envs / (time.perf_counter() - start)
+    return device_env_sps(make_device_env(env_id), num_envs, steps=200, min_seconds=1.0)
 
 
 def run_task(name: str, seeds: int, first_seed: int, episodes: int, extra: dict) -> dict:

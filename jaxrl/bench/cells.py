@@ -178,6 +178,28 @@ def _host_train(algorithm: str, config: Any) -> tuple[float, float, Any]:
     return steady_sps, max(0.0, start["time_s"] - before - steady_s), result.state
 
 
+def device_env_sps(env: Any, num_envs: int, steps: int, min_seconds: float) -> float:
+    """Env steps per second of ``num_envs`` vmapped JAX envs (a :class:`~jaxrl.envs.device.DeviceEnv`)
+    under uniformly random actions, ``steps`` of them in one jitted scan per call (compile excluded)."""
+    import jax
+
+    from jaxrl.envs.spec import uniform_actions
+
+    def rollout(key):
+        env_state, _ = jax.vmap(env.reset)(jax.random.split(key, num_envs))
+
+        def step(env_state, step_key):
+            action_key, env_key = jax.random.split(step_key)
+            actions = uniform_actions(env.spec, action_key, num_envs)
+            out = jax.vmap(env.step)(env_state, actions, jax.random.split(env_key, num_envs))
+            return out.env_state, out.reward
+
+        return jax.lax.scan(step, env_state, jax.random.split(key, steps))[1]
+
+    env_only = jax.jit(rollout)
+    return _timed_rate(lambda: jax.block_until_ready(env_only(jax.random.PRNGKey(1))), steps * num_envs, min_seconds)
+
+
 def _device_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float, float, float]:
     """(env_sps, act_sps, train_sps, compile_s) of the device loop, all inside jitted scans."""
     import jax
@@ -189,31 +211,22 @@ def _device_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, floa
     agent = jaxrl.agent_for(algorithm, config)
     spec, num_envs, steps = env.spec, config.num_envs, 128 if quick else 512
 
-    def random_actions(key):
-        if spec.discrete:
-            return jax.random.randint(key, (num_envs,), 0, spec.action_dim)
-        return jax.random.uniform(key, (num_envs, spec.action_dim), minval=-1.0, maxval=1.0)
-
     def rollout(policy_state, key):
         env_state, obs = jax.vmap(env.reset)(jax.random.split(key, num_envs))
 
         def step(carry, step_key):
             env_state, obs = carry
             action_key, env_key = jax.random.split(step_key)
-            if policy_state is None:
-                actions = random_actions(action_key)
-            else:
-                actions = agent.act(policy_state, obs, agent.sample_noise(policy_state, action_key, (num_envs,)))[0]
+            actions = agent.act(policy_state, obs, agent.sample_noise(policy_state, action_key, (num_envs,)))[0]
             out = jax.vmap(env.step)(env_state, actions, jax.random.split(env_key, num_envs))
             return (out.env_state, out.obs), out.reward
 
         return jax.lax.scan(step, (env_state, obs), jax.random.split(key, steps))[1]
 
-    env_only = jax.jit(lambda key: rollout(None, key))
     state = agent.init(jax.random.PRNGKey(0), spec, config)
     acting = jax.jit(rollout)
     seconds = _min_seconds(quick)
-    env_sps = _timed_rate(lambda: jax.block_until_ready(env_only(jax.random.PRNGKey(1))), steps * num_envs, seconds)
+    env_sps = device_env_sps(env, num_envs, steps, seconds)
     act_sps = None  # the LSTM's acting (carry threading) is measured in the host loop only
     if not (algorithm == "ppo" and config.policy != "mlp"):
         act_sps = _timed_rate(lambda: jax.block_until_ready(acting(state, jax.random.PRNGKey(1))), steps * num_envs,
