@@ -98,11 +98,11 @@ def init_actor(agent: Agent, state: Any, env: DeviceEnv, key: jax.Array, num_env
                  agent.init_exploration(state, num_envs), EpisodeStats.zeros(num_envs))
 
 
-def step_actor(env: DeviceEnv, actor: Actor, actions: jax.Array, carry: Any, exploration: Any, key: jax.Array,
+def step_actor(env: DeviceEnv, actor: Actor, actions: jax.Array, carry: Any, exploration: Any, env_keys: jax.Array,
                mesh: Mesh | None) -> tuple[Actor, Any]:
-    """Step every env with ``actions``; returns the next actor and the env's step ``[B]``."""
-    keys = jax.random.split(key, actions.shape[0])
-    step = shard_env_axis(jax.vmap(env.step)(actor.env_state, actions, keys), mesh)
+    """Step every env with ``actions`` and its key of ``env_keys [B]``; returns the next actor and
+    the env's step ``[B]``."""
+    step = shard_env_axis(jax.vmap(env.step)(actor.env_state, actions, env_keys), mesh)
     done = step.terminated | step.truncated
     return Actor(step.env_state, step.obs, carry, done, exploration, actor.stats.step(step.reward, done)), step
 
@@ -141,8 +141,10 @@ def make_on_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mesh
         state, actor, base_key = carry
         noise_key, steps_key, update_key = jax.random.split(jax.random.fold_in(base_key, update_index), 3)
         noise = agent.sample_noise(state, noise_key, (num_steps, num_envs))
-        step_keys = jax.random.split(steps_key, num_steps)
-        actor, transitions = jax.lax.scan(lambda a, x: env_step(state, a, x), actor, (noise, step_keys))
+        # Every env's key of every step in one call: on XLA:CPU each threefry call is a rolled
+        # loop, so one per step cost ~1/4 of a small rollout's time.
+        env_keys = jax.random.split(steps_key, (num_steps, num_envs))
+        actor, transitions = jax.lax.scan(lambda a, x: env_step(state, a, x), actor, (noise, env_keys))
         transitions = shard_env_axis(transitions, mesh, env_axis=1)
         rollout = Rollout(obs=transitions.obs, actions=transitions.actions, rewards=transitions.rewards,
                           terminated=transitions.terminated, truncated=transitions.truncated,
@@ -183,7 +185,8 @@ def make_off_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mes
         acting, learning = step_schedule(iteration, num_envs, config)
         actions = jnp.where(acting, policy_actions, uniform_actions(spec, random_key, num_envs))
         extras = jax.tree.map(lambda x: jnp.where(acting, x, jnp.zeros_like(x)), extras)
-        next_actor, step = step_actor(env, actor, actions, carry, exploration, step_key, mesh)
+        next_actor, step = step_actor(env, actor, actions, carry, exploration,
+                                      jax.random.split(step_key, num_envs), mesh)
         buffer = replay_add(buffer, Transition(obs=actor.obs, actions=actions, rewards=step.reward,
                                                terminated=step.terminated, truncated=step.truncated,
                                                next_obs=step.next_obs, extras=extras))
