@@ -183,6 +183,7 @@ def device_env_sps(env: Any, num_envs: int, steps: int, min_seconds: float) -> f
     under uniformly random actions, ``steps`` of them in one jitted scan per call (compile excluded)."""
     import jax
 
+    from jaxrl.envs.device import step_keys
     from jaxrl.envs.spec import uniform_actions
 
     def rollout(key):
@@ -191,7 +192,7 @@ def device_env_sps(env: Any, num_envs: int, steps: int, min_seconds: float) -> f
         def step(env_state, step_key):
             action_key, env_key = jax.random.split(step_key)
             actions = uniform_actions(env.spec, action_key, num_envs)
-            out = jax.vmap(env.step)(env_state, actions, jax.random.split(env_key, num_envs))
+            out = jax.vmap(env.step)(env_state, actions, step_keys(env_key, (num_envs,)))
             return out.env_state, out.reward
 
         return jax.lax.scan(step, env_state, jax.random.split(key, steps))[1]
@@ -205,7 +206,7 @@ def _device_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, floa
     import jax
 
     import jaxrl
-    from jaxrl.envs.device import make_device_env
+    from jaxrl.envs.device import make_device_env, step_keys
 
     env = make_device_env(config.env)
     agent = jaxrl.agent_for(algorithm, config)
@@ -218,7 +219,7 @@ def _device_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, floa
             env_state, obs = carry
             action_key, env_key = jax.random.split(step_key)
             actions = agent.act(policy_state, obs, agent.sample_noise(policy_state, action_key, (num_envs,)))[0]
-            out = jax.vmap(env.step)(env_state, actions, jax.random.split(env_key, num_envs))
+            out = jax.vmap(env.step)(env_state, actions, step_keys(env_key, (num_envs,)))
             return (out.env_state, out.obs), out.reward
 
         return jax.lax.scan(step, (env_state, obs), jax.random.split(key, steps))[1]

@@ -3,11 +3,16 @@
 The protocol is two pure functions of ONE env (the loops ``vmap`` them over envs):
 
 * ``reset(key) -> (env_state, obs [*obs_shape])``
-* ``step(env_state, action, key) -> DeviceStep``: auto-resets inside. Where an
-  episode ends, ``obs`` is the first observation of the next episode and
+* ``step(env_state, action, keys) -> DeviceStep``: auto-resets inside. ``keys`` is
+  two PRNG keys ``[2, ...]`` (:func:`step_keys`): the transition's and the reset's.
+  Where an episode ends, ``obs`` is the first observation of the next episode and
   ``next_obs`` the true final observation, so a truncated episode bootstraps from
   it (the same contract as the host adapter's ``HostStep``). ``truncated`` is the
   time limit and is never set together with ``terminated``.
+
+The step takes its two keys rather than splitting one: the loops draw the keys of a whole
+rollout in one call. On XLA:CPU every threefry call is a rolled loop of ~50 small kernels, so a
+split per env step was ~1/4 of a small env's step time (64 CartPoles: 0.98 -> 0.72 ms per 128 steps).
 
 Backends plug in a *raw* step without auto-reset or time limit (:func:`with_autoreset`
 adds both, and clips Box actions to their bounds as the host adapter does):
@@ -52,6 +57,12 @@ class TimedState(NamedTuple):
     steps: jax.Array  # int32 []: steps taken in the current episode
 
 
+def step_keys(key: jax.Array, batch_shape: tuple[int, ...] = ()) -> jax.Array:
+    """The ``keys`` argument of :attr:`DeviceEnv.step` for every env of ``batch_shape``:
+    ``[*batch_shape, 2, ...]`` PRNG keys, drawn in one call."""
+    return jax.random.split(key, (*batch_shape, 2))
+
+
 RawReset = Callable[[jax.Array], tuple[Any, jax.Array]]
 # (state, action, key) -> (next_state, obs, reward, terminated); no auto-reset, no time limit.
 RawStep = Callable[[Any, jax.Array, jax.Array], tuple[Any, jax.Array, jax.Array, jax.Array]]
@@ -65,7 +76,7 @@ class DeviceEnv:
     spec: EnvSpec
     max_episode_steps: int
     reset: Callable[[jax.Array], tuple[TimedState, jax.Array]]
-    step: Callable[[TimedState, jax.Array, jax.Array], DeviceStep]
+    step: Callable[[TimedState, jax.Array, jax.Array], DeviceStep]  # (state, action, keys [2]) -> DeviceStep
     # One env's inner (backend) state -> an RGB frame [H, W, 3] uint8; None: the suite cannot render.
     render_frame: Callable[[Any], np.ndarray] | None = None
 
@@ -85,8 +96,8 @@ def with_autoreset(env_id: str, spec: EnvSpec, max_episode_steps: int, raw_reset
             return action.astype(jnp.int32)
         return jnp.clip(action, jnp.asarray(spec.action_low, jnp.float32), jnp.asarray(spec.action_high, jnp.float32))
 
-    def step(state: TimedState, action: jax.Array, key: jax.Array) -> DeviceStep:
-        step_key, reset_key = jax.random.split(key)
+    def step(state: TimedState, action: jax.Array, keys: jax.Array) -> DeviceStep:
+        step_key, reset_key = keys[0], keys[1]
         inner, next_obs, reward, terminated = raw_step(state.inner, env_action(action), step_key)
         next_obs = jnp.asarray(next_obs, jnp.float32)
         terminated = jnp.asarray(terminated, bool)
@@ -132,8 +143,8 @@ def keep_observation_indices(env: DeviceEnv, env_id: str, indices: tuple[int, ..
         state, obs = env.reset(key)
         return state, obs[keep]
 
-    def step(state: TimedState, action: jax.Array, key: jax.Array) -> DeviceStep:
-        out = env.step(state, action, key)
+    def step(state: TimedState, action: jax.Array, keys: jax.Array) -> DeviceStep:
+        out = env.step(state, action, keys)
         return out._replace(obs=out.obs[keep], next_obs=out.next_obs[keep])
 
     spec = dataclasses.replace(env.spec, observation_shape=(len(indices),))
@@ -142,13 +153,13 @@ def keep_observation_indices(env: DeviceEnv, env_id: str, indices: tuple[int, ..
 
 def from_func_env(env_id: str, func_env: Any, max_episode_steps: int) -> DeviceEnv:
     """Adapter for a gymnasium ``FuncEnv``, calling it as gymnasium's ``FunctionalJaxEnv`` does
-    (one key per step shared by transition, observation, reward and terminal)."""
+    (one key per step shared by transition, observation, reward and terminal, and one per reset
+    shared by initial and observation)."""
     spec = spec_from_spaces(func_env.observation_space, func_env.action_space)
 
     def raw_reset(key: jax.Array) -> tuple[Any, jax.Array]:
-        init_key, obs_key = jax.random.split(key)
-        state = func_env.initial(init_key)
-        return state, func_env.observation(state, obs_key)
+        state = func_env.initial(key)
+        return state, func_env.observation(state, key)
 
     def raw_step(state: Any, action: jax.Array, key: jax.Array):
         next_state = func_env.transition(state, action, key)
@@ -208,7 +219,7 @@ def _jitted_device_env(env_id: str) -> tuple[DeviceEnv, Callable, Callable]:
     """One env and one jitted reset/step per id in a process: the envs of a host vector env (and
     the evaluation env) share them, so a brax or MJX step compiles once, not once per env."""
     env = make_device_env(env_id)
-    return env, jax.jit(env.reset), jax.jit(env.step)
+    return env, jax.jit(env.reset), jax.jit(lambda state, action, key: env.step(state, action, step_keys(key)))
 
 
 class DeviceEnvAsGym(gym.Env):

@@ -28,7 +28,7 @@ from jax.sharding import Mesh
 from jaxrl.agents.registry import OFF_POLICY, get_algorithm
 from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.distributed import check_divisible, shard_env_axis
-from jaxrl.envs.device import DeviceEnv, make_device_env
+from jaxrl.envs.device import DeviceEnv, make_device_env, step_keys
 from jaxrl.envs.spec import uniform_actions
 from jaxrl.loops.acting import example_transition, explore_and_act
 from jaxrl.loops.episodes import EpisodeStats
@@ -100,8 +100,8 @@ def init_actor(agent: Agent, state: Any, env: DeviceEnv, key: jax.Array, num_env
 
 def step_actor(env: DeviceEnv, actor: Actor, actions: jax.Array, carry: Any, exploration: Any, env_keys: jax.Array,
                mesh: Mesh | None) -> tuple[Actor, Any]:
-    """Step every env with ``actions`` and its key of ``env_keys [B]``; returns the next actor and
-    the env's step ``[B]``."""
+    """Step every env with ``actions`` and its keys of ``env_keys [B, 2]`` (:func:`step_keys`);
+    returns the next actor and the env's step ``[B]``."""
     step = shard_env_axis(jax.vmap(env.step)(actor.env_state, actions, env_keys), mesh)
     done = step.terminated | step.truncated
     return Actor(step.env_state, step.obs, carry, done, exploration, actor.stats.step(step.reward, done)), step
@@ -141,9 +141,8 @@ def make_on_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mesh
         state, actor, base_key = carry
         noise_key, steps_key, update_key = jax.random.split(jax.random.fold_in(base_key, update_index), 3)
         noise = agent.sample_noise(state, noise_key, (num_steps, num_envs))
-        # Every env's key of every step in one call: on XLA:CPU each threefry call is a rolled
-        # loop, so one per step cost ~1/4 of a small rollout's time.
-        env_keys = jax.random.split(steps_key, (num_steps, num_envs))
+        # Every env's keys of every step in one call (a threefry call per step is slow on XLA:CPU).
+        env_keys = step_keys(steps_key, (num_steps, num_envs))
         actor, transitions = jax.lax.scan(lambda a, x: env_step(state, a, x), actor, (noise, env_keys))
         transitions = shard_env_axis(transitions, mesh, env_axis=1)
         rollout = Rollout(obs=transitions.obs, actions=transitions.actions, rewards=transitions.rewards,
@@ -186,7 +185,7 @@ def make_off_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mes
         actions = jnp.where(acting, policy_actions, uniform_actions(spec, random_key, num_envs))
         extras = jax.tree.map(lambda x: jnp.where(acting, x, jnp.zeros_like(x)), extras)
         next_actor, step = step_actor(env, actor, actions, carry, exploration,
-                                      jax.random.split(step_key, num_envs), mesh)
+                                      step_keys(step_key, (num_envs,)), mesh)
         buffer = replay_add(buffer, Transition(obs=actor.obs, actions=actions, rewards=step.reward,
                                                terminated=step.terminated, truncated=step.truncated,
                                                next_obs=step.next_obs, extras=extras))

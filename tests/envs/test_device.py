@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl.envs.device import device_env_ids, from_func_env, make_device_env
+from jaxrl.envs.device import device_env_ids, from_func_env, make_device_env, step_keys
 
 
 def _reference_step(env_id: str, state: np.ndarray, action) -> tuple[np.ndarray, float, bool]:
@@ -32,7 +32,7 @@ def test_step_matches_gymnasium_dynamics(env_id):
         else:
             action = np.array([rng.uniform(-2.0, 2.0)], np.float32)
         expected_obs, expected_reward, expected_terminated = _reference_step(env_id, np.asarray(inner), action)
-        out = step(reset_state._replace(inner=inner), jnp.asarray(action), jax.random.PRNGKey(index))
+        out = step(reset_state._replace(inner=inner), jnp.asarray(action), step_keys(jax.random.PRNGKey(index)))
         np.testing.assert_allclose(out.next_obs, expected_obs, rtol=1e-6, atol=1e-6)
         assert float(out.reward) == pytest.approx(expected_reward, rel=1e-6)
         assert bool(out.terminated) == expected_terminated
@@ -45,7 +45,7 @@ def test_termination_auto_resets_and_keeps_the_final_observation():
     step = jax.jit(env.step)
     state, _ = env.reset(jax.random.PRNGKey(1))
     for t in range(200):  # always push right: the pole falls within a few dozen steps
-        out = step(state, jnp.asarray(1), jax.random.PRNGKey(t))
+        out = step(state, jnp.asarray(1), step_keys(jax.random.PRNGKey(t)))
         if bool(out.terminated):
             break
         state = out.env_state
@@ -69,7 +69,7 @@ def test_time_limit_truncates_and_bootstraps_from_the_real_final_observation():
     state, _ = env.reset(jax.random.PRNGKey(0))
     flags = []
     for t in range(3):
-        out = env.step(state, jnp.array([0.3]), jax.random.PRNGKey(10 + t))
+        out = env.step(state, jnp.array([0.3]), step_keys(jax.random.PRNGKey(10 + t)))
         flags.append((bool(out.terminated), bool(out.truncated)))
         previous, state = state, out.env_state
     assert flags == [(False, False), (False, False), (False, True)]
@@ -82,8 +82,8 @@ def test_time_limit_truncates_and_bootstraps_from_the_real_final_observation():
 def test_box_actions_are_clipped_to_the_bounds():
     env = make_device_env("phys2d/Pendulum-v0")
     state, _ = env.reset(jax.random.PRNGKey(0))
-    wild = env.step(state, jnp.array([50.0]), jax.random.PRNGKey(1))
-    bound = env.step(state, jnp.array([2.0]), jax.random.PRNGKey(1))
+    wild = env.step(state, jnp.array([50.0]), step_keys(jax.random.PRNGKey(1)))
+    bound = env.step(state, jnp.array([2.0]), step_keys(jax.random.PRNGKey(1)))
     np.testing.assert_array_equal(wild.next_obs, bound.next_obs)
     assert float(wild.reward) == float(bound.reward)
 

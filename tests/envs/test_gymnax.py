@@ -9,7 +9,7 @@ import pytest
 gymnax = pytest.importorskip("gymnax")
 
 from jaxrl.cli import main  # noqa: E402
-from jaxrl.envs.device import make_device_env  # noqa: E402
+from jaxrl.envs.device import make_device_env, step_keys  # noqa: E402
 
 NEEDS_NETWORK = {"MNISTBandit-bsuite"}  # downloads MNIST when built
 
@@ -23,7 +23,7 @@ def test_every_gymnax_env_traces_vmapped_with_float32_observations_of_its_spec_s
         keys = jax.random.split(jax.random.PRNGKey(0), 3)
         state, obs = jax.eval_shape(jax.vmap(env.reset), keys)
         actions = (jnp.zeros(3, jnp.int32) if env.spec.discrete else jnp.zeros((3, env.spec.action_dim)))
-        out = jax.eval_shape(jax.vmap(env.step), state, actions, keys)
+        out = jax.eval_shape(jax.vmap(env.step), state, actions, step_keys(keys[0], (3,)))
         for array in (obs, out.obs, out.next_obs):
             assert array.dtype == jnp.float32 and array.shape == (3, *env.spec.observation_shape), name
         assert out.terminated.shape == out.truncated.shape == (3,)
@@ -49,7 +49,7 @@ def test_the_time_limit_is_truncation_and_keeps_the_final_observation():
     step = jax.jit(env.step)
     state, obs = env.reset(jax.random.PRNGKey(1))
     for index in range(env.max_episode_steps):
-        out = step(state, jnp.zeros(1), jax.random.PRNGKey(index))
+        out = step(state, jnp.zeros(1), step_keys(jax.random.PRNGKey(index)))
         assert not bool(out.terminated)
         assert bool(out.truncated) == (index == env.max_episode_steps - 1)
         if index < env.max_episode_steps - 1:
@@ -64,7 +64,7 @@ def test_a_pole_that_falls_is_terminated_not_truncated():
     env = make_device_env("gymnax/CartPole-v1")
     state, _ = env.reset(jax.random.PRNGKey(0))
     for index in range(100):
-        out = env.step(state, jnp.asarray(1), jax.random.PRNGKey(index))  # always push right
+        out = env.step(state, jnp.asarray(1), step_keys(jax.random.PRNGKey(index)))  # always push right
         if bool(out.terminated | out.truncated):
             break
         state = out.env_state
@@ -94,6 +94,6 @@ def test_no_velocity_ids_run_in_the_device_loop_on_gymnax_ports(env_id, base_id,
     key, action = jax.random.PRNGKey(4), (jnp.int32(1) if env.spec.discrete else jnp.ones(1))
     (state, obs), (base_state, base_obs) = env.reset(key), base.reset(key)
     np.testing.assert_array_equal(obs, base_obs[np.asarray(kept)])
-    out, base_out = env.step(state, action, key), base.step(base_state, action, key)
+    out, base_out = env.step(state, action, step_keys(key)), base.step(base_state, action, step_keys(key))
     np.testing.assert_array_equal(out.next_obs, base_out.next_obs[np.asarray(kept)])
     np.testing.assert_array_equal(out.obs, base_out.obs[np.asarray(kept)])

@@ -11,7 +11,7 @@ import pytest
 
 from jaxrl.cli import main
 from jaxrl.envs import suites
-from jaxrl.envs.device import DeviceEnvAsGym, _jitted_device_env, make_device_env
+from jaxrl.envs.device import DeviceEnvAsGym, _jitted_device_env, make_device_env, step_keys
 
 SUITE_IDS = [("gymnax/CartPole-v1", "gymnax", "gymnax"), ("brax/ant", "brax.envs", "brax"),
              ("playground/CartpoleBalance", "mujoco_playground", "playground")]
@@ -52,7 +52,7 @@ def _rollout(env, num_envs: int, steps: int, action: float, seed: int = 0):
     actions = jnp.full((num_envs, env.spec.action_dim), action)
 
     def body(state, key):
-        out = jax.vmap(env.step)(state, actions, jax.random.split(key, num_envs))
+        out = jax.vmap(env.step)(state, actions, step_keys(key, (num_envs,)))
         return out.env_state, out
 
     _, outs = jax.jit(lambda s: jax.lax.scan(body, s, jax.random.split(jax.random.PRNGKey(seed + 1), steps)))(state)
