@@ -28,6 +28,7 @@ from flax import struct
 from jaxrl.agents.base import flat_observations, no_carry, no_exploration, noise_as_is, noise_or_zeros
 from jaxrl.agents.ppo_config import PPOConfig
 from jaxrl.config import hparams_from_config
+from jaxrl.core.bootstrap import next_observation_values
 from jaxrl.core.distributions import Categorical, DiagGaussian
 from jaxrl.core.gae import gae
 from jaxrl.core.losses import (
@@ -317,7 +318,9 @@ def _evaluate_transitions(state: PPOState, params: Params, mb: Samples) -> tuple
 
 
 def _update(state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState, dict[str, jax.Array]]:
-    advantages, returns = advantages_and_returns(state, rollout, state_value(state, rollout.next_obs))
+    next_values = next_observation_values(lambda obs: state_value(state, obs), rollout.obs, rollout.next_obs,
+                                          rollout.extras["value"], rollout.terminated)
+    advantages, returns = advantages_and_returns(state, rollout, next_values)
     num_samples = rollout.rewards.size
     samples = {
         "obs": rollout.obs.reshape((num_samples, *rollout.obs.shape[2:])),
@@ -335,8 +338,9 @@ update = jax.jit(_update)
 update.__doc__ = """One PPO update on a time-major rollout ``[T, B]`` whose ``extras`` hold ``act``'s
 ``log_prob`` and ``value`` of every step.
 
-Computes next-state values of ``rollout.next_obs`` and GAE with the current
-parameters, then runs ``update_epochs`` epochs of ``num_minibatches`` shuffled
+Takes next-state values of ``rollout.next_obs`` from the recorded ``value`` of the next step where
+the env continued, and from the critic elsewhere (:func:`~jaxrl.core.bootstrap.next_observation_values`),
+then GAE with the current parameters, then runs ``update_epochs`` epochs of ``num_minibatches`` shuffled
 minibatches inside ``lax.scan`` (stopping early past ``target_kl``). Returns the
 new state and scalar metrics: policy_loss, value_loss, entropy, approx_kl,
 clip_fraction, grad_norm, explained_variance, epochs_run, learning_rate, param_norm.
