@@ -37,6 +37,7 @@ from jaxrl.config import (
     hparam,
     hparams_from_config,
 )
+from jaxrl.core.bootstrap import next_observation_values
 from jaxrl.core.minibatches import shuffled_minibatches
 from jaxrl.core.noise import epsilon_greedy
 from jaxrl.core.qlambda import q_lambda_returns
@@ -123,17 +124,21 @@ def epsilon(state: PQNState) -> jax.Array:
 
 def _act(state: PQNState, obs: jax.Array, noise: jax.Array | None, carry: None = None,
          episode_start: jax.Array | None = None) -> tuple[jax.Array, dict, None]:
-    return epsilon_greedy(q_values(state, state.params, obs), noise, epsilon(state)), {}, carry
+    q = q_values(state, state.params, obs)
+    # The greedy value is kept so the update can reuse it as the previous step's bootstrap.
+    return epsilon_greedy(q, noise, epsilon(state)), {"max_q": jnp.max(q, axis=-1)}, carry
 
 
 act = jax.jit(_act)
 act.__doc__ = """Epsilon-greedy actions ``[B]`` int32 for ``obs [B, *obs_shape]`` from ``noise [B, 2]``
-(:func:`sample_noise`); the greedy ones when ``noise`` is None."""
+(:func:`sample_noise`); the greedy ones when ``noise`` is None. Extras: ``{"max_q": [B]}``, the greedy
+value of ``obs``."""
 
 
 def _update(state: PQNState, rollout: Rollout, key: jax.Array) -> tuple[PQNState, dict[str, jax.Array]]:
     config, hp = state.config, state.hparams
-    next_max_q = jnp.max(q_values(state, state.params, rollout.next_obs), axis=-1)
+    next_max_q = next_observation_values(lambda obs: jnp.max(q_values(state, state.params, obs), axis=-1),
+                                         rollout.obs, rollout.next_obs, rollout.extras["max_q"], rollout.terminated)
     returns = jax.lax.stop_gradient(q_lambda_returns(rollout.rewards, next_max_q, rollout.terminated,
                                                      rollout.truncated, hp["gamma"], hp["q_lambda"]))
     num_samples = rollout.rewards.size
@@ -171,7 +176,8 @@ def _update(state: PQNState, rollout: Rollout, key: jax.Array) -> tuple[PQNState
 
 update = jax.jit(_update)
 update.__doc__ = """One PQN update on a time-major rollout ``[T, B]``: Q(lambda) targets from the greedy
-values of ``next_obs`` with the current parameters, then ``update_epochs`` x ``num_minibatches`` Adam steps
+values of ``next_obs`` with the current parameters (acting's ``max_q`` of the next step where the env
+continued, :func:`~jaxrl.core.bootstrap.next_observation_values`), then ``update_epochs`` x ``num_minibatches`` Adam steps
 on the squared error (masked steps excluded). Metrics: loss, q_values, grad_norm, epsilon (the one that
 acted), learning_rate, param_norm."""
 

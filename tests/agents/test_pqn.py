@@ -30,7 +30,8 @@ def test_act_is_greedy_without_noise_and_random_below_epsilon():
     obs = jax.random.normal(jax.random.PRNGKey(1), (6, 3))
     greedy, extras, carry = pqn.act(state, obs, None)
     np.testing.assert_array_equal(greedy, jnp.argmax(pqn.q_values(state, state.params, obs), axis=-1))
-    assert greedy.dtype == jnp.int32 and extras == {} and carry is None
+    assert greedy.dtype == jnp.int32 and carry is None
+    np.testing.assert_allclose(extras["max_q"], jnp.max(pqn.q_values(state, state.params, obs), axis=-1), rtol=1e-6)
     # epsilon is 1 at the first update: every action is the random one, floor(u * 4)
     noise = jnp.array([[0.5, 0.0], [0.5, 0.3], [0.5, 0.6], [0.5, 0.99], [0.5, 0.26], [0.99, 0.74]])
     actions, _, _ = pqn.act(state, obs, noise)
@@ -45,7 +46,8 @@ def make_rollout(state, key, T=8, B=4):
     actions = jax.random.randint(keys[1], (T, B), 0, 4)
     return Rollout(obs=obs, actions=actions, rewards=jax.random.normal(keys[2], (T, B)),
                    terminated=jax.random.bernoulli(keys[3], 0.1, (T, B)), truncated=jnp.zeros((T, B), bool),
-                   next_obs=jnp.roll(obs, -1, axis=0), extras={}, mask=jnp.ones((T, B)))
+                   next_obs=jnp.roll(obs, -1, axis=0),
+                   extras={"max_q": jnp.max(pqn.q_values(state, state.params, obs), axis=-1)}, mask=jnp.ones((T, B)))
 
 
 def test_update_steps_and_masked_steps_do_not_count():
