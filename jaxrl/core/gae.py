@@ -23,6 +23,34 @@ def _as_float(flag: jax.Array, like: jax.Array) -> jax.Array:
     return jnp.asarray(flag).astype(like.dtype)
 
 
+def reverse_linear_recurrence(bias: jax.Array, decay: jax.Array) -> jax.Array:
+    """``x_t = bias_t + decay_t * x_{t+1}`` for ``t = T-1 .. 0`` with ``x_T = 0``, over the leading axis
+    of ``bias`` and ``decay`` (both ``[T, ...]``).
+
+    On a GPU (any backend but the CPU) by an associative scan: a sequential ``lax.scan`` is ``T``
+    loop iterations, each costing ~20 us however little it computes (128 steps of GAE for 8 envs
+    took 3.1 ms on an H100), while the associative scan is ``O(log T)`` fused elementwise steps.
+    On XLA:CPU, where a loop iteration costs ~1 us, the sequential scan is 2-5x faster.
+    """
+    def compose(later, earlier):  # two affine maps x -> bias + decay * x: the earlier after the later
+        later_decay, later_bias = later
+        earlier_decay, earlier_bias = earlier
+        return earlier_decay * later_decay, earlier_bias + earlier_decay * later_bias
+
+    def associative(bias, decay):
+        return lax.associative_scan(compose, (decay, bias), reverse=True)[1]
+
+    def sequential(bias, decay):
+        def backward_step(next_x, step):
+            step_bias, step_decay = step
+            x = step_bias + step_decay * next_x
+            return x, x
+
+        return lax.scan(backward_step, jnp.zeros_like(bias[0]), (bias, decay), reverse=True)[1]
+
+    return lax.platform_dependent(bias, decay, cpu=sequential, default=associative)
+
+
 def gae(
     rewards: jax.Array,
     values: jax.Array,
@@ -32,7 +60,7 @@ def gae(
     gamma: float | jax.Array,
     gae_lambda: float | jax.Array,
 ) -> tuple[jax.Array, jax.Array]:
-    """Advantages and value targets by a reverse ``lax.scan``; linear in ``T``.
+    """Advantages and value targets by :func:`reverse_linear_recurrence`; linear in ``T``.
 
     ``delta_t = r_t + gamma * (1 - terminated_t) * next_v_t - v_t``
     ``A_t = delta_t + gamma * gae_lambda * (1 - (terminated_t or truncated_t)) * A_{t+1}``
@@ -52,14 +80,7 @@ def gae(
     episode_continues = 1.0 - jnp.maximum(terminated, truncated)
     deltas = rewards + gamma * (1.0 - terminated) * next_values - values
 
-    def backward_step(next_advantage, step_inputs):
-        delta, continues = step_inputs
-        advantage = delta + gamma * gae_lambda * continues * next_advantage
-        return advantage, advantage
-
-    _, advantages = lax.scan(
-        backward_step, jnp.zeros_like(deltas[0]), (deltas, episode_continues), reverse=True
-    )
+    advantages = reverse_linear_recurrence(deltas, gamma * gae_lambda * episode_continues)
     return advantages, advantages + values
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxrl.core.gae import reverse_linear_recurrence
+
 
 def q_lambda_returns(
     rewards: jax.Array,
@@ -27,15 +29,8 @@ def q_lambda_returns(
     """``G [T, B]`` from ``rewards``, ``next_max_q``, ``terminated`` and ``truncated``, all ``[T, B]``."""
     rewards, terminated, truncated = jnp.asarray(rewards), jnp.asarray(terminated), jnp.asarray(truncated)
     not_terminal = 1.0 - terminated.astype(rewards.dtype)
-    continues = ~(terminated | truncated)
-    continues = continues.at[-1].set(False)
-
-    def backward(next_return, inputs):
-        reward, q, not_term, cont = inputs
-        blended = jnp.where(cont, (1.0 - q_lambda) * q + q_lambda * next_return, q)
-        g = reward + gamma * not_term * blended
-        return g, g
-
-    _, returns = jax.lax.scan(backward, jnp.zeros_like(rewards[0]), (rewards, next_max_q, not_terminal, continues),
-                              reverse=True)
-    return returns
+    continues = (~(terminated | truncated)).at[-1].set(False).astype(rewards.dtype)
+    # G_t = bias_t + decay_t * G_{t+1}: a linear recurrence, solved by the GAE module's scan.
+    bias = rewards + gamma * not_terminal * (1.0 - q_lambda * continues) * next_max_q
+    decay = gamma * not_terminal * q_lambda * continues
+    return reverse_linear_recurrence(bias, decay)

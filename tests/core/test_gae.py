@@ -84,3 +84,23 @@ def test_discounted_returns_hand_checked():
                                  jnp.array([False, True, False]), jnp.array([False, False, False]), 0.5)
     # step 2 bootstraps from next_v=4 (end of rollout); step 1 terminates; step 0 = 1 + 0.5 * 1
     np.testing.assert_allclose(returns, [1.5, 1.0, 3.0])
+
+
+@pytest.mark.parametrize("backend_branch", ["sequential", "associative"])
+def test_reverse_linear_recurrence_matches_a_python_loop_on_either_branch(backend_branch, monkeypatch):
+    """Both implementations (the CPU's sequential scan, the accelerators' associative scan) against
+    x_t = b_t + d_t x_{t+1}; decays of exactly 0 (episode cuts) included."""
+    from jaxrl.core import gae as gae_module
+
+    if backend_branch == "associative":  # make the CPU take the accelerators' branch (jax.lax, restored after)
+        monkeypatch.setattr(gae_module.lax, "platform_dependent",
+                            lambda *args, cpu, default: default(*args))
+    rng = np.random.default_rng(5)
+    bias = rng.normal(size=(37, 3)).astype(np.float32)
+    decay = (rng.uniform(size=(37, 3)) * (rng.uniform(size=(37, 3)) > 0.2)).astype(np.float32)
+    expected, following = np.zeros_like(bias), np.zeros(3, np.float32)
+    for t in reversed(range(37)):
+        following = bias[t] + decay[t] * following
+        expected[t] = following
+    got = np.asarray(gae_module.reverse_linear_recurrence(jnp.asarray(bias), jnp.asarray(decay)))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

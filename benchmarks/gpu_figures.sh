@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The throughput issue's GPU figures in one device call (run from the repository root):
+#   every GPU row of benchmarks/device_loop.py against rejax in the same Python, then the
+#   per-piece profile; the JSON files are copied to $OUT.
+# The GPU image has jax, flax, optax, chex but not gymnasium, tensorboardX, rejax or gymnax: their
+# wheels travel in .whl/ (see the README's benchmark section for the list) and install to /tmp/site.
+set -uo pipefail
+out=${OUT:-/tmp/out}
+mkdir -p "$out"
+touch /tmp/gpu_figures.start
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+  || exit 1
+export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+# jaxrl and rejax run in two processes at once: each takes under half of the GPU's memory.
+export XLA_PYTHON_CLIENT_MEM_FRACTION=0.45
+nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm --format=csv
+python3 benchmarks/device_loop.py --peer-python python3 "$@" 2>&1 | tee "$out/device_loop.log"
+python3 benchmarks/profile_ppo.py --repeats 20 2>&1 | tee "$out/profile_ppo.log"
+find benchmarks/results -name '*.json' -newer /tmp/gpu_figures.start -exec cp {} "$out"/ \;
+ls -la "$out"
