@@ -26,6 +26,7 @@ import jax.numpy as jnp
 from jax.sharding import Mesh
 
 from jaxrl.agents.registry import OFF_POLICY, get_algorithm
+from jaxrl.core.platform import scan_unroll
 from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.distributed import check_divisible, shard_env_axis
 from jaxrl.envs.device import DeviceEnv, make_device_env, step_keys
@@ -143,7 +144,8 @@ def make_on_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mesh
         noise = agent.sample_noise(state, noise_key, (num_steps, num_envs))
         # Every env's keys of every step in one call (a threefry call per step is slow on XLA:CPU).
         env_keys = step_keys(steps_key, (num_steps, num_envs))
-        actor, transitions = jax.lax.scan(lambda a, x: env_step(state, a, x), actor, (noise, env_keys))
+        actor, transitions = jax.lax.scan(lambda a, x: env_step(state, a, x), actor, (noise, env_keys),
+                                          unroll=scan_unroll())
         transitions = shard_env_axis(transitions, mesh, env_axis=1)
         rollout = Rollout(obs=transitions.obs, actions=transitions.actions, rewards=transitions.rewards,
                           terminated=transitions.terminated, truncated=transitions.truncated,

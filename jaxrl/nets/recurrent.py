@@ -17,6 +17,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxrl.core.platform import scan_unroll
 from jaxrl.nets.init import orthogonal
 from jaxrl.nets.mlp import MLP, PolicyValueHeads
 
@@ -89,7 +90,7 @@ def scan_stacks(owner: nn.Module, stacks_of: Callable[[nn.Module], dict[str, Rec
     whose body holds both cells' work (faster than a scan each). Returns the new carries and the
     outputs ``[T, B, hidden]`` by name."""
     scan = nn.scan(functools.partial(_step_stacks, stacks_of=stacks_of), variable_broadcast="params",
-                   split_rngs={"params": False}, in_axes=0, out_axes=0)
+                   split_rngs={"params": False}, in_axes=0, out_axes=0, unroll=scan_unroll())
     return scan(owner, carries, (x, episode_start))
 
 

@@ -46,6 +46,21 @@ def test_vmapped_learning_rate_sweep_equals_separate_runs():
         make_train("ppo", TINY_PPO)(key, {"lr": 1.0})
 
 
+@pytest.mark.parametrize("policy", ["mlp", "gru"])
+def test_the_accelerators_unrolled_scans_train_the_same(policy, monkeypatch):
+    """On a GPU the acting scan and the recurrent cells' scan step 8 steps per loop iteration; the
+    run must be the one the CPU's plain scans give."""
+    from jaxrl.core import platform
+
+    config = dataclasses.replace(TINY_PPO, policy=policy, seq_len=8, lstm_hidden_size=16)
+    plain = jax.jit(make_train("ppo", config))(jax.random.PRNGKey(3))
+    monkeypatch.setattr(platform.jax, "default_backend", lambda: "gpu")  # jax itself; restored after the test
+    assert platform.scan_unroll() == platform.ACCELERATOR_SCAN_UNROLL
+    unrolled = jax.jit(make_train("ppo", config))(jax.random.PRNGKey(3))
+    _assert_trees_close(unrolled.state.params, plain.state.params)
+    np.testing.assert_allclose(unrolled.metrics["value_loss"], plain.metrics["value_loss"], rtol=1e-5)
+
+
 def test_recurrent_ppo_runs_in_the_device_loop():
     config = dataclasses.replace(TINY_PPO, policy="lstm", seq_len=8, lstm_hidden_size=16, num_minibatches=2)
     result = jax.jit(make_train("ppo", config))(jax.random.PRNGKey(0))
