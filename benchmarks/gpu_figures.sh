@@ -14,7 +14,8 @@ export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 # jaxrl and rejax run in two processes at once: each takes under half of the GPU's memory.
 export XLA_PYTHON_CLIENT_MEM_FRACTION=0.45
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm --format=csv
-python3 benchmarks/device_loop.py --peer-python python3 "$@" 2>&1 | tee "$out/device_loop.log"
-python3 benchmarks/profile_ppo.py --repeats 20 2>&1 | tee "$out/profile_ppo.log"
+# The JSON goes straight to $out, rewritten after every row: a call stopped at its limit keeps them.
+python3 benchmarks/device_loop.py --peer-python python3 --results-dir "$out" "$@" 2>&1 | tee "$out/device_loop.log"
+[ -z "${SKIP_PROFILE:-}" ] && python3 benchmarks/profile_ppo.py --repeats 20 2>&1 | tee "$out/profile_ppo.log"
 find benchmarks/results -name '*.json' -newer /tmp/gpu_figures.start -exec cp {} "$out"/ \;
 ls -la "$out"
