@@ -22,6 +22,7 @@ import gymnasium as gym
 from jaxrl import __version__, distributed
 from jaxrl.agents.registry import ALGORITHMS, get_algorithm
 from jaxrl.config import field_docs
+from jaxrl.core.platform import use_compilation_cache
 from jaxrl.io.run_dir import next_free_run_dir
 
 _NONE_WORDS = ("none", "null")
@@ -332,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench.main(argv[1:])
     args = build_parser(argv).parse_args(argv)
+    use_compilation_cache()
     handlers = {"train": _train, "eval": _eval, "plot": _plot}
     try:
         handlers[args.command](args)
