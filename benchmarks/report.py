@@ -43,10 +43,11 @@ def _as_learning_task(data: dict[str, Any]) -> dict[str, Any]:
                      for curve in curves]}
 
 
-def load(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """``(throughput rows, learning tasks)`` from result files; each row/task gets its file's
-    device and date. Files of other benchmarks are ignored."""
-    rows, tasks = [], []
+def load(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(throughput rows, learning tasks, peer runs)`` from result files; each gets its file's device
+    and date. Peer runs are ``benchmarks/device_loop.py`` files (jaxrl vs rejax per row). Files of
+    other benchmarks are ignored."""
+    rows, tasks, peer_runs = [], [], []
     for path in paths:
         data = json.loads(path.read_text())
         stamp = {"device": data.get("device_kind", "?"), "date": data.get("date", ""), "file": path.name,
@@ -61,7 +62,26 @@ def load(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
             tasks.append({**data, **stamp})
         elif path.name.startswith("device_learning__"):
             tasks.append({**_as_learning_task(data), **stamp})
-    return rows, tasks
+        elif path.name.startswith("device_loop__") and "rows" in data:
+            peer_runs.append({**data, **stamp})
+    return rows, tasks, peer_runs
+
+
+def peer_table(peer_runs: list[dict[str, Any]]) -> str:
+    """The newest ``device_loop`` run per device: jaxrl and rejax SPS per row and their ratio."""
+    newest = {run["device"]: run for run in sorted(peer_runs, key=lambda run: run["date"])}
+    lines = ["| device | row | jaxrl SPS | rejax SPS | jaxrl / rejax | compile s, jaxrl / rejax | env alone SPS "
+             "| date |", "|" + "---|" * 8]
+    for device in sorted(newest):
+        run = newest[device]
+        for row in run["rows"]:
+            peer = row.get("peer") or {}
+            compile_s = f"{row['jaxrl']['compile_s']:.1f}" + (f" / {peer['compile_s']:.1f}" if "compile_s" in peer
+                                                              else "")
+            lines.append(f"| {device} | {row['row']} | {row['jaxrl']['aggregate_sps']:,.0f} "
+                         f"| {_number(peer.get('aggregate_sps'), ',.0f')} | {_number(row.get('sps_ratio'), '.2f')} "
+                         f"| {compile_s} | {row['env_only_sps']:,.0f} | {run['date'][:10]} |")
+    return "\n".join(lines)
 
 
 def newest_per_cell(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -185,7 +205,7 @@ def plot_learning(tasks: list[dict[str, Any]], out_dir: Path) -> Path | None:
 
 def write_report(paths: list[Path], out_dir: Path) -> Path:
     """Merge ``paths`` into ``out_dir/REPORT.md`` and the PNGs; returns the markdown path."""
-    rows, tasks = load(paths)
+    rows, tasks, peer_runs = load(paths)
     rows = newest_per_cell(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     images = plot_throughput(rows, out_dir) if rows else []
@@ -204,6 +224,11 @@ def write_report(paths: list[Path], out_dir: Path) -> Path:
               "per device, algorithm, backend and num_envs."), "",
              throughput_table(rows) if rows else "(no throughput results)", ""]
     parts += [f"![{p.stem}]({p.name})" for p in images] + [""]
+    if peer_runs:
+        parts += ["## Device loop against rejax (`benchmarks/device_loop.py`)", "",
+                  ("PPO on CartPole, the same config for both (64x64 tanh, 4 epochs x 4 minibatches), both in one "
+                   "run on one machine; compile ahead of time, then the best of the timed calls. The newest run "
+                   "per device; the recurrent rows have no peer."), "", peer_table(peer_runs), ""]
     parts += ["## Learning", "", learning_table(tasks) if tasks else "(no learning results)", ""]
     if any("vmapped_run" in t for t in tasks):
         parts += ["### Device loop, seeds trained together (`benchmarks/device_learning.py`)", "",

@@ -97,6 +97,24 @@ def test_report_row_for_seeds_trained_together_in_the_device_loop(tmp_path):
     assert (tmp_path / "report" / "learning_curves.png").stat().st_size > 1000
 
 
+def test_report_shows_the_newest_peer_run_per_device_with_its_ratios(tmp_path):
+    def run(date, jaxrl_sps):
+        row = {"row": "mlp 8x128", "jaxrl": {"aggregate_sps": jaxrl_sps, "compile_s": 3.25},
+               "peer": {"aggregate_sps": 200_000.0, "compile_s": 2.5}, "sps_ratio": jaxrl_sps / 200_000.0,
+               "env_only_sps": 2_000_000.0}
+        recurrent = {"row": "lstm 256x64", "jaxrl": {"aggregate_sps": 30_000.0, "compile_s": 5.0},
+                     "env_only_sps": 1.0e7}
+        return {"date": date, "device_kind": "cpu", "rows": [row, recurrent]}
+
+    old, new = tmp_path / "device_loop__cpu__1.json", tmp_path / "device_loop__cpu__2.json"
+    old.write_text(json.dumps(run("2026-11-25T00:00:00+00:00", 100_000.0)))
+    new.write_text(json.dumps(run("2026-11-26T00:00:00+00:00", 300_000.0)))
+    markdown = report.write_report([old, new], tmp_path / "report").read_text()
+    assert "| cpu | mlp 8x128 | 300,000 | 200,000 | 1.50 | 3.2 / 2.5 | 2,000,000 | 2026-11-26 |" in markdown
+    assert "| cpu | lstm 256x64 | 30,000 | - | - | 5.0 | 10,000,000 | 2026-11-26 |" in markdown
+    assert "100,000" not in markdown
+
+
 def test_report_prefers_full_runs_over_newer_quick_ones():
     row = {"device": "cpu", "algorithm": "sac", "backend": "sync", "num_envs": 1}
     full = {**row, "date": "2026-11-22T10:00", "quick": False, "train_sps": 1.0}
