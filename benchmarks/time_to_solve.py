@@ -1,17 +1,29 @@
-"""Wall-clock to a solved agent, compilation included, for the device loop's out-of-the-box presets.
+"""Wall-clock to a solved agent, compilation included, for jaxrl's out-of-the-box presets and a peer.
 
     python benchmarks/time_to_solve.py                     # SAC, TD3, DDPG on phys2d/Pendulum-v0
     python benchmarks/time_to_solve.py --agents sac --seeds 1 2 3
+    python benchmarks/time_to_solve.py --task cartpole --peer-python peer/bin/python
 
-Each (agent, seed) is one ``jaxrl.run_device`` call with the env's preset and no other flags,
-timed from the call to the saved agent (compilation included), then evaluated deterministically
-on fresh episodes (not timed). A seed counts as solved when its evaluation reaches the bar
-(-200 for Pendulum). Writes ``benchmarks/results/time_to_solve__<device>__<date>.json``.
+Pendulum (bar -200): each (agent, seed) is one ``jaxrl.run_device`` call with the env's preset
+and no other flags, timed from the call to the saved agent (compilation included).
+
+CartPole (bar 475): PPO, each row a fresh process timed from its start to its exit, i.e. to the
+saved agent (imports, compilation, training, checkpoints): ``jaxrl train ppo`` with the preset of
+the device loop (``phys2d/CartPole-v1``; one seed, then again with the persistent compilation cache
+warm, then 16 seeds in one vmapped run) and of the host loop (gymnasium ``CartPole-v1``), and, with
+``--peer-python``, rejax's PPO with PureJaxRL's CartPole config (benchmarks/peer_rejax_solve.py).
+
+Every agent is then evaluated on fresh episodes (not timed; jaxrl's deterministically, rejax by its
+own sampling ``make_act``). A seed counts as solved when its evaluation reaches the bar. Writes
+``benchmarks/results/time_to_solve__<device>__<date>.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +36,7 @@ from _meta import write_result
 import jaxrl
 
 ENV, BAR = "phys2d/Pendulum-v0", -200.0
+CARTPOLE_BAR = 475.0
 
 
 def solve(algorithm: str, seed: int, episodes: int) -> dict:
@@ -48,12 +61,77 @@ def jax_first_seed(states):
     return jax.tree.map(lambda leaf: leaf[0], states)
 
 
+def timed_train(argv: list[str], run_dir: Path, cache: str) -> float:
+    """Seconds from the start of a ``jaxrl train ppo`` process to its exit (the saved agent)."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "jaxrl.cli", "train", "ppo", *argv, "--run-dir", str(run_dir),
+                           "--no-progress"], capture_output=True, text=True, check=False,
+                          env={**os.environ, "JAXRL_COMPILATION_CACHE": cache})
+    if done.returncode != 0:
+        raise RuntimeError(f"jaxrl train ppo {' '.join(argv)} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return time.perf_counter() - start
+
+
+def evaluated(run_dirs: list[Path], episodes: int) -> list[float]:
+    """Deterministic evaluation (fresh episodes) of each run dir's saved agent."""
+    returns = []
+    for run_dir in run_dirs:
+        loaded = jaxrl.load(run_dir)
+        returns.append(float(jaxrl.evaluate("ppo", loaded.state, episodes=episodes)["mean_return"]))
+    return returns
+
+
+def cartpole_rows(seeds: list[int], episodes: int, peer_python: str | None) -> list[dict]:
+    """PPO to CartPole >= 475 from each preset, every row a fresh process (see the module doc)."""
+    device = ["--env", "phys2d/CartPole-v1", "--loop", "device"]
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        timed_train([*device, "--seed", "999"], folder / "warm", str(folder / "cache"))  # fills the cache
+        for seed in seeds:
+            for label, argv, cache in (("jaxrl device preset, 1 seed", device, "off"),
+                                       ("jaxrl device preset, 1 seed, compilation cache warm", device,
+                                        str(folder / "cache")),
+                                       ("jaxrl host preset (gymnasium CartPole-v1), 1 seed",
+                                        ["--env", "CartPole-v1", "--loop", "host"], "off")):
+                run_dir = folder / f"{len(rows)}"
+                wall_s = timed_train([*argv, "--seed", str(seed)], run_dir, cache)
+                seed_dirs = sorted(run_dir.glob("seed_*")) or [run_dir]
+                rows.append({"row": label, "seed": seed, "wall_s": wall_s, "eval_returns": evaluated(seed_dirs,
+                                                                                                      episodes)})
+        run_dir = folder / "vmapped"
+        wall_s = timed_train([*device, "--seed", str(seeds[0]), "--num-seeds", "16"], run_dir, "off")
+        rows.append({"row": "jaxrl device preset, 16 seeds in one vmapped run", "seed": seeds[0], "wall_s": wall_s,
+                     "eval_returns": evaluated(sorted(run_dir.glob("seed_*")), episodes)})
+    for seed in seeds if peer_python else []:
+        done = subprocess.run([peer_python, str(Path(__file__).with_name("peer_rejax_solve.py")), "--seed", str(seed),
+                               "--episodes", str(episodes)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            rows.append({"row": "rejax", "seed": seed, "error": done.stderr.strip().splitlines()[-1:]})
+            continue
+        peer = json.loads(done.stdout.strip().splitlines()[-1])
+        rows.append({"row": "rejax PPO (PureJaxRL's CartPole config, 500k steps), 1 seed", "seed": seed,
+                     "wall_s": peer["wall_s"], "eval_returns": [peer["eval_mean_return"]]})
+    for row in rows:
+        row["solved"] = f"{sum(r >= CARTPOLE_BAR for r in row.get('eval_returns', []))}/{len(row.get('eval_returns', []))}"
+        print(json.dumps(row), flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=["pendulum", "cartpole"], default="pendulum")
     parser.add_argument("--agents", nargs="+", default=["sac", "td3", "ddpg"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--peer-python", default=None, help="a Python with rejax 0.1.3 and gymnax 0.0.9 (CartPole)")
     args = parser.parse_args(argv)
+    if args.task == "cartpole":
+        rows = cartpole_rows(args.seeds, args.episodes, args.peer_python)
+        path = write_result("time_to_solve", {"benchmark": "time_to_solve", "task": "cartpole",
+                                              "bar": CARTPOLE_BAR, "rows": rows})
+        print("wrote", path)
+        return
     rows = []
     for algorithm in args.agents:
         for seed in args.seeds:
