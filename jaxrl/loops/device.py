@@ -56,10 +56,25 @@ class DeviceProgram(NamedTuple):
     """
 
     init: Callable[..., Any]  # (key, hparams=None) -> carry
-    run: Callable[[Any, jax.Array], tuple[Any, dict[str, jax.Array]]]  # (carry, indices [n]) -> carry, metrics [n]
+    step: Callable[[Any, jax.Array], tuple[Any, dict[str, jax.Array]]]  # (carry, index) -> carry, metrics
     num_iterations: int  # updates (on-policy) or metrics records (off-policy)
     unit: str  # "update" or "record": what one iteration is
     steps_per_iteration: int  # env steps (per seed) one iteration takes
+
+    def run(self, carry: Any, indices: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
+        """Iterations ``indices [n]`` in one ``lax.scan``: the carry after them and their metrics ``[n]``."""
+        return jax.lax.scan(self.step, carry, indices)
+
+    def run_padded(self, carry: Any, indices: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
+        """:meth:`run`, where indices ``>= num_iterations`` leave the carry as it is (NaN metrics): a
+        run split into pieces of one length compiles one piece, also when the last one is shorter."""
+        skipped = jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype) if jnp.issubdtype(s.dtype, jnp.floating)
+                               else jnp.zeros(s.shape, s.dtype), jax.eval_shape(self.step, carry, indices[0])[1])
+
+        def step_or_skip(carry, index):
+            return jax.lax.cond(index < self.num_iterations, self.step, lambda carry, _: (carry, skipped), carry, index)
+
+        return jax.lax.scan(step_or_skip, carry, indices)
 
 
 def program_to_train(program: DeviceProgram) -> Train:
@@ -160,10 +175,7 @@ def make_on_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mesh
         state = with_hparams(agent.init(init_key, env.spec, config), hparams)
         return OnPolicyCarry(state, init_actor(agent, state, env, reset_key, num_envs, mesh), key)
 
-    def run(carry: OnPolicyCarry, update_indices: jax.Array) -> tuple[OnPolicyCarry, dict[str, jax.Array]]:
-        return jax.lax.scan(update_step, carry, update_indices)
-
-    return DeviceProgram(init, run, config.num_updates, "update", config.batch_size)
+    return DeviceProgram(init, update_step, config.num_updates, "update", config.batch_size)
 
 
 def make_off_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mesh | None = None) -> DeviceProgram:
@@ -211,10 +223,7 @@ def make_off_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mes
         buffer = replay_init(config.buffer_size, example, config.n_step)
         return OffPolicyCarry(state, buffer, actor, key)
 
-    def run(carry: OffPolicyCarry, record_indices: jax.Array) -> tuple[OffPolicyCarry, dict[str, jax.Array]]:
-        return jax.lax.scan(record_step, carry, record_indices)
-
-    return DeviceProgram(init, run, num_records, "record", record_iterations * num_envs)
+    return DeviceProgram(init, record_step, num_records, "record", record_iterations * num_envs)
 
 
 def make_program(algorithm: str, config: Any, mesh: Mesh | None = None) -> DeviceProgram:

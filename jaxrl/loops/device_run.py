@@ -93,12 +93,11 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
         if resume:
             carry = _resumed_carry(recorder, carry, seeds)
         done = end = recorder.start_index
-        run_piece = jax.jit(jax.vmap(program.run, in_axes=(0, None)), donate_argnums=0)
-        compiled = {}  # piece length -> compiled piece
+        # Every piece runs padded to the longest one's length, so one program is compiled.
+        piece_length = max(end - begin for begin, end in pieces)
+        run_piece = jax.jit(jax.vmap(program.run_padded, in_axes=(0, None)), donate_argnums=0)
         recorder.progress.say(f"compiling the training program ({num_seeds} seed(s) x {config.num_envs} envs) ...")
-        for begin, end in pieces:
-            if begin >= done and end - begin not in compiled:
-                compiled[end - begin] = run_piece.lower(carry, jnp.arange(begin, end)).compile()
+        compiled = run_piece.lower(carry, jnp.arange(piece_length)).compile()
         compile_s = time.perf_counter() - start
         recorder.progress.say(f"compiled in {compile_s:.1f} s; training")
         recorder.open()
@@ -107,9 +106,9 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
                 if end <= done:
                     continue
                 piece_start = time.perf_counter()
-                carry, piece_metrics = jax.block_until_ready(compiled[end - begin](carry, jnp.arange(begin, end)))
+                carry, piece_metrics = jax.block_until_ready(compiled(carry, jnp.arange(begin, begin + piece_length)))
                 train_s += time.perf_counter() - piece_start
-                piece_metrics = {name: np.asarray(value) for name, value in piece_metrics.items()}
+                piece_metrics = {name: np.asarray(value)[:, : end - begin] for name, value in piece_metrics.items()}
                 check_finite_pieces(piece_metrics, begin, program.unit, seeds, entry)
                 collected.append(piece_metrics)
                 stop, elapsed = False, recorder.elapsed

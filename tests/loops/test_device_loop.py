@@ -4,6 +4,7 @@ import dataclasses
 import json
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -11,7 +12,7 @@ from jaxrl.agents.ppo import PPOConfig
 from jaxrl.agents.sac import SACConfig
 from jaxrl.agents.td3 import TD3Config
 from jaxrl.distributed import env_mesh
-from jaxrl.loops.device import make_train
+from jaxrl.loops.device import make_program, make_train
 from jaxrl.loops.device_run import final_returns, run_device
 
 TINY_PPO = PPOConfig(env="phys2d/CartPole-v1", total_timesteps=3 * 4 * 32, num_envs=4, num_steps=32,
@@ -59,6 +60,18 @@ def test_the_accelerators_unrolled_scans_train_the_same(policy, monkeypatch):
     unrolled = jax.jit(make_train("ppo", config))(jax.random.PRNGKey(3))
     _assert_trees_close(unrolled.state.params, plain.state.params)
     np.testing.assert_allclose(unrolled.metrics["value_loss"], plain.metrics["value_loss"], rtol=1e-5)
+
+
+def test_a_padded_piece_runs_the_real_iterations_and_leaves_the_rest_untouched():
+    """The CLI's pieces all run at one length (one compilation); past num_iterations nothing moves."""
+    program = make_program("ppo", TINY_PPO)
+    assert program.num_iterations == 3
+    carry = program.init(jax.random.PRNGKey(2))
+    whole, metrics = jax.jit(program.run)(carry, jnp.arange(3))
+    padded, padded_metrics = jax.jit(program.run_padded)(carry, jnp.arange(5))
+    _assert_trees_close(padded, whole, atol=0)
+    np.testing.assert_array_equal(padded_metrics["value_loss"][:3], metrics["value_loss"])
+    assert np.isnan(padded_metrics["value_loss"][3:]).all()
 
 
 def test_recurrent_ppo_runs_in_the_device_loop():
