@@ -11,6 +11,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -44,6 +45,19 @@ def final_returns(episodic_return: np.ndarray) -> np.ndarray:
     last = np.where(finite.any(axis=1), episodic_return.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1), 0)
     values = episodic_return[np.arange(len(episodic_return)), last]
     return np.where(finite.any(axis=1), values, np.nan)
+
+
+def over_seeds(function: Callable[..., Any], num_seeds: int) -> Callable[..., Any]:
+    """``function`` of one seed's first argument (a carry or a key) mapped over a leading seed axis;
+    its other arguments are shared. One seed runs unbatched (the axis is dropped and added back):
+    ``vmap`` over a single seed made PQN's program 2.2x slower on XLA:CPU (batched gathers)."""
+    def seeds_mapped(first: Any, *shared: Any) -> Any:
+        if num_seeds > 1:
+            return jax.vmap(lambda one: function(one, *shared))(first)
+        out = function(jax.tree.map(lambda leaf: leaf[0], first), *shared)
+        return jax.tree.map(lambda leaf: leaf[None], out)
+
+    return seeds_mapped
 
 
 def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | Path | None = None,
@@ -89,13 +103,13 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     train_s = 0.0
     try:
         start = time.perf_counter()
-        carry = jax.jit(jax.vmap(program.init))(jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds)))
+        carry = jax.jit(over_seeds(program.init, num_seeds))(jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds)))
         if resume:
             carry = _resumed_carry(recorder, carry, seeds)
         done = end = recorder.start_index
         # Every piece runs padded to the longest one's length, so one program is compiled.
         piece_length = max(end - begin for begin, end in pieces)
-        run_piece = jax.jit(jax.vmap(program.run_padded, in_axes=(0, None)), donate_argnums=0)
+        run_piece = jax.jit(over_seeds(program.run_padded, num_seeds), donate_argnums=0)
         recorder.progress.say(f"compiling the training program ({num_seeds} seed(s) x {config.num_envs} envs) ...")
         compiled = run_piece.lower(carry, jnp.arange(piece_length)).compile()
         compile_s = time.perf_counter() - start
