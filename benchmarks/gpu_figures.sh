@@ -3,7 +3,11 @@
 #   every GPU row of benchmarks/device_loop.py against rejax in the same Python, then the
 #   per-piece profile; the JSON files are copied to $OUT.
 # The GPU image has jax, flax, optax, chex but not gymnasium, tensorboardX, rejax or gymnax: their
-# wheels travel in .whl/ (see the README's benchmark section for the list) and install to /tmp/site.
+# wheels travel in .whl/ and install to /tmp/site. Fetched on the CPU machine with (Python 3.12 there)
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux2014_x86_64 -d .whl \
+#     gymnasium==1.3.0 farama-notifications==0.0.6 tensorboardX rejax==0.1.3 gymnax==0.0.9 distrax==0.1.9 \
+#     tfp-nightly dm-tree==0.1.10 gast==0.7.0 decorator==5.3.1                      # 8.4 MB in all
 set -uo pipefail
 out=${OUT:-/tmp/out}
 mkdir -p "$out"
