@@ -4,8 +4,8 @@
     python benchmarks/profile_ppo.py --sizes 2048x64 --trace /tmp/ppo-trace
 
 Pieces of one iteration (``num_steps`` env steps, then one update), on a rollout the loop
-really collected: the acting scan (policy + env, every step), the next-value pass over every
-``next_obs``, GAE, one epoch's shuffle (permutation + gather), one minibatch's loss gradient,
+really collected: the acting scan (policy + env, every step), the next values (acting's reused,
+the critic on the rest; beside it, the critic over every ``next_obs`` it replaced), GAE, one epoch's shuffle (permutation + gather), one minibatch's loss gradient,
 one optimizer step, the whole update, and the whole iteration. Each is compiled once and
 timed as the median of ``--repeats`` calls; XLA's cost analysis of the whole iteration gives
 its flops and bytes. ``--trace DIR`` also writes a ``jax.profiler`` trace of a few iterations
@@ -30,6 +30,7 @@ from device_loop import PEER_CONFIG
 
 from jaxrl.agents import ppo
 from jaxrl.agents.registry import get_algorithm
+from jaxrl.core.bootstrap import next_observation_values
 from jaxrl.core.minibatches import shuffled_minibatches
 from jaxrl.envs.device import make_device_env
 from jaxrl.loops import device as loop
@@ -87,7 +88,11 @@ def profile(num_envs: int, num_steps: int, repeats: int) -> dict:
     cost = cost[0] if isinstance(cost, list) else cost
     pieces = {
         "acting_scan": median_ms(acting, carry, repeats=repeats),
-        "next_value_pass": median_ms(lambda s, r: ppo.state_value(s, r.next_obs), state, rollout, repeats=repeats),
+        "next_values": median_ms(lambda s, r: next_observation_values(lambda obs: ppo.state_value(s, obs), r.obs,
+                                                                      r.next_obs, r.extras["value"], r.terminated),
+                                 state, rollout, repeats=repeats),
+        "critic_over_every_next_obs": median_ms(lambda s, r: ppo.state_value(s, r.next_obs), state, rollout,
+                                                repeats=repeats),  # what next_values replaced
         "gae": median_ms(lambda s, r, v: ppo.advantages_and_returns(s, r, v), state, rollout, next_values,
                          repeats=repeats),
         "epoch_shuffle": median_ms(lambda k, s: shuffled_minibatches(k, s, config.num_minibatches), key, samples,
@@ -102,7 +107,7 @@ def profile(num_envs: int, num_steps: int, repeats: int) -> dict:
     return {"num_envs": num_envs, "num_steps": num_steps, "update_epochs": config.update_epochs,
             "num_minibatches": config.num_minibatches, "ms": pieces,
             "ms_per_iteration_estimate": {
-                "acting": pieces["acting_scan"], "next_value_and_gae": pieces["next_value_pass"] + pieces["gae"],
+                "acting": pieces["acting_scan"], "next_value_and_gae": pieces["next_values"] + pieces["gae"],
                 "shuffles": config.update_epochs * pieces["epoch_shuffle"],
                 "gradients": minibatch_steps * pieces["minibatch_gradient"],
                 "optimizer": minibatch_steps * pieces["optimizer_step"]},
