@@ -16,7 +16,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 
 import jax  # noqa: E402
-from rejax import PPO  # noqa: E402
+from peer_rejax import rejax_ppo  # noqa: E402  (the same config builder as the speed rows)
 from rejax.evaluate import evaluate  # noqa: E402
 
 
@@ -26,11 +26,7 @@ def main() -> None:
     parser.add_argument("--total-timesteps", type=int, default=500_000)
     parser.add_argument("--episodes", type=int, default=20)
     args = parser.parse_args()
-    algo = PPO.create(env="CartPole-v1", num_envs=4, num_steps=128, num_epochs=4, num_minibatches=4,
-                      total_timesteps=args.total_timesteps, eval_freq=args.total_timesteps,
-                      skip_initial_evaluation=True, learning_rate=2.5e-4, max_grad_norm=0.5, gamma=0.99,
-                      gae_lambda=0.95, clip_eps=0.2, ent_coef=0.01, vf_coef=0.5, agent_kwargs={"activation": "tanh"})
-    algo = algo.replace(eval_callback=lambda algo, ts, rng: ())
+    algo = rejax_ppo(num_envs=4, num_steps=128, epochs=4, minibatches=4, total_timesteps=args.total_timesteps)
     train_state, _ = jax.block_until_ready(jax.jit(algo.train)(jax.random.PRNGKey(args.seed)))
     wall_s = time.perf_counter() - STARTED
     lengths, returns = evaluate(algo.make_act(train_state), jax.random.PRNGKey(10_000 + args.seed), algo.env,

@@ -5,11 +5,12 @@
 
 Pieces of one iteration (``num_steps`` env steps, then one update), on a rollout the loop
 really collected: the acting scan (policy + env, every step), the next values (acting's reused,
-the critic on the rest; beside it, the critic over every ``next_obs`` it replaced), GAE, one epoch's shuffle (permutation + gather), one minibatch's loss gradient,
-one optimizer step, the whole update, and the whole iteration. Each is compiled once and
-timed as the median of ``--repeats`` calls; XLA's cost analysis of the whole iteration gives
-its flops and bytes. ``--trace DIR`` also writes a ``jax.profiler`` trace of a few iterations
-(open it in Perfetto / TensorBoard). Writes ``benchmarks/results/profile_ppo__<device>__<date>.json``.
+the critic on the rest; beside it, the critic over every ``next_obs`` it replaced), GAE, one
+epoch's shuffle (permutation + gather), one minibatch's loss gradient, one optimizer step, the
+whole update, and the whole iteration. Each is compiled once and timed as the median of
+``--repeats`` calls; XLA's cost analysis of the whole iteration gives its flops and bytes.
+``--trace DIR`` also writes a ``jax.profiler`` trace of a few iterations (open it in Perfetto /
+TensorBoard). Writes ``benchmarks/results/profile_ppo__<device>__<date>.json``.
 """
 
 from __future__ import annotations

@@ -107,19 +107,9 @@ def discounted_returns(
     """
     rewards = jnp.asarray(rewards)
     terminated = _as_float(terminated, rewards)
-    truncated = _as_float(truncated, rewards)
-
-    def backward_step(next_return, step_inputs):
-        reward, next_value, term, trunc = step_inputs
-        continuation = trunc * next_value + (1.0 - trunc) * next_return
-        ret = reward + gamma * (1.0 - term) * continuation
-        return ret, ret
-
-    # The value after the last step seeds the recursion: bootstrap from next_v_{T-1}.
-    _, returns = lax.scan(
-        backward_step,
-        next_values[-1],
-        (rewards, next_values, terminated, truncated),
-        reverse=True,
-    )
-    return returns
+    # Where the recursion is cut (a truncation, or the rollout's last step) the return bootstraps
+    # from next_v_t instead of continuing into R_{t+1}.
+    cut = jnp.maximum(_as_float(truncated, rewards), jnp.zeros_like(rewards).at[-1].set(1.0))
+    not_terminal = 1.0 - terminated
+    return reverse_linear_recurrence(rewards + gamma * not_terminal * cut * next_values,
+                                     gamma * not_terminal * (1.0 - cut))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import jax
 
 # Time steps per loop iteration of the hot per-step scans on an accelerator.
@@ -29,9 +32,6 @@ def use_compilation_cache() -> str | None:
     Entries are keyed by the program, the jax/jaxlib versions and the device, so a stale entry
     is never used; programs that compile in under a second are not stored.
     """
-    import os
-    from pathlib import Path
-
     if jax.config.jax_compilation_cache_dir:
         return jax.config.jax_compilation_cache_dir
     chosen = os.environ.get("JAXRL_COMPILATION_CACHE", "")
