@@ -22,6 +22,17 @@ def scan_unroll() -> int:
     return 1 if jax.default_backend() == "cpu" else ACCELERATOR_SCAN_UNROLL
 
 
+def project_inputs_first() -> bool:
+    """Whether a recurrent layer projects its inputs for the whole sequence before its time loop
+    (and takes its gradient by :func:`jaxrl.nets.cells.recur`'s written-out backward pass).
+
+    On a GPU it takes a matrix product out of every step of the forward and the backward loop.
+    On XLA:CPU, where each step is compute-bound rather than launch-bound, the loop over a
+    precomputed ``[T, S, B, G*H]`` array measured slower than projecting inside the loop.
+    """
+    return jax.default_backend() != "cpu"
+
+
 def use_compilation_cache() -> str | None:
     """Turn on JAX's persistent compilation cache for this process; returns its folder (None: off).
 

@@ -5,11 +5,14 @@ The carry is explicit: every call takes the carry in and hands the new one back;
 no hidden state lives in a module. Where ``episode_start[t]`` is set, the carry is
 replaced by the initial (zero) carry *before* step ``t`` is processed, so a reset
 inside a sequence gives exactly the output of a fresh carry.
+
+The modules only own the parameters (named as flax's ``OptimizedLSTMCell``/``GRUCell`` name
+them); the recurrence itself is :mod:`jaxrl.nets.cells`, which projects a layer's inputs for
+the whole sequence before its time loop and steps the actor's and critic's stacks together.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -17,11 +20,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxrl.core.platform import scan_unroll
+from jaxrl.core import platform
+from jaxrl.nets.cells import GATES, CellWeights, scan_layer, stack_weights
 from jaxrl.nets.init import orthogonal
 from jaxrl.nets.mlp import MLP, PolicyValueHeads
 
-CELLS = ("lstm", "gru")
+CELLS = tuple(GATES)
 # Per layer: LSTM a (cell, hidden) pair of ``[B, hidden_size]`` arrays, GRU one ``[B, hidden_size]`` array.
 RecurrentCarry = tuple[Any, ...]
 
@@ -32,26 +36,52 @@ def zero_carry(num_layers: int, batch_size: int, hidden_size: int, cell: str = "
     return tuple((zeros, zeros) if cell == "lstm" else zeros for _ in range(num_layers))
 
 
-class _ResettingCell(nn.Module):
-    """One recurrent step that first resets the carry of envs whose episode starts."""
+class _Dense(nn.Module):
+    """A dense map's parameters only, named like ``nn.Dense``'s: ``kernel [F, H]`` (and ``bias [H]``)."""
 
-    hidden_size: int
-    cell: str = "lstm"
+    features: int
+    use_bias: bool
+    kernel_init: Callable
 
     @nn.compact
-    def __call__(self, carry, inputs):
-        x, episode_start = inputs
-        carry = jax.tree.map(lambda c: jnp.where(episode_start[:, None], 0.0, c), carry)
-        if self.cell == "lstm":
-            step = nn.OptimizedLSTMCell(self.hidden_size, recurrent_kernel_init=orthogonal(), name="cell")
-        else:
-            step = nn.GRUCell(self.hidden_size, recurrent_kernel_init=orthogonal(), name="cell")
-        return step(carry, x)
+    def __call__(self, in_features: int) -> tuple[jax.Array, jax.Array]:
+        kernel = self.param("kernel", self.kernel_init, (in_features, self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,)) if self.use_bias else None
+        return kernel, bias if bias is not None else jnp.zeros((self.features,), kernel.dtype)
+
+
+class _CellParams(nn.Module):
+    """One cell's parameters as flax's cell of that kind has them (``ii``, ``hi``, ... or ``ir``, ``hr``, ...)."""
+
+    hidden_size: int
+    cell: str
+
+    @nn.compact
+    def __call__(self, in_features: int) -> CellWeights:
+        lstm = self.cell == "lstm"
+        input_init, hidden_init = nn.initializers.lecun_normal(), orthogonal()
+        inputs = [_Dense(self.hidden_size, not lstm, input_init, name=f"i{g}")(in_features) for g in GATES[self.cell]]
+        hiddens = [_Dense(self.hidden_size, lstm or g == "n", hidden_init, name=f"h{g}")(self.hidden_size)
+                   for g in GATES[self.cell]]
+        concat = lambda arrays: jnp.concatenate(arrays, axis=-1)
+        # LSTM: all biases are on the hidden side and can join the input projection; GRU: the
+        # input biases can, the candidate's hidden bias sits inside r * (...) and cannot.
+        bias = concat([b for _, b in hiddens] if lstm else [b for _, b in inputs])
+        candidate_bias = jnp.zeros((self.hidden_size,)) if lstm else hiddens[-1][1]
+        return CellWeights(concat([k for k, _ in inputs]), bias, concat([k for k, _ in hiddens]), candidate_bias)
+
+
+class _Layer(nn.Module):
+    hidden_size: int
+    cell: str
+
+    @nn.compact
+    def __call__(self, in_features: int) -> CellWeights:
+        return _CellParams(self.hidden_size, self.cell, name="cell")(in_features)
 
 
 class RecurrentStack(nn.Module):
-    """Stacked recurrent layers: ``(carry, x [T, B, F], episode_start [T, B]) -> (carry, y [T, B, hidden_size])``
-    as one ``lax.scan``; :meth:`step` is one time step of every layer (what the scan body runs)."""
+    """Stacked recurrent layers: ``(carry, x [T, B, F], episode_start [T, B]) -> (carry, y [T, B, hidden_size])``."""
 
     hidden_size: int = 128
     num_layers: int = 1
@@ -60,38 +90,33 @@ class RecurrentStack(nn.Module):
     def setup(self) -> None:
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
-        self.layers = [_ResettingCell(self.hidden_size, self.cell, name=f"layer_{i}") for i in range(self.num_layers)]
+        self.layers = [_Layer(self.hidden_size, self.cell, name=f"layer_{i}") for i in range(self.num_layers)]
 
-    def step(self, carry: RecurrentCarry, x: jax.Array, episode_start: jax.Array) -> tuple[RecurrentCarry, jax.Array]:
-        """One step: ``x [B, F]``, ``episode_start [B]`` -> (carry, ``y [B, hidden_size]``)."""
-        new_carry = []
-        for layer, cell in enumerate(self.layers):
-            layer_carry, x = cell(carry[layer], (x, episode_start))
-            new_carry.append(layer_carry)
-        return tuple(new_carry), x
+    def weights(self, in_features: int) -> list[CellWeights]:
+        """Every layer's weights (created at init) for inputs of ``in_features``."""
+        return [layer(in_features if i == 0 else self.hidden_size) for i, layer in enumerate(self.layers)]
 
     def __call__(self, carry: RecurrentCarry, x: jax.Array, episode_start: jax.Array
                  ) -> tuple[RecurrentCarry, jax.Array]:
-        carries, ys = scan_stacks(self, lambda stack: {"stack": stack}, {"stack": carry}, x, episode_start)
-        return carries["stack"], ys["stack"]
+        carries, ys = scan_stacks([self], [carry], x, episode_start)
+        return carries[0], ys[0]
 
 
-def _step_stacks(owner: nn.Module, carries, inputs, stacks_of):
-    x, episode_start = inputs
-    outs = {name: stack.step(carries[name], x, episode_start) for name, stack in stacks_of(owner).items()}
-    return {name: out[0] for name, out in outs.items()}, {name: out[1] for name, out in outs.items()}
-
-
-def scan_stacks(owner: nn.Module, stacks_of: Callable[[nn.Module], dict[str, RecurrentStack]],
-                carries: dict[str, RecurrentCarry], x: jax.Array, episode_start: jax.Array
-                ) -> tuple[dict[str, RecurrentCarry], dict[str, jax.Array]]:
-    """Run the stacks ``stacks_of(owner)`` (``owner``'s submodules, by name) over the same inputs
-    ``x [T, B, F]`` in ONE ``lax.scan``: the actor's and the critic's cells step together, one loop
-    whose body holds both cells' work (faster than a scan each). Returns the new carries and the
-    outputs ``[T, B, hidden]`` by name."""
-    scan = nn.scan(functools.partial(_step_stacks, stacks_of=stacks_of), variable_broadcast="params",
-                   split_rngs={"params": False}, in_axes=0, out_axes=0, unroll=scan_unroll())
-    return scan(owner, carries, (x, episode_start))
+def scan_stacks(stacks: list[RecurrentStack], carries: list[RecurrentCarry], x: jax.Array, episode_start: jax.Array
+                ) -> tuple[list[RecurrentCarry], list[jax.Array]]:
+    """Run ``stacks`` (same cell, sizes and depth) over the same inputs ``x [T, B, F]``, layer by layer,
+    each layer of all stacks in one loop (one batched matrix product per step). Returns each stack's
+    new carry and outputs ``[T, B, hidden]``."""
+    cell, num_layers = stacks[0].cell, stacks[0].num_layers
+    per_stack = [stack.weights(x.shape[-1]) for stack in stacks]
+    new_layer_carries, inputs = [], x
+    for layer in range(num_layers):
+        weights = stack_weights([weights[layer] for weights in per_stack])
+        carry = jax.tree.map(lambda *c: jnp.stack(c), *[stack_carry[layer] for stack_carry in carries])
+        carry, inputs = scan_layer(cell, weights, carry, inputs, episode_start, platform.project_inputs_first())
+        new_layer_carries.append(carry)
+    unstack = lambda s: tuple(jax.tree.map(lambda c: c[s], layer_carry) for layer_carry in new_layer_carries)
+    return [unstack(s) for s in range(len(stacks))], [inputs[:, s] for s in range(len(stacks))]
 
 
 class RecurrentActorCritic(PolicyValueHeads):
@@ -128,8 +153,10 @@ class RecurrentActorCritic(PolicyValueHeads):
         self.setup_heads()
 
     def __call__(self, carry: dict[str, Any], obs: jax.Array, episode_start: jax.Array):
-        new_carry, features = scan_stacks(self, lambda owner: owner.lstm, {name: carry[name] for name in self.lstm},
-                                          obs, episode_start)
+        names = list(self.lstm)
+        carries, features = scan_stacks([self.lstm[name] for name in names], [carry[name] for name in names],
+                                        obs, episode_start)
+        new_carry, features = dict(zip(names, carries)), dict(zip(names, features))
         actor_features = features["shared" if self.shared_lstm else "actor"]
         critic_features = features["shared" if self.shared_lstm else "critic"]
         policy_out, value = self.heads(self.actor_dense(actor_features), self.critic_dense(critic_features))
