@@ -15,3 +15,22 @@ def write_result(name: str, payload: dict[str, Any], results_dir: Path = RESULTS
     """Write ``{facts..., **payload}`` to ``results_dir/<name>__<device>__<date>.json`` (or over ``path``,
     a file this run wrote before)."""
     return bench.write_result(name, payload, results_dir, path)
+
+
+FORCE_HELP = ("override a backend choice of jaxrl.core.platform for this run, NAME=on|off|INT (e.g. "
+              "project_inputs_first=on, recurrent_scan_unroll=16); repeatable")
+
+
+def force_platform_choices(choices: list[str]) -> dict[str, bool | int]:
+    """Apply ``NAME=VALUE`` overrides of :mod:`jaxrl.core.platform`'s choices (``on``/``off`` or an
+    integer), so that one machine can time both sides of a choice; returns them for the result file."""
+    from jaxrl.core import platform
+
+    forced: dict[str, bool | int] = {}
+    for choice in choices:
+        name, _, value = choice.partition("=")
+        if not callable(getattr(platform, name, None)) or not value:
+            raise SystemExit(f"--force {choice!r}: expected NAME=VALUE with NAME a function of jaxrl.core.platform")
+        forced[name] = {"on": True, "off": False}.get(value) if value in ("on", "off") else int(value)
+        setattr(platform, name, lambda *_, value=forced[name]: value)
+    return forced

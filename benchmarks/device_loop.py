@@ -31,7 +31,7 @@ import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _meta import RESULTS_DIR, write_result
+from _meta import FORCE_HELP, RESULTS_DIR, force_platform_choices, write_result
 
 from jaxrl import final_returns, make_train
 from jaxrl.agents.ppo import PPOConfig
@@ -147,7 +147,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed calls per row after compilation (best kept)")
     parser.add_argument("--rows", type=int, nargs="*", default=None, help="indices of the rows to run (default all)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON file goes")
+    parser.add_argument("--force", action="append", default=[], metavar="NAME=VALUE", help=FORCE_HELP)
     args = parser.parse_args()
+    forced = force_platform_choices(args.force)
     rows = QUICK_ROWS if args.quick else CPU_ROWS if jax.default_backend() == "cpu" else GPU_ROWS
     rows = [rows[i] for i in args.rows] if args.rows is not None else list(rows)
     results, path = [], None
@@ -156,7 +158,7 @@ def main() -> None:
         print(json.dumps(results[-1]), flush=True)
         # Rewritten after every row, so a run stopped part-way keeps the rows it measured.
         path = write_result("device_loop", {"env": ENV, "peer_config": dataclasses.asdict(PEER_CONFIG),
-                                            "rows": results}, args.results_dir, path)
+                                            "forced": forced, "rows": results}, args.results_dir, path)
     print(table(results))
     print(f"wrote {path}")
 

@@ -147,7 +147,7 @@ def main() -> None:
 def redraw_learning_plot() -> None:
     from report import RESULTS_DIR, load, plot_learning
 
-    _, tasks, _ = load(sorted(RESULTS_DIR.glob("learning__*.json")))
+    _, tasks, _, _ = load(sorted(RESULTS_DIR.glob("learning__*.json")))
     print("wrote", plot_learning(tasks, RESULTS_DIR))
 
 

@@ -12,8 +12,8 @@ steps; the recurrent rows use full-rollout BPTT (``seq_len`` 64). Architectures:
 * ``lstm-64``/``gru-64``: a 64-wide cell, then one 64 dense layer: the MLP with its first layer
   made recurrent, the sizes the velocity-hidden presets train with.
 
-``--project-inputs-first on|off`` overrides the backend's choice of recurrent loop
-(:func:`jaxrl.core.platform.project_inputs_first`), to measure both on one machine.
+``--force project_inputs_first=on|off`` (or ``recurrent_scan_unroll=N``)
+overrides a backend choice of :mod:`jaxrl.core.platform`, to measure both sides on one machine.
 Timing: ahead-of-time compile, then the best of ``--repeats`` calls (``device_loop.time_train``).
 Writes ``benchmarks/results/recurrent_speed__<device>__<date>.json``.
 """
@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _meta import RESULTS_DIR, write_result
+from _meta import FORCE_HELP, RESULTS_DIR, force_platform_choices, write_result
 from device_loop import PEER_CONFIG, time_train
 
 from jaxrl.core import platform
@@ -58,18 +58,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed calls per row after compilation (best kept)")
     parser.add_argument("--rows", nargs="*", default=list(ARCHITECTURES), choices=list(ARCHITECTURES),
                         help="architectures to run (mlp first: the others are reported against it)")
-    parser.add_argument("--project-inputs-first", choices=("auto", "on", "off"), default="auto",
-                        help="recurrent loop: the backend's choice, or force one")
+    parser.add_argument("--force", action="append", default=[], metavar="NAME=VALUE", help=FORCE_HELP)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON file goes")
     args = parser.parse_args()
-    if args.project_inputs_first != "auto":
-        forced = args.project_inputs_first == "on"
-        platform.project_inputs_first = lambda: forced
+    forced = force_platform_choices(args.force)
     rows, path, feed_forward_sps = [], None, None
     for architecture in args.rows:
         result = time_train(row_config(architecture, args.num_envs, args.updates), 1, args.repeats)
         row = {"architecture": architecture, "num_envs": args.num_envs, "num_steps": NUM_STEPS,
-               "project_inputs_first": platform.project_inputs_first(), **result}
+               "project_inputs_first": platform.project_inputs_first(),
+               "recurrent_scan_unroll": platform.recurrent_scan_unroll(NUM_STEPS), "forced": forced, **result}
         if architecture == "mlp":
             feed_forward_sps = result["aggregate_sps"]
         elif feed_forward_sps:

@@ -43,11 +43,15 @@ def _as_learning_task(data: dict[str, Any]) -> dict[str, Any]:
                      for curve in curves]}
 
 
-def load(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """``(throughput rows, learning tasks, peer runs)`` from result files; each gets its file's device
-    and date. Peer runs are ``benchmarks/device_loop.py`` files (jaxrl vs rejax per row). Files of
-    other benchmarks are ignored."""
-    rows, tasks, peer_runs = [], [], []
+Runs = list[dict[str, Any]]
+
+
+def load(paths: list[Path]) -> tuple[Runs, Runs, Runs, Runs]:
+    """``(throughput rows, learning tasks, peer runs, recurrent runs)`` from result files; each gets its
+    file's device and date. Peer runs are ``benchmarks/device_loop.py`` files (jaxrl vs rejax per row),
+    recurrent runs ``benchmarks/recurrent_speed.py`` files. Files of other benchmarks (and
+    ``experiment__*`` files, one-off comparisons) are ignored."""
+    rows, tasks, peer_runs, recurrent_runs = [], [], [], []
     for path in paths:
         data = json.loads(path.read_text())
         stamp = {"device": data.get("device_kind", "?"), "date": data.get("date", ""), "file": path.name,
@@ -64,7 +68,9 @@ def load(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
             tasks.append({**_as_learning_task(data), **stamp})
         elif path.name.startswith("device_loop__") and "rows" in data:
             peer_runs.append({**data, **stamp})
-    return rows, tasks, peer_runs
+        elif path.name.startswith("recurrent_speed__") and "rows" in data:
+            recurrent_runs.append({**data, **stamp})
+    return rows, tasks, peer_runs, recurrent_runs
 
 
 def peer_table(peer_runs: list[dict[str, Any]]) -> str:
@@ -81,6 +87,20 @@ def peer_table(peer_runs: list[dict[str, Any]]) -> str:
             lines.append(f"| {device} | {row['row']} | {row['jaxrl']['aggregate_sps']:,.0f} "
                          f"| {_number(peer.get('aggregate_sps'), ',.0f')} | {_number(row.get('sps_ratio'), '.2f')} "
                          f"| {compile_s} | {row['env_only_sps']:,.0f} | {run['date'][:10]} |")
+    return "\n".join(lines)
+
+
+def recurrent_table(recurrent_runs: Runs) -> str:
+    """The newest ``recurrent_speed`` run per device: each architecture's SPS and its share of the MLP's."""
+    newest = {run["device"]: run for run in sorted(recurrent_runs, key=lambda run: run["date"])}
+    lines = ["| device | architecture | envs x steps | SPS | share of the MLP's SPS | compile s | date |",
+             "|" + "---|" * 7]
+    for device in sorted(newest):
+        for row in newest[device]["rows"]:
+            share = _number(row.get("fraction_of_mlp") and 100 * row["fraction_of_mlp"], ".1f")
+            lines.append(f"| {device} | {row['architecture']} | {row['num_envs']}x{row['num_steps']} "
+                         f"| {row['aggregate_sps']:,.0f} | {share if share == '-' else share + '%'} "
+                         f"| {row['compile_s']:.1f} | {newest[device]['date'][:10]} |")
     return "\n".join(lines)
 
 
@@ -205,7 +225,7 @@ def plot_learning(tasks: list[dict[str, Any]], out_dir: Path) -> Path | None:
 
 def write_report(paths: list[Path], out_dir: Path) -> Path:
     """Merge ``paths`` into ``out_dir/REPORT.md`` and the PNGs; returns the markdown path."""
-    rows, tasks, peer_runs = load(paths)
+    rows, tasks, peer_runs, recurrent_runs = load(paths)
     rows = newest_per_cell(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     images = plot_throughput(rows, out_dir) if rows else []
@@ -229,6 +249,11 @@ def write_report(paths: list[Path], out_dir: Path) -> Path:
                   ("PPO on CartPole, the same config for both (64x64 tanh, 4 epochs x 4 minibatches), both in one "
                    "run on one machine; compile ahead of time, then the best of the timed calls. The newest run "
                    "per device; the recurrent rows have no peer."), "", peer_table(peer_runs), ""]
+    if recurrent_runs:
+        parts += ["## Recurrent PPO against the feed-forward rate (`benchmarks/recurrent_speed.py`)", "",
+                  ("Device loop, PPO on CartPole, 64 steps per env and full-rollout BPTT, 4 epochs x 4 minibatches; "
+                   "each recurrent architecture's SPS next to the 64x64 MLP's, measured in the same run. The "
+                   "newest run per device."), "", recurrent_table(recurrent_runs), ""]
     parts += ["## Learning", "", learning_table(tasks) if tasks else "(no learning results)", ""]
     if any("vmapped_run" in t for t in tasks):
         parts += ["### Device loop, seeds trained together (`benchmarks/device_learning.py`)", "",

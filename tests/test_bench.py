@@ -115,6 +115,23 @@ def test_report_shows_the_newest_peer_run_per_device_with_its_ratios(tmp_path):
     assert "100,000" not in markdown
 
 
+def test_report_shows_the_newest_recurrent_speed_run_per_device(tmp_path):
+    def run(date: str, gru_sps: float) -> dict:
+        rows = [{"architecture": "mlp", "num_envs": 256, "num_steps": 64, "aggregate_sps": 400_000.0,
+                 "compile_s": 3.0},
+                {"architecture": "gru-64", "num_envs": 256, "num_steps": 64, "aggregate_sps": gru_sps,
+                 "compile_s": 4.5, "fraction_of_mlp": gru_sps / 400_000.0}]
+        return {"date": date, "device_kind": "cpu", "rows": rows}
+
+    old, new = tmp_path / "recurrent_speed__cpu__1.json", tmp_path / "recurrent_speed__cpu__2.json"
+    old.write_text(json.dumps(run("2026-11-25T00:00:00+00:00", 50_000.0)))
+    new.write_text(json.dumps(run("2026-11-26T00:00:00+00:00", 100_000.0)))
+    markdown = report.write_report([old, new], tmp_path / "report").read_text()
+    assert "| cpu | mlp | 256x64 | 400,000 | - | 3.0 | 2026-11-26 |" in markdown
+    assert "| cpu | gru-64 | 256x64 | 100,000 | 25.0% | 4.5 | 2026-11-26 |" in markdown
+    assert "50,000" not in markdown
+
+
 def test_report_prefers_full_runs_over_newer_quick_ones():
     row = {"device": "cpu", "algorithm": "sac", "backend": "sync", "num_envs": 1}
     full = {**row, "date": "2026-11-22T10:00", "quick": False, "train_sps": 1.0}

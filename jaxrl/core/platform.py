@@ -12,7 +12,7 @@ ACCELERATOR_SCAN_UNROLL = 8
 
 
 def scan_unroll() -> int:
-    """``unroll`` for the scans over env steps and sequence steps (acting, recurrent cells).
+    """``unroll`` for the scans over env steps (the acting scan; recurrent layers: :func:`recurrent_scan_unroll`).
 
     On a GPU every loop iteration costs ~20 us of control however little its body computes
     (a 128-step scan of a few elementwise ops took 3.1 ms on an H100), so the acting scan of a
@@ -31,6 +31,22 @@ def project_inputs_first() -> bool:
     precomputed ``[T, S, B, G*H]`` array measured slower than projecting inside the loop.
     """
     return jax.default_backend() != "cpu"
+
+
+# The most time steps of a recurrent layer unrolled into one loop iteration on an accelerator.
+ACCELERATOR_RECURRENT_UNROLL = 64
+
+
+def recurrent_scan_unroll(length: int) -> int:
+    """``unroll`` of a recurrent layer's time loop over ``length`` steps.
+
+    On a GPU the loop's per-iteration control cost is a large share of a small cell's step, so
+    sequences up to 64 steps are unrolled completely: on an H100, PPO at 2048 envs x 64 steps
+    with full-rollout BPTT ran at 4.53M env steps/s (GRU 64) and 3.16M (LSTM 128) unrolled,
+    against 4.29M and 2.62M with 8 steps per iteration, for about the same compile time.
+    On XLA:CPU: 1, as :func:`scan_unroll`.
+    """
+    return 1 if jax.default_backend() == "cpu" else min(length, ACCELERATOR_RECURRENT_UNROLL)
 
 
 def use_compilation_cache() -> str | None:

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxrl.core.platform import scan_unroll
+from jaxrl.core import platform
 
 GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 
@@ -116,7 +116,8 @@ def _recur_forward(cell: str, weights: CellWeights, carry, projected: jax.Array,
         carry, recurrent, carry_in = _step(cell, weights, carry, *inputs)
         return carry, (hidden_state(cell, carry), recurrent, carry_in)
 
-    carry, (outputs, recurrents, carries_in) = jax.lax.scan(body, carry, (projected, starts), unroll=scan_unroll())
+    carry, (outputs, recurrents, carries_in) = jax.lax.scan(body, carry, (projected, starts),
+                                                            unroll=platform.recurrent_scan_unroll(len(starts)))
     return (carry, outputs), (weights, projected, starts, recurrents, carries_in)
 
 
@@ -139,7 +140,7 @@ def _recur_backward(cell: str, residuals, cotangents):
 
     inputs = (d_outputs, carries_in, projected, recurrents, starts)
     d_carry, (d_projected, d_recurrents, d_candidate_biases) = jax.lax.scan(
-        body, d_final_carry, inputs, reverse=True, unroll=scan_unroll())
+        body, d_final_carry, inputs, reverse=True, unroll=platform.recurrent_scan_unroll(len(starts)))
     d_hidden_kernel = jnp.einsum("tsbh,tsbk->shk", hidden_state(cell, carries_in), d_recurrents)
     d_weights = CellWeights(jnp.zeros_like(weights.input_kernel), jnp.zeros_like(weights.bias), d_hidden_kernel,
                             d_candidate_biases.sum(0))
@@ -175,5 +176,6 @@ def scan_layer(cell: str, weights: CellWeights, carry, x: jax.Array, episode_sta
         return carries, jnp.concatenate([hidden_state(cell, c) for c in carries])
 
     carries = [jax.tree.map(lambda c: c[s, None], carry) for s in stacks]
-    carries, outputs = jax.lax.scan(body, carries, (x, episode_start), unroll=scan_unroll())
+    carries, outputs = jax.lax.scan(body, carries, (x, episode_start),
+                                    unroll=platform.recurrent_scan_unroll(len(episode_start)))
     return jax.tree.map(lambda *c: jnp.concatenate(c), *carries), outputs
