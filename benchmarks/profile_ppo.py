@@ -35,7 +35,6 @@ from jaxrl.core.bootstrap import next_observation_values
 from jaxrl.core.minibatches import shuffled_minibatches
 from jaxrl.envs.device import make_device_env
 from jaxrl.loops import device as loop
-from jaxrl.types import Rollout
 
 
 def median_ms(function, *args, repeats: int) -> float:
@@ -60,19 +59,10 @@ def profile(num_envs: int, num_steps: int, repeats: int) -> dict:
     state = carry.state
 
     def acting(carry):
-        """The iteration's acting scan alone (the loop's own env_step), its transitions as a Rollout."""
+        """The iteration's acting scan alone (the loop's own), its transitions as a Rollout."""
         noise = agent.sample_noise(state, jax.random.PRNGKey(1), (num_steps, num_envs))
         keys = loop.step_keys(jax.random.PRNGKey(2), (num_steps, num_envs))
-
-        def step(actor, inputs):
-            actions, extras, recurrent, exploration = loop.explore_and_act(
-                agent, carry.state, actor.obs, inputs[0], actor.carry, actor.episode_start, actor.exploration)
-            next_actor, out = loop.step_actor(env, actor, actions, recurrent, exploration, inputs[1], None)
-            return next_actor, Rollout(obs=actor.obs, actions=actions, rewards=out.reward, terminated=out.terminated,
-                                       truncated=out.truncated, next_obs=out.next_obs, extras=extras,
-                                       mask=jnp.ones(num_envs, jnp.float32))
-
-        return jax.lax.scan(step, carry.actor, (noise, keys))[1]
+        return loop.scan_rollout(agent, env, carry.state, carry.actor, noise, keys)[1]
 
     rollout = jax.jit(acting)(carry)
     key = jax.random.PRNGKey(3)

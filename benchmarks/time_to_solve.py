@@ -13,8 +13,13 @@ the device loop (``phys2d/CartPole-v1``; one seed, then again with the persisten
 warm, then 16 seeds in one vmapped run) and of the host loop (gymnasium ``CartPole-v1``), and, with
 ``--peer-python``, rejax's PPO with PureJaxRL's CartPole config (benchmarks/peer_rejax_solve.py).
 
-Every agent is then evaluated on fresh episodes (not timed; jaxrl's deterministically, rejax by its
-own sampling ``make_act``). A seed counts as solved when its evaluation reaches the bar. Writes
+With ``--sb3-python`` (a Python with stable-baselines3): Stable-Baselines3's SAC (Pendulum-v1) or
+PPO (CartPole-v1) with its default hyper-parameters, each seed a fresh process that stops at the
+first periodic evaluation that reaches the bar (benchmarks/peer_sb3_solve.py; the periodic
+evaluations are left out of its time).
+
+Every agent is then evaluated on fresh episodes (not timed; jaxrl's and SB3's deterministically,
+rejax by its own sampling ``make_act``). A seed counts as solved when its evaluation reaches the bar. Writes
 ``benchmarks/results/time_to_solve__<device>__<date>.json``.
 """
 
@@ -118,6 +123,30 @@ def cartpole_rows(seeds: list[int], episodes: int, peer_python: str | None) -> l
     return rows
 
 
+SB3_RUNS = {"pendulum": ("sac", "Pendulum-v1", BAR, 1_000, 60_000),
+            "cartpole": ("ppo", "CartPole-v1", CARTPOLE_BAR, 2_048, 300_000)}
+
+
+def sb3_rows(task: str, seeds: list[int], episodes: int, sb3_python: str) -> list[dict]:
+    """Stable-Baselines3's defaults on ``task``, one fresh process per seed (see the module doc)."""
+    algo, env, bar, every, max_steps = SB3_RUNS[task]
+    rows = []
+    for seed in seeds:
+        args = [sb3_python, str(Path(__file__).with_name("peer_sb3_solve.py")), "--algo", algo, "--env", env,
+                "--bar", str(bar), "--seed", str(seed), "--eval-every", str(every), "--eval-episodes", "10",
+                "--max-steps", str(max_steps), "--episodes", str(episodes)]
+        done = subprocess.run(args, capture_output=True, text=True, check=False)
+        label = f"Stable-Baselines3 {algo.upper()} defaults ({env}), 1 seed"
+        if done.returncode != 0:
+            rows.append({"row": label, "seed": seed, "error": done.stderr.strip().splitlines()[-1:]})
+        else:
+            peer = json.loads(done.stdout.strip().splitlines()[-1])
+            rows.append({"row": label, "algorithm": f"sb3-{algo}", "seed": seed, **peer,
+                         "eval_returns": [peer["eval_mean_return"]], "solved": peer["eval_mean_return"] >= bar})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", choices=["pendulum", "cartpole"], default="pendulum")
@@ -125,9 +154,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--peer-python", default=None, help="a Python with rejax 0.1.3 and gymnax 0.0.9 (CartPole)")
+    parser.add_argument("--sb3-python", default=None, help="a Python with stable-baselines3 (SAC / PPO defaults)")
     args = parser.parse_args(argv)
+    sb3 = sb3_rows(args.task, args.seeds, args.episodes, args.sb3_python) if args.sb3_python else []
     if args.task == "cartpole":
-        rows = cartpole_rows(args.seeds, args.episodes, args.peer_python)
+        for row in sb3:  # the CartPole rows count seeds solved as "k/n"
+            row["solved"] = f"{int(row.get('solved', False))}/1"
+        rows = cartpole_rows(args.seeds, args.episodes, args.peer_python) + sb3
         path = write_result("time_to_solve", {"benchmark": "time_to_solve", "task": "cartpole",
                                               "bar": CARTPOLE_BAR, "rows": rows})
         print("wrote", path)
@@ -139,10 +172,12 @@ def main(argv: list[str] | None = None) -> None:
             row = rows[-1]
             print(f"{algorithm} seed {seed}: {row['wall_s']:.1f} s ({row['compile_s']:.1f} s compile), "
                   f"eval {row['eval_mean_return']:.1f}, {'solved' if row['solved'] else 'NOT solved'}", flush=True)
+    rows += [row for row in sb3 if "wall_s" in row]
+    algorithms = list(dict.fromkeys(row["algorithm"] for row in rows))
     summary = {algorithm: {"solved": f"{sum(r['solved'] for r in rows if r['algorithm'] == algorithm)}/"
                                      f"{sum(r['algorithm'] == algorithm for r in rows)}",
                            "median_wall_s": float(np.median([r["wall_s"] for r in rows if r["algorithm"] == algorithm]))}
-               for algorithm in args.agents}
+               for algorithm in algorithms}
     print(summary)
     path = write_result("time_to_solve", {"benchmark": "time_to_solve", "env": ENV, "bar": BAR, "rows": rows,
                                           "summary": summary})

@@ -136,15 +136,14 @@ class OffPolicyCarry(NamedTuple):
     key: jax.Array  # split once per env step
 
 
-def make_on_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mesh | None = None) -> DeviceProgram:
-    """``num_updates`` x (``num_steps`` env steps, one ``update`` on the :class:`Rollout`). Update
-    ``i`` draws its keys from ``fold_in(key, i)``, so any split of the updates into pieces gives
-    the same run."""
-    config.validate()
-    check_divisible(config.num_envs, mesh)
-    num_envs, num_steps = config.num_envs, config.num_steps
+def scan_rollout(agent: Agent, env: DeviceEnv, state: Any, actor: Actor, noise: Any, env_keys: jax.Array,
+                 mesh: Mesh | None = None) -> tuple[Actor, Rollout]:
+    """The acting scan of an on-policy iteration: ``T`` steps of every env acting with ``state``.
 
-    def env_step(state, actor: Actor, inputs):
+    ``noise``: the agent's ``[T, B, ...]``; ``env_keys [T, B, 2]`` (:func:`step_keys`). Returns the
+    next actor and the :class:`Rollout` ``[T, B]`` (mask all ones)."""
+
+    def env_step(actor: Actor, inputs):
         noise, step_key = inputs
         actions, extras, carry, exploration = explore_and_act(agent, state, actor.obs, noise, actor.carry,
                                                               actor.episode_start, actor.exploration)
@@ -153,19 +152,30 @@ def make_on_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mesh
                                 truncated=step.truncated, next_obs=step.next_obs, extras=extras)
         return next_actor, transition
 
+    actor, transitions = jax.lax.scan(env_step, actor, (noise, env_keys), unroll=scan_unroll())
+    transitions = shard_env_axis(transitions, mesh, env_axis=1)
+    rollout = Rollout(obs=transitions.obs, actions=transitions.actions, rewards=transitions.rewards,
+                      terminated=transitions.terminated, truncated=transitions.truncated,
+                      next_obs=transitions.next_obs, extras=transitions.extras,
+                      mask=jnp.ones(transitions.rewards.shape, jnp.float32))
+    return actor, rollout
+
+
+def make_on_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mesh | None = None) -> DeviceProgram:
+    """``num_updates`` x (``num_steps`` env steps, one ``update`` on the :class:`Rollout`). Update
+    ``i`` draws its keys from ``fold_in(key, i)``, so any split of the updates into pieces gives
+    the same run."""
+    config.validate()
+    check_divisible(config.num_envs, mesh)
+    num_envs, num_steps = config.num_envs, config.num_steps
+
     def update_step(carry: OnPolicyCarry, update_index: jax.Array):
         state, actor, base_key = carry
         noise_key, steps_key, update_key = jax.random.split(jax.random.fold_in(base_key, update_index), 3)
         noise = agent.sample_noise(state, noise_key, (num_steps, num_envs))
         # Every env's keys of every step in one call (a threefry call per step is slow on XLA:CPU).
         env_keys = step_keys(steps_key, (num_steps, num_envs))
-        actor, transitions = jax.lax.scan(lambda a, x: env_step(state, a, x), actor, (noise, env_keys),
-                                          unroll=scan_unroll())
-        transitions = shard_env_axis(transitions, mesh, env_axis=1)
-        rollout = Rollout(obs=transitions.obs, actions=transitions.actions, rewards=transitions.rewards,
-                          terminated=transitions.terminated, truncated=transitions.truncated,
-                          next_obs=transitions.next_obs, extras=transitions.extras,
-                          mask=jnp.ones((num_steps, num_envs), jnp.float32))
+        actor, rollout = scan_rollout(agent, env, state, actor, noise, env_keys, mesh)
         state, metrics = agent.update(state, rollout, update_key)
         metrics = {**metrics, **actor.stats.metrics(), "env_steps": (update_index + 1) * config.batch_size}
         return OnPolicyCarry(state, actor, base_key), metrics
