@@ -165,3 +165,5 @@ def test_the_device_pendulum_is_the_fast_path_out_of_the_box(algorithm):
     # many envs and several gradient steps per vector step, in one scan (see PENDULUM_DEVICE_PRESET)
     assert (config.num_envs, config.updates_per_step, config.total_timesteps) == (16, 8, 16_000)
     assert jaxrl.config_for(algorithm, "Pendulum-v1").num_envs == 1  # the host-loop preset is unchanged
+    # TD3 and DDPG solve it with small networks; SAC needed its 256x256 ones
+    assert config.hidden_sizes == ((256, 256) if algorithm == "sac" else (64, 64))
