@@ -5,7 +5,9 @@
     python benchmarks/time_to_solve.py --task cartpole --peer-python peer/bin/python
 
 Pendulum (bar -200): each (agent, seed) is one ``jaxrl.run_device`` call with the env's preset
-and no other flags, timed from the call to the saved agent (compilation included).
+and no other flags, timed from the call to the saved agent (compilation included); then
+``--vmapped-agents`` with ``--vmapped-seeds`` seeds in one vmapped run (timed as a whole), and
+``--host-agents`` from the host loop's preset (gymnasium ``Pendulum-v1``, one env; first seed).
 
 CartPole (bar 475): PPO, each row a fresh process timed from its start to its exit, i.e. to the
 saved agent (imports, compilation, training, checkpoints): ``jaxrl train ppo`` with the preset of
@@ -56,6 +58,35 @@ def solve(algorithm: str, seed: int, episodes: int) -> dict:
     return {"algorithm": algorithm, "seed": seed, "env_steps": result.summary["env_steps_per_seed"],
             "wall_s": wall_s, "compile_s": result.summary["compile_s"], "train_s": result.summary["train_s"],
             "eval_mean_return": evaluation["mean_return"], "eval_episodes": episodes,
+            "solved": evaluation["mean_return"] >= BAR}
+
+
+def solve_vmapped(algorithm: str, first_seed: int, num_seeds: int, episodes: int) -> dict:
+    """``num_seeds`` seeds of the preset in one vmapped device run, timed as a whole, each evaluated."""
+    import jax
+
+    config = jaxrl.config_for(algorithm, ENV, seed=first_seed, progress=False)
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        result = jaxrl.run_device(algorithm, config, num_seeds=num_seeds, run_dir=Path(folder) / "run")
+        wall_s = time.perf_counter() - start
+    returns = [jaxrl.evaluate(algorithm, jax.tree.map(lambda leaf, i=i: leaf[i], result.states), episodes=episodes,
+                              seed=10_000 + first_seed + i)["mean_return"] for i in range(num_seeds)]
+    return {"algorithm": f"{algorithm} ({num_seeds} seeds vmapped)", "seed": first_seed, "num_seeds": num_seeds,
+            "wall_s": wall_s, "wall_s_per_seed": wall_s / num_seeds, "compile_s": result.summary["compile_s"],
+            "eval_returns": returns, "solved": f"{sum(r >= BAR for r in returns)}/{num_seeds}"}
+
+
+def solve_host(algorithm: str, seed: int, episodes: int) -> dict:
+    """The host loop's preset (gymnasium ``Pendulum-v1``, one env), timed from the call to the saved agent."""
+    config = jaxrl.config_for(algorithm, "Pendulum-v1", seed=seed, progress=False)
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        result = jaxrl.train(algorithm, config, run_dir=Path(folder) / "run")
+        wall_s = time.perf_counter() - start
+    evaluation = jaxrl.evaluate(algorithm, result.state, episodes=episodes, seed=10_000 + seed)
+    return {"algorithm": f"{algorithm} (host loop, Pendulum-v1)", "seed": seed, "wall_s": wall_s,
+            "env_steps": config.total_timesteps, "eval_mean_return": evaluation["mean_return"],
             "solved": evaluation["mean_return"] >= BAR}
 
 
@@ -155,6 +186,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--peer-python", default=None, help="a Python with rejax 0.1.3 and gymnax 0.0.9 (CartPole)")
     parser.add_argument("--sb3-python", default=None, help="a Python with stable-baselines3 (SAC / PPO defaults)")
+    parser.add_argument("--vmapped-seeds", type=int, default=16, help="Pendulum: seeds of the vmapped rows")
+    parser.add_argument("--vmapped-agents", nargs="*", default=["td3", "ddpg"],
+                        help="Pendulum: agents also timed with --vmapped-seeds seeds in one vmapped run")
+    parser.add_argument("--host-agents", nargs="*", default=["td3"],
+                        help="Pendulum: agents also timed from the host loop's preset, first seed only")
     args = parser.parse_args(argv)
     sb3 = sb3_rows(args.task, args.seeds, args.episodes, args.sb3_python) if args.sb3_python else []
     if args.task == "cartpole":
@@ -173,6 +209,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{algorithm} seed {seed}: {row['wall_s']:.1f} s ({row['compile_s']:.1f} s compile), "
                   f"eval {row['eval_mean_return']:.1f}, {'solved' if row['solved'] else 'NOT solved'}", flush=True)
     rows += [row for row in sb3 if "wall_s" in row]
+    extra_rows = [solve_vmapped(algorithm, args.seeds[0], args.vmapped_seeds, args.episodes)
+                  for algorithm in args.vmapped_agents]
+    extra_rows += [solve_host(algorithm, args.seeds[0], args.episodes) for algorithm in args.host_agents]
+    for row in extra_rows:
+        print(json.dumps(row), flush=True)
     algorithms = list(dict.fromkeys(row["algorithm"] for row in rows))
     summary = {algorithm: {"solved": f"{sum(r['solved'] for r in rows if r['algorithm'] == algorithm)}/"
                                      f"{sum(r['algorithm'] == algorithm for r in rows)}",
@@ -180,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
                for algorithm in algorithms}
     print(summary)
     path = write_result("time_to_solve", {"benchmark": "time_to_solve", "env": ENV, "bar": BAR, "rows": rows,
-                                          "summary": summary})
+                                          "summary": summary, "other_rows": extra_rows})
     print("wrote", path)
 
 

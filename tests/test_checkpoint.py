@@ -43,6 +43,27 @@ def test_shape_mismatch_names_the_leaf(tmp_path):
         restore_state({"w": jnp.ones(3)}, state_dict, path)
 
 
+def test_a_checkpoint_from_before_the_off_policy_observation_statistics_still_loads(tmp_path):
+    import jax
+
+    from jaxrl.agents import td3
+    from jaxrl.types import EnvSpec
+
+    spec = EnvSpec(observation_shape=(3,), discrete=False, action_dim=1, action_low=(-1.0,), action_high=(1.0,))
+    trained = td3.init(jax.random.PRNGKey(1), spec, td3.TD3Config(hidden_sizes=(8,)))
+    older = {"state": {k: v for k, v in serialization.to_state_dict(trained).items() if k != "obs_stats"}}
+    path = save_checkpoint(tmp_path, older, {"env_steps": 1})
+    _, state_dict = read_checkpoint(path)
+    template = {"state": td3.init(jax.random.PRNGKey(2), spec, td3.TD3Config(hidden_sizes=(8,)))}
+    restored = restore_state(template, state_dict, path)["state"]
+    np.testing.assert_array_equal(restored.actor_params["Dense_0"]["kernel"], trained.actor_params["Dense_0"]["kernel"])
+    assert float(restored.obs_stats.count) == pytest.approx(1e-4)  # the fresh statistics: nothing normalised yet
+    # any other missing field is still refused, in one line
+    broken = {"state": {k: v for k, v in older["state"].items() if k != "step"}}
+    with pytest.raises(CheckpointError, match="missing"):
+        restore_state(template, serialization.to_state_dict(broken), path)
+
+
 def test_every_dtype_and_nesting_round_trips_and_one_flipped_bit_is_refused(tmp_path):
     state = {"params": {"w": jnp.arange(6.0).reshape(2, 3), "b": jnp.zeros(0)}, "step": jnp.asarray(7, jnp.int32),
              "done": jnp.asarray([True, False]), "half": jnp.ones(3, jnp.bfloat16), "key": jnp.arange(2, dtype=jnp.uint32)}

@@ -18,6 +18,7 @@ from flax import struct
 
 from jaxrl.agents.base import flat_observations
 from jaxrl.config import ReplayConfig, check_discount, check_fraction, check_hidden_sizes, check_positive, hparam
+from jaxrl.core.normalization import RunningStats, init_running_stats, normalize, update_running_stats
 from jaxrl.core.replay import ReplayBuffer, replay_sample_batches
 from jaxrl.nets.continuous import QEnsemble
 from jaxrl.nets.mlp import activation_by_name
@@ -40,6 +41,7 @@ class OffPolicyConfig(ReplayConfig):
     hidden_sizes: tuple[int, ...] = (256, 256)  # actor and critic MLP hidden sizes
     activation: str = "relu"  # tanh, relu, silu or elu
     critic_layer_norm: bool = False  # LayerNorm in every critic hidden layer (as FastTD3; steadier Q at high update ratios)
+    norm_obs: bool = False  # running mean/std observation normalisation, its statistics from each update's replay samples
 
     def validate_offpolicy(self) -> None:
         self.validate_replay()
@@ -77,6 +79,7 @@ class ActorCriticState:
     opt_state: dict[str, Any]  # Adam states {"actor", "critic", ...}
     hparams: dict[str, jax.Array]  # vmappable fields as float32 scalars
     step: jax.Array  # int32: gradient steps done
+    obs_stats: RunningStats  # of flat observations [obs_dim]; used where config.norm_obs
     config: Any = struct.field(pytree_node=False)
     spec: EnvSpec = struct.field(pytree_node=False)
 
@@ -112,6 +115,18 @@ def init_actor_critic(key: jax.Array, spec: EnvSpec, actor: Any, critic: Any) ->
     return actor_params, critic_params
 
 
+def initial_obs_stats(spec: EnvSpec) -> RunningStats:
+    """Observation statistics before any data: zero mean, unit variance over the flat observation."""
+    return init_running_stats((math.prod(spec.observation_shape),))
+
+
+def network_observations(state: Any, obs: jax.Array) -> jax.Array:
+    """What the actor and the critic read: flat observations ``[..., obs_dim]``, normalised by the
+    state's running statistics where ``config.norm_obs``."""
+    flat = flat_observations(obs, state.spec)
+    return normalize(state.obs_stats, flat) if state.config.norm_obs else flat
+
+
 def own_copy(params: Any) -> Any:
     """A copy with its own buffers, for target networks: the host loop donates the whole state."""
     return jax.tree.map(jnp.copy, params)
@@ -134,13 +149,18 @@ def make_update(train_step: Callable[[Any, Transition, jax.Array], tuple[Any, di
 
     Metrics are averaged over the steps (NaN entries, e.g. a skipped delayed actor step, ignored);
     ``param_norm`` is the global norm of the actor and critic parameters after the last step.
+    With ``norm_obs`` the observation statistics first take in the sampled observations, and
+    every gradient step of the update reads observations normalised by them.
     """
 
     def update(state: Any, buffer: ReplayBuffer, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
         step_keys = jax.vmap(jax.random.split)(jax.random.split(key, state.config.updates_per_step))
         batches = replay_sample_batches(buffer, step_keys[:, 0], state.config.batch_size)
-        batches = batches.replace(obs=flat_observations(batches.obs, state.spec),
-                                  next_obs=flat_observations(batches.next_obs, state.spec))
+        if state.config.norm_obs:  # the samples are uniform over the buffer: they update its statistics
+            flat = flat_observations(batches.obs, state.spec)
+            state = state.replace(obs_stats=update_running_stats(state.obs_stats, flat.reshape(-1, flat.shape[-1])))
+        batches = batches.replace(obs=network_observations(state, batches.obs),
+                                  next_obs=network_observations(state, batches.next_obs))
         state, metrics = jax.lax.scan(lambda state, inputs: train_step(state, *inputs), state,
                                       (batches, step_keys[:, 1]))
         param_norm = optax.tree.norm((state.actor_params, state.critic_params))  # catches non-finite params

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.agents.base import flat_observations, no_carry, no_exploration, noise_as_is, noise_or_zeros
+from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, noise_or_zeros
 from jaxrl.agents.offpolicy import (
     ADAM,
     PENDULUM_DEVICE_PRESET,
@@ -27,7 +27,9 @@ from jaxrl.agents.offpolicy import (
     adam_step,
     box_bounds,
     init_actor_critic,
+    initial_obs_stats,
     make_update,
+    network_observations,
     own_copy,
     require_box,
     standard_normal_noise,
@@ -94,22 +96,24 @@ def init(key: jax.Array, spec: EnvSpec, config: SACConfig) -> SACState:
                    "alpha": ADAM.init(log_alpha)},
         hparams=hparams,
         step=jnp.zeros((), jnp.int32),
+        obs_stats=initial_obs_stats(spec),
         config=config,
         spec=spec,
     )
 
 
-def policy(state: SACState, actor_params: Any, obs: jax.Array) -> TanhGaussian:
-    """The action distribution for ``obs [B, *obs_shape]`` (over Box actions)."""
+def policy(state: SACState, actor_params: Any, features: jax.Array) -> TanhGaussian:
+    """The action distribution (over Box actions) for observations as the networks read them,
+    ``features [B, obs_dim]`` (:func:`network_observations`: flat, normalised where configured)."""
     actor, _ = _networks(state.config, state.spec)
-    mean, log_std = actor.apply({"params": actor_params}, flat_observations(obs, state.spec))
+    mean, log_std = actor.apply({"params": actor_params}, features)
     return TanhGaussian(mean, log_std, *box_bounds(state.spec))
 
 
 def _act(state: SACState, obs: jax.Array, noise: jax.Array | None, carry: None = None,
          episode_start: jax.Array | None = None) -> tuple[jax.Array, dict, None]:
     noise = noise_or_zeros(noise, (obs.shape[0], state.spec.action_dim))
-    actions, _ = policy(state, state.actor_params, obs).sample_from_noise(noise)
+    actions, _ = policy(state, state.actor_params, network_observations(state, obs)).sample_from_noise(noise)
     return actions, {}, carry
 
 

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.agents.base import flat_observations, no_carry, noise_or_zeros
+from jaxrl.agents.base import no_carry, noise_or_zeros
 from jaxrl.agents.offpolicy import (
     ADAM,
     PENDULUM_PRESET,
@@ -29,7 +29,9 @@ from jaxrl.agents.offpolicy import (
     adam_step,
     box_bounds,
     init_actor_critic,
+    initial_obs_stats,
     make_update,
+    network_observations,
     own_copy,
     require_box,
     standard_normal_noise,
@@ -99,6 +101,7 @@ def init(key: jax.Array, spec: EnvSpec, config: TD3Config) -> TD3State:
         opt_state={"actor": ADAM.init(actor_params), "critic": ADAM.init(critic_params)},
         hparams=hparams_from_config(config),
         step=jnp.zeros((), jnp.int32),
+        obs_stats=initial_obs_stats(spec),
         config=config,
         spec=spec,
     )
@@ -125,7 +128,7 @@ def _act(state: TD3State, obs: jax.Array, noise: jax.Array | None, carry: None =
          episode_start: jax.Array | None = None) -> tuple[jax.Array, dict, None]:
     actor, _ = _networks(state.config, state.spec)
     noise = noise_or_zeros(noise, (obs.shape[0], state.spec.action_dim))
-    unit = jnp.clip(actor.apply({"params": state.actor_params}, flat_observations(obs, state.spec)) + noise, -1.0, 1.0)
+    unit = jnp.clip(actor.apply({"params": state.actor_params}, network_observations(state, obs)) + noise, -1.0, 1.0)
     return to_box(unit, *box_bounds(state.spec)), {}, carry
 
 

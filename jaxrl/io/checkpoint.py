@@ -289,10 +289,30 @@ def _leaf_shapes(tree: Any) -> dict[str, tuple]:
     return {jax.tree_util.keystr(path): tuple(getattr(leaf, "shape", None) or np.shape(leaf)) for path, leaf in flat}
 
 
+# State fields that later versions added, whose initial value is what a checkpoint saved without
+# them meant: observation statistics of the off-policy agents, which did not normalise before.
+FIELDS_ADDED_LATER = ("obs_stats",)
+
+
+def _with_fields_added_later(state_dict: dict[str, Any], template_dict: dict[str, Any]) -> dict[str, Any]:
+    """``state_dict`` plus each :data:`FIELDS_ADDED_LATER` subtree it lacks, taken from ``template_dict``."""
+    merged = dict(state_dict)
+    for key, value in template_dict.items():
+        if key not in merged:
+            if key in FIELDS_ADDED_LATER:
+                merged[key] = value
+        elif isinstance(value, dict) and isinstance(merged[key], dict):
+            merged[key] = _with_fields_added_later(merged[key], value)
+    return merged
+
+
 def restore_state(template: Any, state_dict: dict[str, Any], path: Path) -> Any:
     """Fill ``template``'s structure (arrays or ``jax.eval_shape`` output) with ``state_dict``;
-    name any mismatch."""
-    expected = _leaf_shapes(tree_state_dict(template))
+    name any mismatch. Fields added since the checkpoint was written (:data:`FIELDS_ADDED_LATER`)
+    keep ``template``'s values."""
+    template_dict = tree_state_dict(template)
+    state_dict = _with_fields_added_later(state_dict, template_dict)
+    expected = _leaf_shapes(template_dict)
     found = _leaf_shapes(state_dict)
     missing = sorted(set(expected) - set(found))
     extra = sorted(set(found) - set(expected))

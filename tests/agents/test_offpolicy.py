@@ -112,6 +112,29 @@ def test_update_runs_updates_per_step_gradient_steps_in_one_call():
     assert np.isfinite(metrics["critic_loss"]) and np.isfinite(metrics["actor_loss"])
 
 
+@pytest.mark.parametrize("module, config_cls", [(td3, td3.TD3Config), (sac, sac.SACConfig)])
+def test_norm_obs_takes_statistics_from_replay_samples_and_the_networks_read_normalised_obs(module, config_cls):
+    state = module.init(jax.random.PRNGKey(0), SPEC, config_cls(norm_obs=True, updates_per_step=2, **SMALL))
+    batch = random_batch(jax.random.PRNGKey(1), 40)
+    # every observation is offset by 5 and scaled by 3 per feature: the statistics must find that
+    shifted = batch.replace(obs=5.0 + 3.0 * batch.obs, next_obs=5.0 + 3.0 * batch.next_obs)
+    buffer = replay_add(replay_init(64, shifted), shifted)
+    new, _ = module.update(state, buffer, jax.random.PRNGKey(2))
+    sampled = 2 * SMALL["batch_size"]
+    assert float(new.obs_stats.count) == pytest.approx(sampled, abs=1e-3)
+    np.testing.assert_allclose(new.obs_stats.mean, 5.0, atol=1.5)  # a sample of 32 from 40 rows
+    assert np.all(np.asarray(new.obs_stats.var) > 2.0) and np.all(np.asarray(new.obs_stats.var) < 30.0)
+    # acting reads (obs - mean) / std: an observation at the mean acts as a zero observation would
+    at_mean = new.obs_stats.mean[None]
+    zero_stats = new.replace(obs_stats=new.obs_stats.replace(mean=jnp.zeros(3), var=jnp.ones(3)))
+    np.testing.assert_allclose(module.act(new, at_mean, None)[0], module.act(zero_stats, jnp.zeros((1, 3)), None)[0],
+                               rtol=1e-5, atol=1e-6)
+    # without norm_obs the statistics stay untouched and the raw observation is read
+    plain = module.init(jax.random.PRNGKey(0), SPEC, config_cls(updates_per_step=2, **SMALL))
+    plain_new, _ = module.update(plain, buffer, jax.random.PRNGKey(2))
+    assert float(plain_new.obs_stats.count) == pytest.approx(1e-4)
+
+
 def test_discrete_actions_get_a_clear_error():
     with pytest.raises(ValueError, match=r"SAC needs a Box \(continuous\) action space.*use `jaxrl train ppo`"):
         sac.init(jax.random.PRNGKey(0), EnvSpec((3,), True, 2), sac.SACConfig(**SMALL))
