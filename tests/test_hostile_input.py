@@ -52,7 +52,7 @@ def test_every_config_value_validates_or_is_a_value_error_naming_the_field(confi
 
 # Flags that need a live env, devices or processes are exercised in test_cli.py.
 SKIPPED_FLAGS = {"--env", "--devices", "--coordinator", "--num-processes", "--process-id", "--resume", "--run-dir",
-                 "--loop", "--help", "--overwrite", "--sweep"}  # run options, not config fields (tested in their own files)
+                 "--loop", "--help", "--overwrite", "--sweep", "--num-seeds"}  # run options, not config fields (tested in their own files)
 
 
 def _train_flags(algorithm: str) -> list[str]:
