@@ -97,6 +97,17 @@ def test_report_row_for_seeds_trained_together_in_the_device_loop(tmp_path):
     assert (tmp_path / "report" / "learning_curves.png").stat().st_size > 1000
 
 
+OLDER, NEWER = "2026-11-25T00:00:00+00:00", "2026-11-26T00:00:00+00:00"
+
+
+def report_of_an_older_and_a_newer_run(tmp_path, benchmark: str, older: dict, newer: dict) -> str:
+    """REPORT.md from two result files of ``benchmark`` on one device."""
+    paths = [tmp_path / f"{benchmark}__cpu__{i}.json" for i in (1, 2)]
+    for path, run in zip(paths, (older, newer)):
+        path.write_text(json.dumps(run))
+    return report.write_report(paths, tmp_path / "report").read_text()
+
+
 def test_report_shows_the_newest_peer_run_per_device_with_its_ratios(tmp_path):
     def run(date, jaxrl_sps):
         row = {"row": "mlp 8x128", "jaxrl": {"aggregate_sps": jaxrl_sps, "compile_s": 3.25},
@@ -106,10 +117,8 @@ def test_report_shows_the_newest_peer_run_per_device_with_its_ratios(tmp_path):
                      "env_only_sps": 1.0e7}
         return {"date": date, "device_kind": "cpu", "rows": [row, recurrent]}
 
-    old, new = tmp_path / "device_loop__cpu__1.json", tmp_path / "device_loop__cpu__2.json"
-    old.write_text(json.dumps(run("2026-11-25T00:00:00+00:00", 100_000.0)))
-    new.write_text(json.dumps(run("2026-11-26T00:00:00+00:00", 300_000.0)))
-    markdown = report.write_report([old, new], tmp_path / "report").read_text()
+    markdown = report_of_an_older_and_a_newer_run(tmp_path, "device_loop", run(OLDER, 100_000.0),
+                                                  run(NEWER, 300_000.0))
     assert "| cpu | mlp 8x128 | 300,000 | 200,000 | 1.50 | 3.2 / 2.5 | 2,000,000 | 2026-11-26 |" in markdown
     assert "| cpu | lstm 256x64 | 30,000 | - | - | 5.0 | 10,000,000 | 2026-11-26 |" in markdown
     assert "100,000" not in markdown
@@ -123,10 +132,8 @@ def test_report_shows_the_newest_recurrent_speed_run_per_device(tmp_path):
                  "compile_s": 4.5, "fraction_of_mlp": gru_sps / 400_000.0}]
         return {"date": date, "device_kind": "cpu", "rows": rows}
 
-    old, new = tmp_path / "recurrent_speed__cpu__1.json", tmp_path / "recurrent_speed__cpu__2.json"
-    old.write_text(json.dumps(run("2026-11-25T00:00:00+00:00", 50_000.0)))
-    new.write_text(json.dumps(run("2026-11-26T00:00:00+00:00", 100_000.0)))
-    markdown = report.write_report([old, new], tmp_path / "report").read_text()
+    markdown = report_of_an_older_and_a_newer_run(tmp_path, "recurrent_speed", run(OLDER, 50_000.0),
+                                                  run(NEWER, 100_000.0))
     assert "| cpu | mlp | 256x64 | 400,000 | - | 3.0 | 2026-11-26 |" in markdown
     assert "| cpu | gru-64 | 256x64 | 100,000 | 25.0% | 4.5 | 2026-11-26 |" in markdown
     assert "50,000" not in markdown
