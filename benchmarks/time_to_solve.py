@@ -12,7 +12,9 @@ and no other flags, timed from the call to the saved agent (compilation included
 CartPole (bar 475): PPO, each row a fresh process timed from its start to its exit, i.e. to the
 saved agent (imports, compilation, training, checkpoints): ``jaxrl train ppo`` with the preset of
 the device loop (``phys2d/CartPole-v1``; one seed, then again with the persistent compilation cache
-warm, then 16 seeds in one vmapped run) and of the host loop (gymnasium ``CartPole-v1``), and, with
+warm, then 16 seeds in one vmapped run) and of the host loop (gymnasium ``CartPole-v1``), each
+loop's preset again with ``--target-return 475`` (stops once the mean training return of the last
+20 episodes reaches the bar), and, with
 ``--peer-python``, rejax's PPO with PureJaxRL's CartPole config (benchmarks/peer_rejax_solve.py).
 
 With ``--sb3-python`` (a Python with stable-baselines3): Stable-Baselines3's SAC (Pendulum-v1) or
@@ -129,7 +131,13 @@ def cartpole_rows(seeds: list[int], episodes: int, peer_python: str | None) -> l
                                        ("jaxrl device preset, 1 seed, compilation cache warm", device,
                                         str(folder / "cache")),
                                        ("jaxrl host preset (gymnasium CartPole-v1), 1 seed",
-                                        ["--env", "CartPole-v1", "--loop", "host"], "off")):
+                                        ["--env", "CartPole-v1", "--loop", "host"], "off"),
+                                       # stopping at the bar, as SB3's rows do (training return, not an eval)
+                                       ("jaxrl device preset, --target-return 475, 1 seed",
+                                        [*device, "--target-return", str(CARTPOLE_BAR)], "off"),
+                                       ("jaxrl host preset, --target-return 475, 1 seed",
+                                        ["--env", "CartPole-v1", "--loop", "host", "--target-return",
+                                         str(CARTPOLE_BAR)], "off")):
                 run_dir = folder / f"{len(rows)}"
                 wall_s = timed_train([*argv, "--seed", str(seed)], run_dir, cache)
                 seed_dirs = sorted(run_dir.glob("seed_*")) or [run_dir]
