@@ -43,11 +43,11 @@ def stack_weights(weights: list[CellWeights]) -> CellWeights:
     return jax.tree.map(lambda *leaves: jnp.stack(leaves), *weights)
 
 
-def project_inputs(weights: CellWeights, x: jax.Array) -> jax.Array:
-    """``x [..., B, F]`` (shared by all stacks) or ``[..., S, B, F]`` -> ``x W_x + b`` ``[..., S, B, G*H]``."""
-    if weights.input_kernel.shape[0] == 1 and x.ndim == 2:  # one stack, one step: a plain 2-D product
+def project_inputs(weights: CellWeights, x: jax.Array, shared: bool) -> jax.Array:
+    """``x W_x + b`` ``[..., S, B, G*H]`` of ``x [..., B, F]`` that every stack reads (``shared``: the
+    first layer's observations) or of ``x [..., S, B, F]``, each stack its own (the layers above)."""
+    if shared and weights.input_kernel.shape[0] == 1 and x.ndim == 2:  # one stack, one step: a 2-D product
         return (x @ weights.input_kernel[0] + weights.bias[0])[None]
-    shared = x.ndim == 2 or x.shape[-3] != weights.input_kernel.shape[0]
     equation = "...bf,sfk->...sbk" if shared else "...sbf,sfk->...sbk"
     return jnp.einsum(equation, x, weights.input_kernel) + weights.bias[:, None, :]
 
@@ -160,18 +160,19 @@ def scan_layer(cell: str, weights: CellWeights, carry, x: jax.Array, episode_sta
     inside it (see :func:`jaxrl.core.platform.project_inputs_first`). Returns
     ``(carry, outputs h_t [T, S, B, H])``.
     """
+    shared_input = x.ndim == 3  # [T, B, F]: the first layer, every stack reads the same input
     if project_first:
-        return recur(cell, weights, carry, project_inputs(weights, x), episode_start)
+        return recur(cell, weights, carry, project_inputs(weights, x, shared_input), episode_start)
 
     # One stack at a time inside the step, as plain 2-D products (faster than the batched ones on
     # XLA:CPU): carries and weights are lists over ``S``.
     stacks = range(weights.hidden_kernel.shape[0])
     per_stack = [jax.tree.map(lambda w: w[s, None], weights) for s in stacks]
-    shared_input = x.ndim == 3
 
     def body(carries, inputs):
         x_t, starts = inputs
-        carries = [_step(cell, per_stack[s], carries[s], project_inputs(per_stack[s], x_t if shared_input else x_t[s]),
+        stack_inputs = [x_t if shared_input else x_t[s] for s in stacks]  # each [B, F]
+        carries = [_step(cell, per_stack[s], carries[s], project_inputs(per_stack[s], stack_inputs[s], True),
                          starts)[0] for s in stacks]
         return carries, jnp.concatenate([hidden_state(cell, c) for c in carries])
 

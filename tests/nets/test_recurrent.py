@@ -98,22 +98,29 @@ def test_gradients_flow_back_through_time_but_not_across_a_reset(zero_carry, set
     assert float(jnp.abs(across[4]).sum()) > 0
 
 
-def test_projecting_first_gives_the_same_values_and_gradients(cell):
+@pytest.mark.parametrize("steps", [T, 2])  # 2: as many steps as stacks, so no shape tells them apart
+@pytest.mark.parametrize("layers", [1, 2])
+def test_projecting_first_gives_the_same_values_and_gradients(cell, steps, layers):
     """The accelerator path (inputs projected before the loop, written-out backward pass) against the
-    CPU path (projection inside the loop, JAX's own gradient), for two stacks, a reset and a busy carry."""
+    CPU path (projection inside the loop, JAX's own gradient), for two stacks of one or two layers,
+    a reset and a busy carry."""
     stacks, gates = 2, len(GATES[cell])
     keys = jax.random.split(jax.random.PRNGKey(0), 6)
     weights = CellWeights(jax.random.normal(keys[0], (stacks, F, gates * H)),
                           jax.random.normal(keys[1], (stacks, gates * H)),
                           0.5 * jax.random.normal(keys[2], (stacks, H, gates * H)),
                           jax.random.normal(keys[3], (stacks, H)))
-    x = jax.random.normal(keys[4], (T, B, F))
-    starts = jnp.zeros((T, B), bool).at[4, 1].set(True).at[0, 2].set(True)
+    x = jax.random.normal(keys[4], (steps, B, F))
+    starts = jnp.zeros((steps, B), bool).at[steps // 2, 1].set(True).at[0, 2].set(True)
     busy = jax.random.normal(keys[5], (stacks, B, H))
     carry = (busy, 0.5 * busy) if cell == "lstm" else busy
+    upper = CellWeights(0.5 * jax.random.normal(keys[0], (stacks, H, gates * H)), weights.bias,
+                        weights.hidden_kernel, weights.candidate_bias)
 
     def loss(weights, carry, x, project_first):
         final, outputs = scan_layer(cell, weights, carry, x, starts, project_first)
+        if layers == 2:  # the layer above reads each stack's own outputs [T, S, B, H]
+            final, outputs = scan_layer(cell, upper, final, outputs, starts, project_first)
         return jnp.sum(jnp.sin(outputs)) + sum(jnp.sum(leaf**2) for leaf in jax.tree.leaves(final))
 
     in_loop = jax.value_and_grad(loss, argnums=(0, 1, 2))(weights, carry, x, False)
