@@ -77,7 +77,8 @@ def main() -> None:
         path = write_result("recurrent_speed", {"rows": rows}, args.results_dir, path)
     for row in rows:
         fraction = f" ({row['fraction_of_mlp']:.1%} of mlp)" if "fraction_of_mlp" in row else ""
-        print(f"{row['architecture']:>9}: {row['aggregate_sps']:>13,.0f} SPS{fraction}, compile {row['compile_s']:.1f} s")
+        print(f"{row['architecture']:>9}: {row['aggregate_sps']:>13,.0f} SPS{fraction}, "
+              f"compile {row['compile_s']:.1f} s")
     print(f"wrote {path}")
 
 

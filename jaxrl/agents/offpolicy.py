@@ -40,8 +40,8 @@ class OffPolicyConfig(ReplayConfig):
     # --- network ---
     hidden_sizes: tuple[int, ...] = (256, 256)  # actor and critic MLP hidden sizes
     activation: str = "relu"  # tanh, relu, silu or elu
-    critic_layer_norm: bool = False  # LayerNorm in every critic hidden layer (as FastTD3; steadier Q at high update ratios)
-    norm_obs: bool = False  # running mean/std observation normalisation, its statistics from each update's replay samples
+    critic_layer_norm: bool = False  # LayerNorm in every critic hidden layer (as FastTD3: steadier Q at high update ratio)
+    norm_obs: bool = False  # running mean/std observation normalisation, statistics from each update's replay samples
 
     def validate_offpolicy(self) -> None:
         self.validate_replay()
