@@ -186,7 +186,7 @@ def test_off_policy_agents_learn_a_tiny_continuous_task(algorithm):
 def test_the_device_pendulum_is_the_fast_path_out_of_the_box(algorithm):
     config = jaxrl.config_for(algorithm, "phys2d/Pendulum-v0")
     # many envs and several gradient steps per vector step, in one scan (see PENDULUM_DEVICE_PRESET)
-    assert (config.num_envs, config.updates_per_step, config.total_timesteps) == (16, 8, 16_000)
+    assert (config.num_envs, config.updates_per_step) == (16, 8)
+    assert config.total_timesteps == (24_000 if algorithm == "sac" else 16_000)  # SAC needs more steps at 64x64
+    assert config.hidden_sizes == (64, 64)  # small networks: cheap gradient steps on a CPU
     assert jaxrl.config_for(algorithm, "Pendulum-v1").num_envs == 1  # the host-loop preset is unchanged
-    # TD3 and DDPG solve it with small networks; SAC needed its 256x256 ones
-    assert config.hidden_sizes == ((256, 256) if algorithm == "sac" else (64, 64))
