@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from jaxrl.agents.offpolicy import PENDULUM_PRESET, SMALL_NETWORK_PENDULUM_DEVICE_PRESET
+from jaxrl.agents.offpolicy import PENDULUM_DEVICE_PRESET, PENDULUM_PRESET
 from jaxrl.agents.td3 import TD3, TD3Config
 from jaxrl.config import hparam
 
@@ -28,4 +28,4 @@ class DDPGConfig(TD3Config):
 
 
 DDPG_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": {**PENDULUM_PRESET, "gamma": 0.98},
-                                           "phys2d/Pendulum-v0": dict(SMALL_NETWORK_PENDULUM_DEVICE_PRESET)}
+                                           "phys2d/Pendulum-v0": {**PENDULUM_DEVICE_PRESET, "gamma": 0.98}}

@@ -40,7 +40,7 @@ class OffPolicyConfig(ReplayConfig):
     # --- network ---
     hidden_sizes: tuple[int, ...] = (256, 256)  # actor and critic MLP hidden sizes
     activation: str = "relu"  # tanh, relu, silu or elu
-    critic_layer_norm: bool = False  # LayerNorm in every critic hidden layer (as FastTD3: steadier Q at high update ratio)
+    critic_layer_norm: bool = False  # LayerNorm in every critic hidden layer (FastTD3; steadier Q at many updates per step)
     norm_obs: bool = False  # running mean/std observation normalisation, statistics from each update's replay samples
 
     def validate_offpolicy(self) -> None:
@@ -57,17 +57,12 @@ class OffPolicyConfig(ReplayConfig):
 PENDULUM_PRESET: dict[str, Any] = {"total_timesteps": 20_000, "learning_starts": 1_000, "policy_lr": 1e-3,
                                    "q_lr": 1e-3, "buffer_size": 200_000}
 # The device loop's fast path on gymnasium's JAX pendulum: 16 envs and 8 gradient steps per vector
-# step (0.5 updates per env step) in one compiled scan. SAC and TD3 evaluated >= -200 on 5/5 seeds (DDPG 3/3)
-# at 16k env steps, about 25 s wall-clock for one seed on a 2-core CPU, compilation included.
+# step (0.5 updates per env step) in one compiled scan, with 64x64 networks, whose gradient steps cost
+# a fraction of 256x256's on a CPU. TD3 (10/10 seeds) and DDPG (5/5) evaluate >= -200 at 16k env steps,
+# 5-6 s wall-clock for one seed on a 2-core CPU, compilation included (256x256: 12-13 s); SAC needs
+# 24k steps at 64x64 (16k: 8/10 seeds, 24k: 10/10, 7-8 s; 256x256 at 16k: 17-21 s).
 PENDULUM_DEVICE_PRESET: dict[str, Any] = {**PENDULUM_PRESET, "total_timesteps": 16_000, "learning_starts": 2_000,
-                                          "num_envs": 16, "updates_per_step": 8}
-# TD3 and DDPG learn this Pendulum as reliably with 64x64 networks (TD3 10/10 seeds, DDPG 5/5 >= -200),
-# whose gradient steps cost a fraction of 256x256's on a CPU: 5-6 s to a solved agent instead of 12-13 s.
-SMALL_NETWORK_PENDULUM_DEVICE_PRESET: dict[str, Any] = {**PENDULUM_DEVICE_PRESET, "gamma": 0.98,
-                                                        "hidden_sizes": (64, 64)}
-# SAC with 64x64 networks needs more steps (16k: 8/10 seeds; 24k: 10/10, 7-8 s; 256x256 at 16k: 17-21 s).
-SAC_PENDULUM_DEVICE_PRESET: dict[str, Any] = {**PENDULUM_DEVICE_PRESET, "hidden_sizes": (64, 64),
-                                              "total_timesteps": 24_000}
+                                          "num_envs": 16, "updates_per_step": 8, "hidden_sizes": (64, 64)}
 
 
 @struct.dataclass
@@ -122,11 +117,15 @@ def initial_obs_stats(spec: EnvSpec) -> RunningStats:
     return init_running_stats((math.prod(spec.observation_shape),))
 
 
+def _normalized(state: Any, flat: jax.Array) -> jax.Array:
+    """Flat observations ``[..., obs_dim]`` normalised by the running statistics where ``config.norm_obs``."""
+    return normalize(state.obs_stats, flat) if state.config.norm_obs else flat
+
+
 def network_observations(state: Any, obs: jax.Array) -> jax.Array:
     """What the actor and the critic read: flat observations ``[..., obs_dim]``, normalised by the
     state's running statistics where ``config.norm_obs``."""
-    flat = flat_observations(obs, state.spec)
-    return normalize(state.obs_stats, flat) if state.config.norm_obs else flat
+    return _normalized(state, flat_observations(obs, state.spec))
 
 
 def own_copy(params: Any) -> Any:
@@ -158,11 +157,10 @@ def make_update(train_step: Callable[[Any, Transition, jax.Array], tuple[Any, di
     def update(state: Any, buffer: ReplayBuffer, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
         step_keys = jax.vmap(jax.random.split)(jax.random.split(key, state.config.updates_per_step))
         batches = replay_sample_batches(buffer, step_keys[:, 0], state.config.batch_size)
+        obs, next_obs = (flat_observations(o, state.spec) for o in (batches.obs, batches.next_obs))
         if state.config.norm_obs:  # the samples are uniform over the buffer: they update its statistics
-            flat = flat_observations(batches.obs, state.spec)
-            state = state.replace(obs_stats=update_running_stats(state.obs_stats, flat.reshape(-1, flat.shape[-1])))
-        batches = batches.replace(obs=network_observations(state, batches.obs),
-                                  next_obs=network_observations(state, batches.next_obs))
+            state = state.replace(obs_stats=update_running_stats(state.obs_stats, obs.reshape(-1, obs.shape[-1])))
+        batches = batches.replace(obs=_normalized(state, obs), next_obs=_normalized(state, next_obs))
         state, metrics = jax.lax.scan(lambda state, inputs: train_step(state, *inputs), state,
                                       (batches, step_keys[:, 1]))
         param_norm = optax.tree.norm((state.actor_params, state.critic_params))  # catches non-finite params

@@ -19,8 +19,8 @@ from flax import struct
 from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, noise_or_zeros
 from jaxrl.agents.offpolicy import (
     ADAM,
+    PENDULUM_DEVICE_PRESET,
     PENDULUM_PRESET,
-    SAC_PENDULUM_DEVICE_PRESET,
     ActorCriticState,
     OffPolicyConfig,
     actor_critic_networks,
@@ -65,7 +65,7 @@ class SACConfig(OffPolicyConfig):
 
 
 SAC_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": dict(PENDULUM_PRESET),
-                                          "phys2d/Pendulum-v0": dict(SAC_PENDULUM_DEVICE_PRESET)}
+                                          "phys2d/Pendulum-v0": {**PENDULUM_DEVICE_PRESET, "total_timesteps": 24_000}}
 # Playground's DM-Control envs in the device loop: the Pendulum device path's 16 envs and 8 gradient
 # steps per vector step (CartpoleBalance: 3/3 seeds evaluate >= 939 at 50k env steps).
 SAC_PRESETS.update(dict.fromkeys(DM_CONTROL_IDS, {"total_timesteps": 100_000, "learning_starts": 2_000,

@@ -21,8 +21,8 @@ from flax import struct
 from jaxrl.agents.base import no_carry, noise_or_zeros
 from jaxrl.agents.offpolicy import (
     ADAM,
+    PENDULUM_DEVICE_PRESET,
     PENDULUM_PRESET,
-    SMALL_NETWORK_PENDULUM_DEVICE_PRESET,
     ActorCriticState,
     OffPolicyConfig,
     actor_critic_networks,
@@ -77,7 +77,7 @@ class TD3Config(OffPolicyConfig):
 
 
 TD3_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": {**PENDULUM_PRESET, "gamma": 0.98},
-                                          "phys2d/Pendulum-v0": dict(SMALL_NETWORK_PENDULUM_DEVICE_PRESET)}
+                                          "phys2d/Pendulum-v0": {**PENDULUM_DEVICE_PRESET, "gamma": 0.98}}
 
 
 @struct.dataclass

@@ -1,10 +1,12 @@
 """LSTM and GRU recurrences as pure functions, with the parallel work taken out of the time loop.
 
-A recurrent layer's input projection ``x_t W_x + b`` does not depend on the carry, so it is
-computed for the whole sequence in one matrix product before the scan; the loop body keeps
-only what is truly sequential: ``h_{t-1} W_h`` and the gate arithmetic. Several stacks
-(the actor's and the critic's) run in the same loop with their weights stacked on a leading
-axis ``S``, so each step is one batched matrix product for all of them.
+Several stacks (the actor's and the critic's) run in the same time loop, their weights stacked
+on a leading axis ``S``. On an accelerator (:func:`recur`) a layer's input projection
+``x_t W_x + b``, which does not depend on the carry, is computed for the whole sequence in one
+matrix product before the loop, each step is one batched ``h_{t-1} W_h`` for all stacks plus the
+gate arithmetic, and the backward loop is written out to hold only the sequential work. On
+XLA:CPU the projection stays inside the loop and each stack's products are plain 2-D ones
+(:func:`scan_layer`), which measured faster there.
 
 The gate equations are flax's ``OptimizedLSTMCell`` (gates i, f, g, o; carry ``(c, h)``) and
 ``GRUCell`` (gates r, z, n; carry ``h``; ``n = tanh(x W_xn + b_xn + r * (h W_hn + b_hn))``), and the
@@ -80,6 +82,11 @@ def hidden_state(cell: str, carry):
     return carry[1] if cell == "lstm" else carry
 
 
+def _add_to_hidden(cell: str, carry, delta: jax.Array):
+    """``carry`` with ``delta`` added to its hidden state (LSTM: ``h`` of ``(c, h)``; GRU: the carry)."""
+    return (carry[0], carry[1] + delta) if cell == "lstm" else carry + delta
+
+
 def _reset(carry, starts: jax.Array):
     """Zero the carry ``[S, B, H]`` of the envs whose episode starts (``starts [B]``)."""
     return jax.tree.map(lambda c: jnp.where(starts[None, :, None], 0.0, c), carry)
@@ -128,15 +135,10 @@ def _recur_backward(cell: str, residuals, cotangents):
 
     def body(d_carry, inputs):
         d_output, carry_in, projected_t, recurrent_t, starts_t = inputs
-        if cell == "lstm":
-            d_carry = (d_carry[0], d_carry[1] + d_output)
-        else:
-            d_carry = d_carry + d_output
         _, gates_vjp = jax.vjp(gates, carry_in, projected_t, recurrent_t, weights.candidate_bias)
-        d_carry_in, d_projected, d_recurrent, d_candidate_bias = gates_vjp(d_carry)
+        d_carry_in, d_projected, d_recurrent, d_candidate_bias = gates_vjp(_add_to_hidden(cell, d_carry, d_output))
         d_h = jnp.einsum("sbk,shk->sbh", d_recurrent, weights.hidden_kernel)
-        d_carry_in = (d_carry_in[0], d_carry_in[1] + d_h) if cell == "lstm" else d_carry_in + d_h
-        return _reset(d_carry_in, starts_t), (d_projected, d_recurrent, d_candidate_bias)
+        return _reset(_add_to_hidden(cell, d_carry_in, d_h), starts_t), (d_projected, d_recurrent, d_candidate_bias)
 
     inputs = (d_outputs, carries_in, projected, recurrents, starts)
     d_carry, (d_projected, d_recurrents, d_candidate_biases) = jax.lax.scan(
