@@ -55,7 +55,7 @@ def solve(algorithm: str, seed: int, episodes: int) -> dict:
         start = time.perf_counter()
         result = jaxrl.run_device(algorithm, config, num_seeds=1, run_dir=Path(folder) / "run")
         wall_s = time.perf_counter() - start
-    state = jax_first_seed(result.states)
+    state = seed_state(result.states)
     evaluation = jaxrl.evaluate(algorithm, state, episodes=episodes, seed=10_000 + seed)
     return {"algorithm": algorithm, "seed": seed, "env_steps": result.summary["env_steps_per_seed"],
             "wall_s": wall_s, "compile_s": result.summary["compile_s"], "train_s": result.summary["train_s"],
@@ -65,14 +65,12 @@ def solve(algorithm: str, seed: int, episodes: int) -> dict:
 
 def solve_vmapped(algorithm: str, first_seed: int, num_seeds: int, episodes: int) -> dict:
     """``num_seeds`` seeds of the preset in one vmapped device run, timed as a whole, each evaluated."""
-    import jax
-
     config = jaxrl.config_for(algorithm, ENV, seed=first_seed, progress=False)
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         result = jaxrl.run_device(algorithm, config, num_seeds=num_seeds, run_dir=Path(folder) / "run")
         wall_s = time.perf_counter() - start
-    returns = [jaxrl.evaluate(algorithm, jax.tree.map(lambda leaf, i=i: leaf[i], result.states), episodes=episodes,
+    returns = [jaxrl.evaluate(algorithm, seed_state(result.states, i), episodes=episodes,
                               seed=10_000 + first_seed + i)["mean_return"] for i in range(num_seeds)]
     return {"algorithm": f"{algorithm} ({num_seeds} seeds vmapped)", "seed": first_seed, "num_seeds": num_seeds,
             "wall_s": wall_s, "wall_s_per_seed": wall_s / num_seeds, "compile_s": result.summary["compile_s"],
@@ -92,11 +90,19 @@ def solve_host(algorithm: str, seed: int, episodes: int) -> dict:
             "solved": evaluation["mean_return"] >= BAR}
 
 
-def jax_first_seed(states):
-    """The one seed's train state of a one-seed device run (leaves carry a leading seed axis)."""
+def run_peer_script(args: list[str]) -> dict:
+    """A peer script in its own Python: its last stdout line (JSON), or ``{"error": last stderr line}``."""
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def seed_state(states, index: int = 0):
+    """Seed ``index``'s train state of a device run (leaves carry a leading seed axis)."""
     import jax
 
-    return jax.tree.map(lambda leaf: leaf[0], states)
+    return jax.tree.map(lambda leaf: leaf[index], states)
 
 
 def timed_train(argv: list[str], run_dir: Path, cache: str) -> float:
@@ -148,12 +154,11 @@ def cartpole_rows(seeds: list[int], episodes: int, peer_python: str | None) -> l
         rows.append({"row": "jaxrl device preset, 16 seeds in one vmapped run", "seed": seeds[0], "wall_s": wall_s,
                      "eval_returns": evaluated(sorted(run_dir.glob("seed_*")), episodes)})
     for seed in seeds if peer_python else []:
-        done = subprocess.run([peer_python, str(Path(__file__).with_name("peer_rejax_solve.py")), "--seed", str(seed),
-                               "--episodes", str(episodes)], capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            rows.append({"row": "rejax", "seed": seed, "error": done.stderr.strip().splitlines()[-1:]})
+        peer = run_peer_script([peer_python, str(Path(__file__).with_name("peer_rejax_solve.py")), "--seed",
+                                str(seed), "--episodes", str(episodes)])
+        if "error" in peer:
+            rows.append({"row": "rejax", "seed": seed, **peer})
             continue
-        peer = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append({"row": "rejax PPO (PureJaxRL's CartPole config, 500k steps), 1 seed", "seed": seed,
                      "wall_s": peer["wall_s"], "eval_returns": [peer["eval_mean_return"]]})
     for row in rows:
@@ -174,12 +179,11 @@ def sb3_rows(task: str, seeds: list[int], episodes: int, sb3_python: str) -> lis
         args = [sb3_python, str(Path(__file__).with_name("peer_sb3_solve.py")), "--algo", algo, "--env", env,
                 "--bar", str(bar), "--seed", str(seed), "--eval-every", str(every), "--eval-episodes", "10",
                 "--max-steps", str(max_steps), "--episodes", str(episodes)]
-        done = subprocess.run(args, capture_output=True, text=True, check=False)
+        peer = run_peer_script(args)
         label = f"Stable-Baselines3 {algo.upper()} defaults ({env}), 1 seed"
-        if done.returncode != 0:
-            rows.append({"row": label, "seed": seed, "error": done.stderr.strip().splitlines()[-1:]})
+        if "error" in peer:
+            rows.append({"row": label, "seed": seed, **peer})
         else:
-            peer = json.loads(done.stdout.strip().splitlines()[-1])
             rows.append({"row": label, "algorithm": f"sb3-{algo}", "seed": seed, **peer,
                          "eval_returns": [peer["eval_mean_return"]], "solved": peer["eval_mean_return"] >= bar})
         print(json.dumps(rows[-1]), flush=True)
