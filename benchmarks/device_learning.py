@@ -38,6 +38,16 @@ from jaxrl.envs.device import make_device_env
 MEMORY_CHAIN = {"num_envs": 16, "num_steps": 32, "seq_len": 32, "update_epochs": 4, "num_minibatches": 4,
                 "learning_rate": 3e-4, "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.01,
                 "lstm_hidden_size": 64, "hidden_sizes": (64,)}
+# Picked on this CPU, one seed each (seed 1): at 1,024 envs the gradient steps, not the env steps, set
+# the pace. TD3 evaluated -145 after 500 vector steps x 16 gradient steps (8k; at 300 x 16, -361 and
+# with 3x the step sizes -404; at 800 x 8, -163); SAC -149 after 800 x 16 (at 500 x 16, -456).
+# Batches of 4,096 cost an accelerator about what 256 do.
+OFF_POLICY_1024 = {"num_envs": 1024, "learning_starts": 10_240, "updates_per_step": 16, "batch_size": 4096}
+# PPO: Pendulum-v1's preset at 1,024 envs x 64 steps (32 minibatches of 2,048), gamma 0.95: -180 after
+# 4M steps (with 32-step rollouts and gamma 0.9: -236).
+PPO_PENDULUM_1024 = {"num_envs": 1024, "num_steps": 64, "update_epochs": 10,
+                     "num_minibatches": 32, "learning_rate": 1e-3, "gamma": 0.95, "gae_lambda": 0.95,
+                     "ent_coef": 0.0, "max_grad_norm": 0.5, "norm_obs": False, "log_std_init": -0.5}
 # name -> (algorithm, env id, env steps per seed, bar on the return, overrides of the preset)
 TASKS = {
     "ppo-playground-cartpole-balance": ("ppo", "playground/CartpoleBalance", 500_000, 800.0, {}),
@@ -49,6 +59,10 @@ TASKS = {
     "ppo-mlp-cartpole-novel": ("ppo", "jaxrl/CartPole-NoVel-v1", 1_000_000, 400.0, {"policy": "mlp"}),
     "ppo-lstm-pendulum-novel": ("ppo", "jaxrl/Pendulum-NoVel-v1", 300_000, -400.0, {"policy": "lstm"}),
     "ppo-gru-pendulum-novel": ("ppo", "jaxrl/Pendulum-NoVel-v1", 300_000, -400.0, {"policy": "gru"}),
+    # 1,024 envs on gymnasium's JAX pendulum (an accelerator's scale): SAC and TD3 against PPO.
+    "sac-pendulum-1024": ("sac", "phys2d/Pendulum-v0", 819_200, -200.0, OFF_POLICY_1024),
+    "td3-pendulum-1024": ("td3", "phys2d/Pendulum-v0", 512_000, -200.0, OFF_POLICY_1024),
+    "ppo-pendulum-1024": ("ppo", "phys2d/Pendulum-v0", 4_194_304, -200.0, PPO_PENDULUM_1024),
     # bsuite's memory chain: a context bit shown on the first step must be recalled at the 6th
     # (+1 right, -1 wrong); a feed-forward policy cannot do better than chance (0).
     "ppo-lstm-memorychain": ("ppo", "gymnax/MemoryChain-bsuite", 200_000, 0.9, {**MEMORY_CHAIN, "policy": "lstm"}),
