@@ -1,20 +1,33 @@
-"""Machine, device and version facts stamped into every benchmark result file (see :mod:`jaxrl.bench`)."""
+"""Machine, device and version facts stamped into every benchmark result file (see :mod:`jaxrl.bench`),
+and what the benchmarks share. Peer scripts import it in their peer's Python, where jaxrl may not be
+installed: jaxrl is imported only where it is used."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
-from jaxrl import bench
-
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-environment_facts = bench.environment_facts
 
 
 def write_result(name: str, payload: dict[str, Any], results_dir: Path = RESULTS_DIR, path: Path | None = None) -> Path:
     """Write ``{facts..., **payload}`` to ``results_dir/<name>__<device>__<date>.json`` (or over ``path``,
     a file this run wrote before)."""
+    from jaxrl import bench
+
     return bench.write_result(name, payload, results_dir, path)
+
+
+def run_peer_script(args: list[str], timeout_s: float | None = None) -> dict:
+    """A peer's script in its own Python (``args``: the Python, the script, its flags): the JSON of its
+    last stdout line, or ``{"error": its last stderr line}`` where it failed."""
+    done = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s, check=False)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        return {"error": lines[-1] if lines else f"exit status {done.returncode}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 FORCE_HELP = ("override a backend choice of jaxrl.core.platform for this run, NAME=on|off|INT (e.g. "

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _meta import FORCE_HELP, RESULTS_DIR, force_platform_choices, write_result
+from _meta import FORCE_HELP, RESULTS_DIR, force_platform_choices, run_peer_script, write_result
 
 from jaxrl import final_returns, make_train
 from jaxrl.agents.ppo import PPOConfig
@@ -102,14 +101,10 @@ def time_train(config: PPOConfig, num_seeds: int = 1, repeats: int = 3) -> dict:
 
 def run_peer(peer_python: str, row: Row, repeats: int) -> dict:
     """rejax on ``row`` in a fresh process: its JSON line, or ``{"error": last line of stderr}``."""
-    args = [peer_python, str(Path(__file__).with_name("peer_rejax.py")), "--num-envs", str(row.num_envs),
-            "--num-steps", str(row.num_steps), "--total-timesteps", str(row.total_timesteps),
-            "--num-seeds", str(row.num_seeds), "--repeats", str(repeats)]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=1200, check=False)
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines()
-        return {"error": lines[-1] if lines else f"exit status {done.returncode}"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_peer_script([peer_python, str(Path(__file__).with_name("peer_rejax.py")), "--num-envs",
+                            str(row.num_envs), "--num-steps", str(row.num_steps), "--total-timesteps",
+                            str(row.total_timesteps), "--num-seeds", str(row.num_seeds), "--repeats", str(repeats)],
+                           timeout_s=1200)
 
 
 def measure_row(row: Row, peer_python: str | None, repeats: int) -> dict:

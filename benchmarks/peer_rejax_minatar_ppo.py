@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _meta import run_peer_script, write_result
 
 ENV = "Breakout-MinAtar"
 CONFIG = {"num_envs": 64, "num_steps": 128, "epochs": 4, "minibatches": 8, "learning_rate": 5e-4, "gamma": 0.999,
@@ -97,15 +99,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = {"jaxrl": run_jaxrl(args.seeds, args.total_timesteps)}
     print("jaxrl", rows["jaxrl"], flush=True)
     if args.peer_python:
-        done = subprocess.run([args.peer_python, __file__, "--peer", "--seeds", str(args.seeds), "--total-timesteps",
-                               str(args.total_timesteps)], capture_output=True, text=True, check=False)
-        rows["rejax"] = (json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0
-                         else {"error": done.stderr.strip().splitlines()[-1:]})
+        rows["rejax"] = run_peer_script([args.peer_python, __file__, "--peer", "--seeds", str(args.seeds),
+                                         "--total-timesteps", str(args.total_timesteps)])
         print("rejax", rows["rejax"], flush=True)
     if not args.no_write:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from _meta import write_result
-
         print("wrote", write_result("peer_rejax_minatar_ppo", {
             "benchmark": "peer_rejax_minatar_ppo", "env": ENV, "config": {**CONFIG, "total_timesteps":
                                                                           args.total_timesteps},

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _meta import run_peer_script, write_result
 
 CONFIG = {"num_envs": 128, "num_steps": 32, "epochs": 2, "minibatches": 4, "learning_rate": 2.5e-4, "gamma": 0.99,
           "td_lambda": 0.65, "eps_start": 1.0, "eps_end": 0.05, "exploration_fraction": 0.2,
@@ -88,14 +90,10 @@ def main(argv: list[str] | None = None) -> None:
         rows["jaxrl"].append(run_jaxrl(args.env, seed))
         print("jaxrl", rows["jaxrl"][-1], flush=True)
         if args.peer_python:
-            out = subprocess.run([args.peer_python, __file__, "--peer", "--env", args.env, "--seeds", str(seed)],
-                                 capture_output=True, text=True, check=True).stdout
-            rows["rejax"].append(json.loads(out.strip().splitlines()[-1]))
+            rows["rejax"].append(run_peer_script([args.peer_python, __file__, "--peer", "--env", args.env,
+                                                  "--seeds", str(seed)]))
             print("rejax", rows["rejax"][-1], flush=True)
     if not args.no_write:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from _meta import write_result
-
         print("wrote", write_result("peer_rejax_pqn", {"benchmark": "peer_rejax_pqn", "env": args.env,
                                                        "config": CONFIG, "rows": rows}))
 

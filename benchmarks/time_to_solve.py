@@ -40,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
-from _meta import write_result
+from _meta import run_peer_script, write_result
 
 import jaxrl
 
@@ -88,14 +88,6 @@ def solve_host(algorithm: str, seed: int, episodes: int) -> dict:
     return {"algorithm": f"{algorithm} (host loop, Pendulum-v1)", "seed": seed, "wall_s": wall_s,
             "env_steps": config.total_timesteps, "eval_mean_return": evaluation["mean_return"],
             "solved": evaluation["mean_return"] >= BAR}
-
-
-def run_peer_script(args: list[str]) -> dict:
-    """A peer script in its own Python: its last stdout line (JSON), or ``{"error": last stderr line}``."""
-    done = subprocess.run(args, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1:]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def seed_state(states, index: int = 0):
