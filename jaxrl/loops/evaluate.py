@@ -10,12 +10,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.agents.registry import get_algorithm
+from jaxrl.envs.device import DeviceEnv, make_device_env
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
 from jaxrl.io.checkpoint import CheckpointError, latest_good_checkpoint, read_checkpoint, restore_state
 from jaxrl.io.config_file import config_from_dict, load_run_config
 from jaxrl.io.video import prepare_rendering
 from jaxrl.loops.acting import initial_actor_input, jitted_exploring_step
 from jaxrl.loops.episodes import EpisodeTracker
+from jaxrl.loops.evaluate_device import evaluate_on_device
 from jaxrl.types import Agent
 
 
@@ -105,6 +107,15 @@ def restore_into_template(agent: Agent, config: Any, state_dict: dict, path: Pat
     return restore_state(template, state_dict, path)
 
 
+def _device_env_or_none(env_id: str) -> DeviceEnv | None:
+    """The :class:`DeviceEnv` of a JAX env id; ``None`` for an id only gymnasium's host envs run (a
+    JAX id that fails to build fails again, with its reason, in the host evaluator)."""
+    try:
+        return make_device_env(env_id)
+    except ValueError:
+        return None
+
+
 class EvalResult(NamedTuple):
     returns: list[float]
     lengths: list[int]
@@ -128,12 +139,21 @@ def evaluate(
     seed: int = 0,
     render_mode: str | None = None,
     max_steps: int = 1_000_000,
+    on_device: bool = True,
 ) -> EvalResult:
-    """Play ``episodes`` full episodes on one env with ``agent``'s policy; raw (unscaled) returns.
+    """Play ``episodes`` full episodes with ``agent``'s policy; raw (unscaled) returns.
     ``deterministic``: the agent's deterministic (greedy) action; otherwise it acts as it explores
-    in training. A recurrent agent's carry is threaded through each episode and reset at its start."""
+    in training. A recurrent agent's carry is threaded through each episode and reset at its start.
+
+    A JAX env (the device loop's ids) plays all its episodes at once on the device
+    (:func:`~jaxrl.loops.evaluate_device.evaluate_on_device`) unless it renders or ``on_device`` is
+    False; any other env plays them one after another on one gymnasium env."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
+    device_env = _device_env_or_none(env_id) if on_device and render_mode is None else None
+    if device_env is not None:
+        returns, lengths = evaluate_on_device(agent, state, device_env, episodes, deterministic, seed, max_steps)
+        return EvalResult(returns, lengths, [])
     record_video = render_mode == "rgb_array"
     if render_mode is not None:
         prepare_rendering(render_mode)
