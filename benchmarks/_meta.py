@@ -30,6 +30,21 @@ def run_peer_script(args: list[str], timeout_s: float | None = None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def compile_then_run(function: Any, *args: Any) -> tuple[Any, float, float]:
+    """``jax.jit(function)`` compiled ahead of time for ``args`` (tracing included), then called once:
+    ``(output, compile_s, run_s)``."""
+    import time
+
+    import jax
+
+    start = time.perf_counter()
+    compiled = jax.jit(function).lower(*args).compile()
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    output = jax.block_until_ready(compiled(*args))
+    return output, compile_s, time.perf_counter() - start
+
+
 FORCE_HELP = ("override a backend choice of jaxrl.core.platform for this run, NAME=on|off|INT (e.g. "
               "project_inputs_first=on, recurrent_scan_unroll=16); repeatable")
 

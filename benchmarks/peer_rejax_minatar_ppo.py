@@ -20,11 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _meta import run_peer_script, write_result
+from _meta import compile_then_run, run_peer_script, write_result
 
 ENV = "Breakout-MinAtar"
 CONFIG = {"num_envs": 64, "num_steps": 128, "epochs": 4, "minibatches": 8, "learning_rate": 5e-4, "gamma": 0.999,
@@ -45,14 +44,8 @@ def run_rejax(num_seeds: int, total_timesteps: int) -> dict:
                       max_grad_norm=c["max_grad_norm"], total_timesteps=total_timesteps, eval_freq=total_timesteps,
                       skip_initial_evaluation=True,
                       agent_kwargs={"activation": c["activation"], "hidden_layer_sizes": tuple(c["hidden_sizes"])})
-    train = jax.jit(jax.vmap(algo.train))
-    keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)
-    start = time.perf_counter()
-    compiled = train.lower(keys).compile()
-    compile_s = time.perf_counter() - start
-    start = time.perf_counter()
-    _, (_, returns) = jax.block_until_ready(compiled(keys))
-    train_s = time.perf_counter() - start
+    (_, (_, returns)), compile_s, train_s = compile_then_run(jax.vmap(algo.train),
+                                                             jax.random.split(jax.random.PRNGKey(0), num_seeds))
     return {"eval_returns": jnp.mean(returns[:, -1], axis=-1).tolist(), "compile_s": compile_s, "train_s": train_s,
             "sps": total_timesteps * num_seeds / train_s}
 

@@ -16,11 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _meta import run_peer_script, write_result
+from _meta import compile_then_run, run_peer_script, write_result
 
 CONFIG = {"num_envs": 128, "num_steps": 32, "epochs": 2, "minibatches": 4, "learning_rate": 2.5e-4, "gamma": 0.99,
           "td_lambda": 0.65, "eps_start": 1.0, "eps_end": 0.05, "exploration_fraction": 0.2,
@@ -40,14 +39,7 @@ def run_rejax(env: str, seed: int) -> dict:
                       exploration_fraction=c["exploration_fraction"], max_grad_norm=c["max_grad_norm"],
                       total_timesteps=c["total_timesteps"], eval_freq=c["total_timesteps"],
                       skip_initial_evaluation=True)  # rejax's PQN fixes its Q-network at (64, 64)
-    train = jax.jit(algo.train)
-    key = jax.random.PRNGKey(seed)
-    start = time.perf_counter()
-    compiled = train.lower(key).compile()
-    compile_s = time.perf_counter() - start
-    start = time.perf_counter()
-    _, (lengths, returns) = jax.block_until_ready(compiled(key))
-    train_s = time.perf_counter() - start
+    (_, (_, returns)), compile_s, train_s = compile_then_run(algo.train, jax.random.PRNGKey(seed))
     return {"seed": seed, "eval_return": float(jnp.mean(returns[-1])), "compile_s": compile_s, "train_s": train_s,
             "sps": c["total_timesteps"] / train_s}
 
