@@ -19,7 +19,10 @@ class EnvSpec:
     """What an agent needs to know about an environment. Hashable (static under jit).
 
     Observations reach the agent as float32 arrays of ``observation_shape``
-    (a Discrete observation space becomes a one-hot vector).
+    (a Discrete observation space becomes a one-hot vector). Where the env also gives a
+    privileged observation for the critic (MuJoCo Playground's ``privileged_state``), it is the
+    last ``privileged_size`` entries of the flat observation: policies read only the first
+    :attr:`policy_size`, an asymmetric critic reads them all.
     """
 
     observation_shape: tuple[int, ...]
@@ -27,6 +30,15 @@ class EnvSpec:
     action_dim: int  # number of actions (discrete) or Box dimension (continuous)
     action_low: tuple[float, ...] | None = None  # Box bounds, None for discrete
     action_high: tuple[float, ...] | None = None
+    privileged_size: int = 0  # trailing entries of the flat observation only a critic may read
+
+    @property
+    def policy_size(self) -> int:
+        """Entries of the flat observation a policy reads."""
+        size = 1
+        for dim in self.observation_shape:
+            size *= dim
+        return size - self.privileged_size
 
 
 @struct.dataclass

@@ -32,11 +32,14 @@ def noise_or_zeros(noise: jax.Array | None, shape: tuple[int, ...]) -> jax.Array
     return jnp.zeros(shape, jnp.float32) if noise is None else noise
 
 
-def flat_observations(obs: jax.Array, spec: EnvSpec) -> jax.Array:
-    """``[..., *obs_shape] -> [..., prod(obs_shape)]``: the MLPs read image- or grid-shaped
-    observations (MinAtar ``[10, 10, C]``, ``DeepSea-bsuite`` ``[8, 8]``) as flat vectors."""
+def flat_observations(obs: jax.Array, spec: EnvSpec, privileged: bool = False) -> jax.Array:
+    """``[..., *obs_shape] -> [..., spec.policy_size]``: what a policy reads, flat (the MLPs read
+    image- or grid-shaped observations, MinAtar ``[10, 10, C]``, ``DeepSea-bsuite`` ``[8, 8]``, as
+    vectors). ``privileged``: all ``prod(obs_shape)`` entries, the env's privileged ones included
+    (an asymmetric critic's input)."""
     batch_shape = obs.shape[: obs.ndim - len(spec.observation_shape)]
-    return obs.reshape((*batch_shape, -1))
+    flat = obs.reshape((*batch_shape, -1))
+    return flat if privileged or not spec.privileged_size else flat[..., : spec.policy_size]
 
 
 def require_discrete(spec: EnvSpec, algorithm: str) -> None:

@@ -7,7 +7,6 @@ The replay schedule itself (random actions first, when to update) is the loops'
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -106,7 +105,7 @@ def actor_critic_networks(actor_cls: type, config: OffPolicyConfig, spec: EnvSpe
 def init_actor_critic(key: jax.Array, spec: EnvSpec, actor: Any, critic: Any) -> tuple[Any, Any]:
     """Parameters of an actor on observations and a critic on (observation, unit action)."""
     actor_key, critic_key = jax.random.split(key)
-    obs = jnp.zeros((1, math.prod(spec.observation_shape)), jnp.float32)
+    obs = jnp.zeros((1, spec.policy_size), jnp.float32)
     actor_params = actor.init(actor_key, obs)["params"]
     critic_params = critic.init(critic_key, obs, jnp.zeros((1, spec.action_dim)))["params"]
     return actor_params, critic_params
@@ -114,7 +113,7 @@ def init_actor_critic(key: jax.Array, spec: EnvSpec, actor: Any, critic: Any) ->
 
 def initial_obs_stats(spec: EnvSpec) -> RunningStats:
     """Observation statistics before any data: zero mean, unit variance over the flat observation."""
-    return init_running_stats((math.prod(spec.observation_shape),))
+    return init_running_stats((spec.policy_size,))
 
 
 def _normalized(state: Any, flat: jax.Array) -> jax.Array:

@@ -88,8 +88,21 @@ def network_kwargs(config: PPOConfig, spec: EnvSpec) -> dict[str, Any]:
 def make_network(config: PPOConfig, spec: EnvSpec) -> ActorCritic:
     """The flax module for this config and env."""
     check_image_observations(config.conv_channels, spec.observation_shape)
+    if config.asymmetric_critic and not spec.privileged_size:
+        raise ValueError(f"asymmetric_critic needs an env with a privileged observation for the critic (MuJoCo "
+                         f"Playground's privileged_state); {config.env} has none")
     return ActorCritic(shared_trunk=config.shared_trunk, conv_channels=tuple(config.conv_channels),
-                       observation_shape=spec.observation_shape, **network_kwargs(config, spec))
+                       observation_shape=spec.observation_shape,
+                       policy_size=spec.policy_size if config.asymmetric_critic else None,
+                       **network_kwargs(config, spec))
+
+
+def network_observations(state: PPOState, obs: jax.Array) -> jax.Array:
+    """What the network reads of raw observations ``[..., *obs_shape]``: normalised where
+    ``norm_obs``, flat, the privileged entries kept only for an asymmetric critic."""
+    if state.config.norm_obs:
+        obs = normalize(state.obs_stats, obs)
+    return flat_observations(obs, state.spec, privileged=state.config.asymmetric_critic)
 
 
 def _optimizer_groups(config: PPOConfig, params: Params) -> dict[str, Params]:
@@ -120,7 +133,8 @@ def init(key: jax.Array, spec: EnvSpec, config: PPOConfig) -> PPOState:
     """Fresh parameters, optimizer states and statistics."""
     config.validate()
     network = make_network(config, spec)
-    params = network.init(key, jnp.zeros((1, math.prod(spec.observation_shape)), jnp.float32))["params"]
+    input_size = math.prod(spec.observation_shape) if config.asymmetric_critic else spec.policy_size
+    params = network.init(key, jnp.zeros((1, input_size), jnp.float32))["params"]
     return new_state(config, spec, dict(params))
 
 
@@ -142,10 +156,8 @@ def policy_and_value(
     state: PPOState, params: Params, obs: jax.Array
 ) -> tuple[Categorical | DiagGaussian, jax.Array]:
     """Action distribution and value ``[...]`` for raw observations ``[..., *obs_shape]``."""
-    if state.config.norm_obs:
-        obs = normalize(state.obs_stats, obs)
     network = make_network(state.config, state.spec)
-    policy_out, value = network.apply({"params": params}, flat_observations(obs, state.spec))
+    policy_out, value = network.apply({"params": params}, network_observations(state, obs))
     if state.spec.discrete:
         return Categorical(policy_out), value
     log_std = network.apply({"params": params}, method=ActorCritic.log_std)
@@ -154,10 +166,8 @@ def policy_and_value(
 
 def state_value(state: PPOState, obs: jax.Array) -> jax.Array:
     """Value ``[...]`` of raw observations ``[..., *obs_shape]`` (the critic alone)."""
-    if state.config.norm_obs:
-        obs = normalize(state.obs_stats, obs)
     network = make_network(state.config, state.spec)
-    return network.apply({"params": state.params}, flat_observations(obs, state.spec), method=ActorCritic.value)
+    return network.apply({"params": state.params}, network_observations(state, obs), method=ActorCritic.value)
 
 
 def sample_noise(state: PPOState, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:

@@ -63,6 +63,8 @@ class PPOConfig(OnPolicyConfig):
     activation: str = "tanh"  # tanh, relu, silu or elu
     shared_trunk: bool = False  # one trunk for actor and critic (else separate networks)
     conv_channels: tuple[int, ...] = ()  # 3x3 conv layers before each MLP trunk, for image observations (MinAtar: 16)
+    asymmetric_critic: bool = False  # the critic also reads the env's privileged observation (Playground's
+    # privileged_state); the policy reads only the observation proper. Feed-forward, separate trunks
     hidden_gain: float = 2.0**0.5  # orthogonal init gain of hidden layers
     policy_gain: float = 0.01  # orthogonal init gain of the policy head
     value_gain: float = 1.0  # orthogonal init gain of the value head
@@ -104,6 +106,10 @@ class PPOConfig(OnPolicyConfig):
         check_conv_channels(self.conv_channels)
         if self.conv_channels and self.policy != "mlp":
             raise ValueError(f"conv_channels is for the feed-forward policy; policy={self.policy!r} has no conv torso")
+        if self.asymmetric_critic and (self.policy != "mlp" or self.shared_trunk or self.conv_channels):
+            raise ValueError("asymmetric_critic needs policy='mlp' with separate actor and critic trunks and no "
+                             f"conv torso (got policy={self.policy!r}, shared_trunk={self.shared_trunk}, "
+                             f"conv_channels={self.conv_channels})")
         activation_by_name(self.activation)
         return self
 

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax
@@ -58,7 +57,7 @@ def init(key: jax.Array, spec: EnvSpec, config: PPOConfig) -> PPOState:
     if config.policy not in RECURRENT_POLICIES:
         raise ValueError(f"recurrent_ppo needs policy 'lstm' or 'gru', got {config.policy!r}")
     network = make_network(config, spec)
-    obs = jnp.zeros((1, 1, math.prod(spec.observation_shape)), jnp.float32)
+    obs = jnp.zeros((1, 1, spec.policy_size), jnp.float32)
     params = network.init(key, network.initial_carry(1), obs, jnp.zeros((1, 1), bool))["params"]
     return new_state(config, spec, dict(params))
 

@@ -3,7 +3,6 @@ draws behind epsilon-greedy acting and a Q-network's fresh parameters."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax
@@ -24,7 +23,7 @@ def q_network(config: Any, spec: EnvSpec) -> DiscreteQNetwork:
 
 def init_q_params(key: jax.Array, config: Any, spec: EnvSpec) -> Any:
     """Fresh Q-network parameters for flattened observations of ``spec``."""
-    return q_network(config, spec).init(key, jnp.zeros((1, math.prod(spec.observation_shape))))["params"]
+    return q_network(config, spec).init(key, jnp.zeros((1, spec.policy_size)))["params"]
 
 
 def q_values(state: Any, params: Any, obs: jax.Array) -> jax.Array:

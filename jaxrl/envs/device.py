@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.envs.spec import spec_from_spaces
+from jaxrl.envs.spec import PRIVILEGED_SIZE_KEY, spec_from_spaces
 from jaxrl.types import EnvSpec
 
 
@@ -114,11 +114,13 @@ def with_autoreset(env_id: str, spec: EnvSpec, max_episode_steps: int, raw_reset
 
 
 def traced_env(env_id: str, max_episode_steps: int, raw_reset: RawReset, raw_step: RawStep,
-               action_space: gym.Space, render_frame: Callable[[Any], np.ndarray] | None = None) -> DeviceEnv:
+               action_space: gym.Space, render_frame: Callable[[Any], np.ndarray] | None = None,
+               privileged_size: int = 0) -> DeviceEnv:
     """A suite's raw env as a :class:`DeviceEnv`: its observation shape read from what reset and step
     return (traced, nothing runs; not the declared space, which some envs get wrong), then
     :func:`with_autoreset`. A one-line ``ValueError`` naming the env where its code fails to trace
-    or reset and step observe different shapes."""
+    or reset and step observe different shapes. ``privileged_size``: trailing entries of the
+    observation that only a critic may read (:attr:`EnvSpec.privileged_size`)."""
     key = jax.random.PRNGKey(0)
     action = jnp.zeros(action_space.shape, jnp.int32 if isinstance(action_space, gym.spaces.Discrete)
                        else jnp.float32)
@@ -131,7 +133,7 @@ def traced_env(env_id: str, max_episode_steps: int, raw_reset: RawReset, raw_ste
         raise ValueError(f"{env_id} does not fit jaxrl: reset observations have shape {reset_obs.shape} "
                          f"but step observations {step_obs.shape}")
     observation_space = gym.spaces.Box(-np.inf, np.inf, tuple(int(d) for d in reset_obs.shape), np.float32)
-    spec = spec_from_spaces(observation_space, action_space)
+    spec = dataclasses.replace(spec_from_spaces(observation_space, action_space), privileged_size=privileged_size)
     return with_autoreset(env_id, spec, max_episode_steps, raw_reset, raw_step, render_frame)
 
 
@@ -239,6 +241,8 @@ class DeviceEnvAsGym(gym.Env):
                              "no window; evaluate it without --render")
         self.render_mode = render_mode
         spec = self.device_env.spec
+        # per instance: vector envs write into their first env's metadata
+        self.metadata = {**self.metadata, PRIVILEGED_SIZE_KEY: spec.privileged_size}
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, spec.observation_shape, np.float32)
         if spec.discrete:
             self.action_space = gym.spaces.Discrete(spec.action_dim)

@@ -15,6 +15,7 @@ step, so truncated episodes can bootstrap from it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import multiprocessing
 import signal
@@ -28,7 +29,7 @@ from gymnasium.vector import AutoresetMode
 from jaxrl.config import VECTORIZATION_MODES
 from jaxrl.envs import wrappers  # noqa: F401  (registers the jaxrl/* env ids)
 from jaxrl.envs.device import register_host_id
-from jaxrl.envs.spec import observation_to_array, spec_from_spaces
+from jaxrl.envs.spec import PRIVILEGED_SIZE_KEY, observation_to_array, spec_from_spaces
 from jaxrl.types import EnvSpec
 
 
@@ -170,7 +171,9 @@ class HostVectorEnv:
             env._raise_if_errors = self._raise_worker_errors  # name the env index (gymnasium only logs it)
         self.num_envs = env.num_envs
         self._observation_space = env.single_observation_space
-        self.spec: EnvSpec = spec_from_spaces(env.single_observation_space, env.single_action_space)
+        self.spec: EnvSpec = dataclasses.replace(
+            spec_from_spaces(env.single_observation_space, env.single_action_space),
+            privileged_size=int(env.metadata.get(PRIVILEGED_SIZE_KEY, 0)))  # a JAX env's, see DeviceEnvAsGym
         mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         self._same_step = mode in (AutoresetMode.SAME_STEP, "SameStep")
         if mode not in (AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP, "SameStep", "NextStep"):

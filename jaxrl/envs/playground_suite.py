@@ -7,8 +7,10 @@ the terminal one. Here the env's ``done`` is termination only, jaxrl's
 :func:`~jaxrl.envs.device.with_autoreset` adds the time limit (the env config's
 ``episode_length``) as truncation and keeps the true final observation for bootstrapping.
 
-Dict observations (locomotion, manipulation): the policy reads the ``state`` entry. (An
-asymmetric critic on ``privileged_state`` is not offered yet.)
+Dict observations (locomotion, manipulation): the policy reads the ``state`` entry. Where the
+dict also has ``privileged_state``, it is flattened onto the end of the observation and the spec's
+``privileged_size`` says how many entries it is: policies never read them, PPO's critic does with
+``asymmetric_critic=True``.
 
 Physics backend: MJX's JAX implementation (``impl="jax"``) unless ``JAXRL_PLAYGROUND_IMPL=warp``
 picks MuJoCo Warp (Playground's own default, which needs an NVIDIA GPU and ``warp-lang``).
@@ -23,11 +25,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.envs.device import DeviceEnv, traced_env
@@ -38,6 +42,7 @@ EXTRA = "playground"
 IMPL_VARIABLE = "JAXRL_PLAYGROUND_IMPL"
 IMPLS = ("jax", "warp")
 POLICY_OBSERVATION = "state"  # the entry of a dict observation the policy reads
+PRIVILEGED_OBSERVATION = "privileged_state"  # the entry an asymmetric critic also reads
 # Playground's DM-Control-suite envs (ship with the package; one shared preset per agent)
 DM_CONTROL_NAMES = (
     "AcrobotSwingup", "AcrobotSwingupSparse", "BallInCup", "CartpoleBalance", "CartpoleBalanceSparse",
@@ -59,13 +64,22 @@ def impl() -> str:
 
 
 def policy_observation(env_id: str, obs: Any) -> jax.Array:
-    """The array the policy reads: the observation, or its ``state`` entry where it is a dict."""
-    if isinstance(obs, Mapping):
-        if POLICY_OBSERVATION not in obs:
-            raise ValueError(f"{env_id} observes a dict without a {POLICY_OBSERVATION!r} entry "
-                             f"(it has {', '.join(obs)}); jaxrl's policies read that entry")
+    """The observation jaxrl's agents get: the env's array, or of a dict its ``state`` entry, with
+    the ``privileged_state`` entry (flattened) after it where the dict has one."""
+    if not isinstance(obs, Mapping):
+        return obs
+    if POLICY_OBSERVATION not in obs:
+        raise ValueError(f"{env_id} observes a dict without a {POLICY_OBSERVATION!r} entry "
+                         f"(it has {', '.join(obs)}); jaxrl's policies read that entry")
+    if PRIVILEGED_OBSERVATION not in obs:
         return obs[POLICY_OBSERVATION]
-    return obs
+    return jnp.concatenate([jnp.ravel(obs[POLICY_OBSERVATION]), jnp.ravel(obs[PRIVILEGED_OBSERVATION])])
+
+
+def privileged_size(obs: Any) -> int:
+    """Entries of ``privileged_state`` in a (traced) observation; 0 where there is none."""
+    return math.prod(obs[PRIVILEGED_OBSERVATION].shape) if isinstance(obs, Mapping) and \
+        PRIVILEGED_OBSERVATION in obs else 0
 
 
 def make(env_id: str) -> DeviceEnv:
@@ -101,4 +115,6 @@ def make(env_id: str) -> DeviceEnv:
     def render_frame(state: Any) -> np.ndarray:
         return frames(state.data.qpos)
 
-    return traced_env(env_id, int(config.episode_length), raw_reset, raw_step, action_space, render_frame)
+    reset_obs = jax.eval_shape(lambda key: env.reset(key).obs, jax.random.PRNGKey(0))
+    return traced_env(env_id, int(config.episode_length), raw_reset, raw_step, action_space, render_frame,
+                      privileged_size(reset_obs))

@@ -19,6 +19,10 @@ class UnsupportedSpaceError(ValueError):
     """The environment's observation or action space is not one jaxrl handles."""
 
 
+# gymnasium metadata key of an env whose flat observations end in privileged_size critic-only
+# entries (EnvSpec.privileged_size); set by jaxrl.envs.device.DeviceEnvAsGym
+PRIVILEGED_SIZE_KEY = "jaxrl_privileged_size"
+
 def spec_from_spaces(observation_space: gym.Space, action_space: gym.Space) -> EnvSpec:
     """Build the spec of a *single* env's spaces; raises :class:`UnsupportedSpaceError`."""
     if isinstance(observation_space, gym.spaces.Box):

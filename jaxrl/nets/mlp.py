@@ -107,6 +107,9 @@ class ActorCritic(PolicyValueHeads):
     shared_trunk: bool = False
     conv_channels: Sequence[int] = ()  # a conv torso before each trunk (image observations), see nets/conv.py
     observation_shape: tuple[int, ...] = ()  # needed with conv_channels
+    # Asymmetric critic: the actor reads the first policy_size entries of obs, the critic all of them
+    # (the env's privileged observation included). None: both read all of obs.
+    policy_size: int | None = None
 
     def setup(self) -> None:
         def trunk(name: str) -> nn.Module:
@@ -126,7 +129,8 @@ class ActorCritic(PolicyValueHeads):
         self.setup_heads()
 
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return self.heads(self.actor_trunk(obs), self.critic_trunk(obs))
+        policy_obs = obs if self.policy_size is None else obs[..., : self.policy_size]
+        return self.heads(self.actor_trunk(policy_obs), self.critic_trunk(obs))
 
     def value(self, obs: jax.Array) -> jax.Array:
         """``[...]`` state value only (no actor forward pass)."""

@@ -158,7 +158,11 @@ def test_playground_dict_observations_give_the_policy_the_state_entry():
     from jaxrl.envs.playground_suite import policy_observation
 
     state = jnp.ones(3)
-    assert policy_observation("playground/X", {"state": state, "privileged_state": jnp.zeros(7)}) is state
+    assert policy_observation("playground/X", {"state": state, "pixels": jnp.zeros(7)}) is state
+    # a privileged_state entry follows it (the critic-only entries, see tests/envs/test_privileged.py)
+    np.testing.assert_array_equal(policy_observation("playground/X", {"state": state,
+                                                                      "privileged_state": jnp.zeros((2, 2))}),
+                                  [1, 1, 1, 0, 0, 0, 0])
     with pytest.raises(ValueError, match=r"^playground/X observes a dict without a 'state' entry \(it has pixels\)"):
         policy_observation("playground/X", {"pixels": state})
 
