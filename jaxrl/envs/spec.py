@@ -23,6 +23,7 @@ class UnsupportedSpaceError(ValueError):
 # entries (EnvSpec.privileged_size); set by jaxrl.envs.device.DeviceEnvAsGym
 PRIVILEGED_SIZE_KEY = "jaxrl_privileged_size"
 
+
 def spec_from_spaces(observation_space: gym.Space, action_space: gym.Space) -> EnvSpec:
     """Build the spec of a *single* env's spaces; raises :class:`UnsupportedSpaceError`."""
     if isinstance(observation_space, gym.spaces.Box):
