@@ -91,7 +91,8 @@ def test_only_an_asymmetric_critic_reads_the_privileged_entries(toy_registry, as
     assert state.params["critic_trunk"]["Dense_0"]["kernel"].shape[0] == critic_inputs
     obs = jnp.asarray([[0.3, 2.0, 0.5, 1.0, 1.0]])
     other_level = obs.at[:, STATE_SIZE:].set(jnp.asarray([-0.7, -1.4, 1.0]))
-    (policy, value), (other_policy, other_value) = (policy_and_value(state, state.params, o) for o in (obs, other_level))
+    (policy, value), (other_policy, other_value) = (policy_and_value(state, state.params, o)
+                                                    for o in (obs, other_level))
     np.testing.assert_array_equal(policy.mean, other_policy.mean)  # the policy never sees them
     assert (float(value[0]) != float(other_value[0])) == asymmetric
 
