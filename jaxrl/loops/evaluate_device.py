@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.envs.device import DeviceEnv, step_keys
-from jaxrl.loops.acting import explore_and_act
+from jaxrl.loops.acting import jitted_exploring_step
 from jaxrl.types import Agent
 
 
@@ -48,9 +48,8 @@ def episode_returns(agent: Agent, env: DeviceEnv, episodes: int, deterministic: 
             actions, _, carry = agent.act(state, playing.obs, None, playing.carry, playing.episode_start)
             exploration = playing.exploration
         else:
-            noise = agent.sample_noise(state, noise_key, (episodes,))
-            actions, _, carry, exploration = explore_and_act(agent, state, playing.obs, noise, playing.carry,
-                                                             playing.episode_start, playing.exploration)
+            actions, _, carry, exploration = jitted_exploring_step(agent)(
+                state, playing.obs, noise_key, playing.carry, playing.episode_start, playing.exploration)
         stepped = jax.vmap(env.step)(playing.env_state, actions, step_keys(env_key, (episodes,)))
         counting = ~playing.finished
         ended = stepped.terminated | stepped.truncated
