@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import jax
 import numpy as np
 from _meta import write_result
 
@@ -95,8 +94,7 @@ def run_task(name: str, seeds: int, first_seed: int, episodes: int, extra: dict)
         wall_s = time.perf_counter() - start
     evaluations = []
     for index in range(seeds):
-        state = jax.tree.map(lambda leaf, i=index: leaf[i], result.states)
-        evaluation = jaxrl.evaluate(algorithm, state, episodes=episodes, seed=10_000 + index, deterministic=True)
+        evaluation = jaxrl.evaluate(algorithm, result.seed_state(index), episodes=episodes, seed=10_000 + index, deterministic=True)
         evaluations.append(evaluation["mean_return"])
     stride = max(1, len(result.metrics["env_steps"][0]) // MAX_CURVE_POINTS)  # keeps the JSON small
     curve_steps = np.asarray(result.metrics["env_steps"][0])[stride - 1::stride].tolist()

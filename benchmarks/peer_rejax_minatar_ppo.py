@@ -52,7 +52,6 @@ def run_rejax(num_seeds: int, total_timesteps: int) -> dict:
 
 def run_jaxrl(num_seeds: int, total_timesteps: int) -> dict:
     """jaxrl's PPO in the device loop with :data:`CONFIG`, seeds vmapped, then each seed's evaluation."""
-    import jax
     import numpy as np
 
     import jaxrl
@@ -68,9 +67,8 @@ def run_jaxrl(num_seeds: int, total_timesteps: int) -> dict:
     result = jaxrl.run_device("ppo", config, num_seeds=num_seeds)
     sampled, greedy = [], []
     for index in range(num_seeds):
-        state = jax.tree.map(lambda leaf, i=index: leaf[i], result.states)
         for out, deterministic in ((sampled, False), (greedy, True)):
-            out.append(jaxrl.evaluate("ppo", state, episodes=20, seed=10_000 + index,
+            out.append(jaxrl.evaluate("ppo", result.seed_state(index), episodes=20, seed=10_000 + index,
                                       deterministic=deterministic)["mean_return"])
     final_training = np.nanmean(np.asarray(result.metrics["episodic_return"])[:, -10:], axis=1).tolist()
     summary = result.summary

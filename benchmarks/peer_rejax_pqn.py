@@ -46,7 +46,6 @@ def run_rejax(env: str, seed: int) -> dict:
 
 def run_jaxrl(env: str, seed: int) -> dict:
     """jaxrl's PQN in the device loop with :data:`CONFIG`, then its deterministic evaluation."""
-    import jax
 
     import jaxrl
 
@@ -58,7 +57,7 @@ def run_jaxrl(env: str, seed: int) -> dict:
                               exploration_fraction=c["exploration_fraction"], hidden_sizes=tuple(c["hidden_sizes"]),
                               max_grad_norm=c["max_grad_norm"], total_timesteps=c["total_timesteps"], progress=False)
     result = jaxrl.run_device("pqn", config, num_seeds=1)
-    state = jax.tree.map(lambda leaf: leaf[0], result.states)
+    state = result.seed_state()
     evaluation = jaxrl.evaluate("pqn", state, episodes=20, seed=10_000 + seed, deterministic=True)
     summary = result.summary
     return {"seed": seed, "eval_return": evaluation["mean_return"], "compile_s": summary["compile_s"],

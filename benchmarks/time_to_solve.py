@@ -55,7 +55,7 @@ def solve(algorithm: str, seed: int, episodes: int) -> dict:
         start = time.perf_counter()
         result = jaxrl.run_device(algorithm, config, num_seeds=1, run_dir=Path(folder) / "run")
         wall_s = time.perf_counter() - start
-    state = seed_state(result.states)
+    state = result.seed_state()
     evaluation = jaxrl.evaluate(algorithm, state, episodes=episodes, seed=10_000 + seed)
     return {"algorithm": algorithm, "seed": seed, "env_steps": result.summary["env_steps_per_seed"],
             "wall_s": wall_s, "compile_s": result.summary["compile_s"], "train_s": result.summary["train_s"],
@@ -70,7 +70,7 @@ def solve_vmapped(algorithm: str, first_seed: int, num_seeds: int, episodes: int
         start = time.perf_counter()
         result = jaxrl.run_device(algorithm, config, num_seeds=num_seeds, run_dir=Path(folder) / "run")
         wall_s = time.perf_counter() - start
-    returns = [jaxrl.evaluate(algorithm, seed_state(result.states, i), episodes=episodes,
+    returns = [jaxrl.evaluate(algorithm, result.seed_state(i), episodes=episodes,
                               seed=10_000 + first_seed + i)["mean_return"] for i in range(num_seeds)]
     return {"algorithm": f"{algorithm} ({num_seeds} seeds vmapped)", "seed": first_seed, "num_seeds": num_seeds,
             "wall_s": wall_s, "wall_s_per_seed": wall_s / num_seeds, "compile_s": result.summary["compile_s"],
@@ -88,13 +88,6 @@ def solve_host(algorithm: str, seed: int, episodes: int) -> dict:
     return {"algorithm": f"{algorithm} (host loop, Pendulum-v1)", "seed": seed, "wall_s": wall_s,
             "env_steps": config.total_timesteps, "eval_mean_return": evaluation["mean_return"],
             "solved": evaluation["mean_return"] >= BAR}
-
-
-def seed_state(states, index: int = 0):
-    """Seed ``index``'s train state of a device run (leaves carry a leading seed axis)."""
-    import jax
-
-    return jax.tree.map(lambda leaf: leaf[index], states)
 
 
 def timed_train(argv: list[str], run_dir: Path, cache: str) -> float:

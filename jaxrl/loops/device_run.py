@@ -38,6 +38,10 @@ class DeviceRunResult(NamedTuple):
     metrics: dict[str, np.ndarray]  # [num_seeds, num_updates or num_records] per name
     summary: dict[str, Any]  # per-seed and aggregate results (what results.json holds)
 
+    def seed_state(self, index: int = 0) -> Any:
+        """The final train state of the run's ``index``-th seed (``config.seed + index``)."""
+        return jax.tree.map(lambda leaf: leaf[index], self.states)
+
 
 def final_returns(episodic_return: np.ndarray) -> np.ndarray:
     """The last finite entry of each row of ``[num_seeds, num_points]`` (NaN: no episode ended)."""

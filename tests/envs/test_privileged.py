@@ -109,7 +109,7 @@ def test_an_asymmetric_critic_trains_in_both_loops_and_evaluates(toy_registry, t
     config, _, _ = _ppo(True)
     if loop == "device":
         result = jaxrl.run_device("ppo", config, num_seeds=1, run_dir=tmp_path / "run")
-        state = jax.tree.map(lambda leaf: leaf[0], result.states)
+        state = result.seed_state()
         loaded = jaxrl.load(tmp_path / "run" / f"seed_{config.seed}").state
     else:
         state = jaxrl.train("ppo", config, run_dir=tmp_path / "run").state
