@@ -115,12 +115,13 @@ def with_autoreset(env_id: str, spec: EnvSpec, max_episode_steps: int, raw_reset
 
 def traced_env(env_id: str, max_episode_steps: int, raw_reset: RawReset, raw_step: RawStep,
                action_space: gym.Space, render_frame: Callable[[Any], np.ndarray] | None = None,
-               privileged_size: int = 0) -> DeviceEnv:
+               privileged_size: Callable[[Any], int] = lambda state: 0) -> DeviceEnv:
     """A suite's raw env as a :class:`DeviceEnv`: its observation shape read from what reset and step
     return (traced, nothing runs; not the declared space, which some envs get wrong), then
     :func:`with_autoreset`. A one-line ``ValueError`` naming the env where its code fails to trace
-    or reset and step observe different shapes. ``privileged_size``: trailing entries of the
-    observation that only a critic may read (:attr:`EnvSpec.privileged_size`)."""
+    or reset and step observe different shapes. ``privileged_size(state)``, of the traced reset
+    state: trailing entries of the observation that only a critic may read
+    (:attr:`EnvSpec.privileged_size`)."""
     key = jax.random.PRNGKey(0)
     action = jnp.zeros(action_space.shape, jnp.int32 if isinstance(action_space, gym.spaces.Discrete)
                        else jnp.float32)
@@ -133,7 +134,8 @@ def traced_env(env_id: str, max_episode_steps: int, raw_reset: RawReset, raw_ste
         raise ValueError(f"{env_id} does not fit jaxrl: reset observations have shape {reset_obs.shape} "
                          f"but step observations {step_obs.shape}")
     observation_space = gym.spaces.Box(-np.inf, np.inf, tuple(int(d) for d in reset_obs.shape), np.float32)
-    spec = dataclasses.replace(spec_from_spaces(observation_space, action_space), privileged_size=privileged_size)
+    spec = dataclasses.replace(spec_from_spaces(observation_space, action_space),
+                               privileged_size=privileged_size(state))
     return with_autoreset(env_id, spec, max_episode_steps, raw_reset, raw_step, render_frame)
 
 

@@ -115,6 +115,5 @@ def make(env_id: str) -> DeviceEnv:
     def render_frame(state: Any) -> np.ndarray:
         return frames(state.data.qpos)
 
-    reset_obs = jax.eval_shape(lambda key: env.reset(key).obs, jax.random.PRNGKey(0))
     return traced_env(env_id, int(config.episode_length), raw_reset, raw_step, action_space, render_frame,
-                      privileged_size(reset_obs))
+                      lambda state: privileged_size(state.obs))
