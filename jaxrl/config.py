@@ -243,9 +243,9 @@ def check_conv_channels(channels: tuple[int, ...]) -> None:
         raise ValueError(f"conv_channels must be positive ints (or empty: no conv torso), got {channels}")
 
 
-def check_hidden_sizes(sizes: tuple[int, ...]) -> None:
+def check_hidden_sizes(sizes: tuple[int, ...], name: str = "hidden_sizes") -> None:
     if not sizes or any(size < 1 for size in sizes):
-        raise ValueError(f"hidden_sizes must be a non-empty list of positive ints, got {sizes}")
+        raise ValueError(f"{name} must be a non-empty list of positive ints, got {sizes}")
 
 
 def check_positive(config: Any, *names: str) -> None:

@@ -94,6 +94,7 @@ def make_network(config: PPOConfig, spec: EnvSpec) -> ActorCritic:
     return ActorCritic(shared_trunk=config.shared_trunk, conv_channels=tuple(config.conv_channels),
                        observation_shape=spec.observation_shape,
                        policy_size=spec.policy_size if config.asymmetric_critic else None,
+                       critic_hidden_sizes=tuple(config.critic_hidden_sizes),
                        **network_kwargs(config, spec))
 
 

@@ -60,6 +60,8 @@ class PPOConfig(OnPolicyConfig):
     # --- network ---
     policy: str = "mlp"  # "mlp" (feed-forward), "lstm" or "gru" (recurrent, see jaxrl.agents.recurrent_ppo)
     hidden_sizes: tuple[int, ...] = (64, 64)  # MLP hidden layer sizes (lstm/gru: the dense layers after the cell)
+    critic_hidden_sizes: tuple[int, ...] = ()  # the critic MLP's own sizes (brax's PPO: policy (32,)*4, value
+    # (256,)*5); empty: hidden_sizes. Feed-forward policy with separate trunks
     activation: str = "tanh"  # tanh, relu, silu or elu
     shared_trunk: bool = False  # one trunk for actor and critic (else separate networks)
     conv_channels: tuple[int, ...] = ()  # 3x3 conv layers before each MLP trunk, for image observations (MinAtar: 16)
@@ -103,6 +105,11 @@ class PPOConfig(OnPolicyConfig):
         if self.target_kl is not None and not self.target_kl > 0:
             raise ValueError(f"target_kl must be > 0, got {self.target_kl}")
         check_hidden_sizes(self.hidden_sizes)
+        if self.critic_hidden_sizes:
+            check_hidden_sizes(self.critic_hidden_sizes, "critic_hidden_sizes")
+            if self.policy != "mlp" or self.shared_trunk:
+                raise ValueError("critic_hidden_sizes needs policy='mlp' with separate actor and critic trunks "
+                                 "(shared_trunk=False)")
         check_conv_channels(self.conv_channels)
         if self.conv_channels and self.policy != "mlp":
             raise ValueError(f"conv_channels is for the feed-forward policy; policy={self.policy!r} has no conv torso")

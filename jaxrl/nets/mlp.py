@@ -110,22 +110,24 @@ class ActorCritic(PolicyValueHeads):
     # Asymmetric critic: the actor reads the first policy_size entries of obs, the critic all of them
     # (the env's privileged observation included). None: both read all of obs.
     policy_size: int | None = None
+    # The critic trunk's own sizes (brax's PPO: a 32x4 policy, a 256x5 value net); () = hidden_sizes.
+    critic_hidden_sizes: Sequence[int] = ()
 
     def setup(self) -> None:
-        def trunk(name: str) -> nn.Module:
+        def trunk(name: str, hidden_sizes: Sequence[int]) -> nn.Module:
             if not self.conv_channels:  # the parameter tree stays the plain MLP's
-                return MLP(self.hidden_sizes, self.activation, self.hidden_gain, name=name)
+                return MLP(hidden_sizes, self.activation, self.hidden_gain, name=name)
             from jaxrl.nets.conv import ConvMLP  # conv.py builds on this module
 
-            return ConvMLP(self.conv_channels, self.observation_shape, self.hidden_sizes, self.activation,
+            return ConvMLP(self.conv_channels, self.observation_shape, hidden_sizes, self.activation,
                            self.hidden_gain, name=name)
 
         if self.shared_trunk:
-            self.actor_trunk = trunk("trunk")
+            self.actor_trunk = trunk("trunk", self.hidden_sizes)
             self.critic_trunk = self.actor_trunk
         else:
-            self.actor_trunk = trunk("actor_trunk")
-            self.critic_trunk = trunk("critic_trunk")
+            self.actor_trunk = trunk("actor_trunk", self.hidden_sizes)
+            self.critic_trunk = trunk("critic_trunk", self.critic_hidden_sizes or self.hidden_sizes)
         self.setup_heads()
 
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:

@@ -138,8 +138,27 @@ def test_update_vmaps_over_learning_rates():
     ({"vectorization": "threads"}, "vectorization must be one of"),
     ({"activation": "gelu"}, "activation must be one of"),
     ({"hidden_sizes": ()}, "hidden_sizes must be a non-empty"),
+    ({"critic_hidden_sizes": (8, 0)}, "critic_hidden_sizes must be a non-empty"),
+    ({"critic_hidden_sizes": (8,), "shared_trunk": True}, "critic_hidden_sizes needs .* separate"),
+    ({"critic_hidden_sizes": (8,), "policy": "gru"}, "critic_hidden_sizes needs policy='mlp'"),
     ({"total_timesteps": 10}, "total_timesteps .* must be at least one batch"),
 ])
 def test_invalid_config_values_name_the_field(overrides, message):
     with pytest.raises(ValueError, match=message):
         config(**overrides).validate()
+
+
+def test_critic_hidden_sizes_shape_the_critic_alone_and_it_trains():
+    """brax's PPO shape: a narrow deep policy and a wide value net (``critic_hidden_sizes``)."""
+    state = ppo.init(jax.random.PRNGKey(0), CONTINUOUS, config(hidden_sizes=(4, 4), critic_hidden_sizes=(16, 16, 16)))
+    actor_widths = [layer["kernel"].shape for layer in state.params["actor_trunk"].values()]
+    critic_widths = [layer["kernel"].shape for layer in state.params["critic_trunk"].values()]
+    assert actor_widths == [(3, 4), (4, 4)]
+    assert critic_widths == [(3, 16), (16, 16), (16, 16)]
+    assert state.params["value_head"]["kernel"].shape == (16, 1)
+    assert state.params["policy_head"]["kernel"].shape == (4, 2)
+    new_state, metrics = ppo.update(state, make_rollout(state, jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    assert np.isfinite(float(metrics["value_loss"]))
+    moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), new_state.params["critic_trunk"],
+                         state.params["critic_trunk"])
+    assert min(jax.tree.leaves(moved)) > 0
