@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The env-suites issue's Playground figures in one device call (run from the repository root): jaxrl's
+# PPO next to Playground's own brax PPO trainer with Playground's published configs
+# (benchmarks/peer_playground.py; arguments go to it). JSON and the log go to $OUT.
+# Wheels: .whl/*.whl (gymnasium, tensorboardX, ...) and .whl/playground/*.whl (mujoco, mujoco-mjx,
+# playground, brax and the few of their needs the GPU image lacks). MuJoCo Warp (warp-lang, 149 MB) is
+# not carried: MJX's JAX implementation runs without it (MJX prints "Failed to import warp" and goes on).
+set -uo pipefail
+out=${OUT:-/tmp/out}
+mkdir -p "$out"
+touch /tmp/gpu_playground.start
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+  .whl/*.whl .whl/playground/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.total --format=csv
+python3 benchmarks/peer_playground.py "$@" 2>&1 | grep -v -e Warning -e "Failed to import" | tee "$out/peer_playground.log"
+find benchmarks/results -name '*.json' -newer /tmp/gpu_playground.start -exec cp {} "$out"/ \;
+ls -la "$out"

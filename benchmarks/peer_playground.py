@@ -1,0 +1,180 @@
+"""jaxrl's PPO next to MuJoCo Playground's own trainer (brax's PPO) on Playground's DM-Control tasks,
+each with Playground's published PPO config, at equal env steps; one machine, one process.
+
+    pip install -e '.[playground]'
+    python benchmarks/peer_playground.py --tasks CartpoleBalance CartpoleSwingup --total-timesteps 20000000
+
+Playground's side is ``brax.training.agents.ppo.train`` with
+``mujoco_playground.config.dm_control_suite_params.brax_ppo_config(task)`` (only ``num_timesteps`` and
+``num_evals`` changed) on the env wrapped by Playground's ``wrap_for_brax_training``, as Playground's
+own training notebooks do. jaxrl's side maps the same numbers onto :class:`~jaxrl.agents.ppo_config.PPOConfig`
+(:func:`jaxrl_overrides`): the same envs, samples per update, epochs, minibatches, step size, discount,
+lambda, clip, entropy and value weights, reward scale, observation normalisation, and network shape
+(a 32x4 policy and a 256x5 value net, swish); jaxrl keeps its own initialisation, its Gaussian policy
+(brax: tanh-squashed) and its bootstrapping from the true final observation at the time limit (brax
+masks those steps out). Both use MJX's JAX implementation (``impl="jax"``).
+
+Per task it records each trainer's curve (brax: its own evaluation, 128 envs, sampled actions;
+jaxrl: the mean return of training episodes), wall-clock from the call to the trained agent
+(compile included), jaxrl's compile apart, each one's training steps per second, and jaxrl's final
+policy evaluated on 128 fresh episodes (sampled and greedy). Writes
+``benchmarks/results/peer_playground__<device>__<date>.json`` after every task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _meta import write_result
+
+EVAL_EPISODES = 128  # brax's num_eval_envs default: one episode each
+
+
+def published_config(task: str) -> dict:
+    """Playground's PPO config for ``task`` as a plain dict (``network_factory`` a dict too)."""
+    from mujoco_playground.config import dm_control_suite_params
+
+    config = dm_control_suite_params.brax_ppo_config(task, "jax").to_dict()
+    config.setdefault("network_factory", {})
+    return config
+
+
+def jaxrl_overrides(published: dict) -> dict:
+    """:class:`PPOConfig` fields for a brax PPO config (brax's defaults where the config is silent).
+
+    brax collects ``batch_size * num_minibatches`` trajectories of ``unroll_length`` steps per update
+    from ``num_envs`` envs, i.e. rollouts of ``samples / num_envs`` steps per env, which jaxrl runs as
+    one ``[num_steps, num_envs]`` rollout (GAE over all of it, where brax cuts it every ``unroll_length``).
+    """
+    if published.get("action_repeat", 1) != 1:
+        raise ValueError(f"action_repeat={published['action_repeat']} has no jaxrl counterpart")
+    samples = published["batch_size"] * published["num_minibatches"] * published["unroll_length"]
+    if samples % published["num_envs"]:
+        raise ValueError(f"{samples} samples per update do not split over {published['num_envs']} envs")
+    network = published["network_factory"]
+    return {
+        "num_envs": published["num_envs"], "num_steps": samples // published["num_envs"],
+        "update_epochs": published["num_updates_per_batch"], "num_minibatches": published["num_minibatches"],
+        "learning_rate": published["learning_rate"], "anneal_lr": False, "gamma": published["discounting"],
+        "gae_lambda": published.get("gae_lambda", 0.95), "clip_coef": published.get("clipping_epsilon", 0.3),
+        "ent_coef": published["entropy_cost"], "vf_coef": published.get("vf_loss_coefficient", 0.5),
+        # brax clips no gradient unless told; jaxrl's clip at a norm no gradient reaches
+        "max_grad_norm": published.get("max_grad_norm") or 1e6,
+        "reward_scale": published.get("reward_scaling", 1.0),
+        "norm_obs": published.get("normalize_observations", False),
+        "hidden_sizes": tuple(network.get("policy_hidden_layer_sizes", (32,) * 4)),
+        "critic_hidden_sizes": tuple(network.get("value_hidden_layer_sizes", (256,) * 5)),
+        "activation": "silu",  # brax's swish
+    }
+
+
+def run_jaxrl(task: str, total_timesteps: int, seed: int) -> dict:
+    """jaxrl's PPO in the device loop with the mapped config: curve, times, final evaluation."""
+    import numpy as np
+
+    import jaxrl
+    from jaxrl.bench.cells import device_env_sps
+    from jaxrl.envs.device import make_device_env
+
+    overrides = jaxrl_overrides(published_config(task))
+    config = jaxrl.config_for("ppo", f"playground/{task}", seed=seed, total_timesteps=total_timesteps,
+                              progress=False, **overrides)
+    start = time.perf_counter()
+    result = jaxrl.run_device("ppo", config, num_seeds=1)
+    wall_s = time.perf_counter() - start
+    state = result.seed_state(0)
+    env_only = device_env_sps(make_device_env(f"playground/{task}"), config.num_envs, steps=200, min_seconds=1.0)
+    evaluation = {f"eval_{kind}": jaxrl.evaluate("ppo", state, episodes=EVAL_EPISODES, seed=10_000,
+                                                  deterministic=deterministic)["mean_return"]
+                  for kind, deterministic in (("sampled", False), ("greedy", True))}
+    steps = np.asarray(result.metrics["env_steps"])[0]
+    returns = np.asarray(result.metrics["episodic_return"])[0]
+    summary = result.summary
+    return {"overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()},
+            "curve_env_steps": steps.tolist(), "curve_training_return": np.where(np.isfinite(returns), returns,
+                                                                                  np.nan).tolist(),
+            **evaluation, "wall_s": wall_s, "compile_s": summary["compile_s"], "train_s": summary["train_s"],
+            "train_sps": summary["aggregate_sps"], "env_only_sps": env_only}
+
+
+def restore_device_put_replicated() -> None:
+    """brax 0.14.2's trainers call ``jax.device_put_replicated``, which JAX 0.10 removed: put it back
+    (a leading axis of one copy per device, as ``jax.pmap`` reads it)."""
+    import jax
+    import jax.numpy as jnp
+
+    try:
+        jax.device_put_replicated  # noqa: B018 (raises AttributeError where removed)
+    except AttributeError:
+        jax.device_put_replicated = lambda tree, devices: jax.tree.map(
+            lambda leaf: jax.device_put(jnp.stack([jnp.asarray(leaf)] * len(devices))), tree)
+
+
+def run_brax(task: str, total_timesteps: int, seed: int, num_evals: int) -> dict:
+    """Playground's published PPO run through brax's trainer, as Playground's notebooks call it."""
+    import functools
+
+    from brax.training.agents.ppo import networks as ppo_networks
+    from brax.training.agents.ppo import train as ppo_train
+    from mujoco_playground import registry, wrapper
+
+    restore_device_put_replicated()
+    published = published_config(task)
+    network = published.pop("network_factory")
+    published.update(num_timesteps=total_timesteps, num_evals=num_evals)
+    env = registry.load(task, config_overrides={"impl": "jax"})
+    evals: list[dict] = []
+    start = time.perf_counter()
+
+    def progress(step: int, metrics: dict) -> None:
+        evals.append({"env_steps": int(step), "eval_return": float(metrics["eval/episode_reward"]),
+                      "wall_s": time.perf_counter() - start,
+                      "training_sps": float(metrics.get("training/sps", float("nan"))),
+                      "training_walltime_s": float(metrics.get("training/walltime", float("nan")))})
+        print(f"  brax {task}: {step} steps, eval {evals[-1]['eval_return']:.1f}, {evals[-1]['wall_s']:.1f} s",
+              flush=True)
+
+    ppo_train.train(environment=env, eval_env=registry.load(task, config_overrides={"impl": "jax"}),
+                    wrap_env_fn=wrapper.wrap_for_brax_training, seed=seed, progress_fn=progress,
+                    network_factory=functools.partial(ppo_networks.make_ppo_networks, **network), **published)
+    wall_s = time.perf_counter() - start
+    return {"evals": evals, "eval_sampled": evals[-1]["eval_return"], "wall_s": wall_s,
+            "train_sps": evals[-1]["training_sps"]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=["CartpoleBalance", "CartpoleSwingup"])
+    # brax runs whole evaluation periods of num_resets_per_eval (10) updates of 983,040 steps each;
+    # with --num-evals 3 (two periods) 19,660,800 steps is the smallest budget both run exactly
+    parser.add_argument("--total-timesteps", type=int, default=19_660_800, help="env steps, both trainers")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-evals", type=int, default=3, help="brax's evaluations (the first at step 0)")
+    parser.add_argument("--sides", nargs="+", default=["jaxrl", "brax"], choices=["jaxrl", "brax"])
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+    runners = {"jaxrl": lambda task: run_jaxrl(task, args.total_timesteps, args.seed),
+               "brax": lambda task: run_brax(task, args.total_timesteps, args.seed, args.num_evals)}
+    rows: dict[str, dict] = {}
+    path = None
+    for task in args.tasks:
+        rows[task] = {"published_config": published_config(task)}
+        for side in args.sides:
+            rows[task][side] = runners[side](task)
+            row = rows[task][side]
+            print(f"{task} {side}: eval {row['eval_sampled']:.1f}, {row['wall_s']:.1f} s wall, "
+                  f"{row['train_sps']:,.0f} SPS", flush=True)
+            if not args.no_write:
+                path = write_result("peer_playground", {
+                    "benchmark": "peer_playground", "total_timesteps": args.total_timesteps, "seed": args.seed,
+                    "impl": "jax", "rows": rows}, path=path)
+    if path:
+        print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()
