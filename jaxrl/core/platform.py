@@ -9,17 +9,41 @@ import jax
 
 # Time steps per loop iteration of the hot per-step scans on an accelerator.
 ACCELERATOR_SCAN_UNROLL = 8
+# An env step of more jaxpr equations than this is not unrolled. Counted on one env's step (sub-jaxprs
+# included): phys2d CartPole ~120, gymnax Breakout-MinAtar ~370; MuJoCo physics is 10-100x more
+# (Playground's MJX CartpoleBalance ~12,000, brax's ant ~16,000).
+SMALL_STEP_EQUATIONS = 2_000
 
 
-def scan_unroll() -> int:
-    """``unroll`` for the scans over env steps (the acting scan; recurrent layers: :func:`recurrent_scan_unroll`).
+def scan_unroll(step_equations: int = 0) -> int:
+    """``unroll`` for the scans over env steps (the acting scan; recurrent layers: :func:`recurrent_scan_unroll`),
+    whose env step has ``step_equations`` jaxpr equations (:func:`count_equations`).
 
     On a GPU every loop iteration costs ~20 us of control however little its body computes
     (a 128-step scan of a few elementwise ops took 3.1 ms on an H100), so the acting scan of a
-    small rollout was mostly loop overhead; 8 steps per iteration cut that by 8. On XLA:CPU an
-    iteration costs ~1 us and unrolling would only lengthen compilation, so it stays 1.
+    small rollout was mostly loop overhead; 8 steps per iteration cut that by 8. A physics step
+    takes far longer than that control (MJX's CartpoleBalance, 2,048 envs: ~190 us on an H200) and
+    unrolling it 8 times multiplies its compilation (PPO on Playground's CartpoleBalance compiled
+    in 72 s on an H200 with it; 16.4 s against 33.5 s on this repo's 2-core CPU at unroll 1 and 8),
+    so a step above :data:`SMALL_STEP_EQUATIONS` stays rolled. On XLA:CPU an iteration costs ~1 us
+    and unrolling would only lengthen compilation, so it stays 1.
     """
-    return 1 if jax.default_backend() == "cpu" else ACCELERATOR_SCAN_UNROLL
+    if jax.default_backend() == "cpu" or step_equations > SMALL_STEP_EQUATIONS:
+        return 1
+    return ACCELERATOR_SCAN_UNROLL
+
+
+def count_equations(jaxpr: jax.extend.core.Jaxpr) -> int:
+    """Equations of ``jaxpr``, those of its sub-jaxprs (loop bodies, branches, calls) included."""
+    total = 0
+    for equation in jaxpr.eqns:
+        total += 1
+        for param in equation.params.values():
+            for value in param if isinstance(param, (list, tuple)) else (param,):
+                inner = getattr(value, "jaxpr", value)  # a ClosedJaxpr holds its Jaxpr
+                if hasattr(inner, "eqns"):
+                    total += count_equations(inner)
+    return total
 
 
 def project_inputs_first() -> bool:

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 from jax.sharding import Mesh
 
 from jaxrl.agents.registry import OFF_POLICY, get_algorithm
-from jaxrl.core.platform import scan_unroll
+from jaxrl.core.platform import count_equations, scan_unroll
 from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.distributed import check_divisible, shard_env_axis
 from jaxrl.envs.device import DeviceEnv, make_device_env, step_keys
@@ -136,6 +136,20 @@ class OffPolicyCarry(NamedTuple):
     key: jax.Array  # split once per env step
 
 
+def env_step_equations(env: DeviceEnv, env_states: Any, step_keys: jax.Array) -> int:
+    """Jaxpr equations of one env's step (:func:`~jaxrl.core.platform.count_equations`), from the
+    shapes of a batch of env states ``[B, ...]`` and its step keys ``[B, ...]``; 0 on XLA:CPU, where
+    :func:`~jaxrl.core.platform.scan_unroll` does not read it (no second trace of the env there)."""
+    if jax.default_backend() == "cpu":
+        return 0
+    one_env = lambda leaf: jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype)  # noqa: E731
+    spec = env.spec
+    action = jax.ShapeDtypeStruct(() if spec.discrete else (spec.action_dim,),
+                                  jnp.int32 if spec.discrete else jnp.float32)
+    jaxpr = jax.make_jaxpr(env.step)(jax.tree.map(one_env, env_states), action, one_env(step_keys))
+    return count_equations(jaxpr.jaxpr)
+
+
 def scan_rollout(agent: Agent, env: DeviceEnv, state: Any, actor: Actor, noise: Any, env_keys: jax.Array,
                  mesh: Mesh | None = None) -> tuple[Actor, Rollout]:
     """The acting scan of an on-policy iteration: ``T`` steps of every env acting with ``state``.
@@ -152,7 +166,8 @@ def scan_rollout(agent: Agent, env: DeviceEnv, state: Any, actor: Actor, noise: 
                                 truncated=step.truncated, next_obs=step.next_obs, extras=extras)
         return next_actor, transition
 
-    actor, transitions = jax.lax.scan(env_step, actor, (noise, env_keys), unroll=scan_unroll())
+    unroll = scan_unroll(env_step_equations(env, actor.env_state, env_keys[0]))
+    actor, transitions = jax.lax.scan(env_step, actor, (noise, env_keys), unroll=unroll)
     transitions = shard_env_axis(transitions, mesh, env_axis=1)
     rollout = Rollout(obs=transitions.obs, actions=transitions.actions, rewards=transitions.rewards,
                       terminated=transitions.terminated, truncated=transitions.truncated,

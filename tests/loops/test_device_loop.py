@@ -12,6 +12,7 @@ from jaxrl.agents.ppo import PPOConfig
 from jaxrl.agents.sac import SACConfig
 from jaxrl.agents.td3 import TD3Config
 from jaxrl.distributed import env_mesh
+from jaxrl.envs.device import make_device_env
 from jaxrl.loops.device import make_program, make_train
 from jaxrl.loops.device_run import final_returns, run_device
 
@@ -59,6 +60,44 @@ def test_the_accelerators_unrolled_scans_train_the_same(monkeypatch):
     unrolled = jax.jit(make_train("ppo", config))(jax.random.PRNGKey(3))
     _assert_trees_close(unrolled.state.params, plain.state.params)
     np.testing.assert_allclose(unrolled.metrics["value_loss"], plain.metrics["value_loss"], rtol=1e-5)
+
+
+def test_count_equations_reaches_into_loop_bodies_and_branches():
+    from jaxrl.core.platform import count_equations
+
+    def body(x):
+        looped, _ = jax.lax.scan(lambda c, _: (jnp.sin(c) + 1.0, None), x, None, length=3)  # scan + sin, add
+        # gt, the predicate's conversion to a branch index, cond + cos + exp
+        return jax.lax.cond(looped > 0, jnp.cos, jnp.exp, looped)
+
+    assert count_equations(jax.make_jaxpr(body)(1.0).jaxpr) == 8
+
+
+def test_an_accelerator_unrolls_small_env_steps_and_keeps_physics_steps_rolled(monkeypatch):
+    """Unrolling a MuJoCo step 8 times multiplied its compilation; small steps keep the 8."""
+    from jaxrl.core import platform
+    from jaxrl.loops.device import env_step_equations
+
+    env = make_device_env("phys2d/CartPole-v1")
+    states, _ = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), 4))
+    keys = jax.random.split(jax.random.PRNGKey(1), (4, 2))
+    assert env_step_equations(env, states, keys) == 0  # XLA:CPU: not counted, never unrolled
+    assert platform.scan_unroll(0) == 1
+    monkeypatch.setattr(platform.jax, "default_backend", lambda: "gpu")
+    small = env_step_equations(env, states, keys)
+    assert 20 < small < platform.SMALL_STEP_EQUATIONS
+    assert platform.scan_unroll(small) == platform.ACCELERATOR_SCAN_UNROLL
+
+    def heavy_step(state, action, keys):  # a stand-in for a physics step: thousands of equations
+        out = env.step(state, action, keys)
+        obs = out.obs
+        for _ in range(platform.SMALL_STEP_EQUATIONS):
+            obs = obs * 1.0001
+        return out._replace(obs=obs)
+
+    heavy = env_step_equations(dataclasses.replace(env, step=heavy_step), states, keys)
+    assert heavy > platform.SMALL_STEP_EQUATIONS
+    assert platform.scan_unroll(heavy) == 1
 
 
 def test_a_padded_piece_runs_the_real_iterations_and_leaves_the_rest_untouched():
