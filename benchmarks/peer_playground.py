@@ -24,9 +24,9 @@ policy evaluated on 128 fresh episodes (sampled and greedy). Writes
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
-import sys
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _meta import write_result
