@@ -46,12 +46,13 @@ def _as_learning_task(data: dict[str, Any]) -> dict[str, Any]:
 Runs = list[dict[str, Any]]
 
 
-def load(paths: list[Path]) -> tuple[Runs, Runs, Runs, Runs]:
-    """``(throughput rows, learning tasks, peer runs, recurrent runs)`` from result files; each gets its
-    file's device and date. Peer runs are ``benchmarks/device_loop.py`` files (jaxrl vs rejax per row),
-    recurrent runs ``benchmarks/recurrent_speed.py`` files. Files of other benchmarks (and
-    ``experiment__*`` files, one-off comparisons) are ignored."""
-    rows, tasks, peer_runs, recurrent_runs = [], [], [], []
+def load(paths: list[Path]) -> tuple[Runs, Runs, Runs, Runs, Runs]:
+    """``(throughput rows, learning tasks, peer runs, recurrent runs, Playground runs)`` from result files;
+    each gets its file's device and date. Peer runs are ``benchmarks/device_loop.py`` files (jaxrl vs
+    rejax per row), recurrent runs ``benchmarks/recurrent_speed.py`` files, Playground runs
+    ``benchmarks/peer_playground.py`` files (jaxrl vs Playground's brax trainer). Files of other
+    benchmarks (and ``experiment__*`` files, one-off comparisons) are ignored."""
+    rows, tasks, peer_runs, recurrent_runs, playground_runs = [], [], [], [], []
     for path in paths:
         data = json.loads(path.read_text())
         stamp = {"device": data.get("device_kind", "?"), "date": data.get("date", ""), "file": path.name,
@@ -70,21 +71,26 @@ def load(paths: list[Path]) -> tuple[Runs, Runs, Runs, Runs]:
             peer_runs.append({**data, **stamp})
         elif path.name.startswith("recurrent_speed__") and "rows" in data:
             recurrent_runs.append({**data, **stamp})
-    return rows, tasks, peer_runs, recurrent_runs
+        elif path.name.startswith("peer_playground__") and "rows" in data:
+            playground_runs.append({**data, **stamp})
+    return rows, tasks, peer_runs, recurrent_runs, playground_runs
+
+
+def _newest_per_device(runs: Runs) -> list[dict[str, Any]]:
+    newest = {run["device"]: run for run in sorted(runs, key=lambda run: run["date"])}
+    return [newest[device] for device in sorted(newest)]
 
 
 def peer_table(peer_runs: list[dict[str, Any]]) -> str:
     """The newest ``device_loop`` run per device: jaxrl and rejax SPS per row and their ratio."""
-    newest = {run["device"]: run for run in sorted(peer_runs, key=lambda run: run["date"])}
     lines = ["| device | row | jaxrl SPS | rejax SPS | jaxrl / rejax | compile s, jaxrl / rejax | env alone SPS "
              "| date |", "|" + "---|" * 8]
-    for device in sorted(newest):
-        run = newest[device]
+    for run in _newest_per_device(peer_runs):
         for row in run["rows"]:
             peer = row.get("peer") or {}
             compile_s = f"{row['jaxrl']['compile_s']:.1f}" + (f" / {peer['compile_s']:.1f}" if "compile_s" in peer
                                                               else "")
-            lines.append(f"| {device} | {row['row']} | {row['jaxrl']['aggregate_sps']:,.0f} "
+            lines.append(f"| {run['device']} | {row['row']} | {row['jaxrl']['aggregate_sps']:,.0f} "
                          f"| {_number(peer.get('aggregate_sps'), ',.0f')} | {_number(row.get('sps_ratio'), '.2f')} "
                          f"| {compile_s} | {row['env_only_sps']:,.0f} | {run['date'][:10]} |")
     return "\n".join(lines)
@@ -92,16 +98,55 @@ def peer_table(peer_runs: list[dict[str, Any]]) -> str:
 
 def recurrent_table(recurrent_runs: Runs) -> str:
     """The newest ``recurrent_speed`` run per device: each architecture's SPS and its share of the MLP's."""
-    newest = {run["device"]: run for run in sorted(recurrent_runs, key=lambda run: run["date"])}
     lines = ["| device | architecture | envs x steps | SPS | share of the MLP's SPS | compile s | date |",
              "|" + "---|" * 7]
-    for device in sorted(newest):
-        for row in newest[device]["rows"]:
+    for run in _newest_per_device(recurrent_runs):
+        for row in run["rows"]:
             share = _number(row.get("fraction_of_mlp") and 100 * row["fraction_of_mlp"], ".1f")
-            lines.append(f"| {device} | {row['architecture']} | {row['num_envs']}x{row['num_steps']} "
+            lines.append(f"| {run['device']} | {row['architecture']} | {row['num_envs']}x{row['num_steps']} "
                          f"| {row['aggregate_sps']:,.0f} | {share if share == '-' else share + '%'} "
-                         f"| {row['compile_s']:.1f} | {newest[device]['date'][:10]} |")
+                         f"| {row['compile_s']:.1f} | {run['date'][:10]} |")
     return "\n".join(lines)
+
+
+def playground_table(playground_runs: Runs) -> str:
+    """The newest ``peer_playground`` run per device: per task, each trainer's return, wall-clock and SPS."""
+    lines = ["| device | task | trainer | env steps | final return (sampled) | greedy | wall-clock s (compile) "
+             "| train SPS | env alone SPS | date |", "|" + "---|" * 10]
+    for run in _newest_per_device(playground_runs):
+        for task, sides in run["rows"].items():
+            for trainer, side in ((name, sides[name]) for name in ("jaxrl", "brax") if name in sides):
+                compile_s = f" ({side['compile_s']:.0f})" if "compile_s" in side else ""
+                lines.append(f"| {run['device']} | {task} | {trainer} | {run['total_timesteps']:,} "
+                             f"| {side['eval_sampled']:.1f} | {_number(side.get('eval_greedy'), '.1f')} "
+                             f"| {side['wall_s']:.0f}{compile_s} | {side['train_sps']:,.0f} "
+                             f"| {_number(side.get('env_only_sps'), ',.0f')} | {run['date'][:10]} |")
+    return "\n".join(lines)
+
+
+def plot_playground(playground_runs: Runs, out_dir: Path) -> Path | None:
+    """Return vs env steps per task of the newest run per device: jaxrl's training return and brax's evaluations."""
+    panels = [(run, task, sides) for run in _newest_per_device(playground_runs) for task, sides in run["rows"].items()]
+    if not panels:
+        return None
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    for axis, (run, task, sides) in zip(axes[0], panels, strict=True):
+        if "jaxrl" in sides:
+            steps = np.asarray(sides["jaxrl"]["curve_env_steps"], float)
+            returns = np.asarray([np.nan if r is None else r for r in sides["jaxrl"]["curve_training_return"]], float)
+            axis.plot(steps, returns, color="C0", label="jaxrl PPO (training episodes)")
+        if "brax" in sides:
+            evals = sides["brax"]["evals"]
+            axis.plot([e["env_steps"] for e in evals], [e["eval_return"] for e in evals], "o-", color="C1",
+                      label="Playground's brax PPO (its evaluation)")
+        axis.set(title=f"{task} ({run['device']})", xlabel="env steps", ylabel="episodic return")
+        axis.grid(True, alpha=0.3)
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    path = out_dir / "playground_curves.png"
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
 
 
 def newest_per_cell(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -225,7 +270,7 @@ def plot_learning(tasks: list[dict[str, Any]], out_dir: Path) -> Path | None:
 
 def write_report(paths: list[Path], out_dir: Path) -> Path:
     """Merge ``paths`` into ``out_dir/REPORT.md`` and the PNGs; returns the markdown path."""
-    rows, tasks, peer_runs, recurrent_runs = load(paths)
+    rows, tasks, peer_runs, recurrent_runs, playground_runs = load(paths)
     rows = newest_per_cell(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     images = plot_throughput(rows, out_dir) if rows else []
@@ -254,6 +299,16 @@ def write_report(paths: list[Path], out_dir: Path) -> Path:
                   ("Device loop, PPO on CartPole, 64 steps per env and full-rollout BPTT, 4 epochs x 4 minibatches; "
                    "each recurrent architecture's SPS next to the 64x64 MLP's, measured in the same run. The "
                    "newest run per device."), "", recurrent_table(recurrent_runs), ""]
+    if playground_runs:
+        parts += ["## PPO against MuJoCo Playground's own trainer (`benchmarks/peer_playground.py`)", "",
+                  ("Playground's published PPO config per task run by brax's trainer, and the same numbers in "
+                   "jaxrl's device loop (same envs, samples per update, epochs, minibatches, step size, network "
+                   "shape), at equal env steps, one process. Final return: brax's own last evaluation (128 "
+                   "episodes, sampled actions); jaxrl's final policy on 128 fresh episodes. Wall-clock: the "
+                   "trainer's call, compilation included (brax's includes its evaluations). The newest run per "
+                   "device."), "", playground_table(playground_runs), ""]
+        playground_png = plot_playground(playground_runs, out_dir)
+        parts += [f"![Playground curves]({playground_png.name})", ""] if playground_png else []
     parts += ["## Learning", "", learning_table(tasks) if tasks else "(no learning results)", ""]
     if any("vmapped_run" in t for t in tasks):
         parts += ["### Device loop, seeds trained together (`benchmarks/device_learning.py`)", "",

@@ -156,3 +156,33 @@ def test_results_go_to_the_checkouts_results_folder_or_else_the_current_director
     assert default_results_dir() == Path(".")  # outside a checkout: no benchmarks/results/ created here
     (tmp_path / "benchmarks" / "results").mkdir(parents=True)
     assert default_results_dir() == Path("benchmarks/results")
+
+
+def test_report_shows_the_newest_playground_side_by_side_per_device(tmp_path):
+    def run(date: str, jaxrl_return: float) -> dict:
+        jaxrl = {"eval_sampled": jaxrl_return, "eval_greedy": 990.0, "wall_s": 40.4, "compile_s": 30.2,
+                 "train_sps": 1_750_000.0, "env_only_sps": 1.0e7, "curve_env_steps": [1, 2],
+                 "curve_training_return": [None, 500.0]}
+        brax = {"eval_sampled": 998.7, "wall_s": 103.0, "compile_s": 24.6, "train_sps": 1_290_000.0,
+                "evals": [{"env_steps": 0, "eval_return": 280.0}, {"env_steps": 2, "eval_return": 998.7}]}
+        return {"date": date, "device_kind": "cpu", "total_timesteps": 2, "rows": {"CartpoleBalance": {
+            "jaxrl": jaxrl, "brax": brax}}}
+
+    markdown = report_of_an_older_and_a_newer_run(tmp_path, "peer_playground", run(OLDER, 111.0), run(NEWER, 995.0))
+    assert ("| cpu | CartpoleBalance | jaxrl | 2 | 995.0 | 990.0 | 40 (30) | 1,750,000 | 10,000,000 "
+            "| 2026-11-26 |") in markdown
+    assert "| cpu | CartpoleBalance | brax | 2 | 998.7 | - | 103 (25) | 1,290,000 | - | 2026-11-26 |" in markdown
+    assert "111.0" not in markdown
+    assert (tmp_path / "report" / "playground_curves.png").stat().st_size > 1000
+
+
+def test_brax_rates_come_from_its_training_wall_time_not_its_per_epoch_sps():
+    import peer_playground
+
+    evals = [{"env_steps": 0, "training_sps": float("nan"), "training_walltime_s": float("nan")},
+             {"env_steps": 1000, "training_sps": 9e9, "training_walltime_s": 12.0},
+             {"env_steps": 3000, "training_sps": 9e9, "training_walltime_s": 16.0}]
+    rates = peer_playground.brax_rates(evals)
+    assert rates["train_sps"] == 500.0  # 2000 steps in 4 s
+    assert rates["compile_s"] == 10.0  # the first 1000 steps took 12 s, 2 s of them at that rate
+    assert rates["brax_reported_sps"] == 9e9
