@@ -1,18 +1,22 @@
-"""jaxrl's PPO next to MuJoCo Playground's own trainer (brax's PPO) on Playground's DM-Control tasks,
-each with Playground's published PPO config, at equal env steps; one machine, one process.
+"""jaxrl's PPO or SAC next to MuJoCo Playground's own trainer (brax's PPO or SAC) on Playground's
+DM-Control tasks, each with Playground's published config, at equal env steps; one machine, one process.
 
     pip install -e '.[playground]'
-    python benchmarks/peer_playground.py --tasks CartpoleBalance CartpoleSwingup --total-timesteps 20000000
+    python benchmarks/peer_playground.py --tasks CartpoleBalance CartpoleSwingup
+    python benchmarks/peer_playground.py --algorithm sac --tasks CartpoleBalance --total-timesteps 5000000
 
-Playground's side is ``brax.training.agents.ppo.train`` with
-``mujoco_playground.config.dm_control_suite_params.brax_ppo_config(task)`` (only ``num_timesteps`` and
-``num_evals`` changed) on the env wrapped by Playground's ``wrap_for_brax_training``, as Playground's
-own training notebooks do. jaxrl's side maps the same numbers onto :class:`~jaxrl.agents.ppo_config.PPOConfig`
-(:func:`jaxrl_overrides`): the same envs, samples per update, epochs, minibatches, step size, discount,
-lambda, clip, entropy and value weights, reward scale, observation normalisation, and network shape
-(a 32x4 policy and a 256x5 value net, swish); jaxrl keeps its own initialisation, its Gaussian policy
-(brax: tanh-squashed) and its bootstrapping from the true final observation at the time limit (brax
-masks those steps out). Both use MJX's JAX implementation (``impl="jax"``).
+Playground's side is ``brax.training.agents.<algorithm>.train`` with
+``mujoco_playground.config.dm_control_suite_params.brax_<algorithm>_config(task)`` (only
+``num_timesteps`` and ``num_evals`` changed) on the env wrapped by Playground's ``wrap_for_brax_training``,
+as Playground's own training notebooks do. jaxrl's side maps the same numbers onto its config
+(:func:`ppo_overrides`, :func:`sac_overrides`). PPO: the same envs, samples per update, epochs,
+minibatches, step size, discount, lambda, clip, entropy and value weights, reward scale, observation
+normalisation, and network shape (a 32x4 policy and a 256x5 value net, swish). SAC: the same envs,
+batch, gradient steps per env step, replay sizes, step size, discount, Polyak rate, LayerNorm critics,
+observation normalisation and 256x256 ReLU networks. jaxrl keeps its own initialisation, its policy
+distributions (PPO's Gaussian is clipped where brax's is tanh-squashed) and its bootstrapping from the
+true final observation at the time limit (brax's PPO masks those steps out). Both use MJX's JAX
+implementation (``impl="jax"``).
 
 Per task it records each trainer's curve (brax: its own evaluation, 128 envs, sampled actions;
 jaxrl: the mean return of training episodes), wall-clock from the call to the trained agent
@@ -34,24 +38,42 @@ from _meta import write_result
 EVAL_EPISODES = 128  # brax's num_eval_envs default: one episode each
 
 
-def published_config(task: str) -> dict:
-    """Playground's PPO config for ``task`` as a plain dict (``network_factory`` a dict too)."""
+def published_config(task: str, algorithm: str = "ppo") -> dict:
+    """Playground's ``algorithm`` config for ``task`` as a plain dict (``network_factory`` a dict too)."""
     from mujoco_playground.config import dm_control_suite_params
 
-    config = dm_control_suite_params.brax_ppo_config(task, "jax").to_dict()
+    make = {"ppo": dm_control_suite_params.brax_ppo_config, "sac": dm_control_suite_params.brax_sac_config}
+    config = make[algorithm](task, "jax").to_dict()
     config.setdefault("network_factory", {})
+    if config.get("action_repeat", 1) != 1:
+        raise ValueError(f"{task}: action_repeat={config['action_repeat']} has no jaxrl counterpart")
     return config
 
 
-def jaxrl_overrides(published: dict) -> dict:
+def sac_overrides(published: dict) -> dict:
+    """:class:`~jaxrl.agents.sac.SACConfig` fields for a brax SAC config (brax's defaults where silent)."""
+    if published.get("reward_scaling", 1.0) != 1.0:
+        raise ValueError(f"reward_scaling={published['reward_scaling']}: jaxrl's SAC has no reward scale")
+    network = published["network_factory"]
+    rate = published["learning_rate"]
+    return {
+        "num_envs": published["num_envs"], "batch_size": published["batch_size"],
+        "updates_per_step": published["grad_updates_per_step"], "learning_starts": published["min_replay_size"],
+        "buffer_size": published["max_replay_size"], "policy_lr": rate, "q_lr": rate, "alpha_lr": rate,
+        "gamma": published["discounting"], "tau": published.get("tau", 0.005),
+        "critic_layer_norm": network.get("q_network_layer_norm", False),
+        "norm_obs": published.get("normalize_observations", False),
+        "hidden_sizes": tuple(network.get("hidden_layer_sizes", (256, 256))), "activation": "relu",
+    }
+
+
+def ppo_overrides(published: dict) -> dict:
     """:class:`PPOConfig` fields for a brax PPO config (brax's defaults where the config is silent).
 
     brax collects ``batch_size * num_minibatches`` trajectories of ``unroll_length`` steps per update
     from ``num_envs`` envs, i.e. rollouts of ``samples / num_envs`` steps per env, which jaxrl runs as
     one ``[num_steps, num_envs]`` rollout (GAE over all of it, where brax cuts it every ``unroll_length``).
     """
-    if published.get("action_repeat", 1) != 1:
-        raise ValueError(f"action_repeat={published['action_repeat']} has no jaxrl counterpart")
     samples = published["batch_size"] * published["num_minibatches"] * published["unroll_length"]
     if samples % published["num_envs"]:
         raise ValueError(f"{samples} samples per update do not split over {published['num_envs']} envs")
@@ -72,23 +94,26 @@ def jaxrl_overrides(published: dict) -> dict:
     }
 
 
-def run_jaxrl(task: str, total_timesteps: int, seed: int) -> dict:
-    """jaxrl's PPO in the device loop with the mapped config: curve, times, final evaluation."""
+OVERRIDES = {"ppo": ppo_overrides, "sac": sac_overrides}
+
+
+def run_jaxrl(task: str, algorithm: str, total_timesteps: int, seed: int) -> dict:
+    """jaxrl's ``algorithm`` in the device loop with the mapped config: curve, times, final evaluation."""
     import numpy as np
 
     import jaxrl
     from jaxrl.bench.cells import device_env_sps
     from jaxrl.envs.device import make_device_env
 
-    overrides = jaxrl_overrides(published_config(task))
-    config = jaxrl.config_for("ppo", f"playground/{task}", seed=seed, total_timesteps=total_timesteps,
+    overrides = OVERRIDES[algorithm](published_config(task, algorithm))
+    config = jaxrl.config_for(algorithm, f"playground/{task}", seed=seed, total_timesteps=total_timesteps,
                               progress=False, **overrides)
     start = time.perf_counter()
-    result = jaxrl.run_device("ppo", config, num_seeds=1)
+    result = jaxrl.run_device(algorithm, config, num_seeds=1)
     wall_s = time.perf_counter() - start
     state = result.seed_state(0)
     env_only = device_env_sps(make_device_env(f"playground/{task}"), config.num_envs, steps=200, min_seconds=1.0)
-    evaluation = {f"eval_{kind}": jaxrl.evaluate("ppo", state, episodes=EVAL_EPISODES, seed=10_000,
+    evaluation = {f"eval_{kind}": jaxrl.evaluate(algorithm, state, episodes=EVAL_EPISODES, seed=10_000,
                                                   deterministic=deterministic)["mean_return"]
                   for kind, deterministic in (("sampled", False), ("greedy", True))}
     steps = np.asarray(result.metrics["env_steps"])[0]
@@ -114,18 +139,25 @@ def restore_device_put_replicated() -> None:
             lambda leaf: jax.device_put(jnp.stack([jnp.asarray(leaf)] * len(devices))), tree)
 
 
-def run_brax(task: str, total_timesteps: int, seed: int, num_evals: int) -> dict:
-    """Playground's published PPO run through brax's trainer, as Playground's notebooks call it."""
+def run_brax(task: str, algorithm: str, total_timesteps: int, seed: int, num_evals: int) -> dict:
+    """Playground's published config run through brax's trainer, as Playground's notebooks call it."""
     import functools
+    import importlib
+    import inspect
 
-    from brax.training.agents.ppo import networks as ppo_networks
-    from brax.training.agents.ppo import train as ppo_train
     from mujoco_playground import registry, wrapper
 
+    networks = importlib.import_module(f"brax.training.agents.{algorithm}.networks")
+    trainer = importlib.import_module(f"brax.training.agents.{algorithm}.train")
+    make_networks = {"ppo": "make_ppo_networks", "sac": "make_sac_networks"}[algorithm]
     restore_device_put_replicated()
-    published = published_config(task)
+    published = published_config(task, algorithm)
     network = published.pop("network_factory")
     published.update(num_timesteps=total_timesteps, num_evals=num_evals)
+    # Playground's SAC configs carry num_resets_per_eval, which brax's SAC trainer does not take
+    accepted = inspect.signature(trainer.train).parameters
+    ignored = sorted(name for name in published if name not in accepted)
+    published = {name: value for name, value in published.items() if name in accepted}
     env = registry.load(task, config_overrides={"impl": "jax"})
     evals: list[dict] = []
     start = time.perf_counter()
@@ -138,11 +170,11 @@ def run_brax(task: str, total_timesteps: int, seed: int, num_evals: int) -> dict
         print(f"  brax {task}: {step} steps, eval {evals[-1]['eval_return']:.1f}, {evals[-1]['wall_s']:.1f} s",
               flush=True)
 
-    ppo_train.train(environment=env, eval_env=registry.load(task, config_overrides={"impl": "jax"}),
-                    wrap_env_fn=wrapper.wrap_for_brax_training, seed=seed, progress_fn=progress,
-                    network_factory=functools.partial(ppo_networks.make_ppo_networks, **network), **published)
+    trainer.train(environment=env, eval_env=registry.load(task, config_overrides={"impl": "jax"}),
+                  wrap_env_fn=wrapper.wrap_for_brax_training, seed=seed, progress_fn=progress,
+                  network_factory=functools.partial(getattr(networks, make_networks), **network), **published)
     return {"evals": evals, "eval_sampled": evals[-1]["eval_return"], "wall_s": time.perf_counter() - start,
-            **brax_rates(evals)}
+            "config_fields_brax_does_not_take": ignored, **brax_rates(evals)}
 
 
 def brax_rates(evals: list[dict]) -> dict:
@@ -162,6 +194,7 @@ def brax_rates(evals: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--algorithm", choices=sorted(OVERRIDES), default="ppo")
     parser.add_argument("--tasks", nargs="+", default=["CartpoleBalance", "CartpoleSwingup"])
     # brax runs whole evaluation periods of num_resets_per_eval (10) updates of 983,040 steps each;
     # with --num-evals 3 (two periods) 19,660,800 steps is the smallest budget both run exactly
@@ -171,12 +204,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sides", nargs="+", default=["jaxrl", "brax"], choices=["jaxrl", "brax"])
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
-    runners = {"jaxrl": lambda task: run_jaxrl(task, args.total_timesteps, args.seed),
-               "brax": lambda task: run_brax(task, args.total_timesteps, args.seed, args.num_evals)}
+    runners = {"jaxrl": lambda task: run_jaxrl(task, args.algorithm, args.total_timesteps, args.seed),
+               "brax": lambda task: run_brax(task, args.algorithm, args.total_timesteps, args.seed, args.num_evals)}
     rows: dict[str, dict] = {}
     path = None
     for task in args.tasks:
-        rows[task] = {"published_config": published_config(task)}
+        rows[task] = {"published_config": published_config(task, args.algorithm)}
         for side in args.sides:
             rows[task][side] = runners[side](task)
             row = rows[task][side]
@@ -184,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"{row['train_sps']:,.0f} SPS", flush=True)
             if not args.no_write:
                 path = write_result("peer_playground", {
-                    "benchmark": "peer_playground", "total_timesteps": args.total_timesteps, "seed": args.seed,
+                    "benchmark": "peer_playground", "algorithm": args.algorithm, "total_timesteps": args.total_timesteps, "seed": args.seed,
                     "impl": "jax", "rows": rows}, path=path)
     if path:
         print("wrote", path)

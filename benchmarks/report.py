@@ -76,9 +76,10 @@ def load(paths: list[Path]) -> tuple[Runs, Runs, Runs, Runs, Runs]:
     return rows, tasks, peer_runs, recurrent_runs, playground_runs
 
 
-def _newest_per_device(runs: Runs) -> list[dict[str, Any]]:
-    newest = {run["device"]: run for run in sorted(runs, key=lambda run: run["date"])}
-    return [newest[device] for device in sorted(newest)]
+def _newest_per_device(runs: Runs, kind: str | None = None) -> list[dict[str, Any]]:
+    """The newest run per device (per device and value of the field ``kind``, where given)."""
+    newest = {(run["device"], run.get(kind, "")): run for run in sorted(runs, key=lambda run: run["date"])}
+    return [newest[cell] for cell in sorted(newest)]
 
 
 def peer_table(peer_runs: list[dict[str, Any]]) -> str:
@@ -113,9 +114,10 @@ def playground_table(playground_runs: Runs) -> str:
     """The newest ``peer_playground`` run per device: per task, each trainer's return, wall-clock and SPS."""
     lines = ["| device | task | trainer | env steps | final return (sampled) | greedy | wall-clock s (compile) "
              "| train SPS | env alone SPS | date |", "|" + "---|" * 10]
-    for run in _newest_per_device(playground_runs):
+    for run in _newest_per_device(playground_runs, "algorithm"):
+        algorithm = run.get("algorithm", "ppo").upper()
         for task, sides in run["rows"].items():
-            for trainer, side in ((name, sides[name]) for name in ("jaxrl", "brax") if name in sides):
+            for trainer, side in ((f"{name} {algorithm}", sides[name]) for name in ("jaxrl", "brax") if name in sides):
                 compile_s = f" ({side['compile_s']:.0f})" if "compile_s" in side else ""
                 lines.append(f"| {run['device']} | {task} | {trainer} | {run['total_timesteps']:,} "
                              f"| {side['eval_sampled']:.1f} | {_number(side.get('eval_greedy'), '.1f')} "
@@ -126,7 +128,8 @@ def playground_table(playground_runs: Runs) -> str:
 
 def plot_playground(playground_runs: Runs, out_dir: Path) -> Path | None:
     """Return vs env steps per task of the newest run per device: jaxrl's training return and brax's evaluations."""
-    panels = [(run, task, sides) for run in _newest_per_device(playground_runs) for task, sides in run["rows"].items()]
+    panels = [(run, task, sides) for run in _newest_per_device(playground_runs, "algorithm")
+              for task, sides in run["rows"].items()]
     if not panels:
         return None
     figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
@@ -134,12 +137,12 @@ def plot_playground(playground_runs: Runs, out_dir: Path) -> Path | None:
         if "jaxrl" in sides:
             steps = np.asarray(sides["jaxrl"]["curve_env_steps"], float)
             returns = np.asarray([np.nan if r is None else r for r in sides["jaxrl"]["curve_training_return"]], float)
-            axis.plot(steps, returns, color="C0", label="jaxrl PPO (training episodes)")
+            axis.plot(steps, returns, color="C0", label="jaxrl (training episodes)")
         if "brax" in sides:
             evals = sides["brax"]["evals"]
             axis.plot([e["env_steps"] for e in evals], [e["eval_return"] for e in evals], "o-", color="C1",
-                      label="Playground's brax PPO (its evaluation)")
-        axis.set(title=f"{task} ({run['device']})", xlabel="env steps", ylabel="episodic return")
+                      label="Playground's brax trainer (its evaluation)")
+        axis.set(title=f"{run.get('algorithm', 'ppo').upper()} {task} ({run['device']})", xlabel="env steps", ylabel="episodic return")
         axis.grid(True, alpha=0.3)
         axis.legend(fontsize=7)
     figure.tight_layout()
@@ -300,13 +303,13 @@ def write_report(paths: list[Path], out_dir: Path) -> Path:
                    "each recurrent architecture's SPS next to the 64x64 MLP's, measured in the same run. The "
                    "newest run per device."), "", recurrent_table(recurrent_runs), ""]
     if playground_runs:
-        parts += ["## PPO against MuJoCo Playground's own trainer (`benchmarks/peer_playground.py`)", "",
-                  ("Playground's published PPO config per task run by brax's trainer, and the same numbers in "
-                   "jaxrl's device loop (same envs, samples per update, epochs, minibatches, step size, network "
-                   "shape), at equal env steps, one process. Final return: brax's own last evaluation (128 "
+        parts += ["## PPO and SAC against MuJoCo Playground's own trainer (`benchmarks/peer_playground.py`)", "",
+                  ("Playground's published config per task and algorithm run by brax's trainer, and the same "
+                   "numbers in jaxrl's device loop (same envs, batches, update counts, step sizes, network "
+                   "shapes), at equal env steps, one process. Final return: brax's own last evaluation (128 "
                    "episodes, sampled actions); jaxrl's final policy on 128 fresh episodes. Wall-clock: the "
                    "trainer's call, compilation included (brax's includes its evaluations). The newest run per "
-                   "device."), "", playground_table(playground_runs), ""]
+                   "device and algorithm."), "", playground_table(playground_runs), ""]
         playground_png = plot_playground(playground_runs, out_dir)
         parts += [f"![Playground curves]({playground_png.name})", ""] if playground_png else []
     parts += ["## Learning", "", learning_table(tasks) if tasks else "(no learning results)", ""]

@@ -169,9 +169,9 @@ def test_report_shows_the_newest_playground_side_by_side_per_device(tmp_path):
             "jaxrl": jaxrl, "brax": brax}}}
 
     markdown = report_of_an_older_and_a_newer_run(tmp_path, "peer_playground", run(OLDER, 111.0), run(NEWER, 995.0))
-    assert ("| cpu | CartpoleBalance | jaxrl | 2 | 995.0 | 990.0 | 40 (30) | 1,750,000 | 10,000,000 "
+    assert ("| cpu | CartpoleBalance | jaxrl PPO | 2 | 995.0 | 990.0 | 40 (30) | 1,750,000 | 10,000,000 "
             "| 2026-11-26 |") in markdown
-    assert "| cpu | CartpoleBalance | brax | 2 | 998.7 | - | 103 (25) | 1,290,000 | - | 2026-11-26 |" in markdown
+    assert "| cpu | CartpoleBalance | brax PPO | 2 | 998.7 | - | 103 (25) | 1,290,000 | - | 2026-11-26 |" in markdown
     assert "111.0" not in markdown
     assert (tmp_path / "report" / "playground_curves.png").stat().st_size > 1000
 
