@@ -97,7 +97,12 @@ def ppo_overrides(published: dict) -> dict:
 OVERRIDES = {"ppo": ppo_overrides, "sac": sac_overrides}
 
 
-def run_jaxrl(task: str, algorithm: str, total_timesteps: int, seed: int) -> dict:
+# jaxrl's per-update metrics kept beside the curve (whichever the algorithm reports)
+DIAGNOSTICS = ("approx_kl", "clip_fraction", "entropy", "value_loss", "grad_norm", "explained_variance",
+               "qf_loss", "alpha")
+
+
+def run_jaxrl(task: str, algorithm: str, total_timesteps: int, seed: int, env_speed: bool = True) -> dict:
     """jaxrl's ``algorithm`` in the device loop with the mapped config: curve, times, final evaluation."""
     import numpy as np
 
@@ -112,7 +117,8 @@ def run_jaxrl(task: str, algorithm: str, total_timesteps: int, seed: int) -> dic
     result = jaxrl.run_device(algorithm, config, num_seeds=1)
     wall_s = time.perf_counter() - start
     state = result.seed_state(0)
-    env_only = device_env_sps(make_device_env(f"playground/{task}"), config.num_envs, steps=200, min_seconds=1.0)
+    env_only = (device_env_sps(make_device_env(f"playground/{task}"), config.num_envs, steps=200, min_seconds=1.0)
+                if env_speed else None)
     evaluation = {f"eval_{kind}": jaxrl.evaluate(algorithm, state, episodes=EVAL_EPISODES, seed=10_000,
                                                   deterministic=deterministic)["mean_return"]
                   for kind, deterministic in (("sampled", False), ("greedy", True))}
@@ -122,6 +128,8 @@ def run_jaxrl(task: str, algorithm: str, total_timesteps: int, seed: int) -> dic
     return {"overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()},
             "curve_env_steps": steps.tolist(), "curve_training_return": np.where(np.isfinite(returns), returns,
                                                                                   np.nan).tolist(),
+            "metrics": {name: np.asarray(result.metrics[name])[0].tolist() for name in DIAGNOSTICS
+                        if name in result.metrics},
             **evaluation, "wall_s": wall_s, "compile_s": summary["compile_s"], "train_s": summary["train_s"],
             "train_sps": summary["aggregate_sps"], "env_only_sps": env_only}
 
@@ -202,9 +210,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-evals", type=int, default=3, help="brax's evaluations (the first at step 0)")
     parser.add_argument("--sides", nargs="+", default=["jaxrl", "brax"], choices=["jaxrl", "brax"])
+    parser.add_argument("--no-env-speed", action="store_true", help="skip timing jaxrl's env alone")
+    parser.add_argument("--experiment", default=None, metavar="LABEL",
+                        help="a one-off variant: written as experiment__peer_playground__... (REPORT.md skips it)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
-    runners = {"jaxrl": lambda task: run_jaxrl(task, args.algorithm, args.total_timesteps, args.seed),
+    import jax
+
+    runners = {"jaxrl": lambda task: run_jaxrl(task, args.algorithm, args.total_timesteps, args.seed,
+                                               not args.no_env_speed),
                "brax": lambda task: run_brax(task, args.algorithm, args.total_timesteps, args.seed, args.num_evals)}
     rows: dict[str, dict] = {}
     path = None
@@ -213,12 +227,15 @@ def main(argv: list[str] | None = None) -> None:
         for side in args.sides:
             rows[task][side] = runners[side](task)
             row = rows[task][side]
-            print(f"{task} {side}: eval {row['eval_sampled']:.1f}, {row['wall_s']:.1f} s wall, "
-                  f"{row['train_sps']:,.0f} SPS", flush=True)
+            print(f"{task} {side}: eval {row['eval_sampled']:.1f}, {row['wall_s']:.1f} s wall "
+                  f"({row['compile_s']:.1f} s compile), {row['train_sps']:,.0f} SPS", flush=True)
             if not args.no_write:
-                path = write_result("peer_playground", {
-                    "benchmark": "peer_playground", "algorithm": args.algorithm, "total_timesteps": args.total_timesteps, "seed": args.seed,
-                    "impl": "jax", "rows": rows}, path=path)
+                name = "experiment__peer_playground" if args.experiment else "peer_playground"
+                path = write_result(name, {
+                    "benchmark": "peer_playground", "experiment": args.experiment, "algorithm": args.algorithm,
+                    "matmul_precision": str(jax.config.jax_default_matmul_precision),
+                    "total_timesteps": args.total_timesteps, "seed": args.seed, "impl": "jax", "rows": rows},
+                    path=path)
     if path:
         print("wrote", path)
 
