@@ -15,8 +15,9 @@ normalisation, and network shape (a 32x4 policy and a 256x5 value net, swish). S
 batch, gradient steps per env step, replay sizes, step size, discount, Polyak rate, LayerNorm critics,
 observation normalisation and 256x256 ReLU networks. jaxrl keeps its own initialisation, its policy
 distributions (PPO's Gaussian is clipped where brax's is tanh-squashed) and its bootstrapping from the
-true final observation at the time limit (brax's PPO masks those steps out). Both use MJX's JAX
-implementation (``impl="jax"``).
+true final observation at the time limit (brax's PPO masks those steps out), and its preset's full
+float32 matrix products (``matmul_precision="highest"``; brax runs at JAX's default, TF32 on NVIDIA
+GPUs). Both use MJX's JAX implementation (``impl="jax"``).
 
 Per task it records each trainer's curve (brax: its own evaluation, 128 envs, sampled actions;
 jaxrl: the mean return of training episodes), wall-clock from the call to the trained agent
@@ -126,6 +127,7 @@ def run_jaxrl(task: str, algorithm: str, total_timesteps: int, seed: int, env_sp
     returns = np.asarray(result.metrics["episodic_return"])[0]
     summary = result.summary
     return {"overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()},
+            "matmul_precision": config.matmul_precision,
             "curve_env_steps": steps.tolist(), "curve_training_return": np.where(np.isfinite(returns), returns,
                                                                                   np.nan).tolist(),
             "metrics": {name: np.asarray(result.metrics[name])[0].tolist() for name in DIAGNOSTICS

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 import jax.numpy as jnp
 
 VECTORIZATION_MODES = ("sync", "async", "vector_entry_point", "envpool")
+# RunConfig.matmul_precision's values: JAX's names for float32 matrix products (jaxrl.core.platform.matmul_precision)
+MATMUL_PRECISIONS = ("default", "high", "highest")
 COUNTER_LIMIT = 2**31  # env-step and update counters are int32 inside jit
 WANDB_MODES = (None, "online", "offline", "disabled")
 SEED_LIMIT = 2**32  # jax.random.PRNGKey(seed) keeps 32 bits: seeds from here on alias smaller ones
@@ -134,6 +136,8 @@ class RunConfig:
     checkpoint_seconds: float | None = 120.0  # host loop: also checkpoint once this much wall-clock passed (None: no)
     keep_checkpoints: int = 3  # most recent checkpoints kept on disk
     progress: bool = True  # show a progress bar
+    matmul_precision: str = "default"  # float32 matrix products: "default" (TF32 on NVIDIA GPUs since Ampere),
+    # "high" or "highest" (full float32); the same on a CPU. See jaxrl.core.platform.matmul_precision
     check_env_finite: bool = True  # error naming the env index when an env returns a NaN/inf observation or reward
     env_step_timeout: float | None = 300.0  # seconds an async env's step or reset may take (None: no limit)
     # --- experiment tracking (besides TensorBoard, which is always written) ---
@@ -153,6 +157,8 @@ class RunConfig:
         if not 0 <= self.seed < SEED_LIMIT:
             raise ValueError(f"seed must be in [0, 2**32), got {self.seed} (PRNGKey folds larger seeds onto smaller "
                              "ones, so they would not be distinct runs)")
+        if self.matmul_precision not in MATMUL_PRECISIONS:
+            raise ValueError(f"matmul_precision must be one of {MATMUL_PRECISIONS}, got {self.matmul_precision!r}")
         if self.vectorization not in VECTORIZATION_MODES:
             raise ValueError(f"vectorization must be one of {VECTORIZATION_MODES}, got {self.vectorization!r}")
         if self.patience is not None and self.patience < 1:

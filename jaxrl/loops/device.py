@@ -26,7 +26,7 @@ import jax.numpy as jnp
 from jax.sharding import Mesh
 
 from jaxrl.agents.registry import OFF_POLICY, get_algorithm
-from jaxrl.core.platform import count_equations, scan_unroll
+from jaxrl.core.platform import count_equations, matmul_precision, scan_unroll
 from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.distributed import check_divisible, shard_env_axis
 from jaxrl.envs.device import DeviceEnv, make_device_env, step_keys
@@ -256,7 +256,25 @@ def make_program(algorithm: str, config: Any, mesh: Mesh | None = None) -> Devic
     :func:`jaxrl.envs.device.device_env_ids`)."""
     entry = get_algorithm(algorithm)
     builder = make_off_policy_program if entry.schedule == OFF_POLICY else make_on_policy_program
-    return builder(entry.agent_for(config), config, make_device_env(config.env), mesh)
+    return at_matmul_precision(builder(entry.agent_for(config), config, make_device_env(config.env), mesh),
+                               config.matmul_precision)
+
+
+def at_matmul_precision(program: DeviceProgram, precision: str) -> DeviceProgram:
+    """``program`` whose pieces trace their matrix products at ``precision`` (see
+    :func:`jaxrl.core.platform.matmul_precision`), wherever they are traced (one run, sweeps, ``make_train``)."""
+    if precision == "default":
+        return program
+
+    def init(*args: Any) -> Any:
+        with matmul_precision(precision):
+            return program.init(*args)
+
+    def step(carry: Any, index: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
+        with matmul_precision(precision):
+            return program.step(carry, index)
+
+    return program._replace(init=init, step=step)
 
 
 def make_train(algorithm: str, config: Any, mesh: Mesh | None = None) -> Train:

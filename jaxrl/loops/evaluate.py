@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.agents.registry import get_algorithm
+from jaxrl.core.platform import matmul_precision
 from jaxrl.envs.device import DeviceEnv, make_device_env
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
 from jaxrl.io.checkpoint import CheckpointError, latest_good_checkpoint, read_checkpoint, restore_state
@@ -150,6 +151,12 @@ def evaluate(
     False; any other env plays them one after another on one gymnasium env."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
+    with matmul_precision(state.config.matmul_precision):  # the precision the policy trained at
+        return _evaluate(agent, state, env_id, episodes, deterministic, seed, render_mode, max_steps, on_device)
+
+
+def _evaluate(agent: Agent, state: Any, env_id: str, episodes: int, deterministic: bool, seed: int,
+              render_mode: str | None, max_steps: int, on_device: bool) -> EvalResult:
     device_env = _device_env_or_none(env_id) if on_device and render_mode is None else None
     if device_env is not None:
         returns, lengths = evaluate_on_device(agent, state, device_env, episodes, deterministic, seed, max_steps)

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from jax.sharding import Mesh
 
 from jaxrl.agents.registry import Algorithm
+from jaxrl.core.platform import matmul_precision
 from jaxrl.distributed import check_divisible, put_env_axis, put_replicated
 from jaxrl.envs.host import HostVectorEnv, host_env_for
 from jaxrl.loops.acting import collect_rollout, example_transition, initial_actor_input
@@ -100,11 +101,13 @@ def host_run(algorithm: Algorithm, config: Any, run_dir: str | Path | None, unit
     env = host_env_for(config)
     recorder = None
     try:
-        key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
-        state = agent.init(init_key, env.spec, config)
-        recorder = RunRecorder(algorithm.name, config, run_dir, unit=unit, loop="host", total_steps=total_steps,
-                               resume=resume, overwrite=overwrite)
-        yield HostRun(agent, env, key, state, recorder, EpisodeTracker(env.num_envs))
+        # the agent's functions trace in the caller's loop, inside this
+        with matmul_precision(config.matmul_precision):
+            key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
+            state = agent.init(init_key, env.spec, config)
+            recorder = RunRecorder(algorithm.name, config, run_dir, unit=unit, loop="host", total_steps=total_steps,
+                                   resume=resume, overwrite=overwrite)
+            yield HostRun(agent, env, key, state, recorder, EpisodeTracker(env.num_envs))
     finally:
         env.close()
         if recorder is not None:

@@ -198,3 +198,15 @@ def test_the_device_loop_writes_a_timing_row_per_update(tmp_path):
     assert [row["update"] for row in timing] == list(range(1, TINY_PPO.num_updates + 1))
     assert all(row["time_s"] > 0 and row["sps"] > 0 for row in timing)
     assert "time_s" not in (tmp_path / "run" / "metrics.jsonl").read_text()  # metrics stay reproducible
+
+
+def test_matmul_precision_reaches_every_product_of_the_device_program():
+    """JAX fixes a product's precision when it traces it: the program's pieces trace inside the config's."""
+    key = jax.random.PRNGKey(0)
+    highest = jax.jit(make_train("ppo", dataclasses.replace(TINY_PPO, matmul_precision="highest"))).lower(key)
+    default = jax.jit(make_train("ppo", TINY_PPO)).lower(key)
+    products = [line for line in highest.as_text().splitlines() if "stablehlo.dot_general" in line]
+    assert products and all("precision = [HIGHEST, HIGHEST]" in line for line in products)
+    assert "HIGHEST" not in default.as_text()
+    with pytest.raises(ValueError, match="matmul_precision must be one of .*got 'tf32'"):
+        dataclasses.replace(TINY_PPO, matmul_precision="tf32").validate()

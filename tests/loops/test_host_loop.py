@@ -128,3 +128,29 @@ def test_env_returning_nan_is_named_by_its_index(tmp_path):
     config = quiet(env="jaxrl_test/NaNInThirdEnv-v0", num_envs=4, num_steps=16, total_timesteps=128)
     with pytest.raises(NonFiniteEnvError, match=r"env 2 returned a non-finite reward: .*nan"):
         train_ppo(config, tmp_path / "run")
+
+
+def test_the_host_loop_traces_its_agent_at_the_configured_matmul_precision():
+    """The host loop's agent functions trace in the loop's body: it runs inside the config's precision."""
+    from jaxrl.agents.registry import get_algorithm
+    from jaxrl.loops.host import host_run
+
+    config = quiet(total_timesteps=2 * 8 * 32, matmul_precision="highest")
+    with host_run(get_algorithm("ppo"), config, None, "update", 64, False) as run:
+        assert jax.config.jax_default_matmul_precision == "highest"
+        lowered = ppo.update.lower(run.state, *_rollout_and_key(run))
+        assert "precision = [HIGHEST, HIGHEST]" in lowered.as_text()
+    assert jax.config.jax_default_matmul_precision is None  # restored once the run ends
+
+
+def _rollout_and_key(run):
+    """A random rollout shaped like the run's (4 steps of its envs) and a key."""
+    from jaxrl.types import Rollout
+
+    steps, envs = 4, run.env.num_envs
+    obs = jnp.zeros((steps, envs, *run.env.spec.observation_shape))
+    zeros = jnp.zeros((steps, envs))
+    rollout = Rollout(obs=obs, actions=jnp.zeros((steps, envs), jnp.int32),
+                      extras={"log_prob": zeros, "value": zeros}, rewards=zeros,
+                      terminated=zeros.astype(bool), truncated=zeros.astype(bool), next_obs=obs, mask=zeros + 1)
+    return rollout, jax.random.PRNGKey(0)
