@@ -18,6 +18,7 @@ floating-point summation order. The mesh may span processes.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -136,12 +137,24 @@ class OffPolicyCarry(NamedTuple):
     key: jax.Array  # split once per env step
 
 
+# env -> its step's equation count: a program traces its step more than once (run_padded's eval_shape,
+# then the step), and a physics step takes ~0.4-1.2 s to trace
+_STEP_EQUATIONS: weakref.WeakKeyDictionary[DeviceEnv, int] = weakref.WeakKeyDictionary()
+
+
 def env_step_equations(env: DeviceEnv, env_states: Any, step_keys: jax.Array) -> int:
     """Jaxpr equations of one env's step (:func:`~jaxrl.core.platform.count_equations`), from the
-    shapes of a batch of env states ``[B, ...]`` and its step keys ``[B, ...]``; 0 on XLA:CPU, where
-    :func:`~jaxrl.core.platform.scan_unroll` does not read it (no second trace of the env there)."""
+    shapes of a batch of env states ``[B, ...]`` and its step keys ``[B, ...]``, counted once per env;
+    0 on XLA:CPU, where :func:`~jaxrl.core.platform.scan_unroll` does not read it (no second trace of
+    the env there)."""
     if jax.default_backend() == "cpu":
         return 0
+    if env not in _STEP_EQUATIONS:
+        _STEP_EQUATIONS[env] = _count_step_equations(env, env_states, step_keys)
+    return _STEP_EQUATIONS[env]
+
+
+def _count_step_equations(env: DeviceEnv, env_states: Any, step_keys: jax.Array) -> int:
     one_env = lambda leaf: jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype)  # noqa: E731
     spec = env.spec
     action = jax.ShapeDtypeStruct(() if spec.discrete else (spec.action_dim,),

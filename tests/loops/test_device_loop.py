@@ -88,16 +88,22 @@ def test_an_accelerator_unrolls_small_env_steps_and_keeps_physics_steps_rolled(m
     assert 20 < small < platform.SMALL_STEP_EQUATIONS
     assert platform.scan_unroll(small) == platform.ACCELERATOR_SCAN_UNROLL
 
+    traces = []
+
     def heavy_step(state, action, keys):  # a stand-in for a physics step: thousands of equations
+        traces.append(1)
         out = env.step(state, action, keys)
         obs = out.obs
         for _ in range(platform.SMALL_STEP_EQUATIONS):
             obs = obs * 1.0001
         return out._replace(obs=obs)
 
-    heavy = env_step_equations(dataclasses.replace(env, step=heavy_step), states, keys)
+    heavy_env = dataclasses.replace(env, step=heavy_step)
+    heavy = env_step_equations(heavy_env, states, keys)
     assert heavy > platform.SMALL_STEP_EQUATIONS
     assert platform.scan_unroll(heavy) == 1
+    assert env_step_equations(heavy_env, states, keys) == heavy
+    assert len(traces) == 1  # counted once per env, however often a program traces its step
 
 
 def test_a_padded_piece_runs_the_real_iterations_and_leaves_the_rest_untouched():
