@@ -21,6 +21,7 @@ from jax.sharding import Mesh
 
 from jaxrl.agents.registry import Algorithm, get_algorithm
 from jaxrl.config import SEED_LIMIT
+from jaxrl.core.platform import run_once_compiler_options
 from jaxrl.io.checkpoint import CheckpointError, save_checkpoint
 from jaxrl.io.config_file import save_config
 from jaxrl.io.files import writing
@@ -107,7 +108,7 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     train_s = 0.0
     try:
         start = time.perf_counter()
-        carry = jax.jit(over_seeds(program.init, num_seeds))(jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds)))
+        carry = jax.jit(over_seeds(program.init, num_seeds), compiler_options=run_once_compiler_options())(jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds)))
         if resume:
             carry = _resumed_carry(recorder, carry, seeds)
         done = end = recorder.start_index
