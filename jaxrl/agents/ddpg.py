@@ -28,4 +28,5 @@ class DDPGConfig(TD3Config):
 
 
 DDPG_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": {**PENDULUM_PRESET, "gamma": 0.98},
-                                           "phys2d/Pendulum-v0": {**PENDULUM_DEVICE_PRESET, "gamma": 0.98}}
+                                           "phys2d/Pendulum-v0": {**PENDULUM_DEVICE_PRESET, "gamma": 0.98,
+                                                                  "n_step": 3}}  # n=5: 7/10

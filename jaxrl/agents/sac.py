@@ -65,7 +65,7 @@ class SACConfig(OffPolicyConfig):
 
 
 SAC_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": dict(PENDULUM_PRESET),
-                                          "phys2d/Pendulum-v0": {**PENDULUM_DEVICE_PRESET, "total_timesteps": 24_000}}
+                                          "phys2d/Pendulum-v0": dict(PENDULUM_DEVICE_PRESET)}
 # Playground's DM-Control envs in the device loop: the Pendulum device path's 16 envs and 8 gradient
 # steps per vector step (CartpoleBalance: 3/3 seeds evaluate >= 939 at 50k env steps). Full float32
 # products, as PPO's DM-Control preset (see there).
