@@ -17,8 +17,10 @@ from flax import struct
 
 from jaxrl.agents.base import flat_observations
 from jaxrl.config import ReplayConfig, check_discount, check_fraction, check_hidden_sizes, check_positive, hparam
+from jaxrl.core.distributional import categorical_support, cross_entropy, distributional_target, expected_values
 from jaxrl.core.normalization import RunningStats, init_running_stats, normalize, update_running_stats
 from jaxrl.core.replay import ReplayBuffer, replay_sample_batches
+from jaxrl.core.td import td_target
 from jaxrl.nets.continuous import QEnsemble
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import EnvSpec, Transition
@@ -41,6 +43,9 @@ class OffPolicyConfig(ReplayConfig):
     activation: str = "relu"  # tanh, relu, silu or elu
     critic_layer_norm: bool = False  # LayerNorm in every critic hidden layer (FastTD3; steadier Q at many updates per step)
     norm_obs: bool = False  # running mean/std observation normalisation, statistics from each update's replay samples
+    num_atoms: int = 1  # 1: scalar Q critics; > 1: categorical (C51) critics over num_atoms returns in [v_min, v_max]
+    v_min: float = -10.0  # lowest return of the categorical critics' support (num_atoms > 1)
+    v_max: float = 10.0  # highest return of the categorical critics' support (num_atoms > 1)
 
     def validate_offpolicy(self) -> None:
         self.validate_replay()
@@ -49,6 +54,10 @@ class OffPolicyConfig(ReplayConfig):
         check_positive(self, "policy_lr", "q_lr")
         check_hidden_sizes(self.hidden_sizes)
         activation_by_name(self.activation)
+        if self.num_atoms < 1:
+            raise ValueError(f"num_atoms must be >= 1 (1: a scalar critic), got {self.num_atoms}")
+        if self.num_atoms > 1 and not self.v_min < self.v_max:
+            raise ValueError(f"v_min must be below v_max for a categorical critic, got {self.v_min} and {self.v_max}")
 
 
 # After RL Baselines3 Zoo's Pendulum-v1 settings, with 1,000 random steps first; each agent's
@@ -96,6 +105,37 @@ def box_bounds(spec: EnvSpec) -> tuple[jax.Array, jax.Array]:
     return jnp.asarray(spec.action_low, jnp.float32), jnp.asarray(spec.action_high, jnp.float32)
 
 
+def _support(config: OffPolicyConfig) -> jax.Array:
+    return categorical_support(config.num_atoms, config.v_min, config.v_max)
+
+
+def critic_q(config: OffPolicyConfig, outputs: jax.Array) -> jax.Array:
+    """Q values ``[C, N]`` from a critic ensemble's outputs: ``[C, N]`` scalar critics, or ``[C, N, K]``
+    logits of categorical ones (``config.num_atoms`` = K > 1), whose mean return it takes."""
+    return outputs if config.num_atoms == 1 else expected_values(outputs, _support(config))
+
+
+def critic_target(config: OffPolicyConfig, next_outputs: jax.Array, returns: jax.Array, discount: jax.Array,
+                  terminated: jax.Array, shift: jax.Array | float = 0.0) -> jax.Array:
+    """What the critics regress on, from the target critics' outputs at the next state (``[C, N]``
+    or ``[C, N, K]``), the (n-step) ``returns [N]``, the bootstrap ``discount [N]`` and ``terminated [N]``;
+    ``shift [N]`` is added to the next value (SAC: ``-alpha * log_prob``). Scalar critics: the TD
+    target ``[N]`` from the lowest member; categorical ones: the projected distribution ``[N, K]``
+    (:func:`jaxrl.core.distributional.distributional_target`). Gradients stop here."""
+    if config.num_atoms == 1:
+        target = td_target(returns, next_outputs.min(axis=0) + shift, terminated, discount)
+    else:
+        target = distributional_target(next_outputs, _support(config), returns, discount, terminated, shift)
+    return jax.lax.stop_gradient(target)
+
+
+def critic_loss(config: OffPolicyConfig, outputs: jax.Array, target: jax.Array) -> jax.Array:
+    """Summed over the critics, averaged over the batch: the squared TD error (scalar critics) or
+    the cross-entropy to the projected target distribution (categorical ones)."""
+    per_item = jnp.square(outputs - target) if config.num_atoms == 1 else cross_entropy(outputs, target)
+    return jnp.mean(jnp.sum(per_item, axis=0))
+
+
 ADAM = optax.scale_by_adam()
 
 
@@ -103,7 +143,7 @@ def actor_critic_networks(actor_cls: type, config: OffPolicyConfig, spec: EnvSpe
     """The actor (``actor_cls(action_dim, hidden_sizes, activation)``) and the ``num_critics`` Q ensemble."""
     actor = actor_cls(spec.action_dim, tuple(config.hidden_sizes), config.activation)
     return actor, QEnsemble(config.num_critics, tuple(config.hidden_sizes), config.activation,
-                            config.critic_layer_norm)
+                            config.critic_layer_norm, config.num_atoms)
 
 
 def init_actor_critic(key: jax.Array, spec: EnvSpec, actor: Any, critic: Any) -> tuple[Any, Any]:

@@ -26,6 +26,9 @@ from jaxrl.agents.offpolicy import (
     actor_critic_networks,
     adam_step,
     box_bounds,
+    critic_loss,
+    critic_q,
+    critic_target,
     init_actor_critic,
     initial_obs_stats,
     make_update,
@@ -37,7 +40,7 @@ from jaxrl.agents.offpolicy import (
 from jaxrl.config import hparam, hparams_from_config
 from jaxrl.core.distributions import TanhGaussian
 from jaxrl.core.nstep import nstep_returns
-from jaxrl.core.td import from_box, soft_update, td_target
+from jaxrl.core.td import from_box, soft_update
 from jaxrl.envs.playground_suite import DM_CONTROL_IDS
 from jaxrl.nets.continuous import GaussianActor, QEnsemble
 from jaxrl.types import Agent, EnvSpec, Transition
@@ -126,29 +129,29 @@ mean when ``noise`` is None."""
 
 def train_step(state: SACState, batch: Transition, key: jax.Array) -> tuple[SACState, dict[str, jax.Array]]:
     """Critic, actor and (if autotune) temperature steps, then a soft target update."""
-    hp = state.hparams
-    _, critic = _networks(state.config, state.spec)
+    config, hp = state.config, state.hparams
+    _, critic = _networks(config, state.spec)
     low, high = box_bounds(state.spec)
     next_key, actor_key = jax.random.split(key)
     alpha = jnp.exp(state.log_alpha)
 
     next_actions, next_log_prob = policy(state, state.actor_params, batch.next_obs).sample(next_key)
-    next_q = critic.apply({"params": state.target_critic_params}, batch.next_obs,
-                          from_box(next_actions, low, high)).min(axis=0)
+    next_outputs = critic.apply({"params": state.target_critic_params}, batch.next_obs,
+                                from_box(next_actions, low, high))
     returns, discount = nstep_returns(batch.rewards, batch.extras, hp["gamma"])
-    targets = jax.lax.stop_gradient(td_target(returns, next_q - alpha * next_log_prob, batch.terminated, discount))
+    target = critic_target(config, next_outputs, returns, discount, batch.terminated, -alpha * next_log_prob)
     unit_actions = from_box(batch.actions, low, high)
 
-    def critic_loss(params):
-        q = critic.apply({"params": params}, batch.obs, unit_actions)
-        return jnp.mean(jnp.sum(jnp.square(q - targets), axis=0)), q
+    def loss_of_critics(params):
+        outputs = critic.apply({"params": params}, batch.obs, unit_actions)
+        return critic_loss(config, outputs, target), critic_q(config, outputs)
 
-    (q_loss, q_values), grads = jax.value_and_grad(critic_loss, has_aux=True)(state.critic_params)
+    (q_loss, q_values), grads = jax.value_and_grad(loss_of_critics, has_aux=True)(state.critic_params)
     critic_params, critic_opt = adam_step(state.critic_params, grads, state.opt_state["critic"], hp["q_lr"])
 
     def actor_loss(params):
         actions, log_prob = policy(state, params, batch.obs).sample(actor_key)
-        q = critic.apply({"params": critic_params}, batch.obs, from_box(actions, low, high)).min(axis=0)
+        q = critic_q(config, critic.apply({"params": critic_params}, batch.obs, from_box(actions, low, high))).min(axis=0)
         return jnp.mean(alpha * log_prob - q), log_prob
 
     (a_loss, log_prob), grads = jax.value_and_grad(actor_loss, has_aux=True)(state.actor_params)

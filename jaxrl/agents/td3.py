@@ -28,6 +28,9 @@ from jaxrl.agents.offpolicy import (
     actor_critic_networks,
     adam_step,
     box_bounds,
+    critic_loss,
+    critic_q,
+    critic_target,
     init_actor_critic,
     initial_obs_stats,
     make_update,
@@ -39,7 +42,7 @@ from jaxrl.agents.offpolicy import (
 from jaxrl.config import hparam, hparams_from_config
 from jaxrl.core.noise import ou_init, ou_reset, ou_step
 from jaxrl.core.nstep import nstep_returns
-from jaxrl.core.td import from_box, soft_update, td_target, to_box
+from jaxrl.core.td import from_box, soft_update, to_box
 from jaxrl.nets.continuous import DeterministicActor, QEnsemble
 from jaxrl.types import Agent, EnvSpec, Transition
 
@@ -145,23 +148,23 @@ def train_step(state: TD3State, batch: Transition, key: jax.Array) -> tuple[TD3S
     smoothing = jnp.clip(hp["policy_noise"] * jax.random.normal(key, batch.actions.shape),
                          -hp["noise_clip"], hp["noise_clip"])
     next_unit = jnp.clip(actor.apply({"params": state.target_actor_params}, batch.next_obs) + smoothing, -1.0, 1.0)
-    next_q = critic.apply({"params": state.target_critic_params}, batch.next_obs, next_unit).min(axis=0)
+    next_outputs = critic.apply({"params": state.target_critic_params}, batch.next_obs, next_unit)
     returns, discount = nstep_returns(batch.rewards, batch.extras, hp["gamma"])
-    targets = jax.lax.stop_gradient(td_target(returns, next_q, batch.terminated, discount))
+    target = critic_target(config, next_outputs, returns, discount, batch.terminated)
     unit_actions = from_box(batch.actions, low, high)
 
-    def critic_loss(params):
-        q = critic.apply({"params": params}, batch.obs, unit_actions)
-        return jnp.mean(jnp.sum(jnp.square(q - targets), axis=0)), q
+    def loss_of_critics(params):
+        outputs = critic.apply({"params": params}, batch.obs, unit_actions)
+        return critic_loss(config, outputs, target), critic_q(config, outputs)
 
-    (q_loss, q_values), grads = jax.value_and_grad(critic_loss, has_aux=True)(state.critic_params)
+    (q_loss, q_values), grads = jax.value_and_grad(loss_of_critics, has_aux=True)(state.critic_params)
     critic_params, critic_opt = adam_step(state.critic_params, grads, state.opt_state["critic"], hp["q_lr"])
     state = state.replace(critic_params=critic_params, opt_state={**state.opt_state, "critic": critic_opt},
                           step=state.step + 1)
 
     def actor_loss(params):
         unit = actor.apply({"params": params}, batch.obs)
-        return -jnp.mean(critic.apply({"params": state.critic_params}, batch.obs, unit)[0])
+        return -jnp.mean(critic_q(config, critic.apply({"params": state.critic_params}, batch.obs, unit))[0])
 
     def actor_and_targets(state):
         loss, grads = jax.value_and_grad(actor_loss)(state.actor_params)

@@ -49,26 +49,31 @@ class GaussianActor(nn.Module):
 
 
 class QNetwork(nn.Module):
-    """``(obs [..., O], unit action [..., D]) -> Q [...]``; ``layer_norm``: LayerNorm in every hidden layer."""
+    """``(obs [..., O], unit action [..., D]) -> Q [...]``, or with ``num_atoms`` > 1 the logits
+    ``[..., num_atoms]`` of a categorical return distribution; ``layer_norm``: LayerNorm in every hidden layer."""
 
     hidden_sizes: Sequence[int] = (256, 256)
     activation: str = "relu"
     layer_norm: bool = False
+    num_atoms: int = 1
 
     @nn.compact
     def __call__(self, obs: jax.Array, actions: jax.Array) -> jax.Array:
         features = MLP(self.hidden_sizes, self.activation, layer_norm=self.layer_norm)(
             jnp.concatenate([obs, actions], axis=-1))
-        return nn.Dense(1)(features)[..., 0]
+        outputs = nn.Dense(self.num_atoms)(features)
+        return outputs[..., 0] if self.num_atoms == 1 else outputs
 
 
 class QEnsemble(nn.Module):
-    """``num_critics`` independent Q networks: ``(obs, actions) -> Q [num_critics, ...]``."""
+    """``num_critics`` independent Q networks: ``(obs, actions) -> Q [num_critics, ...]`` (logits
+    ``[num_critics, ..., num_atoms]`` where ``num_atoms`` > 1)."""
 
     num_critics: int = 2
     hidden_sizes: Sequence[int] = (256, 256)
     activation: str = "relu"
     layer_norm: bool = False
+    num_atoms: int = 1
 
     @nn.compact
     def __call__(self, obs: jax.Array, actions: jax.Array) -> jax.Array:
@@ -80,4 +85,4 @@ class QEnsemble(nn.Module):
             out_axes=0,
             axis_size=self.num_critics,
         )
-        return ensemble(self.hidden_sizes, self.activation, self.layer_norm)(obs, actions)
+        return ensemble(self.hidden_sizes, self.activation, self.layer_norm, self.num_atoms)(obs, actions)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import jaxrl
-from jaxrl.agents import ddpg, sac, td3
+from jaxrl.agents import ddpg, offpolicy, sac, td3
 from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.types import EnvSpec, Transition
 
@@ -151,6 +151,8 @@ def test_discrete_actions_get_a_clear_error():
     ({"learning_starts": -1}, "learning_starts must be >= 0"),
     ({"noise_type": "pink"}, "noise_type must be one of"),
     ({"gamma": 0.0}, r"gamma must be in \(0, 1\]"),
+    ({"num_atoms": 0}, "num_atoms must be >= 1"),
+    ({"num_atoms": 11, "v_min": 5.0, "v_max": 5.0}, "v_min must be below v_max"),
 ])
 def test_invalid_off_policy_config_names_the_field(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -190,3 +192,19 @@ def test_the_device_pendulum_is_the_fast_path_out_of_the_box(algorithm):
     assert config.total_timesteps == 9_000 and config.n_step == (3 if algorithm == "ddpg" else 5)
     assert config.hidden_sizes == (64, 64) and config.batch_size == 128  # cheap gradient steps on a CPU
     assert jaxrl.config_for(algorithm, "Pendulum-v1").num_envs == 1  # the host-loop preset is unchanged
+
+
+@pytest.mark.parametrize("algorithm", ["td3", "sac"])
+def test_categorical_critics_read_their_mean_and_learn_a_tiny_continuous_task(algorithm):
+    # returns in [-9, 0]: a support over [-10, 1] holds them
+    config = jaxrl.config_for(algorithm, "jaxrl_test/ContinuousTarget-v0", total_timesteps=2500, learning_starts=300,
+                              batch_size=64, hidden_sizes=(32, 32), progress=False, log_every=500,
+                              policy_lr=3e-3, q_lr=3e-3, num_atoms=21, v_min=-10.0, v_max=1.0)
+    state = jaxrl.train(algorithm, config).state
+    critic = td3._networks(config, state.spec)[1] if algorithm == "td3" else sac._networks(config, state.spec)[1]
+    logits = critic.apply({"params": state.critic_params}, jnp.zeros((5, 1)), jnp.zeros((5, 1)))
+    assert logits.shape == (2, 5, 21)
+    support = np.linspace(-10.0, 1.0, 21)
+    np.testing.assert_allclose(offpolicy.critic_q(config, logits), np.asarray(jax.nn.softmax(logits)) @ support,
+                               rtol=1e-5, atol=1e-4)
+    assert jaxrl.evaluate(algorithm, state, episodes=50)["mean_return"] > -0.2
