@@ -64,6 +64,14 @@ TASKS = {
     "sac-pendulum-1024": ("sac", "phys2d/Pendulum-v0", 819_200, -200.0, OFF_POLICY_1024),
     "td3-pendulum-1024": ("td3", "phys2d/Pendulum-v0", 512_000, -200.0, OFF_POLICY_1024),
     "ppo-pendulum-1024": ("ppo", "phys2d/Pendulum-v0", 4_194_304, -200.0, PPO_PENDULUM_1024),
+    # The CPU presets as they are (8 envs x 8 updates, 9k steps), and TD3 at 6k steps with scalar
+    # against categorical (C51) critics: does the distribution buy env steps?
+    "sac-pendulum-preset": ("sac", "phys2d/Pendulum-v0", 9_000, -200.0, {}),
+    "td3-pendulum-preset": ("td3", "phys2d/Pendulum-v0", 9_000, -200.0, {}),
+    "ddpg-pendulum-preset": ("ddpg", "phys2d/Pendulum-v0", 9_000, -200.0, {}),
+    "td3-pendulum-6k": ("td3", "phys2d/Pendulum-v0", 6_000, -200.0, {}),
+    "td3-c51-pendulum-6k": ("td3", "phys2d/Pendulum-v0", 6_000, -200.0,
+                            {"num_atoms": 51, "v_min": -1600.0, "v_max": 0.0}),
     # bsuite's memory chain: a context bit shown on the first step must be recalled at the 6th
     # (+1 right, -1 wrong); a feed-forward policy cannot do better than chance (0).
     "ppo-lstm-memorychain": ("ppo", "gymnax/MemoryChain-bsuite", 200_000, 0.9, {**MEMORY_CHAIN, "policy": "lstm"}),
