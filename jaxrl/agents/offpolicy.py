@@ -97,7 +97,7 @@ def require_box(spec: EnvSpec, algorithm: str) -> None:
     if spec.discrete:
         raise ValueError(
             f"{algorithm} needs a Box (continuous) action space, but this env's actions are Discrete "
-            f"({spec.action_dim} actions); use `jaxrl train ppo` for discrete actions"
+            f"({spec.action_dim} actions); use `jaxrl train ppo`, pqn or dqn for discrete actions"
         )
 
 
