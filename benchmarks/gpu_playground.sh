@@ -5,6 +5,10 @@
 # Wheels: .whl/*.whl (gymnasium, tensorboardX, ...) and .whl/playground/*.whl (mujoco, mujoco-mjx,
 # playground, brax and the few of their needs the GPU image lacks). MuJoCo Warp (warp-lang, 149 MB) is
 # not carried: MJX's JAX implementation runs without it (MJX prints "Failed to import warp" and goes on).
+# Locomotion without network (Playground's robots need MuJoCo Menagerie from GitHub): brax's ant with
+# brax's published config against brax's trainer, e.g.
+#   bash benchmarks/gpu_playground.sh --tasks brax/ant --total-timesteps 50000000 --num-evals 10
+# (first a short version, e.g. --total-timesteps 3276800 --num-evals 3, to see that it fits the call).
 set -uo pipefail
 out=${OUT:-/tmp/out}
 mkdir -p "$out"

@@ -1,9 +1,16 @@
 """jaxrl's PPO or SAC next to MuJoCo Playground's own trainer (brax's PPO or SAC) on Playground's
 DM-Control tasks, each with Playground's published config, at equal env steps; one machine, one process.
+Also brax's own envs (``brax/<name>``) against brax's trainer with brax's published config (ant).
 
     pip install -e '.[playground]'
     python benchmarks/peer_playground.py --tasks CartpoleBalance CartpoleSwingup
     python benchmarks/peer_playground.py --algorithm sac --tasks CartpoleBalance --total-timesteps 5000000
+    python benchmarks/peer_playground.py --tasks brax/ant --total-timesteps 50000000 --num-evals 10
+
+For ``brax/<name>`` tasks the published config is the one brax's training notebook gives for that env
+(:data:`BRAX_PUBLISHED`), the env is ``brax.envs.get_environment(name, backend)`` on both sides with the
+backend jaxrl picks (``JAXRL_BRAX_BACKEND``, default ``mjx``), and brax's trainer wraps it with its own
+training wrapper, as brax's notebook does.
 
 Playground's side is ``brax.training.agents.<algorithm>.train`` with
 ``mujoco_playground.config.dm_control_suite_params.brax_<algorithm>_config(task)`` (only
@@ -39,8 +46,31 @@ from _meta import write_result
 EVAL_EPISODES = 128  # brax's num_eval_envs default: one episode each
 
 
+# brax's training notebook (google/brax, notebooks/training.ipynb), the PPO config it gives for ant;
+# the networks are brax's PPO defaults (a 32x4 policy, a 256x5 value net, swish).
+BRAX_PUBLISHED = {
+    ("ant", "ppo"): {"num_timesteps": 50_000_000, "num_evals": 10, "reward_scaling": 10, "episode_length": 1000,
+                     "normalize_observations": True, "action_repeat": 1, "unroll_length": 5, "num_minibatches": 32,
+                     "num_updates_per_batch": 4, "discounting": 0.97, "learning_rate": 3e-4, "entropy_cost": 1e-2,
+                     "num_envs": 4096, "batch_size": 2048},
+}
+BRAX_PREFIX = "brax/"
+
+
+def jaxrl_env_id(task: str) -> str:
+    """jaxrl's id for a task of this script: ``brax/<name>`` as given, a Playground name prefixed."""
+    return task if task.startswith(BRAX_PREFIX) else f"playground/{task}"
+
+
 def published_config(task: str, algorithm: str = "ppo") -> dict:
-    """Playground's ``algorithm`` config for ``task`` as a plain dict (``network_factory`` a dict too)."""
+    """The published ``algorithm`` config for ``task`` as a plain dict (``network_factory`` a dict too):
+    Playground's for its envs, :data:`BRAX_PUBLISHED` for ``brax/<name>``."""
+    if task.startswith(BRAX_PREFIX):
+        key = (task.removeprefix(BRAX_PREFIX), algorithm)
+        if key not in BRAX_PUBLISHED:
+            known = ", ".join(f"{BRAX_PREFIX}{name} ({algo})" for name, algo in BRAX_PUBLISHED)
+            raise ValueError(f"no published brax config for {task} ({algorithm}); known: {known}")
+        return {**BRAX_PUBLISHED[key], "network_factory": {}}
     from mujoco_playground.config import dm_control_suite_params
 
     make = {"ppo": dm_control_suite_params.brax_ppo_config, "sac": dm_control_suite_params.brax_sac_config}
@@ -112,13 +142,13 @@ def run_jaxrl(task: str, algorithm: str, total_timesteps: int, seed: int, env_sp
     from jaxrl.envs.device import make_device_env
 
     overrides = OVERRIDES[algorithm](published_config(task, algorithm))
-    config = jaxrl.config_for(algorithm, f"playground/{task}", seed=seed, total_timesteps=total_timesteps,
+    config = jaxrl.config_for(algorithm, jaxrl_env_id(task), seed=seed, total_timesteps=total_timesteps,
                               progress=False, **overrides)
     start = time.perf_counter()
     result = jaxrl.run_device(algorithm, config, num_seeds=1)
     wall_s = time.perf_counter() - start
     state = result.seed_state(0)
-    env_only = (device_env_sps(make_device_env(f"playground/{task}"), config.num_envs, steps=200, min_seconds=1.0)
+    env_only = (device_env_sps(make_device_env(jaxrl_env_id(task)), config.num_envs, steps=200, min_seconds=1.0)
                 if env_speed else None)
     evaluation = {f"eval_{kind}": jaxrl.evaluate(algorithm, state, episodes=EVAL_EPISODES, seed=10_000,
                                                   deterministic=deterministic)["mean_return"]
@@ -155,8 +185,6 @@ def run_brax(task: str, algorithm: str, total_timesteps: int, seed: int, num_eva
     import importlib
     import inspect
 
-    from mujoco_playground import registry, wrapper
-
     networks = importlib.import_module(f"brax.training.agents.{algorithm}.networks")
     trainer = importlib.import_module(f"brax.training.agents.{algorithm}.train")
     make_networks = {"ppo": "make_ppo_networks", "sac": "make_sac_networks"}[algorithm]
@@ -168,7 +196,7 @@ def run_brax(task: str, algorithm: str, total_timesteps: int, seed: int, num_eva
     accepted = inspect.signature(trainer.train).parameters
     ignored = sorted(name for name in published if name not in accepted)
     published = {name: value for name, value in published.items() if name in accepted}
-    env = registry.load(task, config_overrides={"impl": "jax"})
+    env, eval_env, wrap = envs_for_brax(task)
     evals: list[dict] = []
     start = time.perf_counter()
 
@@ -180,11 +208,26 @@ def run_brax(task: str, algorithm: str, total_timesteps: int, seed: int, num_eva
         print(f"  brax {task}: {step} steps, eval {evals[-1]['eval_return']:.1f}, {evals[-1]['wall_s']:.1f} s",
               flush=True)
 
-    trainer.train(environment=env, eval_env=registry.load(task, config_overrides={"impl": "jax"}),
-                  wrap_env_fn=wrapper.wrap_for_brax_training, seed=seed, progress_fn=progress,
+    trainer.train(environment=env, eval_env=eval_env, wrap_env_fn=wrap, seed=seed, progress_fn=progress,
                   network_factory=functools.partial(getattr(networks, make_networks), **network), **published)
     return {"evals": evals, "eval_sampled": evals[-1]["eval_return"], "wall_s": time.perf_counter() - start,
             "config_fields_brax_does_not_take": ignored, **brax_rates(evals)}
+
+
+def envs_for_brax(task: str) -> tuple[object, object, object]:
+    """``(env, eval_env, wrap_env_fn)`` for brax's trainer: a Playground env (MJX's JAX implementation)
+    with Playground's training wrapper, or a brax env on jaxrl's brax backend with brax's own (None)."""
+    if task.startswith(BRAX_PREFIX):
+        from brax import envs
+
+        from jaxrl.envs.brax_suite import backend
+
+        make = lambda: envs.get_environment(task.removeprefix(BRAX_PREFIX), backend=backend())  # noqa: E731
+        return make(), make(), None
+    from mujoco_playground import registry, wrapper
+
+    make = lambda: registry.load(task, config_overrides={"impl": "jax"})  # noqa: E731
+    return make(), make(), wrapper.wrap_for_brax_training
 
 
 def brax_rates(evals: list[dict]) -> dict:
@@ -200,6 +243,15 @@ def brax_rates(evals: list[dict]) -> dict:
     sps = (last["env_steps"] - first["env_steps"]) / (last["training_walltime_s"] - first["training_walltime_s"])
     return {"train_sps": sps, "compile_s": first["training_walltime_s"] - first["env_steps"] / sps,
             "brax_reported_sps": last["training_sps"]}
+
+
+def brax_backend_if_used(tasks: list[str]) -> str | None:
+    """The brax physics backend of the ``brax/<name>`` tasks (None when there are none)."""
+    if not any(task.startswith(BRAX_PREFIX) for task in tasks):
+        return None
+    from jaxrl.envs.brax_suite import backend
+
+    return backend()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -236,7 +288,8 @@ def main(argv: list[str] | None = None) -> None:
                 path = write_result(name, {
                     "benchmark": "peer_playground", "experiment": args.experiment, "algorithm": args.algorithm,
                     "matmul_precision": str(jax.config.jax_default_matmul_precision),
-                    "total_timesteps": args.total_timesteps, "seed": args.seed, "impl": "jax", "rows": rows},
+                    "total_timesteps": args.total_timesteps, "seed": args.seed, "impl": "jax",
+                    "brax_backend": brax_backend_if_used(args.tasks), "rows": rows},
                     path=path)
     if path:
         print("wrote", path)

@@ -186,3 +186,18 @@ def test_brax_rates_come_from_its_training_wall_time_not_its_per_epoch_sps():
     assert rates["train_sps"] == 500.0  # 2000 steps in 4 s
     assert rates["compile_s"] == 10.0  # the first 1000 steps took 12 s, 2 s of them at that rate
     assert rates["brax_reported_sps"] == 9e9
+
+
+def test_brax_ant_maps_brax_published_ppo_config_onto_jaxrl_and_unknown_tasks_are_refused():
+    import peer_playground
+
+    published = peer_playground.published_config("brax/ant", "ppo")
+    overrides = peer_playground.ppo_overrides(published)
+    # 2048 trajectories x 32 minibatches x 5 steps per update = 4096 envs x 80 steps
+    assert (overrides["num_envs"], overrides["num_steps"], overrides["num_minibatches"]) == (4096, 80, 32)
+    assert overrides["reward_scale"] == 10 and overrides["gamma"] == 0.97 and overrides["norm_obs"]
+    assert overrides["hidden_sizes"] == (32,) * 4 and overrides["critic_hidden_sizes"] == (256,) * 5
+    assert peer_playground.jaxrl_env_id("brax/ant") == "brax/ant"
+    assert peer_playground.jaxrl_env_id("CartpoleBalance") == "playground/CartpoleBalance"
+    with pytest.raises(ValueError, match="no published brax config for brax/hopper"):
+        peer_playground.published_config("brax/hopper", "ppo")
