@@ -4,6 +4,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from jaxrl import bench
@@ -201,3 +202,4 @@ def test_brax_ant_maps_brax_published_ppo_config_onto_jaxrl_and_unknown_tasks_ar
     assert peer_playground.jaxrl_env_id("CartpoleBalance") == "playground/CartpoleBalance"
     with pytest.raises(ValueError, match="no published brax config for brax/hopper"):
         peer_playground.published_config("brax/hopper", "ppo")
+    assert abs(overrides["log_std_init"] - float(np.log(np.log(2.0) + 0.001))) < 1e-3  # brax's initial std
