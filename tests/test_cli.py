@@ -220,6 +220,19 @@ def test_device_loop_through_the_cli_with_seeds_and_eval(tmp_path, capsys):
     assert (run_dir / "results.json").is_file() and (run_dir / "seed_2" / "config.json").is_file()
     assert main(["eval", str(run_dir / "seed_2"), "--episodes", "2"]) == 0
     assert last_json_line(capsys.readouterr().out)["episodes"] == 2
+    assert main(["eval", str(run_dir), "--episodes", "2"]) == 1  # two seeds: which one is asked
+    assert "evaluate one seed's sub-run, e.g." in capsys.readouterr().err
+
+
+def test_a_one_seed_device_run_evaluates_its_seed_from_the_run_dir(tmp_path, capsys):
+    run_dir = tmp_path / "one"
+    assert main(["train", "ppo", "--env", "phys2d/CartPole-v1", "--loop", "device", "--total-timesteps", "512",
+                 "--num-steps", "32", "--num-envs", "8", "--run-dir", str(run_dir)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run_dir), "--episodes", "3", "--seed", "5"]) == 0
+    from_run_dir = last_json_line(capsys.readouterr().out)
+    assert main(["eval", str(run_dir / "seed_1"), "--episodes", "3", "--seed", "5"]) == 0
+    assert last_json_line(capsys.readouterr().out) == from_run_dir
 
 
 def test_version_and_help_that_explains_each_flag_and_the_preset_that_runs(capsys):

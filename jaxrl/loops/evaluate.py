@@ -87,6 +87,8 @@ def load_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> Loade
     path, meta, state_dict = found[:3]
     if "seeds" in meta:
         first_seed = run_dir / f"seed_{meta['seeds'][0]}"
+        if len(meta["seeds"]) == 1 and checkpoint is None and first_seed.is_dir():
+            return load_run(first_seed)  # a one-seed device run: its only seed is what was asked for
         raise CheckpointError(f"{run_dir} is a device-loop run of seeds {meta['seeds']}: evaluate one seed's "
                               f"sub-run, e.g. {first_seed}")
     if meta.get("algorithm") != algorithm_name:
