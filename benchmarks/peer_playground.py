@@ -44,6 +44,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _meta import write_result
 
+from jaxrl.envs.brax_suite import PREFIX as BRAX_PREFIX
+from jaxrl.envs.brax_suite import backend as brax_backend
+
 EVAL_EPISODES = 128  # brax's num_eval_envs default: one episode each
 
 
@@ -55,19 +58,23 @@ BRAX_PUBLISHED = {
                      "num_updates_per_batch": 4, "discounting": 0.97, "learning_rate": 3e-4, "entropy_cost": 1e-2,
                      "num_envs": 4096, "batch_size": 2048},
 }
-BRAX_PREFIX = "brax/"
 BRAX_INITIAL_LOG_STD = -0.365  # log(softplus(0) + 0.001): brax's PPO policy std before training
+
+
+def is_brax_task(task: str) -> bool:
+    """Whether ``task`` is one of brax's own envs (``brax/<name>``) rather than a Playground name."""
+    return task.startswith(BRAX_PREFIX)
 
 
 def jaxrl_env_id(task: str) -> str:
     """jaxrl's id for a task of this script: ``brax/<name>`` as given, a Playground name prefixed."""
-    return task if task.startswith(BRAX_PREFIX) else f"playground/{task}"
+    return task if is_brax_task(task) else f"playground/{task}"
 
 
 def published_config(task: str, algorithm: str = "ppo") -> dict:
     """The published ``algorithm`` config for ``task`` as a plain dict (``network_factory`` a dict too):
     Playground's for its envs, :data:`BRAX_PUBLISHED` for ``brax/<name>``."""
-    if task.startswith(BRAX_PREFIX):
+    if is_brax_task(task):
         key = (task.removeprefix(BRAX_PREFIX), algorithm)
         if key not in BRAX_PUBLISHED:
             known = ", ".join(f"{BRAX_PREFIX}{name} ({algo})" for name, algo in BRAX_PUBLISHED)
@@ -224,12 +231,10 @@ def run_brax(task: str, algorithm: str, total_timesteps: int, seed: int, num_eva
 def envs_for_brax(task: str) -> tuple[object, object, object]:
     """``(env, eval_env, wrap_env_fn)`` for brax's trainer: a Playground env (MJX's JAX implementation)
     with Playground's training wrapper, or a brax env on jaxrl's brax backend with brax's own (None)."""
-    if task.startswith(BRAX_PREFIX):
+    if is_brax_task(task):
         from brax import envs
 
-        from jaxrl.envs.brax_suite import backend
-
-        make = lambda: envs.get_environment(task.removeprefix(BRAX_PREFIX), backend=backend())  # noqa: E731
+        make = lambda: envs.get_environment(task.removeprefix(BRAX_PREFIX), backend=brax_backend())  # noqa: E731
         return make(), make(), None
     from mujoco_playground import registry, wrapper
 
@@ -254,11 +259,7 @@ def brax_rates(evals: list[dict]) -> dict:
 
 def brax_backend_if_used(tasks: list[str]) -> str | None:
     """The brax physics backend of the ``brax/<name>`` tasks (None when there are none)."""
-    if not any(task.startswith(BRAX_PREFIX) for task in tasks):
-        return None
-    from jaxrl.envs.brax_suite import backend
-
-    return backend()
+    return brax_backend() if any(is_brax_task(task) for task in tasks) else None
 
 
 def main(argv: list[str] | None = None) -> None:
