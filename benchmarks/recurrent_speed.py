@@ -10,7 +10,9 @@ steps; the recurrent rows use full-rollout BPTT (``seq_len`` 64). Architectures:
 * ``mlp``: the 64x64 tanh MLP actor and critic (the rate the recurrent rows are compared to);
 * ``lstm-128``/``gru-128``: a 128-wide cell, then the 64x64 dense layers (the default sizes);
 * ``lstm-64``/``gru-64``: a 64-wide cell, then one 64 dense layer: the MLP with its first layer
-  made recurrent, the sizes the velocity-hidden presets train with.
+  made recurrent, the sizes of the earlier velocity-hidden presets;
+* ``gru-64-shared``/``gru-32-shared``: one cell shared by actor and critic, then a 64 dense layer
+  each; ``gru-32-shared`` is the network of the velocity-hidden presets.
 
 ``--force project_inputs_first=on|off`` (or ``recurrent_scan_unroll=N``)
 overrides a backend choice of :mod:`jaxrl.core.platform`, to measure both sides on one machine.
@@ -38,6 +40,8 @@ ARCHITECTURES = {
     "gru-128": {"policy": "gru", "lstm_hidden_size": 128, "hidden_sizes": (64, 64)},
     "lstm-64": {"policy": "lstm", "lstm_hidden_size": 64, "hidden_sizes": (64,)},
     "gru-64": {"policy": "gru", "lstm_hidden_size": 64, "hidden_sizes": (64,)},
+    "gru-64-shared": {"policy": "gru", "lstm_hidden_size": 64, "hidden_sizes": (64,), "shared_lstm": True},
+    "gru-32-shared": {"policy": "gru", "lstm_hidden_size": 32, "hidden_sizes": (64,), "shared_lstm": True},
 }
 NUM_STEPS = 64
 
