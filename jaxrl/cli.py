@@ -132,9 +132,18 @@ def _env_in(argv: list[str]) -> str | None:
     return None
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line on stderr (exit code 2): the problem and
+    where the help is, without argparse's usage block in front. Its subcommands' parsers are the same."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        printable = "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)  # a "\n" token
+        self.exit(2, f"{self.prog}: error: {printable} (see: {self.prog} --help)\n")
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The CLI; ``argv`` (when given) lets each algorithm's help show the preset of its ``--env``."""
-    parser = argparse.ArgumentParser(prog="jaxrl", description="Train and evaluate RL agents in JAX.")
+    parser = OneLineErrorParser(prog="jaxrl", description="Train and evaluate RL agents in JAX.")
     parser.add_argument("--version", action="version", version=f"jaxrl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 

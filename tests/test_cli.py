@@ -100,7 +100,20 @@ def test_bad_flag_value_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "ppo", "--num-envs", "eight"])
     assert exit_info.value.code == 2
-    assert "--num-envs expects int, got 'eight'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--num-envs expects int, got 'eight'" in err and "see: jaxrl train ppo --help" in err
+    assert len(err.splitlines()) == 1, err  # no usage block in front of the problem
+
+
+@pytest.mark.parametrize("argv, names", [(["train", "ppo", "--bogus"], "unrecognized arguments: --bogus"),
+                                         (["train", "a2c"], "invalid choice: 'a2c'"),
+                                         (["eval"], "required: run_dir"),
+                                         (["bench", "--bogus"], "unrecognized arguments: --bogus")])
+def test_every_usage_error_is_one_line_naming_the_problem(argv, names, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and names in err and len(err.splitlines()) == 1, err
 
 
 def test_eval_of_missing_run_dir(capsys, tmp_path):

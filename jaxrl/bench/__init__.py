@@ -205,8 +205,10 @@ def default_results_dir() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="jaxrl bench", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    from jaxrl.cli import OneLineErrorParser  # imported here: the CLI imports this module when asked for bench
+
+    parser = OneLineErrorParser(prog="jaxrl bench", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--quick", action="store_true", help=f"the cells {', '.join(QUICK_CELLS)}, short runs")
     parser.add_argument("--cells", nargs="+", default=None, help="ALGORITHM:BACKEND:NUM_ENVS ... (default: matrix)")
     parser.add_argument("--results-dir", type=Path, default=None,
