@@ -140,6 +140,16 @@ class OneLineErrorParser(argparse.ArgumentParser):
         printable = "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)  # a "\n" token
         self.exit(2, f"{self.prog}: error: {printable} (see: {self.prog} --help)\n")
 
+    def parse_args(self, args=None, namespace=None) -> argparse.Namespace:  # noqa: ANN001 - argparse's own
+        """As argparse's, but a flag no parser knows is reported by the subcommand it was given to
+        (``jaxrl train ppo: error: unrecognized arguments: --bogus``), whose ``--help`` lists the flags."""
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            words = [getattr(parsed, name, None) for name in ("command", "algorithm")]
+            prog = " ".join([self.prog, *(word for word in words if word)])
+            OneLineErrorParser(prog=prog).error(f"unrecognized arguments: {' '.join(unknown)}")
+        return parsed
+
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The CLI; ``argv`` (when given) lets each algorithm's help show the preset of its ``--env``."""

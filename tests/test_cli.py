@@ -105,10 +105,12 @@ def test_bad_flag_value_is_a_usage_error(capsys):
     assert len(err.splitlines()) == 1, err  # no usage block in front of the problem
 
 
-@pytest.mark.parametrize("argv, names", [(["train", "ppo", "--bogus"], "unrecognized arguments: --bogus"),
+@pytest.mark.parametrize("argv, names", [(["train", "ppo", "--bogus"],
+                                          "jaxrl train ppo: error: unrecognized arguments: --bogus (see: jaxrl train ppo --help)"),
                                          (["train", "a2c"], "invalid choice: 'a2c'"),
                                          (["eval"], "required: run_dir"),
-                                         (["bench", "--bogus"], "unrecognized arguments: --bogus")])
+                                         (["bench", "--bogus"], "unrecognized arguments: --bogus"),
+                                         (["eval", "runs/x", "--bogus"], "jaxrl eval: error: unrecognized")])
 def test_every_usage_error_is_one_line_naming_the_problem(argv, names, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
