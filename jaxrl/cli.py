@@ -140,7 +140,8 @@ class OneLineErrorParser(argparse.ArgumentParser):
         printable = "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)  # a "\n" token
         self.exit(2, f"{self.prog}: error: {printable} (see: {self.prog} --help)\n")
 
-    def parse_args(self, args=None, namespace=None) -> argparse.Namespace:  # noqa: ANN001 - argparse's own
+    def parse_args(self, args: list[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
         """As argparse's, but a flag no parser knows is reported by the subcommand it was given to
         (``jaxrl train ppo: error: unrecognized arguments: --bogus``), whose ``--help`` lists the flags."""
         parsed, unknown = self.parse_known_args(args, namespace)
