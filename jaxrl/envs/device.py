@@ -198,7 +198,12 @@ def make_device_env(env_id: str) -> DeviceEnv:
     if suite is not None:
         return suite.make(env_id)
     if env_id in NO_VELOCITY_DEVICE_BASES:
-        base = make_device_env(NO_VELOCITY_DEVICE_BASES[env_id])
+        base_id = NO_VELOCITY_DEVICE_BASES[env_id]
+        try:
+            base = make_device_env(base_id)
+        except ValueError as err:  # e.g. the base's suite is missing: say which id the user asked for
+            raise ValueError(f"{env_id!r} runs in the device loop on {base_id!r} (the host loop needs no "
+                             f"extra): {err}") from None
         return keep_observation_indices(base, env_id, NO_VELOCITY_ENVS[env_id][1])
     try:
         env = gym.make(env_id, disable_env_checker=True)

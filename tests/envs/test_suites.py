@@ -35,6 +35,14 @@ def test_a_missing_suite_names_the_extra_that_installs_it(monkeypatch, env_id, p
         make_device_env(env_id)
 
 
+def test_a_velocity_hidden_id_names_itself_and_its_missing_base_suite(monkeypatch):
+    _failing_import(monkeypatch, "gymnax", ModuleNotFoundError("No module named 'gymnax'", name="gymnax"))
+    with pytest.raises(ValueError, match=r"^'jaxrl/CartPole-NoVel-v1' runs in the device loop on 'gymnax/CartPole-v1' "
+                                         r"\(the host loop needs no extra\): 'gymnax/CartPole-v1' needs gymnax: "
+                                         r"pip install 'jaxrl\[gymnax\]'$"):
+        make_device_env("jaxrl/CartPole-NoVel-v1")
+
+
 @pytest.mark.parametrize("env_id, package, extra", SUITE_IDS)
 def test_an_installed_suite_that_fails_to_import_shows_the_real_cause(monkeypatch, env_id, package, extra):
     _failing_import(monkeypatch, package, ModuleNotFoundError("No module named 'six'", name="six"))
