@@ -132,13 +132,20 @@ def _env_in(argv: list[str]) -> str | None:
     return None
 
 
+def usage_error(prog: str, message: str) -> typing.NoReturn:
+    """Exit 2 with ``prog: error: message (see: prog --help)`` as one line on stderr (control
+    characters of a stray token, such as a newline, printed escaped)."""
+    printable = "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)
+    sys.stderr.write(f"{prog}: error: {printable} (see: {prog} --help)\n")
+    sys.exit(2)
+
+
 class OneLineErrorParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose usage errors are one line on stderr (exit code 2): the problem and
     where the help is, without argparse's usage block in front. Its subcommands' parsers are the same."""
 
     def error(self, message: str) -> typing.NoReturn:
-        printable = "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)  # a "\n" token
-        self.exit(2, f"{self.prog}: error: {printable} (see: {self.prog} --help)\n")
+        usage_error(self.prog, message)
 
     def parse_args(self, args: list[str] | None = None,  # type: ignore[override]
                    namespace: argparse.Namespace | None = None) -> argparse.Namespace:
@@ -147,8 +154,8 @@ class OneLineErrorParser(argparse.ArgumentParser):
         parsed, unknown = self.parse_known_args(args, namespace)
         if unknown:
             words = [getattr(parsed, name, None) for name in ("command", "algorithm")]
-            prog = " ".join([self.prog, *(word for word in words if word)])
-            OneLineErrorParser(prog=prog).error(f"unrecognized arguments: {' '.join(unknown)}")
+            usage_error(" ".join([self.prog, *(word for word in words if word)]),
+                        f"unrecognized arguments: {' '.join(unknown)}")
         return parsed
 
 

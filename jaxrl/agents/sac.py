@@ -151,7 +151,8 @@ def train_step(state: SACState, batch: Transition, key: jax.Array) -> tuple[SACS
 
     def actor_loss(params):
         actions, log_prob = policy(state, params, batch.obs).sample(actor_key)
-        q = critic_q(config, critic.apply({"params": critic_params}, batch.obs, from_box(actions, low, high))).min(axis=0)
+        outputs = critic.apply({"params": critic_params}, batch.obs, from_box(actions, low, high))
+        q = critic_q(config, outputs).min(axis=0)
         return jnp.mean(alpha * log_prob - q), log_prob
 
     (a_loss, log_prob), grads = jax.value_and_grad(actor_loss, has_aux=True)(state.actor_params)

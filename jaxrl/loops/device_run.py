@@ -108,7 +108,8 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     train_s = 0.0
     try:
         start = time.perf_counter()
-        carry = jax.jit(over_seeds(program.init, num_seeds), compiler_options=run_once_compiler_options())(jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds)))
+        init = jax.jit(over_seeds(program.init, num_seeds), compiler_options=run_once_compiler_options())
+        carry = init(jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds)))
         if resume:
             carry = _resumed_carry(recorder, carry, seeds)
         done = end = recorder.start_index
