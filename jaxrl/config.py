@@ -59,9 +59,20 @@ def field_docs(config_cls: type) -> dict[str, str]:
     return docs
 
 
-def hparam(default: Any) -> Any:
-    """A config field that is also a vmappable hyper-parameter (``state.hparams[name]``)."""
-    return dataclasses.field(default=default, metadata={"vmappable": True})
+def hparam(default: Any, structural: bool = False) -> Any:
+    """A config field that is also a vmappable hyper-parameter (``state.hparams[name]``).
+
+    ``structural``: the field being None builds a different program (PPO's ``target_kl``: no early
+    stop; ``critic_learning_rate``: one optimizer), so its values can be vmapped only when the
+    config gives it one (:func:`unset_structural_fields`)."""
+    return dataclasses.field(default=default, metadata={"vmappable": True, "structural": structural})
+
+
+def unset_structural_fields(config: Any, names: Any) -> list[str]:
+    """Those of ``names`` that are structural hyper-parameters (:func:`hparam`) left None in ``config``."""
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    return [name for name in names
+            if name in fields and fields[name].metadata.get("structural") and getattr(config, name) is None]
 
 
 def vmappable_fields(config: Any) -> tuple[str, ...]:

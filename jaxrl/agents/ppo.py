@@ -301,9 +301,18 @@ def optimize(state: PPOState, samples: Samples, key: jax.Array, evaluate: Evalua
         stopped = stopped | (metrics["approx_kl"] > hp["target_kl"])
         return (params, opt_state, stopped), (metrics, ran)
 
+    def every_epoch_step(carry, epoch_key):
+        params, opt_state, stopped = carry
+        params, opt_state, metrics = run_epoch(params, opt_state, epoch_key)
+        return (params, opt_state, stopped), (metrics, jnp.bool_(True))
+
+    # Without a target KL no epoch is skipped, and the program has no lax.cond: on XLA:CPU the
+    # cond alone made the whole device-loop program compile ~1.2 s longer (3.9 s against 2.7 s,
+    # PPO 8x128), with the same arithmetic.
+    epoch_loop = every_epoch_step if config.target_kl is None else epoch_step
     epoch_keys = jax.random.split(key, config.update_epochs)
     (params, opt_state, _), (epoch_metrics, ran) = jax.lax.scan(
-        epoch_step, (state.params, state.opt_state, jnp.bool_(False)), epoch_keys
+        epoch_loop, (state.params, state.opt_state, jnp.bool_(False)), epoch_keys
     )
     epochs_run = jnp.sum(ran)
     metrics = {

@@ -39,13 +39,14 @@ class PPOConfig(OnPolicyConfig):
     num_minibatches: int = 1  # minibatches per epoch; must divide the batch (lstm: the sequence chunks)
     # --- optimisation ---
     learning_rate: float = hparam(1e-3)  # Adam(W) step size (of the actor when critic_learning_rate is set)
-    critic_learning_rate: float | None = hparam(None)  # separate critic optimizer and step size (needs
+    critic_learning_rate: float | None = hparam(None, structural=True)  # separate critic optimizer and step size (needs
     # shared_trunk=False); None: one optimizer
     weight_decay: float = 0.0  # decoupled weight decay; > 0 makes the optimizer AdamW
     adam_eps: float = 1e-5  # Adam epsilon
     anneal_lr: bool = True  # decay step sizes linearly to 0 over the run
     max_grad_norm: float = hparam(0.5)  # global-norm gradient clip (per optimizer)
-    target_kl: float | None = hparam(None)  # stop the epochs of an update once the epoch's mean approx KL exceeds it
+    target_kl: float | None = hparam(None, structural=True)  # stop the epochs of an update once the epoch's
+    # mean approx KL exceeds it
     # --- objective ---
     gamma: float = hparam(0.98)  # discount
     gae_lambda: float = hparam(0.8)  # GAE lambda

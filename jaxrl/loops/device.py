@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from jax.sharding import Mesh
 
 from jaxrl.agents.registry import OFF_POLICY, get_algorithm
+from jaxrl.config import unset_structural_fields
 from jaxrl.core.platform import count_equations, matmul_precision, scan_unroll
 from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.distributed import check_divisible, shard_env_axis
@@ -95,6 +96,10 @@ def with_hparams(state: Any, hparams: dict[str, Any] | None) -> Any:
     unknown = sorted(set(hparams) - set(state.hparams))
     if unknown:
         raise ValueError(f"unknown hyper-parameters {unknown}; vmappable: {sorted(state.hparams)}")
+    unset = unset_structural_fields(state.config, sorted(hparams)) if hasattr(state, "config") else []
+    if unset:  # its values would be read by no part of the program
+        raise ValueError(f"hyper-parameters {unset} are None in the config, which builds the program without "
+                         "them; give them a value in the config to vmap over them")
     return state.replace(hparams={**state.hparams, **{k: jnp.asarray(v, jnp.float32) for k, v in hparams.items()}})
 
 

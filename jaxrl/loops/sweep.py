@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.config import SEED_LIMIT, vmappable_fields
+from jaxrl.config import SEED_LIMIT, unset_structural_fields, vmappable_fields
 from jaxrl.core.aggregate import summarize_returns
 from jaxrl.io.config_file import save_config
 from jaxrl.io.files import writing
@@ -79,6 +79,8 @@ def run_sweep(algorithm: str, config: Any, sweep: dict[str, list[float]], num_se
     """Train every grid point of ``sweep`` on ``num_seeds`` seeds (``config.seed ...``) in one call."""
     config.validate()
     points = sweep_points(config, algorithm, sweep)
+    # A swept field whose None would build the program without it gets the first point's value.
+    config = dataclasses.replace(config, **{name: points[0][name] for name in unset_structural_fields(config, sweep)})
     seeds = config.seed + np.arange(num_seeds)
     if seeds[-1] >= SEED_LIMIT:
         raise ValueError(f"seeds {config.seed}..{seeds[-1]} pass 2**32 - 1")

@@ -79,6 +79,21 @@ def test_target_kl_stops_the_epochs_early():
     assert int(metrics["epochs_run"]) == 10
 
 
+def test_without_a_target_kl_the_update_equals_one_whose_target_is_never_reached():
+    """No target KL builds the epochs without their lax.cond; they must compute what the cond's
+    running branch computes."""
+    rollout_state = ppo.init(jax.random.PRNGKey(0), CONTINUOUS, config(update_epochs=3))
+    rollout = make_rollout(rollout_state, jax.random.PRNGKey(1))
+    results = [ppo.update(ppo.init(jax.random.PRNGKey(0), CONTINUOUS, config(update_epochs=3, target_kl=target)),
+                          rollout, jax.random.PRNGKey(2)) for target in (None, 1e30)]
+    (plain, plain_metrics), (guarded, guarded_metrics) = results
+    for a, b in zip(jax.tree.leaves(plain.params), jax.tree.leaves(guarded.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    for name in ("policy_loss", "value_loss", "approx_kl", "grad_norm"):
+        np.testing.assert_allclose(plain_metrics[name], guarded_metrics[name], rtol=1e-5, err_msg=name)
+    assert int(plain_metrics["epochs_run"]) == int(guarded_metrics["epochs_run"]) == 3
+
+
 def test_linear_annealing_reaches_zero_on_the_last_update():
     cfg = config(total_timesteps=32 * 4)  # 4 updates
     state = ppo.init(jax.random.PRNGKey(0), DISCRETE, cfg)

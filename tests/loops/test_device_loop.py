@@ -46,6 +46,9 @@ def test_vmapped_learning_rate_sweep_equals_separate_runs():
         _assert_trees_close(jax.tree.map(lambda x, i=index: x[i], sweep.state.params), separate.state.params)
     with pytest.raises(ValueError, match="unknown hyper-parameters.*'lr'"):
         make_train("ppo", TINY_PPO)(key, {"lr": 1.0})
+    # None builds the program without a critic optimizer: its rate would be read by nothing
+    with pytest.raises(ValueError, match=r"\['critic_learning_rate'\] are None in the config.*give them a value"):
+        make_train("ppo", TINY_PPO)(key, {"critic_learning_rate": 1.0})
 
 
 def test_the_accelerators_unrolled_scans_train_the_same(monkeypatch):

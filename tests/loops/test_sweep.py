@@ -9,7 +9,7 @@ import pytest
 import jaxrl
 from jaxrl.cli import main
 from jaxrl.core.aggregate import interquartile_mean
-from jaxrl.loops.sweep import parse_sweep, sweep_points
+from jaxrl.loops.sweep import parse_sweep, run_sweep, sweep_points
 
 CONFIG = jaxrl.config_for("ppo", "phys2d/CartPole-v1", total_timesteps=2 * 4 * 32, num_envs=4, num_steps=32,
                           hidden_sizes=(16,), progress=False)
@@ -48,3 +48,14 @@ def test_the_cli_writes_a_run_per_point_and_a_summary(tmp_path, capsys):
 def test_bad_sweeps_are_named(texts, message):
     with pytest.raises(ValueError, match=message):
         sweep_points(CONFIG, "ppo", parse_sweep(texts))
+
+
+def test_a_field_left_none_is_swept_not_ignored():
+    """A critic learning rate or target KL left None builds the program without a critic optimizer
+    or early stop; sweeping them must build it with them (they were once swept and read by nothing)."""
+    result = run_sweep("ppo", CONFIG, {"critic_learning_rate": [1e-30, 1e-2], "target_kl": [1e-12]}, 1)
+    value_loss, epochs_run = result.metrics["value_loss"][:, 0], result.metrics["epochs_run"][:, 0]
+    assert not np.allclose(value_loss[0, 1:], value_loss[1, 1:])  # the critic's rate is read
+    # and the target is read: of 20 epochs each update runs 2 (one minibatch an epoch, so the first
+    # epoch's KL is measured before any step and is 0; the second's is not)
+    assert CONFIG.update_epochs == 20 and np.all(epochs_run == 2)
