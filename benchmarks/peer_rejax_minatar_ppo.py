@@ -50,20 +50,24 @@ def run_rejax(num_seeds: int, total_timesteps: int) -> dict:
             "sps": total_timesteps * num_seeds / train_s}
 
 
+def jaxrl_overrides() -> dict:
+    """:data:`CONFIG` in jaxrl's field names (jaxrl's preset for the env is this config too)."""
+    c = CONFIG
+    return {"num_envs": c["num_envs"], "num_steps": c["num_steps"], "update_epochs": c["epochs"],
+            "num_minibatches": c["minibatches"], "learning_rate": c["learning_rate"], "anneal_lr": False,
+            "gamma": c["gamma"], "gae_lambda": c["gae_lambda"], "clip_coef": c["clip"], "ent_coef": c["ent_coef"],
+            "vf_coef": c["vf_coef"], "max_grad_norm": c["max_grad_norm"], "hidden_sizes": tuple(c["hidden_sizes"]),
+            "activation": c["activation"], "total_timesteps": c["total_timesteps"]}
+
+
 def run_jaxrl(num_seeds: int, total_timesteps: int) -> dict:
     """jaxrl's PPO in the device loop with :data:`CONFIG`, seeds vmapped, then each seed's evaluation."""
     import numpy as np
 
     import jaxrl
 
-    c = CONFIG
-    config = jaxrl.config_for("ppo", f"gymnax/{ENV}", seed=0, num_envs=c["num_envs"], num_steps=c["num_steps"],
-                              update_epochs=c["epochs"], num_minibatches=c["minibatches"],
-                              learning_rate=c["learning_rate"], anneal_lr=False, gamma=c["gamma"],
-                              gae_lambda=c["gae_lambda"], clip_coef=c["clip"], ent_coef=c["ent_coef"],
-                              vf_coef=c["vf_coef"], max_grad_norm=c["max_grad_norm"],
-                              hidden_sizes=tuple(c["hidden_sizes"]), activation=c["activation"],
-                              total_timesteps=total_timesteps, progress=False)
+    config = jaxrl.config_for("ppo", f"gymnax/{ENV}", **{**jaxrl_overrides(), "total_timesteps": total_timesteps},
+                              seed=0, progress=False)
     result = jaxrl.run_device("ppo", config, num_seeds=num_seeds)
     sampled, greedy = [], []
     for index in range(num_seeds):

@@ -1,5 +1,8 @@
 """Every preset is a valid config, and the velocity-hidden presets are the recurrent agent they document."""
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from jaxrl.agents.recurrent_ppo import RECURRENT_PPO
@@ -20,3 +23,13 @@ def test_the_velocity_hidden_presets_train_a_shared_recurrent_torso_on_scaled_re
     config = ALGORITHMS["ppo"].config_for(env)
     assert config.policy == "gru" and config.shared_lstm and config.reward_scale == 0.01
     assert ALGORITHMS["ppo"].agent_for(config) is RECURRENT_PPO
+
+
+def test_the_minatar_breakout_preset_is_the_config_run_beside_rejax():
+    """The preset's numbers are the ones benchmarks/peer_rejax_minatar_ppo.py gives both libraries."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from peer_rejax_minatar_ppo import jaxrl_overrides
+
+    preset = ALGORITHMS["ppo"].config_for("gymnax/Breakout-MinAtar")
+    assert {name: getattr(preset, name) for name in jaxrl_overrides()} == jaxrl_overrides()
+    assert preset.hidden_sizes == (256, 256) and preset.total_timesteps == 10_000_000
