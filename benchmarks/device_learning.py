@@ -72,6 +72,8 @@ TASKS = {
     "td3-pendulum-6k": ("td3", "phys2d/Pendulum-v0", 6_000, -200.0, {}),
     "td3-c51-pendulum-6k": ("td3", "phys2d/Pendulum-v0", 6_000, -200.0,
                             {"num_atoms": 51, "v_min": -1600.0, "v_max": 0.0}),
+    # PPO's CartPole preset in the device loop (CartPole-v1's: 8 envs x 32 steps, 20 full-batch epochs)
+    "ppo-cartpole-preset": ("ppo", "phys2d/CartPole-v1", 100_000, 475.0, {}),
     # bsuite's memory chain: a context bit shown on the first step must be recalled at the 6th
     # (+1 right, -1 wrong); a feed-forward policy cannot do better than chance (0).
     "ppo-lstm-memorychain": ("ppo", "gymnax/MemoryChain-bsuite", 200_000, 0.9, {**MEMORY_CHAIN, "policy": "lstm"}),
