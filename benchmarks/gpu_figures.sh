@@ -5,11 +5,8 @@
 #   benchmarks/recurrent_speed.py at 2,048 envs instead, e.g.
 #   RECURRENT_ONLY=1 bash benchmarks/gpu_figures.sh --rows mlp gru-64 gru-64-shared gru-32-shared
 # The GPU image has jax, flax, optax, chex but not gymnasium, tensorboardX, rejax or gymnax: their
-# wheels travel in .whl/ and install to /tmp/site. Fetched on the CPU machine with (Python 3.12 there)
-#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-#     --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux2014_x86_64 -d .whl \
-#     gymnasium==1.3.0 farama-notifications==0.0.6 tensorboardX rejax==0.1.3 gymnax==0.0.9 distrax==0.1.9 \
-#     tfp-nightly dm-tree==0.1.10 gast==0.7.0 decorator==5.3.1                      # 8.4 MB in all
+# wheels travel in .whl/ (bash benchmarks/fetch_gpu_wheels.sh on the CPU machine; carry: [".whl"])
+# and install to /tmp/site.
 set -uo pipefail
 out=${OUT:-/tmp/out}
 mkdir -p "$out"

@@ -3,7 +3,8 @@
 # PPO next to Playground's own brax PPO trainer with Playground's published configs
 # (benchmarks/peer_playground.py; arguments go to it). JSON and the log go to $OUT.
 # Wheels: .whl/*.whl (gymnasium, tensorboardX, ...) and .whl/playground/*.whl (mujoco, mujoco-mjx,
-# playground, brax and the few of their needs the GPU image lacks). MuJoCo Warp (warp-lang, 149 MB) is
+# playground, brax and the few of their needs the GPU image lacks), fetched on the CPU machine by
+# bash benchmarks/fetch_gpu_wheels.sh. MuJoCo Warp (warp-lang, 149 MB) is
 # not carried: MJX's JAX implementation runs without it (MJX prints "Failed to import warp" and goes on).
 # Locomotion without network (Playground's robots need MuJoCo Menagerie from GitHub): brax's ant with
 # brax's published config against brax's trainer, e.g.
