@@ -105,7 +105,8 @@ def _add_scale_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("loop, seeds, devices and processes")
     group.add_argument("--loop", choices=("host", "device"), default=None,
                        help="host: gymnasium vector envs on the CPU; device: a JAX env inside one jit "
-                            "(e.g. --env phys2d/CartPole-v1)")
+                            "(default: device for the JAX suites' ids, phys2d/, gymnax/, brax/, playground/; "
+                            "host otherwise)")
     group.add_argument("--num-seeds", type=_positive_int("--num-seeds"), default=None,
                        help="device loop: seeds seed..seed+N-1 trained at once with jit(vmap(train))")
     group.add_argument("--sweep", action="append", default=None, metavar="FIELD=V1,V2,...",
@@ -247,11 +248,19 @@ def config_and_run_dir(args: argparse.Namespace) -> tuple[Any, Path]:
     return config, next_free_run_dir(Path("runs") / f"{env.replace('/', '_')}__{args.algorithm}__{config.seed}")
 
 
+def default_loop(env_id: str) -> str:
+    """``device`` for an id of a JAX suite (what a JAX env is for), ``host`` for the rest, the
+    velocity-hidden ids included (their host envs need no extra)."""
+    from jaxrl.envs.suites import SUITE_MODULES
+
+    return "device" if env_id.startswith(("phys2d/", *SUITE_MODULES)) else "host"
+
+
 def _train(args: argparse.Namespace) -> None:
     from jaxrl.api import train
 
     config, run_dir = config_and_run_dir(args)
-    args.loop = args.loop or "host"
+    args.loop = args.loop or default_loop(config.env)
     args.num_seeds = args.num_seeds or 1
     multi_process = distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     mesh = None

@@ -239,10 +239,21 @@ def test_device_loop_through_the_cli_with_seeds_and_eval(tmp_path, capsys):
     assert "evaluate one seed's sub-run, e.g." in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("env_id, loop", [("phys2d/CartPole-v1", "device"), ("gymnax/Breakout-MinAtar", "device"),
+                                          ("brax/ant", "device"), ("playground/CartpoleBalance", "device"),
+                                          ("CartPole-v1", "host"), ("jaxrl/CartPole-NoVel-v1", "host")])
+def test_a_jax_suites_id_trains_in_the_device_loop_unless_told(env_id, loop):
+    from jaxrl.cli import default_loop
+
+    assert default_loop(env_id) == loop
+
+
 def test_a_one_seed_device_run_evaluates_its_seed_from_the_run_dir(tmp_path, capsys):
     run_dir = tmp_path / "one"
-    assert main(["train", "ppo", "--env", "phys2d/CartPole-v1", "--loop", "device", "--total-timesteps", "512",
+    # no --loop: a phys2d id runs in the device loop (its run dir has a seed_1 sub-run)
+    assert main(["train", "ppo", "--env", "phys2d/CartPole-v1", "--total-timesteps", "512",
                  "--num-steps", "32", "--num-envs", "8", "--run-dir", str(run_dir)]) == 0
+    assert json.loads((run_dir / "config.json").read_text())["loop"] == "device"
     capsys.readouterr()
     assert main(["eval", str(run_dir), "--episodes", "3", "--seed", "5"]) == 0
     from_run_dir = last_json_line(capsys.readouterr().out)
