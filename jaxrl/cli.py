@@ -362,12 +362,24 @@ def _plot(args: argparse.Namespace) -> None:
     print(f"wrote {plot_run(args.run_dir, args.out)}")
 
 
+def check_word_order(argv: list[str]) -> None:
+    """A flag where the command or the algorithm belongs is a usage error that says so (argparse
+    would report the missing command, or call the flag's value an invalid algorithm)."""
+    help_flags = ("-h", "--help", "--version")
+    if argv and argv[0].startswith("-") and argv[0] not in help_flags:
+        usage_error("jaxrl", f"unrecognized arguments: {argv[0]} (a command comes first: train, eval, plot or bench)")
+    if argv[:1] == ["train"] and len(argv) > 1 and argv[1].startswith("-") and argv[1] not in help_flags:
+        usage_error("jaxrl train", f"name the algorithm before {argv[1]}: jaxrl train {{{','.join(ALGORITHMS)}}} "
+                                   f"{argv[1]} ...")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
         from jaxrl import bench
 
         return bench.main(argv[1:])
+    check_word_order(argv)
     args = build_parser(argv).parse_args(argv)
     use_compilation_cache()
     handlers = {"train": _train, "eval": _eval, "plot": _plot}

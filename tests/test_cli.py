@@ -110,7 +110,10 @@ def test_bad_flag_value_is_a_usage_error(capsys):
                                          (["train", "a2c"], "invalid choice: 'a2c'"),
                                          (["eval"], "required: run_dir"),
                                          (["bench", "--bogus"], "unrecognized arguments: --bogus"),
-                                         (["eval", "runs/x", "--bogus"], "jaxrl eval: error: unrecognized")])
+                                         (["eval", "runs/x", "--bogus"], "jaxrl eval: error: unrecognized"),
+                                         (["--bogus"], "unrecognized arguments: --bogus (a command comes first"),
+                                         (["train", "--env", "CartPole-v1"],
+                                          "jaxrl train: error: name the algorithm before --env: jaxrl train {ppo,")])
 def test_every_usage_error_is_one_line_naming_the_problem(argv, names, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
