@@ -83,17 +83,20 @@ def _newest_per_device(runs: Runs, kind: str | None = None) -> list[dict[str, An
 
 
 def peer_table(peer_runs: list[dict[str, Any]]) -> str:
-    """The newest ``device_loop`` run per device: jaxrl and rejax SPS per row and their ratio."""
+    """The newest ``device_loop`` figure per device and row (a run of some rows leaves the others' older
+    figures, with their dates): jaxrl and rejax SPS per row and their ratio."""
     lines = ["| device | row | jaxrl SPS | rejax SPS | jaxrl / rejax | compile s, jaxrl / rejax | env alone SPS "
              "| date |", "|" + "---|" * 8]
-    for run in _newest_per_device(peer_runs):
+    newest: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+    for run in sorted(peer_runs, key=lambda run: run["date"]):
         for row in run["rows"]:
-            peer = row.get("peer") or {}
-            compile_s = f"{row['jaxrl']['compile_s']:.1f}" + (f" / {peer['compile_s']:.1f}" if "compile_s" in peer
-                                                              else "")
-            lines.append(f"| {run['device']} | {row['row']} | {row['jaxrl']['aggregate_sps']:,.0f} "
-                         f"| {_number(peer.get('aggregate_sps'), ',.0f')} | {_number(row.get('sps_ratio'), '.2f')} "
-                         f"| {compile_s} | {row['env_only_sps']:,.0f} | {run['date'][:10]} |")
+            newest[(run["device"], row["row"])] = (run, row)  # a row keeps its first place when replaced
+    for (device, name), (run, row) in sorted(newest.items(), key=lambda item: item[0][0]):
+        peer = row.get("peer") or {}
+        compile_s = f"{row['jaxrl']['compile_s']:.1f}" + (f" / {peer['compile_s']:.1f}" if "compile_s" in peer else "")
+        lines.append(f"| {device} | {name} | {row['jaxrl']['aggregate_sps']:,.0f} "
+                     f"| {_number(peer.get('aggregate_sps'), ',.0f')} | {_number(row.get('sps_ratio'), '.2f')} "
+                     f"| {compile_s} | {row['env_only_sps']:,.0f} | {run['date'][:10]} |")
     return "\n".join(lines)
 
 
