@@ -23,6 +23,7 @@ from jaxrl import __version__, distributed
 from jaxrl.agents.registry import ALGORITHMS, get_algorithm
 from jaxrl.config import field_docs
 from jaxrl.core.platform import use_compilation_cache
+from jaxrl.envs.suites import is_jax_suite_id
 from jaxrl.io.run_dir import next_free_run_dir
 
 _NONE_WORDS = ("none", "null")
@@ -248,19 +249,11 @@ def config_and_run_dir(args: argparse.Namespace) -> tuple[Any, Path]:
     return config, next_free_run_dir(Path("runs") / f"{env.replace('/', '_')}__{args.algorithm}__{config.seed}")
 
 
-def default_loop(env_id: str) -> str:
-    """``device`` for an id of a JAX suite (what a JAX env is for), ``host`` for the rest, the
-    velocity-hidden ids included (their host envs need no extra)."""
-    from jaxrl.envs.suites import SUITE_MODULES
-
-    return "device" if env_id.startswith(("phys2d/", *SUITE_MODULES)) else "host"
-
-
 def _train(args: argparse.Namespace) -> None:
     from jaxrl.api import train
 
     config, run_dir = config_and_run_dir(args)
-    args.loop = args.loop or default_loop(config.env)
+    args.loop = args.loop or ("device" if is_jax_suite_id(config.env) else "host")
     args.num_seeds = args.num_seeds or 1
     multi_process = distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     mesh = None

@@ -246,9 +246,9 @@ def test_device_loop_through_the_cli_with_seeds_and_eval(tmp_path, capsys):
                                           ("brax/ant", "device"), ("playground/CartpoleBalance", "device"),
                                           ("CartPole-v1", "host"), ("jaxrl/CartPole-NoVel-v1", "host")])
 def test_a_jax_suites_id_trains_in_the_device_loop_unless_told(env_id, loop):
-    from jaxrl.cli import default_loop
+    from jaxrl.envs.suites import is_jax_suite_id
 
-    assert default_loop(env_id) == loop
+    assert is_jax_suite_id(env_id) == (loop == "device")
 
 
 def test_a_one_seed_device_run_evaluates_its_seed_from_the_run_dir(tmp_path, capsys):

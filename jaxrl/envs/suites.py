@@ -29,6 +29,13 @@ def suite_for(env_id: str) -> ModuleType | None:
     return None
 
 
+def is_jax_suite_id(env_id: str) -> bool:
+    """Whether ``env_id`` names an env of a JAX suite (``phys2d/`` or a prefix above), which the CLI
+    trains in the device loop unless told otherwise; the velocity-hidden ids are not (their host
+    envs need no extra)."""
+    return env_id.startswith(("phys2d/", *SUITE_MODULES))
+
+
 def suite_env_ids() -> list[str]:
     """Every id of every installed suite, prefixed."""
     ids = []
