@@ -39,8 +39,8 @@ class PPOConfig(OnPolicyConfig):
     num_minibatches: int = 1  # minibatches per epoch; must divide the batch (lstm: the sequence chunks)
     # --- optimisation ---
     learning_rate: float = hparam(1e-3)  # Adam(W) step size (of the actor when critic_learning_rate is set)
-    critic_learning_rate: float | None = hparam(None, structural=True)  # separate critic optimizer and step size (needs
-    # shared_trunk=False); None: one optimizer
+    critic_learning_rate: float | None = hparam(None, structural=True)  # separate critic optimizer and step
+    # size (needs shared_trunk=False); None: one optimizer
     weight_decay: float = 0.0  # decoupled weight decay; > 0 makes the optimizer AdamW
     adam_eps: float = 1e-5  # Adam epsilon
     anneal_lr: bool = True  # decay step sizes linearly to 0 over the run
