@@ -289,9 +289,10 @@ def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: An
     result = run_device(args.algorithm, config, args.num_seeds, run_dir, mesh, resume=args.resume is not None,
                         overwrite=args.overwrite)
     summary = result.summary
-    print(f"trained {args.num_seeds} seed(s) x {summary['env_steps_per_seed']} env steps in {summary['train_s']:.1f} s "
-          f"(+{summary['compile_s']:.1f} s compile, {summary['aggregate_sps']:,.0f} steps/s); run dir: {run_dir}",
-          file=sys.stderr)
+    stopped = f" ({summary['stop_reason']})" if summary.get("stop_reason") else ""
+    print(f"trained {args.num_seeds} seed(s) x {summary['env_steps_per_seed']} env steps{stopped} in "
+          f"{summary['train_s']:.1f} s (+{summary['compile_s']:.1f} s compile, {summary['aggregate_sps']:,.0f} "
+          f"steps/s); run dir: {run_dir}", file=sys.stderr)
     _say_if_no_episode_finished(summary["final_episodic_return"], summary["seeds"], summary["env_steps_per_seed"])
     print(json.dumps({"run_dir": str(run_dir), **{k: summary[k] for k in (
         "env_steps_per_seed", "final_episodic_return", "mean_final_episodic_return", "aggregate_sps")}}))

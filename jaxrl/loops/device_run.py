@@ -105,7 +105,7 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
                            resume=resume, writes=jax.process_index() == 0, progress=len(pieces) > 1,
                            overwrite=overwrite)
     collected: list[dict[str, np.ndarray]] = []
-    train_s = 0.0
+    train_s, stop_reason = 0.0, None
     try:
         start = time.perf_counter()
         init = jax.jit(over_seeds(program.init, num_seeds), compiler_options=run_once_compiler_options())
@@ -135,7 +135,8 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
                 for record in metric_records(piece_metrics, program.unit, begin):
                     # timing.jsonl: the piece's end time for each of its records (one compiled call)
                     record.update(time_s=elapsed, sps=record["env_steps"] * num_seeds / elapsed)
-                    stop = recorder.record(record) or stop
+                    if recorder.record(record) and not stop:
+                        stop, stop_reason = True, record["stop_reason"]
                 env_steps = end * program.steps_per_iteration
                 saved = recorder.checkpoint(carry, env_steps, seeds=seeds.tolist()) if config.checkpoint_every \
                     else None
@@ -151,6 +152,7 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     metrics = {name: np.concatenate([m[name] for m in collected], axis=1) for name in collected[0]} \
         if collected else {}
     summary = _summary(algorithm, config, seeds, metrics, program, end, done, compile_s, train_s, mesh, resume)
+    summary["stop_reason"] = stop_reason  # None: the run went to its end (or resumed a finished one)
     if recorder.writes:
         write_seed_runs(recorder.run_dir, algorithm, config, seeds, carry.state, summary)
     return DeviceRunResult(carry.state, metrics, summary)

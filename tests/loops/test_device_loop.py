@@ -193,6 +193,10 @@ def test_target_return_stops_the_device_loop_at_the_end_of_the_piece(tmp_path):
     stops = [r["update"] for r in records if "stop_reason" in r]
     assert stops and "target return 1.0 reached" in records[stops[0] - 1]["stop_reason"]
     assert len(records) == result.metrics["episodic_return"].shape[1] == 2 * ((stops[0] + 1) // 2) < 10
+    # the summary (results.json, the CLI's line) says why the run is short
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert result.summary["stop_reason"] == results["stop_reason"] == records[stops[0] - 1]["stop_reason"]
+    assert run_device("ppo", dataclasses.replace(TINY_PPO, total_timesteps=4 * 32)).summary["stop_reason"] is None
 
 
 def test_stopping_rules_without_pieces_are_refused_not_ignored():
