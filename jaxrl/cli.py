@@ -251,6 +251,7 @@ def config_and_run_dir(args: argparse.Namespace) -> tuple[Any, Path]:
 
 def _train(args: argparse.Namespace) -> None:
     from jaxrl.api import train
+    from jaxrl.loops.training_eval import last_evaluation
 
     config, run_dir = config_and_run_dir(args)
     args.loop = args.loop or ("device" if is_jax_suite_id(config.env) else "host")
@@ -280,7 +281,7 @@ def _train(args: argparse.Namespace) -> None:
     print(f"trained {last['env_steps']} env steps{stopped}; run dir: {run_dir}", file=sys.stderr)
     _say_if_no_episode_finished([last["episodic_return"]], [config.seed], last["env_steps"])
     print(json.dumps({"run_dir": str(run_dir), "env_steps": last["env_steps"],
-                      "episodic_return": last["episodic_return"]}))
+                      "episodic_return": last["episodic_return"], "last_evaluation": last_evaluation(result.history)}))
 
 
 def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: Any) -> None:
@@ -290,12 +291,14 @@ def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: An
                         overwrite=args.overwrite)
     summary = result.summary
     stopped = f" ({summary['stop_reason']})" if summary.get("stop_reason") else ""
+    evaluations = f", +{summary['eval_s']:.1f} s evaluations" if summary["last_evaluation"] else ""
     print(f"trained {args.num_seeds} seed(s) x {summary['env_steps_per_seed']} env steps{stopped} in "
-          f"{summary['train_s']:.1f} s (+{summary['compile_s']:.1f} s compile, {summary['aggregate_sps']:,.0f} "
-          f"steps/s); run dir: {run_dir}", file=sys.stderr)
+          f"{summary['train_s']:.1f} s (+{summary['compile_s']:.1f} s compile{evaluations}, "
+          f"{summary['aggregate_sps']:,.0f} steps/s); run dir: {run_dir}", file=sys.stderr)
     _say_if_no_episode_finished(summary["final_episodic_return"], summary["seeds"], summary["env_steps_per_seed"])
     print(json.dumps({"run_dir": str(run_dir), **{k: summary[k] for k in (
-        "env_steps_per_seed", "final_episodic_return", "mean_final_episodic_return", "aggregate_sps")}}))
+        "env_steps_per_seed", "final_episodic_return", "mean_final_episodic_return", "aggregate_sps",
+        "last_evaluation")}}))
 
 
 def _train_sweep(args: argparse.Namespace, config: Any, run_dir: Path, mesh: Any) -> None:

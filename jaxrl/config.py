@@ -143,6 +143,10 @@ class RunConfig:
     # --- stopping, checkpoints and progress ---
     target_return: float | None = None  # stop once episodic_return (mean of the last 20 episodes) reaches it
     patience: int | None = None  # stop after this many metrics records without a new best episodic_return
+    eval_every: int = 0  # metrics records (PPO: updates) between deterministic evaluations during training (0: none)
+    eval_episodes: int = 10  # fresh episodes each evaluation during training plays
+    target_eval_return: float | None = None  # stop once every seed's deterministic evaluation reaches it
+    # (mean over eval_episodes; needs eval_every > 0): the saved agent is then the evaluated one
     checkpoint_every: int = 50  # metrics records (PPO: updates) between periodic checkpoints (0: final only)
     checkpoint_seconds: float | None = 120.0  # host loop: also checkpoint once this much wall-clock passed (None: no)
     keep_checkpoints: int = 3  # most recent checkpoints kept on disk
@@ -174,6 +178,12 @@ class RunConfig:
             raise ValueError(f"vectorization must be one of {VECTORIZATION_MODES}, got {self.vectorization!r}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be >= 1 (or None), got {self.patience}")
+        if self.eval_every < 0 or self.eval_episodes < 1:
+            raise ValueError(f"eval_every must be >= 0 and eval_episodes >= 1, got {self.eval_every} and "
+                             f"{self.eval_episodes}")
+        if self.target_eval_return is not None and not self.eval_every:
+            raise ValueError("target_eval_return is checked at the evaluations during training: set eval_every > 0 "
+                             "(metrics records between them), e.g. --eval-every 5")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
         timeout = self.env_step_timeout

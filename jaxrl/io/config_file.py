@@ -60,6 +60,9 @@ def check_resumable(run_dir: Path, algorithm: str, config: Any) -> None:
     if saved_algorithm != algorithm:
         raise ValueError(f"cannot resume {run_dir} as {algorithm}: it is a {saved_algorithm} run")
     current = json.loads(json.dumps(config_to_dict(config)))  # tuples as lists, like the file
+    # a field added to jaxrl after the run was saved holds its default there
+    defaults = {f.name: f.default for f in dataclasses.fields(config) if f.default is not dataclasses.MISSING}
+    saved = {**json.loads(json.dumps(defaults)), **saved}
     differing = sorted(name for name in set(saved) | set(current)
                        if name not in RESUME_MAY_CHANGE and saved.get(name) != current.get(name))
     if differing:

@@ -48,6 +48,19 @@ class DeviceTrainResult(NamedTuple):
     metrics: dict[str, jax.Array]  # [num_updates] (on-policy) or [num_records] (off-policy) per name
 
 
+def over_seeds(function: Callable[..., Any], num_seeds: int) -> Callable[..., Any]:
+    """``function`` of one seed's first argument (a carry or a key) mapped over a leading seed axis;
+    its other arguments are shared. One seed runs unbatched (the axis is dropped and added back):
+    ``vmap`` over a single seed made PQN's program 2.2x slower on XLA:CPU (batched gathers)."""
+    def seeds_mapped(first: Any, *shared: Any) -> Any:
+        if num_seeds > 1:
+            return jax.vmap(lambda one: function(one, *shared))(first)
+        out = function(jax.tree.map(lambda leaf: leaf[0], first), *shared)
+        return jax.tree.map(lambda leaf: leaf[None], out)
+
+    return seeds_mapped
+
+
 class DeviceProgram(NamedTuple):
     """A device-loop run as pure pieces, so it can stop after any iteration and resume exactly.
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,14 +22,16 @@ from jax.sharding import Mesh
 from jaxrl.agents.registry import Algorithm, get_algorithm
 from jaxrl.config import SEED_LIMIT
 from jaxrl.core.platform import run_once_compiler_options
+from jaxrl.envs.device import make_device_env
 from jaxrl.io.checkpoint import CheckpointError, save_checkpoint
 from jaxrl.io.config_file import save_config
 from jaxrl.io.files import writing
-from jaxrl.loops.device import DeviceProgram, OffPolicyCarry, make_program
+from jaxrl.loops.device import DeviceProgram, OffPolicyCarry, make_program, over_seeds
 from jaxrl.loops.guards import check_finite_metrics
 from jaxrl.loops.memory_budget import available_device_bytes, check_fits, tree_bytes
 from jaxrl.loops.run import RunRecorder
 from jaxrl.loops.schedules import segment_bounds
+from jaxrl.loops.training_eval import device_evaluator, last_evaluation
 
 
 class DeviceRunResult(NamedTuple):
@@ -50,19 +52,6 @@ def final_returns(episodic_return: np.ndarray) -> np.ndarray:
     last = np.where(finite.any(axis=1), episodic_return.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1), 0)
     values = episodic_return[np.arange(len(episodic_return)), last]
     return np.where(finite.any(axis=1), values, np.nan)
-
-
-def over_seeds(function: Callable[..., Any], num_seeds: int) -> Callable[..., Any]:
-    """``function`` of one seed's first argument (a carry or a key) mapped over a leading seed axis;
-    its other arguments are shared. One seed runs unbatched (the axis is dropped and added back):
-    ``vmap`` over a single seed made PQN's program 2.2x slower on XLA:CPU (batched gathers)."""
-    def seeds_mapped(first: Any, *shared: Any) -> Any:
-        if num_seeds > 1:
-            return jax.vmap(lambda one: function(one, *shared))(first)
-        out = function(jax.tree.map(lambda leaf: leaf[0], first), *shared)
-        return jax.tree.map(lambda leaf: leaf[None], out)
-
-    return seeds_mapped
 
 
 def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | Path | None = None,
@@ -98,12 +87,13 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     seeds = np.arange(config.seed, config.seed + num_seeds)
     program = make_program(algorithm, config, mesh)
     _check_device_memory(program, config, seeds)
-    pieces = segment_bounds(program.num_iterations,
-                            config.checkpoint_every if run_dir is not None or stopping else 0)
+    pieces = segment_bounds(program.num_iterations, piece_every(config, run_dir is not None or stopping))
+    evaluator = device_evaluator(entry.agent_for(config), make_device_env(config.env), config, num_seeds) \
+        if config.eval_every else None
     recorder = RunRecorder(algorithm, config, run_dir, unit=program.unit, loop="device",
                            total_steps=program.num_iterations * program.steps_per_iteration, num_seeds=num_seeds,
                            resume=resume, writes=jax.process_index() == 0, progress=len(pieces) > 1,
-                           overwrite=overwrite)
+                           overwrite=overwrite, evaluator=evaluator)
     collected: list[dict[str, np.ndarray]] = []
     train_s, stop_reason = 0.0, None
     try:
@@ -135,17 +125,21 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
                 for record in metric_records(piece_metrics, program.unit, begin):
                     # timing.jsonl: the piece's end time for each of its records (one compiled call)
                     record.update(time_s=elapsed, sps=record["env_steps"] * num_seeds / elapsed)
-                    if recorder.record(record) and not stop:
+                    # pieces end on the evaluation schedule, so an evaluation is of the piece's last record
+                    ended_piece = carry.state if record[program.unit] == end else None
+                    if recorder.record(record, ended_piece) and not stop:
                         stop, stop_reason = True, record["stop_reason"]
                 env_steps = end * program.steps_per_iteration
-                saved = recorder.checkpoint(carry, env_steps, seeds=seeds.tolist()) if config.checkpoint_every \
-                    else None
+                interrupted = recorder.stop_request.requested and end < program.num_iterations
+                on_schedule = end % config.checkpoint_every == 0 if config.checkpoint_every else False
+                saved = recorder.checkpoint(carry, env_steps, seeds=seeds.tolist()) if config.checkpoint_every and \
+                    (on_schedule or stop or interrupted or end == program.num_iterations) else None
                 returns = piece_metrics["episodic_return"][:, -1]
                 recorder.progress.advance(env_steps, (end - done) * program.steps_per_iteration * num_seeds / train_s,
                                           float(np.nanmean(returns)) if np.isfinite(returns).any() else None)
                 if stop:
                     break
-                if recorder.stop_request.requested and end < program.num_iterations:
+                if interrupted:
                     raise recorder.interrupted(saved, env_steps)
     finally:
         recorder.close()
@@ -153,9 +147,18 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
         if collected else {}
     summary = _summary(algorithm, config, seeds, metrics, program, end, done, compile_s, train_s, mesh, resume)
     summary["stop_reason"] = stop_reason  # None: the run went to its end (or resumed a finished one)
+    summary.update(eval_s=recorder.eval_s, last_evaluation=last_evaluation(recorder.history))
     if recorder.writes:
         write_seed_runs(recorder.run_dir, algorithm, config, seeds, carry.state, summary)
     return DeviceRunResult(carry.state, metrics, summary)
+
+
+def piece_every(config: Any, checkpointing: bool) -> int:
+    """Iterations per compiled piece (0: the whole run in one call). A piece ends wherever the host
+    has work: a checkpoint or a stopping check (every ``checkpoint_every``, when ``checkpointing``)
+    or an evaluation (every ``eval_every``), so pieces are their greatest common divisor."""
+    schedules = [every for every in (config.checkpoint_every if checkpointing else 0, config.eval_every) if every]
+    return math.gcd(*schedules) if schedules else 0
 
 
 def _check_device_memory(program: DeviceProgram, config: Any, seeds: np.ndarray) -> None:

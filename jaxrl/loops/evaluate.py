@@ -110,7 +110,7 @@ def restore_into_template(agent: Agent, config: Any, state_dict: dict, path: Pat
     return restore_state(template, state_dict, path)
 
 
-def _device_env_or_none(env_id: str) -> DeviceEnv | None:
+def device_env_or_none(env_id: str) -> DeviceEnv | None:
     """The :class:`DeviceEnv` of a JAX env id; ``None`` for an id only gymnasium's host envs run (a
     JAX id that fails to build fails again, with its reason, in the host evaluator)."""
     try:
@@ -159,7 +159,7 @@ def evaluate(
 
 def _evaluate(agent: Agent, state: Any, env_id: str, episodes: int, deterministic: bool, seed: int,
               render_mode: str | None, max_steps: int, on_device: bool) -> EvalResult:
-    device_env = _device_env_or_none(env_id) if on_device and render_mode is None else None
+    device_env = device_env_or_none(env_id) if on_device and render_mode is None else None
     if device_env is not None:
         returns, lengths = evaluate_on_device(agent, state, device_env, episodes, deterministic, seed, max_steps)
         return EvalResult(returns, lengths, [])

@@ -35,6 +35,7 @@ from jaxrl.loops.memory_budget import (
     tree_bytes,
 )
 from jaxrl.loops.run import RunRecorder, key_from_list, key_to_list
+from jaxrl.loops.training_eval import host_evaluator
 from jaxrl.types import Agent
 
 
@@ -52,15 +53,16 @@ def committed(tree: Any, mesh: Mesh | None = None) -> Any:
 
 
 def host_record(recorder: RunRecorder, algorithm: Algorithm, env_steps: int, tracker: EpisodeTracker,
-                metrics: dict[str, float]) -> bool:
-    """Check, log and show one host-loop record; True when the run should stop. Raises
+                metrics: dict[str, float], state: Any) -> bool:
+    """Check, log and show one host-loop record of the run's ``state`` after it (evaluated where
+    an evaluation is due); True when the run should stop. Raises
     :class:`~jaxrl.loops.guards.TrainingError` on a non-finite learner value before anything is logged."""
     index = recorder.last_index + 1
     check_finite_metrics(metrics, f"{recorder.unit} {index}", algorithm.finite_metrics, algorithm.nan_allowed)
     elapsed = recorder.elapsed
     record = {recorder.unit: index, "env_steps": env_steps, "time_s": elapsed, "sps": env_steps / elapsed,
               **tracker.metrics(), **metrics}
-    stop = recorder.record(record)
+    stop = recorder.record(record, state)
     recorder.progress.advance(env_steps, record["sps"], record["episodic_return"])
     return stop
 
@@ -106,7 +108,8 @@ def host_run(algorithm: Algorithm, config: Any, run_dir: str | Path | None, unit
             key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
             state = agent.init(init_key, env.spec, config)
             recorder = RunRecorder(algorithm.name, config, run_dir, unit=unit, loop="host", total_steps=total_steps,
-                                   resume=resume, overwrite=overwrite)
+                                   resume=resume, overwrite=overwrite,
+                                   evaluator=host_evaluator(agent, config) if config.eval_every else None)
             yield HostRun(agent, env, key, state, recorder, EpisodeTracker(env.num_envs))
     finally:
         env.close()
@@ -164,7 +167,7 @@ def train_on_policy(
                 new_state, metrics = agent.update(state, rollout, update_key)
                 metrics = {name: float(value) for name, value in jax.device_get(metrics).items()}
                 env_steps = update_index * config.batch_size
-                stop = host_record(recorder, algorithm, env_steps, tracker, metrics)  # raises on a non-finite loss
+                stop = host_record(recorder, algorithm, env_steps, tracker, metrics, new_state)  # raises if non-finite
                 state = new_state
                 if stop:
                     break

@@ -161,7 +161,7 @@ def train_off_policy(
                     pending_metrics.append(metrics)
                 if env_steps // config.log_every > (env_steps - num_envs) // config.log_every or \
                         iteration + 1 == iterations:
-                    stop = host_record(recorder, algorithm, env_steps, tracker, mean_metrics(pending_metrics))
+                    stop = host_record(recorder, algorithm, env_steps, tracker, mean_metrics(pending_metrics), state)
                     pending_metrics = []
                     if stop:
                         break

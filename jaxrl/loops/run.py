@@ -22,6 +22,7 @@ from jaxrl.io.config_file import check_resumable, config_to_dict, save_config
 from jaxrl.io.metrics import MetricsWriter, Progress, truncate_metrics
 from jaxrl.io.run_dir import acquire_lock, claim_for_fresh_run, release_lock
 from jaxrl.loops.guards import StopRequest, TrainingInterrupted
+from jaxrl.loops.training_eval import Evaluator, evaluation_due, evaluation_fields, target_eval_reason
 
 
 class Stopper:
@@ -67,8 +68,10 @@ class RunRecorder:
 
     def __init__(self, algorithm: str, config: Any, run_dir: str | Path | None, *, unit: str, loop: str,
                  total_steps: int, num_seeds: int = 1, resume: bool = False, writes: bool = True,
-                 progress: bool = True, overwrite: bool = False):
+                 progress: bool = True, overwrite: bool = False, evaluator: Evaluator | None = None):
         self.algorithm, self.config, self.unit, self.loop = algorithm, config, unit, loop
+        self.evaluator = evaluator  # plays the evaluations during training (config.eval_every)
+        self.eval_s = 0.0  # wall-clock of those evaluations (compilation included)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.num_seeds, self.resuming = num_seeds, resume
         self.writes = writes and self.run_dir is not None
@@ -125,10 +128,19 @@ class RunRecorder:
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
-    def record(self, record: dict[str, Any]) -> bool:
+    def record(self, record: dict[str, Any], state: Any = None) -> bool:
         """Log one metrics record (``{unit: index, "env_steps": ..., "episodic_return": ..., ...}``);
-        True when the run should stop (the record then holds ``stop_reason``)."""
-        stop_reason = self.stopper.reason(record.get("episodic_return"))
+        True when the run should stop (the record then holds ``stop_reason``). ``state``: the train
+        state(s) the record ends with, evaluated first where an evaluation is due after it."""
+        if state is not None and self.evaluator is not None and evaluation_due(self.config, record[self.unit]):
+            start = time.perf_counter()
+            record.update(evaluation_fields(self.evaluator(state, record[self.unit])))
+            self.eval_s += time.perf_counter() - start
+            self.progress.say(f"evaluation at {record['env_steps']:,} env steps: {record['eval_return']:.1f} "
+                              f"+- {record['eval_return_std']:.1f} ({self.config.eval_episodes} deterministic "
+                              "episodes)")
+        stop_reason = self.stopper.reason(record.get("episodic_return")) or \
+            target_eval_reason(self.config.target_eval_return, record)
         if stop_reason is not None:
             record["stop_reason"] = stop_reason
         self.history.append(record)

@@ -46,7 +46,10 @@ def _interrupted_copy(run_dir, copy_dir, keep: int):
         handle.write('{"update": 99, "env_st')
 
 
-@pytest.mark.parametrize("algorithm, config", [("ppo", DEVICE_PPO), ("sac", DEVICE_SAC)])
+@pytest.mark.parametrize("algorithm, config", [
+    ("ppo", DEVICE_PPO), ("sac", DEVICE_SAC),
+    # pieces of one update (evaluations) between the checkpoints; the evaluations resume too
+    ("ppo", dataclasses.replace(DEVICE_PPO, eval_every=1, eval_episodes=2))])
 def test_device_run_resumed_from_half_way_is_bit_identical(tmp_path, algorithm, config):
     run_device(algorithm, config, 2, tmp_path / "whole")
     _interrupted_copy(tmp_path / "whole", tmp_path / "resumed", keep=1)
@@ -60,6 +63,9 @@ def test_device_run_resumed_from_half_way_is_bit_identical(tmp_path, algorithm, 
     for whole, again in zip(whole_carry, resumed_carry, strict=True):
         np.testing.assert_array_equal(whole, again)
     assert (tmp_path / "whole" / "metrics.jsonl").read_text() == (tmp_path / "resumed" / "metrics.jsonl").read_text()
+    if config.eval_every:
+        assert [len(list_checkpoints(tmp_path / run)) for run in ("whole", "resumed")] == [2, 2]  # on schedule only
+        assert all("eval_return" in record for record in read_metrics(tmp_path / "resumed"))
 
 
 def test_host_run_resumes_the_learner_exactly_and_continues_its_metrics(tmp_path, monkeypatch):

@@ -1,0 +1,133 @@
+"""Evaluations during training (eval_every / eval_episodes / target_eval_return), both loops."""
+
+import dataclasses
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from jaxrl.agents.ppo import PPOConfig
+from jaxrl.agents.registry import get_algorithm
+from jaxrl.api import load, train
+from jaxrl.envs.device import make_device_env
+from jaxrl.io.config_file import check_resumable
+from jaxrl.io.metrics import read_metrics
+from jaxrl.loops.device_run import piece_every, run_device
+from jaxrl.loops.sweep import run_sweep
+from jaxrl.loops.training_eval import (
+    EVAL_SEED,
+    device_evaluator,
+    evaluation_due,
+    evaluation_fields,
+    host_evaluator,
+    last_evaluation,
+    play_host_episodes,
+    target_eval_reason,
+)
+
+DEVICE = PPOConfig(env="phys2d/CartPole-v1", total_timesteps=6 * 4 * 32, num_envs=4, num_steps=32, update_epochs=2,
+                   num_minibatches=2, hidden_sizes=(16, 16), progress=False, eval_every=2, eval_episodes=3)
+HOST = dataclasses.replace(DEVICE, env="CartPole-v1")
+
+
+def test_evaluation_fields_by_hand():
+    fields = evaluation_fields(np.array([[10.0, 20.0, 30.0], [1.0, 1.0, 4.0]]))
+    assert fields["eval_return_per_seed"] == [20.0, 2.0]
+    assert fields["eval_return"] == pytest.approx(11.0)
+    # each seed's population std over its episodes (8.165 and 1.414), then their mean
+    assert fields["eval_return_std"] == pytest.approx((np.sqrt(200 / 3) + np.sqrt(2)) / 2)
+
+
+def test_the_target_needs_every_seed_and_an_evaluation():
+    assert target_eval_reason(475.0, {"eval_return_per_seed": [500.0, 474.9]}) is None
+    assert "every seed's deterministic mean >= 475.0" in target_eval_reason(475.0, {"eval_return_per_seed": [500.0,
+                                                                                                             475.0]})
+    assert target_eval_reason(475.0, {"episodic_return": 500.0}) is None  # a record without an evaluation
+    assert target_eval_reason(None, {"eval_return_per_seed": [500.0]}) is None
+
+
+def test_schedule_and_pieces():
+    assert [i for i in range(1, 11) if evaluation_due(DEVICE, i)] == [2, 4, 6, 8, 10]
+    assert not any(evaluation_due(dataclasses.replace(DEVICE, eval_every=0), i) for i in range(1, 11))
+    # a piece ends wherever a checkpoint (or stopping check) or an evaluation is due
+    assert piece_every(dataclasses.replace(DEVICE, checkpoint_every=50, eval_every=5), checkpointing=True) == 5
+    assert piece_every(dataclasses.replace(DEVICE, checkpoint_every=4, eval_every=6), checkpointing=True) == 2
+    assert piece_every(dataclasses.replace(DEVICE, checkpoint_every=4, eval_every=6), checkpointing=False) == 6
+    assert piece_every(dataclasses.replace(DEVICE, checkpoint_every=4, eval_every=0), checkpointing=False) == 0
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"target_eval_return": 475.0, "eval_every": 0}, "target_eval_return .* set eval_every > 0"),
+    ({"eval_episodes": 0}, "eval_episodes >= 1"),
+    ({"eval_every": -1}, "eval_every must be >= 0"),
+])
+def test_bad_settings_get_one_line(fields, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(DEVICE, **fields).validate()
+
+
+def test_device_run_evaluates_on_schedule_the_states_it_reached(tmp_path):
+    result = run_device("ppo", DEVICE, 2, tmp_path / "run")
+    records = read_metrics(tmp_path / "run")
+    assert [r["update"] for r in records if "eval_return" in r] == [2, 4, 6]
+    agent = get_algorithm("ppo").agent_for(DEVICE)
+    evaluate = device_evaluator(agent, make_device_env(DEVICE.env), DEVICE, num_seeds=2)
+    # the last evaluation is of the final states, with evaluation 6's episodes
+    assert records[-1]["eval_return_per_seed"] == evaluation_fields(evaluate(result.states, 6))["eval_return_per_seed"]
+    assert result.summary["last_evaluation"]["eval_return_per_seed"] == records[-1]["eval_return_per_seed"]
+    assert result.summary["eval_s"] > 0
+    # seed 2 of the vmapped run evaluates as a one-seed run of seed 2 does
+    alone = run_device("ppo", dataclasses.replace(DEVICE, seed=2), 1)
+    assert alone.summary["last_evaluation"]["eval_return_per_seed"] == [records[-1]["eval_return_per_seed"][1]]
+    # evaluating changes nothing that is learned: the same run without evaluations, record for record
+    plain = run_device("ppo", dataclasses.replace(DEVICE, eval_every=0), 2, tmp_path / "plain")
+    np.testing.assert_array_equal(plain.metrics["value_loss"], result.metrics["value_loss"])
+    without = [{k: v for k, v in r.items() if not k.startswith("eval_")} for r in records]
+    assert without == read_metrics(tmp_path / "plain")
+
+
+def test_device_run_stops_at_the_target_with_the_evaluated_agent_saved(tmp_path):
+    config = dataclasses.replace(DEVICE, target_eval_return=-1.0)  # any evaluation reaches it
+    result = run_device("ppo", config, 1, tmp_path / "run")
+    assert result.summary["env_steps_per_seed"] == 2 * 4 * 32  # stopped at the first evaluation
+    assert result.summary["stop_reason"].startswith("target evaluation return -1.0 reached")
+    saved = load(tmp_path / "run")
+    evaluate = device_evaluator(get_algorithm("ppo").agent_for(config), make_device_env(config.env), config, 1)
+    again = evaluate(jax.tree.map(lambda leaf: leaf[None], saved.state), 2)
+    assert evaluation_fields(again)["eval_return_per_seed"] == result.summary["last_evaluation"]["eval_return_per_seed"]
+
+
+def test_host_run_evaluates_on_schedule_and_stops_at_the_target(tmp_path):
+    result = train("ppo", HOST, tmp_path / "run")
+    assert [r["update"] for r in result.history if "eval_return" in r] == [2, 4, 6]
+    agent = get_algorithm("ppo").agent_for(HOST)
+    final = host_evaluator(agent, HOST)(result.state, 6)
+    assert final.shape == (1, HOST.eval_episodes) and np.all((final >= 8) & (final <= 500))  # whole CartPole episodes
+    assert result.history[-1]["eval_return_per_seed"] == [float(np.mean(final))]
+
+    stopped = train("ppo", dataclasses.replace(HOST, target_eval_return=-1.0), tmp_path / "stopped")
+    assert stopped.history[-1]["update"] == 2 and "target evaluation return" in stopped.history[-1]["stop_reason"]
+    saved = load(tmp_path / "stopped")  # the final checkpoint holds the agent that was evaluated
+    again = play_host_episodes(jax.jit(agent.act), agent, saved.state, HOST.env, HOST.eval_episodes, EVAL_SEED + 2)
+    assert [float(np.mean(again))] == stopped.history[-1]["eval_return_per_seed"]
+    assert last_evaluation(stopped.history)["env_steps"] == 2 * 4 * 32
+
+
+def test_runs_saved_before_these_fields_existed_still_resume(tmp_path):
+    old = dataclasses.replace(HOST, eval_every=0, eval_episodes=10, total_timesteps=4 * 32)  # the defaults
+    train("ppo", old, tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    for name in ("eval_every", "eval_episodes", "target_eval_return"):
+        del saved["config"][name]
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    check_resumable(tmp_path / "run", "ppo", old)
+    with pytest.raises(ValueError, match="eval_every: saved 0, now 2"):
+        check_resumable(tmp_path / "run", "ppo", dataclasses.replace(old, eval_every=2))
+
+
+def test_a_sweep_refuses_what_it_cannot_do_part_way():
+    with pytest.raises(ValueError, match="one compiled call, so eval_every cannot act part way"):
+        run_sweep("ppo", DEVICE, {"learning_rate": [1e-3, 3e-4]}, 1)
+    with pytest.raises(ValueError, match="so target_return cannot act"):
+        run_sweep("ppo", dataclasses.replace(DEVICE, eval_every=0, target_return=400.0), {"learning_rate": [1e-3]}, 1)
