@@ -5,7 +5,8 @@
     python benchmarks/time_to_solve.py --task cartpole --peer-python peer/bin/python
 
 Pendulum (bar -200): each (agent, seed) is one ``jaxrl.run_device`` call with the env's preset
-and no other flags, timed from the call to the saved agent (compilation included); then
+and no other flags, timed from the call to the saved agent (compilation included), and again
+stopped at the first evaluation during training that reaches the bar (:data:`PENDULUM_EVAL_STOP`); then
 ``--vmapped-agents`` with ``--vmapped-seeds`` seeds in one vmapped run (timed as a whole), and
 ``--host-agents`` from the host loop's preset (gymnasium ``Pendulum-v1``, one env; first seed).
 
@@ -14,7 +15,9 @@ saved agent (imports, compilation, training, checkpoints): ``jaxrl train ppo`` w
 the device loop (``phys2d/CartPole-v1``; one seed, then again with the persistent compilation cache
 warm, then 16 seeds in one vmapped run) and of the host loop (gymnasium ``CartPole-v1``), each
 loop's preset again with ``--target-return 475`` (stops once the mean training return of the last
-20 episodes reaches the bar), and, with
+20 episodes reaches the bar), each loop's preset stopped as SB3's rows are (``--eval-every 8
+--eval-episodes 10 --target-eval-return 475``: the first evaluation during training, every 2,048
+steps as SB3's, that reaches the bar; its evaluations timed), and, with
 ``--peer-python``, rejax's PPO with PureJaxRL's CartPole config (benchmarks/peer_rejax_solve.py).
 
 With ``--sb3-python`` (a Python with stable-baselines3): Stable-Baselines3's SAC (Pendulum-v1) or
@@ -48,17 +51,31 @@ ENV, BAR = "phys2d/Pendulum-v0", -200.0
 CARTPOLE_BAR = 475.0
 
 
-def solve(algorithm: str, seed: int, episodes: int) -> dict:
-    """One timed run from the preset, then its evaluation."""
-    config = jaxrl.config_for(algorithm, ENV, seed=seed, progress=False)
+def eval_stop(bar: float, every: int) -> dict:
+    """Config fields that stop a run as SB3's rows stop: at the first evaluation during training
+    (10 deterministic episodes, every ``every`` metrics records) that reaches ``bar``; here the
+    evaluations' time counts."""
+    return {"eval_every": every, "eval_episodes": 10, "target_eval_return": bar}
+
+
+# Pendulum: a record of the off-policy presets is 8 envs x 12 steps; 10 of them ~ SB3 SAC's 1,000 steps
+PENDULUM_EVAL_STOP = eval_stop(BAR, 10)
+
+
+def solve(algorithm: str, seed: int, episodes: int, stop_at_eval: bool = False) -> dict:
+    """One timed run from the preset (``stop_at_eval``: stopped by :data:`PENDULUM_EVAL_STOP`), then
+    its evaluation on fresh episodes."""
+    config = jaxrl.config_for(algorithm, ENV, seed=seed, progress=False, **(PENDULUM_EVAL_STOP if stop_at_eval else {}))
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         result = jaxrl.run_device(algorithm, config, num_seeds=1, run_dir=Path(folder) / "run")
         wall_s = time.perf_counter() - start
     state = result.seed_state()
     evaluation = jaxrl.evaluate(algorithm, state, episodes=episodes, seed=10_000 + seed)
-    return {"algorithm": algorithm, "seed": seed, "env_steps": result.summary["env_steps_per_seed"],
-            "wall_s": wall_s, "compile_s": result.summary["compile_s"], "train_s": result.summary["train_s"],
+    return {"algorithm": algorithm + (" (stopped at an evaluation >= bar)" if stop_at_eval else ""), "seed": seed,
+            "env_steps": result.summary["env_steps_per_seed"], "wall_s": wall_s,
+            "compile_s": result.summary["compile_s"], "train_s": result.summary["train_s"],
+            "eval_s": result.summary["eval_s"], "stop_reason": result.summary["stop_reason"],
             "eval_mean_return": evaluation["mean_return"], "eval_episodes": episodes,
             "solved": evaluation["mean_return"] >= BAR}
 
@@ -110,6 +127,10 @@ def evaluated(run_dirs: list[Path], episodes: int) -> list[float]:
     return returns
 
 
+# CartPole: an update of the PPO presets is 256 env steps; every 8 = SB3 PPO's 2,048-step evaluations
+CARTPOLE_EVAL_STOP = [f"--{name.replace('_', '-')}={value}" for name, value in eval_stop(CARTPOLE_BAR, 8).items()]
+
+
 def cartpole_rows(seeds: list[int], episodes: int, peer_python: str | None) -> list[dict]:
     """PPO to CartPole >= 475 from each preset, every row a fresh process (see the module doc)."""
     device = ["--env", "phys2d/CartPole-v1", "--loop", "device"]
@@ -128,7 +149,12 @@ def cartpole_rows(seeds: list[int], episodes: int, peer_python: str | None) -> l
                                         [*device, "--target-return", str(CARTPOLE_BAR)], "off"),
                                        ("jaxrl host preset, --target-return 475, 1 seed",
                                         ["--env", "CartPole-v1", "--loop", "host", "--target-return",
-                                         str(CARTPOLE_BAR)], "off")):
+                                         str(CARTPOLE_BAR)], "off"),
+                                       # SB3's rule: the first evaluation during training >= the bar
+                                       ("jaxrl device preset, stopped at an evaluation >= 475, 1 seed",
+                                        [*device, *CARTPOLE_EVAL_STOP], "off"),
+                                       ("jaxrl host preset, stopped at an evaluation >= 475, 1 seed",
+                                        ["--env", "CartPole-v1", "--loop", "host", *CARTPOLE_EVAL_STOP], "off")):
                 run_dir = folder / f"{len(rows)}"
                 wall_s = timed_train([*argv, "--seed", str(seed)], run_dir, cache)
                 seed_dirs = sorted(run_dir.glob("seed_*")) or [run_dir]
@@ -200,10 +226,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     rows = []
     for algorithm in args.agents:
-        for seed in args.seeds:
-            rows.append(solve(algorithm, seed, args.episodes))
+        for seed, stop_at_eval in ((seed, stop) for stop in (False, True) for seed in args.seeds):
+            rows.append(solve(algorithm, seed, args.episodes, stop_at_eval))
             row = rows[-1]
-            print(f"{algorithm} seed {seed}: {row['wall_s']:.1f} s ({row['compile_s']:.1f} s compile), "
+            print(f"{row['algorithm']} seed {seed}: {row['wall_s']:.1f} s ({row['compile_s']:.1f} s compile), "
                   f"eval {row['eval_mean_return']:.1f}, {'solved' if row['solved'] else 'NOT solved'}", flush=True)
     rows += [row for row in sb3 if "wall_s" in row]
     extra_rows = [solve_vmapped(algorithm, args.seeds[0], args.vmapped_seeds, args.episodes)
