@@ -189,6 +189,20 @@ def device_env_ids() -> list[str]:
             + [env_id for env_id, base in NO_VELOCITY_DEVICE_BASES.items() if base in suite_ids])
 
 
+class NotAJaxEnv(ValueError):
+    """``env_id`` is a gymnasium env that only the host loop runs. The message lists the device
+    loop's ids, which imports every installed suite (brax and Playground: ~3 s), so it is built
+    only when shown: a caller that just asks whether an id has a device env does not pay for it."""
+
+    def __init__(self, env_id: str):
+        super().__init__(env_id)
+        self.env_id = env_id
+
+    def __str__(self) -> str:
+        return (f"{self.env_id!r} is not a JAX environment, so it runs only in the host loop (--loop host); "
+                f"JAX env ids for the device loop: {', '.join(device_env_ids())}")
+
+
 def make_device_env(env_id: str) -> DeviceEnv:
     """The :class:`DeviceEnv` for ``env_id``; ``ValueError`` naming the JAX env ids otherwise."""
     from jaxrl.envs.suites import suite_for
@@ -216,8 +230,7 @@ def make_device_env(env_id: str) -> DeviceEnv:
     finally:
         env.close()
     if func_env is None:
-        raise ValueError(f"{env_id!r} is not a JAX environment, so it runs only in the host loop "
-                         f"(--loop host); JAX env ids for the device loop: {', '.join(device_env_ids())}")
+        raise NotAJaxEnv(env_id)
     if max_steps is None:
         raise ValueError(f"{env_id!r} has no max_episode_steps; register it with a time limit for the device loop")
     return from_func_env(env_id, func_env, max_steps)

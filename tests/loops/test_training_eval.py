@@ -2,6 +2,8 @@
 
 import dataclasses
 import json
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -131,3 +133,13 @@ def test_a_sweep_refuses_what_it_cannot_do_part_way():
         run_sweep("ppo", DEVICE, {"learning_rate": [1e-3, 3e-4]}, 1)
     with pytest.raises(ValueError, match="so target_return cannot act"):
         run_sweep("ppo", dataclasses.replace(DEVICE, eval_every=0, target_return=400.0), {"learning_rate": [1e-3]}, 1)
+
+
+def test_asking_whether_a_gymnasium_id_has_a_device_env_imports_no_suite():
+    """The host loop's evaluator (and `jaxrl eval`) asks this of every gymnasium id; the refusal's
+    message lists the suites' ids, which imported brax and Playground (~3 s) before it was lazy."""
+    probe = ("import sys; from jaxrl.loops.evaluate import device_env_or_none; "
+             "assert device_env_or_none('CartPole-v1') is None; "
+             "print(sorted(m for m in ('brax', 'mujoco', 'mujoco_playground', 'gymnax') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
