@@ -12,7 +12,8 @@ ALTERNATIVES = {"policy_loss": ("actor_loss",), "value_loss": ("critic_loss",), 
 
 
 def plot_run(run_dir: Path, out: Path | None = None) -> Path:
-    """Plot return and losses against env steps; returns the PNG path (default ``run_dir/learning_curve.png``)."""
+    """Plot return (and the evaluations during training, if any) and losses against env steps; returns
+    the PNG path (default ``run_dir/learning_curve.png``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -31,7 +32,11 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
         points = [(r["env_steps"], r[name]) for r in records if r.get(name) is not None]
         if points:
             steps, values = zip(*points)
-            axis.plot(steps, values)
+            axis.plot(steps, values, label="training (exploring)")
+        evaluations = [(r["env_steps"], r["eval_return"]) for r in records if r.get("eval_return") is not None]
+        if name == "episodic_return" and evaluations:  # --eval-every: the deterministic policy's returns
+            axis.plot(*zip(*evaluations), "o-", markersize=3, label="evaluation (deterministic)")
+            axis.legend(fontsize=7)
         axis.set_title(name)
         axis.set_xlabel("env steps")
         axis.grid(alpha=0.3)

@@ -79,6 +79,9 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
         raise ValueError(f"seeds {config.seed}..{config.seed + num_seeds - 1} pass 2**32 - 1, where PRNGKey seeds "
                          "alias smaller ones; lower --seed or --num-seeds")
     config.validate()
+    if config.eval_every and jax.process_count() > 1:
+        raise ValueError("evaluations during training (eval_every) run in one process; evaluate the seeds' "
+                         "sub-runs afterwards with jaxrl eval")
     stopping = config.target_return is not None or config.patience is not None
     if stopping and not config.checkpoint_every:
         raise ValueError("target_return and patience are checked after each piece of checkpoint_every iterations "

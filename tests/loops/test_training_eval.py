@@ -143,3 +143,20 @@ def test_asking_whether_a_gymnasium_id_has_a_device_env_imports_no_suite():
              "print(sorted(m for m in ('brax', 'mujoco', 'mujoco_playground', 'gymnax') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_plot_draws_the_evaluations_beside_the_training_return(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from jaxrl.io.plot import plot_run
+
+    records = [{"update": i, "env_steps": 100 * i, "episodic_return": float(i)} for i in range(1, 5)]
+    records[1].update(eval_return=9.0)
+    records[3].update(eval_return=11.0)
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    figures = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda figure, *args, **kwargs: figures.append(figure))
+    plot_run(tmp_path)
+    lines = figures[0].axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["training (exploring)", "evaluation (deterministic)"]
+    assert lines[1].get_xydata().tolist() == [[200.0, 9.0], [400.0, 11.0]]
