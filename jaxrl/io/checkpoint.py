@@ -328,3 +328,14 @@ def restore_state(template: Any, state_dict: dict[str, Any], path: Path) -> Any:
         name, got, want = wrong[0]
         raise CheckpointError(f"checkpoint {path}: {name} has shape {got}, this config expects {want}")
     return serialization.from_state_dict(template, state_dict)
+
+
+def save_sub_run(directory: Path, algorithm: str, config: Any, state: Any, meta: dict[str, Any], keep: int) -> Path:
+    """An evaluable run of its own in ``directory`` (``jaxrl eval DIR`` / ``jaxrl.load``): ``config.json``
+    and a checkpoint of ``state`` (one seed's, no seed axis) with ``meta`` (``algorithm``, ``env_steps``, ...)."""
+    from jaxrl.io.config_file import save_config
+
+    with writing(directory):
+        directory.mkdir(parents=True, exist_ok=True)
+    save_config(config, directory / "config.json", algorithm)
+    return save_checkpoint(directory, jax.tree.map(np.asarray, state), {"algorithm": algorithm, **meta}, keep=keep)

@@ -23,8 +23,7 @@ from jaxrl.agents.registry import Algorithm, get_algorithm
 from jaxrl.config import SEED_LIMIT
 from jaxrl.core.platform import run_once_compiler_options
 from jaxrl.envs.device import make_device_env
-from jaxrl.io.checkpoint import CheckpointError, save_checkpoint
-from jaxrl.io.config_file import save_config
+from jaxrl.io.checkpoint import CheckpointError, save_sub_run
 from jaxrl.io.files import writing
 from jaxrl.loops.device import DeviceProgram, OffPolicyCarry, make_program, over_seeds
 from jaxrl.loops.guards import check_finite_metrics
@@ -238,12 +237,8 @@ def write_seed_runs(run_dir: Path, algorithm: str, config: Any, seeds: np.ndarra
                      summary: dict[str, Any]) -> None:
     """An evaluable sub-run per seed (its config and final train state) and results.json."""
     for index, seed in enumerate(seeds):
-        seed_dir = run_dir / f"seed_{seed}"
-        seed_config = dataclasses.replace(config, seed=int(seed))
-        seed_dir.mkdir(exist_ok=True)
-        save_config(seed_config, seed_dir / "config.json", algorithm)
-        state = jax.tree.map(lambda x, i=index: np.asarray(x[i]), states)
-        save_checkpoint(seed_dir, state, {"algorithm": algorithm, "env_steps": summary["env_steps_per_seed"],
-                                          "loop": "device"}, keep=config.keep_checkpoints)
+        save_sub_run(run_dir / f"seed_{seed}", algorithm, dataclasses.replace(config, seed=int(seed)),
+                     jax.tree.map(lambda x, i=index: x[i], states),
+                     {"env_steps": summary["env_steps_per_seed"], "loop": "device"}, keep=config.keep_checkpoints)
     with writing(run_dir / "results.json"):
         (run_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -8,6 +8,7 @@ the recorder decides whether the run should stop and writes everything.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.io.checkpoint import latest_for_resume, restore_state, save_checkpoint
+from jaxrl.io.checkpoint import latest_for_resume, restore_state, save_checkpoint, save_sub_run
 from jaxrl.io.config_file import check_resumable, config_to_dict, save_config
 from jaxrl.io.metrics import MetricsWriter, Progress, truncate_metrics
 from jaxrl.io.run_dir import acquire_lock, claim_for_fresh_run, release_lock
@@ -72,6 +73,7 @@ class RunRecorder:
         self.algorithm, self.config, self.unit, self.loop = algorithm, config, unit, loop
         self.evaluator = evaluator  # plays the evaluations during training (config.eval_every)
         self.eval_s = 0.0  # wall-clock of those evaluations (compilation included)
+        self.best_eval = [-math.inf] * num_seeds  # each seed's best evaluation so far (its agent kept: best_dirs)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.num_seeds, self.resuming = num_seeds, resume
         self.writes = writes and self.run_dir is not None
@@ -136,6 +138,7 @@ class RunRecorder:
             start = time.perf_counter()
             record.update(evaluation_fields(self.evaluator(state, record[self.unit])))
             self.eval_s += time.perf_counter() - start
+            self._keep_best(state, record)
             self.progress.say(f"evaluation at {record['env_steps']:,} env steps: {record['eval_return']:.1f} "
                               f"+- {record['eval_return_std']:.1f} ({self.config.eval_episodes} deterministic "
                               "episodes)")
@@ -148,13 +151,33 @@ class RunRecorder:
             self.writer.write(record)
         return stop_reason is not None
 
+    def best_dirs(self) -> list[Path]:
+        """Where each seed's best evaluated agent is kept (an evaluable run: ``jaxrl eval DIR``):
+        ``best/`` of a host run, ``seed_<s>/best/`` of a device run."""
+        if self.loop == "host":
+            return [self.run_dir / "best"]
+        return [self.run_dir / f"seed_{self.config.seed + index}" / "best" for index in range(self.num_seeds)]
+
+    def _keep_best(self, state: Any, record: dict[str, Any]) -> None:
+        """Save each seed's agent whose evaluation in ``record`` beats its best so far (SB3's
+        ``best_model``); ``state`` has a leading seed axis in the device loop."""
+        if not self.writes:
+            return
+        for index, (value, directory) in enumerate(zip(record["eval_return_per_seed"], self.best_dirs())):
+            if value > self.best_eval[index]:
+                self.best_eval[index] = value
+                seed_state = state if self.loop == "host" else jax.tree.map(lambda leaf, i=index: leaf[i], state)
+                save_sub_run(directory, self.algorithm, dataclasses.replace(self.config, seed=self.config.seed + index),
+                             seed_state, {"env_steps": record["env_steps"], "loop": self.loop, "eval_return": value,
+                                          self.unit: record[self.unit]}, keep=1)
+
     def checkpoint(self, tree: Any, env_steps: int, extra: dict[str, Any] | None = None, **meta: Any) -> Path | None:
         """Save ``tree`` (+ ``extra`` pytrees) with the counters, the early-stopping state and ``meta``."""
         if not self.writes:
             return None
         meta = {"algorithm": self.algorithm, "loop": self.loop, "env_steps": env_steps, self.unit: self.last_index,
                 "time_s": self.elapsed, "stopper": [self.stopper.best, self.stopper.records_without_improvement],
-                **meta}
+                "best_eval": [None if math.isinf(b) else b for b in self.best_eval], **meta}
         path = save_checkpoint(self.run_dir, tree, meta, keep=self.config.keep_checkpoints, extra=extra)
         self.last_checkpoint = time.perf_counter()
         return path
@@ -166,6 +189,8 @@ class RunRecorder:
         tree = restore_state(template, state_dict, path)
         if "stopper" in meta:
             self.stopper.best, self.stopper.records_without_improvement = meta["stopper"]
+        if "best_eval" in meta:
+            self.best_eval = [-math.inf if b is None else b for b in meta["best_eval"]]
         self.start_index = int(meta[self.unit])
         self.start -= float(meta.get("time_s", 0.0))
         if self.writes:

@@ -66,6 +66,14 @@ def test_device_run_resumed_from_half_way_is_bit_identical(tmp_path, algorithm, 
     if config.eval_every:
         assert [len(list_checkpoints(tmp_path / run)) for run in ("whole", "resumed")] == [2, 2]  # on schedule only
         assert all("eval_return" in record for record in read_metrics(tmp_path / "resumed"))
+        best = [max(r["eval_return_per_seed"][i] for r in read_metrics(tmp_path / "whole")) for i in range(2)]
+        assert whole_meta["best_eval"] == resumed_meta["best_eval"] == best  # the best so far is resumed too
+        for seed in (1, 2):  # each seed's best agent: the resumed run kept the same one
+            whole_best, resumed_best = (_saved(latest_checkpoint(tmp_path / run / f"seed_{seed}" / "best"))
+                                        for run in ("whole", "resumed"))
+            assert whole_best[0]["eval_return"] == resumed_best[0]["eval_return"]
+            for whole, again in zip(whole_best[1], resumed_best[1], strict=True):
+                np.testing.assert_array_equal(whole, again)
 
 
 def test_host_run_resumes_the_learner_exactly_and_continues_its_metrics(tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ from jaxrl.agents.ppo import PPOConfig
 from jaxrl.agents.registry import get_algorithm
 from jaxrl.api import load, train
 from jaxrl.envs.device import make_device_env
+from jaxrl.io.checkpoint import latest_checkpoint, read_checkpoint
 from jaxrl.io.config_file import check_resumable
 from jaxrl.io.metrics import read_metrics
 from jaxrl.loops.device_run import piece_every, run_device
@@ -83,6 +84,16 @@ def test_device_run_evaluates_on_schedule_the_states_it_reached(tmp_path):
     one = device_evaluator(agent, make_device_env(DEVICE.env), DEVICE, num_seeds=1)
     seed_2 = jax.tree.map(lambda leaf: leaf[1:], result.states)
     assert evaluation_fields(one(seed_2, 6))["eval_return_per_seed"] == [records[-1]["eval_return_per_seed"][1]]
+    # each seed's best evaluated agent is kept as an evaluable run, from the first record that reached its best
+    for index, seed in enumerate((1, 2)):
+        values = [r["eval_return_per_seed"][index] for r in records if "eval_return" in r]
+        best_update = 2 * (1 + values.index(max(values)))
+        meta, _ = read_checkpoint(latest_checkpoint(tmp_path / "run" / f"seed_{seed}" / "best"))
+        assert (meta["eval_return"], meta["update"], meta["env_steps"]) == (max(values), best_update, best_update * 128)
+        best = load(tmp_path / "run" / f"seed_{seed}" / "best")
+        assert best.config.seed == seed
+        assert evaluation_fields(one(jax.tree.map(lambda leaf: leaf[None], best.state), best_update))[
+            "eval_return_per_seed"] == [max(values)]
     # evaluating changes nothing that is learned: the same run without evaluations, record for record
     plain = run_device("ppo", dataclasses.replace(DEVICE, eval_every=0), 2, tmp_path / "plain")
     np.testing.assert_array_equal(plain.metrics["value_loss"], result.metrics["value_loss"])
@@ -108,6 +119,10 @@ def test_host_run_evaluates_on_schedule_and_stops_at_the_target(tmp_path):
     final = host_evaluator(agent, HOST)(result.state, 6)
     assert final.shape == (1, HOST.eval_episodes) and np.all((final >= 8) & (final <= 500))  # whole CartPole episodes
     assert result.history[-1]["eval_return_per_seed"] == [float(np.mean(final))]
+
+    values = [r["eval_return"] for r in result.history if "eval_return" in r]
+    meta, _ = read_checkpoint(latest_checkpoint(tmp_path / "run" / "best"))  # the best evaluated agent, kept
+    assert (meta["eval_return"], meta["update"]) == (max(values), 2 * (1 + values.index(max(values))))
 
     stopped = train("ppo", dataclasses.replace(HOST, target_eval_return=-1.0), tmp_path / "stopped")
     assert stopped.history[-1]["update"] == 2 and "target evaluation return" in stopped.history[-1]["stop_reason"]
