@@ -147,8 +147,26 @@ DIAGNOSTICS = ("approx_kl", "clip_fraction", "entropy", "value_loss", "grad_norm
                "qf_loss", "alpha")
 
 
-def run_jaxrl(task: str, algorithm: str, total_timesteps: int, seed: int, env_speed: bool = True) -> dict:
-    """jaxrl's ``algorithm`` in the device loop with the mapped config: curve, times, final evaluation."""
+def eval_schedule(algorithm: str, config, num_evals: int) -> dict:
+    """``eval_every`` / ``eval_episodes`` that give jaxrl brax's evaluation points after step 0 (brax's
+    first evaluation is of the untrained policy): ``num_evals - 1`` evenly spaced deterministic
+    evaluations of :data:`EVAL_EPISODES` episodes during training (none for ``num_evals < 2``)."""
+    from jaxrl.agents.registry import OFF_POLICY, get_algorithm
+    from jaxrl.loops.schedules import off_policy_records
+
+    if num_evals < 2:
+        return {}
+    off_policy = get_algorithm(algorithm).schedule == OFF_POLICY
+    iterations = off_policy_records(config)[1] if off_policy else config.num_updates
+    return {"eval_every": max(1, iterations // (num_evals - 1)), "eval_episodes": EVAL_EPISODES}
+
+
+def run_jaxrl(task: str, algorithm: str, total_timesteps: int, seed: int, env_speed: bool = True,
+              num_evals: int = 0) -> dict:
+    """jaxrl's ``algorithm`` in the device loop with the mapped config: curve (and, with ``num_evals``,
+    deterministic evaluations during training at brax's points), times, final evaluation."""
+    import dataclasses
+
     import numpy as np
 
     import jaxrl
@@ -158,6 +176,7 @@ def run_jaxrl(task: str, algorithm: str, total_timesteps: int, seed: int, env_sp
     overrides = OVERRIDES[algorithm](published_config(task, algorithm))
     config = jaxrl.config_for(algorithm, jaxrl_env_id(task), seed=seed, total_timesteps=total_timesteps,
                               progress=False, **overrides)
+    config = dataclasses.replace(config, **eval_schedule(algorithm, config, num_evals))
     start = time.perf_counter()
     result = jaxrl.run_device(algorithm, config, num_seeds=1)
     wall_s = time.perf_counter() - start
@@ -176,7 +195,10 @@ def run_jaxrl(task: str, algorithm: str, total_timesteps: int, seed: int, env_sp
                                                                                   np.nan).tolist(),
             "metrics": {name: np.asarray(result.metrics[name])[0].tolist() for name in DIAGNOSTICS
                         if name in result.metrics},
-            **evaluation, "wall_s": wall_s, "compile_s": summary["compile_s"], "train_s": summary["train_s"],
+            **evaluation, "curve_eval": [{"env_steps": e["env_steps"], "eval_return": e["eval_return"]}
+                                         for e in summary["evaluations"]],
+            "eval_s": summary["eval_s"],
+            "wall_s": wall_s, "compile_s": summary["compile_s"], "train_s": summary["train_s"],
             "train_sps": summary["aggregate_sps"], "env_only_sps": env_only}
 
 
@@ -270,7 +292,8 @@ def main(argv: list[str] | None = None) -> None:
     # with --num-evals 3 (two periods) 19,660,800 steps is the smallest budget both run exactly
     parser.add_argument("--total-timesteps", type=int, default=19_660_800, help="env steps, both trainers")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num-evals", type=int, default=3, help="brax's evaluations (the first at step 0)")
+    parser.add_argument("--num-evals", type=int, default=3,
+                        help="brax's evaluations (the first at step 0); jaxrl evaluates at the others' points")
     parser.add_argument("--sides", nargs="+", default=["jaxrl", "brax"], choices=["jaxrl", "brax"])
     parser.add_argument("--no-env-speed", action="store_true", help="skip timing jaxrl's env alone")
     parser.add_argument("--experiment", default=None, metavar="LABEL",
@@ -280,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     import jax
 
     runners = {"jaxrl": lambda task: run_jaxrl(task, args.algorithm, args.total_timesteps, args.seed,
-                                               not args.no_env_speed),
+                                               not args.no_env_speed, args.num_evals),
                "brax": lambda task: run_brax(task, args.algorithm, args.total_timesteps, args.seed, args.num_evals)}
     rows: dict[str, dict] = {}
     path = None

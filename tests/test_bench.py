@@ -212,3 +212,15 @@ def test_brax_ant_maps_brax_published_ppo_config_onto_jaxrl_and_unknown_tasks_ar
     with pytest.raises(ValueError, match="no published brax config for brax/hopper"):
         peer_playground.published_config("brax/hopper", "ppo")
     assert abs(overrides["log_std_init"] - float(np.log(np.log(2.0) + 0.001))) < 1e-3  # brax's initial std
+
+
+def test_jaxrl_evaluates_at_brax_evaluation_points_after_step_0():
+    import peer_playground
+
+    import jaxrl
+
+    overrides = peer_playground.ppo_overrides(peer_playground.published_config("CartpoleBalance", "ppo"))
+    config = jaxrl.config_for("ppo", "playground/CartpoleBalance", total_timesteps=19_660_800, **overrides)
+    assert config.batch_size == 983_040  # 20 updates: brax's 3 evaluations are at 0, 9,830,400 and 19,660,800
+    assert peer_playground.eval_schedule("ppo", config, 3) == {"eval_every": 10, "eval_episodes": 128}
+    assert peer_playground.eval_schedule("ppo", config, 1) == {}

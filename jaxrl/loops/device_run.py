@@ -30,7 +30,7 @@ from jaxrl.loops.guards import check_finite_metrics
 from jaxrl.loops.memory_budget import available_device_bytes, check_fits, tree_bytes
 from jaxrl.loops.run import RunRecorder
 from jaxrl.loops.schedules import segment_bounds
-from jaxrl.loops.training_eval import device_evaluator, last_evaluation
+from jaxrl.loops.training_eval import device_evaluator, evaluation_history
 
 
 class DeviceRunResult(NamedTuple):
@@ -149,7 +149,8 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
         if collected else {}
     summary = _summary(algorithm, config, seeds, metrics, program, end, done, compile_s, train_s, mesh, resume)
     summary["stop_reason"] = stop_reason  # None: the run went to its end (or resumed a finished one)
-    summary.update(eval_s=recorder.eval_s, last_evaluation=last_evaluation(recorder.history))
+    evaluations = evaluation_history(recorder.history)  # this process's (a resumed run: since the resume)
+    summary.update(eval_s=recorder.eval_s, evaluations=evaluations, last_evaluation=(evaluations or [None])[-1])
     if recorder.writes:
         write_seed_runs(recorder.run_dir, algorithm, config, seeds, carry.state, summary)
     return DeviceRunResult(carry.state, metrics, summary)

@@ -52,12 +52,16 @@ def evaluation_fields(returns: np.ndarray) -> dict[str, Any]:
             "eval_return_per_seed": [float(r) for r in per_seed]}
 
 
+def evaluation_history(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``env_steps`` and the evaluation fields of each of ``records`` that holds an evaluation."""
+    keys = ("env_steps", "eval_return", "eval_return_std", "eval_return_per_seed")
+    return [{key: record[key] for key in keys} for record in records if "eval_return" in record]
+
+
 def last_evaluation(records: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """``env_steps`` and the evaluation fields of the last of ``records`` that holds an evaluation."""
-    for record in reversed(records):
-        if "eval_return" in record:
-            return {key: record[key] for key in ("env_steps", "eval_return", "eval_return_std", "eval_return_per_seed")}
-    return None
+    """The last entry of :func:`evaluation_history` (None: no evaluation)."""
+    history = evaluation_history(records)
+    return history[-1] if history else None
 
 
 def target_eval_reason(target: float | None, record: dict[str, Any]) -> str | None:

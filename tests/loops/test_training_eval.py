@@ -80,6 +80,8 @@ def test_device_run_evaluates_on_schedule_the_states_it_reached(tmp_path):
     assert records[-1]["eval_return_per_seed"] == evaluation_fields(evaluate(result.states, 6))["eval_return_per_seed"]
     assert result.summary["last_evaluation"]["eval_return_per_seed"] == records[-1]["eval_return_per_seed"]
     assert result.summary["eval_s"] > 0
+    assert [(e["env_steps"], e["eval_return_per_seed"]) for e in result.summary["evaluations"]] == \
+        [(r["env_steps"], r["eval_return_per_seed"]) for r in records if "eval_return" in r]  # results.json's curve
     # seed 2's states alone, evaluated as a one-seed run's are, give seed 2's numbers
     one = device_evaluator(agent, make_device_env(DEVICE.env), DEVICE, num_seeds=1)
     seed_2 = jax.tree.map(lambda leaf: leaf[1:], result.states)
