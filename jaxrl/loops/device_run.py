@@ -133,9 +133,10 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
                         stop, stop_reason = True, record["stop_reason"]
                 env_steps = end * program.steps_per_iteration
                 interrupted = recorder.stop_request.requested and end < program.num_iterations
-                on_schedule = end % config.checkpoint_every == 0 if config.checkpoint_every else False
-                saved = recorder.checkpoint(carry, env_steps, seeds=seeds.tolist()) if config.checkpoint_every and \
-                    (on_schedule or stop or interrupted or end == program.num_iterations) else None
+                # pieces may be shorter than checkpoint_every (evaluations): checkpoints keep their schedule
+                due = recorder.on_checkpoint_schedule() or stop or interrupted or end == program.num_iterations
+                saved = recorder.checkpoint(carry, env_steps, seeds=seeds.tolist()) \
+                    if config.checkpoint_every and due else None
                 returns = piece_metrics["episodic_return"][:, -1]
                 recorder.progress.advance(env_steps, (end - done) * program.steps_per_iteration * num_seeds / train_s,
                                           float(np.nanmean(returns)) if np.isfinite(returns).any() else None)

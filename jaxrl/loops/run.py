@@ -207,13 +207,18 @@ class RunRecorder:
         return TrainingInterrupted(f"{where}; saved {path}; continue with: "
                                    f"jaxrl train {self.algorithm}{loop_flag} --resume {self.run_dir}")
 
+    def on_checkpoint_schedule(self) -> bool:
+        """Whether the record just logged ends a ``checkpoint_every`` interval."""
+        every = self.config.checkpoint_every
+        return bool(every) and self.last_index % every == 0
+
     def periodic(self) -> bool:
-        """Whether to checkpoint after the record just logged: it is on the ``checkpoint_every``
-        schedule, or ``checkpoint_seconds`` of wall-clock have passed since the last checkpoint."""
-        every, seconds = self.config.checkpoint_every, self.config.checkpoint_seconds
-        on_schedule = bool(every) and self.last_index % every == 0
+        """Whether to checkpoint after the record just logged (host loops): it is on the
+        ``checkpoint_every`` schedule, or ``checkpoint_seconds`` of wall-clock have passed since the
+        last checkpoint."""
+        seconds = self.config.checkpoint_seconds
         overdue = seconds is not None and time.perf_counter() - self.last_checkpoint >= seconds
-        return on_schedule or overdue
+        return self.on_checkpoint_schedule() or overdue
 
     def close(self) -> None:
         self.progress.close()

@@ -76,7 +76,8 @@ def target_eval_reason(target: float | None, record: dict[str, Any]) -> str | No
 
 def host_evaluator(agent: Agent, config: Any) -> Evaluator:
     """An :data:`Evaluator` of one train state on ``config.env``: a JAX env plays its episodes at
-    once on the device (compiled once per run), any other one after another on one gymnasium env."""
+    once on the device (compiled once per run), any other one on a gymnasium vector env of
+    ``eval_episodes`` envs (:func:`play_host_episodes`)."""
     device_env = device_env_or_none(config.env)
     if device_env is not None:
         on_device = device_evaluator(agent, device_env, config, num_seeds=1)
