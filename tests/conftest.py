@@ -5,6 +5,13 @@ from pathlib import Path
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 # The CLI turns on JAX's persistent compilation cache; tests stay hermetic (one test turns it on).
 os.environ.setdefault("JAXRL_COMPILATION_CACHE", "off")
+# The suite's runs are tiny, so compiling is most of its time, and LLVM's optimisation passes most
+# of that: at level 0 tests/loops/test_device_loop.py took 61 s against 88 s (2 cores), with
+# XLA's own (HLO) optimisations and float semantics unchanged. Users' programs keep full optimisation
+# (a training program compiled at level 0 ran 3.8x slower); `JAXRL_TEST_FULL_OPTIMISATION=1` tests those.
+if not os.environ.get("JAXRL_TEST_FULL_OPTIMISATION") and "xla_backend_optimization_level" not in \
+        os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from toy_envs import register_toy_envs
@@ -15,3 +22,34 @@ register_toy_envs()
 # jaxrl picks MuJoCo's off-screen backend before it imports a suite; tests that import a suite
 # themselves (pytest.importorskip) must not get there first, whichever test a worker runs first
 headless_mujoco_rendering()
+
+
+def _share_compiled_programs_between_tests() -> None:
+    """Many tests compile the same device programs (PPO on CartPole at the tests' small sizes, ...).
+    A persistent compilation cache in a folder of this test run only, shared by its xdist
+    workers, compiles each once. The folder is new for every run, so no test sees a program
+    compiled by another version of the code; set in-process, so CLI subprocesses (one test
+    checks the CLI's own cache) do not inherit it."""
+    import tempfile
+    import uuid
+
+    import jax
+
+    # the controller draws the id before it starts the workers, which inherit its environment
+    run_id = os.environ.setdefault("JAXRL_TEST_RUN_ID", uuid.uuid4().hex)
+    folder = Path(tempfile.gettempdir()) / f"jaxrl-tests-xla-{run_id}"
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)
+
+
+_share_compiled_programs_between_tests()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The run's compilation cache goes with the run (the controller removes it; workers leave it)."""
+    if not hasattr(session.config, "workerinput"):
+        import shutil
+
+        import jax
+
+        shutil.rmtree(jax.config.jax_compilation_cache_dir, ignore_errors=True)

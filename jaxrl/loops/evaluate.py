@@ -18,7 +18,7 @@ from jaxrl.io.config_file import config_from_dict, load_run_config
 from jaxrl.io.video import prepare_rendering
 from jaxrl.loops.acting import initial_actor_input, jitted_exploring_step
 from jaxrl.loops.episodes import EpisodeTracker
-from jaxrl.loops.evaluate_device import evaluate_on_device
+from jaxrl.loops.evaluate_device import evaluate_on_device, require_all_ended
 from jaxrl.types import Agent
 
 
@@ -197,6 +197,5 @@ def _evaluate(agent: Agent, state: Any, env_id: str, episodes: int, deterministi
                                                exploration=exploration)
     finally:
         env.close()
-    if len(returns) < episodes:
-        raise RuntimeError(f"only {len(returns)} of {episodes} episodes finished within {max_steps} steps")
+    require_all_ended(len(returns), episodes, max_steps)
     return EvalResult(returns, lengths, [f for f in frames if f is not None])

@@ -77,6 +77,13 @@ def evaluate_on_device(agent: Agent, state: Any, env: DeviceEnv, episodes: int, 
     device (see the module doc); ``RuntimeError`` where some did not end within ``max_steps`` steps."""
     play = jax.jit(episode_returns(agent, env, episodes, deterministic, max_steps))
     returns, lengths, finished = jax.device_get(play(state, jax.random.PRNGKey(seed)))
-    if not finished.all():
-        raise RuntimeError(f"only {int(finished.sum())} of {episodes} episodes finished within {max_steps} steps")
+    require_all_ended(int(finished.sum()), finished.size, max_steps)
     return [float(r) for r in returns], [int(n) for n in lengths]
+
+
+def require_all_ended(ended: int, episodes: int, max_steps: int, when: str = "") -> None:
+    """``RuntimeError`` (prefixed by ``when``) saying how many of ``episodes`` evaluation episodes
+    ended, where fewer than all of them ended within ``max_steps`` steps: an evaluation that would
+    otherwise average unfinished episodes' partial returns."""
+    if ended < episodes:
+        raise RuntimeError(f"{when}only {ended} of {episodes} episodes finished within {max_steps} steps")

@@ -27,7 +27,7 @@ from jaxrl.envs.host import HostVectorEnv, make_vector_env
 from jaxrl.loops.acting import initial_actor_input
 from jaxrl.loops.device import over_seeds
 from jaxrl.loops.evaluate import device_env_or_none
-from jaxrl.loops.evaluate_device import episode_returns
+from jaxrl.loops.evaluate_device import episode_returns, require_all_ended
 from jaxrl.types import Agent
 
 EVAL_SEED = 1_000_000  # apart from training seeds (small) and `jaxrl eval`'s default (10,000)
@@ -109,12 +109,12 @@ def play_host_episodes(act: Callable[..., Any], agent: Agent, state: Any, env_id
             returns += np.where(counting, step.rewards, 0.0)
             finished |= counting & (step.terminated | step.truncated)
             if finished.all():
-                return returns
+                break
             actor_input = actor_input._replace(obs=step.obs, carry=carry, episode_start=step.obs_is_reset)
     finally:
         env.close()
-    raise RuntimeError(f"only {int(finished.sum())} of {episodes} evaluation episodes ended within "
-                       f"{MAX_EVAL_STEPS} steps")
+    require_all_ended(int(finished.sum()), episodes, MAX_EVAL_STEPS)
+    return returns
 
 
 def device_evaluator(agent: Agent, env: DeviceEnv, config: Any, num_seeds: int) -> Evaluator:
@@ -125,9 +125,7 @@ def device_evaluator(agent: Agent, env: DeviceEnv, config: Any, num_seeds: int) 
     def evaluate_states(states: Any, index: int) -> np.ndarray:
         with matmul_precision(config.matmul_precision):
             returns, _, finished = jax.device_get(play(states, jax.random.PRNGKey(EVAL_SEED + index)))
-        if not finished.all():
-            raise RuntimeError(f"evaluation after record {index}: only {int(finished.sum())} of {finished.size} "
-                               f"episodes ended within {MAX_EVAL_STEPS} steps")
+        require_all_ended(int(finished.sum()), finished.size, MAX_EVAL_STEPS, f"evaluation after record {index}: ")
         return np.asarray(returns)
 
     return evaluate_states
