@@ -35,6 +35,7 @@ from _meta import FORCE_HELP, RESULTS_DIR, force_platform_choices, run_peer_scri
 from jaxrl import final_returns, make_train
 from jaxrl.agents.ppo import PPOConfig
 from jaxrl.bench.cells import device_env_sps
+from jaxrl.core.platform import seed_batched_lowering
 from jaxrl.envs.device import make_device_env
 
 ENV = "phys2d/CartPole-v1"
@@ -83,7 +84,8 @@ def time_train(config: PPOConfig, num_seeds: int = 1, repeats: int = 3) -> dict:
         return key if num_seeds == 1 else jax.random.split(key, num_seeds)
 
     start = time.perf_counter()
-    compiled = jitted.lower(keys(0)).compile()
+    with seed_batched_lowering(num_seeds > 1):  # as run_device lowers its vmapped programs
+        compiled = jitted.lower(keys(0)).compile()
     compile_s = time.perf_counter() - start
     jax.block_until_ready(compiled(keys(0)))  # first call: buffer allocation stays out of the timing
     times, result = [], None

@@ -21,7 +21,7 @@ from jax.sharding import Mesh
 
 from jaxrl.agents.registry import Algorithm, get_algorithm
 from jaxrl.config import SEED_LIMIT
-from jaxrl.core.platform import run_once_compiler_options
+from jaxrl.core.platform import run_once_compiler_options, seed_batched_lowering
 from jaxrl.envs.device import make_device_env
 from jaxrl.io.checkpoint import CheckpointError, save_sub_run
 from jaxrl.io.files import writing
@@ -101,7 +101,8 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     try:
         start = time.perf_counter()
         init = jax.jit(over_seeds(program.init, num_seeds), compiler_options=run_once_compiler_options())
-        carry = init(jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds)))
+        with seed_batched_lowering(num_seeds > 1):
+            carry = init(jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds)))
         if resume:
             carry = _resumed_carry(recorder, carry, seeds)
         done = end = recorder.start_index
@@ -109,7 +110,8 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
         piece_length = max(end - begin for begin, end in pieces)
         run_piece = jax.jit(over_seeds(program.run_padded, num_seeds), donate_argnums=0)
         recorder.progress.say(f"compiling the training program ({num_seeds} seed(s) x {config.num_envs} envs) ...")
-        compiled = run_piece.lower(carry, jnp.arange(piece_length)).compile()
+        with seed_batched_lowering(num_seeds > 1):
+            compiled = run_piece.lower(carry, jnp.arange(piece_length)).compile()
         compile_s = time.perf_counter() - start
         recorder.progress.say(f"compiled in {compile_s:.1f} s; training")
         recorder.open()

@@ -22,6 +22,7 @@ import numpy as np
 
 from jaxrl.config import SEED_LIMIT, unset_structural_fields, vmappable_fields
 from jaxrl.core.aggregate import summarize_returns
+from jaxrl.core.platform import seed_batched_lowering
 from jaxrl.io.config_file import save_config
 from jaxrl.io.files import writing
 from jaxrl.io.metrics import MetricsWriter
@@ -97,7 +98,8 @@ def run_sweep(algorithm: str, config: Any, sweep: dict[str, list[float]], num_se
         keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds))
         hparams = {name: jnp.asarray([point[name] for point in points], jnp.float32) for name in sweep}
         start = time.perf_counter()
-        compiled = train.lower(keys, hparams).compile()
+        with seed_batched_lowering():
+            compiled = train.lower(keys, hparams).compile()
         compile_s = time.perf_counter() - start
         start = time.perf_counter()
         out = jax.block_until_ready(compiled(keys, hparams))

@@ -21,7 +21,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxrl.core.platform import matmul_precision
+from jaxrl.core.platform import matmul_precision, seed_batched_lowering
 from jaxrl.envs.device import DeviceEnv
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
 from jaxrl.loops.acting import initial_actor_input
@@ -123,7 +123,7 @@ def device_evaluator(agent: Agent, env: DeviceEnv, config: Any, num_seeds: int) 
     play = jax.jit(over_seeds(episode_returns(agent, env, config.eval_episodes, True, MAX_EVAL_STEPS), num_seeds))
 
     def evaluate_states(states: Any, index: int) -> np.ndarray:
-        with matmul_precision(config.matmul_precision):
+        with matmul_precision(config.matmul_precision), seed_batched_lowering(num_seeds > 1):
             returns, _, finished = jax.device_get(play(states, jax.random.PRNGKey(EVAL_SEED + index)))
         require_all_ended(int(finished.sum()), finished.size, MAX_EVAL_STEPS, f"evaluation after record {index}: ")
         return np.asarray(returns)
