@@ -1,7 +1,8 @@
 """jaxrl: PPO, PQN, DDPG, TD3 and SAC in JAX, on gymnasium envs (host loop) or JAX envs (device loop).
 
 The public API (:mod:`jaxrl.api`): ``config_for``, ``train``, ``make_train``, ``run_device``,
-``evaluate``, ``load``, ``agent_for``, ``final_returns``; the agent contract and data types (:mod:`jaxrl.types`).
+``evaluate``, ``load``, ``agent_for``, ``final_returns``, ``seed_batched_lowering``; the agent
+contract and data types (:mod:`jaxrl.types`).
 """
 
 from jaxrl.core.gae import discounted_returns, gae
@@ -24,10 +25,12 @@ __all__ = [
     "load",
     "make_train",
     "run_device",
+    "seed_batched_lowering",
     "train",
 ]
 
-_API = ("agent_for", "config_for", "evaluate", "final_returns", "load", "make_train", "run_device", "train")
+_API = ("agent_for", "config_for", "evaluate", "final_returns", "load", "make_train", "run_device", "seed_batched_lowering",
+        "train")
 
 
 def __getattr__(name: str):

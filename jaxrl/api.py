@@ -1,7 +1,7 @@
 """The public entry points: a thin layer that dispatches to the registry and the loops.
 
 Everything here (and ``final_returns``, the last finite ``episodic_return`` of each seed's row of
-metrics) is re-exported by :mod:`jaxrl`; ``benchmarks/`` and ``jaxrl bench`` use these
+metrics, and ``seed_batched_lowering``, to lower a ``vmap``ped ``make_train`` as ``run_device`` does) is re-exported by :mod:`jaxrl`; ``benchmarks/`` and ``jaxrl bench`` use these
 (and the documented :mod:`jaxrl.loops.acting`), never loop internals.
 """
 
@@ -13,6 +13,7 @@ from typing import Any
 from jax.sharding import Mesh
 
 from jaxrl.agents.registry import OFF_POLICY, get_algorithm
+from jaxrl.core.platform import seed_batched_lowering
 from jaxrl.loops.device import Train
 from jaxrl.loops.device import make_train as make_device_train
 from jaxrl.loops.device_run import DeviceRunResult, final_returns
@@ -23,7 +24,8 @@ from jaxrl.loops.host import TrainResult, train_on_policy
 from jaxrl.loops.host_off_policy import train_off_policy
 from jaxrl.types import Agent
 
-__all__ = ["agent_for", "config_for", "evaluate", "final_returns", "load", "make_train", "run_device", "train"]
+__all__ = ["agent_for", "config_for", "evaluate", "final_returns", "load", "make_train", "run_device",
+           "seed_batched_lowering", "train"]
 
 
 def config_for(algorithm: str, env: str, **overrides: Any) -> Any:
