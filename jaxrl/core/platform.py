@@ -98,10 +98,11 @@ def seed_batched_lowering(batched: bool = True) -> Iterator[None]:
     with many calls short. Under ``vmap`` the loops carry batched keys, and LLVM took far longer
     over them (the gap vanished with LLVM's optimisation off): measured compile, rolled against
     written out (JAX's own GPU/TPU lowering, used here for XLA:CPU only) -- PPO 16 seeds x 4x128
-    7.2 against 5.5 s (run 3% faster), TD3 16 seeds 9.9 against 6.6 s, SAC 16 seeds 10.3 against
-    7.2 s (run 6% faster); parameters bit-identical. One seed gained nothing (PPO 8x128 4.5 against
-    4.4 s) or lost (SAC 6.4 against 7.1 s compile, run 5% slower), so single-seed programs keep
-    JAX's lowering. The rule is JAX-internal; where it has moved, this does nothing.
+    7.2 against 5.5 s (run time within noise), TD3 16 seeds 9.9 against 6.6 s, SAC 16 seeds 10.3
+    against 7.2 s (run 6% faster); parameters bit-identical. One seed gained nothing (PPO 8x128 4.5
+    against 4.4 s) or lost (SAC 6.4 against 7.1 s compile, run 5% slower), so single-seed programs
+    keep JAX's lowering. The rule is JAX-internal; where it has moved, this does nothing. Another
+    thread lowering meanwhile would get the written-out rule too: the same bits.
     """
     taken = _take_rolled_threefry_lowering() if batched else None
     try:
