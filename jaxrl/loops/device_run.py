@@ -7,10 +7,13 @@ record and checkpoint to the same :class:`~jaxrl.loops.run.RunRecorder` the host
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -43,6 +46,18 @@ class DeviceRunResult(NamedTuple):
     def seed_state(self, index: int = 0) -> Any:
         """The final train state of the run's ``index``-th seed (``config.seed + index``)."""
         return jax.tree.map(lambda leaf: leaf[index], self.states)
+
+
+def _compiling_beside(compile_for: Callable[[Any], None], states: Any) -> threading.Thread:
+    """``compile_for(states)`` started in a thread, to overlap another compile. Where it fails, the
+    first evaluation compiles again and reports the error itself."""
+    def compile_or_leave_it() -> None:
+        with contextlib.suppress(Exception):
+            compile_for(states)
+
+    thread = threading.Thread(target=compile_or_leave_it, name="jaxrl-compile-evaluator", daemon=True)
+    thread.start()
+    return thread
 
 
 def final_returns(episodic_return: np.ndarray) -> np.ndarray:
@@ -110,8 +125,13 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
         piece_length = max(end - begin for begin, end in pieces)
         run_piece = jax.jit(over_seeds(program.run_padded, num_seeds), donate_argnums=0)
         recorder.progress.say(f"compiling the training program ({num_seeds} seed(s) x {config.num_envs} envs) ...")
+        # the evaluator's compile overlaps the training program's (a sharded carry may come back from the
+        # pieces placed otherwise, so a sharded run's evaluator compiles at its first evaluation)
+        beside = _compiling_beside(evaluator.compile_for, carry.state) if evaluator and mesh is None else None
         with seed_batched_lowering(num_seeds > 1):
             compiled = run_piece.lower(carry, jnp.arange(piece_length)).compile()
+        if beside is not None:
+            beside.join()
         compile_s = time.perf_counter() - start
         recorder.progress.say(f"compiled in {compile_s:.1f} s; training")
         recorder.open()

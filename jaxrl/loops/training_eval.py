@@ -117,15 +117,32 @@ def play_host_episodes(act: Callable[..., Any], agent: Agent, state: Any, env_id
     return returns
 
 
-def device_evaluator(agent: Agent, env: DeviceEnv, config: Any, num_seeds: int) -> Evaluator:
+class DeviceEvaluator:
     """An :data:`Evaluator` of train states with a leading seed axis ``[num_seeds, ...]``: every
-    seed's episodes in one jitted call (compiled at the first evaluation)."""
-    play = jax.jit(over_seeds(episode_returns(agent, env, config.eval_episodes, True, MAX_EVAL_STEPS), num_seeds))
+    seed's episodes in one jitted call, compiled by :meth:`compile_for` or else at the first
+    evaluation. ``run_device`` calls :meth:`compile_for` in a thread while its training program
+    compiles."""
 
-    def evaluate_states(states: Any, index: int) -> np.ndarray:
-        with matmul_precision(config.matmul_precision), seed_batched_lowering(num_seeds > 1):
+    def __init__(self, agent: Agent, env: DeviceEnv, config: Any, num_seeds: int):
+        self._play = jax.jit(over_seeds(episode_returns(agent, env, config.eval_episodes, True, MAX_EVAL_STEPS),
+                                        num_seeds))
+        self._compiled: Callable[..., Any] | None = None
+        self._precision, self._num_seeds = config.matmul_precision, num_seeds
+
+    def compile_for(self, states: Any) -> None:
+        """Compile for train states shaped, typed and placed like ``states``; later evaluations
+        must pass states placed alike (one device: always)."""
+        with matmul_precision(self._precision), seed_batched_lowering(self._num_seeds > 1):
+            self._compiled = self._play.lower(states, jax.random.PRNGKey(0)).compile()
+
+    def __call__(self, states: Any, index: int) -> np.ndarray:
+        play = self._compiled or self._play
+        with matmul_precision(self._precision), seed_batched_lowering(self._num_seeds > 1):
             returns, _, finished = jax.device_get(play(states, jax.random.PRNGKey(EVAL_SEED + index)))
         require_all_ended(int(finished.sum()), finished.size, MAX_EVAL_STEPS, f"evaluation after record {index}: ")
         return np.asarray(returns)
 
-    return evaluate_states
+
+def device_evaluator(agent: Agent, env: DeviceEnv, config: Any, num_seeds: int) -> DeviceEvaluator:
+    """The :class:`DeviceEvaluator` of ``num_seeds`` seeds' train states on ``env``."""
+    return DeviceEvaluator(agent, env, config, num_seeds)

@@ -178,3 +178,14 @@ def test_plot_draws_the_evaluations_beside_the_training_return(tmp_path, monkeyp
     lines = figures[0].axes[0].get_lines()
     assert [line.get_label() for line in lines] == ["training (exploring)", "evaluation (deterministic)"]
     assert lines[1].get_xydata().tolist() == [[200.0, 9.0], [400.0, 11.0]]
+
+
+def test_an_evaluator_compiled_ahead_evaluates_as_one_compiled_at_its_first_call():
+    agent, env = get_algorithm("ppo").agent_for(DEVICE), make_device_env(DEVICE.env)
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    states = jax.vmap(lambda key: agent.init(key, env.spec, DEVICE))(keys)
+    lazy, ahead = device_evaluator(agent, env, DEVICE, 2), device_evaluator(agent, env, DEVICE, 2)
+    ahead.compile_for(states)  # run_device does this in a thread beside its training program's compile
+    assert ahead._compiled is not None and lazy._compiled is None
+    np.testing.assert_array_equal(ahead(states, 3), lazy(states, 3))
+    assert not np.array_equal(ahead(states, 3), ahead(states, 4))  # the record index seeds the episodes
