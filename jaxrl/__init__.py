@@ -29,8 +29,8 @@ __all__ = [
     "train",
 ]
 
-_API = ("agent_for", "config_for", "evaluate", "final_returns", "load", "make_train", "run_device", "seed_batched_lowering",
-        "train")
+_API = ("agent_for", "config_for", "evaluate", "final_returns", "load", "make_train", "run_device",
+        "seed_batched_lowering", "train")
 
 
 def __getattr__(name: str):

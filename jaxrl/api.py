@@ -1,8 +1,9 @@
 """The public entry points: a thin layer that dispatches to the registry and the loops.
 
 Everything here (and ``final_returns``, the last finite ``episodic_return`` of each seed's row of
-metrics, and ``seed_batched_lowering``, to lower a ``vmap``ped ``make_train`` as ``run_device`` does) is re-exported by :mod:`jaxrl`; ``benchmarks/`` and ``jaxrl bench`` use these
-(and the documented :mod:`jaxrl.loops.acting`), never loop internals.
+metrics, and ``seed_batched_lowering``, to lower a ``vmap``ped ``make_train`` as ``run_device``
+does) is re-exported by :mod:`jaxrl`; ``benchmarks/`` and ``jaxrl bench`` use these (and the
+documented :mod:`jaxrl.loops.acting`), never loop internals.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ one did, and seed ``s`` of a vmapped run evaluates as a one-seed run of ``s``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -129,15 +130,21 @@ class DeviceEvaluator:
         self._compiled: Callable[..., Any] | None = None
         self._precision, self._num_seeds = config.matmul_precision, num_seeds
 
+    @contextlib.contextmanager
+    def _lowering(self) -> Iterator[None]:
+        """How the program is traced and lowered, ahead or at the first call alike."""
+        with matmul_precision(self._precision), seed_batched_lowering(self._num_seeds > 1):
+            yield
+
     def compile_for(self, states: Any) -> None:
         """Compile for train states shaped, typed and placed like ``states``; later evaluations
         must pass states placed alike (one device: always)."""
-        with matmul_precision(self._precision), seed_batched_lowering(self._num_seeds > 1):
+        with self._lowering():
             self._compiled = self._play.lower(states, jax.random.PRNGKey(0)).compile()
 
     def __call__(self, states: Any, index: int) -> np.ndarray:
         play = self._compiled or self._play
-        with matmul_precision(self._precision), seed_batched_lowering(self._num_seeds > 1):
+        with self._lowering():
             returns, _, finished = jax.device_get(play(states, jax.random.PRNGKey(EVAL_SEED + index)))
         require_all_ended(int(finished.sum()), finished.size, MAX_EVAL_STEPS, f"evaluation after record {index}: ")
         return np.asarray(returns)
