@@ -7,13 +7,11 @@ record and checkpoint to the same :class:`~jaxrl.loops.run.RunRecorder` the host
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
-import threading
 import time
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -48,16 +46,10 @@ class DeviceRunResult(NamedTuple):
         return jax.tree.map(lambda leaf: leaf[index], self.states)
 
 
-def _compiling_beside(compile_for: Callable[[Any], None], states: Any) -> threading.Thread:
-    """``compile_for(states)`` started in a thread, to overlap another compile. Where it fails, the
-    first evaluation compiles again and reports the error itself."""
-    def compile_or_leave_it() -> None:
-        with contextlib.suppress(Exception):
-            compile_for(states)
-
-    thread = threading.Thread(target=compile_or_leave_it, name="jaxrl-compile-evaluator", daemon=True)
-    thread.start()
-    return thread
+def _compile(run_piece: Any, carry: Any, piece_length: int) -> Any:
+    """``run_piece`` compiled for carries like ``carry`` (arrays or their shapes) and pieces of
+    ``piece_length`` iterations."""
+    return run_piece.lower(carry, jnp.arange(piece_length)).compile()
 
 
 def final_returns(episodic_return: np.ndarray) -> np.ndarray:
@@ -103,7 +95,10 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     entry = get_algorithm(algorithm)
     seeds = np.arange(config.seed, config.seed + num_seeds)
     program = make_program(algorithm, config, mesh)
-    _check_device_memory(program, config, seeds)
+    keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds))
+    init = jax.jit(over_seeds(program.init, num_seeds), compiler_options=run_once_compiler_options())
+    shapes = jax.eval_shape(init, keys)  # traced once: the call below reuses the trace
+    _check_device_memory(shapes, config, num_seeds)
     pieces = segment_bounds(program.num_iterations, piece_every(config, run_dir is not None or stopping))
     evaluator = device_evaluator(entry.agent_for(config), make_device_env(config.env), config, num_seeds) \
         if config.eval_every else None
@@ -115,23 +110,22 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     train_s, stop_reason = 0.0, None
     try:
         start = time.perf_counter()
-        init = jax.jit(over_seeds(program.init, num_seeds), compiler_options=run_once_compiler_options())
-        with seed_batched_lowering(num_seeds > 1):
-            carry = init(jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds)))
-        if resume:
-            carry = _resumed_carry(recorder, carry, seeds)
-        done = end = recorder.start_index
         # Every piece runs padded to the longest one's length, so one program is compiled.
         piece_length = max(end - begin for begin, end in pieces)
         run_piece = jax.jit(over_seeds(program.run_padded, num_seeds), donate_argnums=0)
         recorder.progress.say(f"compiling the training program ({num_seeds} seed(s) x {config.num_envs} envs) ...")
-        # the evaluator's compile overlaps the training program's (a sharded carry may come back from the
-        # pieces placed otherwise, so a sharded run's evaluator compiles at its first evaluation)
-        beside = _compiling_beside(evaluator.compile_for, carry.state) if evaluator and mesh is None else None
-        with seed_batched_lowering(num_seeds > 1):
-            compiled = run_piece.lower(carry, jnp.arange(piece_length)).compile()
-        if beside is not None:
-            beside.join()
+        with seed_batched_lowering(num_seeds > 1), ThreadPoolExecutor(2, "jaxrl-compile") as compiling:
+            # One device: the training program and the evaluator compile from the carry's shapes, in
+            # threads beside the init's compile and run. A sharded carry is placed by the init, so a
+            # sharded run compiles after it (and its evaluator at the first evaluation).
+            training = compiling.submit(_compile, run_piece, shapes, piece_length) if mesh is None else None
+            if evaluator is not None and mesh is None:
+                compiling.submit(evaluator.compile_for, shapes.state)  # a failure: the first evaluation says it
+            carry = init(keys)
+            if resume:
+                carry = _resumed_carry(recorder, carry, seeds)
+            compiled = training.result() if training else _compile(run_piece, carry, piece_length)
+        done = end = recorder.start_index
         compile_s = time.perf_counter() - start
         recorder.progress.say(f"compiled in {compile_s:.1f} s; training")
         recorder.open()
@@ -187,18 +181,17 @@ def piece_every(config: Any, checkpointing: bool) -> int:
     return math.gcd(*schedules) if schedules else 0
 
 
-def _check_device_memory(program: DeviceProgram, config: Any, seeds: np.ndarray) -> None:
+def _check_device_memory(carry: Any, config: Any, num_seeds: int) -> None:
     """Refuse, before anything is allocated, a run whose carry (train states, env states, replay
-    buffers) and rollouts would not fit in the device's memory."""
-    keys = jax.ShapeDtypeStruct((len(seeds), 2), jnp.uint32)
-    carry = jax.eval_shape(jax.vmap(program.init), keys)
+    buffers; ``carry``: its shapes, leading axis [num_seeds]) and rollouts would not fit in the
+    device's memory."""
     parts = {"train and env states (--num-envs, --num-seeds)": tree_bytes(carry)}
     if isinstance(carry, OffPolicyCarry):
         parts = {"replay buffers (--buffer-size x --num-seeds)": tree_bytes(carry.buffer),
                  "train and env states (--num-envs, --num-seeds)": tree_bytes(carry) - tree_bytes(carry.buffer)}
     else:  # a rollout of every env per update, and about twice that while update shuffles it
-        per_step = tree_bytes((carry.actor.obs, carry.actor.obs)) // len(seeds)
-        parts["rollouts (--num-envs x --num-steps x --num-seeds)"] = 3 * per_step * config.num_steps * len(seeds)
+        per_step = tree_bytes((carry.actor.obs, carry.actor.obs)) // num_seeds
+        parts["rollouts (--num-envs x --num-steps x --num-seeds)"] = 3 * per_step * config.num_steps * num_seeds
     check_fits(parts, available_device_bytes(), "device")
 
 
@@ -260,6 +253,7 @@ def _summary(algorithm: str, config: Any, seeds: np.ndarray, metrics: dict[str, 
 def write_seed_runs(run_dir: Path, algorithm: str, config: Any, seeds: np.ndarray, states: Any,
                      summary: dict[str, Any]) -> None:
     """An evaluable sub-run per seed (its config and final train state) and results.json."""
+    states = jax.tree.map(np.asarray, states)  # one copy to the host, sliced there (no compile per leaf shape)
     for index, seed in enumerate(seeds):
         save_sub_run(run_dir / f"seed_{seed}", algorithm, dataclasses.replace(config, seed=int(seed)),
                      jax.tree.map(lambda x, i=index: x[i], states),
