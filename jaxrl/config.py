@@ -35,7 +35,24 @@ _FIELD_LINE = re.compile(r"^\s+(\w+): [^=]+=.*?  # (.*)$")
 _COMMENT_LINE = re.compile(r"^\s+# (.*)$")
 
 
-@functools.cache  # reads and parses source: once per class (every `jaxrl` command builds the whole parser)
+@functools.cache  # once per class: every `jaxrl` command builds the whole parser
+def _class_source(cls: type) -> list[str]:
+    """The lines of ``class <cls>`` in its module's file, up to the next top-level line ([] where
+    there is no source). Read directly: ``inspect.getsource`` parses the whole module with ``ast``
+    for each class, 0.19 s of every command's start for the config classes."""
+    try:
+        lines = open(inspect.getsourcefile(cls) or "", encoding="utf-8").read().splitlines()
+    except (OSError, TypeError):
+        return []
+    header = re.compile(rf"^class {cls.__name__}\b")
+    start = next((i for i, line in enumerate(lines) if header.match(line)), None)
+    if start is None:
+        return []
+    end = next((i for i in range(start + 1, len(lines)) if lines[i][:1] not in ("", " ", "\t")), len(lines))
+    return lines[start:end]
+
+
+@functools.cache
 def field_docs(config_cls: type) -> dict[str, str]:
     """Each field's ``# comment`` from the source of ``config_cls`` and its bases (a subclass's comment
     wins; a comment continued on the next line is joined): the text ``--help`` shows."""
@@ -43,12 +60,8 @@ def field_docs(config_cls: type) -> dict[str, str]:
     for cls in reversed(config_cls.__mro__):
         if not dataclasses.is_dataclass(cls):
             continue
-        try:
-            lines = inspect.getsource(cls).splitlines()
-        except (OSError, TypeError):
-            continue
         last = None
-        for line in lines:
+        for line in _class_source(cls):
             if match := _FIELD_LINE.match(line):
                 last = match.group(1)
                 docs[last] = match.group(2)

@@ -39,6 +39,23 @@ def test_tensorboard_follows_cleanrls_layout(tmp_path):
     assert tensorboard_tag("update") is None and tensorboard_tag("critic_loss") == "losses/critic_loss"
 
 
+def test_tensorboard_sees_the_first_record_live_and_a_record_is_one_event(tmp_path):
+    with MetricsWriter(tmp_path) as writer:
+        writer.write({"update": 1, "env_steps": 8, "episodic_return": 1.0, "policy_loss": 0.5})
+        assert read_scalars(tmp_path / "tensorboard") == {"charts/episodic_return": [(8, 1.0)],
+                                                          "losses/policy_loss": [(8, 0.5)]}  # flushed, not closed
+        for update in range(2, 6):  # within the flush interval: written at close
+            writer.write({"update": update, "env_steps": 8 * update, "episodic_return": float(update)})
+    scalars = read_scalars(tmp_path / "tensorboard")
+    assert scalars["charts/episodic_return"] == [(8 * u, float(u)) for u in range(1, 6)]
+    (events_file,) = (tmp_path / "tensorboard").iterdir()
+    data, offset, events = events_file.read_bytes(), 0, 0
+    while offset < len(data):
+        offset += 12 + struct.unpack_from("<Q", data, offset)[0] + 4
+        events += 1
+    assert events == 1 + 5  # the file-version event, then one per record
+
+
 # The child limits its own file size before running the CLI (no preexec_fn: forking a
 # multithreaded JAX process and running Python in the child can deadlock).
 LIMITED_CLI = """

@@ -48,22 +48,32 @@ def tensorboard_tag(name: str) -> str | None:
 class _TensorBoardFile:
     """One TensorBoard event file, written in the caller's thread (errors surface here)."""
 
+    FLUSH_EVERY_S = 1.0  # at most one flush a second: tensorboardX's flush fsyncs the file
+
     def __init__(self, folder: Path):
         from tensorboardX.event_file_writer import EventsWriter
 
         folder.mkdir(parents=True, exist_ok=True)
         self._events = EventsWriter(str(folder / "events"))
         self.path = self._events._file_name  # only for error messages
+        self._flushed_at = -math.inf
 
     def add_scalars(self, scalars: dict[str, float], step: int) -> None:
+        """All of ``scalars`` as one event (one summary with a value per tag, as TensorFlow's merged
+        summaries are written). With an event per tag and a flush (fsync) per record, a record of 14
+        scalars took 0.55 ms instead of 0.10 ms: 0.2 s of the PPO CartPole device preset's 390
+        records, written while the device waits between pieces."""
         import time
 
         from tensorboardX.proto.event_pb2 import Event
-        from tensorboardX.summary import scalar
+        from tensorboardX.proto.summary_pb2 import Summary
 
-        for tag, value in scalars.items():
-            self._events.write_event(Event(summary=scalar(tag, value), step=step, wall_time=time.time()))
-        self._events.flush()
+        values = [Summary.Value(tag=tag, simple_value=value) for tag, value in scalars.items()]
+        self._events.write_event(Event(summary=Summary(value=values), step=step, wall_time=time.time()))
+        now = time.monotonic()
+        if now - self._flushed_at >= self.FLUSH_EVERY_S:  # TensorBoard sees the run live; close flushes the rest
+            self._events.flush()
+            self._flushed_at = now
 
     def close(self) -> None:
         self._events.close()

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import math
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -219,18 +220,18 @@ def check_finite_pieces(metrics: dict[str, np.ndarray], begin: int, unit: str, s
 
 
 def metric_records(metrics: dict[str, np.ndarray], unit: str, begin: int) -> list[dict[str, Any]]:
-    """One metrics.jsonl record per iteration: the mean over seeds, and each seed's return."""
-    records = []
-    for index in range(metrics["env_steps"].shape[1]):
-        record = {unit: begin + index + 1, "env_steps": int(metrics["env_steps"][0, index])}
-        for name, values in metrics.items():
-            if name != "env_steps":
-                column = values[:, index].astype(np.float64)
-                record[name] = float(np.nanmean(column)) if np.isfinite(column).any() else float("nan")
-        record["episodic_return_per_seed"] = [None if np.isnan(r) else float(r)
-                                              for r in metrics["episodic_return"][:, index]]
-        records.append(record)
-    return records
+    """One metrics.jsonl record per iteration of ``metrics`` (``[num_seeds, n]`` per name): the mean
+    over seeds (NaN where every seed's value is NaN), and each seed's return."""
+    with warnings.catch_warnings():  # an all-NaN column's mean is NaN, which is what the record holds
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = {name: np.nanmean(values.astype(np.float64), axis=0).tolist()
+                 for name, values in metrics.items() if name != "env_steps"}
+    env_steps = metrics["env_steps"][0].tolist()
+    returns = metrics["episodic_return"].T.tolist()
+    return [{unit: begin + index + 1, "env_steps": int(env_steps[index]),
+             **{name: column[index] for name, column in means.items()},
+             "episodic_return_per_seed": [None if math.isnan(r) else r for r in returns[index]]}
+            for index in range(len(env_steps))]
 
 
 def _summary(algorithm: str, config: Any, seeds: np.ndarray, metrics: dict[str, np.ndarray], program: DeviceProgram,
