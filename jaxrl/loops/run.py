@@ -163,13 +163,17 @@ class RunRecorder:
         ``best_model``); ``state`` has a leading seed axis in the device loop."""
         if not self.writes:
             return
-        for index, (value, directory) in enumerate(zip(record["eval_return_per_seed"], self.best_dirs())):
-            if value > self.best_eval[index]:
-                self.best_eval[index] = value
-                seed_state = state if self.loop == "host" else jax.tree.map(lambda leaf, i=index: leaf[i], state)
-                save_sub_run(directory, self.algorithm, dataclasses.replace(self.config, seed=self.config.seed + index),
-                             seed_state, {"env_steps": record["env_steps"], "loop": self.loop, "eval_return": value,
-                                          self.unit: record[self.unit]}, keep=1)
+        values, directories = record["eval_return_per_seed"], self.best_dirs()
+        improved = [index for index, value in enumerate(values) if value > self.best_eval[index]]
+        if improved and self.loop == "device":  # sliced on the host: indexing device arrays compiles per leaf shape
+            state = jax.tree.map(np.asarray, state)
+        for index in improved:
+            self.best_eval[index] = values[index]
+            seed_state = state if self.loop == "host" else jax.tree.map(lambda leaf, i=index: leaf[i], state)
+            config = dataclasses.replace(self.config, seed=self.config.seed + index)
+            meta = {"env_steps": record["env_steps"], "loop": self.loop, "eval_return": values[index],
+                    self.unit: record[self.unit]}
+            save_sub_run(directories[index], self.algorithm, config, seed_state, meta, keep=1)
 
     def checkpoint(self, tree: Any, env_steps: int, extra: dict[str, Any] | None = None, **meta: Any) -> Path | None:
         """Save ``tree`` (+ ``extra`` pytrees) with the counters, the early-stopping state and ``meta``."""
