@@ -25,6 +25,7 @@ from jaxrl.config import field_docs
 from jaxrl.core.platform import use_compilation_cache
 from jaxrl.envs.suites import is_jax_suite_id
 from jaxrl.io.run_dir import next_free_run_dir
+from jaxrl.io.run_summary import curve_line, mean_over_seeds, unfinished_note
 
 _NONE_WORDS = ("none", "null")
 
@@ -279,7 +280,8 @@ def _train(args: argparse.Namespace) -> None:
     last = result.history[-1]
     stopped = f" ({last['stop_reason']})" if "stop_reason" in last else ""
     print(f"trained {last['env_steps']} env steps{stopped}; run dir: {run_dir}", file=sys.stderr)
-    _say_if_no_episode_finished([last["episodic_return"]], [config.seed], last["env_steps"])
+    _say_after_run(run_dir, last["env_steps"], [record["episodic_return"] for record in result.history],
+                   [last["episodic_return"]], [config.seed])
     print(json.dumps({"run_dir": str(run_dir), "env_steps": last["env_steps"],
                       "episodic_return": last["episodic_return"], "last_evaluation": last_evaluation(result.history)}))
 
@@ -295,7 +297,8 @@ def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: An
     print(f"trained {args.num_seeds} seed(s) x {summary['env_steps_per_seed']} env steps{stopped} in "
           f"{summary['train_s']:.1f} s (+{summary['compile_s']:.1f} s compile{evaluations}, "
           f"{summary['aggregate_sps']:,.0f} steps/s); run dir: {run_dir}", file=sys.stderr)
-    _say_if_no_episode_finished(summary["final_episodic_return"], summary["seeds"], summary["env_steps_per_seed"])
+    curve = mean_over_seeds(result.metrics["episodic_return"].tolist()) if result.metrics else []
+    _say_after_run(run_dir, summary["env_steps_per_seed"], curve, summary["final_episodic_return"], summary["seeds"])
     print(json.dumps({"run_dir": str(run_dir), **{k: summary[k] for k in (
         "env_steps_per_seed", "final_episodic_return", "mean_final_episodic_return", "aggregate_sps",
         "last_evaluation")}}))
@@ -321,13 +324,12 @@ def _train_sweep(args: argparse.Namespace, config: Any, run_dir: Path, mesh: Any
         {**point, "iqm": row["iqm"], "mean": row["mean"]} for point, row in zip(result.points, result.rows)]}))
 
 
-def _say_if_no_episode_finished(returns: list[float | None], seeds: list[int], env_steps: int) -> None:
-    """Explain a null ``episodic_return``: no episode of that seed ended within the run."""
-    unfinished = [seed for seed, value in zip(seeds, returns) if value is None or not math.isfinite(value)]
-    if unfinished:
-        which = "" if len(returns) == 1 else f"seed(s) {unfinished}: "
-        print(f"{which}no episode finished in {env_steps} env steps (the episodes are longer than the run), "
-              "so episodic_return is null", file=sys.stderr)
+def _say_after_run(run_dir: Path, env_steps: int, curve: list[float], final: list[float | None],
+                   seeds: list[int]) -> None:
+    """The learning curve of the training return in one line, and why a seed has no return."""
+    for line in (curve_line(env_steps, curve, run_dir, sys.stderr.encoding), unfinished_note(final, seeds, env_steps)):
+        if line is not None:
+            print(line, file=sys.stderr)
 
 
 def _eval(args: argparse.Namespace) -> None:

@@ -1,6 +1,7 @@
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -13,6 +14,11 @@ from jaxrl.io.checkpoint import list_checkpoints
 
 def last_json_line(text):
     return json.loads(text.strip().splitlines()[-1])
+
+
+def curve_columns(line):
+    """Characters of the learning curve in `jaxrl train`'s "episodic return A <curve> B over ..." line."""
+    return len(re.fullmatch(r"episodic return \S+ (.+) \S+ over .*", line).group(1))
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +88,8 @@ def test_the_cli_stores_the_small_programs_too(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"}
     run = subprocess.run([sys.executable, "-m", "jaxrl.cli", "train", "ppo", "--env", "CartPole-v1",
                           "--total-timesteps", "512", "--run-dir", str(tmp_path / "r"), "--no-progress"],
-                         capture_output=True, text=True, timeout=300, env={**env, "JAXRL_COMPILATION_CACHE": str(cache)})
+                         capture_output=True, text=True, timeout=300,
+                         env={**env, "JAXRL_COMPILATION_CACHE": str(cache)})
     assert run.returncode == 0, run.stderr
     assert len(list(cache.iterdir())) >= 20  # with JAX's one-second rule: the update alone
 
@@ -194,7 +201,10 @@ def test_off_policy_train_eval_and_plot_through_the_cli(tmp_path, capsys):
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["env_steps"] for r in records] == [200, 400, 600]
     assert records[-1]["critic_loss"] is not None and records[-1]["actor_loss"] is not None
-    capsys.readouterr()
+    curve = capsys.readouterr().err.strip().splitlines()[-1]  # the run's learning curve in one line
+    start, end = records[0]["episodic_return"], records[-1]["episodic_return"]
+    assert curve_columns(curve) == 3 and curve.startswith(f"episodic return {start:.1f} ") and curve.endswith(
+        f" {end:.1f} over 600 env steps (chart: jaxrl plot {run_dir})")
     assert main(["eval", str(run_dir), "--episodes", "2"]) == 0
     assert last_json_line(capsys.readouterr().out)["episodes"] == 2
     assert main(["plot", str(run_dir)]) == 0
@@ -246,8 +256,11 @@ def test_device_loop_through_the_cli_with_seeds_and_eval(tmp_path, capsys):
     code = main(["train", "ppo", "--env", "phys2d/CartPole-v1", "--loop", "device", "--num-seeds", "2",
                  "--total-timesteps", "1024", "--num-steps", "32", "--num-envs", "8", "--run-dir", str(run_dir)])
     assert code == 0
-    printed = last_json_line(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    printed = last_json_line(captured.out)
     assert printed["env_steps_per_seed"] == 1024 and len(printed["final_episodic_return"]) == 2
+    curve = captured.err.strip().splitlines()[-1]
+    assert "over 1,024 env steps (chart: jaxrl plot" in curve and curve_columns(curve) == 4  # a column per update
     assert (run_dir / "results.json").is_file() and (run_dir / "seed_2" / "config.json").is_file()
     assert main(["eval", str(run_dir / "seed_2"), "--episodes", "2"]) == 0
     assert last_json_line(capsys.readouterr().out)["episodes"] == 2
