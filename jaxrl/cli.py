@@ -25,7 +25,7 @@ from jaxrl.config import field_docs
 from jaxrl.core.platform import use_compilation_cache
 from jaxrl.envs.suites import is_jax_suite_id
 from jaxrl.io.run_dir import next_free_run_dir
-from jaxrl.io.run_summary import curve_line, mean_over_seeds, unfinished_note
+from jaxrl.io.run_summary import after_run_lines, mean_over_seeds
 
 _NONE_WORDS = ("none", "null")
 
@@ -280,8 +280,9 @@ def _train(args: argparse.Namespace) -> None:
     last = result.history[-1]
     stopped = f" ({last['stop_reason']})" if "stop_reason" in last else ""
     print(f"trained {last['env_steps']} env steps{stopped}; run dir: {run_dir}", file=sys.stderr)
-    _say_after_run(run_dir, last["env_steps"], [record["episodic_return"] for record in result.history],
-                   [last["episodic_return"]], [config.seed])
+    for line in after_run_lines(run_dir, last["env_steps"], [record["episodic_return"] for record in result.history],
+                                [last["episodic_return"]], [config.seed], sys.stderr.encoding):
+        print(line, file=sys.stderr)
     print(json.dumps({"run_dir": str(run_dir), "env_steps": last["env_steps"],
                       "episodic_return": last["episodic_return"], "last_evaluation": last_evaluation(result.history)}))
 
@@ -298,7 +299,9 @@ def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: An
           f"{summary['train_s']:.1f} s (+{summary['compile_s']:.1f} s compile{evaluations}, "
           f"{summary['aggregate_sps']:,.0f} steps/s); run dir: {run_dir}", file=sys.stderr)
     curve = mean_over_seeds(result.metrics["episodic_return"].tolist()) if result.metrics else []
-    _say_after_run(run_dir, summary["env_steps_per_seed"], curve, summary["final_episodic_return"], summary["seeds"])
+    for line in after_run_lines(run_dir, summary["env_steps_per_seed"], curve, summary["final_episodic_return"],
+                                summary["seeds"], sys.stderr.encoding):
+        print(line, file=sys.stderr)
     print(json.dumps({"run_dir": str(run_dir), **{k: summary[k] for k in (
         "env_steps_per_seed", "final_episodic_return", "mean_final_episodic_return", "aggregate_sps",
         "last_evaluation")}}))
@@ -322,14 +325,6 @@ def _train_sweep(args: argparse.Namespace, config: Any, run_dir: Path, mesh: Any
     print(sweep_table(result.rows, list(sweep)), file=sys.stderr)
     print(json.dumps({"run_dir": str(run_dir), "points": [
         {**point, "iqm": row["iqm"], "mean": row["mean"]} for point, row in zip(result.points, result.rows)]}))
-
-
-def _say_after_run(run_dir: Path, env_steps: int, curve: list[float], final: list[float | None],
-                   seeds: list[int]) -> None:
-    """The learning curve of the training return in one line, and why a seed has no return."""
-    for line in (curve_line(env_steps, curve, run_dir, sys.stderr.encoding), unfinished_note(final, seeds, env_steps)):
-        if line is not None:
-            print(line, file=sys.stderr)
 
 
 def _eval(args: argparse.Namespace) -> None:

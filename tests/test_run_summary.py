@@ -2,7 +2,15 @@
 
 import math
 
-from jaxrl.io.run_summary import ASCII_BLOCKS, column_means, curve_line, mean_over_seeds, sparkline, unfinished_note
+from jaxrl.io.run_summary import (
+    ASCII_BLOCKS,
+    after_run_lines,
+    column_means,
+    curve_line,
+    mean_over_seeds,
+    sparkline,
+    unfinished_note,
+)
 
 NAN = float("nan")
 
@@ -42,3 +50,10 @@ def test_unfinished_note_names_the_seeds_without_a_return():
     assert unfinished_note([1.0, 2.0], [1, 2], 64) is None
     assert unfinished_note([None], [1], 64).startswith("no episode finished in 64 env steps")
     assert unfinished_note([1.0, NAN], [1, 2], 64).startswith("seed(s) [2]: no episode finished")
+
+
+def test_after_run_lines_are_the_curve_then_the_note():
+    assert after_run_lines("r", 64, [1.0, 2.0], [2.0], [1]) == [curve_line(64, [1.0, 2.0], "r")]
+    curve, note = after_run_lines("r", 64, [1.0, 2.0], [2.0, None], [1, 2])
+    assert curve.startswith("episodic return 1.0") and note.startswith("seed(s) [2]: no episode finished")
+    assert after_run_lines("r", 64, [NAN], [None], [1]) == [unfinished_note([None], [1], 64)]

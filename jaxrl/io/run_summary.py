@@ -75,3 +75,11 @@ def unfinished_note(returns: Sequence[float | None], seeds: Sequence[int], env_s
     which = "" if len(returns) == 1 else f"seed(s) {unfinished}: "
     return (f"{which}no episode finished in {env_steps} env steps (the episodes are longer than the run), "
             "so episodic_return is null")
+
+
+def after_run_lines(run_dir: str | Path, env_steps: int, curve: Sequence[float], final: Sequence[float | None],
+                    seeds: Sequence[int], encoding: str | None = None) -> list[str]:
+    """What ``jaxrl train`` says after a run: the learning curve of ``curve`` (the training return
+    per record) and, where a seed's ``final`` return is null, why."""
+    lines = (curve_line(env_steps, curve, run_dir, encoding), unfinished_note(final, seeds, env_steps))
+    return [line for line in lines if line is not None]
