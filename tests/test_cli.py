@@ -81,9 +81,9 @@ def test_the_cli_stores_compiled_programs_in_the_persistent_cache(tmp_path):
 
 
 def test_the_cli_stores_the_small_programs_too(tmp_path):
-    """A host-loop run compiles dozens of small programs eagerly (initialisers, key splits); JAX
-    stores only programs that compiled in a second or more unless told otherwise, which left
-    2.5 s of every repeated CartPole run to compile again."""
+    """A host-loop run compiles small programs (key splits, the rollout's stacking, the policy);
+    JAX stores only programs that compiled in a second or more unless told otherwise, which left
+    them to compile again in every repeated run."""
     cache = tmp_path / "cache"
     env = {key: value for key, value in os.environ.items() if key != "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"}
     run = subprocess.run([sys.executable, "-m", "jaxrl.cli", "train", "ppo", "--env", "CartPole-v1",
@@ -91,7 +91,7 @@ def test_the_cli_stores_the_small_programs_too(tmp_path):
                          capture_output=True, text=True, timeout=300,
                          env={**env, "JAXRL_COMPILATION_CACHE": str(cache)})
     assert run.returncode == 0, run.stderr
-    assert len(list(cache.iterdir())) >= 20  # with JAX's one-second rule: the update alone
+    assert len(list(cache.iterdir())) >= 8  # 11 here; with JAX's one-second rule 2 (the init and the update)
 
 
 @pytest.mark.parametrize("argv, message", [

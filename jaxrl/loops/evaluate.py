@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.agents.registry import get_algorithm
-from jaxrl.core.platform import matmul_precision
+from jaxrl.core.platform import matmul_precision, run_once_compiler_options
 from jaxrl.envs.device import DeviceEnv, make_device_env
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
 from jaxrl.io.checkpoint import CheckpointError, latest_good_checkpoint, read_checkpoint, restore_state
@@ -106,7 +106,10 @@ def restore_into_template(agent: Agent, config: Any, state_dict: dict, path: Pat
         spec = HostVectorEnv(env).spec
     finally:
         env.close()
-    template = agent.init(jax.random.PRNGKey(0), spec, config)
+    # one compiled program instead of eager op-by-op compiles (seconds on a CPU); its values are
+    # overwritten, except fields added later (FIELDS_ADDED_LATER), which start from constants
+    template = jax.jit(lambda key: agent.init(key, spec, config),
+                       compiler_options=run_once_compiler_options())(jax.random.PRNGKey(0))
     return restore_state(template, state_dict, path)
 
 

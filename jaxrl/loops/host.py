@@ -36,6 +36,7 @@ from jaxrl.loops.memory_budget import (
 )
 from jaxrl.loops.run import RunRecorder, key_from_list, key_to_list
 from jaxrl.loops.training_eval import host_evaluator
+from jaxrl.nets.init import eager_values
 from jaxrl.types import Agent
 
 
@@ -106,7 +107,8 @@ def host_run(algorithm: Algorithm, config: Any, run_dir: str | Path | None, unit
         # the agent's functions trace in the caller's loop, inside this
         with matmul_precision(config.matmul_precision):
             key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))
-            state = agent.init(init_key, env.spec, config)
+            with eager_values():  # one compiled init, with the values the eager init had
+                state = jax.jit(lambda key: agent.init(key, env.spec, config))(init_key)
             recorder = RunRecorder(algorithm.name, config, run_dir, unit=unit, loop="host", total_steps=total_steps,
                                    resume=resume, overwrite=overwrite,
                                    evaluator=host_evaluator(agent, config) if config.eval_every else None)

@@ -34,3 +34,26 @@ def test_vmapped_init_inside_jit_gives_each_key_its_own_matrix():
     for index, key in enumerate(keys):
         np.testing.assert_allclose(batched[index], orthogonal()(key, (8, 8)), atol=1e-6)
     assert not jnp.allclose(batched[0], batched[1])
+
+
+@pytest.mark.parametrize("algorithm, env_id", [("ppo", "CartPole-v1"), ("ppo", "Pendulum-v1"), ("sac", "Pendulum-v1")])
+def test_a_jitted_init_under_eager_values_starts_where_the_eager_init_did(algorithm, env_id):
+    """The host loop jits its agent's init inside ``eager_values``: bit for bit the eager init's
+    parameters (without it, PPO's one-column heads came out one ulp apart), so host runs keep
+    their trajectories."""
+    from jaxrl.agents.registry import get_algorithm
+    from jaxrl.api import config_for
+    from jaxrl.envs.host import host_env_for
+    from jaxrl.nets.init import eager_values
+
+    config = config_for(algorithm, env_id, seed=1)
+    agent = get_algorithm(algorithm).agent_for(config)
+    env = host_env_for(config)
+    spec = env.spec
+    env.close()
+    key = jax.random.PRNGKey(3)
+    eager = agent.init(key, spec, config)
+    with eager_values():
+        jitted = jax.jit(lambda k: agent.init(k, spec, config))(key)
+    for leaf, other in zip(jax.tree.leaves(eager), jax.tree.leaves(jitted), strict=True):
+        np.testing.assert_array_equal(np.asarray(leaf), np.asarray(other))
