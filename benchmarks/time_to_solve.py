@@ -8,7 +8,7 @@ Pendulum (bar -200): each (agent, seed) is one ``jaxrl.run_device`` call with th
 and no other flags, timed from the call to the saved agent (compilation included), and again
 stopped at the first evaluation during training that reaches the bar (:data:`PENDULUM_EVAL_STOP`); then
 ``--vmapped-agents`` with ``--vmapped-seeds`` seeds in one vmapped run (timed as a whole), and
-``--host-agents`` from the host loop's preset (gymnasium ``Pendulum-v1``, one env; first seed).
+``--host-agents`` from the host loop's preset (gymnasium ``Pendulum-v1``; every seed).
 
 CartPole (bar 475): PPO, each row a fresh process timed from its start to its exit, i.e. to the
 saved agent (imports, compilation, training, checkpoints): ``jaxrl train ppo`` with the preset of
@@ -95,7 +95,7 @@ def solve_vmapped(algorithm: str, first_seed: int, num_seeds: int, episodes: int
 
 
 def solve_host(algorithm: str, seed: int, episodes: int) -> dict:
-    """The host loop's preset (gymnasium ``Pendulum-v1``, one env), timed from the call to the saved agent."""
+    """The host loop's preset (gymnasium ``Pendulum-v1``), timed from the call to the saved agent."""
     config = jaxrl.config_for(algorithm, "Pendulum-v1", seed=seed, progress=False)
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vmapped-agents", nargs="*", default=["td3", "ddpg"],
                         help="Pendulum: agents also timed with --vmapped-seeds seeds in one vmapped run")
     parser.add_argument("--host-agents", nargs="*", default=["td3"],
-                        help="Pendulum: agents also timed from the host loop's preset, first seed only")
+                        help="Pendulum: agents also timed from the host loop's preset (gymnasium's Pendulum-v1)")
     args = parser.parse_args(argv)
     sb3 = sb3_rows(args.task, args.seeds, args.episodes, args.sb3_python) if args.sb3_python else []
     if args.task == "cartpole":
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     rows += [row for row in sb3 if "wall_s" in row]
     extra_rows = [solve_vmapped(algorithm, args.seeds[0], args.vmapped_seeds, args.episodes)
                   for algorithm in args.vmapped_agents]
-    extra_rows += [solve_host(algorithm, args.seeds[0], args.episodes) for algorithm in args.host_agents]
+    extra_rows += [solve_host(algorithm, seed, args.episodes) for algorithm in args.host_agents for seed in args.seeds]
     for row in extra_rows:
         print(json.dumps(row), flush=True)
     algorithms = list(dict.fromkeys(row["algorithm"] for row in rows))

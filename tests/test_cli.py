@@ -191,7 +191,8 @@ def test_mismatched_checkpoint_names_the_mismatch(capsys, tmp_path, trained_run)
 
 def test_off_policy_train_eval_and_plot_through_the_cli(tmp_path, capsys):
     run_dir = tmp_path / "td3"
-    code = main(["train", "td3", "--env", "Pendulum-v1", "--total-timesteps", "600", "--learning-starts", "300",
+    code = main(["train", "td3", "--env", "Pendulum-v1", "--num-envs", "1", "--total-timesteps", "600",
+                 "--learning-starts", "300",
                  "--hidden-sizes", "32", "32", "--batch-size", "32", "--log-every", "200", "--run-dir", str(run_dir),
                  "--no-progress"])
     assert code == 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from jaxrl.agents.offpolicy import PENDULUM_DEVICE_PRESET, PENDULUM_PRESET
+from jaxrl.agents.offpolicy import PENDULUM_FAST_PRESET, PENDULUM_IDS
 from jaxrl.agents.td3 import TD3, TD3Config
 from jaxrl.config import hparam
 
@@ -27,6 +27,5 @@ class DDPGConfig(TD3Config):
     noise_clip: float = hparam(0.0)
 
 
-DDPG_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": {**PENDULUM_PRESET, "gamma": 0.98},
-                                           "phys2d/Pendulum-v0": {**PENDULUM_DEVICE_PRESET, "gamma": 0.98,
-                                                                  "n_step": 3}}  # n=5: 7/10
+DDPG_PRESETS: dict[str, dict[str, Any]] = dict.fromkeys(  # n=5: 7/10 in the device loop
+    PENDULUM_IDS, {**PENDULUM_FAST_PRESET, "gamma": 0.98, "n_step": 3})

@@ -19,8 +19,8 @@ from flax import struct
 from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, noise_or_zeros
 from jaxrl.agents.offpolicy import (
     ADAM,
-    PENDULUM_DEVICE_PRESET,
-    PENDULUM_PRESET,
+    PENDULUM_FAST_PRESET,
+    PENDULUM_IDS,
     ActorCriticState,
     OffPolicyConfig,
     actor_critic_networks,
@@ -67,8 +67,7 @@ class SACConfig(OffPolicyConfig):
         return self
 
 
-SAC_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": dict(PENDULUM_PRESET),
-                                          "phys2d/Pendulum-v0": dict(PENDULUM_DEVICE_PRESET)}
+SAC_PRESETS: dict[str, dict[str, Any]] = dict.fromkeys(PENDULUM_IDS, PENDULUM_FAST_PRESET)
 # Playground's DM-Control envs in the device loop: the Pendulum device path's 16 envs and 8 gradient
 # steps per vector step (CartpoleBalance: 3/3 seeds evaluate >= 939 at 50k env steps). Full float32
 # products, as PPO's DM-Control preset (see there).

@@ -21,8 +21,8 @@ from flax import struct
 from jaxrl.agents.base import no_carry, noise_or_zeros
 from jaxrl.agents.offpolicy import (
     ADAM,
-    PENDULUM_DEVICE_PRESET,
-    PENDULUM_PRESET,
+    PENDULUM_FAST_PRESET,
+    PENDULUM_IDS,
     ActorCriticState,
     OffPolicyConfig,
     actor_critic_networks,
@@ -79,8 +79,7 @@ class TD3Config(OffPolicyConfig):
         return self
 
 
-TD3_PRESETS: dict[str, dict[str, Any]] = {"Pendulum-v1": {**PENDULUM_PRESET, "gamma": 0.98},
-                                          "phys2d/Pendulum-v0": {**PENDULUM_DEVICE_PRESET, "gamma": 0.98}}
+TD3_PRESETS: dict[str, dict[str, Any]] = dict.fromkeys(PENDULUM_IDS, {**PENDULUM_FAST_PRESET, "gamma": 0.98})
 
 
 @struct.dataclass

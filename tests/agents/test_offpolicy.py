@@ -185,13 +185,14 @@ def test_off_policy_agents_learn_a_tiny_continuous_task(algorithm):
 
 
 @pytest.mark.parametrize("algorithm", ["ddpg", "td3", "sac"])
-def test_the_device_pendulum_is_the_fast_path_out_of_the_box(algorithm):
+def test_both_loops_pendulum_presets_are_the_fast_recipe(algorithm):
     config = jaxrl.config_for(algorithm, "phys2d/Pendulum-v0")
-    # many envs and several gradient steps per vector step, in one scan (see PENDULUM_DEVICE_PRESET)
+    # many envs and several gradient steps per vector step (in one scan in the device loop; see PENDULUM_FAST_PRESET)
     assert (config.num_envs, config.updates_per_step) == (8, 8)
     assert config.total_timesteps == 9_000 and config.n_step == (3 if algorithm == "ddpg" else 5)
     assert config.hidden_sizes == (64, 64) and config.batch_size == 128  # cheap gradient steps on a CPU
-    assert jaxrl.config_for(algorithm, "Pendulum-v1").num_envs == 1  # the host-loop preset is unchanged
+    host = jaxrl.config_for(algorithm, "Pendulum-v1")  # gymnasium's Pendulum in the host loop: the same numbers
+    assert dataclasses.replace(host, env=config.env) == config
 
 
 @pytest.mark.parametrize("algorithm", ["td3", "sac"])
