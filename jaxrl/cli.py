@@ -25,7 +25,7 @@ from jaxrl.config import field_docs
 from jaxrl.core.platform import use_compilation_cache
 from jaxrl.envs.suites import is_jax_suite_id
 from jaxrl.io.run_dir import next_free_run_dir
-from jaxrl.io.run_summary import after_run_lines, mean_over_seeds
+from jaxrl.io.run_summary import after_run_lines
 
 _NONE_WORDS = ("none", "null")
 
@@ -298,7 +298,7 @@ def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: An
     print(f"trained {args.num_seeds} seed(s) x {summary['env_steps_per_seed']} env steps{stopped} in "
           f"{summary['train_s']:.1f} s (+{summary['compile_s']:.1f} s compile{evaluations}, "
           f"{summary['aggregate_sps']:,.0f} steps/s); run dir: {run_dir}", file=sys.stderr)
-    curve = mean_over_seeds(result.metrics["episodic_return"].tolist()) if result.metrics else []
+    curve = [record["episodic_return"] for record in result.history]  # the mean over seeds
     for line in after_run_lines(run_dir, summary["env_steps_per_seed"], curve, summary["final_episodic_return"],
                                 summary["seeds"], sys.stderr.encoding):
         print(line, file=sys.stderr)

@@ -7,7 +7,6 @@ from jaxrl.io.run_summary import (
     after_run_lines,
     column_means,
     curve_line,
-    mean_over_seeds,
     sparkline,
     unfinished_note,
 )
@@ -39,11 +38,6 @@ def test_curve_line_reads_first_and_last_finite_returns():
     assert curve_line(100, [NAN, 20.0], "r") is None  # one finite return is not a curve
     assert "_@" in curve_line(10, [1.0, 2.0], "r", encoding="ascii")
     assert "▁█" in curve_line(10, [1.0, 2.0], "r", encoding="utf-8")
-
-
-def test_mean_over_seeds_per_record():
-    first, second, third = mean_over_seeds([[1.0, NAN, NAN], [3.0, 4.0, NAN]])
-    assert (first, second) == (2.0, 4.0) and math.isnan(third)
 
 
 def test_unfinished_note_names_the_seeds_without_a_return():

@@ -61,12 +61,6 @@ def curve_line(env_steps: int, returns: Sequence[float], run_dir: str | Path,
             f"{env_steps:,} env steps (chart: jaxrl plot {run_dir})")
 
 
-def mean_over_seeds(returns_per_seed: Sequence[Sequence[float]]) -> list[float]:
-    """``[num_seeds][num_records]`` -> each record's mean over the seeds with a finite value (NaN
-    where none has one)."""
-    return [column_means(column, 1)[0] for column in zip(*returns_per_seed)]
-
-
 def unfinished_note(returns: Sequence[float | None], seeds: Sequence[int], env_steps: int) -> str | None:
     """Why a final ``episodic_return`` is null: no episode of that seed ended within the run."""
     unfinished = [seed for seed, value in zip(seeds, returns) if value is None or not math.isfinite(value)]

@@ -30,7 +30,7 @@ from jaxrl.io.files import writing
 from jaxrl.loops.device import DeviceProgram, OffPolicyCarry, make_program, over_seeds
 from jaxrl.loops.guards import check_finite_metrics
 from jaxrl.loops.memory_budget import available_device_bytes, check_fits, tree_bytes
-from jaxrl.loops.run import RunRecorder
+from jaxrl.loops.run import RunRecorder, seeds_on_host
 from jaxrl.loops.schedules import segment_bounds
 from jaxrl.loops.training_eval import device_evaluator, evaluation_history
 
@@ -41,6 +41,7 @@ class DeviceRunResult(NamedTuple):
     states: Any  # the final train states, leading axis [num_seeds]
     metrics: dict[str, np.ndarray]  # [num_seeds, num_updates or num_records] per name
     summary: dict[str, Any]  # per-seed and aggregate results (what results.json holds)
+    history: list[dict[str, Any]]  # this process's metrics records (since a resume), as metrics.jsonl holds them
 
     def seed_state(self, index: int = 0) -> Any:
         """The final train state of the run's ``index``-th seed (``config.seed + index``)."""
@@ -171,7 +172,7 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     summary.update(eval_s=recorder.eval_s, evaluations=evaluations, last_evaluation=(evaluations or [None])[-1])
     if recorder.writes:
         write_seed_runs(recorder.run_dir, algorithm, config, seeds, carry.state, summary)
-    return DeviceRunResult(carry.state, metrics, summary)
+    return DeviceRunResult(carry.state, metrics, summary, recorder.history)
 
 
 def piece_every(config: Any, checkpointing: bool) -> int:
@@ -254,10 +255,10 @@ def _summary(algorithm: str, config: Any, seeds: np.ndarray, metrics: dict[str, 
 def write_seed_runs(run_dir: Path, algorithm: str, config: Any, seeds: np.ndarray, states: Any,
                      summary: dict[str, Any]) -> None:
     """An evaluable sub-run per seed (its config and final train state) and results.json."""
-    states = jax.tree.map(np.asarray, states)  # one copy to the host, sliced there (no compile per leaf shape)
+    seed_states = seeds_on_host(states, range(len(seeds)))
     for index, seed in enumerate(seeds):
         save_sub_run(run_dir / f"seed_{seed}", algorithm, dataclasses.replace(config, seed=int(seed)),
-                     jax.tree.map(lambda x, i=index: x[i], states),
+                     seed_states[index],
                      {"env_steps": summary["env_steps_per_seed"], "loop": "device"}, keep=config.keep_checkpoints)
     with writing(run_dir / "results.json"):
         (run_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -56,6 +57,13 @@ class Resumed(NamedTuple):
     meta: dict[str, Any]  # the checkpoint's meta (counters, key, loop-specific entries)
     extra: dict[str, Any]  # extra pytrees as state dicts (e.g. the host loop's replay buffer)
     path: Path  # the checkpoint it came from
+
+
+def seeds_on_host(states: Any, indices: Iterable[int]) -> dict[int, Any]:
+    """``{index: that seed's slice of states}`` for ``states`` with a leading seed axis, copied to the
+    host once and sliced there: indexing device arrays compiles a program per leaf shape."""
+    host = jax.tree.map(np.asarray, states)
+    return {index: jax.tree.map(lambda leaf, i=index: leaf[i], host) for index in indices}
 
 
 class RunRecorder:
@@ -165,11 +173,10 @@ class RunRecorder:
             return
         values, directories = record["eval_return_per_seed"], self.best_dirs()
         improved = [index for index, value in enumerate(values) if value > self.best_eval[index]]
-        if improved and self.loop == "device":  # sliced on the host: indexing device arrays compiles per leaf shape
-            state = jax.tree.map(np.asarray, state)
+        seed_states = {0: state} if self.loop == "host" else seeds_on_host(state, improved)
         for index in improved:
             self.best_eval[index] = values[index]
-            seed_state = state if self.loop == "host" else jax.tree.map(lambda leaf, i=index: leaf[i], state)
+            seed_state = seed_states[index]
             config = dataclasses.replace(self.config, seed=self.config.seed + index)
             meta = {"env_steps": record["env_steps"], "loop": self.loop, "eval_return": values[index],
                     self.unit: record[self.unit]}
