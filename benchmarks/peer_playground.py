@@ -8,7 +8,7 @@ Also brax's own envs (``brax/<name>``) against brax's trainer with brax's publis
     python benchmarks/peer_playground.py --tasks brax/ant --total-timesteps 50000000 --num-evals 10
 
 For ``brax/<name>`` tasks the published config is the one brax's training notebook gives for that env
-(:data:`BRAX_PUBLISHED`), the env is ``brax.envs.get_environment(name, backend)`` on both sides with the
+(``jaxrl.agents.published.BRAX_PUBLISHED``), the env is ``brax.envs.get_environment(name, backend)`` on both sides with the
 backend jaxrl picks (``JAXRL_BRAX_BACKEND``, default ``mjx``), and brax's trainer wraps it with its own
 training wrapper, as brax's notebook does.
 
@@ -16,7 +16,8 @@ Playground's side is ``brax.training.agents.<algorithm>.train`` with
 ``mujoco_playground.config.dm_control_suite_params.brax_<algorithm>_config(task)`` (only
 ``num_timesteps`` and ``num_evals`` changed) on the env wrapped by Playground's ``wrap_for_brax_training``,
 as Playground's own training notebooks do. jaxrl's side maps the same numbers onto its config
-(:func:`ppo_overrides`, :func:`sac_overrides`). PPO: the same envs, samples per update, epochs,
+(``jaxrl.agents.published``: ``brax_ppo_fields``, ``brax_sac_fields``; the same
+mapping gives ``brax/ant`` and Playground's locomotion and manipulation ids their presets). PPO: the same envs, samples per update, epochs,
 minibatches, step size, discount, lambda, clip, entropy and value weights, reward scale, observation
 normalisation, and network shape (a 32x4 policy and a 256x5 value net, swish). SAC: the same envs,
 batch, gradient steps per env step, replay sizes, step size, discount, Polyak rate, LayerNorm critics,
@@ -44,21 +45,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _meta import write_result
 
+from jaxrl.agents.published import FIELDS, published_config
 from jaxrl.envs.brax_suite import PREFIX as BRAX_PREFIX
 from jaxrl.envs.brax_suite import backend as brax_backend
 
 EVAL_EPISODES = 128  # brax's num_eval_envs default: one episode each
-
-
-# brax's training notebook (google/brax, notebooks/training.ipynb), the PPO config it gives for ant;
-# the networks are brax's PPO defaults (a 32x4 policy, a 256x5 value net, swish).
-BRAX_PUBLISHED = {
-    ("ant", "ppo"): {"num_timesteps": 50_000_000, "num_evals": 10, "reward_scaling": 10, "episode_length": 1000,
-                     "normalize_observations": True, "action_repeat": 1, "unroll_length": 5, "num_minibatches": 32,
-                     "num_updates_per_batch": 4, "discounting": 0.97, "learning_rate": 3e-4, "entropy_cost": 1e-2,
-                     "num_envs": 4096, "batch_size": 2048},
-}
-BRAX_INITIAL_LOG_STD = -0.365  # log(softplus(0) + 0.001): brax's PPO policy std before training
 
 
 def is_brax_task(task: str) -> bool:
@@ -69,77 +60,6 @@ def is_brax_task(task: str) -> bool:
 def jaxrl_env_id(task: str) -> str:
     """jaxrl's id for a task of this script: ``brax/<name>`` as given, a Playground name prefixed."""
     return task if is_brax_task(task) else f"playground/{task}"
-
-
-def published_config(task: str, algorithm: str = "ppo") -> dict:
-    """The published ``algorithm`` config for ``task`` as a plain dict (``network_factory`` a dict too):
-    Playground's for its envs, :data:`BRAX_PUBLISHED` for ``brax/<name>``."""
-    if is_brax_task(task):
-        key = (task.removeprefix(BRAX_PREFIX), algorithm)
-        if key not in BRAX_PUBLISHED:
-            known = ", ".join(f"{BRAX_PREFIX}{name} ({algo})" for name, algo in BRAX_PUBLISHED)
-            raise ValueError(f"no published brax config for {task} ({algorithm}); known: {known}")
-        return {**BRAX_PUBLISHED[key], "network_factory": {}}
-    from mujoco_playground.config import dm_control_suite_params
-
-    make = {"ppo": dm_control_suite_params.brax_ppo_config, "sac": dm_control_suite_params.brax_sac_config}
-    config = make[algorithm](task, "jax").to_dict()
-    config.setdefault("network_factory", {})
-    if config.get("action_repeat", 1) != 1:
-        raise ValueError(f"{task}: action_repeat={config['action_repeat']} has no jaxrl counterpart")
-    return config
-
-
-def sac_overrides(published: dict) -> dict:
-    """:class:`~jaxrl.agents.sac.SACConfig` fields for a brax SAC config (brax's defaults where silent)."""
-    if published.get("reward_scaling", 1.0) != 1.0:
-        raise ValueError(f"reward_scaling={published['reward_scaling']}: jaxrl's SAC has no reward scale")
-    network = published["network_factory"]
-    rate = published["learning_rate"]
-    return {
-        "num_envs": published["num_envs"], "batch_size": published["batch_size"],
-        "updates_per_step": published["grad_updates_per_step"], "learning_starts": published["min_replay_size"],
-        "buffer_size": published["max_replay_size"], "policy_lr": rate, "q_lr": rate, "alpha_lr": rate,
-        "gamma": published["discounting"], "tau": published.get("tau", 0.005),
-        "critic_layer_norm": network.get("q_network_layer_norm", False),
-        "norm_obs": published.get("normalize_observations", False),
-        "hidden_sizes": tuple(network.get("hidden_layer_sizes", (256, 256))), "activation": "relu",
-    }
-
-
-def ppo_overrides(published: dict) -> dict:
-    """:class:`PPOConfig` fields for a brax PPO config (brax's defaults where the config is silent).
-
-    brax collects ``batch_size * num_minibatches`` trajectories of ``unroll_length`` steps per update
-    from ``num_envs`` envs, i.e. rollouts of ``samples / num_envs`` steps per env, which jaxrl runs as
-    one ``[num_steps, num_envs]`` rollout (GAE over all of it, where brax cuts it every ``unroll_length``).
-    """
-    samples = published["batch_size"] * published["num_minibatches"] * published["unroll_length"]
-    if samples % published["num_envs"]:
-        raise ValueError(f"{samples} samples per update do not split over {published['num_envs']} envs")
-    network = published["network_factory"]
-    return {
-        "num_envs": published["num_envs"], "num_steps": samples // published["num_envs"],
-        "update_epochs": published["num_updates_per_batch"], "num_minibatches": published["num_minibatches"],
-        "learning_rate": published["learning_rate"], "anneal_lr": False, "gamma": published["discounting"],
-        "gae_lambda": published.get("gae_lambda", 0.95), "clip_coef": published.get("clipping_epsilon", 0.3),
-        "ent_coef": published["entropy_cost"], "vf_coef": published.get("vf_loss_coefficient", 0.5),
-        # brax clips no gradient unless told; jaxrl's clip at a norm no gradient reaches
-        "max_grad_norm": published.get("max_grad_norm") or 1e6,
-        "reward_scale": published.get("reward_scaling", 1.0),
-        "norm_obs": published.get("normalize_observations", False),
-        "hidden_sizes": tuple(network.get("policy_hidden_layer_sizes", (32,) * 4)),
-        "critic_hidden_sizes": tuple(network.get("value_hidden_layer_sizes", (256,) * 5)),
-        "activation": "silu",  # brax's swish
-        # brax's initial policy std, softplus(0) + 0.001 (jaxrl's default is 1). On brax's ant (episodes
-        # end when the body leaves a height range), first 2 updates, this CPU: std 1 gave training
-        # episodes of 19.5 and 21.5 steps and a sampled evaluation of -25.0; std 0.694 29.8 and 37.4
-        # steps and -9.1; brax's trainer -2.7 (greedy: 838.8 and 838.7)
-        "log_std_init": BRAX_INITIAL_LOG_STD,
-    }
-
-
-OVERRIDES = {"ppo": ppo_overrides, "sac": sac_overrides}
 
 
 # jaxrl's per-update metrics kept beside the curve (whichever the algorithm reports)
@@ -173,7 +93,7 @@ def run_jaxrl(task: str, algorithm: str, total_timesteps: int, seed: int, env_sp
     from jaxrl.bench.cells import device_env_sps
     from jaxrl.envs.device import make_device_env
 
-    overrides = OVERRIDES[algorithm](published_config(task, algorithm))
+    overrides = FIELDS[algorithm](published_config(jaxrl_env_id(task), algorithm))
     config = jaxrl.config_for(algorithm, jaxrl_env_id(task), seed=seed, total_timesteps=total_timesteps,
                               progress=False, **overrides)
     config = dataclasses.replace(config, **eval_schedule(algorithm, config, num_evals))
@@ -225,7 +145,7 @@ def run_brax(task: str, algorithm: str, total_timesteps: int, seed: int, num_eva
     trainer = importlib.import_module(f"brax.training.agents.{algorithm}.train")
     make_networks = {"ppo": "make_ppo_networks", "sac": "make_sac_networks"}[algorithm]
     restore_device_put_replicated()
-    published = published_config(task, algorithm)
+    published = published_config(jaxrl_env_id(task), algorithm)
     network = published.pop("network_factory")
     published.update(num_timesteps=total_timesteps, num_evals=num_evals)
     # Playground's SAC configs carry num_resets_per_eval, which brax's SAC trainer does not take
@@ -286,7 +206,7 @@ def brax_backend_if_used(tasks: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algorithm", choices=sorted(OVERRIDES), default="ppo")
+    parser.add_argument("--algorithm", choices=sorted(FIELDS), default="ppo")
     parser.add_argument("--tasks", nargs="+", default=["CartpoleBalance", "CartpoleSwingup"])
     # brax runs whole evaluation periods of num_resets_per_eval (10) updates of 983,040 steps each;
     # with --num-evals 3 (two periods) 19,660,800 steps is the smallest budget both run exactly
@@ -308,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     rows: dict[str, dict] = {}
     path = None
     for task in args.tasks:
-        rows[task] = {"published_config": published_config(task, args.algorithm)}
+        rows[task] = {"published_config": published_config(jaxrl_env_id(task), args.algorithm)}
         for side in args.sides:
             rows[task][side] = runners[side](task)
             row = rows[task][side]

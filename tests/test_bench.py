@@ -4,7 +4,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from jaxrl import bench
@@ -198,28 +197,20 @@ def test_brax_rates_come_from_its_training_wall_time_not_its_per_epoch_sps():
     assert rates["brax_reported_sps"] == 9e9
 
 
-def test_brax_ant_maps_brax_published_ppo_config_onto_jaxrl_and_unknown_tasks_are_refused():
+def test_tasks_are_named_as_playground_names_or_brax_ids():
     import peer_playground
 
-    published = peer_playground.published_config("brax/ant", "ppo")
-    overrides = peer_playground.ppo_overrides(published)
-    # 2048 trajectories x 32 minibatches x 5 steps per update = 4096 envs x 80 steps
-    assert (overrides["num_envs"], overrides["num_steps"], overrides["num_minibatches"]) == (4096, 80, 32)
-    assert overrides["reward_scale"] == 10 and overrides["gamma"] == 0.97 and overrides["norm_obs"]
-    assert overrides["hidden_sizes"] == (32,) * 4 and overrides["critic_hidden_sizes"] == (256,) * 5
     assert peer_playground.jaxrl_env_id("brax/ant") == "brax/ant"
     assert peer_playground.jaxrl_env_id("CartpoleBalance") == "playground/CartpoleBalance"
-    with pytest.raises(ValueError, match="no published brax config for brax/hopper"):
-        peer_playground.published_config("brax/hopper", "ppo")
-    assert abs(overrides["log_std_init"] - float(np.log(np.log(2.0) + 0.001))) < 1e-3  # brax's initial std
 
 
 def test_jaxrl_evaluates_at_brax_evaluation_points_after_step_0():
     import peer_playground
 
     import jaxrl
+    from jaxrl.agents.published import brax_ppo_fields, published_config
 
-    overrides = peer_playground.ppo_overrides(peer_playground.published_config("CartpoleBalance", "ppo"))
+    overrides = brax_ppo_fields(published_config("playground/CartpoleBalance", "ppo"))
     config = jaxrl.config_for("ppo", "playground/CartpoleBalance", total_timesteps=19_660_800, **overrides)
     assert config.batch_size == 983_040  # 20 updates: brax's 3 evaluations are at 0, 9,830,400 and 19,660,800
     assert peer_playground.eval_schedule("ppo", config, 3) == {"eval_every": 10, "eval_episodes": 128}

@@ -15,6 +15,7 @@ from jaxrl.agents.dqn import DQN, DQN_PRESETS, DQNConfig
 from jaxrl.agents.ppo import PPO
 from jaxrl.agents.ppo_config import PPO_PRESETS, RECURRENT_POLICIES, PPOConfig
 from jaxrl.agents.pqn import PQN, PQN_PRESETS, PQNConfig
+from jaxrl.agents.published import published_preset
 from jaxrl.agents.recurrent_ppo import RECURRENT_PPO
 from jaxrl.agents.sac import SAC, SAC_PRESETS, SACConfig
 from jaxrl.agents.td3 import TD3, TD3_PRESETS, TD3Config
@@ -37,8 +38,12 @@ class Algorithm(NamedTuple):
     deterministic_eval: bool = True  # `jaxrl eval` without --deterministic/--no-deterministic acts greedily
 
     def config_for(self, env: str, **overrides: Any) -> Any:
-        """The preset config for ``env`` with ``overrides`` on top (not yet validated)."""
-        return with_preset(self.config_cls, self.presets, env, **overrides)
+        """The preset config for ``env`` with ``overrides`` on top (not yet validated). An env without
+        a preset of jaxrl's own takes the one its suite's trainer publishes, if any
+        (:func:`~jaxrl.agents.published.published_preset`)."""
+        published = None if env in self.presets else published_preset(self.name, env)
+        presets = self.presets if published is None else {env: published}
+        return with_preset(self.config_cls, presets, env, **overrides)
 
 
 def _ppo_agent(config: PPOConfig) -> Agent:
