@@ -281,7 +281,7 @@ def _train(args: argparse.Namespace) -> None:
     stopped = f" ({last['stop_reason']})" if "stop_reason" in last else ""
     print(f"trained {last['env_steps']} env steps{stopped}; run dir: {run_dir}", file=sys.stderr)
     for line in after_run_lines(run_dir, last["env_steps"], [record["episodic_return"] for record in result.history],
-                                [last["episodic_return"]], [config.seed], sys.stderr.encoding):
+                                [last["episodic_return"]], [config.seed], sys.stderr.encoding, args.algorithm, config.env):
         print(line, file=sys.stderr)
     print(json.dumps({"run_dir": str(run_dir), "env_steps": last["env_steps"],
                       "episodic_return": last["episodic_return"], "last_evaluation": last_evaluation(result.history)}))
@@ -300,7 +300,7 @@ def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: An
           f"{summary['aggregate_sps']:,.0f} steps/s); run dir: {run_dir}", file=sys.stderr)
     curve = [record["episodic_return"] for record in result.history]  # the mean over seeds
     for line in after_run_lines(run_dir, summary["env_steps_per_seed"], curve, summary["final_episodic_return"],
-                                summary["seeds"], sys.stderr.encoding):
+                                summary["seeds"], sys.stderr.encoding, args.algorithm, config.env):
         print(line, file=sys.stderr)
     print(json.dumps({"run_dir": str(run_dir), **{k: summary[k] for k in (
         "env_steps_per_seed", "final_episodic_return", "mean_final_episodic_return", "aggregate_sps",

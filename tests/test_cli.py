@@ -370,3 +370,20 @@ def test_a_run_shorter_than_an_episode_says_why_its_return_is_null(tmp_path, cap
     assert last_json_line(out)["episodic_return"] is None
     assert "no episode finished in 128 env steps (the episodes are longer than the run), so episodic_return " \
            "is null" in err
+
+
+def test_a_run_on_an_env_without_a_preset_ends_saying_whose_defaults_it_used(capsys, tmp_path):
+    assert main(["train", "ppo", "--env", "Acrobot-v1", "--total-timesteps", "64", "--num-envs", "2",
+                 "--num-steps", "32", "--no-progress", "--run-dir", str(tmp_path / "run")]) == 0
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "note: ppo has no preset for Acrobot-v1; this run used the defaults, which are tuned for CartPole-v1 "
+        "(`jaxrl train ppo --env Acrobot-v1 --help` lists them)")
+
+
+def test_only_envs_without_a_preset_get_the_note():
+    from jaxrl.io.run_summary import missing_preset_note
+
+    assert missing_preset_note("sac", "MountainCarContinuous-v0").startswith("note: sac has no preset for Mount")
+    for algorithm, env in [("ppo", "CartPole-v1"), ("ppo", "phys2d/Pendulum-v0"), ("ppo", "brax/ant"),
+                           ("sac", "Pendulum-v1"), ("dqn", "phys2d/CartPole-v1"), ("td3", "Pendulum-v1")]:
+        assert missing_preset_note(algorithm, env) is None, (algorithm, env)

@@ -155,6 +155,9 @@ PPO_PRESETS: dict[str, dict[str, Any]] = {
         "log_std_init": -0.5,
     },
 }
+# The device loop's twins of those two (gymnasium's functional envs)
+PPO_PRESETS["phys2d/CartPole-v1"] = PPO_PRESETS["CartPole-v1"]
+PPO_PRESETS["phys2d/Pendulum-v0"] = PPO_PRESETS["Pendulum-v1"]
 # Velocity-hidden tasks; the recurrent fields are ignored by policy="mlp", so both policies can be
 # compared on one preset. Both: one GRU of 32 shared by actor and critic, a 64 dense layer each, and
 # rewards scaled by 0.01 so that value targets are O(1). Unscaled, CartPole's returns reach ~100: with

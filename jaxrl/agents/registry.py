@@ -41,9 +41,12 @@ class Algorithm(NamedTuple):
         """The preset config for ``env`` with ``overrides`` on top (not yet validated). An env without
         a preset of jaxrl's own takes the one its suite's trainer publishes, if any
         (:func:`~jaxrl.agents.published.published_preset`)."""
-        published = None if env in self.presets else published_preset(self.name, env)
-        presets = self.presets if published is None else {env: published}
-        return with_preset(self.config_cls, presets, env, **overrides)
+        preset = self.preset_for(env)
+        return with_preset(self.config_cls, {} if preset is None else {env: preset}, env, **overrides)
+
+    def preset_for(self, env: str) -> dict[str, Any] | None:
+        """The fields ``env``'s preset sets (jaxrl's own, else the published one); None without one."""
+        return self.presets[env] if env in self.presets else published_preset(self.name, env)
 
 
 def _ppo_agent(config: PPOConfig) -> Agent:

@@ -11,6 +11,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from jaxrl.agents.registry import get_algorithm
+
 BLOCKS = "▁▂▃▄▅▆▇█"  # eight heights, lowest to highest
 ASCII_BLOCKS = "_.-=+*#@"  # the same ramp for a terminal that cannot show the blocks
 CURVE_WIDTH = 40
@@ -71,9 +73,23 @@ def unfinished_note(returns: Sequence[float | None], seeds: Sequence[int], env_s
             "so episodic_return is null")
 
 
+def missing_preset_note(algorithm: str, env: str) -> str | None:
+    """The line saying that ``algorithm`` has no preset for ``env``, so that the run started from
+    defaults tuned for another env; None where it has one."""
+    entry = get_algorithm(algorithm)
+    tuned_for = entry.config_cls().env
+    if env == tuned_for or entry.preset_for(env) is not None:
+        return None
+    return (f"note: {algorithm} has no preset for {env}; this run used the defaults, which are tuned for {tuned_for} "
+            f"(`jaxrl train {algorithm} --env {env} --help` lists them)")
+
+
 def after_run_lines(run_dir: str | Path, env_steps: int, curve: Sequence[float], final: Sequence[float | None],
-                    seeds: Sequence[int], encoding: str | None = None) -> list[str]:
+                    seeds: Sequence[int], encoding: str | None = None, algorithm: str | None = None,
+                    env: str | None = None) -> list[str]:
     """What ``jaxrl train`` says after a run: the learning curve of ``curve`` (the training return
-    per record) and, where a seed's ``final`` return is null, why."""
-    lines = (curve_line(env_steps, curve, run_dir, encoding), unfinished_note(final, seeds, env_steps))
+    per record), where a seed's ``final`` return is null, why, and whether ``algorithm`` ran on
+    ``env`` without a preset (said after the run, so a refused env stays a one-line error)."""
+    lines = (curve_line(env_steps, curve, run_dir, encoding), unfinished_note(final, seeds, env_steps),
+             missing_preset_note(algorithm, env) if algorithm and env else None)
     return [line for line in lines if line is not None]
