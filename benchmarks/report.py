@@ -76,9 +76,9 @@ def load(paths: list[Path]) -> tuple[Runs, Runs, Runs, Runs, Runs]:
     return rows, tasks, peer_runs, recurrent_runs, playground_runs
 
 
-def _newest_per_device(runs: Runs, kind: str | None = None) -> list[dict[str, Any]]:
-    """The newest run per device (per device and value of the field ``kind``, where given)."""
-    newest = {(run["device"], run.get(kind, "")): run for run in sorted(runs, key=lambda run: run["date"])}
+def _newest_per_device(runs: Runs) -> list[dict[str, Any]]:
+    """The newest run per device."""
+    newest = {run["device"]: run for run in sorted(runs, key=lambda run: run["date"])}
     return [newest[cell] for cell in sorted(newest)]
 
 
@@ -113,39 +113,52 @@ def recurrent_table(recurrent_runs: Runs) -> str:
     return "\n".join(lines)
 
 
+def newest_playground_sides(playground_runs: Runs) -> dict[tuple[str, str, str], dict[str, tuple[dict, dict]]]:
+    """``(device, algorithm, task) -> {trainer: (run, side)}``: each trainer's newest figure per task
+    (a run of some tasks, or of one trainer, leaves the others' older figures, with their dates)."""
+    cells: dict[tuple[str, str, str], dict[str, tuple[dict, dict]]] = {}
+    for run in sorted(playground_runs, key=lambda run: run["date"]):
+        for task, sides in run["rows"].items():
+            for trainer in ("jaxrl", "brax"):
+                if trainer in sides:
+                    cell = (run["device"], run.get("algorithm", "ppo"), task)
+                    cells.setdefault(cell, {})[trainer] = (run, sides[trainer])
+    return dict(sorted(cells.items()))
+
+
 def playground_table(playground_runs: Runs) -> str:
-    """The newest ``peer_playground`` run per device: per task, each trainer's return, wall-clock and SPS."""
+    """Each trainer's newest ``peer_playground`` figure per device, algorithm and task: its return,
+    wall-clock and SPS."""
     lines = ["| device | task | trainer | env steps | final return (sampled) | greedy | wall-clock s (compile) "
              "| train SPS | env alone SPS | date |", "|" + "---|" * 10]
-    for run in _newest_per_device(playground_runs, "algorithm"):
-        algorithm = run.get("algorithm", "ppo").upper()
-        for task, sides in run["rows"].items():
-            for trainer, side in ((f"{name} {algorithm}", sides[name]) for name in ("jaxrl", "brax") if name in sides):
-                compile_s = f" ({side['compile_s']:.0f})" if "compile_s" in side else ""
-                lines.append(f"| {run['device']} | {task} | {trainer} | {run['total_timesteps']:,} "
-                             f"| {side['eval_sampled']:.1f} | {_number(side.get('eval_greedy'), '.1f')} "
-                             f"| {side['wall_s']:.0f}{compile_s} | {side['train_sps']:,.0f} "
-                             f"| {_number(side.get('env_only_sps'), ',.0f')} | {run['date'][:10]} |")
+    for (device, algorithm, task), trainers in newest_playground_sides(playground_runs).items():
+        for trainer, (run, side) in trainers.items():
+            compile_s = f" ({side['compile_s']:.0f})" if "compile_s" in side else ""
+            lines.append(f"| {device} | {task} | {trainer} {algorithm.upper()} | {run['total_timesteps']:,} "
+                         f"| {side['eval_sampled']:.1f} | {_number(side.get('eval_greedy'), '.1f')} "
+                         f"| {side['wall_s']:.0f}{compile_s} | {side['train_sps']:,.0f} "
+                         f"| {_number(side.get('env_only_sps'), ',.0f')} | {run['date'][:10]} |")
     return "\n".join(lines)
 
 
 def plot_playground(playground_runs: Runs, out_dir: Path) -> Path | None:
-    """Return vs env steps per task of the newest run per device: jaxrl's training return and brax's evaluations."""
-    panels = [(run, task, sides) for run in _newest_per_device(playground_runs, "algorithm")
-              for task, sides in run["rows"].items()]
+    """Return vs env steps per device, algorithm and task: jaxrl's training return and brax's evaluations
+    (each trainer's newest run)."""
+    panels = newest_playground_sides(playground_runs)
     if not panels:
         return None
     figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
-    for axis, (run, task, sides) in zip(axes[0], panels, strict=True):
-        if "jaxrl" in sides:
-            steps = np.asarray(sides["jaxrl"]["curve_env_steps"], float)
-            returns = np.asarray([np.nan if r is None else r for r in sides["jaxrl"]["curve_training_return"]], float)
+    for axis, ((device, algorithm, task), trainers) in zip(axes[0], panels.items(), strict=True):
+        if "jaxrl" in trainers:
+            side = trainers["jaxrl"][1]
+            steps = np.asarray(side["curve_env_steps"], float)
+            returns = np.asarray([np.nan if r is None else r for r in side["curve_training_return"]], float)
             axis.plot(steps, returns, color="C0", label="jaxrl (training episodes)")
-        if "brax" in sides:
-            evals = sides["brax"]["evals"]
+        if "brax" in trainers:
+            evals = trainers["brax"][1]["evals"]
             axis.plot([e["env_steps"] for e in evals], [e["eval_return"] for e in evals], "o-", color="C1",
                       label="Playground's brax trainer (its evaluation)")
-        axis.set(title=f"{run.get('algorithm', 'ppo').upper()} {task} ({run['device']})", xlabel="env steps", ylabel="episodic return")
+        axis.set(title=f"{algorithm.upper()} {task} ({device})", xlabel="env steps", ylabel="episodic return")
         axis.grid(True, alpha=0.3)
         axis.legend(fontsize=7)
     figure.tight_layout()

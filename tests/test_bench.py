@@ -185,6 +185,20 @@ def test_report_shows_the_newest_playground_side_by_side_per_device(tmp_path):
     assert (tmp_path / "report" / "playground_curves.png").stat().st_size > 1000
 
 
+def test_a_playground_run_of_one_trainer_and_task_keeps_the_other_figures(tmp_path):
+    def side(final: float) -> dict:
+        return {"eval_sampled": final, "wall_s": 10.0, "train_sps": 1000.0, "curve_env_steps": [1, 2],
+                "curve_training_return": [0.0, final], "evals": [{"env_steps": 2, "eval_return": final}]}
+
+    older = {"date": OLDER, "device_kind": "cpu", "total_timesteps": 2,
+             "rows": {"CartpoleBalance": {"jaxrl": side(900.0), "brax": side(950.0)}}}
+    newer = {"date": NEWER, "device_kind": "cpu", "total_timesteps": 4, "rows": {"brax/ant": {"brax": side(30.9)}}}
+    markdown = report_of_an_older_and_a_newer_run(tmp_path, "peer_playground", older, newer)
+    assert "| cpu | CartpoleBalance | jaxrl PPO | 2 | 900.0 |" in markdown
+    assert "| cpu | CartpoleBalance | brax PPO | 2 | 950.0 |" in markdown
+    assert "| cpu | brax/ant | brax PPO | 4 | 30.9 |" in markdown
+
+
 def test_brax_rates_come_from_its_training_wall_time_not_its_per_epoch_sps():
     import peer_playground
 
