@@ -136,5 +136,5 @@ def published_preset(algorithm: str, env_id: str) -> dict[str, Any] | None:
     try:
         published = published_config(env_id, algorithm)
         return {**FIELDS[algorithm](published), "total_timesteps": published["num_timesteps"]}
-    except (ImportError, ValueError):
+    except Exception:  # noqa: BLE001 - a broken suite: building its env then says what is wrong, in one line
         return None
