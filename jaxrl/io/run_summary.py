@@ -1,5 +1,6 @@
-"""The lines ``jaxrl train`` prints after a run: its learning curve in one line of text, and why a
-seed has no return when none of its episodes ended.
+"""The lines ``jaxrl train`` prints after a run: its learning curve in one line of text, why a
+seed has no return when none of its episodes ended, and that the run used the defaults where its
+env has no preset.
 
 The curve is what a user sees of learning without opening TensorBoard or ``jaxrl plot``:
 ``episodic return 21.4 ▁▂▄▆▇██████ 500.0 over 99,840 env steps (chart: jaxrl plot DIR)``.
