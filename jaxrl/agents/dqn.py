@@ -68,6 +68,7 @@ class DQNConfig(ReplayConfig):
     activation: str = "relu"  # tanh, relu, silu or elu
     layer_norm: bool = False  # LayerNorm after each hidden layer
     conv_channels: tuple[int, ...] = ()  # 3x3 conv layers before the MLP, for image observations (MinAtar: 16)
+    conv_layer_norm: bool = False  # LayerNorm over channels after each conv layer, before its ReLU
 
     def validate(self) -> DQNConfig:
         """Raise ``ValueError`` naming the first invalid field; return self when valid."""

@@ -45,6 +45,10 @@ from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import Agent, EnvSpec, Rollout
 
 
+# The update direction of each optimizer; the (decayed) step size is applied in the update.
+OPTIMIZERS = {"adam": optax.scale_by_adam, "radam": optax.scale_by_radam}
+
+
 @dataclasses.dataclass(frozen=True)
 class PQNConfig(OnPolicyConfig):
     """Every knob of a PQN run. The defaults solve CartPole-v1 in 200k steps (14 of seeds 1-15 evaluate
@@ -54,10 +58,11 @@ class PQNConfig(OnPolicyConfig):
     total_timesteps: int = 200_000  # env steps (summed over envs), rounded down to whole batches
     num_envs: int = 16  # parallel envs; PQN wants many
     # --- optimisation ---
-    learning_rate: float = hparam(1e-3)  # Adam step size
+    learning_rate: float = hparam(1e-3)  # optimizer step size
+    optimizer: str = "adam"  # adam, or radam (rectified Adam, what the PQN paper trains with)
     anneal_lr: bool = True  # decay the step size linearly to 0 over the run
     max_grad_norm: float = hparam(10.0)  # global-norm gradient clip
-    adam_eps: float = 1e-8  # Adam epsilon
+    adam_eps: float = 1e-8  # Adam's (or RAdam's) epsilon
     # --- objective ---
     gamma: float = hparam(0.99)  # discount
     q_lambda: float = hparam(0.65)  # lambda of the Q(lambda) returns (0: one-step targets)
@@ -70,6 +75,7 @@ class PQNConfig(OnPolicyConfig):
     activation: str = "relu"  # tanh, relu, silu or elu
     layer_norm: bool = True  # LayerNorm after each hidden layer (what stands in for a target network)
     conv_channels: tuple[int, ...] = ()  # 3x3 conv layers before the MLP, for image observations (MinAtar: 16)
+    conv_layer_norm: bool = False  # LayerNorm over channels after each conv layer, before its ReLU
 
     def validate(self) -> PQNConfig:
         """Raise ``ValueError`` naming the first invalid field; return self when valid."""
@@ -83,10 +89,23 @@ class PQNConfig(OnPolicyConfig):
         check_hidden_sizes(self.hidden_sizes)
         check_conv_channels(self.conv_channels)
         activation_by_name(self.activation)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
         return self
 
 
 PQN_PRESETS: dict[str, dict[str, Any]] = {"CartPole-v1": {}, "phys2d/CartPole-v1": {}}
+# purejaxql's published MinAtar config (the PQN authors' config/alg/pqn_minatar.yaml), one for every MinAtar
+# game: 128 envs x 32 steps, 2 x 32 minibatches, RAdam 5e-4 decaying, a 16-channel conv and a 128-unit
+# layer, LayerNorm after each, 10M steps. Run beside purejaxql itself: benchmarks/peer_purejaxql_pqn.py.
+MINATAR_PRESET: dict[str, Any] = {
+    "total_timesteps": 10_000_000, "num_envs": 128, "num_steps": 32, "update_epochs": 2, "num_minibatches": 32,
+    "learning_rate": 5e-4, "anneal_lr": True, "optimizer": "radam", "max_grad_norm": 10.0, "gamma": 0.99,
+    "q_lambda": 0.65, "eps_start": 1.0, "eps_finish": 0.05, "exploration_fraction": 0.1, "hidden_sizes": (128,),
+    "activation": "relu", "layer_norm": True, "conv_channels": (16,), "conv_layer_norm": True,
+}
+for _game in ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders"):
+    PQN_PRESETS[f"gymnax/{_game}-MinAtar"] = MINATAR_PRESET
 
 
 @struct.dataclass
@@ -101,8 +120,8 @@ class PQNState:
     spec: EnvSpec = struct.field(pytree_node=False)
 
 
-def _adam(config: PQNConfig) -> optax.GradientTransformation:
-    return optax.scale_by_adam(eps=config.adam_eps)
+def _optimizer(config: PQNConfig) -> optax.GradientTransformation:
+    return OPTIMIZERS[config.optimizer](eps=config.adam_eps)
 
 
 def init(key: jax.Array, spec: EnvSpec, config: PQNConfig) -> PQNState:
@@ -110,7 +129,7 @@ def init(key: jax.Array, spec: EnvSpec, config: PQNConfig) -> PQNState:
     config.validate()
     require_discrete(spec, "PQN")
     params = init_q_params(key, config, spec)
-    return PQNState(params=params, opt_state=_adam(config).init(params), hparams=hparams_from_config(config),
+    return PQNState(params=params, opt_state=_optimizer(config).init(params), hparams=hparams_from_config(config),
                     update_step=jnp.zeros((), jnp.int32), config=config, spec=spec)
 
 
@@ -158,7 +177,7 @@ def _update(state: PQNState, rollout: Rollout, key: jax.Array) -> tuple[PQNState
         (value, mean_q), grads = jax.value_and_grad(loss, has_aux=True)(params, mb)
         grad_norm = optax.tree.norm(grads)
         grads = jax.tree.map(lambda g: g * jnp.minimum(1.0, hp["max_grad_norm"] / (grad_norm + 1e-6)), grads)
-        direction, opt_state = _adam(config).update(grads, opt_state, params)
+        direction, opt_state = _optimizer(config).update(grads, opt_state, params)
         params = jax.tree.map(lambda p, d: p - step_size * d, params, direction)
         return (params, opt_state), {"loss": value, "q_values": mean_q, "grad_norm": grad_norm}
 

@@ -22,17 +22,22 @@ def check_image_observations(channels: Sequence[int], observation_shape: tuple[i
 
 class ConvTorso(nn.Module):
     """``[..., H * W * C] -> [..., H * W * channels[-1]]``: 3x3 convolutions (stride 1, same
-    padding, ReLU), one per entry of ``channels``."""
+    padding, ReLU), one per entry of ``channels``; with ``layer_norm``, each conv's output is
+    normalised over its channels (at every pixel) before the ReLU, as PQN's MinAtar network does."""
 
     channels: Sequence[int]
     observation_shape: tuple[int, int, int]
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, flat: jax.Array) -> jax.Array:
         batch_shape = flat.shape[:-1]
         x = flat.reshape((math.prod(batch_shape), *self.observation_shape))
-        for features in self.channels:
-            x = nn.relu(nn.Conv(features, (3, 3), padding="SAME")(x))
+        for index, features in enumerate(self.channels):
+            x = nn.Conv(features, (3, 3), padding="SAME", name=f"Conv_{index}")(x)
+            if self.layer_norm:
+                x = nn.LayerNorm(name=f"norm_{index}")(x)
+            x = nn.relu(x)
         return x.reshape((*batch_shape, -1))
 
 
