@@ -44,7 +44,6 @@ from jaxrl.core.qlambda import q_lambda_returns
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import Agent, EnvSpec, Rollout
 
-
 # The update direction of each optimizer; the (decayed) step size is applied in the update.
 OPTIMIZERS = {"adam": optax.scale_by_adam, "radam": optax.scale_by_radam}
 

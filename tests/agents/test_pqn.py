@@ -64,6 +64,25 @@ def test_update_steps_and_masked_steps_do_not_count():
     jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, atol=1e-6), a.params, b.params)
 
 
+def test_radam_takes_a_plain_gradient_step_first_where_adam_takes_the_sign():
+    # RAdam's variance estimate is rectified only from step 5 on (rho_t < 5 before), so its first step is
+    # the bias-corrected momentum, i.e. the gradient itself; Adam's first step is g / |g|. One minibatch,
+    # one epoch, no clip: each update is one step on the same gradient from the same parameters.
+    one_step = dict(SMALL, num_minibatches=1, update_epochs=1, max_grad_norm=1e9, learning_rate=1e-3)
+    moved = {}
+    for optimizer in ("adam", "radam"):
+        state = pqn.init(jax.random.PRNGKey(0), SPEC, PQNConfig(**one_step, optimizer=optimizer))
+        after, _ = pqn.update(state, make_rollout(state, jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+        moved[optimizer] = np.concatenate([np.ravel(a - b) for a, b in zip(jax.tree.leaves(after.params),
+                                                                          jax.tree.leaves(state.params))])
+    gradient = -moved["radam"] / 1e-3
+    clear = np.abs(gradient) > 1e-4  # where Adam's eps (1e-8) does not blur the sign
+    assert clear.sum() > 50 and np.ptp(np.abs(gradient[clear])) > 1e-2  # a real gradient, not a sign
+    np.testing.assert_allclose(moved["adam"][clear], -1e-3 * np.sign(gradient[clear]), rtol=1e-3)
+    with pytest.raises(ValueError, match=r"optimizer must be one of \['adam', 'radam'\], got 'sgd'"):
+        PQNConfig(**SMALL, optimizer="sgd").validate()
+
+
 def test_box_actions_and_bad_values_are_named():
     with pytest.raises(ValueError, match="PQN needs a Discrete action space"):
         pqn.init(jax.random.PRNGKey(0), EnvSpec((3,), False, 2, (-1.0, -1.0), (1.0, 1.0)), PQNConfig(**SMALL))

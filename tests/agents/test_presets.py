@@ -33,3 +33,21 @@ def test_the_minatar_breakout_preset_is_the_config_run_beside_rejax():
     preset = ALGORITHMS["ppo"].config_for("gymnax/Breakout-MinAtar")
     assert {name: getattr(preset, name) for name in jaxrl_overrides()} == jaxrl_overrides()
     assert preset.hidden_sizes == (256, 256) and preset.total_timesteps == 10_000_000
+
+
+@pytest.mark.parametrize("game", ["Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders"])
+def test_the_minatar_pqn_preset_is_the_config_run_beside_purejaxql(game):
+    """Every MinAtar id gets purejaxql's published PQN config, the numbers peer_purejaxql_pqn.py gives purejaxql."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from peer_purejaxql_pqn import CONFIG
+
+    preset = ALGORITHMS["pqn"].config_for(f"gymnax/{game}-MinAtar")
+    assert (preset.num_envs, preset.num_steps, preset.update_epochs, preset.num_minibatches) == (
+        CONFIG["num_envs"], CONFIG["num_steps"], CONFIG["epochs"], CONFIG["minibatches"])
+    assert (preset.learning_rate, preset.max_grad_norm, preset.gamma, preset.q_lambda) == (
+        CONFIG["learning_rate"], CONFIG["max_grad_norm"], CONFIG["gamma"], CONFIG["q_lambda"])
+    assert (preset.eps_start, preset.eps_finish, preset.exploration_fraction) == (
+        CONFIG["eps_start"], CONFIG["eps_finish"], CONFIG["eps_decay"])
+    assert preset.total_timesteps == CONFIG["total_timesteps"] and preset.anneal_lr and preset.optimizer == "radam"
+    assert (preset.conv_channels, preset.hidden_sizes, preset.layer_norm, preset.conv_layer_norm) == (
+        (16,), (128,), True, True)

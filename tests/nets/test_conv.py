@@ -22,6 +22,22 @@ def test_a_shifted_pixel_shifts_the_feature_map():
     assert torso.apply(params, jnp.zeros((4, 5, 200))).shape == (4, 5, 300)
 
 
+def test_layer_norm_normalises_each_pixels_channels_before_the_relu():
+    image = jax.random.normal(jax.random.PRNGKey(1), (2, 10, 10, 2))
+    plain, normed = ConvTorso((5,), (10, 10, 2)), ConvTorso((5,), (10, 10, 2), layer_norm=True)
+    params = normed.init(jax.random.PRNGKey(0), image.reshape(2, -1))
+    # Without the norm the parameter names stay flax's own ("Conv_0"), so earlier checkpoints still load.
+    assert set(plain.init(jax.random.PRNGKey(0), image.reshape(2, -1))["params"]) == {"Conv_0"}
+    assert set(params["params"]) == {"Conv_0", "norm_0"}
+    kernel, bias = (np.asarray(params["params"]["Conv_0"][name], np.float64) for name in ("kernel", "bias"))
+    padded = np.pad(np.asarray(image, np.float64), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    conv = sum(np.einsum("bhwc,cf->bhwf", padded[:, i:i + 10, j:j + 10], kernel[i, j])
+               for i in range(3) for j in range(3)) + bias
+    normalised = (conv - conv.mean(-1, keepdims=True)) / np.sqrt(conv.var(-1, keepdims=True) + 1e-6)
+    features = normed.apply(params, image.reshape(2, -1)).reshape(2, 10, 10, 5)
+    np.testing.assert_allclose(features, np.maximum(normalised, 0.0), atol=1e-4)
+
+
 @pytest.mark.parametrize("algorithm", ["ppo", "pqn", "dqn"])
 def test_agents_put_the_torso_before_their_mlp_on_images_only(algorithm):
     image_spec = EnvSpec(observation_shape=(10, 10, 4), discrete=True, action_dim=3)
