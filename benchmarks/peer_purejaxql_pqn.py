@@ -2,7 +2,7 @@
 published MinAtar config; all seeds of each library vmapped in one program, one machine, one run.
 
     git clone https://github.com/mttga/purejaxql /tmp/purejaxql
-    python -m venv peer && peer/bin/pip install "gymnax==0.0.9" six chex hydra-core omegaconf wandb
+    python -m venv peer && peer/bin/pip install "gymnax==0.0.9" six chex
     python benchmarks/peer_purejaxql_pqn.py --peer-python peer/bin/python --purejaxql /tmp/purejaxql --seeds 3
 
 The config (:data:`CONFIG`) is purejaxql's ``config/alg/pqn_minatar.yaml``: 128 envs x 32 steps, 2 epochs x
@@ -17,7 +17,9 @@ schedules of both alike (purejaxql's ``TOTAL_TIMESTEPS_DECAY``).
 Evaluation: purejaxql's own test at the end of training (128 envs for one episode length, greedy, the mean
 of the episodes that ended); jaxrl's final policies greedy on 20 fresh episodes per seed, and the mean
 of the last 10 training records. Writes ``benchmarks/results/peer_purejaxql_pqn__<device>__<date>.json``.
-With ``--peer`` it runs purejaxql's side only and prints one JSON line.
+With ``--peer`` it runs purejaxql's side only and prints one JSON line. purejaxql's module imports hydra,
+omegaconf and wandb for its command line and logging, which the training function does not use: where they
+are not installed, empty stand-ins are put in their place (so the GPU machines need no wheels for them).
 """
 
 from __future__ import annotations
@@ -35,10 +37,25 @@ CONFIG = {"num_envs": 128, "num_steps": 32, "epochs": 2, "minibatches": 32, "lea
           "eps_decay": 0.1, "total_timesteps": 10_000_000}
 
 
+def _stand_in_for_unused_imports() -> None:
+    """Empty modules for purejaxql's command-line and logging imports that are not installed."""
+    import importlib.util
+    import types
+
+    for name in ("hydra", "omegaconf", "wandb"):
+        if importlib.util.find_spec(name) is None:
+            module = types.ModuleType(name)
+            module.main = lambda **_: (lambda function: function)  # hydra.main(...) decorates the entry point
+            module.OmegaConf = None
+            sys.modules[name] = module
+
+
 def run_purejaxql(purejaxql_dir: str, env: str, num_seeds: int, total_timesteps: int) -> dict:
     """purejaxql's ``pqn_minatar.make_train`` with :data:`CONFIG`, seeds vmapped: per-seed test returns, seconds."""
     sys.path.insert(0, str(Path(purejaxql_dir) / "purejaxql"))
     import jax
+
+    _stand_in_for_unused_imports()
     import pqn_minatar  # purejaxql's own module, imported from its clone
 
     c = CONFIG
