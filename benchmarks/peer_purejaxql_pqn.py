@@ -69,7 +69,7 @@ def run_purejaxql(purejaxql_dir: str, env: str, num_seeds: int, total_timesteps:
     out, compile_s, train_s = compile_then_run(jax.vmap(pqn_minatar.make_train(config)),
                                                jax.random.split(jax.random.PRNGKey(0), num_seeds))
     metrics = out["metrics"]
-    return {"eval_returns": metrics["test_returned_episode_returns"][:, -1].tolist(),
+    return {"eval_returns": metrics["test/returned_episode_returns"][:, -1].tolist(),
             "final_training_returns": metrics["returned_episode_returns"][:, -10:].mean(axis=1).tolist(),
             "compile_s": compile_s, "train_s": train_s, "sps": total_timesteps * num_seeds / train_s}
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from jaxrl.nets.mlp import MLP
 
@@ -18,6 +19,36 @@ def check_image_observations(channels: Sequence[int], observation_shape: tuple[i
     if channels and len(observation_shape) != 3:
         raise ValueError(f"conv_channels needs image observations [H, W, C]; this env's are {observation_shape} "
                          "(drop --conv-channels)")
+
+
+def same_padding_patches(images: jax.Array) -> jax.Array:
+    """``[N, H, W, C] -> [N, H, W, 9 C]``: each pixel's 3x3 neighbourhood (zero beyond the edge), ordered
+    row, column, channel like a ``[3, 3, C, F]`` kernel reshaped to ``[9 C, F]``."""
+    height, width = images.shape[1:3]
+    padded = jnp.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    return jnp.concatenate([padded[:, row:row + height, col:col + width] for row in range(3) for col in range(3)],
+                           axis=-1)
+
+
+class Conv3x3(nn.Module):
+    """A 3x3, stride-1, same-padding convolution computed as one matrix product over the pixels'
+    neighbourhoods: ``[N, H, W, C] -> [N, H, W, features]``.
+
+    Why not ``nn.Conv``: on XLA:CPU a convolution with MinAtar's few channels runs ~7x slower than this
+    product, forward and backward (batch 128 of 10x10x4 images to 16 channels: 7.1 against 0.9 ms per
+    gradient step; 20.8 against 3.1 ms with 3 seeds vmapped, where the convolution becomes a grouped one).
+    Parameters are ``nn.Conv``'s (``kernel [3, 3, C, features]``, ``bias``, same initialisers), so
+    checkpoints and initial values are unchanged; outputs agree to float rounding (~1e-6).
+    """
+
+    features: int
+
+    @nn.compact
+    def __call__(self, images: jax.Array) -> jax.Array:
+        channels = images.shape[-1]
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, channels, self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        return same_padding_patches(images) @ kernel.reshape(9 * channels, self.features) + bias
 
 
 class ConvTorso(nn.Module):
@@ -34,7 +65,7 @@ class ConvTorso(nn.Module):
         batch_shape = flat.shape[:-1]
         x = flat.reshape((math.prod(batch_shape), *self.observation_shape))
         for index, features in enumerate(self.channels):
-            x = nn.Conv(features, (3, 3), padding="SAME", name=f"Conv_{index}")(x)
+            x = Conv3x3(features, name=f"Conv_{index}")(x)
             if self.layer_norm:
                 x = nn.LayerNorm(name=f"norm_{index}")(x)
             x = nn.relu(x)

@@ -51,3 +51,15 @@ def test_agents_put_the_torso_before_their_mlp_on_images_only(algorithm):
     assert actions.shape == (2,)
     with pytest.raises(ValueError, match=r"conv_channels needs image observations \[H, W, C\]; this env's are \(4,\)"):
         agent.init(jax.random.PRNGKey(0), EnvSpec((4,), True, 2), config)
+
+
+def test_the_conv_as_one_product_equals_flax_conv_with_the_same_parameters_and_initial_values():
+    from flax import linen as nn
+
+    from jaxrl.nets.conv import Conv3x3
+
+    images = jax.random.normal(jax.random.PRNGKey(0), (3, 6, 5, 4))
+    reference, ours = nn.Conv(7, (3, 3), padding="SAME"), Conv3x3(7)
+    params = reference.init(jax.random.PRNGKey(1), images)
+    jax.tree.map(np.testing.assert_array_equal, params, ours.init(jax.random.PRNGKey(1), images))
+    np.testing.assert_allclose(ours.apply(params, images), reference.apply(params, images), atol=1e-5)
