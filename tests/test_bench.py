@@ -229,3 +229,23 @@ def test_jaxrl_evaluates_at_brax_evaluation_points_after_step_0():
     assert config.batch_size == 983_040  # 20 updates: brax's 3 evaluations are at 0, 9,830,400 and 19,660,800
     assert peer_playground.eval_schedule("ppo", config, 3) == {"eval_every": 10, "eval_episodes": 128}
     assert peer_playground.eval_schedule("ppo", config, 1) == {}
+
+
+def test_report_shows_the_newest_minatar_peer_run_in_both_file_layouts(tmp_path):
+    def run(date, jaxrl_returns):
+        return {"date": date, "device_kind": "cpu", "env": "Breakout-MinAtar", "config": {"total_timesteps": 2_000_000},
+                "rows": {"jaxrl": {"eval_returns": jaxrl_returns, "sps": 16_371.9, "compile_s": 5.64},
+                         "purejaxql": {"error": "KeyError: 'x'"}}}
+
+    markdown = report_of_an_older_and_a_newer_run(tmp_path, "peer_purejaxql_pqn", run(OLDER, [1.0, 2.0]),
+                                                  run(NEWER, [40.5, 24.0, 21.5]))
+    assert ("| PQN, purejaxql's published config | Breakout-MinAtar, 2,000,000 | cpu | jaxrl | 40.5 / 24.0 / 21.5 "
+            "| 16,372 | 5.6 | 2026-11-26 |") in markdown
+    assert "1.0 / 2.0" not in markdown and "| purejaxql |" not in markdown  # older file; a side that failed
+    per_seed = {"date": NEWER, "device_kind": "cpu", "env": "Breakout-MinAtar", "config": {"total_timesteps": 10},
+                "rows": {"rejax": [{"eval_return": 16.1, "sps": 239_341.4, "compile_s": 3.4},
+                                   {"eval_return": 20.5, "sps": 256_525.6, "compile_s": 3.6}]}}
+    path = tmp_path / "peer_rejax_pqn__cpu__3.json"
+    path.write_text(json.dumps(per_seed))
+    markdown = report.write_report([path], tmp_path / "report").read_text()
+    assert "| rejax | 16.1 / 20.5 | 239,341-256,526 | 3.4-3.6 | 2026-11-26 |" in markdown
