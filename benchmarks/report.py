@@ -28,6 +28,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report_minatar import minatar_peer_table
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BACKEND_COLORS = {"sync": "C0", "async": "C1", "vector_entry_point": "C2", "device": "C3", "envpool": "C4"}
 
@@ -97,48 +100,6 @@ def peer_table(peer_runs: list[dict[str, Any]]) -> str:
         lines.append(f"| {device} | {name} | {row['jaxrl']['aggregate_sps']:,.0f} "
                      f"| {_number(peer.get('aggregate_sps'), ',.0f')} | {_number(row.get('sps_ratio'), '.2f')} "
                      f"| {compile_s} | {row['env_only_sps']:,.0f} | {run['date'][:10]} |")
-    return "\n".join(lines)
-
-
-# Learning comparisons on gymnax MinAtar, each library with one published config: the benchmark that wrote
-# the file, and what it compares.
-MINATAR_PEERS = {"peer_rejax_minatar_ppo": "PPO, gymnax's published config", "peer_rejax_pqn": "PQN, one shared config",
-                 "peer_purejaxql_pqn": "PQN, purejaxql's published config"}
-
-
-def _library_figures(side: Any) -> tuple[list[float], list[float], list[float]]:
-    """``(evaluation returns, SPS, compile s)`` of one library's side in either file layout: seeds vmapped in
-    one run (a dict of lists) or one entry per seed."""
-    if isinstance(side, dict):
-        return list(side.get("eval_returns", [])), [side.get("sps", np.nan)], [side.get("compile_s", np.nan)]
-    return ([seed["eval_return"] for seed in side], [seed["sps"] for seed in side],
-            [seed["compile_s"] for seed in side])
-
-
-def minatar_peer_table(paths: list[Path]) -> str:
-    """One line per library of the newest file of each MinAtar peer benchmark and device."""
-    newest: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in paths:
-        benchmark = path.name.split("__")[0]
-        if benchmark in MINATAR_PEERS:
-            data = json.loads(path.read_text())
-            key = (benchmark, data.get("device_kind", "?"))
-            if key not in newest or data.get("date", "") > newest[key].get("date", ""):
-                newest[key] = {**data, "file": path.name}
-    if not newest:
-        return ""
-    lines = ["| comparison | env, steps per seed | device | library | evaluation per seed | SPS | compile s | date |",
-             "|" + "---|" * 8]
-    span = lambda values, fmt: "-".join(dict.fromkeys(format(v, fmt) for v in (min(values), max(values))))  # noqa: E731
-    for (benchmark, device), data in sorted(newest.items()):
-        steps = data.get("config", {}).get("total_timesteps", 0)
-        for library, side in data["rows"].items():
-            if "error" in side:
-                continue
-            returns, sps, compile_s = _library_figures(side)
-            lines.append(f"| {MINATAR_PEERS[benchmark]} | {data['env']}, {steps:,} | {device} | {library} "
-                         f"| {' / '.join(f'{r:.1f}' for r in returns)} | {span(sps, ',.0f')} "
-                         f"| {span(compile_s, '.1f')} | {data.get('date', '')[:10]} |")
     return "\n".join(lines)
 
 
