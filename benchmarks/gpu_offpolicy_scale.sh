@@ -5,7 +5,8 @@
 #   next to rejax's on Breakout-MinAtar (benchmarks/peer_rejax_pqn.py), then PPO against rejax's PPO
 #   there with gymnax's published config (benchmarks/peer_rejax_minatar_ppo.py), then jaxrl's PQN MinAtar
 #   preset next to purejaxql's own code, 10M steps (benchmarks/peer_purejaxql_pqn.py; needs .whl/purejaxql,
-#   see fetch_gpu_wheels.sh). JSON files go to $OUT.
+#   see fetch_gpu_wheels.sh), after nn.Conv against jaxrl's Conv3x3 (benchmarks/conv_speed.py: whether
+#   the product that is faster on XLA:CPU is also no slower on the GPU). JSON files go to $OUT.
 #   PARTS picks some of "pendulum pqn minatar-ppo pqn-minatar" (default: all); arguments go to
 #   device_learning.py.
 # Wheels as in gpu_figures.sh; jaxrl's gymnax suite needs gymnax 1.x (.whl/jaxrl_side/, first on
@@ -30,6 +31,7 @@ copy_results
 has minatar-ppo && python3 benchmarks/peer_rejax_minatar_ppo.py --peer-python /tmp/peer_python --seeds 3 2>&1 \
   | grep -v Warning | tee "$out/peer_rejax_minatar_ppo.log"
 copy_results
+has pqn-minatar && python3 benchmarks/conv_speed.py --seeds 1 3 128 2>&1 | grep -v Warning | tee "$out/conv_speed.log"
 has pqn-minatar && python3 benchmarks/peer_purejaxql_pqn.py --peer-python /tmp/peer_python --purejaxql .whl/purejaxql \
   --seeds 3 2>&1 | grep -v Warning | tee "$out/peer_purejaxql_pqn.log"
 copy_results
