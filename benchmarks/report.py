@@ -335,8 +335,8 @@ def write_report(paths: list[Path], out_dir: Path) -> Path:
     if minatar:
         parts += ["## MinAtar beside the peers' own code (`benchmarks/peer_*minatar*.py`, `peer_*pqn.py`)", "",
                   ("Each library's seeds with the same config in one run on one machine; evaluation by each "
-                   "library's own protocol (see each script's docstring). The newest file per comparison and "
-                   "device."), "", minatar, ""]
+                   "library's own protocol (see each script's docstring). The newest file per comparison, "
+                   "device and run length."), "", minatar, ""]
     parts += ["## Learning", "", learning_table(tasks) if tasks else "(no learning results)", ""]
     if any("vmapped_run" in t for t in tasks):
         parts += ["### Device loop, seeds trained together (`benchmarks/device_learning.py`)", "",

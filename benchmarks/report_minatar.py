@@ -25,13 +25,13 @@ def _library_figures(side: Any) -> tuple[list[float], list[float], list[float]]:
 
 
 def minatar_peer_table(paths: list[Path]) -> str:
-    """One line per library of the newest file of each MinAtar peer benchmark and device."""
+    """One line per library of the newest file of each MinAtar peer benchmark, device and run length."""
     newest: dict[tuple[str, str], dict[str, Any]] = {}
     for path in paths:
         benchmark = path.name.split("__")[0]
         if benchmark in MINATAR_PEERS:
             data = json.loads(path.read_text())
-            key = (benchmark, data.get("device_kind", "?"))
+            key = (benchmark, data.get("device_kind", "?"), data.get("config", {}).get("total_timesteps", 0))
             if key not in newest or data.get("date", "") > newest[key].get("date", ""):
                 newest[key] = {**data, "file": path.name}
     if not newest:
@@ -39,7 +39,7 @@ def minatar_peer_table(paths: list[Path]) -> str:
     lines = ["| comparison | env, steps per seed | device | library | evaluation per seed | SPS | compile s | date |",
              "|" + "---|" * 8]
     span = lambda values, fmt: "-".join(dict.fromkeys(format(v, fmt) for v in (min(values), max(values))))  # noqa: E731
-    for (benchmark, device), data in sorted(newest.items()):
+    for (benchmark, device, _), data in sorted(newest.items()):
         steps = data.get("config", {}).get("total_timesteps", 0)
         for library, side in data["rows"].items():
             if "error" in side:

@@ -249,3 +249,14 @@ def test_report_shows_the_newest_minatar_peer_run_in_both_file_layouts(tmp_path)
     path.write_text(json.dumps(per_seed))
     markdown = report.write_report([path], tmp_path / "report").read_text()
     assert "| rejax | 16.1 / 20.5 | 239,341-256,526 | 3.4-3.6 | 2026-11-26 |" in markdown
+
+
+def test_report_keeps_a_minatar_comparison_of_each_run_length(tmp_path):
+    def run(date, steps, returns):
+        return {"date": date, "device_kind": "cpu", "env": "Breakout-MinAtar", "config": {"total_timesteps": steps},
+                "rows": {"jaxrl": {"eval_returns": returns, "sps": 1.0, "compile_s": 1.0}}}
+
+    markdown = report_of_an_older_and_a_newer_run(tmp_path, "peer_purejaxql_pqn", run(OLDER, 2_000_000, [40.5]),
+                                                  run(NEWER, 10_000_000, [93.5]))
+    assert "Breakout-MinAtar, 2,000,000 | cpu | jaxrl | 40.5 |" in markdown
+    assert "Breakout-MinAtar, 10,000,000 | cpu | jaxrl | 93.5 |" in markdown
