@@ -34,9 +34,9 @@ class Conv3x3(nn.Module):
     """A 3x3, stride-1, same-padding convolution computed as one matrix product over the pixels'
     neighbourhoods: ``[N, H, W, C] -> [N, H, W, features]``.
 
-    Why not ``nn.Conv``: on XLA:CPU a convolution with MinAtar's few channels runs ~7x slower than this
-    product, forward and backward (batch 128 of 10x10x4 images to 16 channels: 7.1 against 0.9 ms per
-    gradient step; 20.8 against 3.1 ms with 3 seeds vmapped, where the convolution becomes a grouped one).
+    Why not ``nn.Conv``: on XLA:CPU a convolution with MinAtar's few channels takes 6-7x longer than
+    this product per gradient step, with one seed or several vmapped, where it becomes a grouped
+    convolution (``benchmarks/conv_speed.py``: batch 128 of 10x10x4 images to 16 channels).
     Parameters are ``nn.Conv``'s (``kernel [3, 3, C, features]``, ``bias``, same initialisers), so
     checkpoints and initial values are unchanged; outputs agree to float rounding (~1e-6).
     """
