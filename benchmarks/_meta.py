@@ -45,6 +45,25 @@ def compile_then_run(function: Any, *args: Any) -> tuple[Any, float, float]:
     return output, compile_s, time.perf_counter() - start
 
 
+def jaxrl_seeds_side(algorithm: str, config: Any, num_seeds: int, evaluations: dict[str, bool]) -> dict:
+    """jaxrl's side of a peer comparison: ``num_seeds`` seeds of ``config`` vmapped in the device loop, then
+    each seed's final policy on 20 fresh episodes (seed ``10_000 + index``) once per entry of ``evaluations``
+    (result key -> deterministic), the mean of each seed's last 10 training records, compile and training
+    seconds and the aggregate SPS."""
+    import numpy as np
+
+    import jaxrl
+
+    result = jaxrl.run_device(algorithm, config, num_seeds=num_seeds)
+    side = {key: [jaxrl.evaluate(algorithm, result.seed_state(index), episodes=20, seed=10_000 + index,
+                                 deterministic=deterministic)["mean_return"] for index in range(num_seeds)]
+            for key, deterministic in evaluations.items()}
+    side["final_training_returns"] = np.nanmean(np.asarray(result.metrics["episodic_return"])[:, -10:],
+                                                axis=1).tolist()
+    summary = result.summary
+    return {**side, "compile_s": summary["compile_s"], "train_s": summary["train_s"], "sps": summary["aggregate_sps"]}
+
+
 FORCE_HELP = ("override a backend choice of jaxrl.core.platform for this run, NAME=on|off|INT (e.g. "
               "project_inputs_first=on, recurrent_scan_unroll=16); repeatable")
 

@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _meta import compile_then_run, run_peer_script, write_result
+from _meta import compile_then_run, jaxrl_seeds_side, run_peer_script, write_result
 
 CONFIG = {"num_envs": 128, "num_steps": 32, "epochs": 2, "minibatches": 32, "learning_rate": 5e-4,
           "max_grad_norm": 10.0, "gamma": 0.99, "q_lambda": 0.65, "eps_start": 1.0, "eps_finish": 0.05,
@@ -75,19 +75,11 @@ def run_purejaxql(purejaxql_dir: str, env: str, num_seeds: int, total_timesteps:
 
 
 def run_jaxrl(env: str, num_seeds: int, total_timesteps: int) -> dict:
-    """jaxrl's PQN preset for ``gymnax/<env>`` in the device loop, seeds vmapped, then each seed's evaluation."""
-    import numpy as np
-
+    """jaxrl's PQN preset for ``gymnax/<env>`` in the device loop, seeds vmapped, each seed evaluated greedily."""
     import jaxrl
 
     config = jaxrl.config_for("pqn", f"gymnax/{env}", total_timesteps=total_timesteps, seed=0, progress=False)
-    result = jaxrl.run_device("pqn", config, num_seeds=num_seeds)
-    greedy = [jaxrl.evaluate("pqn", result.seed_state(index), episodes=20, seed=10_000 + index)["mean_return"]
-              for index in range(num_seeds)]
-    final_training = np.nanmean(np.asarray(result.metrics["episodic_return"])[:, -10:], axis=1).tolist()
-    summary = result.summary
-    return {"eval_returns": greedy, "final_training_returns": final_training, "compile_s": summary["compile_s"],
-            "train_s": summary["train_s"], "sps": summary["aggregate_sps"]}
+    return jaxrl_seeds_side("pqn", config, num_seeds, {"eval_returns": True})
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _meta import compile_then_run, run_peer_script, write_result
+from _meta import compile_then_run, jaxrl_seeds_side, run_peer_script, write_result
 
 ENV = "Breakout-MinAtar"
 CONFIG = {"num_envs": 64, "num_steps": 128, "epochs": 4, "minibatches": 8, "learning_rate": 5e-4, "gamma": 0.999,
@@ -62,22 +62,11 @@ def jaxrl_overrides() -> dict:
 
 def run_jaxrl(num_seeds: int, total_timesteps: int) -> dict:
     """jaxrl's PPO in the device loop with :data:`CONFIG`, seeds vmapped, then each seed's evaluation."""
-    import numpy as np
-
     import jaxrl
 
     config = jaxrl.config_for("ppo", f"gymnax/{ENV}", **{**jaxrl_overrides(), "total_timesteps": total_timesteps},
                               seed=0, progress=False)
-    result = jaxrl.run_device("ppo", config, num_seeds=num_seeds)
-    sampled, greedy = [], []
-    for index in range(num_seeds):
-        for out, deterministic in ((sampled, False), (greedy, True)):
-            out.append(jaxrl.evaluate("ppo", result.seed_state(index), episodes=20, seed=10_000 + index,
-                                      deterministic=deterministic)["mean_return"])
-    final_training = np.nanmean(np.asarray(result.metrics["episodic_return"])[:, -10:], axis=1).tolist()
-    summary = result.summary
-    return {"eval_returns": sampled, "eval_returns_greedy": greedy, "final_training_returns": final_training,
-            "compile_s": summary["compile_s"], "train_s": summary["train_s"], "sps": summary["aggregate_sps"]}
+    return jaxrl_seeds_side("ppo", config, num_seeds, {"eval_returns": False, "eval_returns_greedy": True})
 
 
 def main(argv: list[str] | None = None) -> None:

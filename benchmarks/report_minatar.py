@@ -24,21 +24,25 @@ def _library_figures(side: Any) -> tuple[list[float], list[float], list[float]]:
             [seed["compile_s"] for seed in side])
 
 
+def _span(values: list[float], fmt: str) -> str:
+    """``"low-high"`` of ``values`` in ``fmt``, or one number where both read the same."""
+    return "-".join(dict.fromkeys(format(value, fmt) for value in (min(values), max(values))))
+
+
 def minatar_peer_table(paths: list[Path]) -> str:
     """One line per library of the newest file of each MinAtar peer benchmark, device and run length."""
-    newest: dict[tuple[str, str], dict[str, Any]] = {}
+    newest: dict[tuple[str, str, int], dict[str, Any]] = {}
     for path in paths:
         benchmark = path.name.split("__")[0]
         if benchmark in MINATAR_PEERS:
             data = json.loads(path.read_text())
             key = (benchmark, data.get("device_kind", "?"), data.get("config", {}).get("total_timesteps", 0))
             if key not in newest or data.get("date", "") > newest[key].get("date", ""):
-                newest[key] = {**data, "file": path.name}
+                newest[key] = data
     if not newest:
         return ""
     lines = ["| comparison | env, steps per seed | device | library | evaluation per seed | SPS | compile s | date |",
              "|" + "---|" * 8]
-    span = lambda values, fmt: "-".join(dict.fromkeys(format(v, fmt) for v in (min(values), max(values))))  # noqa: E731
     for (benchmark, device, _), data in sorted(newest.items()):
         steps = data.get("config", {}).get("total_timesteps", 0)
         for library, side in data["rows"].items():
@@ -46,6 +50,6 @@ def minatar_peer_table(paths: list[Path]) -> str:
                 continue
             returns, sps, compile_s = _library_figures(side)
             lines.append(f"| {MINATAR_PEERS[benchmark]} | {data['env']}, {steps:,} | {device} | {library} "
-                         f"| {' / '.join(f'{r:.1f}' for r in returns)} | {span(sps, ',.0f')} "
-                         f"| {span(compile_s, '.1f')} | {data.get('date', '')[:10]} |")
+                         f"| {' / '.join(f'{r:.1f}' for r in returns)} | {_span(sps, ',.0f')} "
+                         f"| {_span(compile_s, '.1f')} | {data.get('date', '')[:10]} |")
     return "\n".join(lines)
