@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -204,7 +205,29 @@ class NotAJaxEnv(ValueError):
 
 
 def make_device_env(env_id: str) -> DeviceEnv:
-    """The :class:`DeviceEnv` for ``env_id``; ``ValueError`` naming the JAX env ids otherwise."""
+    """The :class:`DeviceEnv` for ``env_id``; ``ValueError`` naming the JAX env ids otherwise.
+
+    Built once per id in a process (while the ``JAXRL_*`` variables that pick a suite's backend stay
+    the same): a suite env's model loads and its reset and step trace to read the observation shape,
+    ~5 s for brax's inverted pendulum on a CPU, and ``jaxrl eval`` or a device run that evaluates
+    asks for the same env twice (the agent's spec, then the episodes)."""
+    return _device_env_once(env_id, tuple(sorted((name, value) for name, value in os.environ.items()
+                                                 if name.startswith("JAXRL_"))))
+
+
+@functools.lru_cache(maxsize=16)
+def _device_env_once(env_id: str, jaxrl_variables: tuple[tuple[str, str], ...]) -> DeviceEnv:
+    del jaxrl_variables  # only part of the cache key
+    return _build_device_env(env_id)
+
+
+def forget_built_envs() -> None:
+    """Build every env anew at its next :func:`make_device_env` (for tests that fake a suite's import)."""
+    _device_env_once.cache_clear()
+    _jitted_device_env.cache_clear()
+
+
+def _build_device_env(env_id: str) -> DeviceEnv:
     from jaxrl.envs.suites import suite_for
     from jaxrl.envs.wrappers import NO_VELOCITY_DEVICE_BASES, NO_VELOCITY_ENVS
 

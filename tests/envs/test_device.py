@@ -115,3 +115,16 @@ def test_device_env_as_gym_steps_like_the_device_env_and_trains_in_the_host_loop
     result = train("ppo", PPOConfig(env="jaxrl_test/DeviceCartPole-v0", total_timesteps=512, num_envs=2,
                                     num_steps=64, progress=False))
     assert result.history[-1]["env_steps"] == 512
+
+
+def test_an_env_is_built_once_per_id_and_again_when_a_jaxrl_variable_changes(monkeypatch):
+    first = make_device_env("phys2d/CartPole-v1")
+    assert make_device_env("phys2d/CartPole-v1") is first  # jaxrl eval asks twice: spec, then episodes
+    assert make_device_env("phys2d/Pendulum-v0") is not first
+    monkeypatch.setenv("JAXRL_BRAX_BACKEND", "positional")  # a suite's backend choice: a new env
+    rebuilt = make_device_env("phys2d/CartPole-v1")
+    assert rebuilt is not first and rebuilt.spec == first.spec
+    with pytest.raises(ValueError, match="unknown environment id 'NoSuchEnv-v0'"):  # failures are not cached
+        make_device_env("NoSuchEnv-v0")
+    with pytest.raises(ValueError, match="unknown environment id 'NoSuchEnv-v0'"):
+        make_device_env("NoSuchEnv-v0")

@@ -9,7 +9,7 @@ import pytest
 gymnax = pytest.importorskip("gymnax")
 
 from jaxrl.cli import main  # noqa: E402
-from jaxrl.envs.device import make_device_env, step_keys  # noqa: E402
+from jaxrl.envs.device import forget_built_envs, make_device_env, step_keys  # noqa: E402
 
 NEEDS_NETWORK = {"MNISTBandit-bsuite"}  # downloads MNIST when built
 
@@ -33,6 +33,7 @@ def test_an_env_that_cannot_be_built_is_refused_by_name(monkeypatch):
     def broken_make(name, **kwargs):
         raise OSError("no network")
     monkeypatch.setattr(gymnax, "make", broken_make)
+    forget_built_envs()  # a Catch this process built already would not be built again
     with pytest.raises(ValueError, match=r"^gymnax/Catch-bsuite cannot be built here: OSError: no network$"):
         make_device_env("gymnax/Catch-bsuite")
 

@@ -11,13 +11,14 @@ import pytest
 
 from jaxrl.cli import main
 from jaxrl.envs import suites
-from jaxrl.envs.device import DeviceEnvAsGym, _jitted_device_env, make_device_env, step_keys
+from jaxrl.envs.device import DeviceEnvAsGym, _jitted_device_env, forget_built_envs, make_device_env, step_keys
 
 SUITE_IDS = [("gymnax/CartPole-v1", "gymnax", "gymnax"), ("brax/ant", "brax.envs", "brax"),
              ("playground/CartpoleBalance", "mujoco_playground", "playground")]
 
 
 def _failing_import(monkeypatch, package: str, error: Exception) -> None:
+    forget_built_envs()  # an env this process built would not import its suite again
     real_import = suites.importlib.import_module
 
     def import_module(name, *args, **kwargs):
