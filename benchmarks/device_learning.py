@@ -74,6 +74,9 @@ TASKS = {
                             {"num_atoms": 51, "v_min": -1600.0, "v_max": 0.0}),
     # PPO's CartPole preset in the device loop (CartPole-v1's: 8 envs x 32 steps, 20 full-batch epochs)
     "ppo-cartpole-preset": ("ppo", "phys2d/CartPole-v1", 100_000, 475.0, {}),
+    # The MinAtar paper's DQN (the preset: 1 env, 100k replay, centered RMSProp, 5M steps). A shorter run keeps
+    # its 100k-step epsilon decay with --set total_timesteps=N exploration_fraction=100000/N.
+    "dqn-minatar-breakout": ("dqn", "gymnax/Breakout-MinAtar", 5_000_000, 10.0, {}),
     # bsuite's memory chain: a context bit shown on the first step must be recalled at the 6th
     # (+1 right, -1 wrong); a feed-forward policy cannot do better than chance (0).
     "ppo-lstm-memorychain": ("ppo", "gymnax/MemoryChain-bsuite", 200_000, 0.9, {**MEMORY_CHAIN, "policy": "lstm"}),

@@ -15,6 +15,7 @@ left off.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -39,8 +40,22 @@ from jaxrl.core.noise import epsilon_greedy
 from jaxrl.core.nstep import nstep_returns
 from jaxrl.core.replay import ReplayBuffer, replay_sample_batches
 from jaxrl.core.td import soft_update, td_target
+from jaxrl.envs.gymnax_suite import MINATAR_IDS
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import Agent, EnvSpec, Transition
+
+# The update direction of each optimizer; the step size is applied in the update.
+OPTIMIZERS: dict[str, optax.GradientTransformation] = {
+    "adam": optax.scale_by_adam(),
+    # torch's RMSprop(alpha=0.95, eps=0.01, centered=True) as MinAtar's DQN uses it: the gradient over
+    # the root of its running variance plus 0.01 (the epsilon outside the root, unlike optax's default)
+    "rmsprop": optax.scale_by_stddev(decay=0.95, eps=0.01, eps_in_sqrt=False),
+}
+# The loss of each TD error q - target, per sample.
+LOSSES: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "mse": jnp.square,
+    "huber": lambda error: optax.huber_loss(error, delta=1.0),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +69,9 @@ class DQNConfig(ReplayConfig):
     learning_starts: int = 10_000  # env steps of uniformly random actions before learning
     train_frequency: int = 10  # vector-env steps between update calls
     # --- optimisation ---
-    learning_rate: float = hparam(2.5e-4)  # Adam step size
+    learning_rate: float = hparam(2.5e-4)  # optimizer step size
+    optimizer: str = "adam"  # adam (CleanRL's), or rmsprop (the MinAtar paper's: centered, decay 0.95, eps 0.01)
+    loss: str = "mse"  # TD error loss: mse (CleanRL's), or huber (delta 1: Mnih et al.'s and MinAtar's)
     gamma: float = hparam(0.99)  # discount
     tau: float = hparam(1.0)  # target-network Polyak rate (1.0: copy), in (0, 1]
     target_network_frequency: int = 500  # env steps between target-network updates
@@ -75,6 +92,9 @@ class DQNConfig(ReplayConfig):
         self.validate_replay()
         check_discount(self.gamma)
         check_positive(self, "learning_rate")
+        for field, choices in (("optimizer", OPTIMIZERS), ("loss", LOSSES)):
+            if getattr(self, field) not in choices:
+                raise ValueError(f"{field} must be one of {sorted(choices)}, got {getattr(self, field)!r}")
         if self.target_network_frequency < 1:
             raise ValueError(f"target_network_frequency must be >= 1, got {self.target_network_frequency}")
         check_in_unit_interval(self, "start_e", "end_e")
@@ -86,6 +106,19 @@ class DQNConfig(ReplayConfig):
 
 
 DQN_PRESETS: dict[str, dict[str, Any]] = {"CartPole-v1": {}, "phys2d/CartPole-v1": {}}
+# The MinAtar paper's DQN (Young & Tian 2019, its examples/dqn.py), one for every MinAtar game: 1 env, a
+# 100k replay, batches of 32 every step after 5k random steps, a hard target copy every 1k steps, centered
+# RMSProp at 2.5e-4, Huber loss, epsilon 1 -> 0.1 over the first 100k steps, a 16-channel 3x3 conv and a
+# 128-unit layer, 5M steps. jaxrl's conv pads ("same", 10x10 out) where MinAtar's does not (8x8), and its
+# epsilon decay starts at step 0 where MinAtar's starts after the 5k random steps.
+MINATAR_PRESET: dict[str, Any] = {
+    "total_timesteps": 5_000_000, "num_envs": 1, "buffer_size": 100_000, "batch_size": 32,
+    "learning_starts": 5_000, "train_frequency": 1, "learning_rate": 2.5e-4, "optimizer": "rmsprop",
+    "loss": "huber", "gamma": 0.99, "tau": 1.0, "target_network_frequency": 1_000, "double_q": False,
+    "start_e": 1.0, "end_e": 0.1, "exploration_fraction": 0.02, "hidden_sizes": (128,), "activation": "relu",
+    "conv_channels": (16,),
+}
+DQN_PRESETS.update(dict.fromkeys(MINATAR_IDS, MINATAR_PRESET))
 
 
 @struct.dataclass
@@ -101,15 +134,13 @@ class DQNState:
     spec: EnvSpec = struct.field(pytree_node=False)
 
 
-ADAM = optax.scale_by_adam()
-
-
 def init(key: jax.Array, spec: EnvSpec, config: DQNConfig) -> DQNState:
-    """Fresh online and target parameters (equal) and Adam state."""
+    """Fresh online and target parameters (equal) and optimizer state."""
     config.validate()
     require_discrete(spec, "DQN")
     params = init_q_params(key, config, spec)
-    return DQNState(params=params, target_params=jax.tree.map(jnp.copy, params), opt_state=ADAM.init(params),
+    return DQNState(params=params, target_params=jax.tree.map(jnp.copy, params),
+                    opt_state=OPTIMIZERS[config.optimizer].init(params),
                     hparams=hparams_from_config(config), step=jnp.zeros((), jnp.int32), config=config, spec=spec)
 
 
@@ -151,10 +182,10 @@ def _train_step(state: DQNState, batch: Transition) -> tuple[DQNState, dict[str,
     def loss(params: Any) -> tuple[jax.Array, jax.Array]:
         q = jnp.take_along_axis(q_values(state, params, batch.obs), batch.actions[:, None].astype(jnp.int32),
                                 axis=-1)[:, 0]
-        return jnp.mean(jnp.square(q - targets)), jnp.mean(q)
+        return jnp.mean(LOSSES[config.loss](q - targets)), jnp.mean(q)
 
     (value, mean_q), grads = jax.value_and_grad(loss, has_aux=True)(state.params)
-    direction, opt_state = ADAM.update(grads, state.opt_state, state.params)
+    direction, opt_state = OPTIMIZERS[config.optimizer].update(grads, state.opt_state, state.params)
     params = jax.tree.map(lambda p, d: p - hp["learning_rate"] * d, state.params, direction)
     step = state.step + 1
     # the first gradient step at or past each multiple of target_network_frequency env steps

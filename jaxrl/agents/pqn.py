@@ -41,6 +41,7 @@ from jaxrl.core.bootstrap import next_observation_values
 from jaxrl.core.minibatches import shuffled_minibatches
 from jaxrl.core.noise import epsilon_greedy
 from jaxrl.core.qlambda import q_lambda_returns
+from jaxrl.envs.gymnax_suite import MINATAR_IDS
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import Agent, EnvSpec, Rollout
 
@@ -103,8 +104,7 @@ MINATAR_PRESET: dict[str, Any] = {
     "q_lambda": 0.65, "eps_start": 1.0, "eps_finish": 0.05, "exploration_fraction": 0.1, "hidden_sizes": (128,),
     "activation": "relu", "layer_norm": True, "conv_channels": (16,), "conv_layer_norm": True,
 }
-for _game in ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders"):
-    PQN_PRESETS[f"gymnax/{_game}-MinAtar"] = MINATAR_PRESET
+PQN_PRESETS.update(dict.fromkeys(MINATAR_IDS, MINATAR_PRESET))
 
 
 @struct.dataclass

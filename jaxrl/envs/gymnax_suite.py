@@ -30,6 +30,9 @@ from jaxrl.envs.suites import import_suite, installed_names
 
 PREFIX = "gymnax/"
 EXTRA = "gymnax"
+# gymnax's MinAtar games (10x10 grids with 4-10 channels), which PPO, PQN and DQN have presets for
+MINATAR_IDS = tuple(f"{PREFIX}{game}-MinAtar" for game in ("Asterix", "Breakout", "Freeway", "Seaquest",
+                                                            "SpaceInvaders"))
 
 
 def import_gymnax(env_id: str) -> Any:

@@ -125,3 +125,59 @@ def test_dqn_runs_in_the_device_loop_with_integer_actions_in_the_buffer():
     assert int(carry.buffer.size) == 2000
     assert set(np.unique(np.asarray(carry.buffer.data.actions[:2000])).tolist()) == {0, 1}
     assert np.isnan(metrics["loss"][0]) and np.all(np.isfinite(metrics["loss"][1:]))
+
+
+def test_rmsprop_is_torchs_centered_rmsprop_with_its_epsilon_outside_the_root():
+    # torch.optim.RMSprop(alpha=0.95, eps=0.01, centered=True), as MinAtar's DQN sets it, written out:
+    # v <- 0.95 v + 0.05 g^2, m <- 0.95 m + 0.05 g, direction g / (sqrt(v - m^2) + 0.01)
+    transform = dqn.OPTIMIZERS["rmsprop"]
+    grads = np.array([[0.5, -2.0, 1e-3], [0.4, 3.0, -1e-3], [-0.1, 1.0, 2e-3]], np.float32)
+    state = transform.init(jnp.zeros(3))
+    v, m = np.zeros(3), np.zeros(3)
+    for g in grads:
+        direction, state = transform.update(jnp.asarray(g), state)
+        v, m = 0.95 * v + 0.05 * g * g, 0.95 * m + 0.05 * g
+        np.testing.assert_allclose(direction, g / (np.sqrt(v - m * m) + 0.01), rtol=1e-5)
+    # the first step of a gradient far above 0.01 is about g / (sqrt(0.0475) |g|) = 4.59 sign(g)
+    first, _ = transform.update(jnp.asarray([100.0]), transform.init(jnp.zeros(1)))
+    np.testing.assert_allclose(first, [1 / np.sqrt(0.0475)], rtol=1e-3)
+
+
+def test_huber_loss_is_linear_past_one_where_mse_is_quadratic():
+    # every replay item is the same transition, so every sample has the same TD error e = q - (r + g max q')
+    n = 16
+    item = Transition(obs=jnp.ones((n, 3)), actions=jnp.ones(n, jnp.int32), rewards=jnp.full(n, 50.0),
+                      terminated=jnp.zeros(n, bool), truncated=jnp.zeros(n, bool), next_obs=jnp.full((n, 3), 2.0),
+                      extras={})
+    buffer = replay_add(replay_init(n, item), item)
+    losses = {}
+    for loss in ("mse", "huber"):
+        config = DQNConfig(**{**SMALL, "learning_starts": 0}, loss=loss)
+        state = dqn.init(jax.random.PRNGKey(0), SPEC, config)
+        error = (dqn.q_values(state, state.params, item.obs[:1])[0, 1]
+                 - (50.0 + 0.99 * dqn.q_values(state, state.target_params, item.next_obs[:1]).max()))
+        _, metrics = dqn.update(state, buffer, jax.random.PRNGKey(1))
+        losses[loss] = float(metrics["loss"])
+        assert abs(float(error)) > 40
+    np.testing.assert_allclose(losses["mse"], float(error) ** 2, rtol=1e-5)
+    np.testing.assert_allclose(losses["huber"], abs(float(error)) - 0.5, rtol=1e-5)
+
+
+def test_an_unknown_optimizer_or_loss_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"^optimizer must be one of \['adam', 'rmsprop'\], got 'sgd'$"):
+        DQNConfig(**SMALL, optimizer="sgd").validate()
+    with pytest.raises(ValueError, match=r"^loss must be one of \['huber', 'mse'\], got 'l1'$"):
+        DQNConfig(**SMALL, loss="l1").validate()
+
+
+@pytest.mark.parametrize("game", ["Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders"])
+def test_every_minatar_game_gets_the_minatar_papers_dqn(game):
+    config = jaxrl.config_for("dqn", f"gymnax/{game}-MinAtar")
+    # Young & Tian (2019), examples/dqn.py: its constants, epsilon's 100k-step decay as a fraction of 5M
+    expected = dict(total_timesteps=5_000_000, num_envs=1, buffer_size=100_000, batch_size=32, learning_starts=5_000,
+                    train_frequency=1, learning_rate=2.5e-4, optimizer="rmsprop", loss="huber", gamma=0.99, tau=1.0,
+                    target_network_frequency=1_000, double_q=False, start_e=1.0, end_e=0.1,
+                    hidden_sizes=(128,), activation="relu", conv_channels=(16,))
+    assert {field: getattr(config, field) for field in expected} == expected
+    assert config.exploration_fraction * config.total_timesteps == pytest.approx(100_000)
+    assert jaxrl.config_for("dqn", "gymnax/Breakout-MinAtar", loss="mse").loss == "mse"  # a flag beats the preset
