@@ -41,6 +41,7 @@ from jaxrl.core.nstep import nstep_returns
 from jaxrl.core.replay import ReplayBuffer, replay_sample_batches
 from jaxrl.core.td import soft_update, td_target
 from jaxrl.envs.gymnax_suite import MINATAR_IDS
+from jaxrl.nets.conv import check_conv_padding
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import Agent, EnvSpec, Transition
 
@@ -86,6 +87,7 @@ class DQNConfig(ReplayConfig):
     layer_norm: bool = False  # LayerNorm after each hidden layer
     conv_channels: tuple[int, ...] = ()  # 3x3 conv layers before the MLP, for image observations (MinAtar: 16)
     conv_layer_norm: bool = False  # LayerNorm over channels after each conv layer, before its ReLU
+    conv_padding: str = "same"  # same (10x10 maps from MinAtar's grid) or valid (8x8: MinAtar's and purejaxql's)
 
     def validate(self) -> DQNConfig:
         """Raise ``ValueError`` naming the first invalid field; return self when valid."""
@@ -101,6 +103,7 @@ class DQNConfig(ReplayConfig):
         check_fraction(self, "exploration_fraction", "tau")
         check_hidden_sizes(self.hidden_sizes)
         check_conv_channels(self.conv_channels)
+        check_conv_padding(self.conv_padding)
         activation_by_name(self.activation)
         return self
 

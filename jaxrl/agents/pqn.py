@@ -42,6 +42,7 @@ from jaxrl.core.minibatches import shuffled_minibatches
 from jaxrl.core.noise import epsilon_greedy
 from jaxrl.core.qlambda import q_lambda_returns
 from jaxrl.envs.gymnax_suite import MINATAR_IDS
+from jaxrl.nets.conv import check_conv_padding
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import Agent, EnvSpec, Rollout
 
@@ -76,6 +77,7 @@ class PQNConfig(OnPolicyConfig):
     layer_norm: bool = True  # LayerNorm after each hidden layer (what stands in for a target network)
     conv_channels: tuple[int, ...] = ()  # 3x3 conv layers before the MLP, for image observations (MinAtar: 16)
     conv_layer_norm: bool = False  # LayerNorm over channels after each conv layer, before its ReLU
+    conv_padding: str = "same"  # same (10x10 maps from MinAtar's grid) or valid (8x8: MinAtar's and purejaxql's)
 
     def validate(self) -> PQNConfig:
         """Raise ``ValueError`` naming the first invalid field; return self when valid."""
@@ -88,6 +90,7 @@ class PQNConfig(OnPolicyConfig):
         check_fraction(self, "exploration_fraction")
         check_hidden_sizes(self.hidden_sizes)
         check_conv_channels(self.conv_channels)
+        check_conv_padding(self.conv_padding)
         activation_by_name(self.activation)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")

@@ -14,25 +14,41 @@ import jax.numpy as jnp
 from jaxrl.nets.mlp import MLP
 
 
-def check_image_observations(channels: Sequence[int], observation_shape: tuple[int, ...]) -> None:
-    """``ValueError`` in one line when a conv torso is asked for observations that are not ``[H, W, C]``."""
+def check_image_observations(channels: Sequence[int], observation_shape: tuple[int, ...],
+                             padding: str = "same") -> None:
+    """``ValueError`` in one line when a conv torso is asked for observations that are not ``[H, W, C]``,
+    or too small for its unpadded ("valid") convs."""
     if channels and len(observation_shape) != 3:
         raise ValueError(f"conv_channels needs image observations [H, W, C]; this env's are {observation_shape} "
                          "(drop --conv-channels)")
+    if channels and padding == "valid" and min(observation_shape[:2]) <= 2 * len(channels):
+        raise ValueError(f"{len(channels)} valid-padded 3x3 conv(s) leave nothing of {observation_shape[0]}x"
+                         f"{observation_shape[1]} images (use --conv-padding same or fewer --conv-channels)")
 
 
-def same_padding_patches(images: jax.Array) -> jax.Array:
-    """``[N, H, W, C] -> [N, H, W, 9 C]``: each pixel's 3x3 neighbourhood (zero beyond the edge), ordered
-    row, column, channel like a ``[3, 3, C, F]`` kernel reshaped to ``[9 C, F]``."""
-    height, width = images.shape[1:3]
-    padded = jnp.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)))
-    return jnp.concatenate([padded[:, row:row + height, col:col + width] for row in range(3) for col in range(3)],
+PADDINGS = ("same", "valid")
+
+
+def check_conv_padding(padding: str) -> None:
+    """One-line ``ValueError`` unless ``padding`` is one of :data:`PADDINGS`."""
+    if padding not in PADDINGS:
+        raise ValueError(f"conv_padding must be one of {list(PADDINGS)}, got {padding!r}")
+
+
+def patches_3x3(images: jax.Array, padding: str = "same") -> jax.Array:
+    """``[N, H, W, C] -> [N, H', W', 9 C]``: each output pixel's 3x3 neighbourhood, ordered row, column,
+    channel like a ``[3, 3, C, F]`` kernel reshaped to ``[9 C, F]``. ``"same"``: every pixel, zero beyond
+    the edge (``H' = H``); ``"valid"``: only pixels whose neighbourhood lies inside (``H' = H - 2``)."""
+    if padding == "same":
+        images = jnp.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    height, width = images.shape[1] - 2, images.shape[2] - 2
+    return jnp.concatenate([images[:, row:row + height, col:col + width] for row in range(3) for col in range(3)],
                            axis=-1)
 
 
 class Conv3x3(nn.Module):
-    """A 3x3, stride-1, same-padding convolution computed as one matrix product over the pixels'
-    neighbourhoods: ``[N, H, W, C] -> [N, H, W, features]``.
+    """A 3x3, stride-1 convolution computed as one matrix product over the pixels' neighbourhoods:
+    ``[N, H, W, C] -> [N, H', W', features]`` (``padding`` as in :func:`patches_3x3`).
 
     Why not ``nn.Conv``: on XLA:CPU a convolution with MinAtar's few channels takes 6-7x longer than
     this product per gradient step, with one seed or several vmapped, where it becomes a grouped
@@ -42,30 +58,34 @@ class Conv3x3(nn.Module):
     """
 
     features: int
+    padding: str = "same"
 
     @nn.compact
     def __call__(self, images: jax.Array) -> jax.Array:
         channels = images.shape[-1]
         kernel = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, channels, self.features))
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        return same_padding_patches(images) @ kernel.reshape(9 * channels, self.features) + bias
+        return patches_3x3(images, self.padding) @ kernel.reshape(9 * channels, self.features) + bias
 
 
 class ConvTorso(nn.Module):
-    """``[..., H * W * C] -> [..., H * W * channels[-1]]``: 3x3 convolutions (stride 1, same
-    padding, ReLU), one per entry of ``channels``; with ``layer_norm``, each conv's output is
-    normalised over its channels (at every pixel) before the ReLU, as PQN's MinAtar network does."""
+    """``[..., H * W * C] -> [..., H' * W' * channels[-1]]``: 3x3 convolutions (stride 1, ReLU), one per
+    entry of ``channels``; with ``layer_norm``, each conv's output is normalised over its channels (at
+    every pixel) before the ReLU, as PQN's MinAtar network does. ``padding="same"`` keeps ``H x W``;
+    ``"valid"`` (MinAtar's and purejaxql's networks) loses 2 rows and columns per conv, so a 10x10 grid
+    leaves 8x8 maps and the layer after the torso 36% fewer inputs."""
 
     channels: Sequence[int]
     observation_shape: tuple[int, int, int]
     layer_norm: bool = False
+    padding: str = "same"
 
     @nn.compact
     def __call__(self, flat: jax.Array) -> jax.Array:
         batch_shape = flat.shape[:-1]
         x = flat.reshape((math.prod(batch_shape), *self.observation_shape))
         for index, features in enumerate(self.channels):
-            x = Conv3x3(features, name=f"Conv_{index}")(x)
+            x = Conv3x3(features, self.padding, name=f"Conv_{index}")(x)
             if self.layer_norm:
                 x = nn.LayerNorm(name=f"norm_{index}")(x)
             x = nn.relu(x)

@@ -25,6 +25,7 @@ class DiscreteQNetwork(nn.Module):
     conv_channels: Sequence[int] = ()  # a conv torso first (image observations), see nets/conv.py
     observation_shape: tuple[int, ...] = ()  # needed with conv_channels
     conv_layer_norm: bool = False  # LayerNorm after each conv layer too (PQN's MinAtar network)
+    conv_padding: str = "same"  # or "valid" (8x8 maps from MinAtar's 10x10), see nets/conv.py
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
@@ -32,7 +33,8 @@ class DiscreteQNetwork(nn.Module):
         if self.conv_channels:
             from jaxrl.nets.conv import ConvTorso  # conv.py builds on nets/mlp.py, as this module does
 
-            x = ConvTorso(self.conv_channels, self.observation_shape, self.conv_layer_norm, name="conv")(x)
+            x = ConvTorso(self.conv_channels, self.observation_shape, self.conv_layer_norm, self.conv_padding,
+                          name="conv")(x)
         act = activation_by_name(self.activation)
         for index, size in enumerate(self.hidden_sizes):
             x = dense(size, self.hidden_gain, name=f"dense_{index}")(x)

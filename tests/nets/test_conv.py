@@ -59,7 +59,28 @@ def test_the_conv_as_one_product_equals_flax_conv_with_the_same_parameters_and_i
     from jaxrl.nets.conv import Conv3x3
 
     images = jax.random.normal(jax.random.PRNGKey(0), (3, 6, 5, 4))
-    reference, ours = nn.Conv(7, (3, 3), padding="SAME"), Conv3x3(7)
-    params = reference.init(jax.random.PRNGKey(1), images)
-    jax.tree.map(np.testing.assert_array_equal, params, ours.init(jax.random.PRNGKey(1), images))
-    np.testing.assert_allclose(ours.apply(params, images), reference.apply(params, images), atol=1e-5)
+    for padding, height, width in (("same", 6, 5), ("valid", 4, 3)):
+        reference, ours = nn.Conv(7, (3, 3), padding=padding.upper()), Conv3x3(7, padding)
+        params = reference.init(jax.random.PRNGKey(1), images)
+        jax.tree.map(np.testing.assert_array_equal, params, ours.init(jax.random.PRNGKey(1), images))
+        out = ours.apply(params, images)
+        assert out.shape == (3, height, width, 7)
+        np.testing.assert_allclose(out, reference.apply(params, images), atol=1e-5)
+
+
+def test_valid_padding_gives_the_minatar_networks_8x8_maps_and_small_images_are_refused():
+    from jaxrl.agents import dqn
+    from jaxrl.agents.dqn import DQNConfig
+
+    spec = EnvSpec(observation_shape=(10, 10, 4), discrete=True, action_dim=3)
+    for padding, inputs in (("same", 10 * 10 * 16), ("valid", 8 * 8 * 16)):
+        config = DQNConfig(conv_channels=(16,), hidden_sizes=(128,), conv_padding=padding)
+        state = dqn.init(jax.random.PRNGKey(0), spec, config)
+        assert state.params["dense_0"]["kernel"].shape == (inputs, 128)
+        q = dqn.q_values(state, state.params, jnp.ones((2, 10, 10, 4)))
+        assert q.shape == (2, 3) and bool(jnp.all(jnp.isfinite(q)))
+    with pytest.raises(ValueError, match=r"^conv_padding must be one of \['same', 'valid'\], got 'full'$"):
+        DQNConfig(conv_channels=(16,), conv_padding="full").validate()
+    tiny = EnvSpec(observation_shape=(4, 4, 1), discrete=True, action_dim=2)
+    with pytest.raises(ValueError, match=r"^2 valid-padded 3x3 conv\(s\) leave nothing of 4x4 images"):
+        dqn.init(jax.random.PRNGKey(0), tiny, DQNConfig(conv_channels=(8, 8), conv_padding="valid"))
