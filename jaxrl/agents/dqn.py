@@ -111,15 +111,15 @@ class DQNConfig(ReplayConfig):
 DQN_PRESETS: dict[str, dict[str, Any]] = {"CartPole-v1": {}, "phys2d/CartPole-v1": {}}
 # The MinAtar paper's DQN (Young & Tian 2019, its examples/dqn.py), one for every MinAtar game: 1 env, a
 # 100k replay, batches of 32 every step after 5k random steps, a hard target copy every 1k steps, centered
-# RMSProp at 2.5e-4, Huber loss, epsilon 1 -> 0.1 over the first 100k steps, a 16-channel 3x3 conv and a
-# 128-unit layer, 5M steps. jaxrl's conv pads ("same", 10x10 out) where MinAtar's does not (8x8), and its
-# epsilon decay starts at step 0 where MinAtar's starts after the 5k random steps.
+# RMSProp at 2.5e-4, Huber loss, epsilon 1 -> 0.1 over the first 100k steps, a 16-channel unpadded 3x3
+# conv (8x8 maps) and a 128-unit layer, 5M steps. jaxrl's epsilon decay starts at step 0 where MinAtar's
+# starts after the 5k random steps.
 MINATAR_PRESET: dict[str, Any] = {
     "total_timesteps": 5_000_000, "num_envs": 1, "buffer_size": 100_000, "batch_size": 32,
     "learning_starts": 5_000, "train_frequency": 1, "learning_rate": 2.5e-4, "optimizer": "rmsprop",
     "loss": "huber", "gamma": 0.99, "tau": 1.0, "target_network_frequency": 1_000, "double_q": False,
     "start_e": 1.0, "end_e": 0.1, "exploration_fraction": 0.02, "hidden_sizes": (128,), "activation": "relu",
-    "conv_channels": (16,),
+    "conv_channels": (16,), "conv_padding": "valid",
 }
 DQN_PRESETS.update(dict.fromkeys(MINATAR_IDS, MINATAR_PRESET))
 

@@ -177,7 +177,7 @@ def test_every_minatar_game_gets_the_minatar_papers_dqn(game):
     expected = dict(total_timesteps=5_000_000, num_envs=1, buffer_size=100_000, batch_size=32, learning_starts=5_000,
                     train_frequency=1, learning_rate=2.5e-4, optimizer="rmsprop", loss="huber", gamma=0.99, tau=1.0,
                     target_network_frequency=1_000, double_q=False, start_e=1.0, end_e=0.1,
-                    hidden_sizes=(128,), activation="relu", conv_channels=(16,))
+                    hidden_sizes=(128,), activation="relu", conv_channels=(16,), conv_padding="valid")
     assert {field: getattr(config, field) for field in expected} == expected
     assert config.exploration_fraction * config.total_timesteps == pytest.approx(100_000)
     assert jaxrl.config_for("dqn", "gymnax/Breakout-MinAtar", loss="mse").loss == "mse"  # a flag beats the preset
