@@ -279,6 +279,13 @@ class ReplayConfig(RunConfig):
         check_at_least(self, 0, "learning_starts")
 
 
+def check_choice(config: Any, name: str, choices: Any) -> None:
+    """One-line ``ValueError`` unless ``config.<name>`` is one of ``choices`` (listed sorted)."""
+    value = getattr(config, name)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+
+
 def check_conv_channels(channels: tuple[int, ...]) -> None:
     if any(count < 1 for count in channels):
         raise ValueError(f"conv_channels must be positive ints (or empty: no conv torso), got {channels}")

@@ -27,6 +27,7 @@ from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, require_dis
 from jaxrl.agents.value_based import epsilon_greedy_noise, init_q_params, q_values
 from jaxrl.config import (
     ReplayConfig,
+    check_choice,
     check_conv_channels,
     check_discount,
     check_fraction,
@@ -41,7 +42,7 @@ from jaxrl.core.nstep import nstep_returns
 from jaxrl.core.replay import ReplayBuffer, replay_sample_batches
 from jaxrl.core.td import soft_update, td_target
 from jaxrl.envs.gymnax_suite import MINATAR_IDS
-from jaxrl.nets.conv import check_conv_padding
+from jaxrl.nets.conv import PADDINGS
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import Agent, EnvSpec, Transition
 
@@ -94,16 +95,15 @@ class DQNConfig(ReplayConfig):
         self.validate_replay()
         check_discount(self.gamma)
         check_positive(self, "learning_rate")
-        for field, choices in (("optimizer", OPTIMIZERS), ("loss", LOSSES)):
-            if getattr(self, field) not in choices:
-                raise ValueError(f"{field} must be one of {sorted(choices)}, got {getattr(self, field)!r}")
+        check_choice(self, "optimizer", OPTIMIZERS)
+        check_choice(self, "loss", LOSSES)
         if self.target_network_frequency < 1:
             raise ValueError(f"target_network_frequency must be >= 1, got {self.target_network_frequency}")
         check_in_unit_interval(self, "start_e", "end_e")
         check_fraction(self, "exploration_fraction", "tau")
         check_hidden_sizes(self.hidden_sizes)
         check_conv_channels(self.conv_channels)
-        check_conv_padding(self.conv_padding)
+        check_choice(self, "conv_padding", PADDINGS)
         activation_by_name(self.activation)
         return self
 

@@ -28,6 +28,7 @@ from jaxrl.agents.value_based import epsilon_greedy_noise, init_q_params, q_valu
 from jaxrl.config import (
     OnPolicyConfig,
     check_at_least,
+    check_choice,
     check_conv_channels,
     check_discount,
     check_fraction,
@@ -42,7 +43,7 @@ from jaxrl.core.minibatches import shuffled_minibatches
 from jaxrl.core.noise import epsilon_greedy
 from jaxrl.core.qlambda import q_lambda_returns
 from jaxrl.envs.gymnax_suite import MINATAR_IDS
-from jaxrl.nets.conv import check_conv_padding
+from jaxrl.nets.conv import PADDINGS
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import Agent, EnvSpec, Rollout
 
@@ -90,10 +91,9 @@ class PQNConfig(OnPolicyConfig):
         check_fraction(self, "exploration_fraction")
         check_hidden_sizes(self.hidden_sizes)
         check_conv_channels(self.conv_channels)
-        check_conv_padding(self.conv_padding)
+        check_choice(self, "conv_padding", PADDINGS)
         activation_by_name(self.activation)
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
+        check_choice(self, "optimizer", OPTIMIZERS)
         return self
 
 

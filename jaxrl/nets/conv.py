@@ -26,13 +26,7 @@ def check_image_observations(channels: Sequence[int], observation_shape: tuple[i
                          f"{observation_shape[1]} images (use --conv-padding same or fewer --conv-channels)")
 
 
-PADDINGS = ("same", "valid")
-
-
-def check_conv_padding(padding: str) -> None:
-    """One-line ``ValueError`` unless ``padding`` is one of :data:`PADDINGS`."""
-    if padding not in PADDINGS:
-        raise ValueError(f"conv_padding must be one of {list(PADDINGS)}, got {padding!r}")
+PADDINGS = ("same", "valid")  # of patches_3x3 / Conv3x3 / ConvTorso
 
 
 def patches_3x3(images: jax.Array, padding: str = "same") -> jax.Array:
