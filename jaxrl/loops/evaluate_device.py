@@ -3,8 +3,9 @@
 The host evaluator (:func:`jaxrl.loops.evaluate.evaluate`) steps one env through gymnasium, a
 device call or two per env step; on an accelerator that is most of an evaluation's time. Here
 ``episodes`` envs each play one episode inside one jitted ``lax.while_loop``, which stops when
-every env has finished its first episode (envs that finished early go on stepping, their
-rewards no longer counted, until the last one ends).
+every env has finished its first episode. Envs step without the auto-reset
+(:attr:`DeviceEnv.step_in_episode`: no reset to compile, a physics env's costliest part), and one
+that finished early stays frozen at its final state until the last one ends.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxrl.envs.device import DeviceEnv, step_keys
+from jaxrl.envs.device import DeviceEnv, DeviceStep, step_keys
 from jaxrl.loops.acting import jitted_exploring_step
 from jaxrl.types import Agent
 
@@ -42,6 +43,14 @@ def episode_returns(agent: Agent, env: DeviceEnv, episodes: int, deterministic: 
     ``deterministic``: the agent's deterministic action (``act`` without noise); otherwise it acts
     as it explores in training (its noise and exploration state)."""
 
+    def step_unless_finished(env_state: Any, obs: jax.Array, action: jax.Array, key: jax.Array,
+                             finished: jax.Array) -> DeviceStep:
+        """One env's step; a finished env keeps its final state and observation."""
+        stepped = env.step_in_episode(env_state, action, key)
+        kept_state, kept_obs = jax.tree.map(lambda new, old: jnp.where(finished, old, new),
+                                            (stepped.env_state, stepped.obs), (env_state, obs))
+        return stepped._replace(env_state=kept_state, obs=kept_obs)
+
     def step(playing: _Playing, state: Any) -> _Playing:
         key, noise_key, env_key = jax.random.split(playing.key, 3)
         if deterministic:
@@ -50,7 +59,11 @@ def episode_returns(agent: Agent, env: DeviceEnv, episodes: int, deterministic: 
         else:
             actions, _, carry, exploration = jitted_exploring_step(agent)(
                 state, playing.obs, noise_key, playing.carry, playing.episode_start, playing.exploration)
-        stepped = jax.vmap(env.step)(playing.env_state, actions, step_keys(env_key, (episodes,)))
+        # the transition keys the auto-resetting step took (the first of each env's pair), so
+        # evaluations give what they gave before the reset left this loop
+        transition_keys = step_keys(env_key, (episodes,))[:, 0]
+        stepped = jax.vmap(step_unless_finished)(playing.env_state, playing.obs, actions, transition_keys,
+                                                 playing.finished)
         counting = ~playing.finished
         ended = stepped.terminated | stepped.truncated
         return _Playing(stepped.env_state, stepped.obs, carry, exploration, ended, playing.finished | ended,

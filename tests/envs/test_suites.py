@@ -11,7 +11,8 @@ import pytest
 
 from jaxrl.cli import main
 from jaxrl.envs import suites
-from jaxrl.envs.device import DeviceEnvAsGym, _jitted_device_env, forget_built_envs, make_device_env, step_keys
+from jaxrl.envs.device import DeviceEnvAsGym, _jitted_device_env, forget_built_envs, make_device_env
+from jaxrl.envs.host import HostStep, HostVectorEnv, make_vector_env
 
 SUITE_IDS = [("gymnax/CartPole-v1", "gymnax", "gymnax"), ("brax/ant", "brax.envs", "brax"),
              ("playground/CartpoleBalance", "mujoco_playground", "playground")]
@@ -55,30 +56,20 @@ def test_an_installed_suite_that_fails_to_import_shows_the_real_cause(monkeypatc
         make_device_env(env_id)
 
 
-def _rollout(env, num_envs: int, steps: int, action: float, seed: int = 0):
-    """``steps`` vmapped steps with a constant action; every DeviceStep field stacked ``[T, B, ...]``."""
-    state, obs = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(seed), num_envs))
-    actions = jnp.full((num_envs, env.spec.action_dim), action)
-
-    def body(state, key):
-        out = jax.vmap(env.step)(state, actions, step_keys(key, (num_envs,)))
-        return out.env_state, out
-
-    _, outs = jax.jit(lambda s: jax.lax.scan(body, s, jax.random.split(jax.random.PRNGKey(seed + 1), steps)))(state)
-    return obs, outs
-
-
-def _check_protocol(env, obs, outs, num_envs):
-    assert obs.dtype == jnp.float32 and obs.shape == (num_envs, *env.spec.observation_shape)
-    assert outs.obs.dtype == outs.next_obs.dtype == jnp.float32
-    assert outs.reward.dtype == jnp.float32 and outs.reward.shape == outs.terminated.shape
-    assert not bool(jnp.any(outs.terminated & outs.truncated))
-    ended = np.asarray(outs.terminated | outs.truncated)
-    continued = ~ended
+def _check_host_protocol(first_obs: np.ndarray, steps: list[HostStep]) -> np.ndarray:
+    """The host adapter's contract on ``steps`` of a vector env; the ``[T, B]`` mask of ended episodes."""
+    obs, next_obs = np.stack([step.obs for step in steps]), np.stack([step.next_obs for step in steps])
+    terminated, truncated = np.stack([step.terminated for step in steps]), np.stack([step.truncated for step in steps])
+    assert first_obs.dtype == obs.dtype == next_obs.dtype == np.float32
+    assert all(step.rewards.dtype == np.float32 and step.rewards.shape == step.terminated.shape for step in steps)
+    assert not np.any(terminated & truncated)
+    ended = terminated | truncated
     # A step that did not end the episode acts on its true next observation...
-    np.testing.assert_array_equal(np.asarray(outs.obs)[continued], np.asarray(outs.next_obs)[continued])
+    np.testing.assert_array_equal(obs[~ended], next_obs[~ended])
     # ...one that did keeps the final observation in next_obs and acts on a fresh episode's first.
-    assert np.all(np.any(np.asarray(outs.obs)[ended] != np.asarray(outs.next_obs)[ended], axis=-1))
+    assert np.all(np.any(obs[ended] != next_obs[ended], axis=-1))
+    assert np.all(np.stack([step.obs_is_reset for step in steps]) == ended)
+    return ended
 
 
 @pytest.fixture(scope="module")
@@ -87,39 +78,36 @@ def brax_pendulum():
     return make_device_env("brax/inverted_pendulum")
 
 
-def _stepped_one_by_one(env_id: str, num_envs: int, steps: int, action: float):
-    """Like :func:`_rollout`, but through the host loop's cached jitted reset/step of one env (the
-    short host training run below then reuses that compilation; a brax step takes ~10 s to compile)."""
-    _, reset, step = _jitted_device_env(env_id)
-    first_obs, per_env = [], []
-    for index in range(num_envs):
-        state, obs = reset(jax.random.PRNGKey(index))
-        first_obs.append(obs)
-        outs = []
-        for t in range(steps):
-            out = step(state, jnp.full(1, action, jnp.float32), jax.random.PRNGKey(1000 * index + t))
-            state = out.env_state
-            outs.append(out)
-        per_env.append(jax.tree.map(lambda *leaves: jnp.stack(leaves), *outs))
-    return jnp.stack(first_obs), jax.tree.map(lambda *leaves: jnp.stack(leaves, axis=1), *per_env)
+def _host_steps(env_id: str, num_envs: int, steps: int, action: float) -> tuple[np.ndarray, list[HostStep]]:
+    """``steps`` host-loop vector steps with a constant action: the suite env's jitted step (without
+    the auto-reset, which gymnasium's vector env does by calling reset) is the one the short host
+    training run below reuses (a brax step takes seconds to compile)."""
+    env = HostVectorEnv(make_vector_env(env_id, num_envs, "sync"))
+    try:
+        first_obs = env.reset(seed=0)
+        return first_obs, [env.step(np.full((num_envs, 1), action, np.float32)) for _ in range(steps)]
+    finally:
+        env.close()
 
 
 def test_brax_termination_keeps_the_final_observation_and_its_state_checkpoints(tmp_path, brax_pendulum):
     env = brax_pendulum
     assert env.spec.observation_shape == (4,) and env.spec.action_dim == 1 and env.max_episode_steps == 1000
-    obs, outs = _stepped_one_by_one("brax/inverted_pendulum", 3, 40, action=1.0)  # full push: the pole falls
-    assert int(outs.terminated.sum()) >= 3 and not bool(outs.truncated.any())
-    _check_protocol(env, obs, outs, 3)
-    keys = jax.random.split(jax.random.PRNGKey(0), 3)
-    assert len({tuple(o) for o in np.asarray(jax.jit(jax.vmap(env.reset))(keys)[1])}) == 3  # vmapped: one start each
+    first_obs, steps = _host_steps("brax/inverted_pendulum", 3, 40, action=1.0)  # full push: the pole falls
+    ended = _check_host_protocol(first_obs, steps)
+    assert int(np.sum([step.terminated for step in steps])) >= 3 and not np.any([step.truncated for step in steps])
+    assert len({tuple(o) for o in first_obs}) == 3  # one start each
     # The final observation is past brax's fall threshold (|angle| > 0.2), a fresh one is not.
-    ended = np.asarray(outs.terminated)
-    assert np.all(np.abs(np.asarray(outs.next_obs)[ended][:, 1]) > 0.2)
-    assert np.all(np.abs(np.asarray(outs.obs)[ended][:, 1]) < 0.2)
+    assert np.all(np.abs(np.stack([step.next_obs for step in steps])[ended][:, 1]) > 0.2)
+    assert np.all(np.abs(np.stack([step.obs for step in steps])[ended][:, 1]) < 0.2)
+    # The device loop's auto-resetting step, vmapped: a fresh start per env.
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    state, obs = jax.jit(jax.vmap(env.reset))(keys)
+    assert len({tuple(o) for o in np.asarray(obs)}) == 3
     # brax's State holding MJX's Data round-trips through a checkpoint (flax does not know those classes)
     from jaxrl.io.checkpoint import read_checkpoint, restore_state, save_checkpoint
 
-    state = jax.tree.map(lambda leaf: leaf[-1, 0], outs.env_state)
+    state = jax.tree.map(lambda leaf: leaf[0], state)
     path = save_checkpoint(tmp_path, {"env": state}, {"env_steps": 1})
     restored = restore_state({"env": jax.tree.map(jnp.zeros_like, state)}, read_checkpoint(path)[1], path)["env"]
     assert type(restored.inner) is type(state.inner) and dataclasses.is_dataclass(restored.inner)
@@ -143,8 +131,9 @@ def playground_cartpole():
 
 
 def _last_allowed_step(env_id: str, action: float):
-    """One step from a state on the last step the time limit allows (no 1000-step rollout needed),
-    through the host loop's cached jitted env (the rendering test reuses its compilation)."""
+    """One step (without the auto-reset) from a state on the last step the time limit allows (no
+    1000-step rollout needed), through the host loop's cached jitted env (the rendering test reuses
+    its compilation)."""
     env, reset, step = _jitted_device_env(env_id)
     key = jax.random.PRNGKey(5)
     state, obs = reset(key)
@@ -156,10 +145,9 @@ def test_playground_time_limit_is_truncation_with_the_final_observation(playgrou
     env = playground_cartpole
     assert env.spec.observation_shape == (5,) and env.max_episode_steps == 1000  # the env config's episode_length
     first_obs, out = _last_allowed_step("playground/CartpoleBalance", 0.0)  # DM-Control cartpole never terminates
-    assert bool(out.truncated) and not bool(out.terminated) and int(out.env_state.steps) == 0
-    # next_obs is where the cart got to (one step from the start), obs a fresh episode's first
-    assert np.abs(np.asarray(out.next_obs) - np.asarray(first_obs)).max() < 0.1
-    assert np.any(np.asarray(out.obs) != np.asarray(out.next_obs))
+    assert bool(out.truncated) and not bool(out.terminated) and int(out.env_state.steps) == env.max_episode_steps
+    # next_obs is where the cart got to (one step from the start)
+    assert 0 < np.abs(np.asarray(out.next_obs) - np.asarray(first_obs)).max() < 0.1
 
 
 def test_playground_dict_observations_give_the_policy_the_state_entry():
