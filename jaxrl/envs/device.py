@@ -245,7 +245,7 @@ def _device_env_once(env_id: str, jaxrl_variables: tuple[tuple[str, str], ...]) 
 def forget_built_envs() -> None:
     """Build every env anew at its next :func:`make_device_env` (for tests that fake a suite's import)."""
     _device_env_once.cache_clear()
-    _jitted_device_env.cache_clear()
+    _jitted.cache_clear()
 
 
 def _build_device_env(env_id: str) -> DeviceEnv:
@@ -280,11 +280,15 @@ def _build_device_env(env_id: str) -> DeviceEnv:
     return from_func_env(env_id, func_env, max_steps)
 
 
-@functools.lru_cache(maxsize=16)
 def _jitted_device_env(env_id: str) -> tuple[DeviceEnv, Callable, Callable]:
-    """One env and one jitted reset/step per id in a process: the envs of a host vector env (and
-    the evaluation env) share them, so a brax or MJX step compiles once, not once per env."""
-    env = make_device_env(env_id)
+    """One env and one jitted reset/step per id in a process (per :func:`make_device_env`'s env, so
+    a changed ``JAXRL_*`` backend variable gets its own): the envs of a host vector env (and the
+    evaluation env) share them, so a brax or MJX step compiles once, not once per env."""
+    return _jitted(make_device_env(env_id))
+
+
+@functools.lru_cache(maxsize=16)
+def _jitted(env: DeviceEnv) -> tuple[DeviceEnv, Callable, Callable]:
     # gymnasium's vector env resets an ended episode itself, so the step holds no reset; it takes
     # the transition key the auto-resetting step took, so host runs keep their trajectories
     return env, jax.jit(env.reset), jax.jit(lambda state, action, key: env.step_in_episode(state, action,

@@ -216,12 +216,17 @@ def test_device_env_as_gym_steps_like_the_device_env_and_trains_in_the_host_loop
 
 
 def test_an_env_is_built_once_per_id_and_again_when_a_jaxrl_variable_changes(monkeypatch):
+    from jaxrl.envs.device import _jitted_device_env
+
     first = make_device_env("phys2d/CartPole-v1")
     assert make_device_env("phys2d/CartPole-v1") is first  # jaxrl eval asks twice: spec, then episodes
     assert make_device_env("phys2d/Pendulum-v0") is not first
+    host_jitted = _jitted_device_env("phys2d/CartPole-v1")  # the host loop's jitted reset and step
+    assert host_jitted[0] is first and _jitted_device_env("phys2d/CartPole-v1") is host_jitted
     monkeypatch.setenv("JAXRL_BRAX_BACKEND", "positional")  # a suite's backend choice: a new env
     rebuilt = make_device_env("phys2d/CartPole-v1")
     assert rebuilt is not first and rebuilt.spec == first.spec
+    assert _jitted_device_env("phys2d/CartPole-v1")[0] is rebuilt  # and jitted anew
     with pytest.raises(ValueError, match="unknown environment id 'NoSuchEnv-v0'"):  # failures are not cached
         make_device_env("NoSuchEnv-v0")
     with pytest.raises(ValueError, match="unknown environment id 'NoSuchEnv-v0'"):
