@@ -186,10 +186,8 @@ class RunConfig:
         if not 0 <= self.seed < SEED_LIMIT:
             raise ValueError(f"seed must be in [0, 2**32), got {self.seed} (PRNGKey folds larger seeds onto smaller "
                              "ones, so they would not be distinct runs)")
-        if self.matmul_precision not in MATMUL_PRECISIONS:
-            raise ValueError(f"matmul_precision must be one of {MATMUL_PRECISIONS}, got {self.matmul_precision!r}")
-        if self.vectorization not in VECTORIZATION_MODES:
-            raise ValueError(f"vectorization must be one of {VECTORIZATION_MODES}, got {self.vectorization!r}")
+        check_choice(self, 'matmul_precision', MATMUL_PRECISIONS)
+        check_choice(self, 'vectorization', VECTORIZATION_MODES)
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be >= 1 (or None), got {self.patience}")
         if self.eval_every < 0 or self.eval_episodes < 1:
@@ -208,8 +206,7 @@ class RunConfig:
             raise ValueError(f"checkpoint_seconds must be a positive number of seconds (or None), got {seconds}")
         if self.keep_checkpoints < 1:
             raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
-        if self.wandb_mode not in WANDB_MODES:
-            raise ValueError(f"wandb_mode must be one of {WANDB_MODES}, got {self.wandb_mode!r}")
+        check_choice(self, 'wandb_mode', WANDB_MODES)
         if not self.wandb_project.strip():
             raise ValueError("wandb_project must be a non-empty name")
 
@@ -283,7 +280,7 @@ def check_choice(config: Any, name: str, choices: Any) -> None:
     """One-line ``ValueError`` unless ``config.<name>`` is one of ``choices`` (listed sorted)."""
     value = getattr(config, name)
     if value not in choices:
-        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+        raise ValueError(f"{name} must be one of {sorted(choices, key=str)}, got {value!r}")
 
 
 def check_conv_channels(channels: tuple[int, ...]) -> None:

@@ -53,5 +53,5 @@ def test_track_without_wandb_installed_is_one_line(tmp_path, monkeypatch, capsys
 def test_a_bad_wandb_mode_is_named():
     import jaxrl
 
-    with pytest.raises(ValueError, match=r"wandb_mode must be one of \(None, 'online', 'offline', 'disabled'\)"):
+    with pytest.raises(ValueError, match=r"^wandb_mode must be one of \[None, 'disabled', 'offline', 'online'\], got 'sometimes'$"):
         jaxrl.config_for("ppo", "CartPole-v1", wandb_mode="sometimes").validate()

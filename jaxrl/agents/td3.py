@@ -39,7 +39,7 @@ from jaxrl.agents.offpolicy import (
     require_box,
     standard_normal_noise,
 )
-from jaxrl.config import hparam, hparams_from_config
+from jaxrl.config import check_choice, hparam, hparams_from_config
 from jaxrl.core.noise import ou_init, ou_reset, ou_step
 from jaxrl.core.nstep import nstep_returns
 from jaxrl.core.td import from_box, soft_update, to_box
@@ -71,8 +71,7 @@ class TD3Config(OffPolicyConfig):
         for name in ("policy_noise", "noise_clip", "exploration_noise"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.noise_type not in NOISE_TYPES:
-            raise ValueError(f"noise_type must be one of {NOISE_TYPES}, got {self.noise_type!r}")
+        check_choice(self, "noise_type", NOISE_TYPES)
         if not 0 < self.ou_theta * self.ou_dt < 2:
             raise ValueError(f"ou_theta * ou_dt must be in (0, 2) for a stable OU process, got "
                              f"{self.ou_theta * self.ou_dt}")
