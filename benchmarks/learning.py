@@ -153,9 +153,9 @@ def main() -> None:
 
 
 def redraw_learning_plot() -> None:
-    from report import RESULTS_DIR, load, plot_learning
+    from report import RESULTS_DIR, load, plot_learning, read_results
 
-    _, tasks, *_ = load(sorted(RESULTS_DIR.glob("learning__*.json")))
+    _, tasks, *_ = load(read_results(sorted(RESULTS_DIR.glob("learning__*.json"))))
     print("wrote", plot_learning(tasks, RESULTS_DIR))
 
 

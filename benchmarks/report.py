@@ -49,15 +49,20 @@ def _as_learning_task(data: dict[str, Any]) -> dict[str, Any]:
 Runs = list[dict[str, Any]]
 
 
-def load(paths: list[Path]) -> tuple[Runs, Runs, Runs, Runs, Runs]:
-    """``(throughput rows, learning tasks, peer runs, recurrent runs, Playground runs)`` from result files;
+def read_results(paths: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
+    """Each result file's path and parsed content, read once for every table."""
+    return [(path, json.loads(path.read_text())) for path in paths]
+
+
+def load(results: list[tuple[Path, dict[str, Any]]]) -> tuple[Runs, Runs, Runs, Runs, Runs]:
+    """``(throughput rows, learning tasks, peer runs, recurrent runs, Playground runs)`` from result files
+    (:func:`read_results`);
     each gets its file's device and date. Peer runs are ``benchmarks/device_loop.py`` files (jaxrl vs
     rejax per row), recurrent runs ``benchmarks/recurrent_speed.py`` files, Playground runs
     ``benchmarks/peer_playground.py`` files (jaxrl vs Playground's brax trainer). Files of other
     benchmarks (and ``experiment__*`` files, one-off comparisons) are ignored."""
     rows, tasks, peer_runs, recurrent_runs, playground_runs = [], [], [], [], []
-    for path in paths:
-        data = json.loads(path.read_text())
+    for path, data in results:
         stamp = {"device": data.get("device_kind", "?"), "date": data.get("date", ""), "file": path.name,
                  "quick": bool(data.get("quick", False))}
         if data.get("benchmark") == "throughput":
@@ -210,15 +215,29 @@ def learning_table(tasks: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _distinguishing_overrides(task: dict[str, Any], tasks: list[dict[str, Any]]) -> str:
+    """``"name=value, ..."``: the overrides in which ``task``'s run differs from another run of the same
+    task on the same device (``unset`` where it set none: the code's default then), so the table tells
+    those rows apart."""
+    def overrides(t: dict[str, Any]) -> dict[str, Any]:
+        return t["vmapped_run"].get("overrides") or {}
+
+    siblings = [overrides(t) for t in tasks if (t["task"], t["device"]) == (task["task"], task["device"])]
+    differing = sorted({name for mine in siblings for name in mine if len({str(o.get(name)) for o in siblings}) > 1})
+    return ", ".join(f"{name}={overrides(task).get(name, 'unset')}" for name in differing if name != "total_timesteps")
+
+
 def vmapped_learning_table(tasks: list[dict[str, Any]]) -> str:
     """The device-loop runs whose seeds trained together: one wall-clock for all of them."""
     lines = ["| task | device | env | env steps per seed | seeds passed | eval returns per seed | threshold "
              "| training curve first at threshold (env steps, per seed) | wall-clock s, all seeds (compile) "
              "| train SPS, all seeds | env-only SPS | date |", "|" + "---|" * 12]
-    for t in sorted((t for t in tasks if "vmapped_run" in t), key=lambda t: (t["task"], t["date"])):
+    vmapped = sorted((t for t in tasks if "vmapped_run" in t), key=lambda t: (t["task"], t["date"]))
+    for t in vmapped:
         run = t["vmapped_run"]
         firsts = ", ".join("-" if f is None else f"{f:,}" for f in run["curve_first_reaches_bar"])
-        task = t["task"] + (f" ({run['note']})" if run.get("note") else "")
+        settings = _distinguishing_overrides(t, vmapped)
+        task = t["task"] + "".join(f" ({text})" for text in (settings, run.get("note")) if text)
         lines.append(f"| {task} | {t['device']} | {run['env']} | {t['env_steps']:,} | {t['seeds_passed']}/"
                      f"{t['seeds']} | {', '.join(f'{v:.1f}' for v in run['eval_returns'])} | {t['threshold']} "
                      f"| {firsts} | {run['wall_s']:.0f} ({run['compile_s']:.0f}) | {run['train_sps']:,.0f} "
@@ -292,7 +311,8 @@ def plot_learning(tasks: list[dict[str, Any]], out_dir: Path) -> Path | None:
 
 def write_report(paths: list[Path], out_dir: Path) -> Path:
     """Merge ``paths`` into ``out_dir/REPORT.md`` and the PNGs; returns the markdown path."""
-    rows, tasks, peer_runs, recurrent_runs, playground_runs = load(paths)
+    results = read_results(paths)
+    rows, tasks, peer_runs, recurrent_runs, playground_runs = load(results)
     rows = newest_per_cell(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     images = plot_throughput(rows, out_dir) if rows else []
@@ -331,7 +351,7 @@ def write_report(paths: list[Path], out_dir: Path) -> Path:
                    "device and algorithm."), "", playground_table(playground_runs), ""]
         playground_png = plot_playground(playground_runs, out_dir)
         parts += [f"![Playground curves]({playground_png.name})", ""] if playground_png else []
-    minatar = minatar_peer_table(paths)
+    minatar = minatar_peer_table(results)
     if minatar:
         parts += ["## MinAtar beside the peers' own code (`benchmarks/peer_*minatar*.py`, `peer_*pqn.py`)", "",
                   ("Each library's seeds with the same config in one run on one machine; evaluation by each "

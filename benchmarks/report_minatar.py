@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +28,13 @@ def _span(values: list[float], fmt: str) -> str:
     return "-".join(dict.fromkeys(format(value, fmt) for value in (min(values), max(values))))
 
 
-def minatar_peer_table(paths: list[Path]) -> str:
-    """One line per library of the newest file of each MinAtar peer benchmark, device and run length."""
+def minatar_peer_table(results: list[tuple[Path, dict[str, Any]]]) -> str:
+    """One line per library of the newest file of each MinAtar peer benchmark, device and run length;
+    ``results``: each result file's path and parsed content."""
     newest: dict[tuple[str, str, int], dict[str, Any]] = {}
-    for path in paths:
+    for path, data in results:
         benchmark = path.name.split("__")[0]
         if benchmark in MINATAR_PEERS:
-            data = json.loads(path.read_text())
             key = (benchmark, data.get("device_kind", "?"), data.get("config", {}).get("total_timesteps", 0))
             if key not in newest or data.get("date", "") > newest[key].get("date", ""):
                 newest[key] = data
