@@ -101,6 +101,9 @@ def brax_ppo_fields(published: dict[str, Any]) -> dict[str, Any]:
         # episodes of 19.5 and 21.5 steps and a sampled evaluation of -25.0; std 0.694 29.8 and 37.4
         # steps and -9.1; brax's trainer -2.7 (greedy: 838.8 and 838.7)
         "log_std_init": BRAX_INITIAL_LOG_STD,
+        # brax's trainer restarts an ended episode from a start state it stored, running no reset per
+        # step; jaxrl draws fresh ones once per rollout (an MJX reset costs more than a step)
+        "fresh_starts": "rollout",
     }
 
 

@@ -120,13 +120,18 @@ def with_autoreset(env_id: str, spec: EnvSpec, max_episode_steps: int, raw_reset
                           truncated, next_obs)
 
     def step(state: TimedState, action: jax.Array, keys: jax.Array) -> DeviceStep:
-        stepped = step_in_episode(state, action, keys[0])
-        done = stepped.terminated | stepped.truncated
-        reset_state, reset_obs = reset(keys[1])
-        env_state = jax.tree.map(lambda fresh, old: jnp.where(done, fresh, old), reset_state, stepped.env_state)
-        return stepped._replace(env_state=env_state, obs=jnp.where(done, reset_obs, stepped.next_obs))
+        return restart_where_ended(step_in_episode(state, action, keys[0]), *reset(keys[1]))
 
     return DeviceEnv(env_id, spec, int(max_episode_steps), reset, step, step_in_episode, render_frame)
+
+
+def restart_where_ended(stepped: DeviceStep, start_state: TimedState, start_obs: jax.Array) -> DeviceStep:
+    """The auto-reset of one env's :attr:`DeviceEnv.step_in_episode` output: where its episode ended,
+    the env goes on from ``start_state`` and acts on ``start_obs`` (a fresh start, drawn by the caller),
+    ``next_obs`` keeping the final observation."""
+    ended = stepped.terminated | stepped.truncated
+    env_state = jax.tree.map(lambda start, old: jnp.where(ended, start, old), start_state, stepped.env_state)
+    return stepped._replace(env_state=env_state, obs=jnp.where(ended, start_obs, stepped.next_obs))
 
 
 def traced_env(env_id: str, max_episode_steps: int, raw_reset: RawReset, raw_step: RawStep,

@@ -31,7 +31,7 @@ from jaxrl.config import unset_structural_fields
 from jaxrl.core.platform import count_equations, matmul_precision, scan_unroll
 from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.distributed import check_divisible, shard_env_axis
-from jaxrl.envs.device import DeviceEnv, make_device_env, step_keys
+from jaxrl.envs.device import DeviceEnv, make_device_env, restart_where_ended, step_keys
 from jaxrl.envs.spec import uniform_actions
 from jaxrl.loops.acting import example_transition, explore_and_act
 from jaxrl.loops.episodes import EpisodeStats
@@ -134,10 +134,17 @@ def init_actor(agent: Agent, state: Any, env: DeviceEnv, key: jax.Array, num_env
 
 
 def step_actor(env: DeviceEnv, actor: Actor, actions: jax.Array, carry: Any, exploration: Any, env_keys: jax.Array,
-               mesh: Mesh | None) -> tuple[Actor, Any]:
+               mesh: Mesh | None, starts: tuple[Any, jax.Array] | None = None) -> tuple[Actor, Any]:
     """Step every env with ``actions`` and its keys of ``env_keys [B, 2]`` (:func:`step_keys`);
-    returns the next actor and the env's step ``[B]``."""
-    step = shard_env_axis(jax.vmap(env.step)(actor.env_state, actions, env_keys), mesh)
+    returns the next actor and the env's step ``[B]``. ``starts``: each env's start state and
+    observation ``[B, ...]`` for an episode that ends here, drawn by the caller (``None``: the env's
+    own auto-reset draws them, from the second key)."""
+    if starts is None:
+        step = jax.vmap(env.step)(actor.env_state, actions, env_keys)
+    else:
+        step = jax.vmap(restart_where_ended)(jax.vmap(env.step_in_episode)(actor.env_state, actions, env_keys[:, 0]),
+                                             *starts)
+    step = shard_env_axis(step, mesh)
     done = step.terminated | step.truncated
     return Actor(step.env_state, step.obs, carry, done, exploration, actor.stats.step(step.reward, done)), step
 
@@ -182,17 +189,22 @@ def _count_step_equations(env: DeviceEnv, env_states: Any, step_keys: jax.Array)
 
 
 def scan_rollout(agent: Agent, env: DeviceEnv, state: Any, actor: Actor, noise: Any, env_keys: jax.Array,
-                 mesh: Mesh | None = None) -> tuple[Actor, Rollout]:
+                 mesh: Mesh | None = None, fresh_starts: str = "step") -> tuple[Actor, Rollout]:
     """The acting scan of an on-policy iteration: ``T`` steps of every env acting with ``state``.
 
     ``noise``: the agent's ``[T, B, ...]``; ``env_keys [T, B, 2]`` (:func:`step_keys`). Returns the
-    next actor and the :class:`Rollout` ``[T, B]`` (mask all ones)."""
+    next actor and the :class:`Rollout` ``[T, B]`` (mask all ones). ``fresh_starts``
+    (:attr:`~jaxrl.config.OnPolicyConfig.fresh_starts`): ``"rollout"`` draws each env's start state
+    once, before the scan, from the key its first step's reset would take, so the scan runs no reset."""
+    starts = None
+    if fresh_starts == "rollout":
+        starts = shard_env_axis(jax.vmap(env.reset)(env_keys[0, :, 1]), mesh)
 
     def env_step(actor: Actor, inputs):
         noise, step_key = inputs
         actions, extras, carry, exploration = explore_and_act(agent, state, actor.obs, noise, actor.carry,
                                                               actor.episode_start, actor.exploration)
-        next_actor, step = step_actor(env, actor, actions, carry, exploration, step_key, mesh)
+        next_actor, step = step_actor(env, actor, actions, carry, exploration, step_key, mesh, starts)
         transition = Transition(obs=actor.obs, actions=actions, rewards=step.reward, terminated=step.terminated,
                                 truncated=step.truncated, next_obs=step.next_obs, extras=extras)
         return next_actor, transition
@@ -221,7 +233,7 @@ def make_on_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mesh
         noise = agent.sample_noise(state, noise_key, (num_steps, num_envs))
         # Every env's keys of every step in one call (a threefry call per step is slow on XLA:CPU).
         env_keys = step_keys(steps_key, (num_steps, num_envs))
-        actor, rollout = scan_rollout(agent, env, state, actor, noise, env_keys, mesh)
+        actor, rollout = scan_rollout(agent, env, state, actor, noise, env_keys, mesh, config.fresh_starts)
         state, metrics = agent.update(state, rollout, update_key)
         metrics = {**metrics, **actor.stats.metrics(), "env_steps": (update_index + 1) * config.batch_size}
         return OnPolicyCarry(state, actor, base_key), metrics
