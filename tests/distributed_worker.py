@@ -22,7 +22,7 @@ def flat_params(state) -> dict[str, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--loop", choices=("device", "host"), default="device")
+    parser.add_argument("--loop", choices=("device", "device-pieces", "host"), default="device")
     parser.add_argument("--devices", type=int, default=None)
     parser.add_argument("--coordinator", default=None)
     parser.add_argument("--num-processes", type=int, default=None)
@@ -36,6 +36,12 @@ def main() -> None:
 
         result = jax.block_until_ready(jax.jit(make_train("ppo", CONFIG, mesh))(jax.random.PRNGKey(0)))
         state = result.state
+    elif args.loop == "device-pieces":  # the CLI's device run: one update per piece, each fed the last's carry
+        from jaxrl.loops.device_run import run_device
+
+        config = dataclasses.replace(CONFIG, checkpoint_every=1)
+        states = run_device("ppo", config, run_dir=args.out + ".run", mesh=mesh).states
+        state = jax.tree.map(lambda leaf: leaf[0], states)  # the one seed's
     else:
         from jaxrl.api import train
 

@@ -128,9 +128,14 @@ class Actor(NamedTuple):
 
 
 def init_actor(agent: Agent, state: Any, env: DeviceEnv, key: jax.Array, num_envs: int, mesh: Mesh | None) -> Actor:
-    env_state, obs = shard_env_axis(jax.vmap(env.reset)(jax.random.split(key, num_envs)), mesh)
-    return Actor(env_state, obs, agent.initial_carry(state, num_envs), jnp.ones(num_envs, bool),
-                 agent.init_exploration(state, num_envs), EpisodeStats.zeros(num_envs))
+    """Every env reset, its episode starting; each field split over ``mesh``'s env axis as the steps
+    leave it (a run in pieces feeds one piece's actor to the program compiled for the first's)."""
+    env_state, obs = jax.vmap(env.reset)(jax.random.split(key, num_envs))
+    stats = EpisodeStats.zeros(num_envs)
+    per_env = shard_env_axis((env_state, obs, agent.initial_carry(state, num_envs), jnp.ones(num_envs, bool),
+                              agent.init_exploration(state, num_envs), stats.returns, stats.lengths), mesh)
+    env_state, obs, carry, episode_start, exploration, returns, lengths = per_env
+    return Actor(env_state, obs, carry, episode_start, exploration, stats._replace(returns=returns, lengths=lengths))
 
 
 def step_actor(env: DeviceEnv, actor: Actor, actions: jax.Array, carry: Any, exploration: Any, env_keys: jax.Array,
