@@ -187,8 +187,8 @@ class RunConfig:
         if not 0 <= self.seed < SEED_LIMIT:
             raise ValueError(f"seed must be in [0, 2**32), got {self.seed} (PRNGKey folds larger seeds onto smaller "
                              "ones, so they would not be distinct runs)")
-        check_choice(self, 'matmul_precision', MATMUL_PRECISIONS)
-        check_choice(self, 'vectorization', VECTORIZATION_MODES)
+        check_choice(self, "matmul_precision", MATMUL_PRECISIONS)
+        check_choice(self, "vectorization", VECTORIZATION_MODES)
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be >= 1 (or None), got {self.patience}")
         if self.eval_every < 0 or self.eval_episodes < 1:
@@ -207,7 +207,7 @@ class RunConfig:
             raise ValueError(f"checkpoint_seconds must be a positive number of seconds (or None), got {seconds}")
         if self.keep_checkpoints < 1:
             raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
-        check_choice(self, 'wandb_mode', WANDB_MODES)
+        check_choice(self, "wandb_mode", WANDB_MODES)
         if not self.wandb_project.strip():
             raise ValueError("wandb_project must be a non-empty name")
 

@@ -1,6 +1,6 @@
 """Environments written in JAX, stepped inside ``jit`` by the device loop.
 
-The protocol is two pure functions of ONE env (the loops ``vmap`` them over envs):
+The protocol is three pure functions of ONE env (the loops ``vmap`` them over envs):
 
 * ``reset(key) -> (env_state, obs [*obs_shape])``
 * ``step(env_state, action, keys) -> DeviceStep``: auto-resets inside. ``keys`` is
