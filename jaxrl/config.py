@@ -221,11 +221,10 @@ class OnPolicyConfig(RunConfig):
     num_steps: int = 32  # steps per env per rollout; batch = num_envs * num_steps
     update_epochs: int = 4  # passes over each batch
     num_minibatches: int = 4  # minibatches per epoch
-    # device loop: where an episode ends mid-rollout, its env restarts from a start state drawn at
-    # every step ("step": the reset runs at every step for every env) or once per env per rollout
-    # before its acting scan ("rollout": an env that ends twice in one rollout restarts from the same
-    # state; physics envs step up to 2.3x faster, their reset costing more than their step)
-    fresh_starts: str = "step"
+    fresh_starts: str = "step"  # device loop: an env whose episode ends mid-rollout restarts from a
+    # start state drawn at every step ("step": the reset runs at every step for every env) or once per
+    # env per rollout, before its acting scan ("rollout": an env that ends twice in one rollout restarts
+    # from the same state; physics envs step up to 2.3x faster, their reset costing more than their step)
 
     @property
     def batch_size(self) -> int:
