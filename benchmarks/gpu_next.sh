@@ -12,6 +12,8 @@
 #                  jaxrl then brax's own trainer, 10 updates each (a first learning point, and whether
 #                  50M steps fit a later call)
 #   3. conv        whether Conv3x3 (faster than nn.Conv on XLA:CPU) is no slower on the GPU (14/15)
+#   4. cartpole    Playground's CartpoleBalance beside brax's trainer again (15), now that jaxrl draws
+#                  start states once per rollout (fresh_starts="rollout"; 73k -> 99-102k SPS on a CPU)
 # PARTS picks some of them, e.g. PARTS="ant conv" bash benchmarks/gpu_next.sh
 set -uo pipefail
 out=${OUT:-/tmp/out}
@@ -22,7 +24,7 @@ pip_target() { python3 -m pip install -q --no-index --no-deps --no-compile --no-
 pip_target /tmp/site .whl/*.whl .whl/playground/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm --format=csv
-has() { [[ " ${PARTS:-recurrent ant conv} " == *" $1 "* ]]; }
+has() { [[ " ${PARTS:-recurrent ant conv cartpole} " == *" $1 "* ]]; }
 copy_results() { find benchmarks/results -name '*.json' -newer /tmp/gpu_next.start -exec cp {} "$out"/ \; ; }
 # run NAME CMD...: CMD with the seconds left until the deadline (none left: skipped, and said so)
 run() {
@@ -39,4 +41,5 @@ has recurrent && run recurrent python3 benchmarks/recurrent_speed.py --num-envs 
 has ant && run ant python3 benchmarks/peer_playground.py --tasks brax/ant --total-timesteps 3276800 --num-evals 3 \
   --no-env-speed
 has conv && run conv python3 benchmarks/conv_speed.py --seeds 1 3 128
+has cartpole && run cartpole python3 benchmarks/peer_playground.py --tasks CartpoleBalance --no-env-speed
 ls -la "$out"
