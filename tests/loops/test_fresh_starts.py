@@ -48,8 +48,9 @@ def rollout(fresh_starts: str):
 
 
 def restarted_observations(steps) -> tuple[np.ndarray, np.ndarray]:
-    """``(ended [T, B], obs [T, B, 2])``: where an episode ended, the observation the env acts on next
-    (the new episode's first), read from the next step's ``obs`` (the last step's from nowhere)."""
+    """``(ended [T-1, B], first [T-1, B, 2])`` over the rollout's first ``T-1`` steps: whether the
+    step ended an episode, and the observation the env acted on at the following step (after an end,
+    the new episode's first). The last step's successor is not in the rollout."""
     ended = np.asarray(steps.terminated | steps.truncated)[:-1]
     return ended, np.asarray(steps.obs)[1:]
 
