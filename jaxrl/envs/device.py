@@ -70,6 +70,13 @@ def step_keys(key: jax.Array, batch_shape: tuple[int, ...] = ()) -> jax.Array:
     return jax.random.split(key, (*batch_shape, 2))
 
 
+def transition_keys(key: jax.Array, batch_shape: tuple[int, ...] = ()) -> jax.Array:
+    """The ``key`` argument of :attr:`DeviceEnv.step_in_episode` for every env of ``batch_shape``:
+    the transition keys :func:`step_keys` gives (the first of each pair), so stepping without the
+    reset moves the envs as :attr:`DeviceEnv.step` would from the same ``key``."""
+    return step_keys(key, batch_shape)[(slice(None),) * len(batch_shape) + (0,)]
+
+
 RawReset = Callable[[jax.Array], tuple[Any, jax.Array]]
 # (state, action, key) -> (next_state, obs, reward, terminated); no auto-reset, no time limit.
 RawStep = Callable[[Any, jax.Array, jax.Array], tuple[Any, jax.Array, jax.Array, jax.Array]]
@@ -294,10 +301,10 @@ def _jitted_device_env(env_id: str) -> tuple[DeviceEnv, Callable, Callable]:
 
 @functools.lru_cache(maxsize=16)
 def _jitted(env: DeviceEnv) -> tuple[DeviceEnv, Callable, Callable]:
-    # gymnasium's vector env resets an ended episode itself, so the step holds no reset; it takes
-    # the transition key the auto-resetting step took, so host runs keep their trajectories
+    # gymnasium's vector env resets an ended episode itself, so the step holds no reset; its
+    # transition key is the auto-resetting step's, so host runs keep their trajectories
     return env, jax.jit(env.reset), jax.jit(lambda state, action, key: env.step_in_episode(state, action,
-                                                                                           step_keys(key)[0]))
+                                                                                           transition_keys(key)))
 
 
 class DeviceEnvAsGym(gym.Env):

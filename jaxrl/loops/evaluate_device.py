@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxrl.envs.device import DeviceEnv, DeviceStep, step_keys
+from jaxrl.envs.device import DeviceEnv, DeviceStep, transition_keys
 from jaxrl.loops.acting import jitted_exploring_step
 from jaxrl.types import Agent
 
@@ -59,11 +59,9 @@ def episode_returns(agent: Agent, env: DeviceEnv, episodes: int, deterministic: 
         else:
             actions, _, carry, exploration = jitted_exploring_step(agent)(
                 state, playing.obs, noise_key, playing.carry, playing.episode_start, playing.exploration)
-        # the transition keys the auto-resetting step took (the first of each env's pair), so
-        # evaluations give what they gave before the reset left this loop
-        transition_keys = step_keys(env_key, (episodes,))[:, 0]
-        stepped = jax.vmap(step_unless_finished)(playing.env_state, playing.obs, actions, transition_keys,
-                                                 playing.finished)
+        # the auto-resetting step's transition keys: evaluations give what they gave with it
+        stepped = jax.vmap(step_unless_finished)(playing.env_state, playing.obs, actions,
+                                                 transition_keys(env_key, (episodes,)), playing.finished)
         counting = ~playing.finished
         ended = stepped.terminated | stepped.truncated
         return _Playing(stepped.env_state, stepped.obs, carry, exploration, ended, playing.finished | ended,
