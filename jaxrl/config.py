@@ -282,11 +282,16 @@ class ReplayConfig(RunConfig):
         check_at_least(self, 0, "learning_starts")
 
 
+def not_one_of(name: str, value: Any, choices: Any) -> str:
+    """The one line that says ``value`` is not among ``choices`` (listed sorted)."""
+    return f"{name} must be one of {sorted(choices, key=str)}, got {value!r}"
+
+
 def check_choice(config: Any, name: str, choices: Any) -> None:
-    """One-line ``ValueError`` unless ``config.<name>`` is one of ``choices`` (listed sorted)."""
+    """One-line ``ValueError`` unless ``config.<name>`` is one of ``choices``."""
     value = getattr(config, name)
     if value not in choices:
-        raise ValueError(f"{name} must be one of {sorted(choices, key=str)}, got {value!r}")
+        raise ValueError(not_one_of(name, value, choices))
 
 
 def check_conv_channels(channels: tuple[int, ...]) -> None:

@@ -15,7 +15,7 @@ import report
 
 def test_cell_parsing_names_the_bad_part():
     assert bench.Cell.parse("sac:device:64") == bench.Cell("sac", "device", 64)
-    for text, message in [("ppo", "must be ALGORITHM:BACKEND:NUM_ENVS"), ("a2c:sync:8", "algorithm must be one of"),
+    for text, message in [("ppo", "must be ALGORITHM:BACKEND:NUM_ENVS"), ("a2c:sync:8", r"algorithm must be one of \['ddpg', .*got 'a2c'"),
                           ("ppo-mlp:gpu:8", "backend must be one of"), ("ppo-mlp:sync:0", "num_envs must be")]:
         with pytest.raises(ValueError, match=message):
             bench.Cell.parse(text)

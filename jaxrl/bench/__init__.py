@@ -72,11 +72,13 @@ class Cell(NamedTuple):
         parts = text.split(":")
         if len(parts) != 3:
             raise ValueError(f"cell {text!r} must be ALGORITHM:BACKEND:NUM_ENVS, e.g. ppo-mlp:sync:8")
+        from jaxrl.config import not_one_of  # here: this module stays importable without JAX
+
         algorithm, backend, num_envs = parts
         if algorithm not in ALGORITHMS:
-            raise ValueError(f"cell {text!r}: algorithm must be one of {ALGORITHMS}")
+            raise ValueError(f"cell {text!r}: {not_one_of('algorithm', algorithm, ALGORITHMS)}")
         if backend not in BACKENDS:
-            raise ValueError(f"cell {text!r}: backend must be one of {BACKENDS}")
+            raise ValueError(f"cell {text!r}: {not_one_of('backend', backend, BACKENDS)}")
         if not num_envs.isdigit() or int(num_envs) < 1:
             raise ValueError(f"cell {text!r}: num_envs must be a positive integer")
         return cls(algorithm, backend, int(num_envs))

@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-from jaxrl.config import VECTORIZATION_MODES
+from jaxrl.config import VECTORIZATION_MODES, not_one_of
 from jaxrl.envs import wrappers  # noqa: F401  (registers the jaxrl/* env ids)
 from jaxrl.envs.device import register_host_id
 from jaxrl.envs.spec import PRIVILEGED_SIZE_KEY, observation_to_array, spec_from_spaces
@@ -127,7 +127,7 @@ def make_vector_env(
     ``envpool`` builds envpool's vector env (NEXT_STEP autoreset), seeded with ``seed`` here.
     """
     if vectorization not in VECTORIZATION_MODES:
-        raise EnvCreationError(f"vectorization must be one of {VECTORIZATION_MODES}, got {vectorization!r}")
+        raise EnvCreationError(not_one_of("vectorization", vectorization, VECTORIZATION_MODES))
     if vectorization == "envpool":
         return make_envpool_env(env_id, num_envs, seed, env_kwargs)
     register_host_id(env_id)

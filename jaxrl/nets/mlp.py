@@ -13,6 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxrl.config import not_one_of
 from jaxrl.nets.init import orthogonal
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
@@ -26,7 +27,7 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 def activation_by_name(name: str) -> Callable[[jax.Array], jax.Array]:
     """Look up an activation, with an error that lists the choices."""
     if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+        raise ValueError(not_one_of("activation", name, ACTIVATIONS))
     return ACTIVATIONS[name]
 
 

@@ -20,6 +20,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxrl.config import not_one_of
 from jaxrl.core import platform
 from jaxrl.nets.cells import GATES, CellWeights, scan_layer, stack_weights
 from jaxrl.nets.init import orthogonal
@@ -89,7 +90,7 @@ class RecurrentStack(nn.Module):
 
     def setup(self) -> None:
         if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
+            raise ValueError(not_one_of("cell", self.cell, CELLS))
         self.layers = [_Layer(self.hidden_size, self.cell, name=f"layer_{i}") for i in range(self.num_layers)]
 
     def weights(self, in_features: int) -> list[CellWeights]:

@@ -128,3 +128,10 @@ def test_projecting_first_gives_the_same_values_and_gradients(cell, steps, layer
     np.testing.assert_allclose(first[0], in_loop[0], rtol=1e-5)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), first[1], in_loop[1])
     assert float(jnp.abs(first[1][0].hidden_kernel).sum()) > 0
+
+
+def test_an_unknown_cell_is_named_in_one_line(cell, zero_carry):
+    misspelt = cell.upper()
+    with pytest.raises(ValueError, match=rf"^cell must be one of \['gru', 'lstm'\], got '{misspelt}'"):
+        RecurrentStack(H, 1, misspelt).init(jax.random.PRNGKey(0), zero_carry(1, B, H), jnp.zeros((T, B, F)),
+                                            jnp.zeros((T, B), bool))
