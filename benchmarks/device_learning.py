@@ -25,13 +25,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 from _meta import write_result
 
 import jaxrl
-from jaxrl.bench.cells import device_env_sps
+from jaxrl.bench.cells import device_env_sps, steps_per_start
 from jaxrl.envs.device import make_device_env
 
 MEMORY_CHAIN = {"num_envs": 16, "num_steps": 32, "seq_len": 32, "update_epochs": 4, "num_minibatches": 4,
@@ -94,9 +95,11 @@ def first_reaching(env_steps: list[int], curve: list[float], bar: float) -> int 
     return None
 
 
-def env_only_sps(env_id: str, num_envs: int) -> float:
-    """Env steps per second of ``num_envs`` vmapped envs under random actions (compile excluded)."""
-    return device_env_sps(make_device_env(env_id), num_envs, steps=200, min_seconds=1.0)
+def env_only_sps(config: Any, num_envs: int) -> float:
+    """Env steps per second of ``num_envs`` vmapped envs of ``config.env`` under random actions,
+    restarted as ``config``'s run restarts them (compile excluded)."""
+    return device_env_sps(make_device_env(config.env), num_envs, steps=200, min_seconds=1.0,
+                          steps_per_start=steps_per_start(config))
 
 
 def run_task(name: str, seeds: int, first_seed: int, episodes: int, extra: dict) -> dict:
@@ -122,7 +125,7 @@ def run_task(name: str, seeds: int, first_seed: int, episodes: int, extra: dict)
             "mean_eval_return": float(np.mean(evaluations)), "seeds_passed": int(sum(v >= bar for v in evaluations)),
             "curve_first_reaches_bar": [first_reaching(curve_steps, curve, bar) for curve in curves],
             "wall_s": wall_s, "compile_s": summary["compile_s"], "train_s": summary["train_s"],
-            "train_sps": summary["aggregate_sps"], "env_only_sps": env_only_sps(env_id, config.num_envs * seeds),
+            "train_sps": summary["aggregate_sps"], "env_only_sps": env_only_sps(config, config.num_envs * seeds),
             "curve_env_steps": curve_steps, "curves": curves}
 
 

@@ -90,7 +90,7 @@ def run_jaxrl(task: str, algorithm: str, total_timesteps: int, seed: int, env_sp
     import numpy as np
 
     import jaxrl
-    from jaxrl.bench.cells import device_env_sps
+    from jaxrl.bench.cells import device_env_sps, steps_per_start
     from jaxrl.envs.device import make_device_env
 
     overrides = FIELDS[algorithm](published_config(jaxrl_env_id(task), algorithm))
@@ -101,7 +101,8 @@ def run_jaxrl(task: str, algorithm: str, total_timesteps: int, seed: int, env_sp
     result = jaxrl.run_device(algorithm, config, num_seeds=1)
     wall_s = time.perf_counter() - start
     state = result.seed_state(0)
-    env_only = (device_env_sps(make_device_env(jaxrl_env_id(task)), config.num_envs, steps=200, min_seconds=1.0)
+    env_only = (device_env_sps(make_device_env(jaxrl_env_id(task)), config.num_envs, steps=200, min_seconds=1.0,
+                               steps_per_start=steps_per_start(config))
                 if env_speed else None)
     evaluation = {f"eval_{kind}": jaxrl.evaluate(algorithm, state, episodes=EVAL_EPISODES, seed=10_000,
                                                   deterministic=deterministic)["mean_return"]

@@ -260,3 +260,31 @@ def test_report_keeps_a_minatar_comparison_of_each_run_length(tmp_path):
                                                   run(NEWER, 10_000_000, [93.5]))
     assert "Breakout-MinAtar, 2,000,000 | cpu | jaxrl | 40.5 |" in markdown
     assert "Breakout-MinAtar, 10,000,000 | cpu | jaxrl | 93.5 |" in markdown
+
+
+@pytest.mark.parametrize("per_rollout", [False, True])
+def test_env_alone_restarts_envs_as_the_run_does(per_rollout):
+    import dataclasses
+
+    from jaxrl.agents.ppo import PPOConfig
+    from jaxrl.agents.sac import SACConfig
+    from jaxrl.bench.cells import device_env_sps, steps_per_start
+    from jaxrl.envs.device import make_device_env
+
+    config = PPOConfig(env="phys2d/CartPole-v1", num_steps=16, fresh_starts="rollout" if per_rollout else "step")
+    assert steps_per_start(config) == (16 if per_rollout else None)
+    assert steps_per_start(SACConfig(env="phys2d/Pendulum-v0")) is None  # off-policy runs reset at every step
+    env = make_device_env(config.env)
+    traced = {"step": 0, "step_in_episode": 0}
+
+    def counted(name):
+        def call(*args):
+            traced[name] += 1
+            return getattr(env, name)(*args)
+        return call
+
+    counting_env = dataclasses.replace(env, step=counted("step"), step_in_episode=counted("step_in_episode"))
+    rate = device_env_sps(counting_env, num_envs=4, steps=40, min_seconds=0.0, steps_per_start=steps_per_start(config))
+    assert rate > 0
+    # One trace of the scanned step: the auto-resetting step, or the step without reset plus the drawn starts.
+    assert traced == ({"step": 0, "step_in_episode": 1} if per_rollout else {"step": 1, "step_in_episode": 0})

@@ -178,27 +178,53 @@ def _host_train(algorithm: str, config: Any) -> tuple[float, float, Any]:
     return steady_sps, max(0.0, start["time_s"] - before - steady_s), result.state
 
 
-def device_env_sps(env: Any, num_envs: int, steps: int, min_seconds: float) -> float:
+def device_env_sps(env: Any, num_envs: int, steps: int, min_seconds: float, steps_per_start: int | None = None) -> float:
     """Env steps per second of ``num_envs`` vmapped JAX envs (a :class:`~jaxrl.envs.device.DeviceEnv`)
-    under uniformly random actions, ``steps`` of them in one jitted scan per call (compile excluded)."""
+    under uniformly random actions, ``steps`` of them in one jitted scan per call (compile excluded).
+
+    ``steps_per_start=None`` times :attr:`~jaxrl.envs.device.DeviceEnv.step`, which draws a fresh
+    start at every step; ``steps_per_start=N`` draws each env's start once per ``N`` steps and
+    restarts ended episodes from it, as a run with ``fresh_starts="rollout"`` and ``num_steps=N``
+    plays its envs (``steps`` rounded up to whole rollouts)."""
     import jax
 
-    from jaxrl.envs.device import step_keys
+    from jaxrl.envs.device import restart_where_ended, step_keys, transition_keys
     from jaxrl.envs.spec import uniform_actions
+
+    def random_step(env_state, step_key, starts):
+        action_key, env_key = jax.random.split(step_key)
+        actions = uniform_actions(env.spec, action_key, num_envs)
+        if starts is None:
+            out = jax.vmap(env.step)(env_state, actions, step_keys(env_key, (num_envs,)))
+        else:
+            stepped = jax.vmap(env.step_in_episode)(env_state, actions, transition_keys(env_key, (num_envs,)))
+            out = jax.vmap(restart_where_ended)(stepped, *starts)
+        return out.env_state, out.reward
 
     def rollout(key):
         env_state, _ = jax.vmap(env.reset)(jax.random.split(key, num_envs))
+        if steps_per_start is None:
+            return jax.lax.scan(lambda state, k: random_step(state, k, None), env_state, jax.random.split(key, steps))[1]
 
-        def step(env_state, step_key):
-            action_key, env_key = jax.random.split(step_key)
-            actions = uniform_actions(env.spec, action_key, num_envs)
-            out = jax.vmap(env.step)(env_state, actions, step_keys(env_key, (num_envs,)))
-            return out.env_state, out.reward
+        def one_rollout(env_state, rollout_key):
+            start_key, steps_key = jax.random.split(rollout_key)
+            starts = jax.vmap(env.reset)(jax.random.split(start_key, num_envs))
+            return jax.lax.scan(lambda state, k: random_step(state, k, starts), env_state,
+                                jax.random.split(steps_key, steps_per_start))
 
-        return jax.lax.scan(step, env_state, jax.random.split(key, steps))[1]
+        return jax.lax.scan(one_rollout, env_state, jax.random.split(key, num_rollouts))[1]
 
+    num_rollouts = -(-steps // steps_per_start) if steps_per_start else 1
+    timed_steps = num_rollouts * steps_per_start if steps_per_start else steps
     env_only = jax.jit(rollout)
-    return _timed_rate(lambda: jax.block_until_ready(env_only(jax.random.PRNGKey(1))), steps * num_envs, min_seconds)
+    return _timed_rate(lambda: jax.block_until_ready(env_only(jax.random.PRNGKey(1))), timed_steps * num_envs,
+                       min_seconds)
+
+
+def steps_per_start(config: Any) -> int | None:
+    """The ``steps_per_start`` of :func:`device_env_sps` that plays the envs as ``config``'s device
+    run does: its rollout length where it draws start states per rollout, else ``None``."""
+    return config.num_steps if getattr(config, "fresh_starts", "step") == "rollout" else None
 
 
 def _device_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float, float, float]:
