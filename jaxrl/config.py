@@ -25,7 +25,7 @@ VECTORIZATION_MODES = ("sync", "async", "vector_entry_point", "envpool")
 # RunConfig.matmul_precision's values: JAX's names for float32 matrix products (jaxrl.core.platform.matmul_precision)
 MATMUL_PRECISIONS = ("default", "high", "highest")
 COUNTER_LIMIT = 2**31  # env-step and update counters are int32 inside jit
-FRESH_STARTS = ("step", "rollout")  # OnPolicyConfig.fresh_starts
+FRESH_STARTS = ("step", "rollout")  # RunConfig.fresh_starts
 WANDB_MODES = (None, "online", "offline", "disabled")
 SEED_LIMIT = 2**32  # jax.random.PRNGKey(seed) keeps 32 bits: seeds from here on alias smaller ones
 
@@ -154,6 +154,11 @@ class RunConfig:
     total_timesteps: int = 100_000  # env steps (summed over envs)
     num_envs: int = 8  # parallel envs in the vector env
     vectorization: str = "sync"  # "sync", "async", "vector_entry_point" (the env's own) or "envpool" (extra)
+    fresh_starts: str = "step"  # device loop: an env whose episode ends restarts from a start state drawn
+    # at every step ("step": the reset runs at every step for every env) or once per env per rollout, before
+    # its acting scan ("rollout"; replay schedules: per metrics record of log_every env steps). With
+    # "rollout" an env that ends twice in one rollout restarts from the same state; physics envs step up to
+    # 2.3x faster, their reset costing more than their step. The host loop's envs reset themselves
     # --- stopping, checkpoints and progress ---
     target_return: float | None = None  # stop once episodic_return (mean of the last 20 episodes) reaches it
     patience: int | None = None  # stop after this many metrics records without a new best episodic_return
@@ -189,6 +194,7 @@ class RunConfig:
                              "ones, so they would not be distinct runs)")
         check_choice(self, "matmul_precision", MATMUL_PRECISIONS)
         check_choice(self, "vectorization", VECTORIZATION_MODES)
+        check_choice(self, "fresh_starts", FRESH_STARTS)
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be >= 1 (or None), got {self.patience}")
         if self.eval_every < 0 or self.eval_episodes < 1:
@@ -221,10 +227,6 @@ class OnPolicyConfig(RunConfig):
     num_steps: int = 32  # steps per env per rollout; batch = num_envs * num_steps
     update_epochs: int = 4  # passes over each batch
     num_minibatches: int = 4  # minibatches per epoch
-    fresh_starts: str = "step"  # device loop: an env whose episode ends mid-rollout restarts from a
-    # start state drawn at every step ("step": the reset runs at every step for every env) or once per
-    # env per rollout, before its acting scan ("rollout": an env that ends twice in one rollout restarts
-    # from the same state; physics envs step up to 2.3x faster, their reset costing more than their step)
 
     @property
     def batch_size(self) -> int:
@@ -242,7 +244,6 @@ class OnPolicyConfig(RunConfig):
         """The run's fields, then the schedule's; ``ValueError`` naming the field."""
         self.validate_run()
         check_at_least(self, 1, "num_steps", "update_epochs", "num_minibatches")
-        check_choice(self, "fresh_starts", FRESH_STARTS)
         if self.total_timesteps < self.batch_size:
             raise ValueError(f"total_timesteps ({self.total_timesteps}) must be at least one batch "
                              f"(num_envs * num_steps = {self.batch_size})")

@@ -273,7 +273,8 @@ def test_env_alone_restarts_envs_as_the_run_does(per_rollout):
 
     config = PPOConfig(env="phys2d/CartPole-v1", num_steps=16, fresh_starts="rollout" if per_rollout else "step")
     assert steps_per_start(config) == (16 if per_rollout else None)
-    assert steps_per_start(SACConfig(env="phys2d/Pendulum-v0")) is None  # off-policy runs reset at every step
+    assert steps_per_start(SACConfig(env="phys2d/Pendulum-v0")) is None
+    assert steps_per_start(SACConfig(env="phys2d/Pendulum-v0", num_envs=16, log_every=160, fresh_starts="rollout")) == 10
     env = make_device_env(config.env)
     traced = {"step": 0, "step_in_episode": 0}
 

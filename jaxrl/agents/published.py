@@ -27,6 +27,9 @@ BRAX_PUBLISHED: dict[tuple[str, str], dict[str, Any]] = {
                      "num_envs": 4096, "batch_size": 2048},
 }
 BRAX_INITIAL_LOG_STD = -0.365  # log(softplus(0) + 0.001): brax's PPO policy std before training
+# brax's trainers restart an ended episode from a start state they stored, running no reset per step;
+# jaxrl draws fresh ones once per rollout (SAC: per metrics record), as an MJX reset costs more than a step
+BRAX_LIKE_STARTS = {"fresh_starts": "rollout"}
 
 
 def _playground_params(name: str) -> Any:
@@ -101,9 +104,7 @@ def brax_ppo_fields(published: dict[str, Any]) -> dict[str, Any]:
         # episodes of 19.5 and 21.5 steps and a sampled evaluation of -25.0; std 0.694 29.8 and 37.4
         # steps and -9.1; brax's trainer -2.7 (greedy: 838.8 and 838.7)
         "log_std_init": BRAX_INITIAL_LOG_STD,
-        # brax's trainer restarts an ended episode from a start state it stored, running no reset per
-        # step; jaxrl draws fresh ones once per rollout (an MJX reset costs more than a step)
-        "fresh_starts": "rollout",
+        **BRAX_LIKE_STARTS,
     }
 
 
@@ -121,6 +122,7 @@ def brax_sac_fields(published: dict[str, Any]) -> dict[str, Any]:
         "critic_layer_norm": network.get("q_network_layer_norm", False),
         "norm_obs": published.get("normalize_observations", False),
         "hidden_sizes": tuple(network.get("hidden_layer_sizes", (256, 256))), "activation": "relu",
+        **BRAX_LIKE_STARTS,
     }
 
 

@@ -223,8 +223,14 @@ def device_env_sps(env: Any, num_envs: int, steps: int, min_seconds: float, step
 
 def steps_per_start(config: Any) -> int | None:
     """The ``steps_per_start`` of :func:`device_env_sps` that plays the envs as ``config``'s device
-    run does: its rollout length where it draws start states per rollout, else ``None``."""
-    return config.num_steps if getattr(config, "fresh_starts", "step") == "rollout" else None
+    run does: its rollout length (replay schedules: a metrics record's steps) where it draws start
+    states per rollout, else ``None``."""
+    from jaxrl.config import OnPolicyConfig
+    from jaxrl.loops.schedules import off_policy_records
+
+    if config.fresh_starts != "rollout":
+        return None
+    return config.num_steps if isinstance(config, OnPolicyConfig) else off_policy_records(config)[0]
 
 
 def _device_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float, float, float]:

@@ -18,6 +18,7 @@ floating-point summation order. The mesh may span processes.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -256,13 +257,14 @@ def make_off_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mes
     random actions for the first ``learning_starts`` env steps, then the agent's exploring actions;
     every step adds ``num_envs`` transitions; every ``train_frequency`` steps past ``learning_starts``
     one ``update``. Metrics are averaged over each ``log_every`` env steps (NaN: no update in the
-    record, ``updates`` == 0)."""
+    record, ``updates`` == 0). ``config.fresh_starts == "rollout"`` draws each env's start state once
+    per record, where ``"step"`` lets the env's auto-reset draw one at every step."""
     config.validate()
     check_divisible(config.num_envs, mesh)
     spec, num_envs = env.spec, config.num_envs
     record_iterations, num_records = off_policy_records(config)
 
-    def env_step(carry: OffPolicyCarry, iteration: jax.Array):
+    def env_step(starts: tuple[Any, jax.Array] | None, carry: OffPolicyCarry, iteration: jax.Array):
         state, buffer, actor, key = carry
         key, noise_key, random_key, step_key, update_key = jax.random.split(key, 5)
         noise = agent.sample_noise(state, noise_key, (num_envs,))
@@ -272,7 +274,7 @@ def make_off_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mes
         actions = jnp.where(acting, policy_actions, uniform_actions(spec, random_key, num_envs))
         extras = jax.tree.map(lambda x: jnp.where(acting, x, jnp.zeros_like(x)), extras)
         next_actor, step = step_actor(env, actor, actions, carry, exploration,
-                                      step_keys(step_key, (num_envs,)), mesh)
+                                      step_keys(step_key, (num_envs,)), mesh, starts)
         buffer = replay_add(buffer, Transition(obs=actor.obs, actions=actions, rewards=step.reward,
                                                terminated=step.terminated, truncated=step.truncated,
                                                next_obs=step.next_obs, extras=extras))
@@ -284,7 +286,12 @@ def make_off_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mes
 
     def record_step(carry: OffPolicyCarry, record_index: jax.Array):
         iterations = record_index * record_iterations + jnp.arange(record_iterations)
-        carry, (metrics, learning) = jax.lax.scan(env_step, carry, iterations)
+        starts = None
+        if config.fresh_starts == "rollout":  # each env's start for the record, from a key of the run's own
+            key, starts_key = jax.random.split(carry.key)
+            starts = shard_env_axis(jax.vmap(env.reset)(jax.random.split(starts_key, num_envs)), mesh)
+            carry = carry._replace(key=key)
+        carry, (metrics, learning) = jax.lax.scan(functools.partial(env_step, starts), carry, iterations)
         return carry, {**jax.tree.map(jnp.nanmean, metrics), **carry.actor.stats.metrics(),
                        "updates": jnp.sum(learning), "env_steps": (record_index + 1) * record_iterations * num_envs}
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import jaxrl
-from jaxrl.agents.published import brax_ppo_fields, published_config, published_preset
+from jaxrl.agents.published import brax_ppo_fields, brax_sac_fields, published_config, published_preset
 
 
 def test_brax_ant_runs_the_ppo_config_of_brax_notebook():
@@ -17,7 +17,23 @@ def test_brax_ant_runs_the_ppo_config_of_brax_notebook():
     assert config.max_grad_norm >= 1e6  # brax clips no gradient unless told
     assert abs(config.log_std_init - float(np.log(np.log(2.0) + 0.001))) < 1e-3  # brax's initial std
     assert not config.asymmetric_critic
+    assert config.fresh_starts == "rollout"  # brax restarts from stored start states, no reset per step
     assert config.validate() is config
+
+
+def test_a_brax_sac_config_maps_field_by_field():
+    published = {"num_envs": 128, "batch_size": 512, "grad_updates_per_step": 8, "min_replay_size": 8192,
+                 "max_replay_size": 1_048_576, "learning_rate": 1e-3, "discounting": 0.99,
+                 "network_factory": {"q_network_layer_norm": True, "hidden_layer_sizes": (256, 256, 256)}}
+    fields = brax_sac_fields(published)
+    assert (fields["num_envs"], fields["batch_size"], fields["updates_per_step"]) == (128, 512, 8)
+    assert (fields["learning_starts"], fields["buffer_size"], fields["gamma"]) == (8192, 1_048_576, 0.99)
+    assert fields["policy_lr"] == fields["q_lr"] == fields["alpha_lr"] == 1e-3 and fields["tau"] == 0.005
+    assert fields["critic_layer_norm"] and fields["hidden_sizes"] == (256, 256, 256)
+    assert fields["fresh_starts"] == "rollout"
+    assert jaxrl.config_for("sac", "phys2d/Pendulum-v0", **fields).validate()
+    with pytest.raises(ValueError, match="reward_scaling=10: jaxrl's SAC has no reward scale"):
+        brax_sac_fields({**published, "reward_scaling": 10})
 
 
 def test_a_flag_still_overrides_the_published_preset():

@@ -85,3 +85,45 @@ def test_both_draws_give_the_same_steps_until_an_episode_ends():
 def test_an_unknown_draw_is_refused_by_name():
     with pytest.raises(ValueError, match=r"^fresh_starts must be one of \['rollout', 'step'\], got 'episode'$"):
         jaxrl.config_for("ppo", "CartPole-v1", fresh_starts="episode").validate()
+
+
+def off_policy_record(fresh_starts: str):
+    """One metrics record (``NUM_STEPS`` vector steps, no updates yet) of DQN's device program on the
+    short-episodes env: ``(env, carry before, carry after)``."""
+    from jaxrl.loops.device import make_off_policy_program
+
+    env = short_episodes_env()
+    config = jaxrl.config_for("dqn", "CartPole-v1", num_envs=NUM_ENVS, log_every=NUM_ENVS * NUM_STEPS,
+                              total_timesteps=10 * NUM_ENVS * NUM_STEPS, learning_starts=10 * NUM_ENVS * NUM_STEPS,
+                              buffer_size=1_000, fresh_starts=fresh_starts)
+    program = make_off_policy_program(get_algorithm("dqn").agent_for(config), config, env)
+    before = jax.jit(program.init)(jax.random.PRNGKey(0))
+    after, _ = jax.jit(program.step)(before, jnp.int32(0))
+    return env, before, after
+
+
+def restarts_in_buffer(carry) -> tuple[np.ndarray, np.ndarray]:
+    """``(ended [T-1, B], next obs acted on [T-1, B, 2])`` from a record's transitions in the buffer."""
+    data = carry.buffer.data
+    count = int(carry.buffer.size)
+    ended = np.asarray(data.terminated | data.truncated)[:count].reshape(NUM_STEPS, NUM_ENVS)[:-1]
+    return ended, np.asarray(data.obs)[:count].reshape(NUM_STEPS, NUM_ENVS, 2)[1:]
+
+
+def test_replay_records_draw_each_envs_start_once_from_the_runs_key():
+    env, before, after = off_policy_record("rollout")
+    ended, next_first = restarts_in_buffer(after)
+    assert (ended.sum(axis=0) >= 2).any()  # some env restarted twice in the record
+    key, starts_key = jax.random.split(before.key)
+    _, starts = jax.vmap(env.reset)(jax.random.split(starts_key, NUM_ENVS))
+    for t, b in zip(*np.nonzero(ended), strict=True):
+        np.testing.assert_array_equal(next_first[t, b], starts[b])
+
+
+def test_replay_records_drawing_per_step_restart_from_new_states():
+    _, _, after = off_policy_record("step")
+    ended, next_first = restarts_in_buffer(after)
+    twice = [b for b in range(NUM_ENVS) if ended[:, b].sum() >= 2]
+    assert twice
+    # an env restarted more than once starts from different states (start labels are uniform draws)
+    assert all(len(np.unique(next_first[ended[:, b], b, 1])) > 1 for b in twice)
