@@ -8,11 +8,8 @@
 # wheels travel in .whl/ (bash benchmarks/fetch_gpu_wheels.sh on the CPU machine; carry: [".whl"])
 # and install to /tmp/site.
 set -uo pipefail
-out=${OUT:-/tmp/out}
-mkdir -p "$out"
-touch /tmp/gpu_figures.start
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-  || exit 1
+source benchmarks/gpu_common.sh
+pip_target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 # jaxrl and rejax run in two processes at once: each takes under half of the GPU's memory.
 export XLA_PYTHON_CLIENT_MEM_FRACTION=0.45
@@ -24,5 +21,5 @@ else
   python3 benchmarks/device_loop.py --peer-python python3 --results-dir "$out" "$@" 2>&1 | tee "$out/device_loop.log"
   [ -z "${SKIP_PROFILE:-}" ] && python3 benchmarks/profile_ppo.py --repeats 20 2>&1 | tee "$out/profile_ppo.log"
 fi
-find benchmarks/results -name '*.json' -newer /tmp/gpu_figures.start -exec cp {} "$out"/ \;
+copy_results
 ls -la "$out"

@@ -16,16 +16,12 @@
 #                  start states once per rollout (fresh_starts="rollout"; 73k -> 99-102k SPS on a CPU)
 # PARTS picks some of them, e.g. PARTS="ant conv" bash benchmarks/gpu_next.sh
 set -uo pipefail
-out=${OUT:-/tmp/out}
-mkdir -p "$out"
+DEFAULT_PARTS="recurrent ant conv cartpole"
+source benchmarks/gpu_common.sh
 budget_s=${BUDGET_S:-540}
-touch /tmp/gpu_next.start
-pip_target() { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$@"; }
 pip_target /tmp/site .whl/*.whl .whl/playground/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm --format=csv
-has() { [[ " ${PARTS:-recurrent ant conv cartpole} " == *" $1 "* ]]; }
-copy_results() { find benchmarks/results -name '*.json' -newer /tmp/gpu_next.start -exec cp {} "$out"/ \; ; }
 # run NAME CMD...: CMD with the seconds left until the deadline (none left: skipped, and said so)
 run() {
   local name=$1 left=$((budget_s - SECONDS))

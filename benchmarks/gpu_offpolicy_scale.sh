@@ -12,16 +12,12 @@
 # Wheels as in gpu_figures.sh; jaxrl's gymnax suite needs gymnax 1.x (.whl/jaxrl_side/, first on
 # jaxrl's path), rejax 0.1.3 needs gymnax 0.0.9 (.whl/, the only one on rejax's path).
 set -uo pipefail
-out=${OUT:-/tmp/out}
-mkdir -p "$out"
-touch /tmp/gpu_offpolicy.start
-pip_target() { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$@"; }
+DEFAULT_PARTS="pendulum pqn minatar-ppo pqn-minatar"
+source benchmarks/gpu_common.sh
 pip_target /tmp/site .whl/*.whl && pip_target /tmp/site_jaxrl .whl/jaxrl_side/*.whl || exit 1
 export PYTHONPATH=/tmp/site_jaxrl:/tmp/site:$PWD PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_MEM_FRACTION=0.45
 printf '#!/bin/sh\nPYTHONPATH=/tmp/site exec python3 "$@"\n' > /tmp/peer_python && chmod +x /tmp/peer_python
 nvidia-smi --query-gpu=name,memory.total --format=csv
-copy_results() { find benchmarks/results -name '*.json' -newer /tmp/gpu_offpolicy.start -exec cp {} "$out"/ \; ; }
-has() { [[ " ${PARTS:-pendulum pqn minatar-ppo pqn-minatar} " == *" $1 "* ]]; }
 has pendulum && python3 benchmarks/device_learning.py --tasks ${TASKS:-td3-pendulum-1024 sac-pendulum-1024 ppo-pendulum-1024} \
   --seeds 3 --episodes 10 "$@" 2>&1 | grep -v Warning | tee "$out/device_learning.log"
 copy_results

@@ -11,13 +11,10 @@
 #   bash benchmarks/gpu_playground.sh --tasks brax/ant --total-timesteps 50000000 --num-evals 10
 # (first a short version, e.g. --total-timesteps 3276800 --num-evals 3, to see that it fits the call).
 set -uo pipefail
-out=${OUT:-/tmp/out}
-mkdir -p "$out"
-touch /tmp/gpu_playground.start
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-  .whl/*.whl .whl/playground/*.whl || exit 1
+source benchmarks/gpu_common.sh
+pip_target /tmp/site .whl/*.whl .whl/playground/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv
 python3 benchmarks/peer_playground.py "$@" 2>&1 | grep -v -e Warning -e "Failed to import" | tee "$out/peer_playground.log"
-find benchmarks/results -name '*.json' -newer /tmp/gpu_playground.start -exec cp {} "$out"/ \;
+copy_results
 ls -la "$out"
