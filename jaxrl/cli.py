@@ -269,6 +269,8 @@ def _train(args: argparse.Namespace) -> None:
         return
     if args.num_seeds > 1:
         raise ValueError("--num-seeds > 1 needs --loop device (the host loop trains one seed per process)")
+    if getattr(args, "fresh_starts", None) == "rollout":  # a flag (SUPPRESS default); a preset's value is let be
+        raise ValueError("--fresh-starts rollout needs --loop device (the host loop's envs reset themselves)")
     if multi_process:
         raise ValueError("multi-process runs need --loop device")
     result = train(args.algorithm, config, run_dir, resume=args.resume is not None, mesh=mesh,

@@ -103,6 +103,7 @@ def test_the_cli_stores_the_small_programs_too(tmp_path):
     (["train", "ppo", "--gamma", "1.5"], "gamma must be in (0, 1]"),
     (["train", "ppo", "--loop", "device"], "'CartPole-v1' is not a JAX environment"),
     (["train", "ppo", "--num-seeds", "2"], "--num-seeds > 1 needs --loop device"),
+    (["train", "sac", "--fresh-starts", "rollout"], "--fresh-starts rollout needs --loop device"),
     (["train", "ppo", "--devices", "1", "--num-envs", "8", "--coordinator", "localhost"],
      "num_processes must be >= 1"),
     (["train", "ppo", "--env", "phys2d/CartPole-v1", "--loop", "device", "--devices", "1000"],
