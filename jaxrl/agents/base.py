@@ -46,4 +46,4 @@ def require_discrete(spec: EnvSpec, algorithm: str) -> None:
     """``ValueError`` naming the algorithm when the env's actions are a Box."""
     if not spec.discrete:
         raise ValueError(f"{algorithm} needs a Discrete action space, but this env's actions are a Box of "
-                         f"{spec.action_dim} dimensions; use `jaxrl train ppo`, sac or td3 for continuous actions")
+                         f"{spec.action_dim} dimension{'s' if spec.action_dim != 1 else ''}; use `jaxrl train ppo`, sac or td3 for continuous actions")

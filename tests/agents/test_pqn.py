@@ -84,8 +84,10 @@ def test_radam_takes_a_plain_gradient_step_first_where_adam_takes_the_sign():
 
 
 def test_box_actions_and_bad_values_are_named():
-    with pytest.raises(ValueError, match="PQN needs a Discrete action space"):
+    with pytest.raises(ValueError, match="PQN needs a Discrete action space.* a Box of 2 dimensions;"):
         pqn.init(jax.random.PRNGKey(0), EnvSpec((3,), False, 2, (-1.0, -1.0), (1.0, 1.0)), PQNConfig(**SMALL))
+    with pytest.raises(ValueError, match="a Box of 1 dimension;"):
+        pqn.init(jax.random.PRNGKey(0), EnvSpec((3,), False, 1, (-1.0,), (1.0,)), PQNConfig(**SMALL))
     for overrides, message in (({"q_lambda": 1.5}, r"q_lambda must be in \[0, 1\]"),
                                ({"exploration_fraction": 0.0}, r"exploration_fraction must be in \(0, 1\]"),
                                ({"num_minibatches": 3}, "must be divisible by num_minibatches")):
