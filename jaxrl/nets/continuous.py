@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.nets.mlp import MLP
+from jaxrl.nets.products import dense_dot_general
 
 
 class DeterministicActor(nn.Module):
@@ -24,7 +25,7 @@ class DeterministicActor(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
         features = MLP(self.hidden_sizes, self.activation)(obs)
-        return jnp.tanh(nn.Dense(self.action_dim)(features))
+        return jnp.tanh(nn.Dense(self.action_dim, dot_general=dense_dot_general)(features))
 
 
 class GaussianActor(nn.Module):
@@ -42,8 +43,8 @@ class GaussianActor(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
         features = MLP(self.hidden_sizes, self.activation)(obs)
-        mean = nn.Dense(self.action_dim)(features)
-        raw = jnp.tanh(nn.Dense(self.action_dim)(features))
+        mean = nn.Dense(self.action_dim, dot_general=dense_dot_general)(features)
+        raw = jnp.tanh(nn.Dense(self.action_dim, dot_general=dense_dot_general)(features))
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (raw + 1.0)
         return mean, log_std
 
@@ -61,7 +62,7 @@ class QNetwork(nn.Module):
     def __call__(self, obs: jax.Array, actions: jax.Array) -> jax.Array:
         features = MLP(self.hidden_sizes, self.activation, layer_norm=self.layer_norm)(
             jnp.concatenate([obs, actions], axis=-1))
-        outputs = nn.Dense(self.num_atoms)(features)
+        outputs = nn.Dense(self.num_atoms, dot_general=dense_dot_general)(features)
         return outputs[..., 0] if self.num_atoms == 1 else outputs
 
 

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 
 from jaxrl.config import not_one_of
 from jaxrl.nets.init import orthogonal
+from jaxrl.nets.products import dense_dot_general
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "tanh": jnp.tanh,
@@ -33,9 +34,8 @@ def activation_by_name(name: str) -> Callable[[jax.Array], jax.Array]:
 
 def dense(features: int, gain: float, name: str | None = None) -> nn.Dense:
     """Dense layer with orthogonal(gain) kernel and zero bias."""
-    return nn.Dense(
-        features, kernel_init=orthogonal(gain), bias_init=nn.initializers.zeros, name=name
-    )
+    return nn.Dense(features, kernel_init=orthogonal(gain), bias_init=nn.initializers.zeros, name=name,
+                    dot_general=dense_dot_general)
 
 
 class MLP(nn.Module):
