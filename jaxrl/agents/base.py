@@ -45,5 +45,6 @@ def flat_observations(obs: jax.Array, spec: EnvSpec, privileged: bool = False) -
 def require_discrete(spec: EnvSpec, algorithm: str) -> None:
     """``ValueError`` naming the algorithm when the env's actions are a Box."""
     if not spec.discrete:
+        dimensions = f"{spec.action_dim} dimension{'s' if spec.action_dim != 1 else ''}"
         raise ValueError(f"{algorithm} needs a Discrete action space, but this env's actions are a Box of "
-                         f"{spec.action_dim} dimension{'s' if spec.action_dim != 1 else ''}; use `jaxrl train ppo`, sac or td3 for continuous actions")
+                         f"{dimensions}; use `jaxrl train ppo`, sac or td3 for continuous actions")

@@ -188,17 +188,13 @@ def device_env_sps(env: Any, num_envs: int, steps: int, min_seconds: float, step
     plays its envs (``steps`` rounded up to whole rollouts)."""
     import jax
 
-    from jaxrl.envs.device import restart_where_ended, step_keys, transition_keys
+    from jaxrl.envs.device import step_envs, step_keys
     from jaxrl.envs.spec import uniform_actions
 
     def random_step(env_state, step_key, starts):
         action_key, env_key = jax.random.split(step_key)
         actions = uniform_actions(env.spec, action_key, num_envs)
-        if starts is None:
-            out = jax.vmap(env.step)(env_state, actions, step_keys(env_key, (num_envs,)))
-        else:
-            stepped = jax.vmap(env.step_in_episode)(env_state, actions, transition_keys(env_key, (num_envs,)))
-            out = jax.vmap(restart_where_ended)(stepped, *starts)
+        out = step_envs(env, env_state, actions, step_keys(env_key, (num_envs,)), starts)
         return out.env_state, out.reward
 
     def rollout(key):

@@ -141,6 +141,16 @@ def restart_where_ended(stepped: DeviceStep, start_state: TimedState, start_obs:
     return stepped._replace(env_state=env_state, obs=jnp.where(ended, start_obs, stepped.next_obs))
 
 
+def step_envs(env: DeviceEnv, env_states: Any, actions: jax.Array, keys: jax.Array,
+              starts: tuple[Any, jax.Array] | None = None) -> DeviceStep:
+    """Step every env ``[B]`` with its keys of ``keys [B, 2]`` (:func:`step_keys`). ``starts``: each env's
+    start state and observation ``[B, ...]`` for an episode that ends here, drawn by the caller; ``None``:
+    the env's own auto-reset draws them, from the second key."""
+    if starts is None:
+        return jax.vmap(env.step)(env_states, actions, keys)
+    return jax.vmap(restart_where_ended)(jax.vmap(env.step_in_episode)(env_states, actions, keys[:, 0]), *starts)
+
+
 def traced_env(env_id: str, max_episode_steps: int, raw_reset: RawReset, raw_step: RawStep,
                action_space: gym.Space, render_frame: Callable[[Any], np.ndarray] | None = None,
                privileged_size: Callable[[Any], int] = lambda state: 0) -> DeviceEnv:

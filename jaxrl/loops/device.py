@@ -32,7 +32,7 @@ from jaxrl.config import unset_structural_fields
 from jaxrl.core.platform import count_equations, matmul_precision, scan_unroll
 from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.distributed import check_divisible, shard_env_axis
-from jaxrl.envs.device import DeviceEnv, make_device_env, restart_where_ended, step_keys
+from jaxrl.envs.device import DeviceEnv, make_device_env, step_envs, step_keys
 from jaxrl.envs.spec import uniform_actions
 from jaxrl.loops.acting import example_transition, explore_and_act
 from jaxrl.loops.episodes import EpisodeStats
@@ -142,15 +142,8 @@ def init_actor(agent: Agent, state: Any, env: DeviceEnv, key: jax.Array, num_env
 def step_actor(env: DeviceEnv, actor: Actor, actions: jax.Array, carry: Any, exploration: Any, env_keys: jax.Array,
                mesh: Mesh | None, starts: tuple[Any, jax.Array] | None = None) -> tuple[Actor, Any]:
     """Step every env with ``actions`` and its keys of ``env_keys [B, 2]`` (:func:`step_keys`);
-    returns the next actor and the env's step ``[B]``. ``starts``: each env's start state and
-    observation ``[B, ...]`` for an episode that ends here, drawn by the caller (``None``: the env's
-    own auto-reset draws them, from the second key)."""
-    if starts is None:
-        step = jax.vmap(env.step)(actor.env_state, actions, env_keys)
-    else:
-        step = jax.vmap(restart_where_ended)(jax.vmap(env.step_in_episode)(actor.env_state, actions, env_keys[:, 0]),
-                                             *starts)
-    step = shard_env_axis(step, mesh)
+    returns the next actor and the env's step ``[B]``. ``starts``: as :func:`~jaxrl.envs.device.step_envs`."""
+    step = shard_env_axis(step_envs(env, actor.env_state, actions, env_keys, starts), mesh)
     done = step.terminated | step.truncated
     return Actor(step.env_state, step.obs, carry, done, exploration, actor.stats.step(step.reward, done)), step
 
@@ -200,7 +193,7 @@ def scan_rollout(agent: Agent, env: DeviceEnv, state: Any, actor: Actor, noise: 
 
     ``noise``: the agent's ``[T, B, ...]``; ``env_keys [T, B, 2]`` (:func:`step_keys`). Returns the
     next actor and the :class:`Rollout` ``[T, B]`` (mask all ones). ``fresh_starts``
-    (:attr:`~jaxrl.config.OnPolicyConfig.fresh_starts`): ``"rollout"`` draws each env's start state
+    (:attr:`~jaxrl.config.RunConfig.fresh_starts`): ``"rollout"`` draws each env's start state
     once, before the scan, from the key its first step's reset would take, so the scan runs no reset."""
     starts = None
     if fresh_starts == "rollout":
