@@ -143,9 +143,9 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS), help="tasks to train (default: all)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per task, trained together in one vmapped run")
+    parser.add_argument("--first-seed", type=int, default=1, help="seeds are FIRST_SEED, FIRST_SEED + 1, ...")
     parser.add_argument("--episodes", type=int, default=3, help="evaluation episodes per seed")
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="override config fields")
     parser.add_argument("--no-write", action="store_true", help="print only")

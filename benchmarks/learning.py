@@ -124,10 +124,10 @@ def merge(paths: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", nargs="+", default=DEFAULT_TASKS, choices=list(TASKS))
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--eval-episodes", type=int, default=20)
-    parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--tasks", nargs="+", default=DEFAULT_TASKS, choices=list(TASKS), help="tasks to train")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per task, one run each")
+    parser.add_argument("--eval-episodes", type=int, default=20, help="deterministic evaluation episodes of each final agent")
+    parser.add_argument("--first-seed", type=int, default=1, help="seeds are FIRST_SEED, FIRST_SEED + 1, ...")
     parser.add_argument("--eval-points", type=int, default=0,
                         help="also evaluate ~N checkpoints per seed (5 episodes each): an evaluation-return curve")
     parser.add_argument("--no-write", action="store_true", help="print only")

@@ -53,8 +53,8 @@ class RssSampler(threading.Thread):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--total-timesteps", type=int, default=1_000_000)
-    parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--total-timesteps", type=int, default=1_000_000, help="env steps of the PPO run")
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between RSS samples")
     args = parser.parse_args()
     config = jaxrl.config_for("ppo", "CartPole-v1", total_timesteps=args.total_timesteps, target_return=None,
                               patience=None, progress=False)

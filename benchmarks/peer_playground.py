@@ -207,19 +207,21 @@ def brax_backend_if_used(tasks: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algorithm", choices=sorted(FIELDS), default="ppo")
-    parser.add_argument("--tasks", nargs="+", default=["CartpoleBalance", "CartpoleSwingup"])
+    parser.add_argument("--algorithm", choices=sorted(FIELDS), default="ppo", help="the agent both trainers run")
+    parser.add_argument("--tasks", nargs="+", default=["CartpoleBalance", "CartpoleSwingup"],
+                        help="Playground env names or brax/<name> ids, each with its published config")
     # brax runs whole evaluation periods of num_resets_per_eval (10) updates of 983,040 steps each;
     # with --num-evals 3 (two periods) 19,660,800 steps is the smallest budget both run exactly
     parser.add_argument("--total-timesteps", type=int, default=19_660_800, help="env steps, both trainers")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the seed of both trainers")
     parser.add_argument("--num-evals", type=int, default=3,
                         help="brax's evaluations (the first at step 0); jaxrl evaluates at the others' points")
-    parser.add_argument("--sides", nargs="+", default=["jaxrl", "brax"], choices=["jaxrl", "brax"])
+    parser.add_argument("--sides", nargs="+", default=["jaxrl", "brax"], choices=["jaxrl", "brax"],
+                        help="which trainers to run")
     parser.add_argument("--no-env-speed", action="store_true", help="skip timing jaxrl's env alone")
     parser.add_argument("--experiment", default=None, metavar="LABEL",
                         help="a one-off variant: written as experiment__peer_playground__... (REPORT.md skips it)")
-    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="print only, write no result file")
     args = parser.parse_args(argv)
     import jax
 

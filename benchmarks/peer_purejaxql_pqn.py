@@ -89,9 +89,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--total-timesteps", type=int, default=CONFIG["total_timesteps"], help="per seed")
     parser.add_argument("--peer-python", default=None, help="a Python with purejaxql's requirements")
     parser.add_argument("--purejaxql", default=None, help="a clone of github.com/mttga/purejaxql")
-    parser.add_argument("--sides", nargs="+", default=["jaxrl", "purejaxql"], choices=["jaxrl", "purejaxql"])
+    parser.add_argument("--sides", nargs="+", default=["jaxrl", "purejaxql"], choices=["jaxrl", "purejaxql"],
+                        help="which trainers to run")
     parser.add_argument("--peer", action="store_true", help="run purejaxql's side only (one JSON line)")
-    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="print only, write no result file")
     args = parser.parse_args(argv)
     if args.peer:
         print(json.dumps(run_purejaxql(args.purejaxql, args.env, args.seeds, args.total_timesteps)), flush=True)

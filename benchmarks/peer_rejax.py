@@ -32,14 +32,14 @@ def rejax_ppo(num_envs: int, num_steps: int, epochs: int, minibatches: int, tota
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--num-envs", type=int, default=8)
-    parser.add_argument("--num-steps", type=int, default=128)
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--minibatches", type=int, default=4)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--num-envs", type=int, default=8, help="parallel envs per seed")
+    parser.add_argument("--num-steps", type=int, default=128, help="steps per env and rollout")
+    parser.add_argument("--epochs", type=int, default=4, help="passes over each rollout")
+    parser.add_argument("--minibatches", type=int, default=4, help="minibatches per epoch")
     parser.add_argument("--total-timesteps", type=int, default=100_352, help="per seed")
-    parser.add_argument("--num-seeds", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--num-seeds", type=int, default=1, help="seeds in one jit(vmap(train)); 1: jit(train)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls after compiling (fastest kept)")
     args = parser.parse_args()
     batch = args.num_envs * args.num_steps
     algo = rejax_ppo(args.num_envs, args.num_steps, args.epochs, args.minibatches, args.total_timesteps)

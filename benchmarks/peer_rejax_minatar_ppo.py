@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--total-timesteps", type=int, default=CONFIG["total_timesteps"], help="per seed")
     parser.add_argument("--peer-python", default=None, help="a Python with rejax installed")
     parser.add_argument("--peer", action="store_true", help="run rejax's side only (one JSON line)")
-    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="print only, write no result file")
     args = parser.parse_args(argv)
     if args.peer:
         print(json.dumps(run_rejax(args.seeds, args.total_timesteps)), flush=True)

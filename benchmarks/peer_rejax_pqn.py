@@ -66,11 +66,11 @@ def run_jaxrl(env: str, seed: int) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="Breakout-MinAtar")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--env", default="Breakout-MinAtar", help="a gymnax MinAtar id, without gymnax/")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds, one run each per library")
     parser.add_argument("--peer-python", default=None, help="a Python with rejax installed")
     parser.add_argument("--peer", action="store_true", help="run rejax's side only (one JSON line per seed)")
-    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="print only, write no result file")
     args = parser.parse_args(argv)
     if args.peer:
         for seed in args.seeds:

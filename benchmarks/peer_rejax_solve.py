@@ -21,10 +21,10 @@ from rejax.evaluate import evaluate  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--total-timesteps", type=int, default=500_000)
-    parser.add_argument("--episodes", type=int, default=20)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0, help="the training seed")
+    parser.add_argument("--total-timesteps", type=int, default=500_000, help="env steps (PureJaxRL's CartPole budget)")
+    parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes after training (not timed)")
     args = parser.parse_args()
     algo = rejax_ppo(num_envs=4, num_steps=128, epochs=4, minibatches=4, total_timesteps=args.total_timesteps)
     train_state, _ = jax.block_until_ready(jax.jit(algo.train)(jax.random.PRNGKey(args.seed)))

@@ -57,11 +57,11 @@ class StopAtBar(BaseCallback):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--algo", choices=sorted(ALGORITHMS), required=True)
+    parser.add_argument("--algo", choices=sorted(ALGORITHMS), required=True, help="the SB3 algorithm, with its defaults")
     parser.add_argument("--env", required=True, help="gymnasium id, e.g. CartPole-v1 or Pendulum-v1")
     parser.add_argument("--bar", type=float, required=True, help="mean deterministic return that counts as solved")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--max-steps", type=int, default=200_000)
+    parser.add_argument("--seed", type=int, default=1, help="the training seed")
+    parser.add_argument("--max-steps", type=int, default=200_000, help="env steps after which an unsolved run stops")
     parser.add_argument("--eval-every", type=int, default=2_000, help="env steps between stop checks")
     parser.add_argument("--eval-episodes", type=int, default=5, help="episodes per stop check")
     parser.add_argument("--episodes", type=int, default=20, help="episodes of the final, untimed evaluation")

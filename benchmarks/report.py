@@ -374,7 +374,7 @@ def write_report(paths: list[Path], out_dir: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", type=Path, help="result JSON files (default: benchmarks/results/*.json)")
-    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="where REPORT.md and the plots go")
     args = parser.parse_args(argv)
     paths = args.files or sorted(RESULTS_DIR.glob("*.json"))
     missing = [str(p) for p in paths if not p.is_file()]

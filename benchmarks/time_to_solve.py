@@ -203,10 +203,11 @@ def sb3_rows(task: str, seeds: list[int], episodes: int, sb3_python: str) -> lis
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", choices=["pendulum", "cartpole"], default="pendulum")
-    parser.add_argument("--agents", nargs="+", default=["sac", "td3", "ddpg"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--task", choices=["pendulum", "cartpole"], default="pendulum",
+                        help="Pendulum (bar -200: SAC, TD3, DDPG) or CartPole (bar 475: PPO)")
+    parser.add_argument("--agents", nargs="+", default=["sac", "td3", "ddpg"], help="Pendulum: agents timed per seed")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds of the per-seed rows")
+    parser.add_argument("--episodes", type=int, default=10, help="fresh evaluation episodes of each saved agent")
     parser.add_argument("--peer-python", default=None, help="a Python with rejax 0.1.3 and gymnax 0.0.9 (CartPole)")
     parser.add_argument("--sb3-python", default=None, help="a Python with stable-baselines3 (SAC / PPO defaults)")
     parser.add_argument("--vmapped-seeds", type=int, default=16, help="Pendulum: seeds of the vmapped rows")

@@ -1,5 +1,6 @@
 """The throughput harness and the report: a quick cell gives a valid result file and a report row."""
 
+import ast
 import json
 import sys
 from pathlib import Path
@@ -289,3 +290,14 @@ def test_env_alone_restarts_envs_as_the_run_does(per_rollout):
     assert rate > 0
     # One trace of the scanned step: the auto-resetting step, or the step without reset plus the drawn starts.
     assert traced == ({"step": 0, "step_in_episode": 1} if per_rollout else {"step": 1, "step_in_episode": 0})
+
+
+def test_every_benchmark_flag_says_what_it_does():
+    """Users run the benchmark scripts: each flag's ``--help`` line must explain it."""
+    undocumented = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "benchmarks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument"
+                    and not any(keyword.arg == "help" for keyword in node.keywords)):
+                undocumented.append(f"{path.name}:{node.lineno}")
+    assert not undocumented, f"add_argument without help=: {undocumented}"
