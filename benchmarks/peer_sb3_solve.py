@@ -26,6 +26,7 @@ from pathlib import Path  # noqa: E402
 
 import gymnasium as gym  # noqa: E402
 import stable_baselines3 as sb3  # noqa: E402
+import torch  # noqa: E402
 from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
 from stable_baselines3.common.evaluation import evaluate_policy  # noqa: E402
 
@@ -76,7 +77,8 @@ def main() -> None:
     final_env = gym.make(args.env)
     final_env.reset(seed=20_000 + args.seed)
     mean_return, _ = evaluate_policy(loaded, final_env, n_eval_episodes=args.episodes, deterministic=True)
-    print(json.dumps({"peer": f"stable-baselines3 {sb3.__version__}", "algo": args.algo, "env": args.env,
+    print(json.dumps({"peer": f"stable-baselines3 {sb3.__version__}", "torch": torch.__version__,
+                      "torch_threads": torch.get_num_threads(), "algo": args.algo, "env": args.env,
                       "seed": args.seed, "env_steps": model.num_timesteps, "reached_bar_at": stop.reached_at,
                       "wall_s": wall_s, "stop_check_s": stop.eval_s, "eval_mean_return": float(mean_return),
                       "eval_episodes": args.episodes}))
