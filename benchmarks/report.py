@@ -6,7 +6,8 @@
 Writes to ``--out-dir`` (default ``benchmarks/results``):
 
 * ``REPORT.md``: the throughput table (newest figure per device x algorithm x backend x
-  num_envs) and the learning table (per task: seeds passed, mean evaluation return);
+  num_envs), the peers' tables, time to solve, and the learning table (per task: seeds passed,
+  mean evaluation return);
 * ``throughput_<algorithm>.png``: training SPS vs num_envs per device and backend, with
   the env-alone rate of the same cells as a dashed ceiling;
 * ``learning_curves.png``: return vs env steps per learning task, mean over seeds with
@@ -30,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report_minatar import minatar_peer_table
+from report_solve import time_to_solve_table
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BACKEND_COLORS = {"sync": "C0", "async": "C1", "vector_entry_point": "C2", "device": "C3", "envpool": "C4"}
@@ -357,6 +359,13 @@ def write_report(paths: list[Path], out_dir: Path) -> Path:
                   ("Each library's seeds with the same config in one run on one machine; evaluation by each "
                    "library's own protocol (see each script's docstring). The newest file per comparison, "
                    "device and run length."), "", minatar, ""]
+    solve = time_to_solve_table(results)
+    if solve:
+        parts += ["## Time to solve, compilation included (`benchmarks/time_to_solve.py`)", "",
+                  ("Wall-clock to a saved agent whose fresh evaluation reaches the bar, per run (a CartPole row: "
+                   "a process from start to exit; see the script's docstring). The peers' rows (SB3's without "
+                   "its periodic checks) ran in the same run; ratios above 1 mean this row was faster (none for a "
+                   "run of several seeds together: its time is all of theirs). The newest run per device and task."), "", solve, ""]
     parts += ["## Learning", "", learning_table(tasks) if tasks else "(no learning results)", ""]
     if any("vmapped_run" in t for t in tasks):
         parts += ["### Device loop, seeds trained together (`benchmarks/device_learning.py`)", "",

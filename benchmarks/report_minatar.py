@@ -23,7 +23,7 @@ def _library_figures(side: Any) -> tuple[list[float], list[float], list[float]]:
             [seed["compile_s"] for seed in side])
 
 
-def _span(values: list[float], fmt: str) -> str:
+def value_span(values: list[float], fmt: str) -> str:
     """``"low-high"`` of ``values`` in ``fmt``, or one number where both read the same."""
     return "-".join(dict.fromkeys(format(value, fmt) for value in (min(values), max(values))))
 
@@ -49,6 +49,6 @@ def minatar_peer_table(results: list[tuple[Path, dict[str, Any]]]) -> str:
                 continue
             returns, sps, compile_s = _library_figures(side)
             lines.append(f"| {MINATAR_PEERS[benchmark]} | {data['env']}, {steps:,} | {device} | {library} "
-                         f"| {' / '.join(f'{r:.1f}' for r in returns)} | {_span(sps, ',.0f')} "
-                         f"| {_span(compile_s, '.1f')} | {data.get('date', '')[:10]} |")
+                         f"| {' / '.join(f'{r:.1f}' for r in returns)} | {value_span(sps, ',.0f')} "
+                         f"| {value_span(compile_s, '.1f')} | {data.get('date', '')[:10]} |")
     return "\n".join(lines)

@@ -301,3 +301,29 @@ def test_every_benchmark_flag_says_what_it_does():
                     and not any(keyword.arg == "help" for keyword in node.keywords)):
                 undocumented.append(f"{path.name}:{node.lineno}")
     assert not undocumented, f"add_argument without help=: {undocumented}"
+
+
+def test_time_to_solve_table_gives_each_row_its_speed_up_on_the_peers_of_its_own_run():
+    from report_solve import time_to_solve_table
+
+    def seeds(name, walls, key="row"):
+        return [{key: name, "seed": seed, "wall_s": wall, "solved": "1/1"} for seed, wall in enumerate(walls)]
+
+    cartpole = {"benchmark": "time_to_solve", "device_kind": "cpu", "date": "2026-11-28T09:00:00", "task": "cartpole",
+                "bar": 475.0, "rows": [*seeds("jaxrl device preset", [9.0, 11.0, 10.0]), *seeds("rejax PPO", [15.0]),
+                                       *seeds("Stable-Baselines3 PPO defaults", [20.0, 40.0, 30.0])]}
+    older = {**cartpole, "date": "2026-11-27T09:00:00", "rows": seeds("jaxrl device preset", [1.0])}
+    pendulum = {"benchmark": "time_to_solve", "device_kind": "cpu", "date": "2026-11-28T08:00:00", "bar": -200.0,
+                "rows": [{"algorithm": "td3", "wall_s": 5.0, "solved": True},
+                         {"algorithm": "td3", "wall_s": 7.0, "solved": False},
+                         {"algorithm": "sb3-sac", "wall_s": 60.0, "solved": False}],
+                "other_rows": [{"algorithm": "td3 (16 seeds vmapped)", "wall_s": 40.0, "solved": "13/16"}]}
+    table = time_to_solve_table([(Path(f"time_to_solve__cpu__{i}.json"), data)
+                                 for i, data in enumerate([older, cartpole, pendulum])])
+    lines = {line.split(" | ")[2]: line for line in table.splitlines()[2:]}
+    assert lines["jaxrl device preset"].startswith("| cartpole (>= 475) | cpu |")
+    assert "| 3 | 9.0-11.0 | 10.0 | 3/3 | 3.0x | 1.5x | 2026-11-28 |" in lines["jaxrl device preset"]  # the older run is gone
+    assert "| 1 | 15.0 | 15.0 | 1/1 | 2.0x | 1.0x |" in lines["rejax PPO"]
+    assert "| 2 | 5.0-7.0 | 6.0 | 1/2 | 10.0x | - |" in lines["td3"]
+    assert "| 1 | 40.0 | 40.0 | 13/16 | - | - |" in lines["td3 (16 seeds vmapped)"]  # all 16 seeds' time
+    assert lines["td3"].startswith("| pendulum (>= -200) |")
