@@ -9,9 +9,11 @@ Every row trains PPO on ``phys2d/CartPole-v1`` with the peer's config (64x64 tan
 (benchmarks/peer_rejax.py, in its own process). Both are timed alike: ahead-of-time compile
 (tracing included), then the best of ``--repeats`` calls; one seed is ``jit(train)``, several
 are ``jit(vmap(train))``. Each row also times the env alone (random actions, one scan): the
-ceiling. The rows are the throughput issue's table, at the sizes the device allows (CPU: up to
-1,024 envs and 16 seeds; GPU: the issue's sizes); the recurrent rows have no peer and are
-reported against the feed-forward row of the same size.
+ceiling. With ``--sb3-python``, Stable-Baselines3's PPO (benchmarks/peer_sb3.py: its host loop,
+same config, gymnasium CartPole-v1) is timed on the single-agent rows. The rows are the throughput
+issue's table, at the sizes the device allows (CPU: up to 1,024 envs and 16 seeds; GPU: the
+issue's sizes); the recurrent rows have no peer and are reported against the feed-forward row of
+the same size.
 
 Writes ``benchmarks/results/device_loop__<device>__<date>.json``; ``benchmarks/report.py`` shows
 the ratios in REPORT.md.
@@ -109,19 +111,30 @@ def run_peer(peer_python: str, row: Row, repeats: int) -> dict:
                            timeout_s=1200)
 
 
-def measure_row(row: Row, peer_python: str | None, repeats: int, rounds: int = 1) -> dict:
-    """jaxrl, the peer (feed-forward rows) and the env alone on one row.
+def run_sb3(sb3_python: str, row: Row, repeats: int) -> dict:
+    """Stable-Baselines3's PPO on ``row`` (one agent) in a fresh process: its JSON line, or ``{"error": ...}``.
+    Each timed call runs at least 8,192 env steps (whole rollouts)."""
+    rollouts = max(1, 8192 // (row.num_envs * row.num_steps))
+    return run_peer_script([sb3_python, str(Path(__file__).with_name("peer_sb3.py")), "--num-envs", str(row.num_envs),
+                            "--num-steps", str(row.num_steps), "--rollouts", str(rollouts), "--repeats", str(repeats)],
+                           timeout_s=1200)
+
+
+def measure_row(row: Row, peer_python: str | None, repeats: int, rounds: int = 1, sb3_python: str | None = None) -> dict:
+    """jaxrl, the peers (feed-forward rows; SB3 for one agent only) and the env alone on one row.
 
     With ``rounds > 1`` jaxrl and the peer take turns ``rounds`` times, so a slow spell of this
     shared machine falls on both sides; each side's fastest round gives its SPS. Compile times
     come from the first round: later jaxrl rounds reuse traces in this process, while every peer
     round is a fresh process."""
     env = make_device_env(ENV)
-    jaxrl_rounds, peer_rounds = [], []
+    jaxrl_rounds, peer_rounds, sb3_rounds = [], [], []
     for _ in range(rounds):
         jaxrl_rounds.append(time_train(row.config(), row.num_seeds, repeats))
         if peer_python and row.policy == "mlp":
             peer_rounds.append(run_peer(peer_python, row, repeats))
+        if sb3_python and row.policy == "mlp" and row.num_seeds == 1:
+            sb3_rounds.append(run_sb3(sb3_python, row, repeats))
     result = {"row": row.name, **dataclasses.asdict(row),
               "jaxrl": {**fastest(jaxrl_rounds), "compile_s": jaxrl_rounds[0]["compile_s"]}}
     result["env_only_sps"] = device_env_sps(env, row.num_envs * row.num_seeds, max(64, 262_144 // row.num_envs), 1.0)
@@ -135,6 +148,11 @@ def measure_row(row: Row, peer_python: str | None, repeats: int, rounds: int = 1
         if "aggregate_sps" in peer:
             result["sps_ratio"] = result["jaxrl"]["aggregate_sps"] / peer["aggregate_sps"]
             result["compile_ratio"] = result["jaxrl"]["compile_s"] / peer["compile_s"]
+    timed_sb3 = [r for r in sb3_rounds if "aggregate_sps" in r]
+    if sb3_rounds:
+        result["sb3"] = fastest(timed_sb3) if timed_sb3 else sb3_rounds[0]
+    if timed_sb3:
+        result["sb3_sps_ratio"] = result["jaxrl"]["aggregate_sps"] / result["sb3"]["aggregate_sps"]
     return result
 
 
@@ -145,15 +163,18 @@ def fastest(measurements: list[dict]) -> dict:
 
 def table(rows: list[dict]) -> str:
     """A markdown table of the rows measured so far."""
-    lines = ["| row | jaxrl SPS | rejax SPS | jaxrl / rejax | compile jaxrl / rejax (s) | env alone SPS |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| row | jaxrl SPS | rejax SPS | jaxrl / rejax | compile jaxrl / rejax (s) | SB3 SPS | jaxrl / SB3 "
+             "| env alone SPS |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         peer = r.get("peer", {})
         peer_sps = f"{peer['aggregate_sps']:,.0f}" if "aggregate_sps" in peer else peer.get("error", "-")
         ratio = f"{r['sps_ratio']:.2f}" if "sps_ratio" in r else "-"
         compile_peer = f" / {peer['compile_s']:.1f}" if "compile_s" in peer else ""
+        sb3 = r.get("sb3", {})
+        sb3_sps = f"{sb3['aggregate_sps']:,.0f}" if "aggregate_sps" in sb3 else sb3.get("error", "-")
+        sb3_ratio = f"{r['sb3_sps_ratio']:.1f}" if "sb3_sps_ratio" in r else "-"
         lines.append(f"| {r['row']} | {r['jaxrl']['aggregate_sps']:,.0f} | {peer_sps} | {ratio} | "
-                     f"{r['jaxrl']['compile_s']:.1f}{compile_peer} | {r['env_only_sps']:,.0f} |")
+                     f"{r['jaxrl']['compile_s']:.1f}{compile_peer} | {sb3_sps} | {sb3_ratio} | {r['env_only_sps']:,.0f} |")
     return "\n".join(lines)
 
 
@@ -161,6 +182,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="two small rows (a smoke test of the script)")
     parser.add_argument("--peer-python", default=None, help="a Python with rejax 0.1.3 and gymnax 0.0.9")
+    parser.add_argument("--sb3-python", default=None,
+                        help="a Python with stable-baselines3: its PPO on the single-agent rows (benchmarks/peer_sb3.py)")
     parser.add_argument("--repeats", type=int, default=2, help="timed calls per row after compilation (best kept)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="jaxrl and the peer take turns this many times per row (fastest round kept)")
@@ -173,7 +196,7 @@ def main() -> None:
     rows = [rows[i] for i in args.rows] if args.rows is not None else list(rows)
     results, path = [], None
     for row in rows:
-        results.append(measure_row(row, args.peer_python, args.repeats, args.rounds))
+        results.append(measure_row(row, args.peer_python, args.repeats, args.rounds, args.sb3_python))
         print(json.dumps(results[-1]), flush=True)
         # Rewritten after every row, so a run stopped part-way keeps the rows it measured.
         path = write_result("device_loop", {"env": ENV, "peer_config": dataclasses.asdict(PEER_CONFIG),

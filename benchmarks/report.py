@@ -94,9 +94,9 @@ def _newest_per_device(runs: Runs) -> list[dict[str, Any]]:
 
 def peer_table(peer_runs: list[dict[str, Any]]) -> str:
     """The newest ``device_loop`` figure per device and row (a run of some rows leaves the others' older
-    figures, with their dates): jaxrl and rejax SPS per row and their ratio."""
-    lines = ["| device | row | jaxrl SPS | rejax SPS | jaxrl / rejax | compile s, jaxrl / rejax | env alone SPS "
-             "| date |", "|" + "---|" * 8]
+    figures, with their dates): jaxrl's, rejax's and Stable-Baselines3's SPS per row and the ratios."""
+    lines = ["| device | row | jaxrl SPS | rejax SPS | jaxrl / rejax | compile s, jaxrl / rejax | SB3 SPS | jaxrl / SB3 "
+             "| env alone SPS | date |", "|" + "---|" * 10]
     newest: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
     for run in sorted(peer_runs, key=lambda run: run["date"]):
         for row in run["rows"]:
@@ -106,7 +106,8 @@ def peer_table(peer_runs: list[dict[str, Any]]) -> str:
         compile_s = f"{row['jaxrl']['compile_s']:.1f}" + (f" / {peer['compile_s']:.1f}" if "compile_s" in peer else "")
         lines.append(f"| {device} | {name} | {row['jaxrl']['aggregate_sps']:,.0f} "
                      f"| {_number(peer.get('aggregate_sps'), ',.0f')} | {_number(row.get('sps_ratio'), '.2f')} "
-                     f"| {compile_s} | {row['env_only_sps']:,.0f} | {run['date'][:10]} |")
+                     f"| {compile_s} | {_number((row.get('sb3') or {}).get('aggregate_sps'), ',.0f')} "
+                     f"| {_number(row.get('sb3_sps_ratio'), '.1f')} | {row['env_only_sps']:,.0f} | {run['date'][:10]} |")
     return "\n".join(lines)
 
 

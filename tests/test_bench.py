@@ -113,22 +113,22 @@ def test_report_shows_the_newest_peer_run_per_device_with_its_ratios(tmp_path):
     def run(date, jaxrl_sps):
         row = {"row": "mlp 8x128", "jaxrl": {"aggregate_sps": jaxrl_sps, "compile_s": 3.25},
                "peer": {"aggregate_sps": 200_000.0, "compile_s": 2.5}, "sps_ratio": jaxrl_sps / 200_000.0,
-               "env_only_sps": 2_000_000.0}
+               "sb3": {"aggregate_sps": 4_000.0}, "sb3_sps_ratio": jaxrl_sps / 4_000.0, "env_only_sps": 2_000_000.0}
         recurrent = {"row": "lstm 256x64", "jaxrl": {"aggregate_sps": 30_000.0, "compile_s": 5.0},
                      "env_only_sps": 1.0e7}
         return {"date": date, "device_kind": "cpu", "rows": [row, recurrent]}
 
     markdown = report_of_an_older_and_a_newer_run(tmp_path, "device_loop", run(OLDER, 100_000.0),
                                                   run(NEWER, 300_000.0))
-    assert "| cpu | mlp 8x128 | 300,000 | 200,000 | 1.50 | 3.2 / 2.5 | 2,000,000 | 2026-11-26 |" in markdown
-    assert "| cpu | lstm 256x64 | 30,000 | - | - | 5.0 | 10,000,000 | 2026-11-26 |" in markdown
+    assert "| cpu | mlp 8x128 | 300,000 | 200,000 | 1.50 | 3.2 / 2.5 | 4,000 | 75.0 | 2,000,000 | 2026-11-26 |" in markdown
+    assert "| cpu | lstm 256x64 | 30,000 | - | - | 5.0 | - | - | 10,000,000 | 2026-11-26 |" in markdown
     assert "100,000" not in markdown
     # a newer run of some rows (--rows) replaces those and leaves the others' older figures, dated
     partial = {**run(NEWER, 300_000.0), "date": "2026-11-27T00:00:00+00:00"}
     partial["rows"] = partial["rows"][:1]
     markdown = report_of_an_older_and_a_newer_run(tmp_path, "device_loop", run(NEWER, 300_000.0), partial)
-    assert "| cpu | mlp 8x128 | 300,000 | 200,000 | 1.50 | 3.2 / 2.5 | 2,000,000 | 2026-11-27 |" in markdown
-    assert "| cpu | lstm 256x64 | 30,000 | - | - | 5.0 | 10,000,000 | 2026-11-26 |" in markdown
+    assert "| cpu | mlp 8x128 | 300,000 | 200,000 | 1.50 | 3.2 / 2.5 | 4,000 | 75.0 | 2,000,000 | 2026-11-27 |" in markdown
+    assert "| cpu | lstm 256x64 | 30,000 | - | - | 5.0 | - | - | 10,000,000 | 2026-11-26 |" in markdown
     lines = markdown.splitlines()
     assert lines.index(next(line for line in lines if "mlp 8x128" in line)) < lines.index(
         next(line for line in lines if "lstm 256x64" in line))
