@@ -141,18 +141,13 @@ def measure_row(row: Row, peer_python: str | None, repeats: int, rounds: int = 1
     if rounds > 1:
         result["rounds_best_s"] = {"jaxrl": [r["best_s"] for r in jaxrl_rounds],
                                    "peer": [r.get("best_s") for r in peer_rounds]}
-    if peer_rounds:
-        timed = [r for r in peer_rounds if "aggregate_sps" in r]
-        peer = {**fastest(timed), "compile_s": timed[0]["compile_s"]} if timed else peer_rounds[0]
-        result["peer"] = peer
-        if "aggregate_sps" in peer:
-            result["sps_ratio"] = result["jaxrl"]["aggregate_sps"] / peer["aggregate_sps"]
-            result["compile_ratio"] = result["jaxrl"]["compile_s"] / peer["compile_s"]
-    timed_sb3 = [r for r in sb3_rounds if "aggregate_sps" in r]
-    if sb3_rounds:
-        result["sb3"] = fastest(timed_sb3) if timed_sb3 else sb3_rounds[0]
-    if timed_sb3:
-        result["sb3_sps_ratio"] = result["jaxrl"]["aggregate_sps"] / result["sb3"]["aggregate_sps"]
+    for side, ratio_name, side_rounds in (("peer", "sps_ratio", peer_rounds), ("sb3", "sb3_sps_ratio", sb3_rounds)):
+        if side_rounds:
+            result[side] = best_peer_round(side_rounds)
+            if "aggregate_sps" in result[side]:
+                result[ratio_name] = result["jaxrl"]["aggregate_sps"] / result[side]["aggregate_sps"]
+    if "compile_s" in result.get("peer", {}):
+        result["compile_ratio"] = result["jaxrl"]["compile_s"] / result["peer"]["compile_s"]
     return result
 
 
@@ -161,20 +156,32 @@ def fastest(measurements: list[dict]) -> dict:
     return min(measurements, key=lambda measurement: measurement["best_s"])
 
 
+def best_peer_round(rounds: list[dict]) -> dict:
+    """A peer's fastest timed round, with the first timed round's compile time where it has one (as jaxrl's);
+    the first round's ``{"error": ...}`` when no round was timed."""
+    timed = [r for r in rounds if "aggregate_sps" in r]
+    if not timed:
+        return rounds[0]
+    return {**fastest(timed), **({"compile_s": timed[0]["compile_s"]} if "compile_s" in timed[0] else {})}
+
+
+def side_sps(side: dict) -> str:
+    """A peer's SPS for the table, or its error, or ``-`` when it did not run."""
+    return f"{side['aggregate_sps']:,.0f}" if "aggregate_sps" in side else side.get("error", "-")
+
+
 def table(rows: list[dict]) -> str:
     """A markdown table of the rows measured so far."""
     lines = ["| row | jaxrl SPS | rejax SPS | jaxrl / rejax | compile jaxrl / rejax (s) | SB3 SPS | jaxrl / SB3 "
              "| env alone SPS |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         peer = r.get("peer", {})
-        peer_sps = f"{peer['aggregate_sps']:,.0f}" if "aggregate_sps" in peer else peer.get("error", "-")
         ratio = f"{r['sps_ratio']:.2f}" if "sps_ratio" in r else "-"
         compile_peer = f" / {peer['compile_s']:.1f}" if "compile_s" in peer else ""
-        sb3 = r.get("sb3", {})
-        sb3_sps = f"{sb3['aggregate_sps']:,.0f}" if "aggregate_sps" in sb3 else sb3.get("error", "-")
         sb3_ratio = f"{r['sb3_sps_ratio']:.1f}" if "sb3_sps_ratio" in r else "-"
-        lines.append(f"| {r['row']} | {r['jaxrl']['aggregate_sps']:,.0f} | {peer_sps} | {ratio} | "
-                     f"{r['jaxrl']['compile_s']:.1f}{compile_peer} | {sb3_sps} | {sb3_ratio} | {r['env_only_sps']:,.0f} |")
+        lines.append(f"| {r['row']} | {r['jaxrl']['aggregate_sps']:,.0f} | {side_sps(peer)} | {ratio} | "
+                     f"{r['jaxrl']['compile_s']:.1f}{compile_peer} | {side_sps(r.get('sb3', {}))} | {sb3_ratio} "
+                     f"| {r['env_only_sps']:,.0f} |")
     return "\n".join(lines)
 
 
