@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +29,28 @@ def value_span(values: list[float], fmt: str) -> str:
     return "-".join(dict.fromkeys(format(value, fmt) for value in (min(values), max(values))))
 
 
+def newest_per_key(results: list[tuple[Path, dict[str, Any]]],
+                   key: Callable[[Path, dict[str, Any]], Hashable | None]) -> dict[Any, dict[str, Any]]:
+    """``key -> content`` of the newest result file (by its ``date``) per ``key(path, content)``; files whose
+    key is ``None`` are left out."""
+    newest: dict[Any, dict[str, Any]] = {}
+    for path, data in results:
+        cell = key(path, data)
+        if cell is not None and (cell not in newest or data.get("date", "") > newest[cell].get("date", "")):
+            newest[cell] = data
+    return newest
+
+
 def minatar_peer_table(results: list[tuple[Path, dict[str, Any]]]) -> str:
     """One line per library of the newest file of each MinAtar peer benchmark, device and run length;
     ``results``: each result file's path and parsed content."""
-    newest: dict[tuple[str, str, int], dict[str, Any]] = {}
-    for path, data in results:
+    def comparison(path: Path, data: dict[str, Any]) -> tuple[str, str, int] | None:
         benchmark = path.name.split("__")[0]
-        if benchmark in MINATAR_PEERS:
-            key = (benchmark, data.get("device_kind", "?"), data.get("config", {}).get("total_timesteps", 0))
-            if key not in newest or data.get("date", "") > newest[key].get("date", ""):
-                newest[key] = data
+        if benchmark not in MINATAR_PEERS:
+            return None
+        return benchmark, data.get("device_kind", "?"), data.get("config", {}).get("total_timesteps", 0)
+
+    newest = newest_per_key(results, comparison)
     if not newest:
         return ""
     lines = ["| comparison | env, steps per seed | device | library | evaluation per seed | SPS | compile s | date |",

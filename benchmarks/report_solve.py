@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from report_minatar import value_span
+from report_minatar import newest_per_key, value_span
 
 # A row of a time-to-solve file whose name starts so is a peer's; the table gives every row's speed-up on it.
 PEERS = {"Stable-Baselines3": ("Stable-Baselines3", "sb3-"), "rejax": ("rejax",)}
@@ -55,12 +55,12 @@ def _peer_medians(groups: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
 def time_to_solve_table(results: list[tuple[Path, dict[str, Any]]]) -> str:
     """One line per row label of the newest ``time_to_solve`` file per device and task; ``results``: each
     result file's path and parsed content. Empty when there is none."""
-    newest: dict[tuple[str, str], dict[str, Any]] = {}
-    for path, data in results:
-        if data.get("benchmark") == "time_to_solve" and path.name.startswith("time_to_solve__"):
-            key = (data.get("device_kind", "?"), _task(data))
-            if key not in newest or data.get("date", "") > newest[key].get("date", ""):
-                newest[key] = data
+    def device_and_task(path: Path, data: dict[str, Any]) -> tuple[str, str] | None:
+        if data.get("benchmark") != "time_to_solve" or not path.name.startswith("time_to_solve__"):
+            return None
+        return data.get("device_kind", "?"), _task(data)
+
+    newest = newest_per_key(results, device_and_task)
     if not newest:
         return ""
     lines = ["| task (bar) | device | what | runs | wall-clock s | median s | solved | "
