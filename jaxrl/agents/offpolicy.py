@@ -22,6 +22,7 @@ from jaxrl.core.normalization import RunningStats, init_running_stats, normalize
 from jaxrl.core.replay import ReplayBuffer, replay_sample_batches
 from jaxrl.core.td import td_target
 from jaxrl.nets.continuous import QEnsemble
+from jaxrl.nets.init import init_in_one_batch
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import EnvSpec, Transition
 
@@ -151,11 +152,14 @@ def actor_critic_networks(actor_cls: type, config: OffPolicyConfig, spec: EnvSpe
 
 def init_actor_critic(key: jax.Array, spec: EnvSpec, actor: Any, critic: Any) -> tuple[Any, Any]:
     """Parameters of an actor on observations and a critic on (observation, unit action)."""
-    actor_key, critic_key = jax.random.split(key)
     obs = jnp.zeros((1, spec.policy_size), jnp.float32)
-    actor_params = actor.init(actor_key, obs)["params"]
-    critic_params = critic.init(critic_key, obs, jnp.zeros((1, spec.action_dim)))["params"]
-    return actor_params, critic_params
+
+    def init_both(key: jax.Array) -> tuple[Any, Any]:
+        actor_key, critic_key = jax.random.split(key)
+        return (actor.init(actor_key, obs)["params"],
+                critic.init(critic_key, obs, jnp.zeros((1, spec.action_dim)))["params"])
+
+    return init_in_one_batch(init_both, key)
 
 
 def initial_obs_stats(spec: EnvSpec) -> RunningStats:

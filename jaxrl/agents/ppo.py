@@ -41,6 +41,7 @@ from jaxrl.core.losses import (
 from jaxrl.core.minibatches import shuffled_minibatches
 from jaxrl.core.normalization import RunningStats, init_running_stats, normalize, update_running_stats
 from jaxrl.nets.conv import check_image_observations
+from jaxrl.nets.init import init_in_one_batch
 from jaxrl.nets.mlp import ActorCritic
 from jaxrl.types import Agent, EnvSpec, Rollout
 
@@ -135,7 +136,7 @@ def init(key: jax.Array, spec: EnvSpec, config: PPOConfig) -> PPOState:
     config.validate()
     network = make_network(config, spec)
     input_size = math.prod(spec.observation_shape) if config.asymmetric_critic else spec.policy_size
-    params = network.init(key, jnp.zeros((1, input_size), jnp.float32))["params"]
+    params = init_in_one_batch(network.init, key, jnp.zeros((1, input_size), jnp.float32))["params"]
     return new_state(config, spec, dict(params))
 
 

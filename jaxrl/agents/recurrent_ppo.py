@@ -33,6 +33,7 @@ from jaxrl.agents.ppo import (
 from jaxrl.agents.ppo_config import RECURRENT_POLICIES
 from jaxrl.core.distributions import Categorical, DiagGaussian
 from jaxrl.core.normalization import normalize
+from jaxrl.nets.init import init_in_one_batch
 from jaxrl.nets.recurrent import RecurrentActorCritic
 from jaxrl.types import Agent, EnvSpec, Rollout
 
@@ -58,7 +59,7 @@ def init(key: jax.Array, spec: EnvSpec, config: PPOConfig) -> PPOState:
         raise ValueError(f"recurrent_ppo needs policy 'lstm' or 'gru', got {config.policy!r}")
     network = make_network(config, spec)
     obs = jnp.zeros((1, 1, spec.policy_size), jnp.float32)
-    params = network.init(key, network.initial_carry(1), obs, jnp.zeros((1, 1), bool))["params"]
+    params = init_in_one_batch(network.init, key, network.initial_carry(1), obs, jnp.zeros((1, 1), bool))["params"]
     return new_state(config, spec, dict(params))
 
 

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from jaxrl.agents.base import flat_observations
 from jaxrl.nets.conv import check_image_observations
+from jaxrl.nets.init import init_in_one_batch
 from jaxrl.nets.q import DiscreteQNetwork
 from jaxrl.types import EnvSpec
 
@@ -25,7 +26,7 @@ def q_network(config: Any, spec: EnvSpec) -> DiscreteQNetwork:
 
 def init_q_params(key: jax.Array, config: Any, spec: EnvSpec) -> Any:
     """Fresh Q-network parameters for flattened observations of ``spec``."""
-    return q_network(config, spec).init(key, jnp.zeros((1, spec.policy_size)))["params"]
+    return init_in_one_batch(q_network(config, spec).init, key, jnp.zeros((1, spec.policy_size)))["params"]
 
 
 def q_values(state: Any, params: Any, obs: jax.Array) -> jax.Array:

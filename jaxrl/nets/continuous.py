@@ -11,6 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxrl.nets.init import per_layer_draws
 from jaxrl.nets.mlp import MLP
 from jaxrl.nets.products import dense_dot_general
 
@@ -86,4 +87,5 @@ class QEnsemble(nn.Module):
             out_axes=0,
             axis_size=self.num_critics,
         )
-        return ensemble(self.hidden_sizes, self.activation, self.layer_norm, self.num_atoms)(obs, actions)
+        with per_layer_draws():  # one batched kernel would be every member's
+            return ensemble(self.hidden_sizes, self.activation, self.layer_norm, self.num_atoms)(obs, actions)

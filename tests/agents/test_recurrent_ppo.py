@@ -103,7 +103,9 @@ def test_invalid_recurrent_config_names_the_fields(overrides, message):
 
 
 def memory_probe_return(policy):
-    cfg = jaxrl.config_for("ppo", "jaxrl_test/MemoryCue-v0", policy=policy, total_timesteps=24_576, num_envs=16,
+    # 36,864 steps: at 24,576 one GRU seed in 20 had not yet found the cue (seed 1 recalled it at
+    # one float rounding and not at another); with 1.5x the budget seeds 1-7 of both cells did.
+    cfg = jaxrl.config_for("ppo", "jaxrl_test/MemoryCue-v0", policy=policy, total_timesteps=36_864, num_envs=16,
                            num_steps=32, seq_len=32, num_minibatches=4, update_epochs=8, learning_rate=3e-3,
                            gamma=0.9, gae_lambda=0.95, ent_coef=0.01, lstm_hidden_size=32, hidden_sizes=(32,),
                            anneal_lr=False, progress=False, seed=1)
