@@ -11,7 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxrl.nets.init import per_layer_draws
+from jaxrl.nets.init import lifted_members
 from jaxrl.nets.mlp import MLP
 from jaxrl.nets.products import dense_dot_general
 
@@ -67,6 +67,9 @@ class QNetwork(nn.Module):
         return outputs[..., 0] if self.num_atoms == 1 else outputs
 
 
+ENSEMBLE_AXIS = "jaxrl_q_ensemble"  # the critics' vmapped axis, named for the init's lax.axis_index
+
+
 class QEnsemble(nn.Module):
     """``num_critics`` independent Q networks: ``(obs, actions) -> Q [num_critics, ...]`` (logits
     ``[num_critics, ..., num_atoms]`` where ``num_atoms`` > 1)."""
@@ -86,6 +89,7 @@ class QEnsemble(nn.Module):
             in_axes=None,
             out_axes=0,
             axis_size=self.num_critics,
+            axis_name=ENSEMBLE_AXIS,
         )
-        with per_layer_draws():  # one batched kernel would be every member's
+        with lifted_members(ENSEMBLE_AXIS, self.num_critics):  # each critic its own kernels
             return ensemble(self.hidden_sizes, self.activation, self.layer_norm, self.num_atoms)(obs, actions)

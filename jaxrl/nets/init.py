@@ -41,20 +41,25 @@ PADDING_WORK_SLACK = 2**21
 _RETRACE_DIFFERS = "init_fn initialised a different set of orthogonal kernels on its second trace"
 
 
+# Set inside an ``nn.vmap`` ensemble: its axis name and size (each member takes its own kernel).
+_MEMBERS = contextvars.ContextVar("jaxrl_orthogonal_members", default=None)
+
+
 @contextlib.contextmanager
-def _batch_mode(mode: Any) -> Iterator[None]:
-    token = _BATCH.set(mode)
+def _setting(var: contextvars.ContextVar, value: Any) -> Iterator[None]:
+    token = var.set(value)
     try:
         yield
     finally:
-        _BATCH.reset(token)
+        var.reset(token)
 
 
-def per_layer_draws() -> contextlib.AbstractContextManager[None]:
-    """Inside, every ``orthogonal`` kernel draws from its own key, as flax's does. A module that
-    lifts its layers through a flax transform (``nn.vmap``: an ensemble) calls them inside this,
-    since one batched value handed to a lifted layer would be the same for every member."""
-    return _batch_mode(None)
+def lifted_members(axis_name: str, size: int) -> contextlib.AbstractContextManager[None]:
+    """For a module that lifts its layers through ``nn.vmap(..., axis_size=size, axis_name=axis_name)``
+    (an ensemble) and calls them inside this: under :func:`init_in_one_batch` each of the ``size``
+    members takes its own kernel from the batch (picked by ``lax.axis_index``). Without it every
+    member would get the one value handed to the lifted layer."""
+    return _setting(_MEMBERS, (axis_name, size))
 
 
 @contextlib.contextmanager
@@ -152,16 +157,18 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1) -> Initializer:
         if len(shape) < 2:
             raise ValueError(f"orthogonal initialisation needs an array of rank >= 2, got shape {shape}")
         tall_shape = _tall_shape(shape, column_axis)
-        batch = _BATCH.get()
+        batch, members = _BATCH.get(), _MEMBERS.get()
+        count = members[1] if members else 1  # kernels this call stands for
         if batch is None:
             q = gram_schmidt_q(_materialized(jax.random.normal(key, tall_shape, jnp.float32)))
         elif isinstance(batch, list):  # recording: shapes only
-            batch.append(tall_shape)
+            batch.extend([tall_shape] * count)
             q = jnp.zeros(tall_shape, jnp.float32)
         else:
-            q = next(batch, None)
-            if q is None or q.shape != tall_shape:
+            qs = [next(batch, None) for _ in range(count)]
+            if any(q is None or q.shape != tall_shape for q in qs):
                 raise RuntimeError(_RETRACE_DIFFERS)
+            q = jnp.stack(qs)[jax.lax.axis_index(members[0])] if members else qs[0]
         if math.prod(shape) // shape[column_axis] < shape[column_axis]:  # drawn transposed: wide
             q = q.T
         q = jnp.reshape(q, (*[s for i, s in enumerate(shape) if i != column_axis % len(shape)], shape[column_axis]))
@@ -179,15 +186,15 @@ def init_in_one_batch(init_fn: Callable[..., Any], key: jax.Array, *args: Any) -
 
     ``init_fn`` is traced twice: abstractly to learn the kernels' shapes, then for real with
     ``key``'s second half (the first draws the kernels). Kernels under a flax transform that
-    lifts them (``nn.vmap``) must be built inside :func:`per_layer_draws`."""
+    lifts them (``nn.vmap``) must be built inside :func:`lifted_members`."""
     shapes: list[tuple[int, int]] = []
-    with _batch_mode(shapes):
+    with _setting(_BATCH, shapes):
         jax.eval_shape(init_fn, key, *args)
     if not shapes:
         return init_fn(key, *args)
     draw_key, init_key = jax.random.split(key)
     supply = iter(orthonormal_batch(draw_key, shapes))
-    with _batch_mode(supply):
+    with _setting(_BATCH, supply):
         result = init_fn(init_key, *args)
     if next(supply, None) is not None:  # init_fn drew fewer kernels than it did when traced
         raise RuntimeError(_RETRACE_DIFFERS)

@@ -152,14 +152,23 @@ def test_init_in_one_batch_refuses_an_init_that_changes_between_its_traces():
         init_in_one_batch(init_fn, jax.random.PRNGKey(0))
 
 
-def test_each_critic_of_an_ensemble_gets_its_own_kernels():
-    """The Q ensemble lifts its layers through ``nn.vmap``: a batched kernel handed to the lifted
-    layer would be every member's, so it draws per layer (``per_layer_draws``)."""
+def test_each_critic_of_an_ensemble_gets_its_own_kernels_from_the_batch():
+    """The Q ensemble lifts its layers through ``nn.vmap``: one batched kernel handed to the lifted
+    layer would be every member's. Under ``lifted_members`` each member picks its own by its
+    ``axis_index``, and the ensemble still draws once and runs one loop."""
     from jaxrl.nets.continuous import QEnsemble
 
-    ensemble = QEnsemble(num_critics=2, hidden_sizes=(32, 32))
-    params = init_in_one_batch(ensemble.init, jax.random.PRNGKey(0), jnp.zeros((1, 3)), jnp.zeros((1, 1)))
-    kernels = [np.asarray(leaf) for leaf in jax.tree.leaves(params) if leaf.ndim == 3]
-    assert len(kernels) == 3 and all(kernel.shape[0] == 2 for kernel in kernels)
-    for kernel in kernels:
-        assert not np.allclose(kernel[0], kernel[1])
+    ensemble = QEnsemble(num_critics=3, hidden_sizes=(32, 32))
+    inputs = (jnp.zeros((1, 3)), jnp.zeros((1, 1)))
+    params = init_in_one_batch(ensemble.init, jax.random.PRNGKey(0), *inputs)
+    hidden = [np.asarray(leaf) for leaf in jax.tree.leaves(params) if leaf.ndim == 3 and leaf.shape[-1] == 32]
+    assert len(hidden) == 2 and all(kernel.shape[0] == 3 for kernel in hidden)
+    for kernel in hidden:
+        assert not np.allclose(kernel[0], kernel[1]) and not np.allclose(kernel[1], kernel[2])
+        for member in kernel:
+            rows, cols = member.shape
+            gram = member.T @ member if rows >= cols else member @ member.T
+            np.testing.assert_allclose(gram / gram[0, 0], np.eye(min(rows, cols)), atol=2e-5)
+    names = _primitive_names(jax.make_jaxpr(lambda key: init_in_one_batch(ensemble.init, key, *inputs))(
+        jax.random.PRNGKey(0)).jaxpr)
+    assert names.count("scan") + names.count("while") == 1
