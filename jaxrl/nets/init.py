@@ -62,8 +62,7 @@ def lifted_members(axis_name: str, size: int) -> contextlib.AbstractContextManag
     return _setting(_MEMBERS, (axis_name, size))
 
 
-@contextlib.contextmanager
-def eager_values() -> Iterator[None]:
+def eager_values() -> contextlib.AbstractContextManager[None]:
     """Initialisers traced inside give, jitted, the values they give run eagerly (op by op).
 
     The host loop initialised its agent eagerly until it jitted the init (a 2-core CPU: PPO
@@ -74,11 +73,7 @@ def eager_values() -> Iterator[None]:
     optimization barrier), so a jitted init gives what an eager one does; the device loop's
     programs, traced outside it, keep theirs.
     """
-    token = _DRAWS_MATERIALIZED.set(True)
-    try:
-        yield
-    finally:
-        _DRAWS_MATERIALIZED.reset(token)
+    return _setting(_DRAWS_MATERIALIZED, True)
 
 
 def _materialized(draw: jax.Array) -> jax.Array:
