@@ -34,15 +34,14 @@ _DRAWS_MATERIALIZED = contextvars.ContextVar("jaxrl_orthogonal_draws_materialize
 # None: each kernel draws its own; a list: record the kernels' tall shapes (no values);
 # an iterator: hand out the kernels computed together, in the order they were recorded.
 _BATCH = contextvars.ContextVar("jaxrl_orthogonal_batch", default=None)
+# Set inside an ``nn.vmap`` ensemble: its axis name and size (each member takes its own kernel).
+_MEMBERS = contextvars.ContextVar("jaxrl_orthogonal_members", default=None)
 # Groups padded to their largest kernel may do up to this much more Gram-Schmidt work than
 # the kernels alone, plus this many flops, before a kernel starts a group (a loop) of its own.
 PADDING_WORK_FACTOR = 2.0
 PADDING_WORK_SLACK = 2**21
 _RETRACE_DIFFERS = "init_fn initialised a different set of orthogonal kernels on its second trace"
 
-
-# Set inside an ``nn.vmap`` ensemble: its axis name and size (each member takes its own kernel).
-_MEMBERS = contextvars.ContextVar("jaxrl_orthogonal_members", default=None)
 
 
 @contextlib.contextmanager
@@ -164,7 +163,7 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1) -> Initializer:
             if any(q is None or q.shape != tall_shape for q in qs):
                 raise RuntimeError(_RETRACE_DIFFERS)
             q = jnp.stack(qs)[jax.lax.axis_index(members[0])] if members else qs[0]
-        if math.prod(shape) // shape[column_axis] < shape[column_axis]:  # drawn transposed: wide
+        if tall_shape[1] != shape[column_axis]:  # a wide kernel, drawn transposed
             q = q.T
         q = jnp.reshape(q, (*[s for i, s in enumerate(shape) if i != column_axis % len(shape)], shape[column_axis]))
         q = jnp.moveaxis(q, -1, column_axis)
