@@ -32,6 +32,15 @@ def noise_or_zeros(noise: jax.Array | None, shape: tuple[int, ...]) -> jax.Array
     return jnp.zeros(shape, jnp.float32) if noise is None else noise
 
 
+def parameter_norm(params: Any) -> jax.Array:
+    """The global L2 norm of every leaf of ``params`` (a metric: a non-finite parameter shows in it).
+
+    Taken over the leaves concatenated into one vector: one reduction for XLA to compile, where
+    a sum of per-leaf norms (``optax.tree.norm``) is a few kernels per leaf on XLA:CPU (9 fewer
+    in PPO's CartPole device program)."""
+    return jnp.linalg.norm(jnp.concatenate([leaf.ravel() for leaf in jax.tree.leaves(params)]))
+
+
 def flat_observations(obs: jax.Array, spec: EnvSpec, privileged: bool = False) -> jax.Array:
     """``[..., *obs_shape] -> [..., spec.policy_size]``: what a policy reads, flat (the MLPs read
     image- or grid-shaped observations, MinAtar ``[10, 10, C]``, ``DeepSea-bsuite`` ``[8, 8]``, as

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, require_discrete
+from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, parameter_norm, require_discrete
 from jaxrl.agents.value_based import epsilon_greedy_noise, init_q_params, q_values
 from jaxrl.config import (
     ReplayConfig,
@@ -205,7 +205,7 @@ def _update(state: DQNState, buffer: ReplayBuffer, key: jax.Array) -> tuple[DQNS
                                     state.config.batch_size)
     state, metrics = jax.lax.scan(_train_step, state, batches)
     return state, {**jax.tree.map(jnp.mean, metrics), "epsilon": epsilon(state),
-                   "param_norm": optax.tree.norm(state.params)}
+                   "param_norm": parameter_norm(state.params)}
 
 
 update = jax.jit(_update)

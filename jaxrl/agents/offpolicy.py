@@ -15,9 +15,10 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxrl.agents.base import flat_observations
+from jaxrl.agents.base import flat_observations, parameter_norm
 from jaxrl.config import ReplayConfig, check_discount, check_fraction, check_hidden_sizes, check_positive, hparam
 from jaxrl.core.distributional import categorical_support, cross_entropy, distributional_target, expected_values
+from jaxrl.core.flat_draws import flat_draw
 from jaxrl.core.normalization import RunningStats, init_running_stats, normalize, update_running_stats
 from jaxrl.core.replay import ReplayBuffer, replay_sample_batches
 from jaxrl.core.td import td_target
@@ -185,7 +186,7 @@ def own_copy(params: Any) -> Any:
 
 def standard_normal_noise(state: Any, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
     """``sample_noise`` of the Box agents: ``N(0, 1)`` draws ``[*batch_shape, action_dim]``."""
-    return jax.random.normal(key, (*batch_shape, state.spec.action_dim))
+    return flat_draw(jax.random.normal, key, (*batch_shape, state.spec.action_dim))
 
 
 def adam_step(params: Any, grads: Any, opt_state: Any, step_size: jax.Array) -> tuple[Any, Any]:
@@ -213,7 +214,7 @@ def make_update(train_step: Callable[[Any, Transition, jax.Array], tuple[Any, di
         batches = batches.replace(obs=_normalized(state, obs), next_obs=_normalized(state, next_obs))
         state, metrics = jax.lax.scan(lambda state, inputs: train_step(state, *inputs), state,
                                       (batches, step_keys[:, 1]))
-        param_norm = optax.tree.norm((state.actor_params, state.critic_params))  # catches non-finite params
+        param_norm = parameter_norm((state.actor_params, state.critic_params))  # catches non-finite params
         return state, {**jax.tree.map(jnp.nanmean, metrics), "param_norm": param_norm}
 
     return jax.jit(update)

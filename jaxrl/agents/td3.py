@@ -40,6 +40,7 @@ from jaxrl.agents.offpolicy import (
     standard_normal_noise,
 )
 from jaxrl.config import check_choice, hparam, hparams_from_config
+from jaxrl.core.flat_draws import flat_draw
 from jaxrl.core.noise import ou_init, ou_reset, ou_step
 from jaxrl.core.nstep import nstep_returns
 from jaxrl.core.td import from_box, soft_update, to_box
@@ -143,7 +144,7 @@ def train_step(state: TD3State, batch: Transition, key: jax.Array) -> tuple[TD3S
     config, hp = state.config, state.hparams
     actor, critic = _networks(config, state.spec)
     low, high = box_bounds(state.spec)
-    smoothing = jnp.clip(hp["policy_noise"] * jax.random.normal(key, batch.actions.shape),
+    smoothing = jnp.clip(hp["policy_noise"] * flat_draw(jax.random.normal, key, batch.actions.shape),
                          -hp["noise_clip"], hp["noise_clip"])
     next_unit = jnp.clip(actor.apply({"params": state.target_actor_params}, batch.next_obs) + smoothing, -1.0, 1.0)
     next_outputs = critic.apply({"params": state.target_critic_params}, batch.next_obs, next_unit)

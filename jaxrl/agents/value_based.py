@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.agents.base import flat_observations
+from jaxrl.core.flat_draws import flat_draw
 from jaxrl.nets.conv import check_image_observations
 from jaxrl.nets.init import init_in_one_batch
 from jaxrl.nets.q import DiscreteQNetwork
@@ -37,4 +38,4 @@ def q_values(state: Any, params: Any, obs: jax.Array) -> jax.Array:
 def epsilon_greedy_noise(state: Any, key: jax.Array, batch_shape: tuple[int, ...]) -> jax.Array:
     """``sample_noise`` of an epsilon-greedy agent: uniform draws ``[*batch_shape, 2]``, whether to
     explore and which random action (see :func:`jaxrl.core.noise.epsilon_greedy`)."""
-    return jax.random.uniform(key, (*batch_shape, 2))
+    return flat_draw(jax.random.uniform, key, (*batch_shape, 2))

@@ -23,7 +23,10 @@ class Categorical(NamedTuple):
     def log_prob(self, actions: jax.Array) -> jax.Array:
         """``actions [...]`` integer -> ``[...]``."""
         log_p = jax.nn.log_softmax(self.logits)
-        return jnp.take_along_axis(log_p, actions[..., None].astype(jnp.int32), axis=-1)[..., 0]
+        # A select, not a gather: the same value, and its gradient is a select too where a gather's
+        # is a scatter-add (an extra XLA kernel in every minibatch step; A is small).
+        chosen = actions[..., None] == jnp.arange(log_p.shape[-1])
+        return jnp.sum(jnp.where(chosen, log_p, 0.0), axis=-1)
 
     def entropy(self) -> jax.Array:
         """``[...]``: ``-sum_a p_a log p_a``."""

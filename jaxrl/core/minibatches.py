@@ -49,6 +49,8 @@ def feistel_permutation(key: jax.Array, num_items: int) -> jax.Array:
     for round_index in range(_FEISTEL_ROUNDS):
         left, right = right, left ^ (_mix(right ^ round_keys[round_index]) & half_mask)
     image = ((left << half_bits) | right).astype(jnp.int32)
+    if image.shape[0] == num_items:  # a power of 4: every image is in range, nothing to compact
+        return image
     keep = image < num_items
     slot = jnp.where(keep, jnp.cumsum(keep) - 1, num_items)  # out-of-range images go to a dropped slot
     return jnp.zeros(num_items, jnp.int32).at[slot].set(image, mode="drop", unique_indices=True)

@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl.core.flat_draws import flat_draw
 from jaxrl.envs.spec import PRIVILEGED_SIZE_KEY, spec_from_spaces
 from jaxrl.types import EnvSpec
 
@@ -66,8 +67,8 @@ class TimedState(NamedTuple):
 
 def step_keys(key: jax.Array, batch_shape: tuple[int, ...] = ()) -> jax.Array:
     """The ``keys`` argument of :attr:`DeviceEnv.step` for every env of ``batch_shape``:
-    ``[*batch_shape, 2, ...]`` PRNG keys, drawn in one call."""
-    return jax.random.split(key, (*batch_shape, 2))
+    ``[*batch_shape, 2, ...]`` PRNG keys, drawn in one (flat, so quick to compile) call."""
+    return flat_draw(jax.random.split, key, (*batch_shape, 2))
 
 
 def transition_keys(key: jax.Array, batch_shape: tuple[int, ...] = ()) -> jax.Array:

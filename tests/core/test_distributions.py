@@ -17,6 +17,14 @@ def test_categorical_log_prob_entropy_closed_form():
     np.testing.assert_array_equal(dist.mode(), [1, 0])
 
 
+def test_categorical_log_prob_gradient_is_one_hot_minus_softmax():
+    logits = jnp.array([[1.0, 2.0, 0.5], [0.3, -1.0, 0.0]])
+    actions = jnp.array([2, 0])
+    grad = jax.grad(lambda z: jnp.sum(Categorical(z).log_prob(actions)))(logits)
+    p = np.exp(np.asarray(logits)) / np.exp(np.asarray(logits)).sum(-1, keepdims=True)
+    np.testing.assert_allclose(grad, np.eye(3)[[2, 0]] - p, rtol=1e-6, atol=1e-7)
+
+
 def test_categorical_sample_frequencies():
     dist = Categorical(jnp.log(jnp.array([0.2, 0.8])))
     samples = jax.vmap(dist.sample)(
