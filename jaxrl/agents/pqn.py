@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, require_discrete
+from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, parameter_norm, require_discrete
 from jaxrl.agents.value_based import epsilon_greedy_noise, init_q_params, q_values
 from jaxrl.config import (
     OnPolicyConfig,
@@ -191,7 +191,7 @@ def _update(state: PQNState, rollout: Rollout, key: jax.Array) -> tuple[PQNState
     (params, opt_state), metrics = jax.lax.scan(epoch, (state.params, state.opt_state),
                                                 jax.random.split(key, config.update_epochs))
     metrics = {name: jnp.mean(values) for name, values in metrics.items()}
-    metrics.update(epsilon=epsilon(state), learning_rate=step_size, param_norm=optax.tree.norm(params))
+    metrics.update(epsilon=epsilon(state), learning_rate=step_size, param_norm=parameter_norm(params))
     return state.replace(params=params, opt_state=opt_state, update_step=state.update_step + 1), metrics
 
 
