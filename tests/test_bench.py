@@ -327,3 +327,21 @@ def test_time_to_solve_table_gives_each_row_its_speed_up_on_the_peers_of_its_own
     assert "| 2 | 5.0-7.0 | 6.0 | 1/2 | 10.0x | - |" in lines["td3"]
     assert "| 1 | 40.0 | 40.0 | 13/16 | - | - |" in lines["td3 (16 seeds vmapped)"]  # all 16 seeds' time
     assert lines["td3"].startswith("| pendulum (>= -200) |")
+
+
+def test_compile_profile_reads_only_the_train_modules_timings_from_xlas_log():
+    from compile_profile import parse_compile_log
+
+    log = "\n".join([
+        "I1128 cpu_compiler.cc:2091] Compiling: jit__normal",
+        "I1128 ir_compiler.cc:293] Compiled LLVM module: __compute_module_init time: 5 ms (5000 us)",
+        "I1128 cpu_compiler.cc:1269] Running HLO passes on [jit_train] for CPU time: 1.1 s (1100000 us)",
+        "I1128 cpu_compiler.cc:2091] Compiling: jit_train",
+        "I1128 ir_compiler.cc:293] Compiled LLVM module: __compute_module_a time: 523 ms (523000 us) (cumulative: 1 s)",
+        "I1128 ir_compiler.cc:293] Compiled LLVM module: __compute_module_b time: 900 us (900 us)",
+        "I1128 cpu_compiler.cc:2094] Compiling [jit_train] for CPU using JIT time: 5.24 s (5238517 us)",
+    ])
+    parsed = parse_compile_log(log)
+    assert parsed["hlo_passes_s"] == pytest.approx(1.1)
+    assert parsed["codegen_s"] == pytest.approx(5.24)
+    assert parsed["llvm_module_s"] == pytest.approx({"__compute_module_a": 0.523, "__compute_module_b": 0.0009})
