@@ -24,9 +24,10 @@ class Categorical(NamedTuple):
         """``actions [...]`` integer -> ``[...]``."""
         log_p = jax.nn.log_softmax(self.logits)
         # A select, not a gather: the same value, and its gradient is a select too where a gather's
-        # is a scatter-add (an extra XLA kernel in every minibatch step; A is small).
+        # is a scatter-add (an extra XLA kernel in every minibatch step; A is small). An action
+        # outside [0, A) gets NaN, for the guards to catch.
         chosen = actions[..., None] == jnp.arange(log_p.shape[-1])
-        return jnp.sum(jnp.where(chosen, log_p, 0.0), axis=-1)
+        return jnp.where(jnp.any(chosen, axis=-1), jnp.sum(jnp.where(chosen, log_p, 0.0), axis=-1), jnp.nan)
 
     def entropy(self) -> jax.Array:
         """``[...]``: ``-sum_a p_a log p_a``."""

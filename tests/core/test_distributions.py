@@ -25,6 +25,11 @@ def test_categorical_log_prob_gradient_is_one_hot_minus_softmax():
     np.testing.assert_allclose(grad, np.eye(3)[[2, 0]] - p, rtol=1e-6, atol=1e-7)
 
 
+def test_categorical_log_prob_of_an_action_out_of_range_is_nan():
+    log_probs = Categorical(jnp.zeros((2, 3))).log_prob(jnp.array([3, -1]))
+    assert np.isnan(np.asarray(log_probs)).all()
+
+
 def test_categorical_sample_frequencies():
     dist = Categorical(jnp.log(jnp.array([0.2, 0.8])))
     samples = jax.vmap(dist.sample)(
