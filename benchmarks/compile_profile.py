@@ -24,6 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _meta import write_result
+
 MODULE = "jit_train"  # the name XLA gives both sides' jitted train function
 _SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 _LLVM_MODULE = re.compile(r"Compiled LLVM module: (\S+) time: ([\d.]+) (us|ms|s)\b")
@@ -127,9 +130,6 @@ def main() -> None:
               f"{result['llvm_s']:.2f} s)")
         for name, seconds in result["heaviest"]:
             print(f"    {seconds * 1000:7.1f} ms  {name}")
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _meta import write_result
-
     config = {key: getattr(args, key) for key in ("num_envs", "num_steps", "total_timesteps", "num_seeds")}
     print(write_result("compile_profile", {"config": config, "sides": sides}))
 

@@ -44,7 +44,6 @@ PADDING_WORK_SLACK = 2**21
 _RETRACE_DIFFERS = "init_fn initialised a different set of orthogonal kernels on its second trace"
 
 
-
 @contextlib.contextmanager
 def _setting(var: contextvars.ContextVar, value: Any) -> Iterator[None]:
     token = var.set(value)
