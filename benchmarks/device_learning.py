@@ -75,6 +75,13 @@ TASKS = {
                             {"num_atoms": 51, "v_min": -1600.0, "v_max": 0.0}),
     # PPO's CartPole preset in the device loop (CartPole-v1's: 8 envs x 32 steps, 20 full-batch epochs)
     "ppo-cartpole-preset": ("ppo", "phys2d/CartPole-v1", 100_000, 475.0, {}),
+    # The same presets on gymnax's ports of the two envs (jaxrl.envs.twins), which give them to every id
+    "ppo-gymnax-cartpole-preset": ("ppo", "gymnax/CartPole-v1", 100_000, 475.0, {}),
+    "pqn-gymnax-cartpole-preset": ("pqn", "gymnax/CartPole-v1", 200_000, 475.0, {}),
+    "ppo-gymnax-pendulum-preset": ("ppo", "gymnax/Pendulum-v1", 200_000, -250.0, {}),
+    "sac-gymnax-pendulum-preset": ("sac", "gymnax/Pendulum-v1", 9_000, -200.0, {}),
+    "td3-gymnax-pendulum-preset": ("td3", "gymnax/Pendulum-v1", 9_000, -200.0, {}),
+    "ddpg-gymnax-pendulum-preset": ("ddpg", "gymnax/Pendulum-v1", 9_000, -200.0, {}),
     # The MinAtar paper's DQN (the preset: 1 env, 100k replay, centered RMSProp, 5M steps). A shorter run keeps
     # its 100k-step epsilon decay with --set total_timesteps=N exploration_fraction=100000/N.
     "dqn-minatar-breakout": ("dqn", "gymnax/Breakout-MinAtar", 5_000_000, 10.0, {}),

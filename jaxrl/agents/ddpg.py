@@ -9,9 +9,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from jaxrl.agents.offpolicy import PENDULUM_FAST_PRESET, PENDULUM_IDS
+from jaxrl.agents.offpolicy import PENDULUM_FAST_PRESET
 from jaxrl.agents.td3 import TD3, TD3Config
 from jaxrl.config import hparam
+from jaxrl.envs.twins import PENDULUM_IDS
 
 DDPG = TD3
 __all__ = ["DDPG", "DDPGConfig", "DDPG_PRESETS"]

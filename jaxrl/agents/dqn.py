@@ -42,6 +42,7 @@ from jaxrl.core.nstep import nstep_returns
 from jaxrl.core.replay import ReplayBuffer, replay_sample_batches
 from jaxrl.core.td import soft_update, td_target
 from jaxrl.envs.gymnax_suite import MINATAR_IDS
+from jaxrl.envs.twins import CARTPOLE_IDS
 from jaxrl.nets.conv import PADDINGS
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import Agent, EnvSpec, Transition
@@ -108,7 +109,7 @@ class DQNConfig(ReplayConfig):
         return self
 
 
-DQN_PRESETS: dict[str, dict[str, Any]] = {"CartPole-v1": {}, "phys2d/CartPole-v1": {}}
+DQN_PRESETS: dict[str, dict[str, Any]] = dict.fromkeys(CARTPOLE_IDS, {})
 # The MinAtar paper's DQN (Young & Tian 2019, its examples/dqn.py), one for every MinAtar game: 1 env, a
 # 100k replay, batches of 32 every step after 5k random steps, a hard target copy every 1k steps, centered
 # RMSProp at 2.5e-4, Huber loss, epsilon 1 -> 0.1 over the first 100k steps, a 16-channel unpadded 3x3

@@ -66,9 +66,9 @@ class OffPolicyConfig(ReplayConfig):
 # steps first: the Pendulum presets start from it.
 PENDULUM_PRESET: dict[str, Any] = {"total_timesteps": 20_000, "learning_starts": 1_000, "policy_lr": 1e-3,
                                    "q_lr": 1e-3, "buffer_size": 200_000}
-# Both loops' Pendulum preset (gymnasium's Pendulum-v1 in the host loop, its JAX twin
-# phys2d/Pendulum-v0 in the device loop): 8 envs and 8 gradient steps per vector step (one update
-# per env step), 64x64 networks and batches of 128, whose gradient steps cost a fraction of
+# Both loops' Pendulum preset (gymnasium's Pendulum-v1 in the host loop, its JAX twins
+# phys2d/Pendulum-v0 and gymnax/Pendulum-v1 in the device loop: jaxrl.envs.twins.PENDULUM_IDS): 8 envs
+# and 8 gradient steps per vector step (one update per env step), 64x64 networks and batches of 128, whose gradient steps cost a fraction of
 # 256x256's and 256's on a CPU, and 5-step returns, which cut the gradient steps needed. Device loop,
 # seeds 0-29 (10-seed vmapped runs, 10 evaluation episodes each): SAC and TD3 (n=5) evaluate >= -200
 # on 29/30 and 20/20 seeds at 9k env steps, DDPG (n=3) on 18/20 (misses at -201 and -204), ~5.5 s a
@@ -79,7 +79,6 @@ PENDULUM_PRESET: dict[str, Any] = {"total_timesteps": 20_000, "learning_starts":
 PENDULUM_FAST_PRESET: dict[str, Any] = {**PENDULUM_PRESET, "total_timesteps": 9_000, "learning_starts": 1_000,
                                         "num_envs": 8, "updates_per_step": 8, "batch_size": 128,
                                         "n_step": 5, "hidden_sizes": (64, 64)}
-PENDULUM_IDS = ("Pendulum-v1", "phys2d/Pendulum-v0")
 
 
 @struct.dataclass

@@ -20,6 +20,7 @@ from jaxrl.config import (
     hparam,
 )
 from jaxrl.envs.playground_suite import DM_CONTROL_IDS
+from jaxrl.envs.twins import CARTPOLE_IDS, PENDULUM_IDS
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.nets.recurrent import CELLS as RECURRENT_POLICIES
 
@@ -155,9 +156,9 @@ PPO_PRESETS: dict[str, dict[str, Any]] = {
         "log_std_init": -0.5,
     },
 }
-# The device loop's twins of those two (gymnasium's functional envs)
-PPO_PRESETS["phys2d/CartPole-v1"] = PPO_PRESETS["CartPole-v1"]
-PPO_PRESETS["phys2d/Pendulum-v0"] = PPO_PRESETS["Pendulum-v1"]
+# The device loop's twins of those two (gymnasium's functional envs, gymnax)
+PPO_PRESETS.update(dict.fromkeys(CARTPOLE_IDS, PPO_PRESETS["CartPole-v1"]))
+PPO_PRESETS.update(dict.fromkeys(PENDULUM_IDS, PPO_PRESETS["Pendulum-v1"]))
 # Velocity-hidden tasks; the recurrent fields are ignored by policy="mlp", so both policies can be
 # compared on one preset. Both: one GRU of 32 shared by actor and critic, a 64 dense layer each, and
 # rewards scaled by 0.01 so that value targets are O(1). Unscaled, CartPole's returns reach ~100: with

@@ -43,6 +43,7 @@ from jaxrl.core.minibatches import shuffled_minibatches
 from jaxrl.core.noise import epsilon_greedy
 from jaxrl.core.qlambda import q_lambda_returns
 from jaxrl.envs.gymnax_suite import MINATAR_IDS
+from jaxrl.envs.twins import CARTPOLE_IDS
 from jaxrl.nets.conv import PADDINGS
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import Agent, EnvSpec, Rollout
@@ -97,7 +98,7 @@ class PQNConfig(OnPolicyConfig):
         return self
 
 
-PQN_PRESETS: dict[str, dict[str, Any]] = {"CartPole-v1": {}, "phys2d/CartPole-v1": {}}
+PQN_PRESETS: dict[str, dict[str, Any]] = dict.fromkeys(CARTPOLE_IDS, {})
 # purejaxql's published MinAtar config (the PQN authors' config/alg/pqn_minatar.yaml), one for every MinAtar
 # game: 128 envs x 32 steps, 2 x 32 minibatches, RAdam 5e-4 decaying, a 16-channel conv and a 128-unit
 # layer, LayerNorm after each, 10M steps. Run beside purejaxql itself: benchmarks/peer_purejaxql_pqn.py.

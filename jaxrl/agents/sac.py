@@ -20,7 +20,6 @@ from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, noise_or_ze
 from jaxrl.agents.offpolicy import (
     ADAM,
     PENDULUM_FAST_PRESET,
-    PENDULUM_IDS,
     ActorCriticState,
     OffPolicyConfig,
     actor_critic_networks,
@@ -42,6 +41,7 @@ from jaxrl.core.distributions import TanhGaussian
 from jaxrl.core.nstep import nstep_returns
 from jaxrl.core.td import from_box, soft_update
 from jaxrl.envs.playground_suite import DM_CONTROL_IDS
+from jaxrl.envs.twins import PENDULUM_IDS
 from jaxrl.nets.continuous import GaussianActor, QEnsemble
 from jaxrl.types import Agent, EnvSpec, Transition
 

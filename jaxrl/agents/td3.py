@@ -22,7 +22,6 @@ from jaxrl.agents.base import no_carry, noise_or_zeros
 from jaxrl.agents.offpolicy import (
     ADAM,
     PENDULUM_FAST_PRESET,
-    PENDULUM_IDS,
     ActorCriticState,
     OffPolicyConfig,
     actor_critic_networks,
@@ -44,6 +43,7 @@ from jaxrl.core.flat_draws import flat_draw
 from jaxrl.core.noise import ou_init, ou_reset, ou_step
 from jaxrl.core.nstep import nstep_returns
 from jaxrl.core.td import from_box, soft_update, to_box
+from jaxrl.envs.twins import PENDULUM_IDS
 from jaxrl.nets.continuous import DeterministicActor, QEnsemble
 from jaxrl.types import Agent, EnvSpec, Transition
 

@@ -24,10 +24,12 @@ import jax
 import numpy as np
 
 from jaxrl.envs.device import DeviceEnv, traced_env
-from jaxrl.envs.suites import MujocoFrames, environment_choice, import_suite, installed_names
+from jaxrl.envs.suites import MujocoFrames, environment_choice, import_suite, installed_names, unknown_name
 
 PREFIX = "brax/"
 EXTRA = "brax"
+PACKAGE = "brax.envs"  # what is imported
+DISTRIBUTION = "brax"  # the pip distribution that gives its version
 EPISODE_LENGTH = 1000
 BACKEND_VARIABLE = "JAXRL_BRAX_BACKEND"
 BACKENDS = ("mjx", "generalized", "positional", "spring")
@@ -35,7 +37,7 @@ BACKENDS = ("mjx", "generalized", "positional", "spring")
 
 def names() -> list[str]:
     """brax's registered env names where brax imports, else none."""
-    return sorted(installed_names("brax.envs", lambda envs: envs._envs))
+    return sorted(installed_names(PACKAGE, lambda envs: envs._envs))
 
 
 def backend() -> str:
@@ -45,10 +47,10 @@ def backend() -> str:
 
 def make(env_id: str) -> DeviceEnv:
     """The :class:`DeviceEnv` for ``brax/<name>``; a one-line ``ValueError`` where it cannot run."""
-    envs = import_suite("brax.envs", env_id, EXTRA)
+    envs = import_suite(PACKAGE, env_id, EXTRA)
     name = env_id[len(PREFIX):]
     if name not in envs._envs:
-        raise ValueError(f"unknown brax env {name!r}; brax has: {', '.join(sorted(envs._envs))}")
+        raise unknown_name("brax", PREFIX, name, sorted(envs._envs))
     chosen_backend = backend()
     try:
         env = envs.get_environment(name, backend=chosen_backend)

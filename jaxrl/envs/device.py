@@ -218,7 +218,8 @@ def from_func_env(env_id: str, func_env: Any, max_episode_steps: int) -> DeviceE
     return with_autoreset(env_id, spec, max_episode_steps, raw_reset, raw_step)
 
 
-def _functional_env_ids() -> list[str]:
+def functional_env_ids() -> list[str]:
+    """gymnasium's registered functional JAX envs (``phys2d/...``), which the device loop runs as they are."""
     return sorted(env_id for env_id, env_spec in gym.registry.items()
                   if isinstance(env_spec.entry_point, str) and ".phys2d." in env_spec.entry_point)
 
@@ -229,8 +230,19 @@ def device_env_ids() -> list[str]:
     from jaxrl.envs.wrappers import NO_VELOCITY_DEVICE_BASES
 
     suite_ids = suite_env_ids()
-    return (_functional_env_ids() + suite_ids
+    return (functional_env_ids() + suite_ids
             + [env_id for env_id, base in NO_VELOCITY_DEVICE_BASES.items() if base in suite_ids])
+
+
+def ids_in_brief(env_ids: list[str]) -> str:
+    """Env ids for a one-line message: a namespace's ids spelled out where it has a few, counted where
+    it has many (gymnax, brax, Playground), and where ``jaxrl envs`` lists them all."""
+    by_namespace: dict[str, list[str]] = {}
+    for env_id in env_ids:
+        by_namespace.setdefault(env_id.split("/")[0] if "/" in env_id else "", []).append(env_id)
+    parts = [", ".join(ids) if len(ids) <= 5 else f"{len(ids)} {namespace}/ ids"
+             for namespace, ids in by_namespace.items()]
+    return f"{', '.join(parts)} (`jaxrl envs` lists them all)"
 
 
 class NotAJaxEnv(ValueError):
@@ -243,8 +255,13 @@ class NotAJaxEnv(ValueError):
         self.env_id = env_id
 
     def __str__(self) -> str:
+        ids = device_env_ids()
+        ports = [env_id for env_id in ids if env_id.split("/", 1)[-1] == self.env_id]  # gymnax/Acrobot-v1
+        if ports:
+            return (f"{self.env_id!r} is not a JAX environment, so it runs only in the host loop (--loop host); "
+                    f"its JAX port for the device loop: {', '.join(ports)}")
         return (f"{self.env_id!r} is not a JAX environment, so it runs only in the host loop (--loop host); "
-                f"JAX env ids for the device loop: {', '.join(device_env_ids())}")
+                f"JAX env ids for the device loop: {ids_in_brief(ids)}")
 
 
 def make_device_env(env_id: str) -> DeviceEnv:
@@ -289,8 +306,10 @@ def _build_device_env(env_id: str) -> DeviceEnv:
     try:
         env = gym.make(env_id, disable_env_checker=True)
     except gym.error.Error as err:
+        if not isinstance(err, (gym.error.NameNotFound, gym.error.NamespaceNotFound, gym.error.VersionNotFound)):
+            raise NotAJaxEnv(env_id) from None  # a registered env that cannot be built here (Box2D missing)
         raise ValueError(f"unknown environment id {env_id!r} ({err}); JAX env ids for the device loop: "
-                         f"{', '.join(device_env_ids())}") from None
+                         f"{ids_in_brief(device_env_ids())}") from None
     try:
         func_env = getattr(env.unwrapped, "func_env", None)
         max_steps = env.spec.max_episode_steps if env.spec is not None else None

@@ -26,10 +26,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.envs.device import DeviceEnv, traced_env
-from jaxrl.envs.suites import import_suite, installed_names
+from jaxrl.envs.suites import import_suite, installed_names, unknown_name
 
 PREFIX = "gymnax/"
 EXTRA = "gymnax"
+PACKAGE = "gymnax"  # what is imported; the pip distribution of the same name gives its version
+DISTRIBUTION = "gymnax"
 # gymnax's MinAtar games (10x10 grids with 4-10 channels), which PPO, PQN and DQN have presets for
 MINATAR_IDS = tuple(f"{PREFIX}{game}-MinAtar" for game in ("Asterix", "Breakout", "Freeway", "Seaquest",
                                                             "SpaceInvaders"))
@@ -37,12 +39,12 @@ MINATAR_IDS = tuple(f"{PREFIX}{game}-MinAtar" for game in ("Asterix", "Breakout"
 
 def import_gymnax(env_id: str) -> Any:
     """gymnax, or a ``ValueError`` giving the real reason it does not import."""
-    return import_suite("gymnax", env_id, EXTRA)
+    return import_suite(PACKAGE, env_id, EXTRA)
 
 
 def names() -> list[str]:
     """gymnax's env names where gymnax imports, else none."""
-    return installed_names("gymnax", lambda gymnax: gymnax.registered_envs)
+    return installed_names(PACKAGE, lambda gymnax: gymnax.registered_envs)
 
 
 def _action_space(space: Any) -> gym.Space:
@@ -67,7 +69,7 @@ def make(env_id: str) -> DeviceEnv:
     gymnax = import_gymnax(env_id)
     name = env_id[len(PREFIX):]
     if name not in gymnax.registered_envs:
-        raise ValueError(f"unknown gymnax env {name!r}; gymnax has: {', '.join(gymnax.registered_envs)}")
+        raise unknown_name("gymnax", PREFIX, name, list(gymnax.registered_envs))
     try:
         env, params = gymnax.make(name)
         encode = observation_encoder(env.observation_space(params))

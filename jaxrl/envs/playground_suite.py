@@ -35,10 +35,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.envs.device import DeviceEnv, traced_env
-from jaxrl.envs.suites import MujocoFrames, environment_choice, import_suite, installed_names
+from jaxrl.envs.suites import MujocoFrames, environment_choice, import_suite, installed_names, unknown_name
 
 PREFIX = "playground/"
 EXTRA = "playground"
+PACKAGE = "mujoco_playground"  # what is imported
+DISTRIBUTION = "playground"  # the pip distribution that gives its version
 IMPL_VARIABLE = "JAXRL_PLAYGROUND_IMPL"
 IMPLS = ("jax", "warp")
 POLICY_OBSERVATION = "state"  # the entry of a dict observation the policy reads
@@ -55,7 +57,7 @@ DM_CONTROL_IDS = tuple(PREFIX + name for name in DM_CONTROL_NAMES)
 
 def names() -> list[str]:
     """Playground's env names where it imports, else none."""
-    return list(installed_names("mujoco_playground", lambda playground: playground.registry.ALL_ENVS))
+    return list(installed_names(PACKAGE, lambda playground: playground.registry.ALL_ENVS))
 
 
 def impl() -> str:
@@ -84,10 +86,10 @@ def privileged_size(obs: Any) -> int:
 
 def make(env_id: str) -> DeviceEnv:
     """The :class:`DeviceEnv` for ``playground/<EnvName>``; a one-line ``ValueError`` where it cannot run."""
-    playground = import_suite("mujoco_playground", env_id, EXTRA)
+    playground = import_suite(PACKAGE, env_id, EXTRA)
     name = env_id[len(PREFIX):]
     if name not in playground.registry.ALL_ENVS:
-        raise ValueError(f"unknown Playground env {name!r}; Playground has: {', '.join(playground.registry.ALL_ENVS)}")
+        raise unknown_name("Playground", PREFIX, name, list(playground.registry.ALL_ENVS))
     chosen_impl = impl()
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):

@@ -8,6 +8,7 @@ plus one line in :data:`SUITE_MODULES`.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
@@ -42,6 +43,19 @@ def suite_env_ids() -> list[str]:
     for prefix, module in SUITE_MODULES.items():
         ids += [prefix + name for name in importlib.import_module(module).names()]
     return ids
+
+
+def unknown_name(suite: str, prefix: str, name: str, known: list[str]) -> ValueError:
+    """The one-line error for ``prefix + name`` where ``suite`` has no env ``name``: the nearest names
+    (case ignored: ``Breakout-Minatar`` -> ``gymnax/Breakout-MinAtar``), and every name where the
+    suite has few, else where ``jaxrl envs`` lists them."""
+    by_folded = {known_name.lower(): known_name for known_name in known}
+    folded = [name.lower()] if name.lower() in by_folded else difflib.get_close_matches(
+        name.lower(), list(by_folded), n=2, cutoff=0.75)
+    hint = f" (did you mean {' or '.join(repr(prefix + by_folded[match]) for match in folded)}?)" if folded else ""
+    listing = (f"; {suite} has: {', '.join(known)}" if len(known) <= 15
+               else f"; `jaxrl envs {prefix.rstrip('/')}` lists its {len(known)} envs")
+    return ValueError(f"unknown {suite} env {name!r}{hint}{listing}")
 
 
 def import_suite(package: str, env_id: str, extra: str) -> Any:

@@ -37,6 +37,14 @@ def test_a_missing_suite_names_the_extra_that_installs_it(monkeypatch, env_id, p
         make_device_env(env_id)
 
 
+def test_jaxrl_envs_keeps_a_missing_suite_in_its_list_with_the_extra_to_install(monkeypatch, capsys):
+    _failing_import(monkeypatch, "brax.envs", ModuleNotFoundError("No module named 'brax'", name="brax"))
+    assert main(["envs", "brax"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["brax: device loop (default) and host loop; extra 'brax'",
+                     "  unavailable here: 'brax/' needs brax: pip install 'jaxrl[brax]'"]
+
+
 def test_a_velocity_hidden_id_names_itself_and_its_missing_base_suite(monkeypatch):
     _failing_import(monkeypatch, "gymnax", ModuleNotFoundError("No module named 'gymnax'", name="gymnax"))
     with pytest.raises(ValueError, match=r"^'jaxrl/CartPole-NoVel-v1' runs in the device loop on 'gymnax/CartPole-v1' "
@@ -117,7 +125,8 @@ def test_brax_termination_keeps_the_final_observation_and_its_state_checkpoints(
 
 def test_an_unknown_backend_or_env_is_one_line(monkeypatch):
     pytest.importorskip("brax")
-    with pytest.raises(ValueError, match=r"^unknown brax env 'walker'; brax has: ant, fast, halfcheetah"):
+    with pytest.raises(ValueError, match=r"^unknown brax env 'walker' \(did you mean 'brax/walker2d'\?\); brax has: "
+                                         r"ant, fast, halfcheetah"):
         make_device_env("brax/walker")
     monkeypatch.setenv("JAXRL_BRAX_BACKEND", "bullet")
     with pytest.raises(ValueError, match=r"^JAXRL_BRAX_BACKEND='bullet' is not a brax backend; use one of mjx, "):

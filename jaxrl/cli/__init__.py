@@ -1,4 +1,4 @@
-"""``jaxrl train | eval | plot``: parse, build a config, call a loop.
+"""``jaxrl train | eval | plot | envs``: parse, build a config, call a loop.
 
 Every config field is a flag (``learning_rate`` -> ``--learning-rate``); flags the user
 gives override the env's preset. The CLI is argparse generated from the config
@@ -12,7 +12,6 @@ import dataclasses
 import json
 import math
 import sys
-import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -21,118 +20,12 @@ import gymnasium as gym
 
 from jaxrl import __version__, distributed
 from jaxrl.agents.registry import ALGORITHMS, get_algorithm
-from jaxrl.config import field_docs
+from jaxrl.cli.envs import add_envs_parser, list_envs
+from jaxrl.cli.flags import add_config_flags, add_scale_flags, env_in
 from jaxrl.core.platform import use_compilation_cache
 from jaxrl.envs.suites import is_jax_suite_id
 from jaxrl.io.run_dir import next_free_run_dir
 from jaxrl.io.run_summary import after_run_lines
-
-_NONE_WORDS = ("none", "null")
-
-
-def _optional_of(hint: Any) -> tuple[Any, bool]:
-    """``float | None`` -> ``(float, True)``; anything else -> ``(hint, False)``."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if len(args) == 1:
-            return args[0], True
-    return hint, False
-
-
-def _scalar_parser(kind: type, optional: bool, flag: str):
-    def parse(text: str):
-        if optional and text.lower() in _NONE_WORDS:
-            return None
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} expects {kind.__name__}, got {text!r}") from None
-        if isinstance(value, float) and math.isnan(value):
-            raise argparse.ArgumentTypeError(f"{flag} must not be NaN")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def _shown(value: Any) -> str:
-    """A default as a user would type it: ``1.41421`` rather than ``1.4142135623730951``, ``64 64``
-    rather than ``(64, 64)``."""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, tuple):
-        return " ".join(_shown(item) for item in value)
-    return "none" if value is None else str(value)
-
-
-def add_config_flags(parser: argparse.ArgumentParser, config_cls: type, preset: Any = None) -> None:
-    """One flag per field, its help the field's comment and the value that runs: ``preset``'s (the
-    env's preset config) where it differs from the dataclass default. Defaults are suppressed so only
-    given flags reach the config."""
-    hints = typing.get_type_hints(config_cls)
-    docs = field_docs(config_cls)
-    for field in dataclasses.fields(config_cls):
-        flag = "--" + field.name.replace("_", "-")
-        kind, optional = _optional_of(hints[field.name])
-        default = field.default
-        shown = f"default: {_shown(default)}"
-        if preset is not None and field.name != "env" and getattr(preset, field.name) != default:
-            shown = f"{preset.env} preset: {_shown(getattr(preset, field.name))}; without it {_shown(default)}"
-        help_text = f"{docs.get(field.name, '')} ({shown}{'; none to unset' if optional else ''})"
-        if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
-                                help=help_text)
-        elif typing.get_origin(kind) is tuple:
-            item = typing.get_args(kind)[0]
-            parser.add_argument(flag, nargs="+", type=_scalar_parser(item, False, flag), default=argparse.SUPPRESS,
-                                help=help_text)
-        else:
-            parser.add_argument(flag, type=_scalar_parser(kind, optional, flag), default=argparse.SUPPRESS,
-                                help=help_text)
-
-
-def _positive_int(flag: str):
-    def parse(text: str) -> int:
-        value = _scalar_parser(int, False, flag)(text)
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{flag} must be >= 1, got {value}")
-        return value
-
-    parse.__name__ = "int"
-    return parse
-
-
-def _add_scale_flags(parser: argparse.ArgumentParser) -> None:
-    """Where and how wide a run goes: loop, seeds, devices and processes."""
-    group = parser.add_argument_group("loop, seeds, devices and processes")
-    group.add_argument("--loop", choices=("host", "device"), default=None,
-                       help="host: gymnasium vector envs on the CPU; device: a JAX env inside one jit "
-                            "(default: device for the JAX suites' ids, phys2d/, gymnax/, brax/, playground/; "
-                            "host otherwise)")
-    group.add_argument("--num-seeds", type=_positive_int("--num-seeds"), default=None,
-                       help="device loop: seeds seed..seed+N-1 trained at once with jit(vmap(train))")
-    group.add_argument("--sweep", action="append", default=None, metavar="FIELD=V1,V2,...",
-                       help="device loop: train every value (a grid when repeated) x --num-seeds seeds in one compiled "
-                            "call; writes a run per point, sweep.md (mean, IQM and its 95%% bootstrap CI of the "
-                            "final returns) and sweep.png")
-    group.add_argument("--devices", type=_positive_int("--devices"), default=None,
-                       help="split the envs over the first N devices JAX sees (default: one device)")
-    group.add_argument("--coordinator", default=None,
-                       help="multi-process run: host:port of process 0 (or $JAXRL_COORDINATOR)")
-    group.add_argument("--num-processes", type=_positive_int("--num-processes"), default=None,
-                       help="multi-process run: number of processes (or $JAXRL_NUM_PROCESSES)")
-    group.add_argument("--process-id", type=int, default=None,
-                       help="multi-process run: this process's index (or $JAXRL_PROCESS_ID)")
-
-
-def _env_in(argv: list[str]) -> str | None:
-    """The value of ``--env`` in ``argv`` (for help that shows that env's preset), if any."""
-    for index, token in enumerate(argv):
-        if token.startswith("--env="):
-            return token.split("=", 1)[1]
-        if token == "--env" and index + 1 < len(argv):
-            return argv[index + 1]
-    return None
 
 
 def usage_error(prog: str, message: str) -> typing.NoReturn:
@@ -179,8 +72,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         sub.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                          help="continue the run in RUN_DIR from its latest complete checkpoint, with its saved "
                               "config, loop and seeds")
-        _add_scale_flags(sub)
-        env = _env_in(argv or []) or algorithm.config_cls().env
+        add_scale_flags(sub)
+        env = env_in(argv or []) or algorithm.config_cls().env
         add_config_flags(sub, algorithm.config_cls, algorithm.config_for(env))
 
     evaluate = commands.add_parser("eval", help="evaluate a run's latest checkpoint")
@@ -197,6 +90,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     # `jaxrl bench ...` is handed to jaxrl.bench.main before parsing; listed here for --help.
     commands.add_parser("bench", help="throughput matrix: env / act / train steps per second (see jaxrl bench -h)",
                         add_help=False)
+
+    add_envs_parser(commands)
 
     plot = commands.add_parser("plot", help="write a learning-curve PNG of a run")
     plot.add_argument("run_dir", type=Path)
@@ -363,7 +258,7 @@ def check_word_order(argv: list[str]) -> None:
     would report the missing command, or call the flag's value an invalid algorithm)."""
     help_flags = ("-h", "--help", "--version")
     if argv and argv[0].startswith("-") and argv[0] not in help_flags:
-        usage_error("jaxrl", f"unrecognized arguments: {argv[0]} (a command comes first: train, eval, plot or bench)")
+        usage_error("jaxrl", f"unrecognized arguments: {argv[0]} (a command comes first: train, eval, plot, envs or bench)")
     if argv[:1] == ["train"] and len(argv) > 1 and argv[1].startswith("-") and argv[1] not in help_flags:
         usage_error("jaxrl train", f"name the algorithm before {argv[1]}: jaxrl train {{{','.join(ALGORITHMS)}}} "
                                    f"{argv[1]} ...")
@@ -378,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     check_word_order(argv)
     args = build_parser(argv).parse_args(argv)
     use_compilation_cache()
-    handlers = {"train": _train, "eval": _eval, "plot": _plot}
+    handlers = {"train": _train, "eval": _eval, "plot": _plot, "envs": list_envs}
     try:
         handlers[args.command](args)
     except KeyboardInterrupt as interrupt:
@@ -392,6 +287,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

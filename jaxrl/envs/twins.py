@@ -1,0 +1,13 @@
+"""One task under several ids: gymnasium's env for the host loop and its JAX ports for the device loop.
+
+Presets are keyed by env id, so each agent gives a task's preset to all of its ids. gymnax's ports
+follow gymnasium's dynamics, rewards and time limits (gymnax's CartPole is also the device-loop base of
+``jaxrl/CartPole-NoVel-v1``). gymnasium's own ``phys2d/CartPole-v1`` computes its pole's
+mass-length as ``masspole + length`` (0.6, not 0.05), so its dynamics differ a little; the presets
+learn on it all the same (README, "Learning").
+"""
+
+from __future__ import annotations
+
+CARTPOLE_IDS = ("CartPole-v1", "phys2d/CartPole-v1", "gymnax/CartPole-v1")
+PENDULUM_IDS = ("Pendulum-v1", "phys2d/Pendulum-v0", "gymnax/Pendulum-v1")
