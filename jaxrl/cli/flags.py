@@ -25,6 +25,8 @@ def optional_of(hint: Any) -> tuple[Any, bool]:
 
 
 def scalar_parser(kind: type, optional: bool, flag: str):
+    """argparse's ``type`` for a scalar field: ``kind(text)``, ``none``/``null`` where the field is
+    optional, and a one-line error naming ``flag`` for text that is not a ``kind`` or is NaN."""
     def parse(text: str):
         if optional and text.lower() in _NONE_WORDS:
             return None

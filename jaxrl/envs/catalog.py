@@ -35,7 +35,10 @@ def _suite_group(prefix: str, about: str) -> EnvGroup:
         import_suite(suite.PACKAGE, prefix, suite.EXTRA)
     except ValueError as err:
         return EnvGroup(prefix.rstrip("/"), about, (), str(err))
-    version = metadata.version(suite.DISTRIBUTION)
+    try:
+        version = metadata.version(suite.DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # importable from a path, not installed by pip
+        version = "version unknown"
     return EnvGroup(prefix.rstrip("/"), f"{about} ({suite.DISTRIBUTION} {version})",
                     tuple(prefix + name for name in suite.names()))
 
