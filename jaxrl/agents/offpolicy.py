@@ -33,7 +33,7 @@ class OffPolicyConfig(ReplayConfig):
     """Fields every actor-critic off-policy agent has. Names follow CleanRL's DDPG/TD3/SAC scripts."""
 
     # --- the run (RunConfig's fields, with actor-critic defaults) ---
-    env: str = "Pendulum-v1"  # env id with a bounded Box action space
+    env: str = "Pendulum-v1"  # env id with a bounded Box action space (`jaxrl envs --preset sac` lists tuned ones)
     total_timesteps: int = 20_000  # env steps (summed over envs)
     # --- optimisation ---
     gamma: float = hparam(0.99)  # discount
@@ -68,8 +68,8 @@ PENDULUM_PRESET: dict[str, Any] = {"total_timesteps": 20_000, "learning_starts":
                                    "q_lr": 1e-3, "buffer_size": 200_000}
 # Both loops' Pendulum preset (gymnasium's Pendulum-v1 in the host loop, its JAX twins
 # phys2d/Pendulum-v0 and gymnax/Pendulum-v1 in the device loop: jaxrl.envs.twins.PENDULUM_IDS): 8 envs
-# and 8 gradient steps per vector step (one update per env step), 64x64 networks and batches of 128, whose gradient steps cost a fraction of
-# 256x256's and 256's on a CPU, and 5-step returns, which cut the gradient steps needed. Device loop,
+# and 8 gradient steps per vector step (one update per env step), 64x64 networks and batches of 128,
+# whose gradient steps cost a fraction of 256x256's and 256's on a CPU, and 5-step returns, which cut the gradient steps needed. Device loop,
 # seeds 0-29 (10-seed vmapped runs, 10 evaluation episodes each): SAC and TD3 (n=5) evaluate >= -200
 # on 29/30 and 20/20 seeds at 9k env steps, DDPG (n=3) on 18/20 (misses at -201 and -204), ~5.5 s a
 # seed on a 2-core CPU, compilation included. Host loop, seeds 1-10 and 30-39: SAC 18/20, TD3 and
