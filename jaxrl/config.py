@@ -149,7 +149,7 @@ class RunConfig:
     (and may change a default, e.g. ``env``)."""
 
     # --- environment and run ---
-    env: str = "CartPole-v1"  # env id: gymnasium (host loop) or a JAX env such as phys2d/CartPole-v1 (device loop); `jaxrl envs` lists them
+    env: str = "CartPole-v1"  # gymnasium id (host loop) or a JAX env id (device loop); `jaxrl envs` lists them
     seed: int = 1  # seeds the env, network init, exploration and sampling
     total_timesteps: int = 100_000  # env steps (summed over envs)
     num_envs: int = 8  # parallel envs in the vector env

@@ -55,7 +55,8 @@ def test_a_mistyped_suite_id_gets_the_nearest_names():
     message = str(unknown_name("gymnax", "gymnax/", "breakout-minatar", known))  # case alone
     assert message == ("unknown gymnax env 'breakout-minatar' (did you mean 'gymnax/Breakout-MinAtar'?); "
                        "`jaxrl envs gymnax` lists its 23 envs")
-    assert str(unknown_name("brax", "brax/", "zzz", ["ant", "hopper"])) == "unknown brax env 'zzz'; brax has: ant, hopper"
+    assert str(unknown_name("brax", "brax/", "zzz", ["ant", "hopper"])) == ("unknown brax env 'zzz'; "
+                                                                         "brax has: ant, hopper")
 
 
 def test_a_host_only_id_in_the_device_loop_names_its_jax_port_or_the_ids_in_brief():

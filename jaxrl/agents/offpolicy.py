@@ -66,15 +66,14 @@ class OffPolicyConfig(ReplayConfig):
 # steps first: the Pendulum presets start from it.
 PENDULUM_PRESET: dict[str, Any] = {"total_timesteps": 20_000, "learning_starts": 1_000, "policy_lr": 1e-3,
                                    "q_lr": 1e-3, "buffer_size": 200_000}
-# Both loops' Pendulum preset (gymnasium's Pendulum-v1 in the host loop, its JAX twins
-# phys2d/Pendulum-v0 and gymnax/Pendulum-v1 in the device loop: jaxrl.envs.twins.PENDULUM_IDS): 8 envs
-# and 8 gradient steps per vector step (one update per env step), 64x64 networks and batches of 128,
-# whose gradient steps cost a fraction of 256x256's and 256's on a CPU, and 5-step returns, which cut the gradient steps needed. Device loop,
-# seeds 0-29 (10-seed vmapped runs, 10 evaluation episodes each): SAC and TD3 (n=5) evaluate >= -200
-# on 29/30 and 20/20 seeds at 9k env steps, DDPG (n=3) on 18/20 (misses at -201 and -204), ~5.5 s a
-# seed on a 2-core CPU, compilation included. Host loop, seeds 1-10 and 30-39: SAC 18/20, TD3 and
-# DDPG 20/20, ~8-11 s a seed (learning__*-pendulum-fast__*.json); Zoo's settings took ~85 s there.
-# The device preset before (16 envs, batch 256, 1-step returns) needed 16k steps (TD3, DDPG; SAC
+# Both loops' Pendulum preset (gymnasium's Pendulum-v1 in the host loop, its JAX twins phys2d/Pendulum-v0 and
+# gymnax/Pendulum-v1 in the device loop: jaxrl.envs.twins.PENDULUM_IDS): 8 envs and 8 gradient steps per vector step
+# (one update per env step), 64x64 networks and batches of 128, whose gradient steps cost a fraction of 256x256's and
+# 256's on a CPU, and 5-step returns, which cut the gradient steps needed. Device loop, seeds 0-29 (10-seed vmapped
+# runs, 10 evaluation episodes each): SAC and TD3 (n=5) evaluate >= -200 on 29/30 and 20/20 seeds at 9k env steps,
+# DDPG (n=3) on 18/20 (misses at -201 and -204), ~5.5 s a seed on a 2-core CPU, compilation included. Host loop, seeds
+# 1-10 and 30-39: SAC 18/20, TD3 and DDPG 20/20, ~8-11 s a seed (learning__*-pendulum-fast__*.json); Zoo's settings
+# took ~85 s there. The device preset before (16 envs, batch 256, 1-step returns) needed 16k steps (TD3, DDPG; SAC
 # 24k) and 5.4-8.9 s; with 1-step returns and batch 256 at 8k steps SAC solved 7-8/10.
 PENDULUM_FAST_PRESET: dict[str, Any] = {**PENDULUM_PRESET, "total_timesteps": 9_000, "learning_starts": 1_000,
                                         "num_envs": 8, "updates_per_step": 8, "batch_size": 128,
