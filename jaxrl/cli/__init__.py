@@ -246,10 +246,11 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def _plot(args: argparse.Namespace) -> None:
+    from jaxrl.io.config_file import not_a_run_dir
     from jaxrl.io.plot import plot_run
 
     if not (args.run_dir / "metrics.jsonl").is_file():
-        raise FileNotFoundError(f"{args.run_dir}/metrics.jsonl not found: is {args.run_dir} a jaxrl run directory?")
+        raise FileNotFoundError(f"{args.run_dir}/metrics.jsonl not found: {not_a_run_dir(args.run_dir)}")
     print(f"wrote {plot_run(args.run_dir, args.out)}")
 
 

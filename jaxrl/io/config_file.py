@@ -35,6 +35,16 @@ def config_from_dict(config_cls: type[ConfigT], values: dict[str, Any]) -> Confi
     return config_cls(**converted)
 
 
+def not_a_run_dir(path: Path) -> str:
+    """Why ``path`` is not a run directory, said for a message: a sweep's directory (``sweep.json``)
+    names one of its points, which are runs; anything else is just not one."""
+    points = sorted(child.name for child in Path(path).glob("point_*") if child.is_dir())
+    if (Path(path) / "sweep.json").is_file() and points:
+        return (f"{path} is a sweep (its summary: sweep.md and sweep.png); each point is a run, "
+                f"e.g. {Path(path) / points[0]}")
+    return f"{path} is not a jaxrl run directory"
+
+
 def load_run_config(run_dir: Path) -> tuple[str, dict[str, Any]]:
     """``(algorithm, config dict)`` from ``run_dir/config.json``; ``ValueError`` naming what is wrong."""
     config_file = Path(run_dir) / "config.json"
@@ -44,7 +54,7 @@ def load_run_config(run_dir: Path) -> tuple[str, dict[str, Any]]:
         saved = json.loads(config_file.read_text())
         return str(saved["algorithm"]), dict(saved["config"])
     except FileNotFoundError:
-        raise ValueError(f"{config_file} is missing: {run_dir} is not a jaxrl run directory") from None
+        raise ValueError(f"{config_file} is missing: {not_a_run_dir(run_dir)}") from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{config_file} is corrupt: {type(err).__name__}: {err}") from None
 

@@ -33,6 +33,12 @@ def test_the_cli_writes_a_run_per_point_and_a_summary(tmp_path, capsys):
     assert (run_dir / "sweep.png").stat().st_size > 1000 and "| learning_rate | gamma |" in (
         run_dir / "sweep.md").read_text()
     assert main(["eval", str(run_dir / "point_3__learning_rate=0.003__gamma=0.99" / "seed_5"), "--episodes", "1"]) == 0
+    capsys.readouterr()
+    for command in ("eval", "plot"):  # the sweep's own dir is not a run: the error names a point that is
+        assert main([command, str(run_dir)]) == 1
+        assert capsys.readouterr().err.strip().endswith(
+            f"{run_dir} is a sweep (its summary: sweep.md and sweep.png); each point is a run, e.g. "
+            f"{run_dir / 'point_0__learning_rate=0.001__gamma=0.9'}")
     # a sweep dir is a run dir: a second sweep into it is refused
     assert main(["train", "ppo", "--env", "phys2d/CartPole-v1", "--loop", "device", "--sweep", "gamma=0.9",
                  "--run-dir", str(run_dir)]) == 1
