@@ -1,5 +1,5 @@
-"""The report's time-to-solve table: ``benchmarks/time_to_solve.py`` result files, the newest run per
-device and task, each row's wall-clock to a saved agent against the peers' medians of the same run."""
+"""The report's time-to-solve table: ``benchmarks/time_to_solve.py`` result files, each row label's newest
+run per device and task, its wall-clock to a saved agent against the peers' medians of the same run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from report_minatar import newest_per_key, value_span
+from report_minatar import value_span
 
 # A row of a time-to-solve file whose name starts so is a peer's; the table gives every row's speed-up on it.
 PEERS = {"Stable-Baselines3": ("Stable-Baselines3", "sb3-"), "rejax": ("rejax",)}
@@ -52,23 +52,32 @@ def _peer_medians(groups: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
     return medians
 
 
-def time_to_solve_table(results: list[tuple[Path, dict[str, Any]]]) -> str:
-    """One line per row label of the newest ``time_to_solve`` file per device and task; ``results``: each
-    result file's path and parsed content. Empty when there is none."""
-    def device_and_task(path: Path, data: dict[str, Any]) -> tuple[str, str] | None:
-        if data.get("benchmark") != "time_to_solve" or not path.name.startswith("time_to_solve__"):
-            return None
-        return data.get("device_kind", "?"), _task(data)
+def _newest_rows(results: list[tuple[Path, dict[str, Any]]]) -> dict[tuple[str, str], dict[str, tuple]]:
+    """``(device, task) -> label -> (rows, peer medians, date)``: each row label's rows from the newest
+    file that has it (a later run of one agent replaces that agent's rows, not the others'), with the
+    peers' medians of that same run."""
+    tables: dict[tuple[str, str], dict[str, tuple]] = {}
+    files = [(path, data) for path, data in results
+             if data.get("benchmark") == "time_to_solve" and path.name.startswith("time_to_solve__")]
+    for _, data in sorted(files, key=lambda item: item[1].get("date", "")):
+        groups = _grouped_rows(data)
+        peer_medians = _peer_medians(groups)
+        table = tables.setdefault((data.get("device_kind", "?"), _task(data)), {})
+        for name, rows in groups.items():
+            table[name] = (rows, peer_medians, data.get("date", "")[:10])
+    return tables
 
-    newest = newest_per_key(results, device_and_task)
-    if not newest:
+
+def time_to_solve_table(results: list[tuple[Path, dict[str, Any]]]) -> str:
+    """One line per row label and device and task, from the newest ``time_to_solve`` file that has it;
+    ``results``: each result file's path and parsed content. Empty when there is none."""
+    tables = _newest_rows(results)
+    if not tables:
         return ""
     lines = ["| task (bar) | device | what | runs | wall-clock s | median s | solved | "
              + " | ".join(f"{peer}'s median / this" for peer in PEERS) + " | date |", "|" + "---|" * (8 + len(PEERS))]
-    for (device, task), data in sorted(newest.items()):
-        groups = _grouped_rows(data)
-        peer_medians = _peer_medians(groups)
-        for name, rows in groups.items():
+    for (device, task), table in sorted(tables.items()):
+        for name, (rows, peer_medians, date) in table.items():
             walls = [row["wall_s"] for row in rows]
             median = float(np.median(walls))
             solved = [_solved(row) for row in rows]
@@ -77,5 +86,5 @@ def time_to_solve_table(results: list[tuple[Path, dict[str, Any]]]) -> str:
                       for peer in PEERS]
             lines.append(f"| {task} | {device} | {name} | {len(rows)} | {value_span(walls, '.1f')} "
                          f"| {median:.1f} | {sum(d for d, _ in solved)}/{sum(n for _, n in solved)} "
-                         f"| {' | '.join(ratios)} | {data.get('date', '')[:10]} |")
+                         f"| {' | '.join(ratios)} | {date} |")
     return "\n".join(lines)

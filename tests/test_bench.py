@@ -318,8 +318,12 @@ def test_time_to_solve_table_gives_each_row_its_speed_up_on_the_peers_of_its_own
                          {"algorithm": "td3", "wall_s": 7.0, "solved": False},
                          {"algorithm": "sb3-sac", "wall_s": 60.0, "solved": False}],
                 "other_rows": [{"algorithm": "td3 (16 seeds vmapped)", "wall_s": 40.0, "solved": "13/16"}]}
+    # a later run of one agent replaces that agent's rows only, with the peer of its own run
+    sac_only = {**pendulum, "date": "2026-11-28T19:00:00", "rows": [{"algorithm": "sac", "wall_s": 10.0, "solved": True},
+                                                                   {"algorithm": "sb3-sac", "wall_s": 90.0, "solved": True}],
+                "other_rows": []}
     table = time_to_solve_table([(Path(f"time_to_solve__cpu__{i}.json"), data)
-                                 for i, data in enumerate([older, cartpole, pendulum])])
+                                 for i, data in enumerate([older, cartpole, sac_only, pendulum])])
     lines = {line.split(" | ")[2]: line for line in table.splitlines()[2:]}
     assert lines["jaxrl device preset"].startswith("| cartpole (>= 475) | cpu |")
     assert "| 3 | 9.0-11.0 | 10.0 | 3/3 | 3.0x | 1.5x | 2026-11-28 |" in lines["jaxrl device preset"]  # the older run is gone
@@ -327,6 +331,8 @@ def test_time_to_solve_table_gives_each_row_its_speed_up_on_the_peers_of_its_own
     assert "| 2 | 5.0-7.0 | 6.0 | 1/2 | 10.0x | - |" in lines["td3"]
     assert "| 1 | 40.0 | 40.0 | 13/16 | - | - |" in lines["td3 (16 seeds vmapped)"]  # all 16 seeds' time
     assert lines["td3"].startswith("| pendulum (>= -200) |")
+    assert "| 1 | 10.0 | 10.0 | 1/1 | 9.0x | - | 2026-11-28 |" in lines["sac"]
+    assert "| 1 | 90.0 | 90.0 | 1/1 | 1.0x | - |" in lines["sb3-sac"]  # the newest run's SB3 row
 
 
 def test_compile_profile_reads_only_the_train_modules_timings_from_xlas_log():

@@ -67,7 +67,9 @@ class SACConfig(OffPolicyConfig):
         return self
 
 
-SAC_PRESETS: dict[str, dict[str, Any]] = dict.fromkeys(PENDULUM_IDS, PENDULUM_FAST_PRESET)
+# 3-step returns, as DDPG's (2026-11-28, device loop, seeds 1-16, 200-215 and 300-315 vmapped by 16, 10
+# deterministic episodes each): 48/48 evaluate >= -200 at 9k steps, where 5-step returns gave 14, 12 and 15 of 16.
+SAC_PRESETS: dict[str, dict[str, Any]] = dict.fromkeys(PENDULUM_IDS, {**PENDULUM_FAST_PRESET, "n_step": 3})
 # Playground's DM-Control envs in the device loop: the Pendulum device path's 16 envs and 8 gradient
 # steps per vector step (CartpoleBalance: 3/3 seeds evaluate >= 939 at 50k env steps). Full float32
 # products, as PPO's DM-Control preset (see there).
