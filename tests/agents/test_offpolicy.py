@@ -189,7 +189,7 @@ def test_both_loops_pendulum_presets_are_the_fast_recipe(algorithm):
     config = jaxrl.config_for(algorithm, "phys2d/Pendulum-v0")
     # many envs and several gradient steps per vector step (in one scan in the device loop; see PENDULUM_FAST_PRESET)
     assert (config.num_envs, config.updates_per_step) == (8, 8)
-    assert config.total_timesteps == 9_000 and config.n_step == (3 if algorithm == "ddpg" else 5)
+    assert config.total_timesteps == 9_000 and config.n_step == (5 if algorithm == "td3" else 3)
     assert config.hidden_sizes == (64, 64) and config.batch_size == 128  # cheap gradient steps on a CPU
     host = jaxrl.config_for(algorithm, "Pendulum-v1")  # gymnasium's Pendulum in the host loop: the same numbers
     assert dataclasses.replace(host, env=config.env) == config
