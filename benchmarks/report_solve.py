@@ -77,7 +77,7 @@ def time_to_solve_table(results: list[tuple[Path, dict[str, Any]]]) -> str:
     lines = ["| task (bar) | device | what | runs | wall-clock s | median s | solved | "
              + " | ".join(f"{peer}'s median / this" for peer in PEERS) + " | date |", "|" + "---|" * (8 + len(PEERS))]
     for (device, task), table in sorted(tables.items()):
-        for name, (rows, peer_medians, date) in table.items():
+        for name, (rows, peer_medians, date) in sorted(table.items()):  # an agent's rows together
             walls = [row["wall_s"] for row in rows]
             median = float(np.median(walls))
             solved = [_solved(row) for row in rows]
