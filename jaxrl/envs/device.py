@@ -218,6 +218,11 @@ def from_func_env(env_id: str, func_env: Any, max_episode_steps: int) -> DeviceE
     return with_autoreset(env_id, spec, max_episode_steps, raw_reset, raw_step)
 
 
+# gymnasium's errors for an id it has no registration for (any other gymnasium error: it has one but
+# could not build it here, e.g. Box2D missing)
+UNKNOWN_ID_ERRORS = (gym.error.NameNotFound, gym.error.NamespaceNotFound, gym.error.VersionNotFound)
+
+
 def functional_env_ids() -> list[str]:
     """gymnasium's registered functional JAX envs (``phys2d/...``), which the device loop runs as they are."""
     return sorted(env_id for env_id, env_spec in gym.registry.items()
@@ -257,11 +262,9 @@ class NotAJaxEnv(ValueError):
     def __str__(self) -> str:
         ids = device_env_ids()
         ports = [env_id for env_id in ids if env_id.split("/", 1)[-1] == self.env_id]  # gymnax/Acrobot-v1
-        if ports:
-            return (f"{self.env_id!r} is not a JAX environment, so it runs only in the host loop (--loop host); "
-                    f"its JAX port for the device loop: {', '.join(ports)}")
-        return (f"{self.env_id!r} is not a JAX environment, so it runs only in the host loop (--loop host); "
-                f"JAX env ids for the device loop: {ids_in_brief(ids)}")
+        where = (f"its JAX port for the device loop: {', '.join(ports)}" if ports
+                 else f"JAX env ids for the device loop: {ids_in_brief(ids)}")
+        return f"{self.env_id!r} is not a JAX environment, so it runs only in the host loop (--loop host); {where}"
 
 
 def make_device_env(env_id: str) -> DeviceEnv:
@@ -306,7 +309,7 @@ def _build_device_env(env_id: str) -> DeviceEnv:
     try:
         env = gym.make(env_id, disable_env_checker=True)
     except gym.error.Error as err:
-        if not isinstance(err, (gym.error.NameNotFound, gym.error.NamespaceNotFound, gym.error.VersionNotFound)):
+        if not isinstance(err, UNKNOWN_ID_ERRORS):
             raise NotAJaxEnv(env_id) from None  # a registered env that cannot be built here (Box2D missing)
         raise ValueError(f"unknown environment id {env_id!r} ({err}); JAX env ids for the device loop: "
                          f"{ids_in_brief(device_env_ids())}") from None

@@ -28,7 +28,7 @@ from gymnasium.vector import AutoresetMode
 
 from jaxrl.config import VECTORIZATION_MODES, not_one_of
 from jaxrl.envs import wrappers  # noqa: F401  (registers the jaxrl/* env ids)
-from jaxrl.envs.device import register_host_id
+from jaxrl.envs.device import UNKNOWN_ID_ERRORS, register_host_id
 from jaxrl.envs.spec import PRIVILEGED_SIZE_KEY, observation_to_array, spec_from_spaces
 from jaxrl.types import EnvSpec
 
@@ -145,7 +145,7 @@ def make_vector_env(
             env_id, num_envs=num_envs, vectorization_mode=vectorization, **kwargs, **(env_kwargs or {})
         )
     except gym.error.Error as err:
-        if isinstance(err, (gym.error.NameNotFound, gym.error.NamespaceNotFound, gym.error.VersionNotFound)):
+        if isinstance(err, UNKNOWN_ID_ERRORS):
             raise EnvCreationError(f"unknown environment id {env_id!r}: {err}") from None
         raise EnvCreationError(f"could not create {env_id!r} with vectorization={vectorization!r}: {err}") from None
     except ModuleNotFoundError as err:
