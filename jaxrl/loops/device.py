@@ -84,11 +84,14 @@ class DeviceProgram(NamedTuple):
     def run_padded(self, carry: Any, indices: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
         """:meth:`run`, where indices ``>= num_iterations`` leave the carry as it is (NaN metrics): a
         run split into pieces of one length compiles one piece, also when the last one is shorter."""
+        # jit's trace cache: the shapes' trace below is the one the scan's call reuses (traced twice,
+        # a step with a physics env took twice as long to trace)
+        step = jax.jit(self.step)
         skipped = jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype) if jnp.issubdtype(s.dtype, jnp.floating)
-                               else jnp.zeros(s.shape, s.dtype), jax.eval_shape(self.step, carry, indices[0])[1])
+                               else jnp.zeros(s.shape, s.dtype), jax.eval_shape(step, carry, indices[0])[1])
 
         def step_or_skip(carry, index):
-            return jax.lax.cond(index < self.num_iterations, self.step, lambda carry, _: (carry, skipped), carry, index)
+            return jax.lax.cond(index < self.num_iterations, step, lambda carry, _: (carry, skipped), carry, index)
 
         return jax.lax.scan(step_or_skip, carry, indices)
 
@@ -161,8 +164,8 @@ class OffPolicyCarry(NamedTuple):
     key: jax.Array  # split once per env step
 
 
-# env -> its step's equation count: a program traces its step more than once (run_padded's eval_shape,
-# then the step), and a physics step takes ~0.4-1.2 s to trace
+# env -> its step's equation count: counting traces the step once more (one env, outside the program),
+# and a physics step takes ~0.4-1.2 s to trace, so each env is counted once
 _STEP_EQUATIONS: weakref.WeakKeyDictionary[DeviceEnv, int] = weakref.WeakKeyDictionary()
 
 
