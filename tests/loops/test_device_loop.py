@@ -13,7 +13,7 @@ from jaxrl.agents.sac import SACConfig
 from jaxrl.agents.td3 import TD3Config
 from jaxrl.distributed import env_mesh
 from jaxrl.envs.device import make_device_env
-from jaxrl.loops.device import make_program, make_train
+from jaxrl.loops.device import DeviceProgram, make_program, make_train
 from jaxrl.loops.device_run import final_returns, run_device
 
 TINY_PPO = PPOConfig(env="phys2d/CartPole-v1", total_timesteps=3 * 4 * 32, num_envs=4, num_steps=32,
@@ -119,6 +119,21 @@ def test_a_padded_piece_runs_the_real_iterations_and_leaves_the_rest_untouched()
     _assert_trees_close(padded, whole, atol=0)
     np.testing.assert_array_equal(padded_metrics["value_loss"][:3], metrics["value_loss"])
     assert np.isnan(padded_metrics["value_loss"][3:]).all()
+
+
+def test_a_padded_piece_traces_its_iteration_once():
+    """The skipped iterations' metric shapes come from the same trace as the scan's step (a physics
+    env's step takes seconds to trace)."""
+    traces = []
+
+    def step(carry, index):
+        traces.append(index)
+        return carry + 1.0, {"x": carry * index}
+
+    program = DeviceProgram(init=None, step=step, num_iterations=2, unit="update", steps_per_iteration=1)
+    carry, metrics = jax.jit(program.run_padded)(jnp.float32(0.0), jnp.arange(4))
+    assert len(traces) == 1
+    assert float(carry) == 2.0 and np.isnan(metrics["x"][2:]).all() and metrics["x"][1] == 1.0
 
 
 def test_recurrent_ppo_runs_in_the_device_loop():
