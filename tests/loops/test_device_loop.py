@@ -116,8 +116,9 @@ def test_a_padded_piece_runs_the_real_iterations_and_leaves_the_rest_untouched()
     carry = program.init(jax.random.PRNGKey(2))
     whole, metrics = jax.jit(program.run)(carry, jnp.arange(3))
     padded, padded_metrics = jax.jit(program.run_padded)(carry, jnp.arange(5))
-    _assert_trees_close(padded, whole, atol=0)
-    np.testing.assert_array_equal(padded_metrics["value_loss"][:3], metrics["value_loss"])
+    _assert_trees_close(padded, whole)  # one more update would move the weights by ~1e-4
+    # (the two programs may round differently: XLA fuses them apart)
+    np.testing.assert_allclose(padded_metrics["value_loss"][:3], metrics["value_loss"], rtol=1e-6)
     assert np.isnan(padded_metrics["value_loss"][3:]).all()
 
 
