@@ -3,21 +3,16 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compile_options import FAST_COMPILE_FLAGS  # noqa: E402  (no jax import: XLA_FLAGS must come first)
+
 # The CLI turns on JAX's persistent compilation cache; tests stay hermetic (one test turns it on).
 os.environ.setdefault("JAXRL_COMPILATION_CACHE", "off")
-# The suite's runs are tiny, so compiling is most of its time (XLA's backend compile was 1113 s of
-# the suite's 2148 test-seconds), and two XLA:CPU code-generation choices most of that:
-# - LLVM's optimisation passes: at level 0 tests/loops/test_device_loop.py took 61 s against 88 s;
-# - XLA:CPU's newer (MLIR) fusion emitters: its older emitters halve the compile of a tiny PPO, GRU
-#   or SAC program (2.1-4.3 s against 3.7-8.9 s) and took four of the slowest files from 391 s to 267 s.
-# XLA's own (HLO) optimisations are unchanged. Users' programs keep both (a training program ran 3.8x
-# slower at level 0, and 2x slower with the older emitters); `JAXRL_TEST_FULL_OPTIMISATION=1` tests those.
-_FAST_COMPILE_FLAGS = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": "false"}
+# Fast-compiling XLA flags for the suite's tiny programs (why: tests/compile_options.py).
 if not os.environ.get("JAXRL_TEST_FULL_OPTIMISATION"):
     _flags = os.environ.get("XLA_FLAGS", "")
-    os.environ["XLA_FLAGS"] = " ".join([_flags] + [f"--{name}={value}" for name, value in _FAST_COMPILE_FLAGS.items()
+    os.environ["XLA_FLAGS"] = " ".join([_flags] + [f"--{name}={value}" for name, value in FAST_COMPILE_FLAGS.items()
                                                    if name not in _flags]).strip()
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from toy_envs import register_toy_envs
 
