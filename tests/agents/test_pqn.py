@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from compile_options import USERS_OPTIMISATION
+from compile_options import train_seeds_at_users_optimisation
 
 import jaxrl
 from jaxrl.agents import pqn
@@ -116,9 +116,8 @@ def test_truncation_bootstraps_towards_the_infinite_horizon_value():
 
 def test_pqn_learns_cartpole_in_the_device_loop():
     config = jaxrl.config_for("pqn", "phys2d/CartPole-v1", total_timesteps=100_000, progress=False)
-    keys = jax.vmap(jax.random.PRNGKey)(jnp.arange(1, 3))  # seeds 1 and 2, as run_device(num_seeds=2) keys them
-    # compiled as users' programs are: this one runs long enough for that to pay
-    result = jax.jit(jax.vmap(jaxrl.make_train("pqn", config)), compiler_options=USERS_OPTIMISATION)(keys)
+    # seeds 1 and 2, compiled as users' programs are: this one runs long enough for that to pay
+    result = train_seeds_at_users_optimisation("pqn", config)
     returns = jaxrl.final_returns(np.asarray(result.metrics["episodic_return"]))
     # Random play scores ~22; seeds 1-2 and 5-6 reached 200-260 at 100k (500 at 200k).
     assert min(returns) > 120, returns

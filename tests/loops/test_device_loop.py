@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from compile_options import USERS_OPTIMISATION
+from compile_options import train_seeds_at_users_optimisation
 
 from jaxrl.agents.ppo import PPOConfig
 from jaxrl.agents.sac import SACConfig
@@ -164,9 +164,8 @@ def test_off_policy_schedule_in_the_device_loop(algorithm, config_cls):
 def test_device_loop_learns_cartpole():
     # (The host loop's learning smoke test is tests/loops/test_host_loop.py::test_ppo_learns_cartpole_far_beyond_random.)
     config = PPOConfig(env="phys2d/CartPole-v1", total_timesteps=40_000, progress=False)
-    keys = jax.vmap(jax.random.PRNGKey)(jnp.arange(1, 3))  # seeds 1 and 2, as run_device(num_seeds=2) keys them
-    # compiled as users' programs are: this one runs long enough for that to pay
-    device = jax.jit(jax.vmap(make_train("ppo", config)), compiler_options=USERS_OPTIMISATION)(keys)
+    # seeds 1 and 2, compiled as users' programs are: this one runs long enough for that to pay
+    device = train_seeds_at_users_optimisation("ppo", config)
     # Mean over the last 10 updates (one update's few finished episodes are noisy).
     device_returns = np.nanmean(device.metrics["episodic_return"][:, -10:], axis=1)
     # Random play scores ~22; both seeds should be far above it after 40k of the ~100k steps that solve it.
