@@ -18,8 +18,9 @@ TIMEOUT_S = 300
 
 
 def _run(out: Path, cpu_devices: int, *flags: str) -> subprocess.Popen:
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={cpu_devices}",
-           "JAX_PLATFORMS": "cpu"}
+    # the suite's own XLA flags (tests/compile_options.py) stay: these are tiny, compile-bound programs
+    xla_flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={cpu_devices}".strip()
+    env = {**os.environ, "XLA_FLAGS": xla_flags, "JAX_PLATFORMS": "cpu"}
     return subprocess.Popen([sys.executable, str(WORKER), "--out", str(out), *flags], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
