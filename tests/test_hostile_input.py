@@ -3,6 +3,7 @@
 import argparse
 import contextlib
 import dataclasses
+import functools
 import io
 import math
 
@@ -55,8 +56,14 @@ SKIPPED_FLAGS = {"--env", "--devices", "--coordinator", "--num-processes", "--pr
                  "--loop", "--help", "--overwrite", "--sweep", "--num-seeds"}  # run options, not config fields (tested in their own files)
 
 
+# One parser for the whole property test: building it (every flag of every algorithm) took most of
+# the test's time, and argparse parses with it without changing it.
+_parser = functools.cache(build_parser)
+
+
+@functools.cache
 def _train_flags(algorithm: str) -> list[str]:
-    parser = build_parser()
+    parser = _parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     train_parser = subparsers.choices["train"]
     algorithms = next(a for a in train_parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -78,7 +85,7 @@ def test_every_cli_flag_value_parses_or_is_an_error_naming_the_flag(algorithm, d
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
         try:
-            args = build_parser().parse_args(argv)
+            args = _parser().parse_args(argv)
         except SystemExit as exit_:
             assert exit_.code == 2
             message = stderr.getvalue()
