@@ -89,7 +89,8 @@ def test_the_lock_names_its_owner_and_is_released_by_it_only(tmp_path):
 
 def test_checkpoint_seconds_saves_between_scheduled_checkpoints(tmp_path):
     sac = jaxrl.config_for("sac", "Pendulum-v1", num_envs=1, total_timesteps=500, learning_starts=100, log_every=100,
-                           progress=False, checkpoint_every=0, checkpoint_seconds=1e-6, keep_checkpoints=10)
+                           progress=False, checkpoint_every=0, checkpoint_seconds=1e-6, keep_checkpoints=10,
+                           updates_per_step=1, batch_size=16, hidden_sizes=(8,))  # small: only the saves matter
     jaxrl.train("sac", sac, tmp_path / "run")
     # checkpoint_every 0 means "final only", but every record is past the (tiny) time interval
     assert [int(p.stem.split("_")[1]) for p in list_checkpoints(tmp_path / "run")] == [100, 200, 300, 400, 500]
