@@ -6,8 +6,6 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compile_options import FAST_COMPILE_FLAGS  # noqa: E402  (no jax import: XLA_FLAGS must come first)
 
-# The CLI turns on JAX's persistent compilation cache; tests stay hermetic (one test turns it on).
-os.environ.setdefault("JAXRL_COMPILATION_CACHE", "off")
 # Fast-compiling XLA flags for the suite's tiny programs (why: tests/compile_options.py).
 if not os.environ.get("JAXRL_TEST_FULL_OPTIMISATION"):
     _flags = os.environ.get("XLA_FLAGS", "")
@@ -40,6 +38,9 @@ def _share_compiled_programs_between_tests() -> None:
     folder = Path(tempfile.gettempdir()) / f"jaxrl-tests-xla-{run_id}"
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)
+    # CLI subprocesses (resume, Ctrl-C, benchmarks) share it too: a resumed run loads the programs
+    # its interrupted run compiled (a test of the CLI's own cache names its folder itself)
+    os.environ["JAXRL_COMPILATION_CACHE"] = str(folder)
 
 
 _share_compiled_programs_between_tests()
