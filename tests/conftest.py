@@ -26,8 +26,8 @@ def _share_compiled_programs_between_tests() -> None:
     """Many tests compile the same device programs (PPO on CartPole at the tests' small sizes, ...).
     A persistent compilation cache in a folder of this test run only, shared by its xdist
     workers, compiles each once. The folder is new for every run, so no test sees a program
-    compiled by another version of the code; set in-process, so CLI subprocesses (one test
-    checks the CLI's own cache) do not inherit it."""
+    compiled by another version of the code. CLI subprocesses get it through
+    ``JAXRL_COMPILATION_CACHE``, which the CLI reads."""
     import tempfile
     import uuid
 
@@ -38,8 +38,8 @@ def _share_compiled_programs_between_tests() -> None:
     folder = Path(tempfile.gettempdir()) / f"jaxrl-tests-xla-{run_id}"
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)
-    # CLI subprocesses (resume, Ctrl-C, benchmarks) share it too: a resumed run loads the programs
-    # its interrupted run compiled (a test of the CLI's own cache names its folder itself)
+    # a resumed CLI run loads what its interrupted run compiled (a test of the CLI's own cache
+    # names its folder itself)
     os.environ["JAXRL_COMPILATION_CACHE"] = str(folder)
 
 
