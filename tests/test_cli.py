@@ -80,6 +80,21 @@ def test_the_cli_stores_compiled_programs_in_the_persistent_cache(tmp_path):
     assert any(entry.name.startswith("jit_") for entry in cache.iterdir())
 
 
+@pytest.mark.parametrize("where, problem", [
+    ("cache", "{folder} is a file, not a folder"),  # the folder named is a file
+    ("file/cache", "cannot make the folder {folder}: Not a directory"),  # a file where a parent folder goes
+])
+def test_an_unusable_cache_folder_is_one_line_and_the_run_goes_on(tmp_path, where, problem):
+    folder = tmp_path / where
+    (tmp_path / where.split("/")[0]).write_text("")
+    run = subprocess.run([sys.executable, "-c", "from jaxrl.core.compile_cache import use_compilation_cache as use; "
+                          "print(use())"], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "JAXRL_COMPILATION_CACHE": str(folder)})
+    assert run.returncode == 0 and run.stdout.strip() == "None", run.stderr  # off, and nothing raised
+    assert run.stderr.strip().splitlines() == [f"jaxrl: compilation cache off: {problem.format(folder=folder)} "
+                                               "(set JAXRL_COMPILATION_CACHE to another folder, or to 'off')"]
+
+
 def test_the_cli_stores_the_small_programs_too(tmp_path):
     """A host-loop run compiles small programs (key splits, the rollout's stacking, the policy);
     JAX stores only programs that compiled in a second or more unless told otherwise, which left

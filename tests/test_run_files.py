@@ -1,5 +1,6 @@
 """A run's files: CleanRL's TensorBoard layout, and a write that fails names its file in one line."""
 
+import os
 import struct
 import subprocess
 import sys
@@ -71,12 +72,18 @@ runpy.run_module("jaxrl.cli", run_name="__main__")
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE as a full disk is Linux's")
 def test_a_failed_write_names_the_file_in_one_line_and_leaves_no_partial_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
+    # the compilation cache is on, as for users: its larger entries fail first, which must not add
+    # JAX's warnings to the one line
+    cache = {**os.environ, "JAXRL_COMPILATION_CACHE": str(tmp_path / "cache")}
     result = subprocess.run(
         [sys.executable, "-c", LIMITED_CLI, "40000", "train", "ppo", "--env", "CartPole-v1", "--total-timesteps", "2048",
          "--num-envs", "4", "--num-steps", "64", "--hidden-sizes", "128", "128", "--checkpoint-every", "1",
          "--run-dir", str(run_dir), "--no-progress"],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True, text=True, timeout=300, env=cache)
     assert result.returncode == 1
+    # JAX left a truncated entry for each failed write (every later run would fail to read it); the
+    # run's entries are dropped instead, to be compiled again
+    assert list((tmp_path / "cache").iterdir()) == []
     checkpoint = run_dir / "checkpoints" / "ckpt_000000000256.msgpack"
     assert result.stderr.strip().splitlines() == [f"jaxrl: error: could not write {checkpoint}: File too large"]
     assert list((run_dir / "checkpoints").iterdir()) == []  # the partial temporary file was removed

@@ -22,7 +22,7 @@ from jaxrl import __version__, distributed
 from jaxrl.agents.registry import ALGORITHMS, get_algorithm
 from jaxrl.cli.envs import add_envs_parser, list_envs
 from jaxrl.cli.flags import add_config_flags, add_scale_flags, env_in
-from jaxrl.core.platform import use_compilation_cache
+from jaxrl.core.compile_cache import use_compilation_cache
 from jaxrl.envs.suites import is_jax_suite_id
 from jaxrl.io.run_dir import next_free_run_dir
 from jaxrl.io.run_summary import after_run_lines

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -144,30 +142,3 @@ def matmul_precision(precision: str) -> Iterator[None]:
     with jax.default_matmul_precision(precision):
         yield
 
-
-def use_compilation_cache() -> str | None:
-    """Turn on JAX's persistent compilation cache for this process; returns its folder (None: off).
-
-    The CLI calls it, so a second ``jaxrl train`` of the same config loads its compiled programs
-    from disk instead of compiling them again. The folder is ``$JAXRL_COMPILATION_CACHE``, or
-    ``$XDG_CACHE_HOME/jaxrl/xla`` (``~/.cache/jaxrl/xla``); ``JAXRL_COMPILATION_CACHE=off`` turns
-    it off, and a cache folder already chosen for JAX (``JAX_COMPILATION_CACHE_DIR``) is kept.
-    Entries are keyed by the program, the jax/jaxlib versions and the device, so a stale entry
-    is never used. Every program is stored, the small ones too (JAX stores only those that took a
-    second or more, unless ``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS`` says otherwise): a
-    host-loop run compiles small programs (key splits, the rollout's stacking, the policy), and
-    with them stored a repeated ``jaxrl train ppo --env CartPole-v1`` took 8.8-9.2 s instead of
-    9.5-9.7 s on a 2-core CPU (11 entries, 396 KB; 9.0-9.4 s instead of 11.6-12.1 s while the host
-    loop still initialised its agent eagerly, ~50 programs).
-    """
-    if jax.config.jax_compilation_cache_dir:
-        return jax.config.jax_compilation_cache_dir
-    chosen = os.environ.get("JAXRL_COMPILATION_CACHE", "")
-    if chosen.lower() in ("off", "0", "false", "no"):
-        return None
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = Path(chosen) if chosen else cache_home / "jaxrl" / "xla"
-    jax.config.update("jax_compilation_cache_dir", str(folder))
-    if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    return str(folder)
