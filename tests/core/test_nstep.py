@@ -1,12 +1,17 @@
 """n-step items against hand-checked examples: horizons, episode ends, truncation, skipped envs."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxrl.core import replay
 from jaxrl.core.nstep import nstep_returns
-from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.types import Transition
+
+# jitted as the loops call them (eagerly, each step's dozens of small ops compiled one by one)
+replay_add = jax.jit(replay.replay_add)
+replay_init = jax.jit(replay.replay_init, static_argnums=(0, 2))
 
 
 def step(t, num_envs=1, terminated=(), truncated=()):
