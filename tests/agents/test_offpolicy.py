@@ -10,6 +10,9 @@ from jaxrl.agents import ddpg, offpolicy, sac, td3
 from jaxrl.core.replay import replay_add, replay_init
 from jaxrl.types import EnvSpec, Transition
 
+# jitted, as the agents' updates call them (eagerly, every op of a gradient step compiles on its own)
+td3_train_step, sac_train_step = jax.jit(td3.train_step), jax.jit(sac.train_step)
+
 SPEC = EnvSpec(observation_shape=(3,), discrete=False, action_dim=2, action_low=(-2.0, 0.0), action_high=(2.0, 1.0))
 SMALL = dict(hidden_sizes=(32, 32), batch_size=16, buffer_size=256, progress=False)
 
@@ -62,12 +65,12 @@ def test_td3_exploration_is_the_agents_own_gaussian_or_ou_noise():
 
 def test_td3_delays_actor_and_target_updates():
     state = td3.init(jax.random.PRNGKey(0), SPEC, td3.TD3Config(policy_frequency=2, **SMALL))
-    one, metrics = td3.train_step(state, random_batch(jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    one, metrics = td3_train_step(state, random_batch(jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
     assert changed(state.critic_params, one.critic_params) > 0
     assert changed(state.actor_params, one.actor_params) == 0
     assert changed(state.target_critic_params, one.target_critic_params) == 0
     assert np.isnan(metrics["actor_loss"])
-    two, metrics = td3.train_step(one, random_batch(jax.random.PRNGKey(3)), jax.random.PRNGKey(4))
+    two, metrics = td3_train_step(one, random_batch(jax.random.PRNGKey(3)), jax.random.PRNGKey(4))
     assert changed(one.actor_params, two.actor_params) > 0
     assert changed(one.target_critic_params, two.target_critic_params) > 0
     assert np.isfinite(metrics["actor_loss"])
@@ -76,14 +79,14 @@ def test_td3_delays_actor_and_target_updates():
 def test_ddpg_is_one_critic_updated_every_step():
     state = ddpg.DDPG.init(jax.random.PRNGKey(0), SPEC, ddpg.DDPGConfig(**SMALL))
     assert jax.tree.leaves(state.critic_params)[0].shape[0] == 1
-    new, _ = td3.train_step(state, random_batch(jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    new, _ = td3_train_step(state, random_batch(jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
     assert changed(state.actor_params, new.actor_params) > 0
 
 
 def test_target_soft_update_moves_by_tau():
     config = ddpg.DDPGConfig(tau=0.25, **SMALL)
     state = ddpg.DDPG.init(jax.random.PRNGKey(0), SPEC, config)
-    new, _ = td3.train_step(state, random_batch(jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    new, _ = td3_train_step(state, random_batch(jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
     expected = jax.tree.map(lambda t, o: 0.75 * t + 0.25 * o, state.target_critic_params, new.critic_params)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), new.target_critic_params,
                  expected)
@@ -93,8 +96,8 @@ def test_sac_alpha_is_tuned_only_with_autotune():
     batch = random_batch(jax.random.PRNGKey(1))
     tuned = sac.init(jax.random.PRNGKey(0), SPEC, sac.SACConfig(**SMALL))
     fixed = sac.init(jax.random.PRNGKey(0), SPEC, sac.SACConfig(autotune=False, **SMALL))
-    tuned_new, metrics = sac.train_step(tuned, batch, jax.random.PRNGKey(2))
-    fixed_new, _ = sac.train_step(fixed, batch, jax.random.PRNGKey(2))
+    tuned_new, metrics = sac_train_step(tuned, batch, jax.random.PRNGKey(2))
+    fixed_new, _ = sac_train_step(fixed, batch, jax.random.PRNGKey(2))
     assert float(tuned_new.log_alpha) != float(tuned.log_alpha)
     assert float(fixed_new.log_alpha) == float(fixed.log_alpha)
     assert float(tuned.hparams["target_entropy"]) == -2.0  # -action_dim by default
