@@ -21,11 +21,12 @@ USERS_OPTIMISATION = {"xla_backend_optimization_level": 3, "xla_cpu_use_fusion_e
 
 def train_seeds_at_users_optimisation(algorithm: str, config, num_seeds: int = 2):
     """The device-loop program of ``config`` for seeds ``config.seed ...`` (keyed as
-    ``run_device`` keys them: ``PRNGKey(seed)``), vmapped and compiled with USERS_OPTIMISATION."""
+    ``run_device`` keys them), vmapped and compiled with USERS_OPTIMISATION."""
     import jax  # here, not at the top: conftest imports this module before XLA_FLAGS is set
-    import jax.numpy as jnp
+    import numpy as np
 
     from jaxrl.api import make_train
+    from jaxrl.loops.device_run import seed_keys
 
-    keys = jax.vmap(jax.random.PRNGKey)(jnp.arange(config.seed, config.seed + num_seeds))
+    keys = seed_keys(config.seed + np.arange(num_seeds))
     return jax.jit(jax.vmap(make_train(algorithm, config)), compiler_options=USERS_OPTIMISATION)(keys)

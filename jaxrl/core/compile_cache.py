@@ -74,11 +74,12 @@ def drop_this_runs_entries_if_a_write_fails(folder: Path) -> None:
     """
     started = time.time()
     show = warnings.showwarning
-    failed: list[bool] = []
+    failed = False
 
     def showwarning(message, category, filename, lineno, file=None, line=None):
+        nonlocal failed
         if str(message).startswith(FAILED_WRITE):
-            failed.append(True)
+            failed = True
         else:
             show(message, category, filename, lineno, file, line)
 

@@ -54,6 +54,11 @@ def _compile(run_piece: Any, carry: Any, piece_length: int) -> Any:
     return run_piece.lower(carry, jnp.arange(piece_length)).compile()
 
 
+def seed_keys(seeds: np.ndarray) -> jax.Array:
+    """The keys ``[len(seeds), 2]`` that device-loop runs of ``seeds [S]`` start from: ``PRNGKey(seed)`` each."""
+    return jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds))
+
+
 def final_returns(episodic_return: np.ndarray) -> np.ndarray:
     """The last finite entry of each row of ``[num_seeds, num_points]`` (NaN: no episode ended)."""
     finite = np.isfinite(episodic_return)
@@ -97,7 +102,7 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     entry = get_algorithm(algorithm)
     seeds = np.arange(config.seed, config.seed + num_seeds)
     program = make_program(algorithm, config, mesh)
-    keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds))
+    keys = seed_keys(seeds)
     init = jax.jit(over_seeds(program.init, num_seeds), compiler_options=run_once_compiler_options())
     shapes = jax.eval_shape(init, keys)  # traced once: the call below reuses the trace
     _check_device_memory(shapes, config, num_seeds)

@@ -28,7 +28,7 @@ from jaxrl.io.files import writing
 from jaxrl.io.metrics import MetricsWriter
 from jaxrl.io.run_dir import claim_for_fresh_run, release_lock
 from jaxrl.loops.device import make_program, program_to_train
-from jaxrl.loops.device_run import final_returns, metric_records, write_seed_runs
+from jaxrl.loops.device_run import final_returns, metric_records, seed_keys, write_seed_runs
 
 
 class SweepResult(NamedTuple):
@@ -95,7 +95,7 @@ def run_sweep(algorithm: str, config: Any, sweep: dict[str, list[float]], num_se
     try:
         program = make_program(algorithm, config)
         train = jax.jit(jax.vmap(jax.vmap(program_to_train(program), in_axes=(0, None)), in_axes=(None, 0)))
-        keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds))
+        keys = seed_keys(seeds)
         hparams = {name: jnp.asarray([point[name] for point in points], jnp.float32) for name in sweep}
         start = time.perf_counter()
         with seed_batched_lowering():
