@@ -76,6 +76,22 @@ class Counter(gym.Env):
         return np.array([self.t], np.float32), float(self.t), False, self.t >= self.horizon, {}
 
 
+class DictCounter(Counter):
+    """:class:`Counter` observed through a dict: ``{"count": [t], "phase": t % 3}`` (a Discrete)."""
+
+    def __init__(self, horizon: int = 3):
+        super().__init__(horizon)
+        self.observation_space = gym.spaces.Dict({"count": self.observation_space, "phase": gym.spaces.Discrete(3)})
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed, options=options)
+        return {"count": obs, "phase": 0}, info
+
+    def step(self, action):
+        obs, *rest = super().step(action)
+        return {"count": obs, "phase": self.t % 3}, *rest
+
+
 def counter_next_step_vector_env(num_envs: int = 1, **kwargs):
     """A vector entry point with NEXT_STEP autoreset, like most envs' own vector envs."""
     from gymnasium.vector import AutoresetMode, SyncVectorEnv
@@ -180,8 +196,9 @@ def register_toy_envs() -> None:
     register("jaxrl_test/ContinuousTarget-v0", entry_point=ContinuousTarget)
     for mode in ("raise", "exit", "sigkill", "hang"):
         register(f"jaxrl_test/Failing-{mode}-v0", entry_point=Failing, kwargs={"mode": mode})
-    register("jaxrl_test/DictObs-v0", entry_point=SpaceProbe,
-             kwargs={"observation_space": gym.spaces.Dict({"a": gym.spaces.Discrete(3)})})
+    register("jaxrl_test/DictCounter-v0", entry_point=DictCounter)
+    register("jaxrl_test/TextObs-v0", entry_point=SpaceProbe,
+             kwargs={"observation_space": gym.spaces.Dict({"a": gym.spaces.Text(4)})})
     register("jaxrl_test/MultiDiscreteAction-v0", entry_point=SpaceProbe,
              kwargs={"action_space": gym.spaces.MultiDiscrete([2, 3])})
     register("jaxrl_test/UnboundedBox-v0", entry_point=SpaceProbe,

@@ -29,7 +29,7 @@ from gymnasium.vector import AutoresetMode
 from jaxrl.config import VECTORIZATION_MODES, not_one_of
 from jaxrl.envs import wrappers  # noqa: F401  (registers the jaxrl/* env ids)
 from jaxrl.envs.device import UNKNOWN_ID_ERRORS, register_host_id
-from jaxrl.envs.spec import PRIVILEGED_SIZE_KEY, observation_to_array, spec_from_spaces
+from jaxrl.envs.spec import PRIVILEGED_SIZE_KEY, observation_to_array, spec_from_spaces, stack_observations
 from jaxrl.types import EnvSpec
 
 
@@ -266,7 +266,7 @@ class HostVectorEnv:
             ended = np.flatnonzero(obs_is_reset)
             if ended.size:
                 next_obs = obs.copy()
-                final = np.stack([info["final_obs"][i] for i in ended])
+                final = stack_observations(self._observation_space, [info["final_obs"][i] for i in ended])
                 next_obs[ended] = observation_to_array(self._observation_space, final)
         else:
             valid = ~self._reset_pending

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
+from gymnasium.vector.utils import concatenate, create_empty_array
 
 from jaxrl.types import EnvSpec
 
 SUPPORTED = (
-    "observations: Box (any shape) or Discrete (one-hot encoded); "
+    "observations: Box (any shape kept), or Discrete, MultiDiscrete, MultiBinary and Dict or Tuple of "
+    "these and Boxes (flattened to one vector, discrete parts one-hot); "
     "actions: Discrete or a 1-D Box with finite bounds"
 )
 
@@ -26,14 +30,7 @@ PRIVILEGED_SIZE_KEY = "jaxrl_privileged_size"
 
 def spec_from_spaces(observation_space: gym.Space, action_space: gym.Space) -> EnvSpec:
     """Build the spec of a *single* env's spaces; raises :class:`UnsupportedSpaceError`."""
-    if isinstance(observation_space, gym.spaces.Box):
-        observation_shape = tuple(int(d) for d in observation_space.shape)
-    elif isinstance(observation_space, gym.spaces.Discrete):
-        observation_shape = (int(observation_space.n),)
-    else:
-        raise UnsupportedSpaceError(
-            f"unsupported observation space {observation_space}; supported {SUPPORTED}"
-        )
+    observation_shape = observation_shape_of(observation_space)
     if isinstance(action_space, gym.spaces.Discrete):
         if int(action_space.start) != 0:
             raise UnsupportedSpaceError(f"Discrete action spaces must start at 0, got {action_space}")
@@ -55,13 +52,66 @@ def spec_from_spaces(observation_space: gym.Space, action_space: gym.Space) -> E
     raise UnsupportedSpaceError(f"unsupported action space {action_space}; supported {SUPPORTED}")
 
 
-def observation_to_array(observation_space: gym.Space, obs: np.ndarray) -> np.ndarray:
-    """Batched raw observations ``[B, ...]`` -> float32 ``[B, *observation_shape]``."""
-    if isinstance(observation_space, gym.spaces.Discrete):
-        one_hot = np.zeros((len(obs), int(observation_space.n)), np.float32)
-        one_hot[np.arange(len(obs)), np.asarray(obs) - int(observation_space.start)] = 1.0
-        return one_hot
-    return np.asarray(obs, dtype=np.float32)
+def observation_shape_of(space: gym.Space) -> tuple[int, ...]:
+    """What the networks see of one observation: a Box's own shape (images stay images), any
+    other supported space flattened to ``(flat size,)``; raises :class:`UnsupportedSpaceError`."""
+    if isinstance(space, gym.spaces.Box):
+        return tuple(int(d) for d in space.shape)
+    return (flat_size(space),)
+
+
+def flat_size(space: gym.Space) -> int:
+    """Length of ``space`` flattened as :func:`observation_to_array` does (``gymnasium.spaces.flatdim``'s)."""
+    if isinstance(space, gym.spaces.Box | gym.spaces.MultiBinary):
+        return int(np.prod(space.shape))
+    if isinstance(space, gym.spaces.Discrete):
+        return int(space.n)
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return int(np.sum(space.nvec))
+    if isinstance(space, gym.spaces.Dict | gym.spaces.Tuple):
+        parts = space.spaces.values() if isinstance(space, gym.spaces.Dict) else space.spaces
+        return sum(flat_size(part) for part in parts)
+    raise UnsupportedSpaceError(f"unsupported observation space {space}; supported {SUPPORTED}")
+
+
+def observation_to_array(observation_space: gym.Space, obs: Any) -> np.ndarray:
+    """Batched raw observations (a vector env's: arrays ``[B, ...]``, dicts or tuples of them) ->
+    float32 ``[B, *observation_shape_of(observation_space)]``. Row ``i`` equals
+    ``gymnasium.spaces.flatten(observation_space, obs_i)`` for every space but a Box, which keeps
+    its shape."""
+    if isinstance(observation_space, gym.spaces.Box):
+        return np.asarray(obs, dtype=np.float32)
+    return np.concatenate(flat_parts(observation_space, obs), axis=1)
+
+
+def flat_parts(space: gym.Space, obs: Any) -> list[np.ndarray]:
+    """The float32 ``[B, k]`` pieces of a batch flattened, in ``gymnasium.spaces.flatten``'s order."""
+    if isinstance(space, gym.spaces.Box | gym.spaces.MultiBinary):
+        obs = np.asarray(obs)
+        return [obs.reshape(len(obs), -1).astype(np.float32)]
+    if isinstance(space, gym.spaces.Discrete):
+        return [one_hot(np.asarray(obs) - int(space.start), int(space.n))]
+    if isinstance(space, gym.spaces.MultiDiscrete):  # one one-hot block per component
+        obs = np.asarray(obs)
+        indices = (obs - space.start).reshape(len(obs), -1)
+        return [one_hot(indices[:, i], int(n)) for i, n in enumerate(space.nvec.reshape(-1))]
+    if isinstance(space, gym.spaces.Dict):
+        return [part for key, sub in space.spaces.items() for part in flat_parts(sub, obs[key])]
+    if isinstance(space, gym.spaces.Tuple):
+        return [part for sub, sub_obs in zip(space.spaces, obs) for part in flat_parts(sub, sub_obs)]
+    raise UnsupportedSpaceError(f"unsupported observation space {space}; supported {SUPPORTED}")
+
+
+def one_hot(indices: np.ndarray, n: int) -> np.ndarray:
+    """``[B]`` integer indices in ``[0, n)`` -> float32 ``[B, n]``."""
+    encoded = np.zeros((len(indices), n), np.float32)
+    encoded[np.arange(len(indices)), indices] = 1.0
+    return encoded
+
+
+def stack_observations(observation_space: gym.Space, items: list[Any]) -> Any:
+    """Single raw observations (a vector env's ``final_obs`` entries) as one batch of that space."""
+    return concatenate(observation_space, items, create_empty_array(observation_space, len(items)))
 
 
 def uniform_actions(spec: EnvSpec, key: jax.Array, num_envs: int) -> jax.Array:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,6 +14,7 @@ from jaxrl.agents.registry import get_algorithm
 from jaxrl.core.platform import matmul_precision, run_once_compiler_options
 from jaxrl.envs.device import DeviceEnv, make_device_env
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
+from jaxrl.envs.spec import observation_to_array, stack_observations
 from jaxrl.io.checkpoint import CheckpointError, latest_good_checkpoint, read_checkpoint, restore_state
 from jaxrl.io.config_file import config_from_dict, load_run_config
 from jaxrl.io.video import prepare_rendering
@@ -23,16 +25,20 @@ from jaxrl.types import Agent
 
 
 class Policy:
-    """``policy(obs) -> actions``: a trained agent's deterministic actions, as NumPy, for raw
+    """``policy(obs) -> actions``: a trained agent's deterministic actions, as NumPy, for
     observations ``[B, *obs_shape]`` or one ``[*obs_shape]`` (then one action comes back).
+
+    Given the env's (single) ``observation_space``, it takes the env's raw observations, one or a
+    batch, of any supported space (a Discrete integer, a dict, ...) and encodes them as training
+    did; without it, observations come as the networks see them (float ``[*obs_shape]``: a Box's own).
 
     A recurrent policy keeps its carry between calls, as an episode goes on; pass
     ``episode_start [B]`` (True where an env's episode begins) or call :meth:`reset` between
     episodes. The first call, and any call with a new batch size, starts every episode afresh.
     """
 
-    def __init__(self, agent: Agent, state: Any):
-        self.agent, self.state = agent, state
+    def __init__(self, agent: Agent, state: Any, observation_space: gym.Space | None = None):
+        self.agent, self.state, self.observation_space = agent, state, observation_space
         self._act = jax.jit(agent.act)
         self._carry, self._batch = None, None
 
@@ -40,9 +46,7 @@ class Policy:
         self._carry, self._batch = None, None
 
     def __call__(self, obs: Any, episode_start: Any = None) -> np.ndarray:
-        obs = jnp.asarray(obs, jnp.float32)
-        single = obs.ndim == len(self.state.spec.observation_shape)
-        obs = obs[None] if single else obs
+        obs, single = self._network_input(obs)
         batch = obs.shape[0]
         fresh = self._batch != batch
         if fresh:
@@ -52,6 +56,20 @@ class Policy:
         actions, _, self._carry = self._act(self.state, obs, None, self._carry, starts)
         actions = np.asarray(actions)
         return actions[0] if single else actions
+
+    def _network_input(self, obs: Any) -> tuple[jax.Array, bool]:
+        """``(float32 [B, *obs_shape], whether one observation came)``."""
+        space = self.observation_space
+        if space is not None and not isinstance(space, gym.spaces.Box):
+            single = space.contains(obs)
+            obs = observation_to_array(space, stack_observations(space, [obs]) if single else obs)
+            return jnp.asarray(obs), single
+        if isinstance(obs, dict | tuple):
+            raise ValueError("this policy takes observations as arrays [B, *obs_shape]; for a dict or tuple "
+                             "observation give it the env's observation_space (run.policy_for(space))")
+        obs = jnp.asarray(obs, jnp.float32)
+        single = obs.ndim == len(self.state.spec.observation_shape)
+        return (obs[None] if single else obs), single
 
 
 class LoadedRun(NamedTuple):
@@ -65,7 +83,11 @@ class LoadedRun(NamedTuple):
 
     @property
     def policy(self) -> Policy:
-        return Policy(get_algorithm(self.algorithm).agent_for(self.config), self.state)
+        return self.policy_for(None)
+
+    def policy_for(self, observation_space: gym.Space | None) -> Policy:
+        """The policy taking raw observations of ``observation_space`` (the env's single one)."""
+        return Policy(get_algorithm(self.algorithm).agent_for(self.config), self.state, observation_space)
 
 
 def load_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> LoadedRun:

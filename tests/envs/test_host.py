@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from jaxrl.envs.host import EnvCreationError, HostVectorEnv, make_vector_env
-from jaxrl.envs.spec import UnsupportedSpaceError, spec_from_spaces
+from jaxrl.envs.spec import UnsupportedSpaceError, observation_to_array, spec_from_spaces, stack_observations
 
 
 def run_counter(vectorization, steps):
@@ -55,13 +55,45 @@ def test_discrete_observations_are_one_hot():
     env.close()
 
 
+def test_other_observation_spaces_flatten_row_by_row_as_gymnasium_does():
+    spaces = gym.spaces
+    space = spaces.Dict({
+        "position": spaces.Box(-1, 1, (2, 3)),
+        "grid": spaces.MultiDiscrete([[2, 3], [4, 1]], start=[[1, 0], [-2, 5]]),
+        "flags": spaces.MultiBinary(3),
+        "inner": spaces.Tuple((spaces.Discrete(4, start=2), spaces.Box(0, 255, (2,), np.uint8))),
+    }, seed=0)
+    batched = gym.vector.utils.batch_space(space, 5)
+    batch = batched.sample()
+    expected = np.stack([spaces.flatten(space, obs) for obs in gym.vector.utils.iterate(batched, batch)])
+    encoded = observation_to_array(space, batch)
+    assert encoded.dtype == np.float32 and encoded.shape == (5, 6 + (2 + 3 + 4 + 1) + 3 + (4 + 2))
+    np.testing.assert_array_equal(encoded, expected)
+    assert spec_from_spaces(space, spaces.Discrete(2)).observation_shape == (spaces.flatdim(space),)
+    singles = list(gym.vector.utils.iterate(batched, batch))
+    np.testing.assert_array_equal(observation_to_array(space, stack_observations(space, singles)), encoded)
+
+
+def test_a_dict_observation_keeps_its_true_final_observation():
+    env = HostVectorEnv(make_vector_env("jaxrl_test/DictCounter-v0", 2, "sync"))
+    assert env.spec.observation_shape == (4,)  # count, then phase one-hot
+    obs = env.reset(seed=0)
+    np.testing.assert_array_equal(obs[0], [0, 1, 0, 0])
+    for _ in range(3):
+        step = env.step(np.zeros(2, np.int64))
+    assert step.truncated.all()
+    np.testing.assert_array_equal(step.next_obs[0], [3, 1, 0, 0])  # the final {count: 3, phase: 0}
+    np.testing.assert_array_equal(step.obs[0], [0, 1, 0, 0])  # the reset one
+    env.close()
+
+
 def test_unknown_env_id_is_named():
     with pytest.raises(EnvCreationError, match="unknown environment id 'NoSuchEnv-v9'"):
         make_vector_env("NoSuchEnv-v9", 1)
 
 
 @pytest.mark.parametrize("env_id, message", [
-    ("jaxrl_test/DictObs-v0", "unsupported observation space Dict"),
+    ("jaxrl_test/TextObs-v0", "unsupported observation space Text"),
     ("jaxrl_test/MultiDiscreteAction-v0", "unsupported action space MultiDiscrete"),
     ("jaxrl_test/UnboundedBox-v0", "infinite bounds"),
 ])

@@ -168,3 +168,23 @@ def test_off_policy_records_average_metrics_over_updates_leaving_out_nan_but_not
     assert means["q"] == np.inf  # a diverging value is not hidden
     assert all(type(value) is float for value in means.values())
     assert mean_metrics([]) == {}
+
+
+def test_a_policy_given_the_observation_space_takes_raw_observations_one_or_a_batch():
+    from jaxrl.envs.spec import observation_to_array, spec_from_spaces
+    from jaxrl.loops.evaluate import Policy
+
+    space = gym.spaces.Dict({"count": gym.spaces.Box(0.0, 100.0, (1,), np.float32), "phase": gym.spaces.Discrete(3)})
+    config = jaxrl.config_for("td3", "jaxrl_test/DictCounter-v0", hidden_sizes=(8,))
+    agent = jaxrl.agent_for("td3", config)  # continuous actions: equal actions mean equal inputs
+    spec = spec_from_spaces(space, gym.spaces.Box(-1.0, 1.0, (2,), np.float32))
+    state = agent.init(jax.random.PRNGKey(0), spec, config)
+    raw = {"count": np.array([[1.0], [7.0], [2.0]], np.float32), "phase": np.array([1, 2, 0])}
+    encoded = observation_to_array(space, raw)
+    expected = Policy(agent, state)(encoded)
+    raw_policy = Policy(agent, state, space)
+    np.testing.assert_array_equal(raw_policy(raw), expected)
+    assert len(np.unique(expected[:, 0])) == 3
+    np.testing.assert_allclose(raw_policy({"count": np.array([7.0], np.float32), "phase": 2}), expected[1], rtol=1e-5)
+    with pytest.raises(ValueError, match="give it the env's observation_space"):
+        Policy(agent, state)(raw)
