@@ -19,18 +19,26 @@ class EnvSpec:
     """What an agent needs to know about an environment. Hashable (static under jit).
 
     Observations reach the agent as float32 arrays of ``observation_shape``
-    (a Discrete observation space becomes a one-hot vector). Where the env also gives a
+    (any space but a Box flattened, discrete parts one-hot: ``jaxrl.envs.spec``). Where the env also gives a
     privileged observation for the critic (MuJoCo Playground's ``privileged_state``), it is the
     last ``privileged_size`` entries of the flat observation: policies read only the first
     :attr:`policy_size`, an asymmetric critic reads them all.
     """
 
     observation_shape: tuple[int, ...]
-    discrete: bool  # Discrete action space (else Box)
-    action_dim: int  # number of actions (discrete) or Box dimension (continuous)
+    discrete: bool  # Discrete, MultiDiscrete or MultiBinary action space (else Box)
+    action_dim: int  # number of actions (discrete: logits, summed over components) or Box dimension
     action_low: tuple[float, ...] | None = None  # Box bounds, None for discrete
     action_high: tuple[float, ...] | None = None
     privileged_size: int = 0  # trailing entries of the flat observation only a critic may read
+    action_nvec: tuple[int, ...] = ()  # MultiDiscrete / MultiBinary: choices per action component
+
+    @property
+    def action_shape(self) -> tuple[int, ...]:
+        """One env's action: ``()`` (Discrete), ``(len(action_nvec),)`` or ``(action_dim,)`` (Box)."""
+        if self.action_nvec:
+            return (len(self.action_nvec),)
+        return () if self.discrete else (self.action_dim,)
 
     @property
     def policy_size(self) -> int:

@@ -111,8 +111,12 @@ def test_the_cli_stores_the_small_programs_too(tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["train", "ppo", "--env", "NoSuchEnv-v0"], "unknown environment id 'NoSuchEnv-v0'"),
-    (["train", "ppo", "--env", "jaxrl_test/DictObs-v0"], "unsupported observation space"),
-    (["train", "ppo", "--env", "jaxrl_test/MultiDiscreteAction-v0"], "unsupported action space"),
+    (["train", "ppo", "--env", "jaxrl_test/TextObs-v0"], "unsupported observation space"),
+    (["train", "dqn", "--env", "jaxrl_test/CopyMultiDiscrete-v0"], "DQN needs a Discrete action space, but this env's"
+     " actions have 3 components (MultiDiscrete/MultiBinary [3, 2, 4]); use `jaxrl train ppo` for them"),
+    (["train", "sac", "--env", "jaxrl_test/CopyMultiBinary-v0"], "SAC needs a Box (continuous) action space, but "
+     "this env's actions have 4 discrete components"),
+    (["train", "ppo", "--env", "jaxrl_test/GridMultiDiscreteAction-v0"], "unsupported action space"),
     (["train", "ppo", "--num-minibatches", "3"], "must be divisible by num_minibatches (3)"),
     (["train", "ppo", "--learning-rate", "-0.1"], "learning_rate must be a positive finite number"),
     (["train", "ppo", "--gamma", "1.5"], "gamma must be in (0, 1]"),

@@ -166,12 +166,33 @@ class MemoryCue(gym.Env):
         return np.array([0.0, float(self.t == self.delay)], np.float32), 0.0, False, False, {}
 
 
+class CopyTarget(gym.Env):
+    """One-step episodes: observe a random target in the action space (MultiDiscrete or
+    MultiBinary), reward the fraction of its components the action copies."""
+
+    def __init__(self, action_space: gym.Space):
+        self.action_space = action_space
+        self.observation_space = action_space  # flattened one-hot by jaxrl
+        self.target = None
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.action_space.seed(int(self.np_random.integers(2**31)))
+        self.target = self.action_space.sample()
+        return self.target.copy(), {}
+
+    def step(self, action):
+        reward = float(np.mean(np.asarray(action) == self.target))
+        return self.target.copy(), reward, True, False, {}
+
+
 class SpaceProbe(gym.Env):
     """An env with arbitrary spaces, for unsupported-space errors."""
 
     def __init__(self, observation_space=None, action_space=None):
-        self.observation_space = observation_space or gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
-        self.action_space = action_space or gym.spaces.Discrete(2)
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32) if observation_space is None \
+            else observation_space
+        self.action_space = gym.spaces.Discrete(2) if action_space is None else action_space
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
@@ -197,9 +218,12 @@ def register_toy_envs() -> None:
     for mode in ("raise", "exit", "sigkill", "hang"):
         register(f"jaxrl_test/Failing-{mode}-v0", entry_point=Failing, kwargs={"mode": mode})
     register("jaxrl_test/DictCounter-v0", entry_point=DictCounter)
+    register("jaxrl_test/CopyMultiDiscrete-v0", entry_point=CopyTarget,
+             kwargs={"action_space": gym.spaces.MultiDiscrete([3, 2, 4])})
+    register("jaxrl_test/CopyMultiBinary-v0", entry_point=CopyTarget, kwargs={"action_space": gym.spaces.MultiBinary(4)})
     register("jaxrl_test/TextObs-v0", entry_point=SpaceProbe,
              kwargs={"observation_space": gym.spaces.Dict({"a": gym.spaces.Text(4)})})
-    register("jaxrl_test/MultiDiscreteAction-v0", entry_point=SpaceProbe,
-             kwargs={"action_space": gym.spaces.MultiDiscrete([2, 3])})
+    register("jaxrl_test/GridMultiDiscreteAction-v0", entry_point=SpaceProbe,
+             kwargs={"action_space": gym.spaces.MultiDiscrete([[2, 3], [4, 5]])})
     register("jaxrl_test/UnboundedBox-v0", entry_point=SpaceProbe,
              kwargs={"action_space": gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)})

@@ -52,7 +52,12 @@ def flat_observations(obs: jax.Array, spec: EnvSpec, privileged: bool = False) -
 
 
 def require_discrete(spec: EnvSpec, algorithm: str) -> None:
-    """``ValueError`` naming the algorithm when the env's actions are a Box."""
+    """``ValueError`` naming the algorithm when the env's actions are not one Discrete choice (a Box,
+    or several components: its Q-network gives one value per action)."""
+    if spec.action_nvec:
+        raise ValueError(f"{algorithm} needs a Discrete action space, but this env's actions have "
+                         f"{len(spec.action_nvec)} components (MultiDiscrete/MultiBinary {list(spec.action_nvec)}); "
+                         "use `jaxrl train ppo` for them")
     if not spec.discrete:
         dimensions = f"{spec.action_dim} dimension{'s' if spec.action_dim != 1 else ''}"
         raise ValueError(f"{algorithm} needs a Discrete action space, but this env's actions are a Box of "

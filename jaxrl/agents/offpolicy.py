@@ -98,6 +98,9 @@ class ActorCriticState:
 
 
 def require_box(spec: EnvSpec, algorithm: str) -> None:
+    if spec.action_nvec:
+        raise ValueError(f"{algorithm} needs a Box (continuous) action space, but this env's actions have "
+                         f"{len(spec.action_nvec)} discrete components; use `jaxrl train ppo` for them")
     if spec.discrete:
         raise ValueError(
             f"{algorithm} needs a Box (continuous) action space, but this env's actions are Discrete "

@@ -29,7 +29,7 @@ from jaxrl.agents.base import flat_observations, no_carry, no_exploration, noise
 from jaxrl.agents.ppo_config import PPOConfig
 from jaxrl.config import hparams_from_config
 from jaxrl.core.bootstrap import next_observation_values
-from jaxrl.core.distributions import Categorical, DiagGaussian
+from jaxrl.core.distributions import ActionDistribution, DiagGaussian, discrete_distribution
 from jaxrl.core.flat_draws import flat_draw
 from jaxrl.core.gae import gae
 from jaxrl.core.losses import (
@@ -157,12 +157,12 @@ def new_state(config: PPOConfig, spec: EnvSpec, params: Params) -> PPOState:
 
 def policy_and_value(
     state: PPOState, params: Params, obs: jax.Array
-) -> tuple[Categorical | DiagGaussian, jax.Array]:
+) -> tuple[ActionDistribution, jax.Array]:
     """Action distribution and value ``[...]`` for raw observations ``[..., *obs_shape]``."""
     network = make_network(state.config, state.spec)
     policy_out, value = network.apply({"params": params}, network_observations(state, obs))
     if state.spec.discrete:
-        return Categorical(policy_out), value
+        return discrete_distribution(policy_out, state.spec.action_nvec), value
     log_std = network.apply({"params": params}, method=ActorCritic.log_std)
     return DiagGaussian(policy_out, log_std), value
 
@@ -196,7 +196,7 @@ act.__doc__ = """Actions for ``obs [B, *obs_shape]`` from ``noise`` (:func:`samp
 likely ones when ``noise`` is None.
 
 Returns ``(actions, {"log_prob": [B], "value": [B]}, carry)``; ``actions`` is ``[B]`` int32
-(discrete) or ``[B, action_dim]`` float32, unclipped (the env adapter clips). ``carry`` and
+(Discrete), ``[B, K]`` int32 (K components: MultiDiscrete, MultiBinary) or ``[B, action_dim]`` float32, unclipped (the env adapter clips). ``carry`` and
 ``episode_start`` are the contract's recurrent inputs, unused here and returned as given.
 """
 

@@ -31,7 +31,7 @@ from jaxrl.agents.ppo import (
     sample_noise,
 )
 from jaxrl.agents.ppo_config import RECURRENT_POLICIES
-from jaxrl.core.distributions import Categorical, DiagGaussian
+from jaxrl.core.distributions import ActionDistribution, DiagGaussian, discrete_distribution
 from jaxrl.core.normalization import normalize
 from jaxrl.nets.init import init_in_one_batch
 from jaxrl.nets.recurrent import RecurrentActorCritic
@@ -63,9 +63,9 @@ def init(key: jax.Array, spec: EnvSpec, config: PPOConfig) -> PPOState:
     return new_state(config, spec, dict(params))
 
 
-def _distribution(state: PPOState, params: Params, policy_out: jax.Array) -> Categorical | DiagGaussian:
+def _distribution(state: PPOState, params: Params, policy_out: jax.Array) -> ActionDistribution:
     if state.spec.discrete:
-        return Categorical(policy_out)
+        return discrete_distribution(policy_out, state.spec.action_nvec)
     log_std = make_network(state.config, state.spec).apply({"params": params}, method=RecurrentActorCritic.log_std)
     return DiagGaussian(policy_out, log_std)
 

@@ -64,6 +64,7 @@ def _host_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float,
 
     import jaxrl
     from jaxrl.envs.host import host_env_for
+    from jaxrl.envs.spec import uniform_actions_numpy
     from jaxrl.loops.acting import collect_rollout, initial_actor_input
     from jaxrl.loops.episodes import EpisodeTracker
 
@@ -72,10 +73,7 @@ def _host_rates(algorithm: str, config: Any, quick: bool) -> tuple[float, float,
         steps = 64 if quick else 256
         rng = np.random.default_rng(0)
         spec = env.spec
-        if spec.discrete:
-            actions = rng.integers(0, spec.action_dim, (steps, env.num_envs))
-        else:
-            actions = rng.uniform(-1, 1, (steps, env.num_envs, spec.action_dim)).astype(np.float32)
+        actions = np.stack([uniform_actions_numpy(spec, rng, env.num_envs) for _ in range(steps)])
         env.reset(seed=0)
 
         def env_only():

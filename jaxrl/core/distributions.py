@@ -1,4 +1,5 @@
-"""Action distributions as small pytrees: categorical and diagonal Gaussian.
+"""Action distributions as small pytrees: categorical, factored categorical (one per action
+component) and diagonal Gaussian.
 
 Each offers ``log_prob``, ``entropy``, ``sample`` and ``mode``. Batch dimensions
 lead; the Gaussian's last axis is the action dimension and is summed over.
@@ -11,6 +12,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -48,6 +50,44 @@ class Categorical(NamedTuple):
     def mode(self) -> jax.Array:
         """The most likely action ``[...]``."""
         return jnp.argmax(self.logits, axis=-1)
+
+
+class FactoredCategorical(NamedTuple):
+    """Independent categoricals, one per action component (a MultiDiscrete or MultiBinary space):
+    ``logits [..., sum(nvec)]``, component ``i`` reading the next ``nvec[i]`` of them; actions
+    ``[..., len(nvec)]``. Log-probabilities and entropies add over components."""
+
+    logits: jax.Array
+    nvec: tuple[int, ...]  # static: choices per component
+
+    def components(self) -> list[Categorical]:
+        bounds = np.cumsum((0, *self.nvec))
+        return [Categorical(self.logits[..., start:end]) for start, end in zip(bounds[:-1], bounds[1:])]
+
+    def log_prob(self, actions: jax.Array) -> jax.Array:
+        """``actions [..., K]`` integer -> ``[...]``."""
+        return sum(part.log_prob(actions[..., i]) for i, part in enumerate(self.components()))
+
+    def entropy(self) -> jax.Array:
+        return sum(part.entropy() for part in self.components())
+
+    def sample(self, key: jax.Array) -> jax.Array:
+        return self.sample_from_noise(jax.random.gumbel(key, self.logits.shape, self.logits.dtype))
+
+    def sample_from_noise(self, noise: jax.Array) -> jax.Array:
+        """Gumbel-max per component, ``noise [..., sum(nvec)]`` -> ``[..., K]`` (zero noise: the mode)."""
+        bounds = np.cumsum((0, *self.nvec))
+        return jnp.stack([part.sample_from_noise(noise[..., start:end]) for part, start, end
+                          in zip(self.components(), bounds[:-1], bounds[1:])], axis=-1)
+
+    def mode(self) -> jax.Array:
+        return jnp.stack([part.mode() for part in self.components()], axis=-1)
+
+
+def discrete_distribution(logits: jax.Array, nvec: tuple[int, ...]) -> Categorical | FactoredCategorical:
+    """The policy over a discrete action space: one categorical, or one per component where the
+    env's ``EnvSpec.action_nvec`` lists several."""
+    return FactoredCategorical(logits, nvec) if nvec else Categorical(logits)
 
 
 class DiagGaussian(NamedTuple):
@@ -111,3 +151,6 @@ class TanhGaussian(NamedTuple):
 
     def mode(self) -> jax.Array:
         return self.low + (jnp.tanh(self.mean) + 1.0) * 0.5 * (self.high - self.low)
+
+
+ActionDistribution = Categorical | FactoredCategorical | DiagGaussian

@@ -360,7 +360,9 @@ class DeviceEnvAsGym(gym.Env):
         # per instance: vector envs write into their first env's metadata
         self.metadata = {**self.metadata, PRIVILEGED_SIZE_KEY: spec.privileged_size}
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, spec.observation_shape, np.float32)
-        if spec.discrete:
+        if spec.action_nvec:
+            self.action_space = gym.spaces.MultiDiscrete(spec.action_nvec)
+        elif spec.discrete:
             self.action_space = gym.spaces.Discrete(spec.action_dim)
         else:
             self.action_space = gym.spaces.Box(np.asarray(spec.action_low, np.float32),

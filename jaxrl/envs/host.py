@@ -181,7 +181,7 @@ class HostVectorEnv:
         self._reset_pending = np.zeros(self.num_envs, bool)  # NEXT_STEP: these envs reset on the next step
         # Sub-envs of a SyncVectorEnv check actions with Discrete.contains, which is several
         # times faster on Python ints than on NumPy scalars.
-        self._actions_as_list = self.spec.discrete and isinstance(env, gym.vector.SyncVectorEnv)
+        self._actions_as_list = self.spec.action_shape == () and isinstance(env, gym.vector.SyncVectorEnv)
         if not self.spec.discrete:
             self._low = np.asarray(self.spec.action_low, np.float32)
             self._high = np.asarray(self.spec.action_high, np.float32)

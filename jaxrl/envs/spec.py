@@ -15,7 +15,7 @@ from jaxrl.types import EnvSpec
 SUPPORTED = (
     "observations: Box (any shape kept), or Discrete, MultiDiscrete, MultiBinary and Dict or Tuple of "
     "these and Boxes (flattened to one vector, discrete parts one-hot); "
-    "actions: Discrete or a 1-D Box with finite bounds"
+    "actions: Discrete, 1-D MultiDiscrete or MultiBinary (PPO), or a 1-D Box with finite bounds"
 )
 
 
@@ -33,13 +33,13 @@ def spec_from_spaces(observation_space: gym.Space, action_space: gym.Space) -> E
     observation_shape = observation_shape_of(observation_space)
     if isinstance(action_space, gym.spaces.Discrete):
         if int(action_space.start) != 0:
-            raise UnsupportedSpaceError(f"Discrete action spaces must start at 0, got {action_space}")
+            raise UnsupportedSpaceError(f"Discrete action spaces must start at 0, got {one_line(action_space)}")
         return EnvSpec(observation_shape, discrete=True, action_dim=int(action_space.n))
     if isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
         low, high = np.asarray(action_space.low, np.float64), np.asarray(action_space.high, np.float64)
         if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
             raise UnsupportedSpaceError(
-                f"Box action space {action_space} has infinite bounds; jaxrl clips actions to the "
+                f"Box action space {one_line(action_space)} has infinite bounds; jaxrl clips actions to the "
                 "bounds, so wrap the env with gymnasium.wrappers.ClipAction or RescaleAction first"
             )
         return EnvSpec(
@@ -49,7 +49,24 @@ def spec_from_spaces(observation_space: gym.Space, action_space: gym.Space) -> E
             action_low=tuple(float(x) for x in low),
             action_high=tuple(float(x) for x in high),
         )
-    raise UnsupportedSpaceError(f"unsupported action space {action_space}; supported {SUPPORTED}")
+    if isinstance(action_space, gym.spaces.MultiDiscrete | gym.spaces.MultiBinary) and len(action_space.shape) == 1:
+        nvec = action_nvec(action_space)
+        return EnvSpec(observation_shape, discrete=True, action_dim=sum(nvec), action_nvec=nvec)
+    raise UnsupportedSpaceError(f"unsupported action space {one_line(action_space)}; supported {SUPPORTED}")
+
+
+def one_line(space: gym.Space) -> str:
+    """A space as one line for an error (a multi-dimensional MultiDiscrete prints its array on several)."""
+    return " ".join(str(space).split())
+
+
+def action_nvec(action_space: gym.spaces.MultiDiscrete | gym.spaces.MultiBinary) -> tuple[int, ...]:
+    """Choices per component of a 1-D MultiDiscrete (starting at 0) or MultiBinary space."""
+    if isinstance(action_space, gym.spaces.MultiBinary):
+        return (2,) * int(action_space.shape[0])
+    if np.any(action_space.start != 0):
+        raise UnsupportedSpaceError(f"MultiDiscrete action spaces must start at 0, got {one_line(action_space)}")
+    return tuple(int(n) for n in action_space.nvec)
 
 
 def observation_shape_of(space: gym.Space) -> tuple[int, ...]:
@@ -71,7 +88,7 @@ def flat_size(space: gym.Space) -> int:
     if isinstance(space, gym.spaces.Dict | gym.spaces.Tuple):
         parts = space.spaces.values() if isinstance(space, gym.spaces.Dict) else space.spaces
         return sum(flat_size(part) for part in parts)
-    raise UnsupportedSpaceError(f"unsupported observation space {space}; supported {SUPPORTED}")
+    raise UnsupportedSpaceError(f"unsupported observation space {one_line(space)}; supported {SUPPORTED}")
 
 
 def observation_to_array(observation_space: gym.Space, obs: Any) -> np.ndarray:
@@ -99,7 +116,7 @@ def flat_parts(space: gym.Space, obs: Any) -> list[np.ndarray]:
         return [part for key, sub in space.spaces.items() for part in flat_parts(sub, obs[key])]
     if isinstance(space, gym.spaces.Tuple):
         return [part for sub, sub_obs in zip(space.spaces, obs) for part in flat_parts(sub, sub_obs)]
-    raise UnsupportedSpaceError(f"unsupported observation space {space}; supported {SUPPORTED}")
+    raise UnsupportedSpaceError(f"unsupported observation space {one_line(space)}; supported {SUPPORTED}")
 
 
 def one_hot(indices: np.ndarray, n: int) -> np.ndarray:
@@ -115,7 +132,9 @@ def stack_observations(observation_space: gym.Space, items: list[Any]) -> Any:
 
 
 def uniform_actions(spec: EnvSpec, key: jax.Array, num_envs: int) -> jax.Array:
-    """Uniformly random actions ``[num_envs]`` int32 (discrete) or ``[num_envs, A]`` in the Box bounds."""
+    """Uniformly random actions ``[num_envs, *spec.action_shape]``: int32 (discrete) or in the Box bounds."""
+    if spec.action_nvec:
+        return jax.random.randint(key, (num_envs, len(spec.action_nvec)), 0, jnp.asarray(spec.action_nvec))
     if spec.discrete:
         return jax.random.randint(key, (num_envs,), 0, spec.action_dim)
     low, high = jnp.asarray(spec.action_low, jnp.float32), jnp.asarray(spec.action_high, jnp.float32)
@@ -124,6 +143,8 @@ def uniform_actions(spec: EnvSpec, key: jax.Array, num_envs: int) -> jax.Array:
 
 def uniform_actions_numpy(spec: EnvSpec, rng: np.random.Generator, num_envs: int) -> np.ndarray:
     """:func:`uniform_actions` on the host, from a NumPy generator (whose state a checkpoint keeps)."""
+    if spec.action_nvec:
+        return rng.integers(0, spec.action_nvec, (num_envs, len(spec.action_nvec))).astype(np.int32)
     if spec.discrete:
         return rng.integers(0, spec.action_dim, num_envs).astype(np.int32)
     low, high = np.asarray(spec.action_low, np.float32), np.asarray(spec.action_high, np.float32)

@@ -184,8 +184,7 @@ def env_step_equations(env: DeviceEnv, env_states: Any, step_keys: jax.Array) ->
 def _count_step_equations(env: DeviceEnv, env_states: Any, step_keys: jax.Array) -> int:
     one_env = lambda leaf: jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype)  # noqa: E731
     spec = env.spec
-    action = jax.ShapeDtypeStruct(() if spec.discrete else (spec.action_dim,),
-                                  jnp.int32 if spec.discrete else jnp.float32)
+    action = jax.ShapeDtypeStruct(spec.action_shape, jnp.int32 if spec.discrete else jnp.float32)
     jaxpr = jax.make_jaxpr(env.step)(jax.tree.map(one_env, env_states), action, one_env(step_keys))
     return count_equations(jaxpr.jaxpr)
 

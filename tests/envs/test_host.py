@@ -3,7 +3,13 @@ import numpy as np
 import pytest
 
 from jaxrl.envs.host import EnvCreationError, HostVectorEnv, make_vector_env
-from jaxrl.envs.spec import UnsupportedSpaceError, observation_to_array, spec_from_spaces, stack_observations
+from jaxrl.envs.spec import (
+    UnsupportedSpaceError,
+    observation_to_array,
+    spec_from_spaces,
+    stack_observations,
+    uniform_actions_numpy,
+)
 
 
 def run_counter(vectorization, steps):
@@ -87,6 +93,20 @@ def test_a_dict_observation_keeps_its_true_final_observation():
     env.close()
 
 
+def test_multi_discrete_and_multi_binary_actions_are_one_categorical_per_component():
+    spaces = gym.spaces
+    box = spaces.Box(-1, 1, (2,))
+    multi = spec_from_spaces(box, spaces.MultiDiscrete([3, 2, 4]))
+    assert (multi.discrete, multi.action_dim, multi.action_nvec, multi.action_shape) == (True, 9, (3, 2, 4), (3,))
+    binary = spec_from_spaces(box, spaces.MultiBinary(5))
+    assert (binary.action_dim, binary.action_nvec, binary.action_shape) == (10, (2,) * 5, (5,))
+    assert spec_from_spaces(box, spaces.Discrete(4)).action_shape == ()
+    with pytest.raises(UnsupportedSpaceError, match="MultiDiscrete action spaces must start at 0"):
+        spec_from_spaces(box, spaces.MultiDiscrete([3, 2], start=[1, 0]))
+    actions = uniform_actions_numpy(multi, np.random.default_rng(0), 4000)
+    assert actions.shape == (4000, 3) and (actions >= 0).all() and (actions.max(axis=0) == [2, 1, 3]).all()
+
+
 def test_unknown_env_id_is_named():
     with pytest.raises(EnvCreationError, match="unknown environment id 'NoSuchEnv-v9'"):
         make_vector_env("NoSuchEnv-v9", 1)
@@ -94,7 +114,7 @@ def test_unknown_env_id_is_named():
 
 @pytest.mark.parametrize("env_id, message", [
     ("jaxrl_test/TextObs-v0", "unsupported observation space Text"),
-    ("jaxrl_test/MultiDiscreteAction-v0", "unsupported action space MultiDiscrete"),
+    ("jaxrl_test/GridMultiDiscreteAction-v0", "unsupported action space MultiDiscrete"),
     ("jaxrl_test/UnboundedBox-v0", "infinite bounds"),
 ])
 def test_unsupported_spaces_say_what_is_supported(env_id, message):
