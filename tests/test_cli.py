@@ -232,6 +232,21 @@ def test_off_policy_train_eval_and_plot_through_the_cli(tmp_path, capsys):
     assert (run_dir / "learning_curve.png").is_file()
 
 
+def test_a_warning_is_one_plain_line_while_a_command_runs():
+    import warnings
+
+    from jaxrl.cli import one_line_warning, one_line_warnings
+
+    coloured = UserWarning("\x1b[33mWARN: The environment Taxi-v3 is out of date.\n Upgrade to `v4`.\x1b[0m")
+    assert one_line_warning(coloured, DeprecationWarning, "/site/gymnasium/registration.py", 513) == \
+        "jaxrl: warning: WARN: The environment Taxi-v3 is out of date. Upgrade to `v4`. " \
+        "(DeprecationWarning, registration.py:513)\n"
+    before = warnings.formatwarning
+    with one_line_warnings():
+        assert warnings.formatwarning is one_line_warning
+    assert warnings.formatwarning is before
+
+
 def test_off_policy_agent_on_discrete_actions_is_one_line(capsys, tmp_path):
     assert main(["train", "sac", "--env", "CartPole-v1", "--run-dir", str(tmp_path / "r"), "--no-progress"]) != 0
     err = capsys.readouterr().err.strip()

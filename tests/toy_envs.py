@@ -202,6 +202,11 @@ class SpaceProbe(gym.Env):
         return self.observation_space.sample(), 0.0, False, False, {}
 
 
+def moved_env(**kwargs):
+    """An entry point that fails as gymnasium's mujoco-py ids (``Hopper-v2``) do."""
+    raise ImportError("these environments have moved to another project (https://example.org)")
+
+
 def register_toy_envs() -> None:
     if "jaxrl_test/ConstantReward-v0" in gym.registry:
         return
@@ -218,6 +223,7 @@ def register_toy_envs() -> None:
     for mode in ("raise", "exit", "sigkill", "hang"):
         register(f"jaxrl_test/Failing-{mode}-v0", entry_point=Failing, kwargs={"mode": mode})
     register("jaxrl_test/DictCounter-v0", entry_point=DictCounter)
+    register("jaxrl_test/Moved-v0", entry_point=moved_env)
     register("jaxrl_test/CopyMultiDiscrete-v0", entry_point=CopyTarget,
              kwargs={"action_space": gym.spaces.MultiDiscrete([3, 2, 4])})
     register("jaxrl_test/CopyMultiBinary-v0", entry_point=CopyTarget, kwargs={"action_space": gym.spaces.MultiBinary(4)})

@@ -8,11 +8,15 @@ dataclasses: no extra dependency, and its usage errors are one line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
+import re
 import sys
 import typing
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -265,6 +269,26 @@ def check_word_order(argv: list[str]) -> None:
                                    f"{argv[1]} ...")
 
 
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                     line: str | None = None) -> str:
+    """A warning as one plain line (gymnasium's come coloured, each followed by its source line)."""
+    text = " ".join(ANSI_COLOUR.sub("", str(message)).split())
+    return f"jaxrl: warning: {text} ({category.__name__}, {Path(filename).name}:{lineno})\n"
+
+
+@contextlib.contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Every warning shown while the command runs is :func:`one_line_warning`'s line."""
+    previous, warnings.formatwarning = warnings.formatwarning, one_line_warning
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
@@ -276,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     use_compilation_cache()
     handlers = {"train": _train, "eval": _eval, "plot": _plot, "envs": list_envs}
     try:
-        handlers[args.command](args)
+        with one_line_warnings():
+            handlers[args.command](args)
     except KeyboardInterrupt as interrupt:
         # TrainingInterrupted says what was saved and how to continue; a bare one saved nothing.
         print(f"jaxrl: {str(interrupt) or 'interrupted; nothing saved'}", file=sys.stderr)

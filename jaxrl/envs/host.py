@@ -150,6 +150,8 @@ def make_vector_env(
         raise EnvCreationError(f"could not create {env_id!r} with vectorization={vectorization!r}: {err}") from None
     except ModuleNotFoundError as err:
         raise EnvCreationError(f"environment {env_id!r} needs a missing package: {err}") from None
+    except ImportError as err:  # e.g. gymnasium's mujoco-py ids (Hopper-v2), which say where they moved
+        raise EnvCreationError(f"environment {env_id!r} cannot be created here: {err}") from None
 
 
 class HostVectorEnv:

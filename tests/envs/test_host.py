@@ -112,6 +112,12 @@ def test_unknown_env_id_is_named():
         make_vector_env("NoSuchEnv-v9", 1)
 
 
+def test_an_env_that_fails_to_import_is_named_with_its_reason():
+    with pytest.raises(EnvCreationError, match=r"environment 'jaxrl_test/Moved-v0' cannot be created here: these "
+                                               r"environments have moved to another project \(https://example.org\)"):
+        make_vector_env("jaxrl_test/Moved-v0", 2)
+
+
 @pytest.mark.parametrize("env_id, message", [
     ("jaxrl_test/TextObs-v0", "unsupported observation space Text"),
     ("jaxrl_test/GridMultiDiscreteAction-v0", "unsupported action space MultiDiscrete"),
