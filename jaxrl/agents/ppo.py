@@ -196,7 +196,8 @@ act.__doc__ = """Actions for ``obs [B, *obs_shape]`` from ``noise`` (:func:`samp
 likely ones when ``noise`` is None.
 
 Returns ``(actions, {"log_prob": [B], "value": [B]}, carry)``; ``actions`` is ``[B]`` int32
-(Discrete), ``[B, K]`` int32 (K components: MultiDiscrete, MultiBinary) or ``[B, action_dim]`` float32, unclipped (the env adapter clips). ``carry`` and
+(Discrete), ``[B, K]`` int32 (K components: MultiDiscrete, MultiBinary) or ``[B, action_dim]``
+float32, unclipped (the env adapter clips). ``carry`` and
 ``episode_start`` are the contract's recurrent inputs, unused here and returned as given.
 """
 

@@ -60,9 +60,13 @@ class FactoredCategorical(NamedTuple):
     logits: jax.Array
     nvec: tuple[int, ...]  # static: choices per component
 
+    def slices(self) -> list[slice]:
+        """Where each component's logits (and Gumbel noise) sit on the last axis."""
+        bounds = np.cumsum((0, *self.nvec)).tolist()
+        return [slice(start, end) for start, end in zip(bounds[:-1], bounds[1:])]
+
     def components(self) -> list[Categorical]:
-        bounds = np.cumsum((0, *self.nvec))
-        return [Categorical(self.logits[..., start:end]) for start, end in zip(bounds[:-1], bounds[1:])]
+        return [Categorical(self.logits[..., part]) for part in self.slices()]
 
     def log_prob(self, actions: jax.Array) -> jax.Array:
         """``actions [..., K]`` integer -> ``[...]``."""
@@ -76,9 +80,8 @@ class FactoredCategorical(NamedTuple):
 
     def sample_from_noise(self, noise: jax.Array) -> jax.Array:
         """Gumbel-max per component, ``noise [..., sum(nvec)]`` -> ``[..., K]`` (zero noise: the mode)."""
-        bounds = np.cumsum((0, *self.nvec))
-        return jnp.stack([part.sample_from_noise(noise[..., start:end]) for part, start, end
-                          in zip(self.components(), bounds[:-1], bounds[1:])], axis=-1)
+        return jnp.stack([component.sample_from_noise(noise[..., part])
+                          for component, part in zip(self.components(), self.slices())], axis=-1)
 
     def mode(self) -> jax.Array:
         return jnp.stack([part.mode() for part in self.components()], axis=-1)
