@@ -64,11 +64,13 @@ class Policy:
             single = space.contains(obs)
             obs = observation_to_array(space, stack_observations(space, [obs]) if single else obs)
             return jnp.asarray(obs), single
-        if isinstance(obs, dict | tuple):
-            raise ValueError("this policy takes observations as arrays [B, *obs_shape]; for a dict or tuple "
-                             "observation give it the env's observation_space (run.policy_for(space))")
+        shape = self.state.spec.observation_shape
+        if isinstance(obs, dict | tuple) or (shape and np.shape(obs)[-len(shape):] != shape):
+            raise ValueError(f"this policy takes observations as the networks see them, [B, *{shape}] or {shape}; "
+                             f"for the env's raw ones (got {type(obs).__name__} of shape {np.shape(obs)}) give it "
+                             "the env's observation_space: run.policy_for(space)")
         obs = jnp.asarray(obs, jnp.float32)
-        single = obs.ndim == len(self.state.spec.observation_shape)
+        single = obs.ndim == len(shape)
         return (obs[None] if single else obs), single
 
 

@@ -186,5 +186,7 @@ def test_a_policy_given_the_observation_space_takes_raw_observations_one_or_a_ba
     np.testing.assert_array_equal(raw_policy(raw), expected)
     assert len(np.unique(expected[:, 0])) == 3
     np.testing.assert_allclose(raw_policy({"count": np.array([7.0], np.float32), "phase": 2}), expected[1], rtol=1e-5)
-    with pytest.raises(ValueError, match="give it the env's observation_space"):
-        Policy(agent, state)(raw)
+    for wrong in (raw, np.zeros((3, 3), np.float32), 2):
+        with pytest.raises(ValueError, match=r"as the networks see them, \[B, \*\(4,\)\] or \(4,\); .* give it "
+                                             r"the env's observation_space: run.policy_for\(space\)"):
+            Policy(agent, state)(wrong)
