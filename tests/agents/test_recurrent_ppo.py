@@ -12,6 +12,7 @@ from jaxrl.agents.ppo import PPOConfig, _loss
 from jaxrl.types import EnvSpec, Rollout
 
 SPEC = EnvSpec(observation_shape=(3,), discrete=True, action_dim=2)
+MULTI_DISCRETE = EnvSpec(observation_shape=(3,), discrete=True, action_dim=5, action_nvec=(3, 2))
 T, B = 16, 4
 
 
@@ -56,9 +57,11 @@ def chunk_loss(state, batch, seq_len):
     return _loss(chunk_state, chunk_state.params, samples, recurrent_ppo._evaluate_chunks)
 
 
-def test_loss_on_stored_carry_chunks_equals_the_full_sequence_loss():
-    state = recurrent_ppo.init(jax.random.PRNGKey(0), SPEC, config())
+@pytest.mark.parametrize("spec", [SPEC, MULTI_DISCRETE], ids=["discrete", "multi-discrete"])
+def test_loss_on_stored_carry_chunks_equals_the_full_sequence_loss(spec):
+    state = recurrent_ppo.init(jax.random.PRNGKey(0), spec, config())
     batch = acted_rollout(state, jax.random.PRNGKey(1))
+    assert batch.actions.shape == (T, B, *spec.action_shape)  # one action per component
     full, full_metrics = chunk_loss(state, batch, T)
     for seq_len in (1, 4):  # one step per chunk, and several chunks per rollout
         chunked, metrics = chunk_loss(state, batch, seq_len)
