@@ -163,8 +163,10 @@ def test_invalid_off_policy_config_names_the_field(overrides, message):
 
 
 def off_policy_q(algorithm, env_id):
+    # 4 envs x 4 gradient steps per vector step: the same ~2,800 updates in a quarter of the host steps
     config = jaxrl.config_for(algorithm, env_id, total_timesteps=3000, learning_starts=200, gamma=0.9, tau=0.05,
-                              q_lr=3e-3, batch_size=64, hidden_sizes=(32, 32), progress=False, log_every=1000)
+                              q_lr=3e-3, batch_size=64, hidden_sizes=(32, 32), progress=False, log_every=1000,
+                              num_envs=4, updates_per_step=4)
     state = jaxrl.train(algorithm, config).state
     return float(td3._networks(config, state.spec)[1].apply(
         {"params": state.critic_params}, jnp.zeros((1, 1)), jnp.zeros((1, 1))).min())
