@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 import subprocess
 import sys
@@ -41,6 +42,27 @@ def test_shape_mismatch_names_the_leaf(tmp_path):
     _, state_dict = read_checkpoint(path)
     with pytest.raises(CheckpointError, match=r"\['w'\] has shape \(2,\), this config expects \(3,\)"):
         restore_state({"w": jnp.ones(3)}, state_dict, path)
+
+
+@pytest.mark.parametrize("norm_reward", [False, True])
+def test_a_ppo_checkpoint_from_before_reward_normalisation_still_loads(tmp_path, norm_reward):
+    import jax
+
+    from jaxrl.agents import ppo
+    from jaxrl.types import EnvSpec
+
+    spec = EnvSpec(observation_shape=(3,), discrete=True, action_dim=2)
+    config = ppo.PPOConfig(hidden_sizes=(8,), num_envs=4)
+    trained = ppo.init(jax.random.PRNGKey(1), spec, config)
+    older = {"state": {k: v for k, v in serialization.to_state_dict(trained).items() if k != "reward_norm"}}
+    path = save_checkpoint(tmp_path, older, {"env_steps": 1})
+    template = {"state": ppo.init(jax.random.PRNGKey(2), spec, dataclasses.replace(config, norm_reward=norm_reward))}
+    restored = restore_state(template, read_checkpoint(path)[1], path)["state"]
+    np.testing.assert_array_equal(restored.params["policy_head"]["kernel"], trained.params["policy_head"]["kernel"])
+    if norm_reward:  # a run resumed with it turned on starts its statistics afresh
+        assert restored.reward_norm.returns.shape == (4,) and float(restored.reward_norm.return_stats.count) < 1e-3
+    else:
+        assert restored.reward_norm is None
 
 
 def test_a_checkpoint_from_before_the_off_policy_observation_statistics_still_loads(tmp_path):

@@ -40,7 +40,15 @@ from jaxrl.core.losses import (
     value_loss,
 )
 from jaxrl.core.minibatches import shuffled_minibatches
-from jaxrl.core.normalization import RunningStats, init_running_stats, normalize, update_running_stats
+from jaxrl.core.normalization import (
+    RewardNorm,
+    RunningStats,
+    init_reward_norm,
+    init_running_stats,
+    normalize,
+    normalize_rewards,
+    update_running_stats,
+)
 from jaxrl.nets.conv import check_image_observations
 from jaxrl.nets.init import init_in_one_batch
 from jaxrl.nets.mlp import ActorCritic
@@ -60,6 +68,7 @@ class PPOState:
     params: Params  # flax params of the ActorCritic
     opt_state: dict[str, optax.OptState]  # one Adam state per optimizer group ("all" or "actor"/"critic")
     obs_stats: RunningStats  # observation normalisation statistics (unused if not norm_obs)
+    reward_norm: RewardNorm | None  # reward normalisation's return statistics (None if not norm_reward)
     hparams: dict[str, jax.Array]  # numeric hyper-parameters as float32 scalars (vmappable)
     update_step: jax.Array  # int32 scalar: updates done so far
     config: PPOConfig = struct.field(pytree_node=False)
@@ -148,6 +157,7 @@ def new_state(config: PPOConfig, spec: EnvSpec, params: Params) -> PPOState:
         params=params,
         opt_state=opt_state,
         obs_stats=init_running_stats(spec.observation_shape),
+        reward_norm=init_reward_norm(config.num_envs) if config.norm_reward else None,
         hparams=_hparams(config),
         update_step=jnp.zeros((), jnp.int32),
         config=config,
@@ -205,6 +215,16 @@ float32, unclipped (the env adapter clips). ``carry`` and
 def learner_rewards(state: PPOState, rewards: jax.Array) -> jax.Array:
     """``reward_scale * max(r, reward_min)``: the rewards the learner optimises."""
     return state.hparams["reward_scale"] * jnp.maximum(rewards, state.hparams["reward_min"])
+
+
+def with_normalized_rewards(state: PPOState, rollout: Rollout) -> tuple[Rollout, RewardNorm | None]:
+    """``norm_reward``: the rollout's rewards ``[T, B=num_envs]`` over the running scale of each env's
+    discounted return, and the statistics after it; otherwise both as they are."""
+    if not state.config.norm_reward:
+        return rollout, state.reward_norm
+    rewards, reward_norm = normalize_rewards(state.reward_norm, rollout.rewards, rollout.terminated | rollout.truncated,
+                                             rollout.mask, state.hparams["gamma"])
+    return rollout.replace(rewards=rewards), reward_norm
 
 
 def _clip_by_global_norm(grads: Params, max_norm: jax.Array) -> tuple[Params, jax.Array]:
@@ -343,6 +363,7 @@ def _evaluate_transitions(state: PPOState, params: Params, mb: Samples) -> tuple
 
 
 def _update(state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState, dict[str, jax.Array]]:
+    rollout, reward_norm = with_normalized_rewards(state, rollout)
     next_values = next_observation_values(lambda obs: state_value(state, obs), rollout.obs, rollout.next_obs,
                                           rollout.extras["value"], rollout.terminated)
     advantages, returns = advantages_and_returns(state, rollout, next_values)
@@ -356,19 +377,19 @@ def _update(state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState
         "returns": returns.reshape(-1),
         "mask": rollout.mask.reshape(-1).astype(jnp.float32),
     }
-    return optimize(state, samples, key, _evaluate_transitions)
+    return optimize(state.replace(reward_norm=reward_norm), samples, key, _evaluate_transitions)
 
 
 update = jax.jit(_update)
 update.__doc__ = """One PPO update on a time-major rollout ``[T, B]`` whose ``extras`` hold ``act``'s
 ``log_prob`` and ``value`` of every step.
 
-Takes next-state values of ``rollout.next_obs`` from the recorded ``value`` of the next step where
-the env continued, and from the critic elsewhere (:func:`~jaxrl.core.bootstrap.next_observation_values`),
-then GAE with the current parameters, then runs ``update_epochs`` epochs of ``num_minibatches`` shuffled
-minibatches inside ``lax.scan`` (stopping early past ``target_kl``). Returns the
-new state and scalar metrics: policy_loss, value_loss, entropy, approx_kl,
-clip_fraction, grad_norm, explained_variance, epochs_run, learning_rate, param_norm.
+Normalises the rewards (``norm_reward``), takes next-state values of ``rollout.next_obs`` from the
+recorded ``value`` of the next step where the env continued and from the critic elsewhere
+(:func:`~jaxrl.core.bootstrap.next_observation_values`), then GAE with the current parameters, then
+``update_epochs`` epochs of ``num_minibatches`` shuffled minibatches inside ``lax.scan`` (stopping
+early past ``target_kl``). Returns the new state and scalar metrics: policy_loss, value_loss, entropy,
+approx_kl, clip_fraction, grad_norm, explained_variance, epochs_run, learning_rate, param_norm.
 """
 
 

@@ -59,6 +59,9 @@ class PPOConfig(OnPolicyConfig):
     reward_scale: float = hparam(1.0)  # rewards seen by the learner: reward_scale * max(r, reward_min)
     reward_min: float | None = hparam(None)  # reward floor applied before scaling (None: no floor)
     norm_obs: bool = False  # running mean/std observation normalisation
+    # divide rewards by the running std of each env's discounted return, clipped to +-10 (SB3's VecNormalize
+    # norm_reward, gymnasium's NormalizeReward); update then expects rollouts of num_envs envs
+    norm_reward: bool = False
     # --- network ---
     policy: str = "mlp"  # "mlp" (feed-forward), "lstm" or "gru" (recurrent, see jaxrl.agents.recurrent_ppo)
     hidden_sizes: tuple[int, ...] = (64, 64)  # MLP hidden layer sizes (lstm/gru: the dense layers after the cell)
@@ -104,6 +107,8 @@ class PPOConfig(OnPolicyConfig):
                     "critic_learning_rate needs separate actor and critic networks; "
                     "set shared_trunk=False or drop critic_learning_rate"
                 )
+        if self.norm_reward and self.reward_min is not None:
+            raise ValueError("reward_min floors raw rewards and norm_reward rescales them; use one of the two")
         if self.target_kl is not None and not self.target_kl > 0:
             raise ValueError(f"target_kl must be > 0, got {self.target_kl}")
         check_hidden_sizes(self.hidden_sizes)

@@ -29,6 +29,7 @@ from jaxrl.agents.ppo import (
     new_state,
     optimize,
     sample_noise,
+    with_normalized_rewards,
 )
 from jaxrl.agents.ppo_config import RECURRENT_POLICIES
 from jaxrl.core.distributions import ActionDistribution, DiagGaussian, discrete_distribution
@@ -135,6 +136,7 @@ def _evaluate_chunks(state: PPOState, params: Params, mb: Samples) -> tuple[Any,
 
 
 def _update(state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState, dict[str, jax.Array]]:
+    rollout, reward_norm = with_normalized_rewards(state, rollout)
     seq_len, extras = state.config.seq_len, rollout.extras
     advantages, returns = advantages_and_returns(state, rollout, _next_values(state, rollout))
     chunk_starts = jax.tree.map(lambda c: c[::seq_len].reshape((-1, *c.shape[2:])), extras["carry"])
@@ -149,7 +151,7 @@ def _update(state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState
         "episode_starts": _to_chunks(extras["episode_start"], seq_len),
         "carry": chunk_starts,
     }
-    return optimize(state, samples, key, _evaluate_chunks)
+    return optimize(state.replace(reward_norm=reward_norm), samples, key, _evaluate_chunks)
 
 
 update = jax.jit(_update)

@@ -159,6 +159,25 @@ def test_update_vmaps_over_learning_rates():
     assert float(step_large) > 10 * float(step_small)
 
 
+def test_norm_reward_updates_as_on_rewards_normalised_beforehand_and_carries_the_returns():
+    from jaxrl.core.normalization import init_reward_norm, normalize_rewards
+
+    plain = ppo.init(jax.random.PRNGKey(0), CONTINUOUS, config())
+    normalising = ppo.init(jax.random.PRNGKey(0), CONTINUOUS, config(norm_reward=True))
+    assert plain.reward_norm is None
+    rollout = make_rollout(plain, jax.random.PRNGKey(1))
+    rollout = rollout.replace(rewards=rollout.rewards * 50.0 - 20.0)  # far from unit scale
+    rewards, expected_norm = normalize_rewards(init_reward_norm(4), rollout.rewards,
+                                               rollout.terminated | rollout.truncated, rollout.mask, jnp.float32(0.98))
+    new_state, _ = ppo.update(normalising, rollout, jax.random.PRNGKey(2))
+    reference, _ = ppo.update(plain, rollout.replace(rewards=rewards), jax.random.PRNGKey(2))
+    for got, want in zip(jax.tree.leaves(new_state.params), jax.tree.leaves(reference.params), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    for got, want in zip(jax.tree.leaves(new_state.reward_norm), jax.tree.leaves(expected_norm), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert float(jnp.abs(rewards).max()) < 10  # the learner saw rewards of unit scale
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"num_minibatches": 3}, r"num_envs \* num_steps \(4 \* 8 = 32\) must be divisible by num_minibatches \(3\)"),
     ({"learning_rate": -1e-3}, "learning_rate must be a positive finite number"),
@@ -167,6 +186,7 @@ def test_update_vmaps_over_learning_rates():
     ({"gae_lambda": -0.1}, r"gae_lambda must be in \[0, 1\]"),
     ({"num_envs": 0}, r"num_envs must be in \[1, 2\*\*31\)"),
     ({"clip_coef": 0.0}, "clip_coef must be > 0"),
+    ({"norm_reward": True, "reward_min": -1.0}, "reward_min floors raw rewards and norm_reward rescales them"),
     ({"critic_learning_rate": 1e-3, "shared_trunk": True}, "critic_learning_rate needs separate"),
     ({"vectorization": "threads"}, "vectorization must be one of"),
     ({"activation": "gelu"}, "activation must be one of"),
