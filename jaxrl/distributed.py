@@ -56,6 +56,16 @@ def shard_env_axis(tree: Any, mesh: Mesh | None, env_axis: int = 0) -> Any:
     return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding), tree)
 
 
+def keep_replicated(tree: Any, mesh: Mesh | None) -> Any:
+    """Inside ``jit``: constrain every leaf to a full copy on each device (identity without a mesh),
+    so that a learner state whose update read env-split data (PPO's per-env returns under
+    ``norm_reward``) leaves the program placed as it came in."""
+    if mesh is None:
+        return tree
+    sharding = NamedSharding(mesh, PartitionSpec())
+    return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding), tree)
+
+
 def put_env_axis(tree: Any, mesh: Mesh | None, env_axis: int = 0) -> Any:
     """Outside ``jit``: place host arrays with ``env_axis`` split over the mesh's devices."""
     if mesh is None:

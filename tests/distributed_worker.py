@@ -39,7 +39,8 @@ def main() -> None:
     elif args.loop == "device-pieces":  # the CLI's device run: one update per piece, each fed the last's carry
         from jaxrl.loops.device_run import run_device
 
-        config = dataclasses.replace(CONFIG, checkpoint_every=1)
+        # norm_reward's per-env returns: a piece must hand its next one the learner state replicated
+        config = dataclasses.replace(CONFIG, checkpoint_every=1, norm_reward=True)
         states = run_device("ppo", config, run_dir=args.out + ".run", mesh=mesh).states
         state = jax.tree.map(lambda leaf: leaf[0], states)  # the one seed's
     else:
