@@ -82,6 +82,13 @@ TASKS = {
     "sac-gymnax-pendulum-preset": ("sac", "gymnax/Pendulum-v1", 9_000, -200.0, {}),
     "td3-gymnax-pendulum-preset": ("td3", "gymnax/Pendulum-v1", 9_000, -200.0, {}),
     "ddpg-gymnax-pendulum-preset": ("ddpg", "gymnax/Pendulum-v1", 9_000, -200.0, {}),
+    # PPO's --norm-reward (rewards over the running std of the discounted return) against the preset's raw
+    # rewards, at the preset's gamma 0.9 and at 0.99 (returns ~10x larger): bar -400 for how fast each learns
+    "ppo-pendulum-preset": ("ppo", "phys2d/Pendulum-v0", 200_000, -400.0, {}),
+    "ppo-pendulum-norm-reward": ("ppo", "phys2d/Pendulum-v0", 200_000, -400.0, {"norm_reward": True}),
+    "ppo-pendulum-gamma99": ("ppo", "phys2d/Pendulum-v0", 200_000, -400.0, {"gamma": 0.99}),
+    "ppo-pendulum-gamma99-norm-reward": ("ppo", "phys2d/Pendulum-v0", 200_000, -400.0,
+                                         {"gamma": 0.99, "norm_reward": True}),
     # The MinAtar paper's DQN (the preset: 1 env, 100k replay, centered RMSProp, 5M steps). A shorter run keeps
     # its 100k-step epsilon decay with --set total_timesteps=N exploration_fraction=100000/N.
     "dqn-minatar-breakout": ("dqn", "gymnax/Breakout-MinAtar", 5_000_000, 10.0, {}),
