@@ -59,9 +59,8 @@ class PPOConfig(OnPolicyConfig):
     reward_scale: float = hparam(1.0)  # rewards seen by the learner: reward_scale * max(r, reward_min)
     reward_min: float | None = hparam(None)  # reward floor applied before scaling (None: no floor)
     norm_obs: bool = False  # running mean/std observation normalisation
-    # divide rewards by the running std of each env's discounted return, clipped to +-10 (SB3's VecNormalize
-    # norm_reward, gymnasium's NormalizeReward); update then expects rollouts of num_envs envs
-    norm_reward: bool = False
+    norm_reward: bool = False  # divide rewards by the running std of each env's discounted return, clipped
+    # to +-10 (SB3's VecNormalize norm_reward, gymnasium's NormalizeReward); update then takes num_envs envs
     # --- network ---
     policy: str = "mlp"  # "mlp" (feed-forward), "lstm" or "gru" (recurrent, see jaxrl.agents.recurrent_ppo)
     hidden_sizes: tuple[int, ...] = (64, 64)  # MLP hidden layer sizes (lstm/gru: the dense layers after the cell)
