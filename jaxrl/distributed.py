@@ -50,17 +50,9 @@ def _env_axis_sharding(mesh: Mesh, env_axis: int) -> NamedSharding:
 def shard_env_axis(tree: Any, mesh: Mesh | None, env_axis: int = 0) -> Any:
     """Inside ``jit``: constrain every leaf's ``env_axis`` to be split over the mesh
     (identity without a mesh)."""
-    return tree if mesh is None else _constrained(tree, _env_axis_sharding(mesh, env_axis))
-
-
-def keep_replicated(tree: Any, mesh: Mesh | None) -> Any:
-    """Inside ``jit``: constrain every leaf to a full copy on each device (identity without a mesh),
-    so that a learner state whose update read env-split data (PPO's per-env returns under
-    ``norm_reward``) leaves the program placed as it came in."""
-    return tree if mesh is None else _constrained(tree, NamedSharding(mesh, PartitionSpec()))
-
-
-def _constrained(tree: Any, sharding: NamedSharding) -> Any:
+    if mesh is None:
+        return tree
+    sharding = _env_axis_sharding(mesh, env_axis)
     return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding), tree)
 
 

@@ -16,13 +16,14 @@ CONFIG = PPOConfig(env="phys2d/CartPole-v1", total_timesteps=3 * 8 * 32, num_env
 
 
 def flat_params(state) -> dict[str, np.ndarray]:
-    leaves = jax.tree_util.tree_flatten_with_path(state.params)[0]
+    params = state.params if hasattr(state, "params") else {"actor": state.actor_params, "critic": state.critic_params}
+    leaves = jax.tree_util.tree_flatten_with_path(params)[0]
     return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--loop", choices=("device", "device-pieces", "host"), default="device")
+    parser.add_argument("--loop", choices=("device", "device-pieces", "device-pieces-sac", "host"), default="device")
     parser.add_argument("--devices", type=int, default=None)
     parser.add_argument("--coordinator", default=None)
     parser.add_argument("--num-processes", type=int, default=None)
@@ -43,6 +44,15 @@ def main() -> None:
         config = dataclasses.replace(CONFIG, checkpoint_every=1, norm_reward=True)
         states = run_device("ppo", config, run_dir=args.out + ".run", mesh=mesh).states
         state = jax.tree.map(lambda leaf: leaf[0], states)  # the one seed's
+    elif args.loop == "device-pieces-sac":  # off-policy pieces: the replay's n-step windows read env-split data
+        from jaxrl.agents.sac import SACConfig
+        from jaxrl.loops.device_run import run_device
+
+        config = SACConfig(env="phys2d/Pendulum-v0", total_timesteps=8 * 48, num_envs=8, learning_starts=128,
+                           log_every=64, checkpoint_every=1, hidden_sizes=(16, 16), batch_size=32, n_step=3,
+                           progress=False)
+        states = run_device("sac", config, run_dir=args.out + ".run", mesh=mesh).states
+        state = jax.tree.map(lambda leaf: leaf[0], states)
     else:
         from jaxrl.api import train
 

@@ -37,7 +37,7 @@ def _assert_same_params(a: Path, b: Path) -> None:
         np.testing.assert_allclose(left[name], right[name], rtol=1e-4, atol=1e-5, err_msg=name)
 
 
-@pytest.mark.parametrize("loop", ["device", "device-pieces", "host"])
+@pytest.mark.parametrize("loop", ["device", "device-pieces", "device-pieces-sac", "host"])
 def test_four_devices_match_one_device(tmp_path, loop):
     one, four = _run(tmp_path / "one.npz", 4, "--loop", loop), _run(tmp_path / "four.npz", 4, "--loop", loop,
                                                                      "--devices", "4")

@@ -31,7 +31,7 @@ from jaxrl.agents.registry import OFF_POLICY, get_algorithm
 from jaxrl.config import unset_structural_fields
 from jaxrl.core.platform import count_equations, matmul_precision, scan_unroll
 from jaxrl.core.replay import replay_add, replay_init
-from jaxrl.distributed import check_divisible, keep_replicated, shard_env_axis
+from jaxrl.distributed import check_divisible, shard_env_axis
 from jaxrl.envs.device import DeviceEnv, make_device_env, step_envs, step_keys
 from jaxrl.envs.spec import uniform_actions
 from jaxrl.loops.acting import example_transition, explore_and_act
@@ -76,14 +76,10 @@ class DeviceProgram(NamedTuple):
     num_iterations: int  # updates (on-policy) or metrics records (off-policy)
     unit: str  # "update" or "record": what one iteration is
     steps_per_iteration: int  # env steps (per seed) one iteration takes
-    # the carry as a piece leaves it: the learner state kept on every device of a mesh (a constraint
-    # inside the scan does not hold for its output, and PPO's norm_reward returns read env-split data)
-    placed: Callable[[Any], Any] = lambda carry: carry
 
     def run(self, carry: Any, indices: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
         """Iterations ``indices [n]`` in one ``lax.scan``: the carry after them and their metrics ``[n]``."""
-        carry, metrics = jax.lax.scan(self.step, carry, indices)
-        return self.placed(carry), metrics
+        return jax.lax.scan(self.step, carry, indices)
 
     def run_padded(self, carry: Any, indices: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
         """:meth:`run`, where indices ``>= num_iterations`` leave the carry as it is (NaN metrics): a
@@ -97,8 +93,7 @@ class DeviceProgram(NamedTuple):
         def step_or_skip(carry, index):
             return jax.lax.cond(index < self.num_iterations, step, lambda carry, _: (carry, skipped), carry, index)
 
-        carry, metrics = jax.lax.scan(step_or_skip, carry, indices)
-        return self.placed(carry), metrics
+        return jax.lax.scan(step_or_skip, carry, indices)
 
 
 def program_to_train(program: DeviceProgram) -> Train:
@@ -249,8 +244,7 @@ def make_on_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mesh
         state = with_hparams(agent.init(init_key, env.spec, config), hparams)
         return OnPolicyCarry(state, init_actor(agent, state, env, reset_key, num_envs, mesh), key)
 
-    return DeviceProgram(init, update_step, config.num_updates, "update", config.batch_size,
-                         lambda carry: carry._replace(state=keep_replicated(carry.state, mesh)))
+    return DeviceProgram(init, update_step, config.num_updates, "update", config.batch_size)
 
 
 def make_off_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mesh | None = None) -> DeviceProgram:

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrl.agents.registry import Algorithm, get_algorithm
 from jaxrl.config import SEED_LIMIT
@@ -52,6 +52,17 @@ def _compile(run_piece: Any, carry: Any, piece_length: int) -> Any:
     """``run_piece`` compiled for carries like ``carry`` (arrays or their shapes) and pieces of
     ``piece_length`` iterations."""
     return run_piece.lower(carry, jnp.arange(piece_length)).compile()
+
+
+def _jit_piece(piece: Any, carry: Any = None, mesh: Mesh | None = None) -> Any:
+    """``piece`` jitted, its carry donated. Over a mesh, given the placed ``carry``, the carry comes
+    out placed as that one (the metrics replicated), so each piece takes the last one's carry: left
+    to XLA, state a piece updates from env-split data came out split (PPO's per-env
+    ``norm_reward`` returns, the off-policy replay's n-step windows) and the next call refused it."""
+    if mesh is None:
+        return jax.jit(piece, donate_argnums=0)
+    placement = jax.tree.map(lambda leaf: leaf.sharding, carry)
+    return jax.jit(piece, donate_argnums=0, out_shardings=(placement, NamedSharding(mesh, PartitionSpec())))
 
 
 def seed_keys(seeds: np.ndarray) -> jax.Array:
@@ -119,7 +130,8 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
         start = time.perf_counter()
         # Every piece runs padded to the longest one's length, so one program is compiled.
         piece_length = max(end - begin for begin, end in pieces)
-        run_piece = jax.jit(over_seeds(program.run_padded, num_seeds), donate_argnums=0)
+        piece = over_seeds(program.run_padded, num_seeds)
+        run_piece = _jit_piece(piece)
         recorder.progress.say(f"compiling the training program ({num_seeds} seed(s) x {config.num_envs} envs) ...")
         with seed_batched_lowering(num_seeds > 1), ThreadPoolExecutor(2, "jaxrl-compile") as compiling:
             # One device: the training program and the evaluator compile from the carry's shapes, in
@@ -131,7 +143,8 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
             carry = init(keys)
             if resume:
                 carry = _resumed_carry(recorder, carry, seeds)
-            compiled = training.result() if training else _compile(run_piece, carry, piece_length)
+            compiled = training.result() if training else \
+                _compile(_jit_piece(piece, carry, mesh), carry, piece_length)
         done = end = recorder.start_index
         compile_s = time.perf_counter() - start
         recorder.progress.say(f"compiled in {compile_s:.1f} s; training")
