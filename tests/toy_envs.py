@@ -7,8 +7,12 @@ import signal
 import time
 
 import gymnasium as gym
+import jax
+import jax.numpy as jnp
 import numpy as np
+from gymnasium.envs.functional_jax_env import FunctionalJaxEnv
 from gymnasium.envs.registration import register
+from gymnasium.experimental.functional import FuncEnv
 
 
 class ConstantReward(gym.Env):
@@ -186,6 +190,37 @@ class CopyTarget(gym.Env):
         return self.target.copy(), reward, True, False, {}
 
 
+class CopyTargetJax(FunctionalJaxEnv):
+    """:class:`CopyTarget` on MultiDiscrete([3, 2, 4]) written in JAX, so that the device loop runs it:
+    the target is the state, observed one-hot (9 floats); every episode is one step."""
+
+    def __init__(self, render_mode=None):
+        super().__init__(_CopyTargetFunctional(np.array([3, 2, 4])), metadata={"jax": True}, render_mode=render_mode)
+
+
+class _CopyTargetFunctional(FuncEnv):
+    def __init__(self, nvec: np.ndarray):
+        super().__init__()
+        self.nvec = nvec
+        self.action_space = gym.spaces.MultiDiscrete(nvec)
+        self.observation_space = gym.spaces.Box(0.0, 1.0, (int(nvec.sum()),), np.float32)
+
+    def initial(self, rng, params=None):
+        return jax.random.randint(rng, (len(self.nvec),), 0, jnp.asarray(self.nvec))
+
+    def transition(self, state, action, rng, params=None):
+        return state
+
+    def observation(self, state, rng, params=None):
+        return jnp.concatenate([jax.nn.one_hot(state[i], int(n)) for i, n in enumerate(self.nvec)])
+
+    def reward(self, state, action, next_state, rng, params=None):
+        return jnp.mean((jnp.asarray(action) == state).astype(jnp.float32))
+
+    def terminal(self, state, rng, params=None):
+        return jnp.bool_(True)
+
+
 class SpaceProbe(gym.Env):
     """An env with arbitrary spaces, for unsupported-space errors."""
 
@@ -227,6 +262,7 @@ def register_toy_envs() -> None:
     register("jaxrl_test/CopyMultiDiscrete-v0", entry_point=CopyTarget,
              kwargs={"action_space": gym.spaces.MultiDiscrete([3, 2, 4])})
     register("jaxrl_test/CopyMultiBinary-v0", entry_point=CopyTarget, kwargs={"action_space": gym.spaces.MultiBinary(4)})
+    register("jaxrl_test/CopyMultiDiscreteJax-v0", entry_point=CopyTargetJax, max_episode_steps=10)
     register("jaxrl_test/TextObs-v0", entry_point=SpaceProbe,
              kwargs={"observation_space": gym.spaces.Dict({"a": gym.spaces.Text(4)})})
     register("jaxrl_test/GridMultiDiscreteAction-v0", entry_point=SpaceProbe,

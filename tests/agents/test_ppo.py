@@ -77,6 +77,18 @@ def test_ppo_learns_one_choice_per_action_component(env_id):
     assert jaxrl.evaluate("ppo", state, episodes=50)["mean_return"] >= 0.85
 
 
+def test_ppo_learns_one_choice_per_action_component_in_the_device_loop():
+    """The same copy task on MultiDiscrete([3, 2, 4]) as a gymnasium functional JAX env, trained inside
+    one jit: the device loop's action shape, sampling and evaluation for a factored action space."""
+    import jaxrl
+
+    run_config = jaxrl.config_for("ppo", "jaxrl_test/CopyMultiDiscreteJax-v0", total_timesteps=8192, num_envs=8,
+                                  num_steps=64, hidden_sizes=(32,), progress=False, seed=5)
+    state = jaxrl.run_device("ppo", run_config).seed_state(0)
+    assert state.spec.action_nvec == (3, 2, 4)
+    assert jaxrl.evaluate("ppo", state, episodes=50)["mean_return"] >= 0.85
+
+
 def test_separate_critic_optimizer_uses_its_own_learning_rate():
     state = ppo.init(jax.random.PRNGKey(0), DISCRETE, config(critic_learning_rate=1e-30, anneal_lr=False))
     new_state, _ = ppo.update(state, make_rollout(state, jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
