@@ -31,8 +31,6 @@ from jaxrl.agents.registry import ON_POLICY, get_algorithm
 
 ZOO_PENDULUM = {"num_envs": 1, "updates_per_step": 1, "batch_size": 256, "n_step": 1, "hidden_sizes": (256, 256)}
 # name -> (algorithm, env, env steps, threshold on the mean evaluation return, overrides)
-MUJOCO_PPO = {"num_envs": 8, "num_steps": 256, "learning_rate": 3e-4, "gamma": 0.99, "gae_lambda": 0.95,
-              "num_minibatches": 32, "update_epochs": 10, "ent_coef": 0.0, "norm_obs": True}
 DEFAULT_TASKS = ["ppo-cartpole", "ppo-pendulum", "ddpg-pendulum", "td3-pendulum", "sac-pendulum"]
 TASKS = {
     "ppo-cartpole": ("ppo", "CartPole-v1", 100_000, 475.0, {}),
@@ -56,10 +54,16 @@ TASKS = {
     "ppo-mlp-cartpole-novel": ("ppo", "jaxrl/CartPole-NoVel-v1", 1_000_000, 400.0, {"policy": "mlp"}),
     "ppo-lstm-pendulum-novel": ("ppo", "jaxrl/Pendulum-NoVel-v1", 300_000, -400.0, {"policy": "lstm"}),
     "ppo-mlp-pendulum-novel": ("ppo", "jaxrl/Pendulum-NoVel-v1", 300_000, -400.0, {"policy": "mlp"}),
-    # gymnasium's MuJoCo HalfCheetah-v5 (pip install 'gymnasium[mujoco]'), CleanRL's continuous PPO settings but
-    # 8 envs x 256 steps (its 2,048-step batch), without and with --norm-reward; the bar is only a marker
-    "ppo-halfcheetah": ("ppo", "HalfCheetah-v5", 1_000_000, 1000.0, MUJOCO_PPO),
-    "ppo-halfcheetah-norm-reward": ("ppo", "HalfCheetah-v5", 1_000_000, 1000.0, {**MUJOCO_PPO, "norm_reward": True}),
+    # gymnasium's MuJoCo envs (pip install 'gymnasium[mujoco]') with PPO's MuJoCo preset (CleanRL's continuous
+    # PPO settings, 8 envs x 256 steps for its 2,048-step batch), and HalfCheetah without --norm-reward; the
+    # bar is only a marker
+    "ppo-halfcheetah": ("ppo", "HalfCheetah-v5", 1_000_000, 1000.0, {"norm_reward": False}),
+    "ppo-halfcheetah-norm-reward": ("ppo", "HalfCheetah-v5", 1_000_000, 1000.0, {}),
+    "ppo-hopper-norm-reward": ("ppo", "Hopper-v5", 1_000_000, 1000.0, {}),
+    "ppo-walker2d-norm-reward": ("ppo", "Walker2d-v5", 1_000_000, 1000.0, {}),
+    # SAC with CleanRL's sac_continuous_action.py settings (jaxrl's off-policy defaults: one env, 256x256,
+    # batches of 256, one gradient step per env step) and its 5,000 random steps, 100k steps of its 1M
+    "sac-hopper": ("sac", "Hopper-v5", 100_000, 1000.0, {"learning_starts": 5_000}),
 }
 
 

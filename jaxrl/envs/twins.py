@@ -5,9 +5,15 @@ follow gymnasium's dynamics, rewards and time limits (gymnax's CartPole is also 
 ``jaxrl/CartPole-NoVel-v1``). gymnasium's own ``phys2d/CartPole-v1`` computes its pole's
 mass-length as ``masspole + length`` (0.6, not 0.05), so its dynamics differ a little; the presets
 learn on it all the same (README, "Learning").
+
+gymnasium's MuJoCo envs (v4 and v5 of each) are many tasks, not one, but they share a preset the way
+CleanRL and RL Baselines3 Zoo give them one set of settings.
 """
 
 from __future__ import annotations
 
 CARTPOLE_IDS = ("CartPole-v1", "phys2d/CartPole-v1", "gymnax/CartPole-v1")
 PENDULUM_IDS = ("Pendulum-v1", "phys2d/Pendulum-v0", "gymnax/Pendulum-v1")
+MUJOCO_IDS = tuple(f"{name}-v{version}" for name in (
+    "Ant", "HalfCheetah", "Hopper", "Humanoid", "HumanoidStandup", "InvertedDoublePendulum", "InvertedPendulum",
+    "Pusher", "Reacher", "Swimmer", "Walker2d") for version in (4, 5))

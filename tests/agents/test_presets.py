@@ -51,3 +51,20 @@ def test_the_minatar_pqn_preset_is_the_config_run_beside_purejaxql(game):
     assert preset.total_timesteps == CONFIG["total_timesteps"] and preset.anneal_lr and preset.optimizer == "radam"
     assert (preset.conv_channels, preset.hidden_sizes, preset.layer_norm, preset.conv_layer_norm) == (
         (16,), (128,), True, True)
+
+
+def test_the_mujoco_preset_covers_gymnasiums_mujoco_ids_with_the_measured_settings():
+    """Every MuJoCo env gymnasium registers (and nothing else) gets PPO's MuJoCo preset: the settings
+    benchmarks/learning.py's ppo-*-norm-reward tasks measured, normalising observations and rewards."""
+    import gymnasium as gym
+
+    from jaxrl.envs.twins import MUJOCO_IDS
+
+    registered = {env_id for env_id, spec in gym.registry.items()
+                  if isinstance(spec.entry_point, str) and spec.entry_point.startswith("gymnasium.envs.mujoco.")
+                  and spec.version in (4, 5)}
+    assert set(MUJOCO_IDS) == registered
+    for env_id in MUJOCO_IDS:
+        config = ALGORITHMS["ppo"].config_for(env_id)
+        assert (config.num_envs, config.num_steps, config.update_epochs, config.num_minibatches) == (8, 256, 10, 32)
+        assert config.norm_obs and config.norm_reward and config.total_timesteps == 1_000_000
