@@ -422,3 +422,45 @@ def test_only_envs_without_a_preset_get_the_note():
     for algorithm, env in [("ppo", "CartPole-v1"), ("ppo", "phys2d/Pendulum-v0"), ("ppo", "brax/ant"),
                            ("sac", "Pendulum-v1"), ("dqn", "phys2d/CartPole-v1"), ("td3", "Pendulum-v1")]:
         assert missing_preset_note(algorithm, env) is None, (algorithm, env)
+
+
+def test_a_renderer_that_fails_is_one_line_naming_the_env(trained_run, capsys, monkeypatch, tmp_path):
+    from jaxrl.envs.host import HostVectorEnv
+
+    def broken_renderer(self):
+        raise RuntimeError("an OpenGL platform library has not been loaded\ninto this process")
+
+    monkeypatch.setattr(HostVectorEnv, "render", broken_renderer)
+    assert main(["eval", str(trained_run), "--episodes", "1", "--video", str(tmp_path / "x.gif")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "jaxrl: error: 'CartPole-v1' could not render a frame: RuntimeError: an OpenGL platform library has not "
+        "been loaded into this process (MuJoCo envs: MUJOCO_GL=egl or osmesa picks an off-screen OpenGL)")
+    assert not (tmp_path / "x.gif").exists()
+
+
+def test_prepare_rendering_picks_mujocos_off_screen_backend_without_a_display(monkeypatch):
+    """gymnasium's MuJoCo envs (Hopper-v5) render on GLFW by default, which needs a window: without a
+    display, rgb_array frames take EGL (the variable is read when mujoco is imported); a value the user
+    set stays."""
+    from jaxrl.io.video import prepare_rendering
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "MUJOCO_GL"):
+        monkeypatch.delenv(name, raising=False)
+    prepare_rendering("rgb_array")
+    assert os.environ["MUJOCO_GL"] == "egl"
+    monkeypatch.setenv("MUJOCO_GL", "osmesa")
+    prepare_rendering("rgb_array")
+    assert os.environ["MUJOCO_GL"] == "osmesa"
+
+
+def test_a_gymnasium_mujoco_env_trains_with_its_preset_and_writes_a_video(tmp_path, capsys):
+    pytest.importorskip("mujoco")
+    run_dir = tmp_path / "hopper"
+    assert main(["train", "ppo", "--env", "Hopper-v5", "--total-timesteps", "128", "--num-envs", "2", "--num-steps",
+                 "64", "--num-minibatches", "2", "--update-epochs", "1", "--run-dir", str(run_dir),
+                 "--no-progress"]) == 0
+    config = json.loads((run_dir / "config.json").read_text())["config"]
+    assert config["norm_obs"] and config["norm_reward"] and config["gae_lambda"] == 0.95  # the MuJoCo preset
+    video = tmp_path / "hopper.gif"
+    assert main(["eval", str(run_dir), "--episodes", "1", "--video", str(video)]) == 0
+    assert video.stat().st_size > 10_000

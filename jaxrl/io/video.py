@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxrl.envs.suites import headless_mujoco_rendering
+
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
 
@@ -33,11 +35,12 @@ def check_video_path(path: Path) -> None:
 def prepare_rendering(render_mode: str) -> None:
     """Quiet pygame/SDL (gymnasium's renderer) before an env renders: no sound device is
     opened (ALSA errors on headless machines) and ``rgb_array`` frames render off-screen (no
-    ``XDG_RUNTIME_DIR`` warning, no display needed). ``human`` needs a display: ``ValueError``
+    ``XDG_RUNTIME_DIR`` warning, no display needed; MuJoCo's on EGL where Linux has no display). ``human`` needs a display: ``ValueError``
     in one line where there is none. Variables the user set are left as they are."""
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     if render_mode == "rgb_array":
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        headless_mujoco_rendering()  # gymnasium's MuJoCo envs (Hopper-v5) render through MuJoCo
     elif sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise ValueError("--render opens a window, but this machine has no display (DISPLAY and WAYLAND_DISPLAY "
                          "are unset); write the episode with --video out.gif instead")

@@ -184,6 +184,19 @@ def evaluate(
         return _evaluate(agent, state, env_id, episodes, deterministic, seed, render_mode, max_steps, on_device)
 
 
+def rendered_frame(env: HostVectorEnv, env_id: str) -> Any:
+    """The env's ``rgb_array`` frame; a renderer that fails otherwise than with a gymnasium error (MuJoCo
+    without an OpenGL library it can load, a broken display) is one ``ValueError`` naming the env and the cause."""
+    try:
+        return env.render()
+    except gym.error.Error:
+        raise  # gymnasium's own (pygame missing) are one line with their install hint
+    except Exception as err:  # noqa: BLE001 - any renderer's failure, said in one line
+        cause = " ".join(str(err).split())
+        raise ValueError(f"{env_id!r} could not render a frame: {type(err).__name__}: {cause} (MuJoCo envs: "
+                         f"MUJOCO_GL=egl or osmesa picks an off-screen OpenGL)") from None
+
+
 def _evaluate(agent: Agent, state: Any, env_id: str, episodes: int, deterministic: bool, seed: int,
               render_mode: str | None, max_steps: int, on_device: bool) -> EvalResult:
     device_env = device_env_or_none(env_id) if on_device and render_mode is None else None
@@ -200,7 +213,7 @@ def _evaluate(agent: Agent, state: Any, env_id: str, episodes: int, deterministi
     try:
         actor_input = initial_actor_input(agent, state, env.reset(seed=seed))
         if record_video:
-            frames.append(env.render())
+            frames.append(rendered_frame(env, env_id))
         step_fn = jitted_exploring_step(agent)
         for step_index in range(max_steps):
             obs, carry, episode_start, exploration = actor_input
@@ -219,7 +232,7 @@ def _evaluate(agent: Agent, state: Any, env_id: str, episodes: int, deterministi
                 if len(returns) == episodes:
                     break
             elif record_video and not returns:
-                frames.append(env.render())
+                frames.append(rendered_frame(env, env_id))
             actor_input = actor_input._replace(obs=step.obs, carry=carry, episode_start=step.obs_is_reset,
                                                exploration=exploration)
     finally:
