@@ -1,5 +1,5 @@
 """One gradient step through a 3x3 same-padding convolution: flax's ``nn.Conv`` against jaxrl's
-``Conv3x3`` (one matrix product over the pixels' neighbourhoods), same parameters, one process.
+``ConvProduct`` (one matrix product over the pixels' neighbourhoods), same parameters, one process.
 
     python benchmarks/conv_speed.py                     # MinAtar's shape: 128 images of 10x10x4 -> 16
     python benchmarks/conv_speed.py --seeds 1 3 --batch 128 --channels 4 --features 16
@@ -23,7 +23,7 @@ import jax.numpy as jnp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _meta import write_result
 
-from jaxrl.nets.conv import Conv3x3
+from jaxrl.nets.conv import ConvProduct
 
 
 def ms_per_step(module: nn.Module, images: jax.Array, num_seeds: int, steps: int, repeats: int) -> float:
@@ -65,9 +65,9 @@ def main(argv: list[str] | None = None) -> None:
     for num_seeds in args.seeds:
         flax_ms = ms_per_step(nn.Conv(args.features, (3, 3), padding="SAME"), images, num_seeds, args.steps,
                               args.repeats)
-        ours_ms = ms_per_step(Conv3x3(args.features), images, num_seeds, args.steps, args.repeats)
+        ours_ms = ms_per_step(ConvProduct(args.features), images, num_seeds, args.steps, args.repeats)
         rows.append({"num_seeds": num_seeds, "nn_conv_ms": flax_ms, "conv3x3_ms": ours_ms, "speedup": flax_ms / ours_ms})
-        print(f"{num_seeds} seed(s): nn.Conv {flax_ms:.3f} ms, Conv3x3 {ours_ms:.3f} ms per step "
+        print(f"{num_seeds} seed(s): nn.Conv {flax_ms:.3f} ms, ConvProduct {ours_ms:.3f} ms per step "
               f"({flax_ms / ours_ms:.1f}x)", flush=True)
     if not args.no_write:
         shape = {"batch": args.batch, "size": args.size, "channels": args.channels, "features": args.features}

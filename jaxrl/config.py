@@ -300,6 +300,15 @@ def check_conv_channels(channels: tuple[int, ...]) -> None:
         raise ValueError(f"conv_channels must be positive ints (or empty: no conv torso), got {channels}")
 
 
+def check_conv_layout(channels: tuple[int, ...], kernels: tuple[int, ...], strides: tuple[int, ...]) -> None:
+    """Positive channel counts, and kernel sizes and strides that are empty (3 and 1) or one per conv."""
+    check_conv_channels(channels)
+    for name, values in (("conv_kernels", kernels), ("conv_strides", strides)):
+        if values and (len(values) != len(channels) or any(value < 1 for value in values)):
+            raise ValueError(f"{name} must be one positive int per conv_channels entry ({len(channels)}), or empty; "
+                             f"got {values}")
+
+
 def check_hidden_sizes(sizes: tuple[int, ...], name: str = "hidden_sizes") -> None:
     if not sizes or any(size < 1 for size in sizes):
         raise ValueError(f"{name} must be a non-empty list of positive ints, got {sizes}")

@@ -45,7 +45,7 @@ def test_shape_mismatch_names_the_leaf(tmp_path):
 
 
 @pytest.mark.parametrize("norm_reward", [False, True])
-def test_a_ppo_checkpoint_from_before_reward_normalisation_still_loads(tmp_path, norm_reward):
+def test_a_ppo_checkpoint_from_before_reward_normalisation_and_clipping_still_loads(tmp_path, norm_reward):
     import jax
 
     from jaxrl.agents import ppo
@@ -55,10 +55,12 @@ def test_a_ppo_checkpoint_from_before_reward_normalisation_still_loads(tmp_path,
     config = ppo.PPOConfig(hidden_sizes=(8,), num_envs=4)
     trained = ppo.init(jax.random.PRNGKey(1), spec, config)
     older = {"state": {k: v for k, v in serialization.to_state_dict(trained).items() if k != "reward_norm"}}
+    older["state"]["hparams"] = {k: v for k, v in older["state"]["hparams"].items() if k != "reward_clip"}
     path = save_checkpoint(tmp_path, older, {"env_steps": 1})
     template = {"state": ppo.init(jax.random.PRNGKey(2), spec, dataclasses.replace(config, norm_reward=norm_reward))}
     restored = restore_state(template, read_checkpoint(path)[1], path)["state"]
     np.testing.assert_array_equal(restored.params["policy_head"]["kernel"], trained.params["policy_head"]["kernel"])
+    assert float(restored.hparams["reward_clip"]) == np.inf  # older runs did not clip
     if norm_reward:  # a run resumed with it turned on starts its statistics afresh
         assert restored.reward_norm.returns.shape == (4,) and float(restored.reward_norm.return_stats.count) < 1e-3
     else:

@@ -464,3 +464,17 @@ def test_a_gymnasium_mujoco_env_trains_with_its_preset_and_writes_a_video(tmp_pa
     video = tmp_path / "hopper.gif"
     assert main(["eval", str(run_dir), "--episodes", "1", "--video", str(video)]) == 0
     assert video.stat().st_size > 10_000
+
+
+def test_an_atari_game_trains_with_its_preset_and_writes_a_video(tmp_path):
+    pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    run_dir = tmp_path / "breakout"
+    assert main(["train", "ppo", "--env", "ALE/Breakout-v5", "--total-timesteps", "64", "--num-envs", "2",
+                 "--num-steps", "32", "--num-minibatches", "1", "--update-epochs", "1", "--run-dir", str(run_dir),
+                 "--no-progress"]) == 0
+    config = json.loads((run_dir / "config.json").read_text())["config"]
+    assert config["conv_kernels"] == [8, 4, 3] and config["reward_clip"] == 1.0  # the Atari preset
+    video = tmp_path / "breakout.gif"
+    assert main(["eval", str(run_dir), "--episodes", "1", "--video", str(video)]) == 0
+    assert video.stat().st_size > 10_000

@@ -78,7 +78,7 @@ class PPOState:
 def _hparams(config: PPOConfig) -> dict[str, jax.Array]:
     """The vmappable fields, with the unset ones at their neutral values."""
     return hparams_from_config(config, {"critic_learning_rate": config.learning_rate, "reward_min": -math.inf,
-                                        "target_kl": math.inf})
+                                        "reward_clip": math.inf, "target_kl": math.inf})
 
 
 def network_kwargs(config: PPOConfig, spec: EnvSpec) -> dict[str, Any]:
@@ -98,15 +98,15 @@ def network_kwargs(config: PPOConfig, spec: EnvSpec) -> dict[str, Any]:
 
 def make_network(config: PPOConfig, spec: EnvSpec) -> ActorCritic:
     """The flax module for this config and env."""
-    check_image_observations(config.conv_channels, spec.observation_shape)
+    check_image_observations(config.conv_channels, spec.observation_shape, config.conv_padding,
+                             config.conv_kernels, config.conv_strides)
     if config.asymmetric_critic and not spec.privileged_size:
         raise ValueError(f"asymmetric_critic needs an env with a privileged observation for the critic (MuJoCo "
                          f"Playground's privileged_state); {config.env} has none")
-    return ActorCritic(shared_trunk=config.shared_trunk, conv_channels=tuple(config.conv_channels),
-                       observation_shape=spec.observation_shape,
+    return ActorCritic(shared_trunk=config.shared_trunk, observation_shape=spec.observation_shape,
                        policy_size=spec.policy_size if config.asymmetric_critic else None,
                        critic_hidden_sizes=tuple(config.critic_hidden_sizes),
-                       **network_kwargs(config, spec))
+                       **network_kwargs(config, spec), **config.conv_torso())
 
 
 def network_observations(state: PPOState, obs: jax.Array) -> jax.Array:
@@ -213,8 +213,9 @@ float32, unclipped (the env adapter clips). ``carry`` and
 
 
 def learner_rewards(state: PPOState, rewards: jax.Array) -> jax.Array:
-    """``reward_scale * max(r, reward_min)``: the rewards the learner optimises."""
-    return state.hparams["reward_scale"] * jnp.maximum(rewards, state.hparams["reward_min"])
+    """``reward_scale * clip(max(r, reward_min), -reward_clip, reward_clip)``: the rewards the learner optimises."""
+    clip = state.hparams["reward_clip"]
+    return state.hparams["reward_scale"] * jnp.clip(jnp.maximum(rewards, state.hparams["reward_min"]), -clip, clip)
 
 
 def with_normalized_rewards(state: PPOState, rollout: Rollout) -> tuple[Rollout, RewardNorm | None]:

@@ -12,15 +12,18 @@ from typing import Any
 from jaxrl.config import (
     OnPolicyConfig,
     check_at_least,
-    check_conv_channels,
+    check_choice,
+    check_conv_layout,
     check_discount,
     check_hidden_sizes,
     check_in_unit_interval,
     check_positive,
     hparam,
 )
+from jaxrl.envs.atari import PREFIX as ATARI_PREFIX
 from jaxrl.envs.playground_suite import DM_CONTROL_IDS
 from jaxrl.envs.twins import CARTPOLE_IDS, MUJOCO_IDS, PENDULUM_IDS
+from jaxrl.nets.conv import PADDINGS
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.nets.recurrent import CELLS as RECURRENT_POLICIES
 
@@ -56,8 +59,11 @@ class PPOConfig(OnPolicyConfig):
     ent_coef: float = hparam(0.0)  # entropy bonus weight
     vf_coef: float = hparam(0.5)  # value-loss weight
     norm_adv: bool = True  # normalise advantages per minibatch
-    reward_scale: float = hparam(1.0)  # rewards seen by the learner: reward_scale * max(r, reward_min)
+    reward_scale: float = hparam(1.0)  # rewards seen by the learner: reward_scale * clip(max(r, reward_min),
+    # -reward_clip, reward_clip)
     reward_min: float | None = hparam(None)  # reward floor applied before scaling (None: no floor)
+    reward_clip: float | None = hparam(None)  # clip rewards to [-reward_clip, reward_clip] before scaling (Atari: 1,
+    # the sign of its integer scores); None: no clip. Reported returns stay the env's
     norm_obs: bool = False  # running mean/std observation normalisation
     norm_reward: bool = False  # divide rewards by the running std of each env's discounted return, clipped
     # to +-10 (SB3's VecNormalize norm_reward, gymnasium's NormalizeReward); update then takes num_envs envs
@@ -68,7 +74,10 @@ class PPOConfig(OnPolicyConfig):
     # (256,)*5); empty: hidden_sizes. Feed-forward policy with separate trunks
     activation: str = "tanh"  # tanh, relu, silu or elu
     shared_trunk: bool = False  # one trunk for actor and critic (else separate networks)
-    conv_channels: tuple[int, ...] = ()  # 3x3 conv layers before each MLP trunk, for image observations (MinAtar: 16)
+    conv_channels: tuple[int, ...] = ()  # conv layers before each MLP trunk, for image observations (MinAtar: 16)
+    conv_kernels: tuple[int, ...] = ()  # each conv's kernel size (Atari's: 8 4 3); empty: 3 each
+    conv_strides: tuple[int, ...] = ()  # each conv's stride (Atari's: 4 2 1); empty: 1 each
+    conv_padding: str = "same"  # same (stride 1 keeps H x W) or valid (no zero border: the DQN paper's Atari convs)
     asymmetric_critic: bool = False  # the critic also reads the env's privileged observation (Playground's
     # privileged_state); the policy reads only the observation proper. Feed-forward, separate trunks
     hidden_gain: float = 2.0**0.5  # orthogonal init gain of hidden layers
@@ -116,7 +125,10 @@ class PPOConfig(OnPolicyConfig):
             if self.policy != "mlp" or self.shared_trunk:
                 raise ValueError("critic_hidden_sizes needs policy='mlp' with separate actor and critic trunks "
                                  "(shared_trunk=False)")
-        check_conv_channels(self.conv_channels)
+        check_conv_layout(self.conv_channels, self.conv_kernels, self.conv_strides)
+        check_choice(self, "conv_padding", PADDINGS)
+        if self.reward_clip is not None and not self.reward_clip > 0:
+            raise ValueError(f"reward_clip must be > 0 (or None: no clip), got {self.reward_clip}")
         if self.conv_channels and self.policy != "mlp":
             raise ValueError(f"conv_channels is for the feed-forward policy; policy={self.policy!r} has no conv torso")
         if self.asymmetric_critic and (self.policy != "mlp" or self.shared_trunk or self.conv_channels):
@@ -125,6 +137,11 @@ class PPOConfig(OnPolicyConfig):
                              f"conv_channels={self.conv_channels})")
         activation_by_name(self.activation)
         return self
+
+    def conv_torso(self) -> dict[str, Any]:
+        """The conv torso's fields of :class:`~jaxrl.nets.mlp.ActorCritic` (no torso without conv_channels)."""
+        return {"conv_channels": tuple(self.conv_channels), "conv_kernels": tuple(self.conv_kernels),
+                "conv_strides": tuple(self.conv_strides), "conv_padding": self.conv_padding}
 
     def _validate_recurrent(self) -> None:
         check_at_least(self, 1, "lstm_hidden_size", "lstm_layers", "seq_len")
@@ -215,3 +232,16 @@ PPO_PRESETS.update(dict.fromkeys(MUJOCO_IDS, {
     "total_timesteps": 1_000_000, "num_envs": 8, "num_steps": 256, "update_epochs": 10, "num_minibatches": 32,
     "learning_rate": 3e-4, "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.0, "norm_obs": True, "norm_reward": True,
 }))
+# Atari (ALE/<Game>-v5, preprocessed by jaxrl.envs.atari): CleanRL's ppo_atari.py settings, the PPO paper's
+# Atari ones at 8 envs: 128 steps, 4 epochs x 4 minibatches, lr 2.5e-4 annealed, clip 0.1, value loss clipped,
+# entropy 0.01, rewards clipped to [-1, 1], one trunk shared by policy and value: the DQN paper's convs (32 8x8
+# stride 4, 64 4x4 stride 2, 64 3x3 stride 1, no padding) and a 512 ReLU layer; 10M steps.
+ATARI_PPO_PRESET: dict[str, Any] = {
+    "total_timesteps": 10_000_000, "num_envs": 8, "num_steps": 128, "update_epochs": 4, "num_minibatches": 4,
+    "learning_rate": 2.5e-4, "gamma": 0.99, "gae_lambda": 0.95, "clip_coef": 0.1, "clip_vloss": True,
+    "ent_coef": 0.01, "vf_coef": 0.5, "max_grad_norm": 0.5, "reward_clip": 1.0, "shared_trunk": True,
+    "conv_channels": (32, 64, 64), "conv_kernels": (8, 4, 3), "conv_strides": (4, 2, 1), "conv_padding": "valid",
+    "hidden_sizes": (512,), "activation": "relu",
+}
+# Presets of every id that starts with a prefix (after the ids' own)
+PPO_PREFIX_PRESETS: dict[str, dict[str, Any]] = {ATARI_PREFIX: ATARI_PPO_PRESET}

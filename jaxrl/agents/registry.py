@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from jaxrl.agents.ddpg import DDPG, DDPG_PRESETS, DDPGConfig
 from jaxrl.agents.dqn import DQN, DQN_PRESETS, DQNConfig
 from jaxrl.agents.ppo import PPO
-from jaxrl.agents.ppo_config import PPO_PRESETS, RECURRENT_POLICIES, PPOConfig
+from jaxrl.agents.ppo_config import PPO_PREFIX_PRESETS, PPO_PRESETS, RECURRENT_POLICIES, PPOConfig
 from jaxrl.agents.pqn import PQN, PQN_PRESETS, PQNConfig
 from jaxrl.agents.published import published_preset
 from jaxrl.agents.recurrent_ppo import RECURRENT_PPO
@@ -36,6 +36,7 @@ class Algorithm(NamedTuple):
     finite_metrics: tuple[str, ...]  # update metrics that stop the run (nothing saved) when NaN/inf
     nan_allowed: tuple[str, ...] = ()  # of those, the ones that are NaN by design where not computed
     deterministic_eval: bool = True  # `jaxrl eval` without --deterministic/--no-deterministic acts greedily
+    prefix_presets: dict[str, dict[str, Any]] = {}  # id prefix ("ALE/") -> the preset of its ids without their own
 
     def config_for(self, env: str, **overrides: Any) -> Any:
         """The preset config for ``env`` with ``overrides`` on top (not yet validated). An env without
@@ -45,8 +46,12 @@ class Algorithm(NamedTuple):
         return with_preset(self.config_cls, {} if preset is None else {env: preset}, env, **overrides)
 
     def preset_for(self, env: str) -> dict[str, Any] | None:
-        """The fields ``env``'s preset sets (jaxrl's own, else the published one); None without one."""
-        return self.presets[env] if env in self.presets else published_preset(self.name, env)
+        """The fields ``env``'s preset sets (jaxrl's own for the id, else for its prefix, else the published
+        one); None without one."""
+        if env in self.presets:
+            return self.presets[env]
+        by_prefix = [preset for prefix, preset in self.prefix_presets.items() if env.startswith(prefix)]
+        return by_prefix[0] if by_prefix else published_preset(self.name, env)
 
 
 def _ppo_agent(config: PPOConfig) -> Agent:
@@ -57,7 +62,8 @@ def _ppo_agent(config: PPOConfig) -> Agent:
 _TD3_FINITE = ("critic_loss", "actor_loss", "param_norm")
 _ALGORITHMS = (
     Algorithm("ppo", PPOConfig, _ppo_agent, ON_POLICY, PPO_PRESETS,
-              ("policy_loss", "value_loss", "grad_norm", "param_norm"), deterministic_eval=False),
+              ("policy_loss", "value_loss", "grad_norm", "param_norm"), deterministic_eval=False,
+              prefix_presets=PPO_PREFIX_PRESETS),
     Algorithm("pqn", PQNConfig, lambda config: PQN, ON_POLICY, PQN_PRESETS, ("loss", "param_norm")),
     Algorithm("dqn", DQNConfig, lambda config: DQN, OFF_POLICY, DQN_PRESETS, ("loss", "param_norm")),
     Algorithm("ddpg", DDPGConfig, lambda config: DDPG, OFF_POLICY, DDPG_PRESETS, _TD3_FINITE, ("actor_loss",)),

@@ -28,6 +28,7 @@ from gymnasium.vector import AutoresetMode
 
 from jaxrl.config import VECTORIZATION_MODES, not_one_of
 from jaxrl.envs import wrappers  # noqa: F401  (registers the jaxrl/* env ids)
+from jaxrl.envs.atari import atari_make_kwargs
 from jaxrl.envs.device import UNKNOWN_ID_ERRORS, register_host_id
 from jaxrl.envs.spec import PRIVILEGED_SIZE_KEY, observation_to_array, spec_from_spaces, stack_observations
 from jaxrl.types import EnvSpec
@@ -131,12 +132,18 @@ def make_vector_env(
     if vectorization == "envpool":
         return make_envpool_env(env_id, num_envs, seed, env_kwargs)
     register_host_id(env_id)
-    kwargs: dict[str, Any] = {}
+    try:
+        kwargs: dict[str, Any] = atari_make_kwargs(env_id)
+    except ValueError as err:
+        raise EnvCreationError(str(err)) from None
+    if kwargs and vectorization == "vector_entry_point":
+        raise EnvCreationError(f"{env_id!r}: vectorization='vector_entry_point' would skip jaxrl's Atari "
+                               "preprocessing; use sync or async")
     if vectorization != "vector_entry_point":
         vector_kwargs: dict[str, Any] = {"autoreset_mode": AutoresetMode.SAME_STEP}
         if vectorization == "async":
             vector_kwargs["context"] = "forkserver"
-            kwargs["wrappers"] = [ignore_interrupts]
+            kwargs["wrappers"] = [ignore_interrupts, *kwargs.get("wrappers", [])]
         kwargs["vector_kwargs"] = vector_kwargs
     if render_mode is not None:
         kwargs["render_mode"] = render_mode

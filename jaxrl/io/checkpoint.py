@@ -290,9 +290,10 @@ def _leaf_shapes(tree: Any) -> dict[str, tuple]:
 
 
 # State fields that later versions added, whose initial value is what a checkpoint saved without
-# them meant: observation statistics of the off-policy agents, which did not normalise before, and
-# PPO's reward normalisation (absent before, None unless norm_reward).
-FIELDS_ADDED_LATER = ("obs_stats", "reward_norm")
+# them meant: observation statistics of the off-policy agents, which did not normalise before,
+# PPO's reward normalisation (absent before, None unless norm_reward) and its reward clip (an
+# hparam, infinite unless reward_clip is set).
+FIELDS_ADDED_LATER = ("obs_stats", "reward_norm", "reward_clip")
 
 
 def _with_fields_added_later(state_dict: dict[str, Any], template_dict: dict[str, Any]) -> dict[str, Any]:

@@ -108,6 +108,9 @@ class ActorCritic(PolicyValueHeads):
     shared_trunk: bool = False
     conv_channels: Sequence[int] = ()  # a conv torso before each trunk (image observations), see nets/conv.py
     observation_shape: tuple[int, ...] = ()  # needed with conv_channels
+    conv_kernels: Sequence[int] = ()  # the convs' kernel sizes (empty: 3 each)
+    conv_strides: Sequence[int] = ()  # the convs' strides (empty: 1 each)
+    conv_padding: str = "same"  # or "valid"
     # Asymmetric critic: the actor reads the first policy_size entries of obs, the critic all of them
     # (the env's privileged observation included). None: both read all of obs.
     policy_size: int | None = None
@@ -121,7 +124,7 @@ class ActorCritic(PolicyValueHeads):
             from jaxrl.nets.conv import ConvMLP  # conv.py builds on this module
 
             return ConvMLP(self.conv_channels, self.observation_shape, hidden_sizes, self.activation,
-                           self.hidden_gain, name=name)
+                           self.hidden_gain, self.conv_padding, self.conv_kernels, self.conv_strides, name=name)
 
         if self.shared_trunk:
             self.actor_trunk = trunk("trunk", self.hidden_sizes)

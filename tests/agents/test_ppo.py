@@ -139,6 +139,25 @@ def test_reward_scale_and_floor():
     np.testing.assert_allclose(learner_rewards(state, jnp.array([-500.0, 20.0])), [-1.0, 0.2], rtol=1e-6)
 
 
+def test_reward_clip_after_the_floor_and_before_the_scale():
+    rewards = jnp.array([-5.0, -0.5, 0.0, 0.3, 4.0])
+    clipped = ppo.init(jax.random.PRNGKey(0), DISCRETE, config(reward_clip=1.0, reward_scale=2.0))
+    np.testing.assert_allclose(learner_rewards(clipped, rewards), [-2.0, -1.0, 0.0, 0.6, 2.0], rtol=1e-6)
+    floored = ppo.init(jax.random.PRNGKey(0), DISCRETE, config(reward_clip=1.0, reward_min=-0.2))
+    np.testing.assert_allclose(learner_rewards(floored, rewards), [-0.2, -0.2, 0.0, 0.3, 1.0], rtol=1e-6)
+    with pytest.raises(ValueError, match=r"^reward_clip must be > 0 \(or None: no clip\), got 0.0$"):
+        config(reward_clip=0.0).validate()
+
+
+def test_a_conv_layout_needs_one_kernel_and_stride_per_conv():
+    with pytest.raises(ValueError, match=r"^conv_kernels must be one positive int per conv_channels entry \(3\)"):
+        config(conv_channels=(32, 64, 64), conv_kernels=(8, 4)).validate()
+    with pytest.raises(ValueError, match=r"^conv_strides must be one positive int per conv_channels entry \(1\)"):
+        config(conv_channels=(32,), conv_strides=(0,)).validate()
+    with pytest.raises(ValueError, match=r"^conv_padding must be one of \['same', 'valid'\], got 'full'$"):
+        config(conv_channels=(32,), conv_padding="full").validate()
+
+
 def test_obs_normalisation_statistics_move_after_the_update():
     state = ppo.init(jax.random.PRNGKey(0), DISCRETE, config(norm_obs=True))
     rollout = make_rollout(state, jax.random.PRNGKey(1))

@@ -68,3 +68,16 @@ def test_the_mujoco_preset_covers_gymnasiums_mujoco_ids_with_the_measured_settin
         config = ALGORITHMS["ppo"].config_for(env_id)
         assert (config.num_envs, config.num_steps, config.update_epochs, config.num_minibatches) == (8, 256, 10, 32)
         assert config.norm_obs and config.norm_reward and config.total_timesteps == 1_000_000
+
+
+def test_every_atari_id_gets_the_ppo_atari_preset_and_its_torso_leaves_7x7_maps():
+    from jaxrl.envs.atari import SCREEN_SIZE
+    from jaxrl.nets.conv import conv_output_size
+
+    for env_id in ("ALE/Breakout-v5", "ALE/Pong-v5"):
+        config = ALGORITHMS["ppo"].config_for(env_id, total_timesteps=2048).validate()
+        assert (config.num_envs, config.num_steps, config.clip_coef, config.reward_clip) == (8, 128, 0.1, 1.0)
+        assert config.shared_trunk and config.hidden_sizes == (512,) and config.total_timesteps == 2048
+        assert conv_output_size((SCREEN_SIZE,) * 2, 3, config.conv_padding, config.conv_kernels,
+                                config.conv_strides) == (7, 7)
+    assert ALGORITHMS["dqn"].preset_for("ALE/Breakout-v5") is None  # the prefix preset is PPO's only

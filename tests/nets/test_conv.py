@@ -53,19 +53,39 @@ def test_agents_put_the_torso_before_their_mlp_on_images_only(algorithm):
         agent.init(jax.random.PRNGKey(0), EnvSpec((4,), True, 2), config)
 
 
-def test_the_conv_as_one_product_equals_flax_conv_with_the_same_parameters_and_initial_values():
+@pytest.mark.parametrize("kernel, stride, padding, height, width", [
+    (3, 1, "same", 6, 5), (3, 1, "valid", 4, 3),  # MinAtar's
+    (4, 2, "valid", 2, 1), (4, 2, "same", 3, 3), (3, 2, "same", 3, 3), (2, 3, "same", 2, 2), (5, 1, "same", 6, 5),
+])
+def test_the_conv_as_one_product_equals_flax_conv_with_the_same_parameters_and_initial_values(
+        kernel, stride, padding, height, width):
     from flax import linen as nn
 
-    from jaxrl.nets.conv import Conv3x3
+    from jaxrl.nets.conv import ConvProduct, conv_output_size
 
     images = jax.random.normal(jax.random.PRNGKey(0), (3, 6, 5, 4))
-    for padding, height, width in (("same", 6, 5), ("valid", 4, 3)):
-        reference, ours = nn.Conv(7, (3, 3), padding=padding.upper()), Conv3x3(7, padding)
-        params = reference.init(jax.random.PRNGKey(1), images)
-        jax.tree.map(np.testing.assert_array_equal, params, ours.init(jax.random.PRNGKey(1), images))
-        out = ours.apply(params, images)
-        assert out.shape == (3, height, width, 7)
-        np.testing.assert_allclose(out, reference.apply(params, images), atol=1e-5)
+    reference = nn.Conv(7, (kernel, kernel), (stride, stride), padding=padding.upper())
+    ours = ConvProduct(7, padding, kernel, stride)
+    params = reference.init(jax.random.PRNGKey(1), images)
+    jax.tree.map(np.testing.assert_array_equal, params, ours.init(jax.random.PRNGKey(1), images))
+    out = ours.apply(params, images)
+    assert out.shape == (3, height, width, 7) and conv_output_size((6, 5), 1, padding, (kernel,), (stride,)) == (
+        height, width)
+    np.testing.assert_allclose(out, reference.apply(params, images), atol=1e-5)
+    gradient = jax.grad(lambda p: jnp.sum(ours.apply(p, images) ** 2))(params)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4), gradient,
+                 jax.grad(lambda p: jnp.sum(reference.apply(p, images) ** 2))(params))
+
+
+def test_the_atari_torso_leaves_7x7_maps_of_84x84_frames():
+    """The DQN paper's convs (32 8x8 stride 4, 64 4x4 stride 2, 64 3x3 stride 1, valid): 20x20, 9x9, 7x7."""
+    from jaxrl.nets.conv import ConvTorso
+
+    torso = ConvTorso((32, 64, 64), (84, 84, 4), padding="valid", kernels=(8, 4, 3), strides=(4, 2, 1))
+    frames = jnp.zeros((2, 5, 84 * 84 * 4))
+    params = torso.init(jax.random.PRNGKey(0), frames)
+    assert torso.apply(params, frames).shape == (2, 5, 7 * 7 * 64)
+    assert params["params"]["Conv_0"]["kernel"].shape == (8, 8, 4, 32)
 
 
 def test_valid_padding_gives_the_minatar_networks_8x8_maps_and_small_images_are_refused():
@@ -82,5 +102,5 @@ def test_valid_padding_gives_the_minatar_networks_8x8_maps_and_small_images_are_
     with pytest.raises(ValueError, match=r"^conv_padding must be one of \['same', 'valid'\], got 'full'$"):
         DQNConfig(conv_channels=(16,), conv_padding="full").validate()
     tiny = EnvSpec(observation_shape=(4, 4, 1), discrete=True, action_dim=2)
-    with pytest.raises(ValueError, match=r"^2 valid-padded 3x3 conv\(s\) leave nothing of 4x4 images"):
+    with pytest.raises(ValueError, match=r"^the 2 valid-padded conv\(s\) leave nothing of 4x4 images"):
         dqn.init(jax.random.PRNGKey(0), tiny, DQNConfig(conv_channels=(8, 8), conv_padding="valid"))

@@ -1,0 +1,71 @@
+"""Atari 2600 games (the Arcade Learning Environment, ``ALE/<Game>-v5``) in the host loop.
+
+gymnasium registers the ``ALE/`` ids only once ``ale_py`` is imported; jaxrl imports it when asked for
+one (extra ``atari``). Each env then gets the preprocessing of the DQN and PPO papers as CleanRL and
+SB3 run it: up to 30 no-op actions at reset, every 4th frame (the max of the last two, against
+flicker), 84x84 grayscale, the last 4 frames stacked. v5's sticky actions (a 25% chance of repeating
+the previous action) stay on, as Machado et al. (2018) recommend. Observations are float32
+``[84, 84, 4]`` in ``[0, 1]``, channels last for the conv torso. Life losses do not end episodes,
+and rewards reach the learner raw unless the config clips them (PPO's Atari preset does); the
+reported returns are always the game's score.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+PREFIX = "ALE/"
+FRAME_SKIP = 4  # emulator frames per agent step
+FRAME_STACK = 4  # observations stacked per agent step
+SCREEN_SIZE = 84  # pixels per side after resizing
+NOOP_MAX = 30  # most no-op actions at the start of an episode
+
+
+def is_atari_id(env_id: str) -> bool:
+    """Whether ``env_id`` names an ALE game (``ALE/Breakout-v5``)."""
+    return env_id.startswith(PREFIX)
+
+
+def register_atari_ids(env_id: str) -> None:
+    """Import ``ale_py`` so that gymnasium knows the ``ALE/`` ids; ``ValueError`` in one line naming the
+    extra where it is missing (or the real cause where it is installed but fails to import)."""
+    if env_id in gym.registry:
+        return
+    try:
+        import ale_py
+    except ModuleNotFoundError as err:
+        if err.name == "ale_py":
+            raise ValueError(f"{env_id!r} needs ale-py: pip install 'jaxrl[atari]'") from None
+        raise ValueError(f"ale_py is installed but does not import: {err}") from None
+    gym.register_envs(ale_py)
+
+
+def preprocess_atari(env: gym.Env) -> gym.Env:
+    """``env`` (made with ``frameskip=1``) as the agent sees it: no-op starts, frame skipping with max
+    pooling, 84x84 grayscale, 4 frames stacked channels last, float32 in ``[0, 1]``. ``ValueError`` in
+    one line where OpenCV (gymnasium's resize) is missing."""
+    try:
+        env = gym.wrappers.AtariPreprocessing(env, noop_max=NOOP_MAX, frame_skip=FRAME_SKIP, screen_size=SCREEN_SIZE,
+                                              terminal_on_life_loss=False, grayscale_obs=True, scale_obs=True)
+    except gym.error.DependencyNotInstalled:
+        raise ValueError("Atari preprocessing resizes frames with OpenCV: pip install 'jaxrl[atari]'") from None
+    stacked = gym.wrappers.FrameStackObservation(env, FRAME_STACK)
+    space = gym.spaces.Box(0.0, 1.0, (SCREEN_SIZE, SCREEN_SIZE, FRAME_STACK), np.float32)
+    return gym.wrappers.TransformObservation(stacked, channels_last, space)
+
+
+def channels_last(frames: Any) -> np.ndarray:
+    """``[4, 84, 84]`` stacked frames -> ``[84, 84, 4]``, the layout the conv torso reads."""
+    return np.ascontiguousarray(np.moveaxis(np.asarray(frames, np.float32), 0, -1))
+
+
+def atari_make_kwargs(env_id: str) -> dict[str, Any]:
+    """What :func:`gymnasium.make_vec` needs for ``env_id``: the emulator stepping every frame, and the
+    preprocessing wrapper; empty for any other id."""
+    if not is_atari_id(env_id):
+        return {}
+    register_atari_ids(env_id)
+    return {"frameskip": 1, "wrappers": [preprocess_atari]}

@@ -1,0 +1,46 @@
+"""Atari through the host loop: ALE ids registered on demand, preprocessed as the DQN/PPO papers do."""
+
+import builtins
+
+import numpy as np
+import pytest
+
+from jaxrl.envs.host import EnvCreationError, HostVectorEnv, make_vector_env
+
+
+def test_frames_are_84x84_grayscale_stacked_channels_last_in_the_unit_interval():
+    pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    env = HostVectorEnv(make_vector_env("ALE/Breakout-v5", 2))
+    try:
+        assert env.spec.observation_shape == (84, 84, 4) and env.spec.discrete and env.spec.action_dim == 4
+        obs = env.reset(seed=0)
+        assert obs.shape == (2, 84, 84, 4) and obs.dtype == np.float32
+        previous = obs
+        for _ in range(20):
+            obs = env.step(np.array([1, 3])).obs  # fire, then move: the screen changes
+            # the newest frame is the last channel: each step shifts the stack by one
+            np.testing.assert_array_equal(obs[..., :3], previous[..., 1:])
+            previous = obs
+        assert 0.0 <= obs.min() and obs.max() <= 1.0 and obs.max() > 0.1
+    finally:
+        env.close()
+
+
+def test_a_missing_ale_py_is_one_line_naming_the_extra(monkeypatch):
+    real_import = builtins.__import__
+
+    def without_ale_py(name, *args, **kwargs):
+        if name == "ale_py":
+            raise ModuleNotFoundError("No module named 'ale_py'", name="ale_py")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_ale_py)
+    with pytest.raises(EnvCreationError, match=r"^'ALE/NotAGame-v5' needs ale-py: pip install 'jaxrl\[atari\]'$"):
+        make_vector_env("ALE/NotAGame-v5", 1)
+
+
+def test_the_envs_own_vector_entry_point_is_refused_for_atari_ids():
+    pytest.importorskip("ale_py")
+    with pytest.raises(EnvCreationError, match="would skip jaxrl's Atari preprocessing; use sync or async"):
+        make_vector_env("ALE/Breakout-v5", 2, "vector_entry_point")
