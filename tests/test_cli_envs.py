@@ -27,6 +27,31 @@ def test_phys2d_ids_show_the_algorithms_with_a_preset(capsys):
     assert "  phys2d/Pendulum-v0  presets: ppo ddpg td3 sac" in lines
 
 
+def test_the_atari_group_lists_every_ale_game_with_ppos_preset(capsys):
+    pytest.importorskip("ale_py")
+    lines = listed(capsys, "atari", "--preset", "ppo")
+    assert lines[0].startswith("atari: Atari 2600 games, preprocessed") and "(ale-py " in lines[0]
+    assert any(line.split() == ["ALE/Breakout-v5", "presets:", "ppo"] for line in lines)
+    assert sum(line.startswith("  ALE/") for line in lines) > 50
+
+
+def test_the_atari_group_without_ale_py_says_which_extra(monkeypatch):
+    import builtins
+
+    from jaxrl.envs.catalog import env_groups
+
+    real_import = builtins.__import__
+
+    def without_ale_py(name, *args, **kwargs):
+        if name == "ale_py":
+            raise ModuleNotFoundError("No module named 'ale_py'", name="ale_py")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_ale_py)
+    (group,) = env_groups(("atari",))
+    assert group.ids == () and group.unavailable == "'ALE/' needs ale-py: pip install 'jaxrl[atari]'"
+
+
 def test_preset_filter_and_gymnasium_in_full_only_when_named(capsys):
     pytest.importorskip("gymnax")
     lines = listed(capsys, "gymnax", "gymnasium", "--preset", "dqn")
@@ -44,10 +69,10 @@ def test_preset_filter_and_gymnasium_in_full_only_when_named(capsys):
 
 
 def test_an_unknown_group_is_one_line(capsys):
-    assert main(["envs", "atari"]) == 1
+    assert main(["envs", "mujoco"]) == 1
     err = capsys.readouterr().err.strip()
-    assert err == ("jaxrl: error: unknown env group(s) 'atari'; groups: phys2d, gymnax, brax, playground, jaxrl, "
-                   "gymnasium")
+    assert err == ("jaxrl: error: unknown env group(s) 'mujoco'; groups: phys2d, gymnax, brax, playground, jaxrl, "
+                   "gymnasium, atari")
 
 
 def test_a_mistyped_suite_id_gets_the_nearest_names():

@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 import gymnasium as gym
 
+from jaxrl.envs.atari import PREFIX as ATARI_PREFIX
+from jaxrl.envs.atari import is_atari_id, register_atari_ids
 from jaxrl.envs.device import functional_env_ids
 from jaxrl.envs.suites import SUITE_MODULES, import_suite
 from jaxrl.envs.wrappers import NO_VELOCITY_DEVICE_BASES
@@ -49,6 +51,16 @@ def _gymnasium_ids() -> tuple[str, ...]:
                         if spec.namespace is None and env_id not in _NOT_TASKS))
 
 
+def _atari_group() -> EnvGroup:
+    about = "Atari 2600 games, preprocessed (jaxrl/envs/atari.py): host loop; extra 'atari'"
+    try:
+        register_atari_ids(ATARI_PREFIX)
+    except ValueError as err:
+        return EnvGroup("atari", about, (), str(err))
+    return EnvGroup("atari", f"{about} (ale-py {metadata.version('ale-py')})",
+                    tuple(sorted(env_id for env_id in gym.registry if is_atari_id(env_id))))
+
+
 _GROUPS = {
     "phys2d": lambda: EnvGroup("phys2d", "gymnasium's functional JAX envs: device loop (the default for them) "
                                "and host loop; no extra", tuple(functional_env_ids())),
@@ -58,8 +70,9 @@ _GROUPS = {
                                                       "host loop; extra 'playground'"),
     "jaxrl": lambda: EnvGroup("jaxrl", "velocity-hidden classic control: host loop (default; no extra) and device "
                               "loop on gymnax's ports (extra 'gymnax')", tuple(NO_VELOCITY_DEVICE_BASES)),
-    "gymnasium": lambda: EnvGroup("gymnasium", "gymnasium's registered envs: host loop; Box2D, MuJoCo and Atari "
-                                  "envs need gymnasium's own extras", _gymnasium_ids()),
+    "gymnasium": lambda: EnvGroup("gymnasium", "gymnasium's registered envs: host loop; Box2D envs need "
+                                  "gymnasium's extra, MuJoCo envs jaxrl's 'mujoco'", _gymnasium_ids()),
+    "atari": _atari_group,
 }
 GROUP_NAMES = tuple(_GROUPS)
 
