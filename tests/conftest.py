@@ -12,6 +12,7 @@ if not os.environ.get("JAXRL_TEST_FULL_OPTIMISATION"):
     os.environ["XLA_FLAGS"] = " ".join([_flags] + [f"--{name}={value}" for name, value in FAST_COMPILE_FLAGS.items()
                                                    if name not in _flags]).strip()
 
+import pytest
 from toy_envs import register_toy_envs
 
 from jaxrl.envs.suites import headless_mujoco_rendering
@@ -54,3 +55,22 @@ def pytest_sessionfinish(session, exitstatus):
         import jax
 
         shutil.rmtree(jax.config.jax_compilation_cache_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def hide_module(monkeypatch):
+    """``hide_module(name)``: ``import name`` raises ModuleNotFoundError for the rest of the test, as
+    on a machine without that package."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def hide(hidden: str) -> None:
+        def import_without(name, *args, **kwargs):
+            if name == hidden:
+                raise ModuleNotFoundError(f"No module named {hidden!r}", name=hidden)
+            return real_import(name, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "__import__", import_without)
+
+    return hide

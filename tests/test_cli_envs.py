@@ -35,19 +35,10 @@ def test_the_atari_group_lists_every_ale_game_with_ppos_preset(capsys):
     assert sum(line.startswith("  ALE/") for line in lines) > 50
 
 
-def test_the_atari_group_without_ale_py_says_which_extra(monkeypatch):
-    import builtins
-
+def test_the_atari_group_without_ale_py_says_which_extra(hide_module):
     from jaxrl.envs.catalog import env_groups
 
-    real_import = builtins.__import__
-
-    def without_ale_py(name, *args, **kwargs):
-        if name == "ale_py":
-            raise ModuleNotFoundError("No module named 'ale_py'", name="ale_py")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", without_ale_py)
+    hide_module("ale_py")
     (group,) = env_groups(("atari",))
     assert group.ids == () and group.unavailable == "'ALE/' needs ale-py: pip install 'jaxrl[atari]'"
 

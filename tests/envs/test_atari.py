@@ -1,7 +1,5 @@
 """Atari through the host loop: ALE ids registered on demand, preprocessed as the DQN/PPO papers do."""
 
-import builtins
-
 import numpy as np
 import pytest
 
@@ -27,15 +25,8 @@ def test_frames_are_84x84_grayscale_stacked_channels_last_in_the_unit_interval()
         env.close()
 
 
-def test_a_missing_ale_py_is_one_line_naming_the_extra(monkeypatch):
-    real_import = builtins.__import__
-
-    def without_ale_py(name, *args, **kwargs):
-        if name == "ale_py":
-            raise ModuleNotFoundError("No module named 'ale_py'", name="ale_py")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", without_ale_py)
+def test_a_missing_ale_py_is_one_line_naming_the_extra(hide_module):
+    hide_module("ale_py")
     with pytest.raises(EnvCreationError, match=r"^'ALE/NotAGame-v5' needs ale-py: pip install 'jaxrl\[atari\]'$"):
         make_vector_env("ALE/NotAGame-v5", 1)
 
