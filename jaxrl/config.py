@@ -295,14 +295,10 @@ def check_choice(config: Any, name: str, choices: Any) -> None:
         raise ValueError(not_one_of(name, value, choices))
 
 
-def check_conv_channels(channels: tuple[int, ...]) -> None:
-    if any(count < 1 for count in channels):
-        raise ValueError(f"conv_channels must be positive ints (or empty: no conv torso), got {channels}")
-
-
 def check_conv_layout(channels: tuple[int, ...], kernels: tuple[int, ...], strides: tuple[int, ...]) -> None:
     """Positive channel counts, and kernel sizes and strides that are empty (3 and 1) or one per conv."""
-    check_conv_channels(channels)
+    if any(count < 1 for count in channels):
+        raise ValueError(f"conv_channels must be positive ints (or empty: no conv torso), got {channels}")
     for name, values in (("conv_kernels", kernels), ("conv_strides", strides)):
         if values and (len(values) != len(channels) or any(value < 1 for value in values)):
             raise ValueError(f"{name} must be one positive int per conv_channels entry ({len(channels)}), or empty; "

@@ -28,7 +28,7 @@ from jaxrl.agents.value_based import epsilon_greedy_noise, init_q_params, q_valu
 from jaxrl.config import (
     ReplayConfig,
     check_choice,
-    check_conv_channels,
+    check_conv_layout,
     check_discount,
     check_fraction,
     check_hidden_sizes,
@@ -87,7 +87,9 @@ class DQNConfig(ReplayConfig):
     hidden_sizes: tuple[int, ...] = (120, 84)  # Q-network hidden layer sizes
     activation: str = "relu"  # tanh, relu, silu or elu
     layer_norm: bool = False  # LayerNorm after each hidden layer
-    conv_channels: tuple[int, ...] = ()  # 3x3 conv layers before the MLP, for image observations (MinAtar: 16)
+    conv_channels: tuple[int, ...] = ()  # conv layers before the MLP, for image observations (MinAtar: 16)
+    conv_kernels: tuple[int, ...] = ()  # each conv's kernel size (Atari's: 8 4 3); empty: 3 each
+    conv_strides: tuple[int, ...] = ()  # each conv's stride (Atari's: 4 2 1); empty: 1 each
     conv_layer_norm: bool = False  # LayerNorm over channels after each conv layer, before its ReLU
     conv_padding: str = "same"  # same (10x10 maps from MinAtar's grid) or valid (8x8: MinAtar's and purejaxql's)
 
@@ -103,7 +105,7 @@ class DQNConfig(ReplayConfig):
         check_in_unit_interval(self, "start_e", "end_e")
         check_fraction(self, "exploration_fraction", "tau")
         check_hidden_sizes(self.hidden_sizes)
-        check_conv_channels(self.conv_channels)
+        check_conv_layout(self.conv_channels, self.conv_kernels, self.conv_strides)
         check_choice(self, "conv_padding", PADDINGS)
         activation_by_name(self.activation)
         return self

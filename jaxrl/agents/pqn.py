@@ -29,7 +29,7 @@ from jaxrl.config import (
     OnPolicyConfig,
     check_at_least,
     check_choice,
-    check_conv_channels,
+    check_conv_layout,
     check_discount,
     check_fraction,
     check_hidden_sizes,
@@ -77,7 +77,9 @@ class PQNConfig(OnPolicyConfig):
     hidden_sizes: tuple[int, ...] = (128, 128)  # Q-network hidden layer sizes
     activation: str = "relu"  # tanh, relu, silu or elu
     layer_norm: bool = True  # LayerNorm after each hidden layer (what stands in for a target network)
-    conv_channels: tuple[int, ...] = ()  # 3x3 conv layers before the MLP, for image observations (MinAtar: 16)
+    conv_channels: tuple[int, ...] = ()  # conv layers before the MLP, for image observations (MinAtar: 16)
+    conv_kernels: tuple[int, ...] = ()  # each conv's kernel size (Atari's: 8 4 3); empty: 3 each
+    conv_strides: tuple[int, ...] = ()  # each conv's stride (Atari's: 4 2 1); empty: 1 each
     conv_layer_norm: bool = False  # LayerNorm over channels after each conv layer, before its ReLU
     conv_padding: str = "same"  # same (10x10 maps from MinAtar's grid) or valid (8x8: MinAtar's and purejaxql's)
 
@@ -91,7 +93,7 @@ class PQNConfig(OnPolicyConfig):
         check_in_unit_interval(self, "q_lambda", "eps_start", "eps_finish")
         check_fraction(self, "exploration_fraction")
         check_hidden_sizes(self.hidden_sizes)
-        check_conv_channels(self.conv_channels)
+        check_conv_layout(self.conv_channels, self.conv_kernels, self.conv_strides)
         check_choice(self, "conv_padding", PADDINGS)
         activation_by_name(self.activation)
         check_choice(self, "optimizer", OPTIMIZERS)

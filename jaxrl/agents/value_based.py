@@ -18,11 +18,13 @@ from jaxrl.types import EnvSpec
 
 def q_network(config: Any, spec: EnvSpec) -> DiscreteQNetwork:
     """The Q-network of a config with ``hidden_sizes``, ``activation``, ``layer_norm``,
-    ``conv_channels``, ``conv_layer_norm`` and ``conv_padding``."""
-    check_image_observations(config.conv_channels, spec.observation_shape, config.conv_padding)
+    ``conv_channels``, ``conv_kernels``, ``conv_strides``, ``conv_layer_norm`` and ``conv_padding``."""
+    check_image_observations(config.conv_channels, spec.observation_shape, config.conv_padding, config.conv_kernels,
+                             config.conv_strides)
     return DiscreteQNetwork(spec.action_dim, tuple(config.hidden_sizes), config.activation, config.layer_norm,
                             conv_channels=tuple(config.conv_channels), observation_shape=spec.observation_shape,
-                            conv_layer_norm=config.conv_layer_norm, conv_padding=config.conv_padding)
+                            conv_layer_norm=config.conv_layer_norm, conv_padding=config.conv_padding,
+                            conv_kernels=tuple(config.conv_kernels), conv_strides=tuple(config.conv_strides))
 
 
 def init_q_params(key: jax.Array, config: Any, spec: EnvSpec) -> Any:

@@ -26,6 +26,8 @@ class DiscreteQNetwork(nn.Module):
     observation_shape: tuple[int, ...] = ()  # needed with conv_channels
     conv_layer_norm: bool = False  # LayerNorm after each conv layer too (PQN's MinAtar network)
     conv_padding: str = "same"  # or "valid" (8x8 maps from MinAtar's 10x10), see nets/conv.py
+    conv_kernels: Sequence[int] = ()  # the convs' kernel sizes (empty: 3 each)
+    conv_strides: Sequence[int] = ()  # the convs' strides (empty: 1 each)
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
@@ -34,7 +36,7 @@ class DiscreteQNetwork(nn.Module):
             from jaxrl.nets.conv import ConvTorso  # conv.py builds on nets/mlp.py, as this module does
 
             x = ConvTorso(self.conv_channels, self.observation_shape, self.conv_layer_norm, self.conv_padding,
-                          name="conv")(x)
+                          self.conv_kernels, self.conv_strides, name="conv")(x)
         act = activation_by_name(self.activation)
         for index, size in enumerate(self.hidden_sizes):
             x = dense(size, self.hidden_gain, name=f"dense_{index}")(x)

@@ -104,3 +104,18 @@ def test_valid_padding_gives_the_minatar_networks_8x8_maps_and_small_images_are_
     tiny = EnvSpec(observation_shape=(4, 4, 1), discrete=True, action_dim=2)
     with pytest.raises(ValueError, match=r"^the 2 valid-padded conv\(s\) leave nothing of 4x4 images"):
         dqn.init(jax.random.PRNGKey(0), tiny, DQNConfig(conv_channels=(8, 8), conv_padding="valid"))
+
+
+@pytest.mark.parametrize("algorithm", ["dqn", "pqn"])
+def test_the_q_networks_take_the_atari_torso_too(algorithm):
+    from jaxrl.agents.registry import ALGORITHMS
+    from jaxrl.agents.value_based import init_q_params, q_network
+
+    config = ALGORITHMS[algorithm].config_cls(conv_channels=(32, 64, 64), conv_kernels=(8, 4, 3),
+                                              conv_strides=(4, 2, 1), conv_padding="valid", hidden_sizes=(512,))
+    spec = EnvSpec(observation_shape=(84, 84, 4), discrete=True, action_dim=6)
+    params = init_q_params(jax.random.PRNGKey(0), config.validate(), spec)
+    assert params["conv"]["Conv_0"]["kernel"].shape == (8, 8, 4, 32)
+    assert params["dense_0"]["kernel"].shape == (7 * 7 * 64, 512)
+    q = q_network(config, spec).apply({"params": params}, jnp.zeros((3, 84 * 84 * 4)))
+    assert q.shape == (3, 6)
