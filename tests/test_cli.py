@@ -340,6 +340,9 @@ def test_version_and_help_that_explains_each_flag_and_the_preset_that_runs(capsy
     text = " ".join(capsys.readouterr().out.split())
     assert "(Pendulum-v1 preset: 256; without it 32)" in text
     assert "orthogonal init gain of hidden layers (default: 1.41421)" in text
+    with pytest.raises(SystemExit):  # an empty tuple is named, not left blank
+        main(["train", "ppo", "--env", "ALE/Breakout-v5", "--help"])
+    assert "(ALE/Breakout-v5 preset: 8 4 3; without it empty)" in " ".join(capsys.readouterr().out.split())
 
 
 def test_every_config_field_has_a_comment_for_help():

@@ -48,7 +48,7 @@ def shown_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, tuple):
-        return " ".join(shown_value(item) for item in value)
+        return " ".join(shown_value(item) for item in value) or "empty"
     return "none" if value is None else str(value)
 
 
