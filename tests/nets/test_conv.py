@@ -107,15 +107,16 @@ def test_valid_padding_gives_the_minatar_networks_8x8_maps_and_small_images_are_
 
 
 @pytest.mark.parametrize("algorithm", ["dqn", "pqn"])
-def test_the_q_networks_take_the_atari_torso_too(algorithm):
+def test_the_q_networks_take_kernels_and_strides_too(algorithm):
+    """The Atari layout on 36x36 frames (cheaper than 84x84): 8x8, then 3x3, then 1x1 maps."""
     from jaxrl.agents.registry import ALGORITHMS
     from jaxrl.agents.value_based import init_q_params, q_network
 
     config = ALGORITHMS[algorithm].config_cls(conv_channels=(32, 64, 64), conv_kernels=(8, 4, 3),
-                                              conv_strides=(4, 2, 1), conv_padding="valid", hidden_sizes=(512,))
-    spec = EnvSpec(observation_shape=(84, 84, 4), discrete=True, action_dim=6)
+                                              conv_strides=(4, 2, 1), conv_padding="valid", hidden_sizes=(16,))
+    spec = EnvSpec(observation_shape=(36, 36, 4), discrete=True, action_dim=6)
     params = init_q_params(jax.random.PRNGKey(0), config.validate(), spec)
     assert params["conv"]["Conv_0"]["kernel"].shape == (8, 8, 4, 32)
-    assert params["dense_0"]["kernel"].shape == (7 * 7 * 64, 512)
-    q = q_network(config, spec).apply({"params": params}, jnp.zeros((3, 84 * 84 * 4)))
+    assert params["dense_0"]["kernel"].shape == (1 * 1 * 64, 16)
+    q = q_network(config, spec).apply({"params": params}, jnp.zeros((3, 36 * 36 * 4)))
     assert q.shape == (3, 6)
