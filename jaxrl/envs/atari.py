@@ -40,6 +40,7 @@ def register_atari_ids(env_id: str) -> None:
         if err.name == "ale_py":
             raise ValueError(f"{env_id!r} needs ale-py: pip install 'jaxrl[atari]'") from None
         raise ValueError(f"ale_py is installed but does not import: {err}") from None
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no version banner on stderr for every env
     gym.register_envs(ale_py)
 
 
