@@ -43,6 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.core.flat_draws import flat_draw
+from jaxrl.envs.atari import is_atari_id, register_atari_ids
 from jaxrl.envs.spec import PRIVILEGED_SIZE_KEY, spec_from_spaces
 from jaxrl.types import EnvSpec
 
@@ -306,6 +307,8 @@ def _build_device_env(env_id: str) -> DeviceEnv:
             raise ValueError(f"{env_id!r} runs in the device loop on {base_id!r} (the host loop needs no "
                              f"extra): {err}") from None
         return keep_observation_indices(base, env_id, NO_VELOCITY_ENVS[env_id][1])
+    if is_atari_id(env_id):
+        register_atari_ids(env_id)  # known, so that the error below says where it runs
     try:
         env = gym.make(env_id, disable_env_checker=True)
     except gym.error.Error as err:

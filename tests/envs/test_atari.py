@@ -35,3 +35,13 @@ def test_the_envs_own_vector_entry_point_is_refused_for_atari_ids():
     pytest.importorskip("ale_py")
     with pytest.raises(EnvCreationError, match="would skip jaxrl's Atari preprocessing; use sync or async"):
         make_vector_env("ALE/Breakout-v5", 2, "vector_entry_point")
+
+
+def test_the_device_loop_says_an_atari_game_runs_in_the_host_loop():
+    """Not "unknown environment id" (gymnasium knows the ALE ids only once ale_py is imported)."""
+    pytest.importorskip("ale_py")
+    from jaxrl.envs.device import NotAJaxEnv, forget_built_envs, make_device_env
+
+    forget_built_envs()
+    with pytest.raises(NotAJaxEnv):
+        make_device_env("ALE/Pong-v5")
