@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.core.flat_draws import flat_draw
-from jaxrl.envs.atari import is_atari_id, register_atari_ids
+from jaxrl.envs.atari import is_atari_id
 from jaxrl.envs.spec import PRIVILEGED_SIZE_KEY, spec_from_spaces
 from jaxrl.types import EnvSpec
 
@@ -269,9 +269,8 @@ class NotAJaxEnv(ValueError):
 
 
 def make_device_env(env_id: str) -> DeviceEnv:
-    """The :class:`DeviceEnv` for ``env_id``; ``ValueError`` naming the JAX env ids otherwise.
-
-    Built once per id in a process (while the ``JAXRL_*`` variables that pick a suite's backend stay
+    """The :class:`DeviceEnv` for ``env_id``; ``ValueError`` naming the JAX env ids otherwise. Built once
+    per id in a process (while the ``JAXRL_*`` variables that pick a suite's backend stay
     the same): a suite env's model loads and its reset and step trace to read the observation shape,
     and ``jaxrl eval`` or a device run that evaluates asks for the same env twice (the agent's spec,
     then the episodes). For brax's inverted pendulum that second build cost ~0.5 s of ``jaxrl eval``
@@ -307,13 +306,12 @@ def _build_device_env(env_id: str) -> DeviceEnv:
             raise ValueError(f"{env_id!r} runs in the device loop on {base_id!r} (the host loop needs no "
                              f"extra): {err}") from None
         return keep_observation_indices(base, env_id, NO_VELOCITY_ENVS[env_id][1])
-    if is_atari_id(env_id):
-        register_atari_ids(env_id)  # known, so that the error below says where it runs
     try:
         env = gym.make(env_id, disable_env_checker=True)
     except gym.error.Error as err:
-        if not isinstance(err, UNKNOWN_ID_ERRORS):
-            raise NotAJaxEnv(env_id) from None  # a registered env that cannot be built here (Box2D missing)
+        # a registered env that cannot be built here (Box2D missing), or an Atari game (ale_py not imported)
+        if not isinstance(err, UNKNOWN_ID_ERRORS) or is_atari_id(env_id):
+            raise NotAJaxEnv(env_id) from None
         raise ValueError(f"unknown environment id {env_id!r} ({err}); JAX env ids for the device loop: "
                          f"{ids_in_brief(device_env_ids())}") from None
     try:
