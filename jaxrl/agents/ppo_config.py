@@ -227,7 +227,7 @@ PPO_PRESETS["gymnax/Breakout-MinAtar"] = {
 # 0.99, lambda 0.95, 10 epochs x 32 minibatches, no entropy bonus, observations and rewards normalised),
 # 8 envs x 256 steps for its one env x 2,048. 1M steps, seeds 1-3, deterministic evaluations (5 episodes):
 # Hopper-v5 3301 / 2956 / 3584, Walker2d-v5 4097 / 5440 / 5145, HalfCheetah-v5 3482 / 1909 / 4652 (without
-# reward normalisation 1800 / 1711 / 3302), Ant-v5 628 / 309 (seeds 1-2, still rising); see README.
+# reward normalisation 1800 / 1711 / 3302), Ant-v5 628 / 309 / 787 (still rising at 1M); see README.
 PPO_PRESETS.update(dict.fromkeys(MUJOCO_IDS, {
     "total_timesteps": 1_000_000, "num_envs": 8, "num_steps": 256, "update_epochs": 10, "num_minibatches": 32,
     "learning_rate": 3e-4, "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.0, "norm_obs": True, "norm_reward": True,
