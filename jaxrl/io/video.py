@@ -35,8 +35,9 @@ def check_video_path(path: Path) -> None:
 def prepare_rendering(render_mode: str) -> None:
     """Quiet pygame/SDL (gymnasium's renderer) before an env renders: no sound device is
     opened (ALSA errors on headless machines) and ``rgb_array`` frames render off-screen (no
-    ``XDG_RUNTIME_DIR`` warning, no display needed; MuJoCo's on EGL where Linux has no display). ``human`` needs a display: ``ValueError``
-    in one line where there is none. Variables the user set are left as they are."""
+    ``XDG_RUNTIME_DIR`` warning, no display needed; MuJoCo's on EGL where Linux has no display).
+    ``human`` needs a display: ``ValueError`` in one line where there is none. Variables the user
+    set are left as they are."""
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     if render_mode == "rgb_array":
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")

@@ -52,19 +52,14 @@ def patches(images: jax.Array, kernel: int = 3, stride: int = 1, padding: str = 
     to ``[k k C, F]``. ``"valid"``: only neighbourhoods inside the image (``H' = (H - k) // stride + 1``);
     ``"same"``: ``H' = ceil(H / stride)``, zeros beyond the edge, split as XLA splits them (the extra
     row or column after). Slices, not a convolution, so that the gradient is slices too."""
-    if padding == "same":
-        pads = [_same_padding(side, kernel, stride) for side in images.shape[1:3]]
-        images = jnp.pad(images, ((0, 0), *pads, (0, 0)))
-    height, width = ((side - kernel) // stride + 1 for side in images.shape[1:3])
+    sides = images.shape[1:3]
+    height, width = conv_output_size(sides, 1, padding, (kernel,), (stride,))
+    if padding == "same":  # as lax.padtype_to_pads splits the zeros: the odd one after
+        totals = [max((out - 1) * stride + kernel - side, 0) for side, out in zip(sides, (height, width))]
+        images = jnp.pad(images, ((0, 0), *[(total // 2, total - total // 2) for total in totals], (0, 0)))
     rows, cols = stride * (height - 1) + 1, stride * (width - 1) + 1  # the span each slice covers
     return jnp.concatenate([images[:, row:row + rows:stride, col:col + cols:stride]
                             for row in range(kernel) for col in range(kernel)], axis=-1)
-
-
-def _same_padding(side: int, kernel: int, stride: int) -> tuple[int, int]:
-    """Zeros before and after one side for ``"same"`` padding, as ``lax.padtype_to_pads`` gives them."""
-    total = max((-(-side // stride) - 1) * stride + kernel - side, 0)
-    return total // 2, total - total // 2
 
 
 class ConvProduct(nn.Module):
