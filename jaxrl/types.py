@@ -18,8 +18,10 @@ from flax import struct
 class EnvSpec:
     """What an agent needs to know about an environment. Hashable (static under jit).
 
-    Observations reach the agent as float32 arrays of ``observation_shape``
-    (any space but a Box flattened, discrete parts one-hot: ``jaxrl.envs.spec``). Where the env also gives a
+    Observations reach the agent as arrays of ``observation_shape`` and ``observation_dtype``
+    (any space but a Box flattened, discrete parts one-hot: ``jaxrl.envs.spec``): float32, or uint8
+    for pixels (a uint8 Box bounded by 0 and 255, e.g. Atari frames), which stay uint8 in rollouts
+    and replay buffers (a quarter of the memory) and reach the networks scaled to ``[0, 1]``. Where the env also gives a
     privileged observation for the critic (MuJoCo Playground's ``privileged_state``), it is the
     last ``privileged_size`` entries of the flat observation: policies read only the first
     :attr:`policy_size`, an asymmetric critic reads them all.
@@ -32,6 +34,7 @@ class EnvSpec:
     action_high: tuple[float, ...] | None = None
     privileged_size: int = 0  # trailing entries of the flat observation only a critic may read
     action_nvec: tuple[int, ...] = ()  # MultiDiscrete / MultiBinary: choices per action component
+    observation_dtype: str = "float32"  # float32, or uint8 for pixel observations in [0, 255]
 
     @property
     def action_shape(self) -> tuple[int, ...]:
@@ -61,7 +64,7 @@ class Transition:
     ``episode_start``); only the agent reads it.
     """
 
-    obs: jax.Array  # [..., *obs_shape] float32
+    obs: jax.Array  # [..., *obs_shape] float32, or uint8 pixels (EnvSpec.observation_dtype)
     actions: jax.Array  # [...] int32 (discrete) or [..., A] float32
     rewards: jax.Array  # [...] raw env rewards
     terminated: jax.Array  # [...] bool

@@ -190,6 +190,24 @@ class CopyTarget(gym.Env):
         return self.target.copy(), reward, True, False, {}
 
 
+class BrightSide(gym.Env):
+    """One-step episodes on pixels: a uint8 ``[6, 6, 1]`` image whose left or right half is lit (255,
+    the other half 0); reward 1 for the action naming the lit side (0 left, 1 right), else 0."""
+
+    observation_space = gym.spaces.Box(0, 255, (6, 6, 1), np.uint8)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.side = int(self.np_random.integers(2))
+        image = np.zeros((6, 6, 1), np.uint8)
+        image[:, 3 * self.side:3 * self.side + 3] = 255
+        return image, {}
+
+    def step(self, action):
+        return np.zeros((6, 6, 1), np.uint8), float(int(action) == self.side), True, False, {}
+
+
 class CopyTargetJax(FunctionalJaxEnv):
     """:class:`CopyTarget` on MultiDiscrete([3, 2, 4]) written in JAX, so that the device loop runs it:
     the target is the state, observed one-hot (9 floats); every episode is one step."""
@@ -262,6 +280,7 @@ def register_toy_envs() -> None:
     register("jaxrl_test/CopyMultiDiscrete-v0", entry_point=CopyTarget,
              kwargs={"action_space": gym.spaces.MultiDiscrete([3, 2, 4])})
     register("jaxrl_test/CopyMultiBinary-v0", entry_point=CopyTarget, kwargs={"action_space": gym.spaces.MultiBinary(4)})
+    register("jaxrl_test/BrightSide-v0", entry_point=BrightSide)
     register("jaxrl_test/CopyMultiDiscreteJax-v0", entry_point=CopyTargetJax, max_episode_steps=10)
     register("jaxrl_test/TextObs-v0", entry_point=SpaceProbe,
              kwargs={"observation_space": gym.spaces.Dict({"a": gym.spaces.Text(4)})})

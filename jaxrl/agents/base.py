@@ -41,13 +41,20 @@ def parameter_norm(params: Any) -> jax.Array:
     return jnp.linalg.norm(jnp.concatenate([leaf.ravel() for leaf in jax.tree.leaves(params)]))
 
 
+def as_float_observations(obs: jax.Array) -> jax.Array:
+    """uint8 pixel observations (:attr:`EnvSpec.observation_dtype`) as float32 in ``[0, 1]``; others as they are.
+    Normalised observations (float already) pass unchanged, so the scaling happens once."""
+    return obs.astype(jnp.float32) * (1.0 / 255.0) if obs.dtype == jnp.uint8 else obs
+
+
 def flat_observations(obs: jax.Array, spec: EnvSpec, privileged: bool = False) -> jax.Array:
     """``[..., *obs_shape] -> [..., spec.policy_size]``: what a policy reads, flat (the MLPs read
     image- or grid-shaped observations, MinAtar ``[10, 10, C]``, ``DeepSea-bsuite`` ``[8, 8]``, as
     vectors). ``privileged``: all ``prod(obs_shape)`` entries, the env's privileged ones included
-    (an asymmetric critic's input)."""
+    (an asymmetric critic's input). uint8 pixels become float32 in ``[0, 1]`` here, the one place every
+    agent's networks read observations through."""
     batch_shape = obs.shape[: obs.ndim - len(spec.observation_shape)]
-    flat = obs.reshape((*batch_shape, -1))
+    flat = as_float_observations(obs).reshape((*batch_shape, -1))
     return flat if privileged or not spec.privileged_size else flat[..., : spec.policy_size]
 
 

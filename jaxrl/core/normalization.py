@@ -29,7 +29,8 @@ def init_running_stats(feature_shape: tuple[int, ...]) -> RunningStats:
 def update_running_stats(
     stats: RunningStats, batch: jax.Array, mask: jax.Array | None = None
 ) -> RunningStats:
-    """Merge ``batch [N, *feature_shape]`` (rows with ``mask [N] == 0`` ignored)."""
+    """Merge ``batch [N, *feature_shape]`` (rows with ``mask [N] == 0`` ignored; uint8 pixels as float)."""
+    batch = batch if jnp.issubdtype(batch.dtype, jnp.floating) else batch.astype(jnp.float32)
     weights = jnp.ones(batch.shape[0], batch.dtype) if mask is None else mask.astype(batch.dtype)
     weights = weights.reshape((-1,) + (1,) * (batch.ndim - 1))
     batch_count = jnp.sum(weights[:, ...].reshape(-1))

@@ -4,8 +4,9 @@ gymnasium registers the ``ALE/`` ids only once ``ale_py`` is imported; jaxrl imp
 one (extra ``atari``). Each env then gets the preprocessing of the DQN and PPO papers as CleanRL and
 SB3 run it: up to 30 no-op actions at reset, every 4th frame (the max of the last two, against
 flicker), 84x84 grayscale, the last 4 frames stacked. v5's sticky actions (a 25% chance of repeating
-the previous action) stay on, as Machado et al. (2018) recommend. Observations are float32
-``[84, 84, 4]`` in ``[0, 1]``, channels last for the conv torso. Life losses do not end episodes,
+the previous action) stay on, as Machado et al. (2018) recommend. Observations are uint8 ``[84, 84, 4]``
+pixels, channels last for the conv torso: rollouts and replay buffers hold them as bytes (28 KB a
+frame stack, a quarter of float32's) and the networks read them scaled to ``[0, 1]``. Life losses do not end episodes,
 and rewards reach the learner raw unless the config clips them (PPO's Atari preset does); the
 reported returns are always the game's score.
 """
@@ -46,21 +47,21 @@ def register_atari_ids(env_id: str) -> None:
 
 def preprocess_atari(env: gym.Env) -> gym.Env:
     """``env`` (made with ``frameskip=1``) as the agent sees it: no-op starts, frame skipping with max
-    pooling, 84x84 grayscale, 4 frames stacked channels last, float32 in ``[0, 1]``. ``ValueError`` in
+    pooling, 84x84 grayscale, 4 frames stacked channels last, uint8. ``ValueError`` in
     one line where OpenCV (gymnasium's resize) is missing."""
     try:
         env = gym.wrappers.AtariPreprocessing(env, noop_max=NOOP_MAX, frame_skip=FRAME_SKIP, screen_size=SCREEN_SIZE,
-                                              terminal_on_life_loss=False, grayscale_obs=True, scale_obs=True)
+                                              terminal_on_life_loss=False, grayscale_obs=True, scale_obs=False)
     except gym.error.DependencyNotInstalled:
         raise ValueError("Atari preprocessing resizes frames with OpenCV: pip install 'jaxrl[atari]'") from None
     stacked = gym.wrappers.FrameStackObservation(env, FRAME_STACK)
-    space = gym.spaces.Box(0.0, 1.0, (SCREEN_SIZE, SCREEN_SIZE, FRAME_STACK), np.float32)
+    space = gym.spaces.Box(0, 255, (SCREEN_SIZE, SCREEN_SIZE, FRAME_STACK), np.uint8)
     return gym.wrappers.TransformObservation(stacked, channels_last, space)
 
 
 def channels_last(frames: Any) -> np.ndarray:
     """``[4, 84, 84]`` stacked frames -> ``[84, 84, 4]``, the layout the conv torso reads."""
-    return np.ascontiguousarray(np.moveaxis(np.asarray(frames, np.float32), 0, -1))
+    return np.ascontiguousarray(np.moveaxis(np.asarray(frames, np.uint8), 0, -1))
 
 
 def atari_make_kwargs(env_id: str) -> dict[str, Any]:

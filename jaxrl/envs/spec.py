@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import gymnasium as gym
@@ -30,7 +31,12 @@ PRIVILEGED_SIZE_KEY = "jaxrl_privileged_size"
 
 def spec_from_spaces(observation_space: gym.Space, action_space: gym.Space) -> EnvSpec:
     """Build the spec of a *single* env's spaces; raises :class:`UnsupportedSpaceError`."""
-    observation_shape = observation_shape_of(observation_space)
+    spec = _action_spec(observation_shape_of(observation_space), action_space)
+    return dataclasses.replace(spec, observation_dtype=observation_dtype_of(observation_space))
+
+
+def _action_spec(observation_shape: tuple[int, ...], action_space: gym.Space) -> EnvSpec:
+    """The spec of ``action_space`` beside observations of ``observation_shape`` (float32)."""
     if isinstance(action_space, gym.spaces.Discrete):
         if int(action_space.start) != 0:
             raise UnsupportedSpaceError(f"Discrete action spaces must start at 0, got {one_line(action_space)}")
@@ -77,6 +83,18 @@ def observation_shape_of(space: gym.Space) -> tuple[int, ...]:
     return (flat_size(space),)
 
 
+def is_pixel_space(space: gym.Space) -> bool:
+    """Whether ``space`` holds pixels: a uint8 Box bounded by exactly 0 and 255 (Atari frames, CarRacing),
+    the rule Stable-Baselines3 uses to scale image observations."""
+    return (isinstance(space, gym.spaces.Box) and space.dtype == np.uint8
+            and bool(np.all(space.low == 0)) and bool(np.all(space.high == 255)))
+
+
+def observation_dtype_of(space: gym.Space) -> str:
+    """The dtype observations of ``space`` reach the agent in: uint8 for pixels, else float32."""
+    return "uint8" if is_pixel_space(space) else "float32"
+
+
 def flat_size(space: gym.Space) -> int:
     """Length of ``space`` flattened as :func:`observation_to_array` does (``gymnasium.spaces.flatdim``'s)."""
     if isinstance(space, gym.spaces.Box | gym.spaces.MultiBinary):
@@ -93,11 +111,11 @@ def flat_size(space: gym.Space) -> int:
 
 def observation_to_array(observation_space: gym.Space, obs: Any) -> np.ndarray:
     """Batched raw observations (a vector env's: arrays ``[B, ...]``, dicts or tuples of them) ->
-    float32 ``[B, *observation_shape_of(observation_space)]``. Row ``i`` equals
-    ``gymnasium.spaces.flatten(observation_space, obs_i)`` for every space but a Box, which keeps
-    its shape."""
+    ``[B, *observation_shape_of(observation_space)]`` of :func:`observation_dtype_of` (float32, uint8
+    pixels). Row ``i`` equals ``gymnasium.spaces.flatten(observation_space, obs_i)`` for every space
+    but a Box, which keeps its shape."""
     if isinstance(observation_space, gym.spaces.Box):
-        return np.asarray(obs, dtype=np.float32)
+        return np.asarray(obs, dtype=observation_dtype_of(observation_space))
     return np.concatenate(flat_parts(observation_space, obs), axis=1)
 
 

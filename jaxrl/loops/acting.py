@@ -112,7 +112,7 @@ def collect_rollout(
     """
     obs, carry, episode_start, exploration = actor_input
     batch_shape = (num_steps, env.num_envs)
-    obs_buffer = np.empty(batch_shape + obs.shape[1:], np.float32)
+    obs_buffer = np.empty(batch_shape + obs.shape[1:], obs.dtype)  # float32, or uint8 pixels
     next_obs_buffer = np.empty_like(obs_buffer)
     rewards = np.empty(batch_shape, np.float32)
     terminated = np.empty(batch_shape, bool)

@@ -58,7 +58,7 @@ class Policy:
         return actions[0] if single else actions
 
     def _network_input(self, obs: Any) -> tuple[jax.Array, bool]:
-        """``(float32 [B, *obs_shape], whether one observation came)``."""
+        """``([B, *obs_shape] of the spec's dtype, whether one observation came)``."""
         space = self.observation_space
         if space is not None and not isinstance(space, gym.spaces.Box):
             single = space.contains(obs)
@@ -69,7 +69,7 @@ class Policy:
             raise ValueError(f"this policy takes observations as the networks see them, [B, *{shape}] or {shape}; "
                              f"for the env's raw ones (got {type(obs).__name__} of shape {np.shape(obs)}) give it "
                              "the env's observation_space: run.policy_for(space)")
-        obs = jnp.asarray(obs, jnp.float32)
+        obs = jnp.asarray(obs, self.state.spec.observation_dtype)  # uint8 pixels as the env gives them
         single = obs.ndim == len(shape)
         return (obs[None] if single else obs), single
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 from jax.sharding import Mesh
 
 from jaxrl.agents.registry import Algorithm
@@ -149,7 +148,7 @@ def train_on_policy(
         if resume:
             state, key, _ = resume_host(recorder, state, tracker)
         state = committed(state, mesh)
-        one_env = (jax.ShapeDtypeStruct((1, *env.spec.observation_shape), jnp.float32),
+        one_env = (jax.ShapeDtypeStruct((1, *env.spec.observation_shape), env.spec.observation_dtype),
                    jax.eval_shape(lambda s: agent.initial_carry(s, 1), state),
                    jax.eval_shape(lambda s: agent.init_exploration(s, 1), state))
         step_bytes = tree_bytes(example_transition(agent, state, *one_env))

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.agents.registry import Algorithm
@@ -113,7 +112,7 @@ def train_off_policy(
     with host_run(algorithm, config, run_dir, "record", iterations * config.num_envs, resume, overwrite) as (
             agent, env, key, state, recorder, tracker):
         num_envs, spec = env.num_envs, env.spec
-        obs_shape = jax.ShapeDtypeStruct((num_envs, *spec.observation_shape), jnp.float32)
+        obs_shape = jax.ShapeDtypeStruct((num_envs, *spec.observation_shape), spec.observation_dtype)
         example = example_transition(agent, state, obs_shape, None,
                                      jax.eval_shape(agent.init_exploration, state, num_envs))
         stored = replay_item(example, config.n_step)
