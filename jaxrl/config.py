@@ -305,6 +305,12 @@ def check_conv_layout(channels: tuple[int, ...], kernels: tuple[int, ...], strid
                              f"got {values}")
 
 
+def check_reward_clip(config: Any) -> None:
+    """``ValueError`` unless ``config.reward_clip`` is None (no clip) or a positive number."""
+    if config.reward_clip is not None and not config.reward_clip > 0:
+        raise ValueError(f"reward_clip must be > 0 (or None: no clip), got {config.reward_clip}")
+
+
 def check_hidden_sizes(sizes: tuple[int, ...], name: str = "hidden_sizes") -> None:
     if not sizes or any(size < 1 for size in sizes):
         raise ValueError(f"{name} must be a non-empty list of positive ints, got {sizes}")

@@ -27,11 +27,11 @@ def test_phys2d_ids_show_the_algorithms_with_a_preset(capsys):
     assert "  phys2d/Pendulum-v0  presets: ppo ddpg td3 sac" in lines
 
 
-def test_the_atari_group_lists_every_ale_game_with_ppos_preset(capsys):
+def test_the_atari_group_lists_every_ale_game_with_its_ppo_and_dqn_presets(capsys):
     pytest.importorskip("ale_py")
     lines = listed(capsys, "atari", "--preset", "ppo")
     assert lines[0].startswith("atari: Atari 2600 games, preprocessed") and "(ale-py " in lines[0]
-    assert any(line.split() == ["ALE/Breakout-v5", "presets:", "ppo"] for line in lines)
+    assert any(line.split() == ["ALE/Breakout-v5", "presets:", "ppo", "dqn"] for line in lines)
     assert sum(line.startswith("  ALE/") for line in lines) > 50
 
 

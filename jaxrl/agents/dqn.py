@@ -15,6 +15,7 @@ left off.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ from jaxrl.config import (
     check_hidden_sizes,
     check_in_unit_interval,
     check_positive,
+    check_reward_clip,
     hparam,
     hparams_from_config,
 )
@@ -41,6 +43,7 @@ from jaxrl.core.noise import epsilon_greedy
 from jaxrl.core.nstep import nstep_returns
 from jaxrl.core.replay import ReplayBuffer, replay_sample_batches
 from jaxrl.core.td import soft_update, td_target
+from jaxrl.envs.atari import PREFIX as ATARI_PREFIX
 from jaxrl.envs.gymnax_suite import MINATAR_IDS
 from jaxrl.envs.twins import CARTPOLE_IDS
 from jaxrl.nets.conv import PADDINGS
@@ -76,6 +79,8 @@ class DQNConfig(ReplayConfig):
     optimizer: str = "adam"  # adam (CleanRL's), or rmsprop (the MinAtar paper's: centered, decay 0.95, eps 0.01)
     loss: str = "mse"  # TD error loss: mse (CleanRL's), or huber (delta 1: Mnih et al.'s and MinAtar's)
     gamma: float = hparam(0.99)  # discount
+    reward_clip: float | None = hparam(None)  # clip rewards to [-reward_clip, reward_clip] in the TD targets (Atari:
+    # 1, the DQN paper's); the replay and the reported returns keep the raw ones; None: no clip
     tau: float = hparam(1.0)  # target-network Polyak rate (1.0: copy), in (0, 1]
     target_network_frequency: int = 500  # env steps between target-network updates
     double_q: bool = False  # pick the next action with the online network, value it with the target (van Hasselt)
@@ -97,6 +102,7 @@ class DQNConfig(ReplayConfig):
         """Raise ``ValueError`` naming the first invalid field; return self when valid."""
         self.validate_replay()
         check_discount(self.gamma)
+        check_reward_clip(self)
         check_positive(self, "learning_rate")
         check_choice(self, "optimizer", OPTIMIZERS)
         check_choice(self, "loss", LOSSES)
@@ -125,6 +131,19 @@ MINATAR_PRESET: dict[str, Any] = {
     "conv_channels": (16,), "conv_padding": "valid",
 }
 DQN_PRESETS.update(dict.fromkeys(MINATAR_IDS, MINATAR_PRESET))
+# Atari (ALE/<Game>-v5, preprocessed by jaxrl.envs.atari): CleanRL's dqn_atari.py, the Nature DQN on one env:
+# lr 1e-4 Adam, MSE loss, batches of 32 every 4th step after 80k random steps, a hard target copy every 1k
+# steps, epsilon 1 -> 0.01 over the first 10% of 10M steps, rewards clipped to [-1, 1], the DQN paper's convs
+# and a 512 ReLU layer. The replay holds 100k transitions (RL Zoo's Atari DQN) where CleanRL's holds 1M:
+# uint8 frame stacks take 56 KB a transition, so 1M would need 56 GB.
+ATARI_DQN_PRESET: dict[str, Any] = {
+    "total_timesteps": 10_000_000, "num_envs": 1, "buffer_size": 100_000, "batch_size": 32,
+    "learning_starts": 80_000, "train_frequency": 4, "learning_rate": 1e-4, "optimizer": "adam", "loss": "mse",
+    "gamma": 0.99, "reward_clip": 1.0, "tau": 1.0, "target_network_frequency": 1_000, "double_q": False,
+    "start_e": 1.0, "end_e": 0.01, "exploration_fraction": 0.1, "hidden_sizes": (512,), "activation": "relu",
+    "conv_channels": (32, 64, 64), "conv_kernels": (8, 4, 3), "conv_strides": (4, 2, 1), "conv_padding": "valid",
+}
+DQN_PREFIX_PRESETS: dict[str, dict[str, Any]] = {ATARI_PREFIX: ATARI_DQN_PRESET}
 
 
 @struct.dataclass
@@ -147,7 +166,7 @@ def init(key: jax.Array, spec: EnvSpec, config: DQNConfig) -> DQNState:
     params = init_q_params(key, config, spec)
     return DQNState(params=params, target_params=jax.tree.map(jnp.copy, params),
                     opt_state=OPTIMIZERS[config.optimizer].init(params),
-                    hparams=hparams_from_config(config), step=jnp.zeros((), jnp.int32), config=config, spec=spec)
+                    hparams=hparams_from_config(config, {"reward_clip": math.inf}), step=jnp.zeros((), jnp.int32), config=config, spec=spec)
 
 
 def schedule_env_steps(config: DQNConfig, step: jax.Array) -> jax.Array:
@@ -182,7 +201,8 @@ def _train_step(state: DQNState, batch: Transition) -> tuple[DQNState, dict[str,
         next_q = jnp.take_along_axis(next_target_q, next_actions[:, None], axis=-1)[:, 0]
     else:
         next_q = next_target_q.max(axis=-1)
-    returns, discount = nstep_returns(batch.rewards, batch.extras, hp["gamma"])
+    rewards = jnp.clip(batch.rewards, -hp["reward_clip"], hp["reward_clip"])
+    returns, discount = nstep_returns(rewards, batch.extras, hp["gamma"])
     targets = jax.lax.stop_gradient(td_target(returns, next_q, batch.terminated, discount))
 
     def loss(params: Any) -> tuple[jax.Array, jax.Array]:

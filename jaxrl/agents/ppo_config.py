@@ -18,6 +18,7 @@ from jaxrl.config import (
     check_hidden_sizes,
     check_in_unit_interval,
     check_positive,
+    check_reward_clip,
     hparam,
 )
 from jaxrl.envs.atari import PREFIX as ATARI_PREFIX
@@ -127,8 +128,7 @@ class PPOConfig(OnPolicyConfig):
                                  "(shared_trunk=False)")
         check_conv_layout(self.conv_channels, self.conv_kernels, self.conv_strides)
         check_choice(self, "conv_padding", PADDINGS)
-        if self.reward_clip is not None and not self.reward_clip > 0:
-            raise ValueError(f"reward_clip must be > 0 (or None: no clip), got {self.reward_clip}")
+        check_reward_clip(self)
         if self.conv_channels and self.policy != "mlp":
             raise ValueError(f"conv_channels is for the feed-forward policy; policy={self.policy!r} has no conv torso")
         if self.asymmetric_critic and (self.policy != "mlp" or self.shared_trunk or self.conv_channels):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from jaxrl.agents.ddpg import DDPG, DDPG_PRESETS, DDPGConfig
-from jaxrl.agents.dqn import DQN, DQN_PRESETS, DQNConfig
+from jaxrl.agents.dqn import DQN, DQN_PREFIX_PRESETS, DQN_PRESETS, DQNConfig
 from jaxrl.agents.ppo import PPO
 from jaxrl.agents.ppo_config import PPO_PREFIX_PRESETS, PPO_PRESETS, RECURRENT_POLICIES, PPOConfig
 from jaxrl.agents.pqn import PQN, PQN_PRESETS, PQNConfig
@@ -65,7 +65,8 @@ _ALGORITHMS = (
               ("policy_loss", "value_loss", "grad_norm", "param_norm"), deterministic_eval=False,
               prefix_presets=PPO_PREFIX_PRESETS),
     Algorithm("pqn", PQNConfig, lambda config: PQN, ON_POLICY, PQN_PRESETS, ("loss", "param_norm")),
-    Algorithm("dqn", DQNConfig, lambda config: DQN, OFF_POLICY, DQN_PRESETS, ("loss", "param_norm")),
+    Algorithm("dqn", DQNConfig, lambda config: DQN, OFF_POLICY, DQN_PRESETS, ("loss", "param_norm"),
+              prefix_presets=DQN_PREFIX_PRESETS),
     Algorithm("ddpg", DDPGConfig, lambda config: DDPG, OFF_POLICY, DDPG_PRESETS, _TD3_FINITE, ("actor_loss",)),
     Algorithm("td3", TD3Config, lambda config: TD3, OFF_POLICY, TD3_PRESETS, _TD3_FINITE, ("actor_loss",)),
     Algorithm("sac", SACConfig, lambda config: SAC, OFF_POLICY, SAC_PRESETS,

@@ -143,13 +143,16 @@ def test_rmsprop_is_torchs_centered_rmsprop_with_its_epsilon_outside_the_root():
     np.testing.assert_allclose(first, [1 / np.sqrt(0.0475)], rtol=1e-3)
 
 
-def test_huber_loss_is_linear_past_one_where_mse_is_quadratic():
-    # every replay item is the same transition, so every sample has the same TD error e = q - (r + g max q')
-    n = 16
-    item = Transition(obs=jnp.ones((n, 3)), actions=jnp.ones(n, jnp.int32), rewards=jnp.full(n, 50.0),
+def one_transition_buffer(reward, n=16):
+    """Every replay item the same transition, so every sample has the same TD error e = q - (r + g max q')."""
+    item = Transition(obs=jnp.ones((n, 3)), actions=jnp.ones(n, jnp.int32), rewards=jnp.full(n, reward),
                       terminated=jnp.zeros(n, bool), truncated=jnp.zeros(n, bool), next_obs=jnp.full((n, 3), 2.0),
                       extras={})
-    buffer = replay_add(replay_init(n, item), item)
+    return item, replay_add(replay_init(n, item), item)
+
+
+def test_huber_loss_is_linear_past_one_where_mse_is_quadratic():
+    item, buffer = one_transition_buffer(50.0)
     losses = {}
     for loss in ("mse", "huber"):
         config = DQNConfig(**{**SMALL, "learning_starts": 0}, loss=loss)
@@ -161,6 +164,22 @@ def test_huber_loss_is_linear_past_one_where_mse_is_quadratic():
         assert abs(float(error)) > 40
     np.testing.assert_allclose(losses["mse"], float(error) ** 2, rtol=1e-5)
     np.testing.assert_allclose(losses["huber"], abs(float(error)) - 0.5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("reward", "clipped"), [(50.0, 1.0), (-3.0, -1.0), (0.25, 0.25)])
+def test_reward_clip_bounds_the_rewards_of_the_td_target(reward, clipped):
+    item, buffer = one_transition_buffer(reward)
+    losses = {}
+    for reward_clip in (None, 1.0):
+        state = dqn.init(jax.random.PRNGKey(0), SPEC, DQNConfig(**{**SMALL, "learning_starts": 0},
+                                                                reward_clip=reward_clip))
+        next_q = float(dqn.q_values(state, state.target_params, item.next_obs[:1]).max())
+        q = float(dqn.q_values(state, state.params, item.obs[:1])[0, 1])
+        losses[reward_clip] = float(dqn.update(state, buffer, jax.random.PRNGKey(1))[1]["loss"])
+    np.testing.assert_allclose(losses[None], (q - (reward + 0.99 * next_q)) ** 2, rtol=1e-5)
+    np.testing.assert_allclose(losses[1.0], (q - (clipped + 0.99 * next_q)) ** 2, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"^reward_clip must be > 0 \(or None: no clip\), got 0.0$"):
+        DQNConfig(**SMALL, reward_clip=0.0).validate()
 
 
 def test_an_unknown_optimizer_or_loss_is_refused_by_name():

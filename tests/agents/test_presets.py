@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import pytest
 
 from jaxrl.agents.recurrent_ppo import RECURRENT_PPO
@@ -80,4 +82,20 @@ def test_every_atari_id_gets_the_ppo_atari_preset_and_its_torso_leaves_7x7_maps(
         assert config.shared_trunk and config.hidden_sizes == (512,) and config.total_timesteps == 2048
         assert conv_output_size((SCREEN_SIZE,) * 2, 3, config.conv_padding, config.conv_kernels,
                                 config.conv_strides) == (7, 7)
-    assert ALGORITHMS["dqn"].preset_for("ALE/Breakout-v5") is None  # the prefix preset is PPO's only
+    assert ALGORITHMS["pqn"].preset_for("ALE/Breakout-v5") is None  # PPO and DQN have Atari presets
+
+
+def test_every_atari_id_gets_cleanrls_atari_dqn_with_a_replay_that_fits():
+    """CleanRL's dqn_atari.py, but a 100k replay (RL Zoo's): 1M uint8 transitions would take 56 GB."""
+    from jaxrl.core.replay import item_bytes
+    from jaxrl.envs.atari import FRAME_STACK, SCREEN_SIZE
+
+    for env_id in ("ALE/Breakout-v5", "ALE/Pong-v5"):
+        config = ALGORITHMS["dqn"].config_for(env_id, total_timesteps=2048).validate()
+        expected = dict(num_envs=1, buffer_size=100_000, batch_size=32, learning_starts=80_000, train_frequency=4,
+                        learning_rate=1e-4, loss="mse", reward_clip=1.0, target_network_frequency=1_000,
+                        end_e=0.01, exploration_fraction=0.1, hidden_sizes=(512,), conv_strides=(4, 2, 1))
+        assert {field: getattr(config, field) for field in expected} == expected and config.total_timesteps == 2048
+    frames = jax.ShapeDtypeStruct((1, SCREEN_SIZE, SCREEN_SIZE, FRAME_STACK), jnp.uint8)
+    transition_bytes = item_bytes({"obs": frames, "next_obs": frames})
+    assert transition_bytes == 56_448 and transition_bytes * config.buffer_size < 6 * 2**30
