@@ -31,7 +31,7 @@ def test_the_atari_group_lists_every_ale_game_with_its_ppo_and_dqn_presets(capsy
     pytest.importorskip("ale_py")
     lines = listed(capsys, "atari", "--preset", "ppo")
     assert lines[0].startswith("atari: Atari 2600 games, preprocessed") and "(ale-py " in lines[0]
-    assert any(line.split() == ["ALE/Breakout-v5", "presets:", "ppo", "dqn"] for line in lines)
+    assert any(line.split() == ["ALE/Breakout-v5", "presets:", "ppo", "pqn", "dqn"] for line in lines)
     assert sum(line.startswith("  ALE/") for line in lines) > 50
 
 

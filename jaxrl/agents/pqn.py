@@ -16,6 +16,7 @@ from ``state.update_step``) and the greedy one elsewhere.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import jax
@@ -35,6 +36,7 @@ from jaxrl.config import (
     check_hidden_sizes,
     check_in_unit_interval,
     check_positive,
+    check_reward_clip,
     hparam,
     hparams_from_config,
 )
@@ -42,6 +44,7 @@ from jaxrl.core.bootstrap import next_observation_values
 from jaxrl.core.minibatches import shuffled_minibatches
 from jaxrl.core.noise import epsilon_greedy
 from jaxrl.core.qlambda import q_lambda_returns
+from jaxrl.envs.atari import PREFIX as ATARI_PREFIX
 from jaxrl.envs.gymnax_suite import MINATAR_IDS
 from jaxrl.envs.twins import CARTPOLE_IDS
 from jaxrl.nets.conv import PADDINGS
@@ -68,6 +71,8 @@ class PQNConfig(OnPolicyConfig):
     adam_eps: float = 1e-8  # Adam's (or RAdam's) epsilon
     # --- objective ---
     gamma: float = hparam(0.99)  # discount
+    reward_clip: float | None = hparam(None)  # clip rewards to [-reward_clip, reward_clip] in the Q(lambda) targets
+    # (Atari: 1); the reported returns keep the raw ones; None: no clip
     q_lambda: float = hparam(0.65)  # lambda of the Q(lambda) returns (0: one-step targets)
     # --- epsilon-greedy exploration ---
     eps_start: float = hparam(1.0)  # epsilon at the first update
@@ -88,6 +93,7 @@ class PQNConfig(OnPolicyConfig):
         self.validate_schedule()
         self.check_minibatches_divide_the_batch()
         check_discount(self.gamma)
+        check_reward_clip(self)
         check_positive(self, "learning_rate", "max_grad_norm")
         check_at_least(self, 0, "adam_eps")
         check_in_unit_interval(self, "q_lambda", "eps_start", "eps_finish")
@@ -111,6 +117,19 @@ MINATAR_PRESET: dict[str, Any] = {
     "activation": "relu", "layer_norm": True, "conv_channels": (16,), "conv_layer_norm": True,
 }
 PQN_PRESETS.update(dict.fromkeys(MINATAR_IDS, MINATAR_PRESET))
+# Atari (ALE/<Game>-v5, preprocessed by jaxrl.envs.atari): purejaxql's pqn_atari.yaml on the DQN paper's convs
+# and a 512 layer, LayerNorm after each (its CNN): 128 envs x 32 steps, 2 x 32 minibatches, RAdam at a constant
+# 2.5e-4, gradients clipped at 10, lambda 0.65, epsilon 1 -> 0.001 over the first 10%, rewards clipped to
+# [-1, 1], 10M steps. purejaxql's envpool envs also end an episode at each lost life and have no sticky
+# actions; jaxrl's keep the v5 protocol (jaxrl.envs.atari).
+ATARI_PQN_PRESET: dict[str, Any] = {
+    "total_timesteps": 10_000_000, "num_envs": 128, "num_steps": 32, "update_epochs": 2, "num_minibatches": 32,
+    "learning_rate": 2.5e-4, "anneal_lr": False, "optimizer": "radam", "max_grad_norm": 10.0, "gamma": 0.99,
+    "q_lambda": 0.65, "eps_start": 1.0, "eps_finish": 0.001, "exploration_fraction": 0.1, "reward_clip": 1.0,
+    "hidden_sizes": (512,), "activation": "relu", "layer_norm": True, "conv_channels": (32, 64, 64),
+    "conv_kernels": (8, 4, 3), "conv_strides": (4, 2, 1), "conv_padding": "valid", "conv_layer_norm": True,
+}
+PQN_PREFIX_PRESETS: dict[str, dict[str, Any]] = {ATARI_PREFIX: ATARI_PQN_PRESET}
 
 
 @struct.dataclass
@@ -134,7 +153,7 @@ def init(key: jax.Array, spec: EnvSpec, config: PQNConfig) -> PQNState:
     config.validate()
     require_discrete(spec, "PQN")
     params = init_q_params(key, config, spec)
-    return PQNState(params=params, opt_state=_optimizer(config).init(params), hparams=hparams_from_config(config),
+    return PQNState(params=params, opt_state=_optimizer(config).init(params), hparams=hparams_from_config(config, {"reward_clip": math.inf}),
                     update_step=jnp.zeros((), jnp.int32), config=config, spec=spec)
 
 
@@ -163,7 +182,8 @@ def _update(state: PQNState, rollout: Rollout, key: jax.Array) -> tuple[PQNState
     config, hp = state.config, state.hparams
     next_max_q = next_observation_values(lambda obs: jnp.max(q_values(state, state.params, obs), axis=-1),
                                          rollout.obs, rollout.next_obs, rollout.extras["max_q"], rollout.terminated)
-    returns = jax.lax.stop_gradient(q_lambda_returns(rollout.rewards, next_max_q, rollout.terminated,
+    rewards = jnp.clip(rollout.rewards, -hp["reward_clip"], hp["reward_clip"])
+    returns = jax.lax.stop_gradient(q_lambda_returns(rewards, next_max_q, rollout.terminated,
                                                      rollout.truncated, hp["gamma"], hp["q_lambda"]))
     num_samples = rollout.rewards.size
     samples = {"obs": rollout.obs.reshape((num_samples, *rollout.obs.shape[2:])),

@@ -14,7 +14,7 @@ from jaxrl.agents.ddpg import DDPG, DDPG_PRESETS, DDPGConfig
 from jaxrl.agents.dqn import DQN, DQN_PREFIX_PRESETS, DQN_PRESETS, DQNConfig
 from jaxrl.agents.ppo import PPO
 from jaxrl.agents.ppo_config import PPO_PREFIX_PRESETS, PPO_PRESETS, RECURRENT_POLICIES, PPOConfig
-from jaxrl.agents.pqn import PQN, PQN_PRESETS, PQNConfig
+from jaxrl.agents.pqn import PQN, PQN_PREFIX_PRESETS, PQN_PRESETS, PQNConfig
 from jaxrl.agents.published import published_preset
 from jaxrl.agents.recurrent_ppo import RECURRENT_PPO
 from jaxrl.agents.sac import SAC, SAC_PRESETS, SACConfig
@@ -64,7 +64,8 @@ _ALGORITHMS = (
     Algorithm("ppo", PPOConfig, _ppo_agent, ON_POLICY, PPO_PRESETS,
               ("policy_loss", "value_loss", "grad_norm", "param_norm"), deterministic_eval=False,
               prefix_presets=PPO_PREFIX_PRESETS),
-    Algorithm("pqn", PQNConfig, lambda config: PQN, ON_POLICY, PQN_PRESETS, ("loss", "param_norm")),
+    Algorithm("pqn", PQNConfig, lambda config: PQN, ON_POLICY, PQN_PRESETS, ("loss", "param_norm"),
+              prefix_presets=PQN_PREFIX_PRESETS),
     Algorithm("dqn", DQNConfig, lambda config: DQN, OFF_POLICY, DQN_PRESETS, ("loss", "param_norm"),
               prefix_presets=DQN_PREFIX_PRESETS),
     Algorithm("ddpg", DDPGConfig, lambda config: DDPG, OFF_POLICY, DDPG_PRESETS, _TD3_FINITE, ("actor_loss",)),

@@ -65,6 +65,19 @@ def test_update_steps_and_masked_steps_do_not_count():
     jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, atol=1e-6), a.params, b.params)
 
 
+def test_reward_clip_equals_learning_from_rewards_clipped_beforehand():
+    state = pqn.init(jax.random.PRNGKey(0), SPEC, PQNConfig(**SMALL))
+    rollout = make_rollout(state, jax.random.PRNGKey(1))
+    rollout = rollout.replace(rewards=3.0 * rollout.rewards)  # most beyond +-1
+    clipped = pqn.init(jax.random.PRNGKey(0), SPEC, PQNConfig(**SMALL, reward_clip=1.0))
+    with_clip, _ = pqn.update(clipped, rollout, jax.random.PRNGKey(2))
+    beforehand, _ = pqn.update(state, rollout.replace(rewards=jnp.clip(rollout.rewards, -1, 1)), jax.random.PRNGKey(2))
+    raw, _ = pqn.update(state, rollout, jax.random.PRNGKey(2))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), with_clip.params,
+                 beforehand.params)
+    assert not np.allclose(jax.tree.leaves(with_clip.params)[-1], jax.tree.leaves(raw.params)[-1])
+
+
 def test_radam_takes_a_plain_gradient_step_first_where_adam_takes_the_sign():
     # RAdam's variance estimate is rectified only from step 5 on (rho_t < 5 before), so its first step is
     # the bias-corrected momentum, i.e. the gradient itself; Adam's first step is g / |g|. One minibatch,

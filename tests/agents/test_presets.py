@@ -82,7 +82,7 @@ def test_every_atari_id_gets_the_ppo_atari_preset_and_its_torso_leaves_7x7_maps(
         assert config.shared_trunk and config.hidden_sizes == (512,) and config.total_timesteps == 2048
         assert conv_output_size((SCREEN_SIZE,) * 2, 3, config.conv_padding, config.conv_kernels,
                                 config.conv_strides) == (7, 7)
-    assert ALGORITHMS["pqn"].preset_for("ALE/Breakout-v5") is None  # PPO and DQN have Atari presets
+
 
 
 def test_every_atari_id_gets_cleanrls_atari_dqn_with_a_replay_that_fits():
@@ -99,3 +99,12 @@ def test_every_atari_id_gets_cleanrls_atari_dqn_with_a_replay_that_fits():
     frames = jax.ShapeDtypeStruct((1, SCREEN_SIZE, SCREEN_SIZE, FRAME_STACK), jnp.uint8)
     transition_bytes = item_bytes({"obs": frames, "next_obs": frames})
     assert transition_bytes == 56_448 and transition_bytes * config.buffer_size < 6 * 2**30
+
+
+def test_every_atari_id_gets_purejaxqls_atari_pqn():
+    config = ALGORITHMS["pqn"].config_for("ALE/Pong-v5").validate()
+    expected = dict(num_envs=128, num_steps=32, update_epochs=2, num_minibatches=32, learning_rate=2.5e-4,
+                    anneal_lr=False, optimizer="radam", q_lambda=0.65, eps_finish=0.001, reward_clip=1.0,
+                    conv_channels=(32, 64, 64), conv_layer_norm=True, layer_norm=True, hidden_sizes=(512,))
+    assert {field: getattr(config, field) for field in expected} == expected
+    assert ALGORITHMS["sac"].preset_for("ALE/Pong-v5") is None
