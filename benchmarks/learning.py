@@ -71,6 +71,8 @@ TASKS = {
     # its 10M steps: learning from 20k steps and epsilon 1 -> 0.01 over the first 100k, the preset's 80k and 1M
     # scaled to the shorter run (with 80k of 400k, the preset's epsilon would end before learning starts)
     "dqn-breakout": ("dqn", "ALE/Breakout-v5", 400_000, 5.0, {"learning_starts": 20_000, "exploration_fraction": 0.25}),
+    # ... and with PQN's Atari preset (purejaxql's pqn_atari.yaml: 128 envs x 32 steps), 400k of its 10M steps
+    "pqn-breakout": ("pqn", "ALE/Breakout-v5", 400_000, 5.0, {}),
     "sac-hopper": ("sac", "Hopper-v5", 100_000, 1000.0, {"learning_starts": 5_000}),
 }
 
