@@ -69,7 +69,11 @@ class Policy:
             raise ValueError(f"this policy takes observations as the networks see them, [B, *{shape}] or {shape}; "
                              f"for the env's raw ones (got {type(obs).__name__} of shape {np.shape(obs)}) give it "
                              "the env's observation_space: run.policy_for(space)")
-        obs = jnp.asarray(obs, self.state.spec.observation_dtype)  # uint8 pixels as the env gives them
+        dtype = self.state.spec.observation_dtype
+        if dtype == "uint8" and np.asarray(obs).dtype != np.uint8:  # a cast would wrap or floor them silently
+            raise ValueError(f"this policy reads pixels as the env gives them, uint8 in [0, 255]; got "
+                             f"{np.asarray(obs).dtype} observations")
+        obs = jnp.asarray(obs, dtype)
         single = obs.ndim == len(shape)
         return (obs[None] if single else obs), single
 

@@ -84,3 +84,6 @@ def test_ppo_learns_from_pixels_and_its_policy_takes_the_envs_bytes():
     policy = LoadedRun("ppo", config, state, None).policy
     np.testing.assert_array_equal(policy(np.concatenate([left[:1], right[None]])), [0, 1])
     assert jax.tree.leaves(state.obs_stats)[0].dtype == jnp.float32
+    with pytest.raises(ValueError, match=r"^this policy reads pixels as the env gives them, uint8 in \[0, 255\]; "
+                                         r"got float32 observations$"):
+        policy(left.astype(np.float32) / 255)
