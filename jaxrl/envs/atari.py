@@ -23,6 +23,14 @@ FRAME_SKIP = 4  # emulator frames per agent step
 FRAME_STACK = 4  # observations stacked per agent step
 SCREEN_SIZE = 84  # pixels per side after resizing
 NOOP_MAX = 30  # most no-op actions at the start of an episode
+MAX_EPISODE_FRAMES = 108_000  # v5's cap (30 minutes of play), a truncation
+# envpool's Atari envs (--vectorization envpool) set to the same protocol: its defaults differ (no sticky
+# actions, FIRE pressed after every reset)
+ENVPOOL_PROTOCOL: dict[str, Any] = {
+    "repeat_action_probability": 0.25, "use_fire_reset": False, "episodic_life": False, "reward_clip": False,
+    "noop_max": NOOP_MAX, "frame_skip": FRAME_SKIP, "stack_num": FRAME_STACK, "img_height": SCREEN_SIZE,
+    "img_width": SCREEN_SIZE, "gray_scale": True, "max_episode_steps": MAX_EPISODE_FRAMES // FRAME_SKIP,
+}
 
 
 def is_atari_id(env_id: str) -> bool:
@@ -62,6 +70,19 @@ def preprocess_atari(env: gym.Env) -> gym.Env:
 def channels_last(frames: Any) -> np.ndarray:
     """``[4, 84, 84]`` stacked frames -> ``[84, 84, 4]``, the layout the conv torso reads."""
     return np.ascontiguousarray(np.moveaxis(np.asarray(frames, np.uint8), 0, -1))
+
+
+def envpool_task(env_id: str) -> str:
+    """envpool's name of an ALE game: ``ALE/Breakout-v5`` -> ``Breakout-v5``."""
+    return env_id.removeprefix(PREFIX)
+
+
+def envpool_channels_last(env: gym.vector.VectorEnv) -> gym.vector.VectorEnv:
+    """envpool's stacked frames ``[B, 4, 84, 84]`` as the conv torso reads them, ``[B, 84, 84, 4]``."""
+    single = gym.spaces.Box(0, 255, (SCREEN_SIZE, SCREEN_SIZE, FRAME_STACK), np.uint8)
+    return gym.wrappers.vector.TransformObservation(
+        env, lambda frames: np.ascontiguousarray(np.moveaxis(np.asarray(frames), 1, -1)),
+        gym.vector.utils.batch_space(single, env.num_envs), single)
 
 
 def atari_make_kwargs(env_id: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from gymnasium.vector import AutoresetMode
 
 from jaxrl.config import VECTORIZATION_MODES, not_one_of
 from jaxrl.envs import wrappers  # noqa: F401  (registers the jaxrl/* env ids)
-from jaxrl.envs.atari import atari_make_kwargs
+from jaxrl.envs.atari import ENVPOOL_PROTOCOL, atari_make_kwargs, envpool_channels_last, envpool_task, is_atari_id
 from jaxrl.envs.device import UNKNOWN_ID_ERRORS, register_host_id
 from jaxrl.envs.spec import PRIVILEGED_SIZE_KEY, observation_to_array, spec_from_spaces, stack_observations
 from jaxrl.types import EnvSpec
@@ -87,21 +87,27 @@ class HostStep(NamedTuple):
 
 def make_envpool_env(env_id: str, num_envs: int, seed: int | None,
                      env_kwargs: dict[str, Any] | None = None) -> gym.vector.VectorEnv:
-    """envpool's C++ vector env (gymnasium API, NEXT_STEP autoreset; seeds fixed at creation)."""
+    """envpool's C++ vector env (gymnasium API, NEXT_STEP autoreset; seeds fixed at creation). An ALE id
+    plays envpool's game of that name under jaxrl's Atari protocol (:data:`~jaxrl.envs.atari.ENVPOOL_PROTOCOL`,
+    frames channels last), so a run can switch between gymnasium's and envpool's vectorization."""
     try:
         import envpool
     except ModuleNotFoundError:
         raise EnvCreationError("vectorization='envpool' needs the envpool package: pip install 'jaxrl[envpool]'") \
             from None
+    atari = is_atari_id(env_id)
+    task, kwargs = (envpool_task(env_id), ENVPOOL_PROTOCOL) if atari else (env_id, {})
     try:
-        return envpool.make(env_id, env_type="gymnasium", num_envs=num_envs, seed=seed or 0, **(env_kwargs or {}))
-    except (ValueError, KeyError, TypeError) as err:
-        raise EnvCreationError(f"envpool could not create {env_id!r}: {err}") from None
+        env = envpool.make(task, env_type="gymnasium", num_envs=num_envs, seed=seed or 0,
+                           **{**kwargs, **(env_kwargs or {})})
+    except (ValueError, KeyError, TypeError, AssertionError) as err:  # envpool asserts that it knows the id
+        raise EnvCreationError(f"envpool could not create {task!r}: {err}") from None
+    return envpool_channels_last(env) if atari else env
 
 
 def _seeded_at_creation(env: Any) -> bool:
     """envpool envs take their seed in ``make`` and ignore (with a warning) ``reset(seed=...)``."""
-    return any(cls.__name__ == "GymnasiumEnvPoolMixin" for cls in type(env).__mro__)
+    return any(cls.__name__ == "GymnasiumEnvPoolMixin" for cls in type(env.unwrapped).__mro__)
 
 
 def ignore_interrupts(env: gym.Env) -> gym.Env:

@@ -5,11 +5,12 @@ optional extra with large assets)."""
 import sys
 import types
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from toy_envs import counter_next_step_vector_env
 
-from jaxrl.envs.host import EnvCreationError, host_env_for, make_vector_env
+from jaxrl.envs.host import EnvCreationError, HostVectorEnv, host_env_for, make_vector_env
 
 
 class GymnasiumEnvPoolMixin:
@@ -59,3 +60,59 @@ def test_envpool_errors_name_the_problem(monkeypatch):
     monkeypatch.setitem(sys.modules, "envpool", None)  # as if not installed
     with pytest.raises(EnvCreationError, match=r"needs the envpool package: pip install 'jaxrl\[envpool\]'"):
         make_vector_env("CartPole-v1", 2, "envpool")
+
+
+class FakeAtariPool(gym.vector.VectorEnv, GymnasiumEnvPoolMixin):
+    """envpool's Atari layout: stacked frames channels first ``[B, 4, 84, 84]``; frame ``k`` of the stack is
+    filled with ``10 * k + step count``, so the channel order can be read back."""
+
+    metadata = {"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
+
+    def __init__(self, num_envs, resets):
+        self.num_envs, self.resets, self.count = num_envs, resets, 0
+        self.single_observation_space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
+        self.single_action_space = gym.spaces.Discrete(4)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
+
+    def _frames(self):
+        frames = np.zeros((self.num_envs, 4, 84, 84), np.uint8)
+        frames += (10 * np.arange(4, dtype=np.uint8) + self.count)[None, :, None, None]
+        return frames
+
+    def reset(self, seed=None, options=None):
+        self.resets.append(seed)
+        return self._frames(), {}
+
+    def step(self, actions):
+        self.count += 1
+        flags = np.zeros(self.num_envs, bool)
+        return self._frames(), np.ones(self.num_envs, np.float32), flags, flags, {}
+
+
+def test_an_ale_id_plays_envpools_game_under_jaxrls_atari_protocol_channels_last(monkeypatch):
+    calls, resets = [], []
+
+    def make(task, env_type, num_envs, seed, **kwargs):
+        calls.append({"task": task, "seed": seed, **kwargs})
+        assert task == "Breakout-v5", f"{task} is not supported, `envpool.list_all_envs()` may help."
+        return FakeAtariPool(num_envs, resets)
+
+    monkeypatch.setitem(sys.modules, "envpool", types.SimpleNamespace(make=make))
+    env = HostVectorEnv(make_vector_env("ALE/Breakout-v5", 2, "envpool", env_kwargs={"noop_max": 0}, seed=5))
+    try:
+        (call,) = calls
+        # envpool's defaults are no sticky actions and FIRE after each reset; jaxrl's protocol is v5's
+        assert call["task"] == "Breakout-v5" and call["seed"] == 5
+        assert call["repeat_action_probability"] == 0.25 and not call["use_fire_reset"] and not call["episodic_life"]
+        assert (call["stack_num"], call["frame_skip"], call["max_episode_steps"]) == (4, 4, 27_000)
+        assert call["noop_max"] == 0  # the user's env_kwargs win
+        assert env.spec.observation_shape == (84, 84, 4) and env.spec.observation_dtype == "uint8"
+        obs = env.reset(seed=5)
+        assert resets == [None]  # seeded at creation, seen through the channel-order wrapper
+        np.testing.assert_array_equal(obs[0, 0, 0], [0, 10, 20, 30])  # frame k is channel k
+        np.testing.assert_array_equal(env.step(np.zeros(2, np.int64)).obs[1, 83, 83], [1, 11, 21, 31])
+    finally:
+        env.close()
+    with pytest.raises(EnvCreationError, match=r"^envpool could not create 'Pong-v5': Pong-v5 is not supported"):
+        make_vector_env("ALE/Pong-v5", 1, "envpool")
