@@ -96,10 +96,12 @@ def make_envpool_env(env_id: str, num_envs: int, seed: int | None,
         raise EnvCreationError("vectorization='envpool' needs the envpool package: pip install 'jaxrl[envpool]'") \
             from None
     atari = is_atari_id(env_id)
-    task, kwargs = (envpool_task(env_id), ENVPOOL_PROTOCOL) if atari else (env_id, {})
+    task, kwargs = (envpool_task(env_id), {**ENVPOOL_PROTOCOL, **(env_kwargs or {})}) if atari else (env_id, env_kwargs)
+    if atari and kwargs["noop_max"] < 1:  # seen with envpool 1.2.5: the process dies at the first reset
+        raise EnvCreationError(f"envpool's Atari envs crash with noop_max={kwargs['noop_max']}; give noop_max >= 1 "
+                               "or use sync/async vectorization")
     try:
-        env = envpool.make(task, env_type="gymnasium", num_envs=num_envs, seed=seed or 0,
-                           **{**kwargs, **(env_kwargs or {})})
+        env = envpool.make(task, env_type="gymnasium", num_envs=num_envs, seed=seed or 0, **(kwargs or {}))
     except (ValueError, KeyError, TypeError, AssertionError) as err:  # envpool asserts that it knows the id
         raise EnvCreationError(f"envpool could not create {task!r}: {err}") from None
     return envpool_channels_last(env) if atari else env

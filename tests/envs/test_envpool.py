@@ -99,14 +99,14 @@ def test_an_ale_id_plays_envpools_game_under_jaxrls_atari_protocol_channels_last
         return FakeAtariPool(num_envs, resets)
 
     monkeypatch.setitem(sys.modules, "envpool", types.SimpleNamespace(make=make))
-    env = HostVectorEnv(make_vector_env("ALE/Breakout-v5", 2, "envpool", env_kwargs={"noop_max": 0}, seed=5))
+    env = HostVectorEnv(make_vector_env("ALE/Breakout-v5", 2, "envpool", env_kwargs={"noop_max": 5}, seed=5))
     try:
         (call,) = calls
         # envpool's defaults are no sticky actions and FIRE after each reset; jaxrl's protocol is v5's
         assert call["task"] == "Breakout-v5" and call["seed"] == 5
         assert call["repeat_action_probability"] == 0.25 and not call["use_fire_reset"] and not call["episodic_life"]
         assert (call["stack_num"], call["frame_skip"], call["max_episode_steps"]) == (4, 4, 27_000)
-        assert call["noop_max"] == 0  # the user's env_kwargs win
+        assert call["noop_max"] == 5  # the user's env_kwargs win
         assert env.spec.observation_shape == (84, 84, 4) and env.spec.observation_dtype == "uint8"
         obs = env.reset(seed=5)
         assert resets == [None]  # seeded at creation, seen through the channel-order wrapper
@@ -116,3 +116,7 @@ def test_an_ale_id_plays_envpools_game_under_jaxrls_atari_protocol_channels_last
         env.close()
     with pytest.raises(EnvCreationError, match=r"^envpool could not create 'Pong-v5': Pong-v5 is not supported"):
         make_vector_env("ALE/Pong-v5", 1, "envpool")
+    # envpool 1.2.5 dies with a segmentation fault at the first reset; refused before it is built
+    with pytest.raises(EnvCreationError, match=r"^envpool's Atari envs crash with noop_max=0; give noop_max >= 1"):
+        make_vector_env("ALE/Breakout-v5", 1, "envpool", env_kwargs={"noop_max": 0})
+    assert len(calls) == 2
