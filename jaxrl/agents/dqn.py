@@ -166,7 +166,8 @@ def init(key: jax.Array, spec: EnvSpec, config: DQNConfig) -> DQNState:
     params = init_q_params(key, config, spec)
     return DQNState(params=params, target_params=jax.tree.map(jnp.copy, params),
                     opt_state=OPTIMIZERS[config.optimizer].init(params),
-                    hparams=hparams_from_config(config, {"reward_clip": math.inf}), step=jnp.zeros((), jnp.int32), config=config, spec=spec)
+                    hparams=hparams_from_config(config, {"reward_clip": math.inf}), step=jnp.zeros((), jnp.int32),
+                    config=config, spec=spec)
 
 
 def schedule_env_steps(config: DQNConfig, step: jax.Array) -> jax.Array:

@@ -153,7 +153,8 @@ def init(key: jax.Array, spec: EnvSpec, config: PQNConfig) -> PQNState:
     config.validate()
     require_discrete(spec, "PQN")
     params = init_q_params(key, config, spec)
-    return PQNState(params=params, opt_state=_optimizer(config).init(params), hparams=hparams_from_config(config, {"reward_clip": math.inf}),
+    return PQNState(params=params, opt_state=_optimizer(config).init(params),
+                    hparams=hparams_from_config(config, {"reward_clip": math.inf}),
                     update_step=jnp.zeros((), jnp.int32), config=config, spec=spec)
 
 
