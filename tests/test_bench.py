@@ -25,6 +25,28 @@ def test_cell_parsing_names_the_bad_part():
     assert exit_.value.code == 2
 
 
+def test_atari_cells_time_the_presets_on_a_shorter_schedule_and_only_on_host_backends(monkeypatch):
+    from jaxrl.bench.cells import _config
+
+    with pytest.raises(ValueError, match=r"the backend of dqn-atari must be one of \['async', 'envpool', 'sync'\]"):
+        bench.Cell.parse("dqn-atari:device:1")
+    algorithm, config = _config(bench.Cell.parse("ppo-atari:envpool:8"), quick=True)
+    # PPO's Atari preset as it trains (conv torso, 128-step rollouts), for 3 updates
+    assert (algorithm, config.env, config.vectorization) == ("ppo", "ALE/Breakout-v5", "envpool")
+    assert (config.conv_channels, config.hidden_sizes, config.reward_clip) == ((32, 64, 64), (512,), 1.0)
+    assert config.total_timesteps == 3 * config.num_steps * 8 == 3 * 128 * 8
+    algorithm, config = _config(bench.Cell.parse("dqn-atari:sync:1"), quick=False)
+    assert (algorithm, config.conv_channels, config.reward_clip) == ("dqn", (32, 64, 64), 1.0)
+    assert (config.buffer_size, config.learning_starts, config.log_every, config.total_timesteps) == (
+        10_000, 500, 500, 8 * 500)
+    # the full matrix's Atari cells, as installed packages allow
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None if name == "envpool" else object())
+    atari = [str(cell) for cell in bench.full_matrix() if cell.algorithm in bench.ATARI_ALGORITHMS]
+    assert atari == ["ppo-atari:sync:8", "ppo-atari:async:8", "dqn-atari:sync:1"]
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    assert not [cell for cell in bench.full_matrix() if cell.algorithm in bench.ATARI_ALGORITHMS]
+
+
 def test_quick_cell_writes_a_valid_result_file_and_a_report_row(tmp_path, capsys):
     assert main(["bench", "--quick", "--cells", "ppo-mlp:sync:2", "--results-dir", str(tmp_path)]) == 0
     (path,) = tmp_path.glob("throughput__*.json")

@@ -30,6 +30,9 @@ Backends: ``sync``, ``async`` and ``vector_entry_point`` (gymnasium, host loop),
 ``envpool`` (envpool's C++ vector env in the host loop, when installed) and ``device``
 (the device loop on the env's JAX version). PPO runs on CartPole-v1
 (``phys2d/CartPole-v1`` on the device), DDPG/TD3/SAC on Pendulum-v1 (``phys2d/Pendulum-v0``).
+``ppo-atari`` and ``dqn-atari`` run their Atari presets on ``ALE/Breakout-v5`` (pixels, a conv
+torso; host backends ``sync``, ``async`` and ``envpool`` only, with the ``atari`` extra installed):
+there an env step takes ~0.6 ms and the conv update, not the env, sets the training rate.
 Results: ``benchmarks/results/throughput__<device>__<date>.json`` with machine, CPU,
 device and versions; ``benchmarks/report.py`` merges such files into one table.
 """
@@ -49,13 +52,19 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 MATRIX_ALGORITHMS = ("ppo-mlp", "ppo-lstm", "ddpg", "td3", "sac")
-ALGORITHMS = (*MATRIX_ALGORITHMS, "ppo-gru")  # ppo-gru: --cells only
+ATARI_ALGORITHMS = ("ppo-atari", "dqn-atari")  # the Atari presets, on the host backends below
+ATARI_BACKENDS = ("sync", "async", "envpool")  # ALE has no JAX version; its vector entry point skips the preset
+ALGORITHMS = (*MATRIX_ALGORITHMS, "ppo-gru", *ATARI_ALGORITHMS)  # ppo-gru: --cells only
 BACKENDS = ("sync", "async", "vector_entry_point", "envpool", "device")
-HOST_ENVS = {"ppo": "CartPole-v1", "off": "Pendulum-v1"}
+HOST_ENVS = {"ppo": "CartPole-v1", "off": "Pendulum-v1", "atari": "ALE/Breakout-v5"}
 DEVICE_ENVS = {"ppo": "phys2d/CartPole-v1", "off": "phys2d/Pendulum-v0"}
 # Full matrix: num_envs per backend (async stops at 64: one process per env).
 FULL_NUM_ENVS = {"sync": (1, 8, 64, 256), "async": (8, 64), "vector_entry_point": (8, 64, 256, 1024),
                  "envpool": (8, 64, 256, 1024), "device": (8, 64, 256, 1024)}
+# Atari cells of the full matrix (where ale-py is installed; envpool's where it is): DQN's preset
+# plays one env, PPO's eight.
+ATARI_NUM_ENVS = {("ppo-atari", "sync"): 8, ("ppo-atari", "async"): 8, ("ppo-atari", "envpool"): 8,
+                  ("dqn-atari", "sync"): 1, ("dqn-atari", "envpool"): 1}
 # One cell per backend and per kind of agent; each device cell costs ~10 s of compilation.
 QUICK_CELLS = ("ppo-mlp:sync:8", "ppo-mlp:vector_entry_point:64", "ppo-mlp:async:8", "ppo-mlp:device:64",
                "ppo-lstm:sync:8", "sac:sync:1")
@@ -79,6 +88,8 @@ class Cell(NamedTuple):
             raise ValueError(f"cell {text!r}: {not_one_of('algorithm', algorithm, ALGORITHMS)}")
         if backend not in BACKENDS:
             raise ValueError(f"cell {text!r}: {not_one_of('backend', backend, BACKENDS)}")
+        if algorithm in ATARI_ALGORITHMS and backend not in ATARI_BACKENDS:
+            raise ValueError(f"cell {text!r}: {not_one_of(f'the backend of {algorithm}', backend, ATARI_BACKENDS)}")
         if not num_envs.isdigit() or int(num_envs) < 1:
             raise ValueError(f"cell {text!r}: num_envs must be a positive integer")
         return cls(algorithm, backend, int(num_envs))
@@ -88,9 +99,11 @@ class Cell(NamedTuple):
 
 
 def full_matrix() -> list[Cell]:
-    """Every sensible cell; ``envpool`` only where it is installed (an optional extra)."""
+    """Every sensible cell; ``envpool`` only where it is installed (an optional extra), Atari only
+    where ale-py is."""
     import importlib.util
 
+    installed = {name: importlib.util.find_spec(name) is not None for name in ("envpool", "ale_py")}
     cells = []
     for algorithm in MATRIX_ALGORITHMS:
         for backend, sizes in FULL_NUM_ENVS.items():
@@ -99,9 +112,12 @@ def full_matrix() -> list[Cell]:
                     continue  # one gradient step per vector step: more envs only starve the learner
                 if backend == "vector_entry_point" and not algorithm.startswith("ppo"):
                     continue  # gymnasium's Pendulum-v1 has no vector entry point
-                if backend == "envpool" and importlib.util.find_spec("envpool") is None:
+                if backend == "envpool" and not installed["envpool"]:
                     continue
                 cells.append(Cell(algorithm, backend, num_envs))
+    if installed["ale_py"]:
+        cells += [Cell(algorithm, backend, num_envs) for (algorithm, backend), num_envs in ATARI_NUM_ENVS.items()
+                  if backend != "envpool" or installed["envpool"]]
     return cells
 
 

@@ -11,25 +11,35 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jaxrl.bench import DEVICE_ENVS, HOST_ENVS, Cell
+from jaxrl.bench import ATARI_ALGORITHMS, DEVICE_ENVS, HOST_ENVS, Cell
 
 
 def _config(cell: Cell, quick: bool) -> tuple[str, Any]:
-    """``(registry algorithm, config)`` for a cell: CleanRL-like PPO, Pendulum off-policy."""
+    """``(registry algorithm, config)`` for a cell: CleanRL-like PPO, Pendulum off-policy, or an Atari
+    preset (its networks and update as they train, on a shorter schedule)."""
     import jaxrl
 
     on_policy = cell.algorithm.startswith("ppo")
-    env = (DEVICE_ENVS if cell.backend == "device" else HOST_ENVS)["ppo" if on_policy else "off"]
     vectorization = "sync" if cell.backend == "device" else cell.backend
     common = {"num_envs": cell.num_envs, "vectorization": vectorization, "progress": False, "checkpoint_every": 0}
+    updates = 3 if quick else 12
+    records = 4 if quick else 8
+    if cell.algorithm in ATARI_ALGORITHMS:
+        algorithm = cell.algorithm.removesuffix("-atari")
+        preset = jaxrl.config_for(algorithm, HOST_ENVS["atari"], **common)
+        if on_policy:
+            return algorithm, dataclasses.replace(preset, total_timesteps=updates * preset.num_steps * cell.num_envs)
+        # a 10k-frame replay (0.6 GB) and learning from the first record: the update, not the memory, is timed
+        record_steps = max(cell.num_envs, 100 if quick else 500)
+        return algorithm, dataclasses.replace(preset, buffer_size=10_000, learning_starts=record_steps,
+                                              log_every=record_steps, total_timesteps=records * record_steps)
+    env = (DEVICE_ENVS if cell.backend == "device" else HOST_ENVS)["ppo" if on_policy else "off"]
     if on_policy:
-        updates = 3 if quick else 12
         values = {"num_steps": 128, "update_epochs": 4, "num_minibatches": 4, "hidden_sizes": (64, 64),
                   "policy": cell.algorithm.removeprefix("ppo-"), "seq_len": 16, "lstm_hidden_size": 64}
         values["total_timesteps"] = updates * 128 * cell.num_envs
         return "ppo", jaxrl.config_for("ppo", env, **common, **values)
     algorithm = cell.algorithm
-    records = 4 if quick else 8
     record_steps = max(cell.num_envs, 100 if quick else 1000)
     values = {"hidden_sizes": (256, 256), "batch_size": 256, "learning_starts": record_steps, "buffer_size": 100_000,
               "log_every": record_steps, "total_timesteps": records * record_steps}
