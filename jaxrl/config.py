@@ -73,13 +73,16 @@ def field_docs(config_cls: type) -> dict[str, str]:
     return docs
 
 
-def hparam(default: Any, structural: bool = False) -> Any:
+def hparam(default: Any, structural: bool = False, when_none: float | None = None) -> Any:
     """A config field that is also a vmappable hyper-parameter (``state.hparams[name]``).
 
     ``structural``: the field being None builds a different program (PPO's ``target_kl``: no early
     stop; ``critic_learning_rate``: one optimizer), so its values can be vmapped only when the
-    config gives it one (:func:`unset_structural_fields`)."""
-    return dataclasses.field(default=default, metadata={"vmappable": True, "structural": structural})
+    config gives it one (:func:`unset_structural_fields`). ``when_none``: the number the
+    hyper-parameter holds while the field is None, one that turns its feature off (a reward clip
+    of ``inf``), so the program is the same either way and a sweep can mix both."""
+    return dataclasses.field(default=default, metadata={"vmappable": True, "structural": structural,
+                                                        "when_none": when_none})
 
 
 def unset_structural_fields(config: Any, names: Any) -> list[str]:
@@ -95,14 +98,16 @@ def vmappable_fields(config: Any) -> tuple[str, ...]:
 
 
 def hparams_from_config(config: Any, resolved: dict[str, float] | None = None) -> dict[str, Any]:
-    """``{name: float32 scalar}`` for every vmappable field; ``resolved`` gives the value of a
-    field whose config value is ``None`` (e.g. ``critic_learning_rate`` falls back to
-    ``learning_rate``) and may add derived ones."""
+    """``{name: float32 scalar}`` for every vmappable field; a field whose config value is ``None``
+    takes its ``resolved`` value (e.g. ``critic_learning_rate`` falls back to ``learning_rate``)
+    or else its :func:`hparam` ``when_none``; ``resolved`` may add derived ones."""
     resolved = resolved or {}
     values = {}
-    for name in vmappable_fields(config):
-        value = getattr(config, name)
-        values[name] = resolved[name] if value is None else value
+    for field in dataclasses.fields(config):
+        if not field.metadata.get("vmappable"):
+            continue
+        value = getattr(config, field.name)
+        values[field.name] = resolved.get(field.name, field.metadata["when_none"]) if value is None else value
     values.update({name: value for name, value in resolved.items() if name not in values})
     return {name: jnp.asarray(value, jnp.float32) for name, value in values.items()}
 

@@ -40,7 +40,8 @@ def test_the_atari_group_without_ale_py_says_which_extra(hide_module):
 
     hide_module("ale_py")
     (group,) = env_groups(("atari",))
-    assert group.ids == () and group.unavailable == "'ALE/' needs ale-py: pip install 'jaxrl[atari]'"
+    assert group.ids == ()
+    assert group.unavailable == "the Atari ids (ALE/<Game>-v5) need ale-py: pip install 'jaxrl[atari]'"
 
 
 def test_preset_filter_and_gymnasium_in_full_only_when_named(capsys):

@@ -79,8 +79,8 @@ class DQNConfig(ReplayConfig):
     optimizer: str = "adam"  # adam (CleanRL's), or rmsprop (the MinAtar paper's: centered, decay 0.95, eps 0.01)
     loss: str = "mse"  # TD error loss: mse (CleanRL's), or huber (delta 1: Mnih et al.'s and MinAtar's)
     gamma: float = hparam(0.99)  # discount
-    reward_clip: float | None = hparam(None)  # clip rewards to [-reward_clip, reward_clip] in the TD targets (Atari:
-    # 1, the DQN paper's); the replay and the reported returns keep the raw ones; None: no clip
+    reward_clip: float | None = hparam(None, when_none=math.inf)  # clip rewards to [-reward_clip, reward_clip] in
+    # the TD targets (Atari: 1, the DQN paper's); the replay and the reported returns keep the raw ones; None: no clip
     tau: float = hparam(1.0)  # target-network Polyak rate (1.0: copy), in (0, 1]
     target_network_frequency: int = 500  # env steps between target-network updates
     double_q: bool = False  # pick the next action with the online network, value it with the target (van Hasselt)
@@ -166,7 +166,7 @@ def init(key: jax.Array, spec: EnvSpec, config: DQNConfig) -> DQNState:
     params = init_q_params(key, config, spec)
     return DQNState(params=params, target_params=jax.tree.map(jnp.copy, params),
                     opt_state=OPTIMIZERS[config.optimizer].init(params),
-                    hparams=hparams_from_config(config, {"reward_clip": math.inf}), step=jnp.zeros((), jnp.int32),
+                    hparams=hparams_from_config(config), step=jnp.zeros((), jnp.int32),
                     config=config, spec=spec)
 
 

@@ -77,8 +77,7 @@ class PPOState:
 
 def _hparams(config: PPOConfig) -> dict[str, jax.Array]:
     """The vmappable fields, with the unset ones at their neutral values."""
-    return hparams_from_config(config, {"critic_learning_rate": config.learning_rate, "reward_min": -math.inf,
-                                        "reward_clip": math.inf, "target_kl": math.inf})
+    return hparams_from_config(config, {"critic_learning_rate": config.learning_rate})
 
 
 def network_kwargs(config: PPOConfig, spec: EnvSpec) -> dict[str, Any]:

@@ -7,6 +7,7 @@ Shared by the feed-forward agent (:mod:`jaxrl.agents.ppo`) and the recurrent one
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from jaxrl.config import (
@@ -50,8 +51,8 @@ class PPOConfig(OnPolicyConfig):
     adam_eps: float = 1e-5  # Adam epsilon
     anneal_lr: bool = True  # decay step sizes linearly to 0 over the run
     max_grad_norm: float = hparam(0.5)  # global-norm gradient clip (per optimizer)
-    target_kl: float | None = hparam(None, structural=True)  # stop the epochs of an update once the epoch's
-    # mean approx KL exceeds it
+    target_kl: float | None = hparam(None, structural=True, when_none=math.inf)  # stop the epochs of an update
+    # once the epoch's mean approx KL exceeds it
     # --- objective ---
     gamma: float = hparam(0.98)  # discount
     gae_lambda: float = hparam(0.8)  # GAE lambda
@@ -62,9 +63,9 @@ class PPOConfig(OnPolicyConfig):
     norm_adv: bool = True  # normalise advantages per minibatch
     reward_scale: float = hparam(1.0)  # rewards seen by the learner: reward_scale * clip(max(r, reward_min),
     # -reward_clip, reward_clip)
-    reward_min: float | None = hparam(None)  # reward floor applied before scaling (None: no floor)
-    reward_clip: float | None = hparam(None)  # clip rewards to [-reward_clip, reward_clip] before scaling (Atari: 1,
-    # the sign of its integer scores); None: no clip. Reported returns stay the env's
+    reward_min: float | None = hparam(None, when_none=-math.inf)  # reward floor applied before scaling (None: no floor)
+    reward_clip: float | None = hparam(None, when_none=math.inf)  # clip rewards to [-reward_clip, reward_clip]
+    # before scaling (Atari: 1, the sign of its integer scores); None: no clip. Reported returns stay the env's
     norm_obs: bool = False  # running mean/std observation normalisation
     norm_reward: bool = False  # divide rewards by the running std of each env's discounted return, clipped
     # to +-10 (SB3's VecNormalize norm_reward, gymnasium's NormalizeReward); update then takes num_envs envs

@@ -71,8 +71,8 @@ class PQNConfig(OnPolicyConfig):
     adam_eps: float = 1e-8  # Adam's (or RAdam's) epsilon
     # --- objective ---
     gamma: float = hparam(0.99)  # discount
-    reward_clip: float | None = hparam(None)  # clip rewards to [-reward_clip, reward_clip] in the Q(lambda) targets
-    # (Atari: 1); the reported returns keep the raw ones; None: no clip
+    reward_clip: float | None = hparam(None, when_none=math.inf)  # clip rewards to [-reward_clip, reward_clip] in
+    # the Q(lambda) targets (Atari: 1); the reported returns keep the raw ones; None: no clip
     q_lambda: float = hparam(0.65)  # lambda of the Q(lambda) returns (0: one-step targets)
     # --- epsilon-greedy exploration ---
     eps_start: float = hparam(1.0)  # epsilon at the first update
@@ -154,7 +154,7 @@ def init(key: jax.Array, spec: EnvSpec, config: PQNConfig) -> PQNState:
     require_discrete(spec, "PQN")
     params = init_q_params(key, config, spec)
     return PQNState(params=params, opt_state=_optimizer(config).init(params),
-                    hparams=hparams_from_config(config, {"reward_clip": math.inf}),
+                    hparams=hparams_from_config(config),
                     update_step=jnp.zeros((), jnp.int32), config=config, spec=spec)
 
 

@@ -47,7 +47,8 @@ def register_atari_ids(env_id: str) -> None:
         import ale_py
     except ModuleNotFoundError as err:
         if err.name == "ale_py":
-            raise ValueError(f"{env_id!r} needs ale-py: pip install 'jaxrl[atari]'") from None
+            what = "the Atari ids (ALE/<Game>-v5) need" if env_id == PREFIX else f"{env_id!r} needs"
+            raise ValueError(f"{what} ale-py: pip install 'jaxrl[atari]'") from None
         raise ValueError(f"ale_py is installed but does not import: {err}") from None
     ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no version banner on stderr for every env
     gym.register_envs(ale_py)

@@ -149,6 +149,17 @@ def test_reward_clip_after_the_floor_and_before_the_scale():
         config(reward_clip=0.0).validate()
 
 
+def test_unset_reward_floor_clip_and_target_kl_hold_values_that_turn_them_off():
+    """A None field's hparam is the number at which its feature does nothing (hparam's when_none),
+    so a sweep can mix set and unset values in one program."""
+    state = ppo.init(jax.random.PRNGKey(0), DISCRETE, config(learning_rate=3e-4))
+    hparams = {name: float(state.hparams[name]) for name in ("reward_min", "reward_clip", "target_kl")}
+    assert hparams == {"reward_min": -np.inf, "reward_clip": np.inf, "target_kl": np.inf}
+    assert float(state.hparams["critic_learning_rate"]) == pytest.approx(3e-4)  # falls back to learning_rate
+    rewards = jnp.array([-1e6, -3.0, 0.0, 2.5, 1e6])
+    np.testing.assert_array_equal(learner_rewards(state, rewards), rewards)
+
+
 def test_a_conv_layout_needs_one_kernel_and_stride_per_conv():
     with pytest.raises(ValueError, match=r"^conv_kernels must be one positive int per conv_channels entry \(3\)"):
         config(conv_channels=(32, 64, 64), conv_kernels=(8, 4)).validate()
