@@ -9,7 +9,9 @@ import pytest
 from flax import serialization
 
 from jaxrl.io.checkpoint import (
+    BLOCK_BYTES,
     MAGIC_V1,
+    MAGIC_V2,
     CheckpointError,
     latest_checkpoint,
     read_checkpoint,
@@ -101,19 +103,68 @@ def test_every_dtype_and_nesting_round_trips_and_one_flipped_bit_is_refused(tmp_
     np.testing.assert_array_equal(restored["params"]["w"], state["params"]["w"])
     np.testing.assert_array_equal(extra["replay"]["obs"], np.ones((4, 2)))
     data = bytearray(path.read_bytes())
-    data[-40] ^= 0x01  # inside the last array's bytes
+    data[data.rfind(np.ones((4, 2), np.float32).tobytes()) + 5] ^= 0x01  # inside the last array's bytes
     path.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="do not match their SHA-256 checksum"):
         read_checkpoint(path)
 
 
-def test_files_of_the_two_earlier_formats_still_load(tmp_path):
+def _half_filled_replay() -> dict[str, np.ndarray]:
+    """Leaves as an unfilled replay buffer holds them: rows past the filled ones are zero. ``seeded``
+    has a leading seed axis (the device loop's), so its zero rows lie in several runs; ``signs`` holds
+    -0.0, which compares equal to 0.0 but is not its bytes."""
+    rng = np.random.default_rng(0)
+    frames = np.zeros((400, 84, 84, 4), np.uint8)  # 11 MB, 40% filled
+    frames[:160] = rng.integers(0, 256, (160, 84, 84, 4), np.uint8)
+    seeded = np.zeros((3, 100_000, 2), np.float32)
+    seeded[:, :30_000] = rng.normal(size=(3, 30_000, 2))
+    signs = np.zeros(200_000, np.float32)
+    signs[150_000:] = -0.0
+    return {"frames": frames, "seeded": seeded, "signs": signs, "done": np.arange(300_000) % 7 == 0,
+            "half": np.concatenate([np.ones(10, jnp.bfloat16), np.zeros(300_000, jnp.bfloat16)])}
+
+
+def test_zero_blocks_are_left_out_of_the_file_and_come_back_bit_for_bit(tmp_path):
+    replay = _half_filled_replay()
+    path = save_checkpoint(tmp_path, {"w": np.ones(3)}, {"env_steps": 1}, extra={"replay": replay})
+    dense = sum(leaf.nbytes for leaf in replay.values())
+    assert path.stat().st_size < 0.5 * dense  # 40% of frames, 30% of each seed's rows, a block of the rest
+    _, state_dict, extra = read_checkpoint_with_extra(path)
+    for name, leaf in replay.items():
+        assert extra["replay"][name].dtype == leaf.dtype and extra["replay"][name].shape == leaf.shape, name
+        np.testing.assert_array_equal(extra["replay"][name].view(np.uint8), leaf.view(np.uint8), err_msg=name)
+    assert np.signbit(extra["replay"]["signs"][150_000:]).all()
+    np.testing.assert_array_equal(state_dict["w"], np.ones(3))
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_a_file_with_blocks_left_out_still_refuses_damage(tmp_path, damage):
+    path = save_checkpoint(tmp_path, {"w": np.ones(3)}, {"env_steps": 1}, extra={"replay": _half_filled_replay()})
+    data = bytearray(path.read_bytes())
+    if damage == "flip":
+        data[len(data) // 2] ^= 0x01
+        message = "do not match their SHA-256 checksum"
+    else:
+        data = data[: len(data) - BLOCK_BYTES]
+        message = "corrupt or truncated"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=message):
+        read_checkpoint(path)
+
+
+def test_files_of_the_three_earlier_formats_still_load(tmp_path):
+    # format 2: header, skeleton, every array's bytes, SHA-256 (no block list)
+    header = serialization.msgpack_serialize({"meta": {"env_steps": 1}, "arrays": [["float64", [3]]]})
+    skeleton = serialization.msgpack_serialize({"state": {"w": {"__array__": 0}}})
+    content = b"".join([len(header).to_bytes(8, "little"), header, len(skeleton).to_bytes(8, "little"), skeleton,
+                        np.arange(3.0).tobytes()])
+    (tmp_path / "v2.msgpack").write_bytes(MAGIC_V2 + content + hashlib.sha256(content).digest())
     body = {"state": {"w": np.arange(3.0)}}
     body_bytes = serialization.msgpack_serialize(body)
     header = serialization.msgpack_serialize({"meta": {"env_steps": 1}, "sha256": hashlib.sha256(body_bytes).hexdigest()})
     (tmp_path / "v1.msgpack").write_bytes(MAGIC_V1 + len(header).to_bytes(8, "little") + header + body_bytes)
     (tmp_path / "v0.msgpack").write_bytes(serialization.msgpack_serialize({"meta": {"env_steps": 1}, **body}))
-    for name in ("v1.msgpack", "v0.msgpack"):
+    for name in ("v2.msgpack", "v1.msgpack", "v0.msgpack"):
         meta, state_dict = read_checkpoint(tmp_path / name)
         assert meta == {"env_steps": 1}
         np.testing.assert_array_equal(state_dict["w"], [0.0, 1.0, 2.0])

@@ -5,17 +5,21 @@ that must survive SIGKILL at any moment. One msgpack file written to a temporary
 name, fsynced, then ``os.replace``d into place gives exactly that with no background
 threads and no coupling to orbax's fast-moving API across JAX versions.
 
-A checkpoint file (``MAGIC``, format 2) is, in order: an 8-byte length and a msgpack header
+A checkpoint file (``MAGIC``, format 3) is, in order: an 8-byte length and a msgpack header
 ``{"meta": {...}, "arrays": [[dtype, shape], ...]}``; an 8-byte length and a msgpack skeleton of
-``{"state", "extra"}`` whose arrays are ``{"__array__": index}`` placeholders; each array's raw
-bytes; and the SHA-256 of everything between ``MAGIC`` and it. Arrays are streamed to the file
-one at a time, so saving a 1M-item replay buffer holds at most one leaf's host copy and no
-serialized copy of the whole (msgpack of the whole body had doubled the run's peak memory).
-``meta`` records the algorithm, env steps, update count and the loop's PRNG key; the checksum is
-verified on every read, so flipped bytes are refused instead of loaded.
+``{"state", "extra"}`` whose arrays are ``{"__array__": index}`` placeholders; each array's bytes
+except its all-zero blocks of ``BLOCK_BYTES``; a msgpack list of which blocks each array wrote
+(a bit per block, None: all) and its 8-byte length; and the SHA-256 of everything between
+``MAGIC`` and it. Leaving out zero blocks is what keeps a replay buffer's checkpoint the size of
+its filled slots: a DQN run on Atari holds a 5.6 GB buffer from its first step. Arrays are
+streamed to the file one at a time, so saving a 1M-item replay buffer holds at most one leaf's
+host copy and no serialized copy of the whole (msgpack of the whole body had doubled the run's
+peak memory). ``meta`` records the algorithm, env steps, update count and the loop's PRNG key; the
+checksum is verified on every read, so flipped bytes are refused instead of loaded.
 The newest checkpoint that reads back whole is the one loaded (:func:`latest_good_checkpoint`).
-Format-1 files (``MAGIC_V1``: header with the body's SHA-256, then a msgpack body) still load,
-and files from before checksums (``{"meta", "state", "extra"}``) load unchecked.
+Format-2 files (``MAGIC_V2``: every byte of every array, no block list), format-1 files
+(``MAGIC_V1``: header with the body's SHA-256, then a msgpack body) still load, and files from
+before checksums (``{"meta", "state", "extra"}``) load unchecked.
 """
 
 from __future__ import annotations
@@ -37,8 +41,10 @@ from flax import serialization
 from jaxrl.io.files import writing
 
 CHECKPOINT_DIR = "checkpoints"
-MAGIC = b"JAXRLCK2"
+MAGIC = b"JAXRLCK3"
+MAGIC_V2 = b"JAXRLCK2"
 MAGIC_V1 = b"JAXRLCK1"
+BLOCK_BYTES = 1 << 16  # an array's all-zero blocks of 64 KiB are not written (an unfilled replay buffer's slots)
 ARRAY_TAG = "__array__"
 DIGEST_BYTES = 32  # SHA-256
 _NAME = re.compile(r"^ckpt_(\d{12})\.msgpack$")
@@ -161,21 +167,48 @@ def _filled(node: Any, arrays: list[np.ndarray]) -> Any:
     return node
 
 
+def _nonzero_blocks(data: np.ndarray) -> np.ndarray | None:
+    """Which ``BLOCK_BYTES`` blocks of ``data`` (uint8 ``[n]``, the last block maybe shorter) hold a nonzero
+    byte, ``[ceil(n / BLOCK_BYTES)]`` bool; None for data of one block or less."""
+    if data.size <= BLOCK_BYTES:
+        return None
+    whole = data.size // BLOCK_BYTES
+    words = data[: whole * BLOCK_BYTES].view(np.uint64).reshape(whole, BLOCK_BYTES // 8)
+    tail = data[whole * BLOCK_BYTES:]
+    return np.concatenate([words.any(axis=1), [tail.any()] if tail.size else []]).astype(bool)
+
+
+def _byte_runs(blocks: np.ndarray | None, size: int) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` byte ranges of the runs of ``True`` in ``blocks`` (None: all of ``size``)."""
+    if blocks is None:
+        return [(0, size)]
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], blocks, [False]]).astype(np.int8)))
+    return [(int(start) * BLOCK_BYTES, min(int(stop) * BLOCK_BYTES, size)) for start, stop in edges.reshape(-1, 2)]
+
+
 def _file_parts(meta: dict[str, Any], body: dict[str, Any]) -> Iterator[bytes | memoryview]:
-    """The bytes of a format-2 file after ``MAGIC``, one array at a time, then their SHA-256."""
+    """The bytes of a format-3 file after ``MAGIC``, one array at a time, then their SHA-256."""
     arrays: list[Any] = []
     skeleton = serialization.msgpack_serialize(_skeleton(body, arrays))
     header = serialization.msgpack_serialize(
         {"meta": meta, "arrays": [[str(array.dtype), list(np.shape(array))] for array in arrays]})
     digest = hashlib.sha256()
+    written_blocks: list[bytes | None] = []
     for part in _length_prefixed(header, skeleton):
         digest.update(part)
         yield part
     for array in arrays:
         host = np.ascontiguousarray(jax.device_get(array))  # this leaf's host copy only
-        data = memoryview(host.reshape(-1).view(np.uint8))  # bytes of any dtype (bfloat16 has no buffer format)
-        digest.update(data)
-        yield data
+        data = host.reshape(-1).view(np.uint8)  # bytes of any dtype (bfloat16 has no buffer format)
+        blocks = _nonzero_blocks(data)
+        written_blocks.append(None if blocks is None else np.packbits(blocks).tobytes())
+        for start, stop in _byte_runs(blocks, data.size):
+            digest.update(memoryview(data[start:stop]))
+            yield memoryview(data[start:stop])
+    block_list = serialization.msgpack_serialize(written_blocks)
+    for part in (block_list, len(block_list).to_bytes(8, "little")):  # length last: read from the end
+        digest.update(part)
+        yield part
     yield digest.digest()
 
 
@@ -210,8 +243,8 @@ def read_checkpoint_with_extra(path: Path) -> tuple[dict[str, Any], dict[str, An
     """``(meta, state_dict, extra)`` of one file (``extra`` is ``{}`` when the file has none)."""
     try:
         raw = memoryview(Path(path).read_bytes())
-        if raw[: len(MAGIC)] == MAGIC:
-            payload = _read_format_2(path, raw)
+        if raw[: len(MAGIC)] in (MAGIC, MAGIC_V2):
+            payload = _read_format_2_or_3(path, raw)
         elif raw[: len(MAGIC_V1)] == MAGIC_V1:
             header_end = len(MAGIC) + 8 + int.from_bytes(raw[len(MAGIC): len(MAGIC) + 8], "little")
             payload = serialization.msgpack_restore(bytes(raw[len(MAGIC) + 8: header_end]))
@@ -233,8 +266,9 @@ def read_checkpoint_with_extra(path: Path) -> tuple[dict[str, Any], dict[str, An
     return payload["meta"], payload["state"], payload.get("extra") or {}
 
 
-def _read_format_2(path: Path, raw: memoryview) -> dict[str, Any]:
-    """``{"meta", "state", "extra"}`` of a format-2 file; arrays are read-only views of ``raw``."""
+def _read_format_2_or_3(path: Path, raw: memoryview) -> dict[str, Any]:
+    """``{"meta", "state", "extra"}`` of a format-2 or -3 file; arrays written whole are read-only
+    views of ``raw``, the others zeros with their written blocks copied in."""
     content = raw[len(MAGIC): len(raw) - DIGEST_BYTES]
     offset, blobs = 0, []
     for _ in range(2):  # header, skeleton (a damaged length fails here or in the size check)
@@ -243,17 +277,36 @@ def _read_format_2(path: Path, raw: memoryview) -> dict[str, Any]:
         offset += 8 + length
     header, skeleton = blobs
     layout = [(jnp.dtype(dtype), tuple(shape)) for dtype, shape in header["arrays"]]
-    expected = len(MAGIC) + offset + sum(math.prod(shape) * dtype.itemsize for dtype, shape in layout) + DIGEST_BYTES
-    if len(raw) != expected:
+    end = len(content)
+    block_lists: list[bytes | None] = [None] * len(layout)
+    if raw[: len(MAGIC)] == MAGIC:
+        end -= 8 + int.from_bytes(content[end - 8: end], "little")
+        block_lists = serialization.msgpack_restore(bytes(content[max(end, offset): len(content) - 8]))
+    runs = [_byte_runs(None if packed is None else _unpacked_blocks(packed, size), size)
+            for packed, size in zip(block_lists, [math.prod(shape) * dtype.itemsize for dtype, shape in layout],
+                                    strict=True)]
+    if offset + sum(stop - start for array_runs in runs for start, stop in array_runs) != end:
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({len(raw)} bytes; its header says "
-                              f"{expected})")
+                              "otherwise)")
     if hashlib.sha256(content).digest() != bytes(raw[-DIGEST_BYTES:]):
         raise CheckpointError(f"checkpoint {path} is damaged: its contents do not match their SHA-256 checksum")
     arrays = []
-    for dtype, shape in layout:
-        arrays.append(np.frombuffer(content, dtype, math.prod(shape), offset).reshape(shape))
-        offset += math.prod(shape) * dtype.itemsize
+    for (dtype, shape), packed, array_runs in zip(layout, block_lists, runs, strict=True):
+        if packed is None:  # written whole
+            arrays.append(np.frombuffer(content, dtype, math.prod(shape), offset).reshape(shape))
+            offset += array_runs[0][1]
+            continue
+        data = np.zeros(math.prod(shape) * dtype.itemsize, np.uint8)  # calloc'd: blocks left out take no memory
+        for start, stop in array_runs:
+            data[start:stop] = np.frombuffer(content, np.uint8, stop - start, offset)
+            offset += stop - start
+        arrays.append(data.view(dtype).reshape(shape))
     return {"meta": header["meta"], **_filled(skeleton, arrays)}
+
+
+def _unpacked_blocks(packed: bytes, size: int) -> np.ndarray:
+    """The ``[ceil(size / BLOCK_BYTES)]`` bool block list of an array of ``size`` bytes, from its packed bits."""
+    return np.unpackbits(np.frombuffer(packed, np.uint8), count=-(-size // BLOCK_BYTES)).astype(bool)
 
 
 def latest_good_checkpoint(run_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any], dict[str, Any]] | None:

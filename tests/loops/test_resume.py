@@ -24,7 +24,7 @@ from jaxrl.loops.device_run import run_device
 DEVICE_PPO = PPOConfig(env="phys2d/CartPole-v1", total_timesteps=4 * 4 * 32, num_envs=4, num_steps=32,
                        update_epochs=2, num_minibatches=2, progress=False, checkpoint_every=2, keep_checkpoints=10)
 DEVICE_SAC = SACConfig(env="phys2d/Pendulum-v0", total_timesteps=800, learning_starts=200, log_every=200,
-                       batch_size=32, buffer_size=1000, hidden_sizes=(16, 16), num_envs=2, progress=False,
+                       batch_size=32, buffer_size=50_000, hidden_sizes=(16, 16), num_envs=2, progress=False,
                        checkpoint_every=2, keep_checkpoints=10)
 HOST_PPO = PPOConfig(env="CartPole-v1", total_timesteps=8 * 4 * 32, num_envs=4, num_steps=32, update_epochs=2,
                      num_minibatches=2, norm_obs=True, hidden_sizes=(16, 16), progress=False, checkpoint_every=2,
@@ -107,9 +107,14 @@ def test_host_run_resumes_the_learner_exactly_and_continues_its_metrics(tmp_path
 
 def test_off_policy_host_resume_restores_replay_buffer_and_random_action_stream(tmp_path):
     config = SACConfig(env="Pendulum-v1", total_timesteps=600, learning_starts=400, log_every=100, batch_size=32,
-                       buffer_size=1000, hidden_sizes=(16, 16), progress=False, checkpoint_every=2, keep_checkpoints=10)
+                       buffer_size=100_000, hidden_sizes=(16, 16), progress=False, checkpoint_every=2,
+                       keep_checkpoints=10)
     train("sac", config, tmp_path / "whole")
     _interrupted_copy(tmp_path / "whole", tmp_path / "resumed", keep=1)  # checkpoint after 200 steps
+    # the buffer's 99,800 empty slots are not in the file (3.4 MB of transitions when full)
+    first = list_checkpoints(tmp_path / "resumed")[0]
+    replay_bytes = sum(leaf.nbytes for leaf in jax.tree.leaves(read_checkpoint_with_extra(first)[2]["replay"]))
+    assert replay_bytes > 3_000_000 and first.stat().st_size < 0.4 * replay_bytes
     train("sac", config, tmp_path / "resumed", resume=True)
     whole_buffer = read_checkpoint_with_extra(latest_checkpoint(tmp_path / "whole"))[2]["replay"]
     resumed_buffer = read_checkpoint_with_extra(latest_checkpoint(tmp_path / "resumed"))[2]["replay"]
