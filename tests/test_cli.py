@@ -161,6 +161,16 @@ def test_every_usage_error_is_one_line_naming_the_problem(argv, names, capsys):
     assert exit_info.value.code == 2 and names in err and len(err.splitlines()) == 1, err
 
 
+def test_eval_plays_atari_stochastically_unless_told_and_other_envs_as_the_algorithm_says():
+    from jaxrl.cli import eval_is_deterministic
+
+    assert eval_is_deterministic(True, "CartPole-v1", None) is True  # DQN, PQN, SAC, ...: greedy
+    assert eval_is_deterministic(False, "CartPole-v1", None) is False  # PPO: sampled
+    assert eval_is_deterministic(True, "ALE/Breakout-v5", None) is False  # DQN on Atari: its final epsilon
+    assert eval_is_deterministic(True, "ALE/Breakout-v5", True) is True  # --deterministic wins
+    assert eval_is_deterministic(False, "CartPole-v1", True) is True
+
+
 def test_eval_of_missing_run_dir(capsys, tmp_path):
     assert main(["eval", str(tmp_path / "nope")]) != 0
     assert "does not exist" in capsys.readouterr().err

@@ -27,6 +27,7 @@ from jaxrl.agents.registry import ALGORITHMS, get_algorithm
 from jaxrl.cli.envs import add_envs_parser, list_envs
 from jaxrl.cli.flags import add_config_flags, add_scale_flags, env_in
 from jaxrl.core.compile_cache import use_compilation_cache
+from jaxrl.envs.atari import is_atari_id
 from jaxrl.envs.suites import is_jax_suite_id
 from jaxrl.io.run_dir import next_free_run_dir
 from jaxrl.io.run_summary import after_run_lines
@@ -84,8 +85,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--episodes", type=int, default=10)
     evaluate.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
-                          help="take the most likely (greedy) action (default: stochastic for PPO, "
-                               "deterministic for the others)")
+                          help="take the most likely (greedy) action (default: stochastic for PPO and on "
+                               "Atari, where a greedy agent can wait forever for FIRE after a lost life, as RL Zoo "
+                               "does; DQN and PQN then act with their final epsilon; deterministic otherwise)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--video", type=Path, default=None, help="write the first episode as .gif or .mp4")
     evaluate.add_argument("--render", action="store_true",
@@ -228,6 +230,15 @@ def _train_sweep(args: argparse.Namespace, config: Any, run_dir: Path, mesh: Any
         {**point, "iqm": row["iqm"], "mean": row["mean"]} for point, row in zip(result.points, result.rows)]}))
 
 
+def eval_is_deterministic(algorithm_default: bool, env_id: str, flag: bool | None) -> bool:
+    """Whether ``jaxrl eval`` acts greedily: ``--deterministic``/``--no-deterministic`` where given, else
+    the algorithm's default, except on Atari ids, which are played stochastically (a greedy Breakout
+    agent that does not press FIRE after a lost life idles to the 108k-frame cap)."""
+    if flag is not None:
+        return flag
+    return algorithm_default and not is_atari_id(env_id)
+
+
 def _eval(args: argparse.Namespace) -> None:
     from jaxrl.api import load
     from jaxrl.io.video import check_video_path, write_video
@@ -239,7 +250,7 @@ def _eval(args: argparse.Namespace) -> None:
         check_video_path(args.video)
     run = load(args.run_dir)
     algorithm = get_algorithm(run.algorithm)
-    deterministic = algorithm.deterministic_eval if args.deterministic is None else args.deterministic
+    deterministic = eval_is_deterministic(algorithm.deterministic_eval, run.config.env, args.deterministic)
     render_mode = "rgb_array" if args.video is not None else "human" if args.render else None
     result = evaluate(algorithm.agent_for(run.config), run.state, run.config.env, args.episodes, deterministic,
                       args.seed, render_mode=render_mode)
