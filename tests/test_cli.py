@@ -171,6 +171,13 @@ def test_eval_plays_atari_stochastically_unless_told_and_other_envs_as_the_algor
     assert eval_is_deterministic(False, "CartPole-v1", True) is True
 
 
+def test_several_seeds_of_a_host_only_env_name_its_jax_ports(capsys):
+    assert main(["train", "ppo", "--env", "CartPole-v1", "--num-seeds", "2", "--no-progress"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("jaxrl: error: --num-seeds > 1 needs --loop device (the host loop trains one seed per ")
+    assert "for the device loop: phys2d/CartPole-v1" in err
+
+
 def test_eval_of_missing_run_dir(capsys, tmp_path):
     assert main(["eval", str(tmp_path / "nope")]) != 0
     assert "does not exist" in capsys.readouterr().err

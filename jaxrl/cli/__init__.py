@@ -28,6 +28,7 @@ from jaxrl.cli.envs import add_envs_parser, list_envs
 from jaxrl.cli.flags import add_config_flags, add_scale_flags, env_in
 from jaxrl.core.compile_cache import use_compilation_cache
 from jaxrl.envs.atari import is_atari_id
+from jaxrl.envs.device import NotAJaxEnv
 from jaxrl.envs.suites import is_jax_suite_id
 from jaxrl.io.run_dir import next_free_run_dir
 from jaxrl.io.run_summary import after_run_lines
@@ -169,7 +170,8 @@ def _train(args: argparse.Namespace) -> None:
         _train_device(args, config, run_dir, mesh)
         return
     if args.num_seeds > 1:
-        raise ValueError("--num-seeds > 1 needs --loop device (the host loop trains one seed per process)")
+        raise ValueError("--num-seeds > 1 needs --loop device (the host loop trains one seed per process)"
+                         + ("" if is_jax_suite_id(config.env) else f"; {NotAJaxEnv(config.env).device_ids()}"))
     if getattr(args, "fresh_starts", None) == "rollout":  # a flag (SUPPRESS default); a preset's value is let be
         raise ValueError("--fresh-starts rollout needs --loop device (the host loop's envs reset themselves)")
     if multi_process:

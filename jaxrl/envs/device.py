@@ -3,30 +3,28 @@
 The protocol is three pure functions of ONE env (the loops ``vmap`` them over envs):
 
 * ``reset(key) -> (env_state, obs [*obs_shape])``
-* ``step(env_state, action, keys) -> DeviceStep``: auto-resets inside. ``keys`` is
-  two PRNG keys ``[2, ...]`` (:func:`step_keys`): the transition's and the reset's.
-  Where an episode ends, ``obs`` is the first observation of the next episode and
-  ``next_obs`` the true final observation, so a truncated episode bootstraps from
-  it (the same contract as the host adapter's ``HostStep``). ``truncated`` is the
-  time limit and is never set together with ``terminated``.
-* ``step_in_episode(env_state, action, key) -> DeviceStep``: the same step without the
-  auto-reset (``obs`` is ``next_obs``, ``env_state`` the stepped state, also where the
-  episode ended), for callers that stop or reset an env themselves at its episode's end:
-  evaluation and the host loop's one-env adapter. Their programs then hold no reset: on a
-  2-core CPU brax's ant step compiles in 5.4 s without it against 9.5 s with it, its inverted
-  pendulum in 3.0 s against 5.5 s.
+* ``step(env_state, action, keys) -> DeviceStep``: auto-resets inside. ``keys`` is two PRNG keys
+  ``[2, ...]`` (:func:`step_keys`): the transition's and the reset's. Where an episode ends, ``obs``
+  is the first observation of the next episode and ``next_obs`` the true final observation, so a
+  truncated episode bootstraps from it (the same contract as the host adapter's ``HostStep``).
+  ``truncated`` is the time limit and is never set together with ``terminated``.
+* ``step_in_episode(env_state, action, key) -> DeviceStep``: the same step without the auto-reset
+  (``obs`` is ``next_obs``, ``env_state`` the stepped state, also where the episode ended), for
+  callers that stop or reset an env themselves at its episode's end: evaluation and the host loop's
+  one-env adapter. Their programs then hold no reset: on a 2-core CPU brax's ant step compiles in
+  5.4 s without it against 9.5 s with it, its inverted pendulum in 3.0 s against 5.5 s.
 
-The step takes its two keys rather than splitting one: the loops draw the keys of a whole
-rollout in one call. On XLA:CPU every threefry call is a rolled loop of ~50 small kernels, so a
-split per env step was ~1/4 of a small env's step time (64 CartPoles: 0.98 -> 0.72 ms per 128 steps).
+The step takes its two keys rather than splitting one: the loops draw the keys of a whole rollout in
+one call. On XLA:CPU every threefry call is a rolled loop of ~50 small kernels, so a split per env
+step was ~1/4 of a small env's step time (64 CartPoles: 0.98 -> 0.72 ms per 128 steps).
 
-Backends plug in a *raw* step without auto-reset or time limit (:func:`with_autoreset`
-adds both, and clips Box actions to their bounds as the host adapter does):
+Backends plug in a *raw* step without auto-reset or time limit (:func:`with_autoreset` adds both,
+and clips Box actions to their bounds as the host adapter does):
 
-* gymnasium's functional JAX envs (``phys2d/CartPole-v1``, ``phys2d/Pendulum-v0``, any
-  registered env whose ``unwrapped`` is a ``FunctionalJaxEnv``) — no extra dependency;
-* the suites of :mod:`jaxrl.envs.suites`, one adapter module each: gymnax (``gymnax/<id>``),
-  brax (``brax/<name>``) and MuJoCo Playground (``playground/<EnvName>``), each an extra.
+* gymnasium's functional JAX envs (``phys2d/CartPole-v1``, ``phys2d/Pendulum-v0``, any registered env
+  whose ``unwrapped`` is a ``FunctionalJaxEnv``) — no extra dependency;
+* the suites of :mod:`jaxrl.envs.suites`, one adapter module each, each an extra: gymnax
+  (``gymnax/<id>``), brax (``brax/<name>``) and MuJoCo Playground (``playground/<EnvName>``).
 """
 
 from __future__ import annotations
@@ -241,8 +239,7 @@ def device_env_ids() -> list[str]:
 
 
 def ids_in_brief(env_ids: list[str]) -> str:
-    """Env ids for a one-line message: a namespace's ids spelled out where it has a few, counted where
-    it has many (gymnax, brax, Playground), and where ``jaxrl envs`` lists them all."""
+    """Env ids for a one-line message: a namespace's ids spelled out where few, counted where many."""
     by_namespace: dict[str, list[str]] = {}
     for env_id in env_ids:
         by_namespace.setdefault(env_id.split("/")[0] if "/" in env_id else "", []).append(env_id)
@@ -252,20 +249,23 @@ def ids_in_brief(env_ids: list[str]) -> str:
 
 
 class NotAJaxEnv(ValueError):
-    """``env_id`` is a gymnasium env that only the host loop runs. The message lists the device
-    loop's ids, which imports every installed suite (brax and Playground: ~3 s), so it is built
-    only when shown: a caller that just asks whether an id has a device env does not pay for it."""
+    """``env_id`` is a gymnasium env that only the host loop runs. Its message lists the device loop's ids,
+    which imports every installed suite (brax, Playground: ~3 s), so it is built only when shown."""
 
     def __init__(self, env_id: str):
         super().__init__(env_id)
         self.env_id = env_id
 
     def __str__(self) -> str:
+        where = self.device_ids()
+        return f"{self.env_id!r} is not a JAX environment, so it runs only in the host loop (--loop host); {where}"
+
+    def device_ids(self) -> str:
+        """Where the device loop can run this task: the id's JAX ports, or else the JAX ids in brief."""
         ids = device_env_ids()
         ports = [env_id for env_id in ids if env_id.split("/", 1)[-1] == self.env_id]  # gymnax/Acrobot-v1
-        where = (f"its JAX port for the device loop: {', '.join(ports)}" if ports
-                 else f"JAX env ids for the device loop: {ids_in_brief(ids)}")
-        return f"{self.env_id!r} is not a JAX environment, so it runs only in the host loop (--loop host); {where}"
+        return (f"its JAX port{'s' * (len(ports) > 1)} for the device loop: {', '.join(ports)}" if ports
+                else f"JAX env ids for the device loop: {ids_in_brief(ids)}")
 
 
 def make_device_env(env_id: str) -> DeviceEnv:

@@ -189,8 +189,9 @@ def test_box_actions_are_clipped_to_the_bounds():
 def test_host_only_env_id_names_its_jax_ports_or_the_jax_env_ids():
     with pytest.raises(ValueError, match="only in the host loop") as error:
         make_device_env("CartPole-v1")
-    assert str(error.value).endswith("its JAX port for the device loop: phys2d/CartPole-v1"
-                                     + (", gymnax/CartPole-v1" if "gymnax/CartPole-v1" in device_env_ids() else ""))
+    gymnax_port = "gymnax/CartPole-v1" in device_env_ids()
+    assert str(error.value).endswith(f"its JAX port{'s' * gymnax_port} for the device loop: phys2d/CartPole-v1"
+                                     + (", gymnax/CartPole-v1" if gymnax_port else ""))
     with pytest.raises(ValueError, match="only in the host loop") as error:
         make_device_env("Blackjack-v1")  # no JAX port: the device loop's ids instead
     assert "phys2d/CartPole-v1" in str(error.value) and "phys2d/Pendulum-v0" in str(error.value)
