@@ -13,6 +13,7 @@ reported returns are always the game's score.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import gymnasium as gym
@@ -84,6 +85,23 @@ def envpool_channels_last(env: gym.vector.VectorEnv) -> gym.vector.VectorEnv:
     return gym.wrappers.vector.TransformObservation(
         env, lambda frames: np.ascontiguousarray(np.moveaxis(np.asarray(frames), 1, -1)),
         gym.vector.utils.batch_space(single, env.num_envs), single)
+
+
+def quiet_atari_env(**kwargs: Any) -> gym.Env:
+    """ale-py's ``AtariEnv(**kwargs)`` with ALE's logger set to errors first: the entry point of
+    :func:`quiet_atari_spec`, so each async worker process does not print ALE's version banner."""
+    import ale_py
+    from ale_py.env import AtariEnv
+
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
+    return AtariEnv(**kwargs)
+
+
+def quiet_atari_spec(env_id: str) -> gym.envs.registration.EnvSpec:
+    """gymnasium's spec of the ALE id ``env_id`` (registered) made through :func:`quiet_atari_env`."""
+    spec = gym.spec(env_id)
+    return dataclasses.replace(spec, entry_point=quiet_atari_env) if spec.entry_point == "ale_py.env:AtariEnv" \
+        else spec
 
 
 def atari_make_kwargs(env_id: str) -> dict[str, Any]:

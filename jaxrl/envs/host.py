@@ -28,7 +28,14 @@ from gymnasium.vector import AutoresetMode
 
 from jaxrl.config import VECTORIZATION_MODES, not_one_of
 from jaxrl.envs import wrappers  # noqa: F401  (registers the jaxrl/* env ids)
-from jaxrl.envs.atari import ENVPOOL_PROTOCOL, atari_make_kwargs, envpool_channels_last, envpool_task, is_atari_id
+from jaxrl.envs.atari import (
+    ENVPOOL_PROTOCOL,
+    atari_make_kwargs,
+    envpool_channels_last,
+    envpool_task,
+    is_atari_id,
+    quiet_atari_spec,
+)
 from jaxrl.envs.device import UNKNOWN_ID_ERRORS, register_host_id
 from jaxrl.envs.spec import PRIVILEGED_SIZE_KEY, observation_to_array, spec_from_spaces, stack_observations
 from jaxrl.types import EnvSpec
@@ -156,9 +163,8 @@ def make_vector_env(
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
     try:
-        return gym.make_vec(
-            env_id, num_envs=num_envs, vectorization_mode=vectorization, **kwargs, **(env_kwargs or {})
-        )
+        return gym.make_vec(quiet_atari_spec(env_id) if is_atari_id(env_id) else env_id, num_envs=num_envs,
+                            vectorization_mode=vectorization, **kwargs, **(env_kwargs or {}))
     except gym.error.Error as err:
         if isinstance(err, UNKNOWN_ID_ERRORS):
             raise EnvCreationError(f"unknown environment id {env_id!r}: {err}") from None

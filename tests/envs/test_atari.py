@@ -46,3 +46,29 @@ def test_the_device_loop_says_an_atari_game_runs_in_the_host_loop():
     forget_built_envs()
     with pytest.raises(NotAJaxEnv):
         make_device_env("ALE/Pong-v5")
+
+
+ASYNC_PONG = """
+from jaxrl.envs.host import HostVectorEnv, make_vector_env
+env = HostVectorEnv(make_vector_env("ALE/Pong-v5", 2, "async"))
+print(env.reset(seed=0).shape, env.spec.action_dim)
+env.close()
+"""
+
+
+def test_async_workers_play_the_registered_game_without_printing_ale_banners():
+    pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    import subprocess
+    import sys
+
+    import gymnasium as gym
+
+    from jaxrl.envs.atari import quiet_atari_env, quiet_atari_spec, register_atari_ids
+
+    register_atari_ids("ALE/Pong-v5")
+    spec = quiet_atari_spec("ALE/Pong-v5")
+    assert spec.entry_point is quiet_atari_env and spec.kwargs == gym.spec("ALE/Pong-v5").kwargs
+    done = subprocess.run([sys.executable, "-c", ASYNC_PONG], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.split() == ["(2,", "84,", "84,", "4)", "6"]
+    assert "A.L.E" not in done.stderr and "Stella" not in done.stderr  # each worker printed both lines before
