@@ -145,6 +145,21 @@ def test_bad_flag_value_is_a_usage_error(capsys):
     assert len(err.splitlines()) == 1, err  # no usage block in front of the problem
 
 
+def test_step_counts_in_scientific_notation_and_comma_lists_are_understood_or_explained(capsys):
+    from jaxrl.cli import build_parser, config_and_run_dir
+
+    args = build_parser().parse_args(["train", "ppo", "--total-timesteps", "1e6", "--num-envs", "1_024"])
+    config, _ = config_and_run_dir(args)
+    assert (config.total_timesteps, config.num_envs) == (1_000_000, 1024)
+    for value in ("2.5", "1e400", "nan"):  # not whole numbers
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["train", "ppo", "--total-timesteps", value])
+        assert f"--total-timesteps expects int, got '{value}'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "ppo", "--hidden-sizes", "64,64"])
+    assert "expects int, got '64,64' (separate values with spaces: 64 64)" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, names", [(["train", "ppo", "--bogus"],
                                           "jaxrl train ppo: error: unrecognized arguments: --bogus (see: jaxrl train ppo --help)"),
                                          (["train", "a2c"], "invalid choice: 'a2c'"),

@@ -24,6 +24,18 @@ def optional_of(hint: Any) -> tuple[Any, bool]:
     return hint, False
 
 
+def whole_number(text: str) -> int:
+    """``int(text)``, also from scientific notation that names a whole number (``1e6``, as step counts
+    are often written); ``ValueError`` otherwise (``3.5``, ``1e400``)."""
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)
+        if not value.is_integer():
+            raise
+        return int(value)
+
+
 def scalar_parser(kind: type, optional: bool, flag: str):
     """argparse's ``type`` for a scalar field: ``kind(text)``, ``none``/``null`` where the field is
     optional, and a one-line error naming ``flag`` for text that is not a ``kind`` or is NaN."""
@@ -31,9 +43,10 @@ def scalar_parser(kind: type, optional: bool, flag: str):
         if optional and text.lower() in _NONE_WORDS:
             return None
         try:
-            value = kind(text)
+            value = whole_number(text) if kind is int else kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} expects {kind.__name__}, got {text!r}") from None
+            hint = f" (separate values with spaces: {text.replace(',', ' ')})" if "," in text else ""
+            raise argparse.ArgumentTypeError(f"{flag} expects {kind.__name__}, got {text!r}{hint}") from None
         if isinstance(value, float) and math.isnan(value):
             raise argparse.ArgumentTypeError(f"{flag} must not be NaN")
         return value
