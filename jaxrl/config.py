@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import json
 import math
 import re
 import types
@@ -159,6 +160,8 @@ class RunConfig:
     total_timesteps: int = 100_000  # env steps (summed over envs)
     num_envs: int = 8  # parallel envs in the vector env
     vectorization: str = "sync"  # "sync", "async", "vector_entry_point" (the env's own) or "envpool" (extra)
+    env_kwargs: tuple[str, ...] = ()  # NAME=VALUE arguments of a gymnasium env's constructor (host loop), VALUE
+    # read as JSON where it parses (0.25, false, "x"), else as text: e.g. include_cfrc_ext_in_observation=false
     fresh_starts: str = "step"  # device loop: an env whose episode ends restarts from a start state drawn
     # at every step ("step": the reset runs at every step for every env) or once per env per rollout, before
     # its acting scan ("rollout"; replay schedules: per metrics record of log_every env steps). With
@@ -197,6 +200,7 @@ class RunConfig:
         if not 0 <= self.seed < SEED_LIMIT:
             raise ValueError(f"seed must be in [0, 2**32), got {self.seed} (PRNGKey folds larger seeds onto smaller "
                              "ones, so they would not be distinct runs)")
+        env_kwargs_of(self)
         check_choice(self, "matmul_precision", MATMUL_PRECISIONS)
         check_choice(self, "vectorization", VECTORIZATION_MODES)
         check_choice(self, "fresh_starts", FRESH_STARTS)
@@ -356,5 +360,30 @@ def check_discount(gamma: float) -> None:
 
 
 def with_preset(config_cls: type[ConfigT], presets: dict[str, dict[str, Any]], env: str, **overrides: Any) -> ConfigT:
-    """``config_cls`` with the preset for ``env`` (if any), then ``overrides``, applied."""
+    """``config_cls`` with the preset for ``env`` (if any), then ``overrides``, applied (``env_kwargs`` may
+    be given as a dict)."""
+    if isinstance(overrides.get("env_kwargs"), dict):
+        overrides["env_kwargs"] = tuple(f"{name}={json.dumps(value)}"
+                                        for name, value in overrides["env_kwargs"].items())
     return dataclasses.replace(config_cls(), **{**presets.get(env, {}), **overrides, "env": env})
+
+
+_PYTHON_WORDS = {"True": True, "False": False, "None": None}  # as a Python user may spell JSON's true/false/null
+
+
+def env_kwargs_of(config: Any) -> dict[str, Any]:
+    """``config.env_kwargs`` (``("NAME=VALUE", ...)``) as the keyword arguments they name, each VALUE
+    read as JSON where it parses and as text otherwise; ``ValueError`` naming a malformed item or a
+    name given twice."""
+    kwargs: dict[str, Any] = {}
+    for item in config.env_kwargs:
+        name, equals, text = item.partition("=")
+        if not equals or not name.isidentifier():
+            raise ValueError(f"env_kwargs items are NAME=VALUE (e.g. repeat_action_probability=0), got {item!r}")
+        if name in kwargs:
+            raise ValueError(f"env_kwargs names {name!r} twice")
+        try:
+            kwargs[name] = _PYTHON_WORDS[text] if text in _PYTHON_WORDS else json.loads(text)
+        except json.JSONDecodeError:
+            kwargs[name] = text
+    return kwargs

@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-from jaxrl.config import VECTORIZATION_MODES, not_one_of
+from jaxrl.config import VECTORIZATION_MODES, env_kwargs_of, not_one_of
 from jaxrl.envs import wrappers  # noqa: F401  (registers the jaxrl/* env ids)
 from jaxrl.envs.atari import (
     ENVPOOL_PROTOCOL,
@@ -169,6 +169,10 @@ def make_vector_env(
         if isinstance(err, UNKNOWN_ID_ERRORS):
             raise EnvCreationError(f"unknown environment id {env_id!r}: {err}") from None
         raise EnvCreationError(f"could not create {env_id!r} with vectorization={vectorization!r}: {err}") from None
+    except TypeError as err:
+        if not env_kwargs:
+            raise
+        raise EnvCreationError(f"{env_id!r} does not take env_kwargs {sorted(env_kwargs)}: {err}") from None
     except ModuleNotFoundError as err:
         raise EnvCreationError(f"environment {env_id!r} needs a missing package: {err}") from None
     except ImportError as err:  # e.g. gymnasium's mujoco-py ids (Hopper-v2), which say where they moved
@@ -336,5 +340,6 @@ class HostVectorEnv:
 
 def host_env_for(config: Any) -> HostVectorEnv:
     """The vector env a training config asks for (env, num_envs, vectorization, checks, timeout)."""
-    env = make_vector_env(config.env, config.num_envs, config.vectorization, seed=config.seed)
+    env = make_vector_env(config.env, config.num_envs, config.vectorization, seed=config.seed,
+                          env_kwargs=env_kwargs_of(config))
     return HostVectorEnv(env, config.check_env_finite, config.env_step_timeout)

@@ -304,6 +304,9 @@ def make_off_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mes
 def make_program(algorithm: str, config: Any, mesh: Mesh | None = None) -> DeviceProgram:
     """The resumable :class:`DeviceProgram` for ``algorithm`` on ``config.env`` (a JAX env id, see
     :func:`jaxrl.envs.device.device_env_ids`)."""
+    if config.env_kwargs:  # a JAX env's parameters come with its id
+        raise ValueError(f"env_kwargs {list(config.env_kwargs)} apply to gymnasium envs in the host loop; the device "
+                         f"loop's JAX env {config.env!r} takes none")
     entry = get_algorithm(algorithm)
     builder = make_off_policy_program if entry.schedule == OFF_POLICY else make_on_policy_program
     return at_matmul_precision(builder(entry.agent_for(config), config, make_device_env(config.env), mesh),

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.agents.registry import get_algorithm
+from jaxrl.config import env_kwargs_of
 from jaxrl.core.platform import matmul_precision, run_once_compiler_options
 from jaxrl.envs.device import DeviceEnv, make_device_env
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
@@ -129,7 +130,7 @@ def load_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> Loade
 
 def restore_into_template(agent: Agent, config: Any, state_dict: dict, path: Path) -> Any:
     """Build a fresh state for ``config`` (the template) and fill it from ``state_dict``."""
-    env = make_vector_env(config.env, 1, "sync")
+    env = make_vector_env(config.env, 1, "sync", env_kwargs=env_kwargs_of(config))
     try:
         spec = HostVectorEnv(env).spec
     finally:
@@ -210,7 +211,8 @@ def _evaluate(agent: Agent, state: Any, env_id: str, episodes: int, deterministi
     record_video = render_mode == "rgb_array"
     if render_mode is not None:
         prepare_rendering(render_mode)
-    env = HostVectorEnv(make_vector_env(env_id, 1, "sync", render_mode=render_mode))
+    env_kwargs = env_kwargs_of(state.config) if env_id == state.config.env else None  # the run's env's arguments
+    env = HostVectorEnv(make_vector_env(env_id, 1, "sync", render_mode=render_mode, env_kwargs=env_kwargs))
     tracker = EpisodeTracker(1)
     returns, lengths, frames = [], [], []
     key = jax.random.PRNGKey(seed)

@@ -22,6 +22,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxrl.config import env_kwargs_of
 from jaxrl.core.platform import matmul_precision, seed_batched_lowering
 from jaxrl.envs.device import DeviceEnv
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
@@ -88,18 +89,20 @@ def host_evaluator(agent: Agent, config: Any) -> Evaluator:
 
     def evaluate_state(state: Any, index: int) -> np.ndarray:
         with matmul_precision(config.matmul_precision):
-            return play_host_episodes(act, agent, state, config.env, config.eval_episodes, EVAL_SEED + index)[None]
+            return play_host_episodes(act, agent, state, config.env, config.eval_episodes, EVAL_SEED + index,
+                                      env_kwargs_of(config))[None]
 
     return evaluate_state
 
 
 def play_host_episodes(act: Callable[..., Any], agent: Agent, state: Any, env_id: str, episodes: int,
-                       seed: int) -> np.ndarray:
+                       seed: int, env_kwargs: dict[str, Any] | None = None) -> np.ndarray:
     """Raw returns ``[episodes]`` of one deterministic episode on each of ``episodes`` gymnasium envs
     stepped together (seeded ``seed, seed + 1, ...``), so each step is one call of ``act`` (the
     agent's jitted ``act``) for all of them; envs whose episode ended step on uncounted until the last
-    one ends. One env after another (as ``jaxrl eval`` plays) took ~1.1 s for 10 CartPole episodes."""
-    env = HostVectorEnv(make_vector_env(env_id, episodes, "sync"))
+    one ends. One env after another (as ``jaxrl eval`` plays) took ~1.1 s for 10 CartPole episodes.
+    ``env_kwargs``: the env constructor's arguments (the run's ``env_kwargs``)."""
+    env = HostVectorEnv(make_vector_env(env_id, episodes, "sync", env_kwargs=env_kwargs))
     returns, finished = np.zeros(episodes), np.zeros(episodes, bool)
     try:
         actor_input = initial_actor_input(agent, state, env.reset(seed=seed))
