@@ -61,7 +61,12 @@ TASKS = {
     "ppo-halfcheetah-norm-reward": ("ppo", "HalfCheetah-v5", 1_000_000, 1000.0, {}),
     "ppo-hopper-norm-reward": ("ppo", "Hopper-v5", 1_000_000, 1000.0, {}),
     "ppo-walker2d-norm-reward": ("ppo", "Walker2d-v5", 1_000_000, 1000.0, {}),
-    "ppo-ant": ("ppo", "Ant-v5", 1_000_000, 1000.0, {}),
+    # Ant-v5 observing the 78 contact-force entries v5 adds by default (the MuJoCo preset before it left them
+    # out), then without them (Ant-v5's preset since), and Ant-v4 (whose default leaves them out)
+    "ppo-ant": ("ppo", "Ant-v5", 1_000_000, 1000.0, {"env_kwargs": ("include_cfrc_ext_in_observation=true",)}),
+    "ppo-ant-no-contact-forces": ("ppo", "Ant-v5", 1_000_000, 1000.0,
+                                  {"env_kwargs": ("include_cfrc_ext_in_observation=false",)}),
+    "ppo-ant-v4": ("ppo", "Ant-v4", 1_000_000, 1000.0, {}),
     # Atari Breakout (pip install 'jaxrl[atari]') with PPO's Atari preset (CleanRL's ppo_atari.py settings) for
     # 400k of its 10M steps, the CPU's share; a random policy scores ~1.5
     "ppo-breakout": ("ppo", "ALE/Breakout-v5", 400_000, 5.0, {"vectorization": "async"}),
