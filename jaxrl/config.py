@@ -170,8 +170,8 @@ class RunConfig:
     # --- stopping, checkpoints and progress ---
     target_return: float | None = None  # stop once episodic_return (mean of the last 20 episodes) reaches it
     patience: int | None = None  # stop after this many metrics records without a new best episodic_return
-    eval_every: int = 0  # metrics records (PPO: updates) between deterministic evaluations during training (0: none);
-    # each seed's best evaluated agent is kept in best/ (device runs: seed_<s>/best/)
+    eval_every: int = 0  # metrics records (PPO: updates) between deterministic evaluations during training (0: none;
+    # Atari: sampled actions); each seed's best evaluated agent is kept in best/ (device runs: seed_<s>/best/)
     eval_episodes: int = 10  # fresh episodes each evaluation during training plays
     target_eval_return: float | None = None  # stop once every seed's deterministic evaluation reaches it
     # (mean over eval_episodes; needs eval_every > 0): the saved agent is then the evaluated one

@@ -27,7 +27,7 @@ from jaxrl.agents.registry import ALGORITHMS, get_algorithm
 from jaxrl.cli.envs import add_envs_parser, list_envs
 from jaxrl.cli.flags import add_config_flags, add_scale_flags, env_in
 from jaxrl.core.compile_cache import use_compilation_cache
-from jaxrl.envs.atari import is_atari_id
+from jaxrl.envs.atari import evaluated_stochastically
 from jaxrl.envs.device import NotAJaxEnv
 from jaxrl.envs.suites import is_jax_suite_id
 from jaxrl.io.run_dir import next_free_run_dir
@@ -234,11 +234,10 @@ def _train_sweep(args: argparse.Namespace, config: Any, run_dir: Path, mesh: Any
 
 def eval_is_deterministic(algorithm_default: bool, env_id: str, flag: bool | None) -> bool:
     """Whether ``jaxrl eval`` acts greedily: ``--deterministic``/``--no-deterministic`` where given, else
-    the algorithm's default, except on Atari ids, which are played stochastically (a greedy Breakout
-    agent that does not press FIRE after a lost life idles to the 108k-frame cap)."""
+    the algorithm's default, except where the env is evaluated stochastically (Atari)."""
     if flag is not None:
         return flag
-    return algorithm_default and not is_atari_id(env_id)
+    return algorithm_default and not evaluated_stochastically(env_id)
 
 
 def _eval(args: argparse.Namespace) -> None:

@@ -39,6 +39,13 @@ def is_atari_id(env_id: str) -> bool:
     return env_id.startswith(PREFIX)
 
 
+def evaluated_stochastically(env_id: str) -> bool:
+    """Whether agents on ``env_id`` are evaluated acting as they explore rather than greedily: the ALE
+    games, where a greedy agent that does not press FIRE after a lost life idles until the 108k-frame
+    cap (RL Zoo evaluates Atari stochastically too)."""
+    return is_atari_id(env_id)
+
+
 def register_atari_ids(env_id: str) -> None:
     """Import ``ale_py`` so that gymnasium knows the ``ALE/`` ids; ``ValueError`` in one line naming the
     extra where it is missing (or the real cause where it is installed but fails to import)."""

@@ -1,4 +1,5 @@
-"""Deterministic evaluations during training: ``eval_every``, ``eval_episodes``, ``target_eval_return``.
+"""Deterministic evaluations during training: ``eval_every``, ``eval_episodes``, ``target_eval_return``
+(on Atari the agent acts as it explores: :func:`~jaxrl.envs.atari.evaluated_stochastically`).
 
 The training return (``episodic_return``) averages the last 20 episodes of the *exploring*
 policy, played by several policies as it learned; what a user keeps is one checkpoint's
@@ -24,9 +25,10 @@ import numpy as np
 
 from jaxrl.config import env_kwargs_of
 from jaxrl.core.platform import matmul_precision, seed_batched_lowering
+from jaxrl.envs.atari import evaluated_stochastically
 from jaxrl.envs.device import DeviceEnv
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
-from jaxrl.loops.acting import initial_actor_input
+from jaxrl.loops.acting import initial_actor_input, jitted_exploring_step
 from jaxrl.loops.device import over_seeds
 from jaxrl.loops.evaluate import device_env_or_none
 from jaxrl.loops.evaluate_device import episode_returns, require_all_ended
@@ -73,7 +75,7 @@ def target_eval_reason(target: float | None, record: dict[str, Any]) -> str | No
     if target is None or per_seed is None or min(per_seed) < target:
         return None
     seeds = "every seed's " if len(per_seed) > 1 else ""
-    return f"target evaluation return {target} reached ({seeds}deterministic mean >= {min(per_seed):.1f})"
+    return f"target evaluation return {target} reached ({seeds}evaluation mean >= {min(per_seed):.1f})"
 
 
 def host_evaluator(agent: Agent, config: Any) -> Evaluator:
@@ -86,35 +88,44 @@ def host_evaluator(agent: Agent, config: Any) -> Evaluator:
         return lambda state, index: on_device(jax.tree.map(lambda leaf: leaf[None], state), index)
 
     act = jax.jit(agent.act)
+    explore = jitted_exploring_step(agent) if evaluated_stochastically(config.env) else None
 
     def evaluate_state(state: Any, index: int) -> np.ndarray:
         with matmul_precision(config.matmul_precision):
             return play_host_episodes(act, agent, state, config.env, config.eval_episodes, EVAL_SEED + index,
-                                      env_kwargs_of(config))[None]
+                                      env_kwargs_of(config), explore)[None]
 
     return evaluate_state
 
 
 def play_host_episodes(act: Callable[..., Any], agent: Agent, state: Any, env_id: str, episodes: int,
-                       seed: int, env_kwargs: dict[str, Any] | None = None) -> np.ndarray:
+                       seed: int, env_kwargs: dict[str, Any] | None = None,
+                       explore: Callable[..., Any] | None = None) -> np.ndarray:
     """Raw returns ``[episodes]`` of one deterministic episode on each of ``episodes`` gymnasium envs
     stepped together (seeded ``seed, seed + 1, ...``), so each step is one call of ``act`` (the
     agent's jitted ``act``) for all of them; envs whose episode ended step on uncounted until the last
     one ends. One env after another (as ``jaxrl eval`` plays) took ~1.1 s for 10 CartPole episodes.
-    ``env_kwargs``: the env constructor's arguments (the run's ``env_kwargs``)."""
+    ``env_kwargs``: the env constructor's arguments (the run's ``env_kwargs``). ``explore`` (a
+    :func:`~jaxrl.loops.acting.jitted_exploring_step`): act as in training instead, noise drawn from ``seed``."""
     env = HostVectorEnv(make_vector_env(env_id, episodes, "sync", env_kwargs=env_kwargs))
     returns, finished = np.zeros(episodes), np.zeros(episodes, bool)
     try:
         actor_input = initial_actor_input(agent, state, env.reset(seed=seed))
-        for _ in range(MAX_EVAL_STEPS):
-            actions, _, carry = act(state, actor_input.obs, None, actor_input.carry, actor_input.episode_start)
+        exploration, key = actor_input.exploration, jax.random.PRNGKey(seed)
+        for step_index in range(MAX_EVAL_STEPS):
+            if explore is None:
+                actions, _, carry = act(state, actor_input.obs, None, actor_input.carry, actor_input.episode_start)
+            else:
+                actions, _, carry, exploration = explore(state, actor_input.obs, jax.random.fold_in(key, step_index),
+                                                         actor_input.carry, actor_input.episode_start, exploration)
             step = env.step(np.asarray(actions))
             counting = step.valid & ~finished
             returns += np.where(counting, step.rewards, 0.0)
             finished |= counting & (step.terminated | step.truncated)
             if finished.all():
                 break
-            actor_input = actor_input._replace(obs=step.obs, carry=carry, episode_start=step.obs_is_reset)
+            actor_input = actor_input._replace(obs=step.obs, carry=carry, episode_start=step.obs_is_reset,
+                                               exploration=exploration)
     finally:
         env.close()
     require_all_ended(int(finished.sum()), episodes, MAX_EVAL_STEPS)

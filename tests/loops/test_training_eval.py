@@ -44,7 +44,7 @@ def test_evaluation_fields_by_hand():
 
 def test_the_target_needs_every_seed_and_an_evaluation():
     assert target_eval_reason(475.0, {"eval_return_per_seed": [500.0, 474.9]}) is None
-    assert "every seed's deterministic mean >= 475.0" in target_eval_reason(475.0, {"eval_return_per_seed": [500.0,
+    assert "every seed's evaluation mean >= 475.0" in target_eval_reason(475.0, {"eval_return_per_seed": [500.0,
                                                                                                              475.0]})
     assert target_eval_reason(475.0, {"episodic_return": 500.0}) is None  # a record without an evaluation
     assert target_eval_reason(None, {"eval_return_per_seed": [500.0]}) is None
@@ -189,3 +189,26 @@ def test_an_evaluator_compiled_ahead_evaluates_as_one_compiled_at_its_first_call
     assert ahead._compiled is not None and lazy._compiled is None
     np.testing.assert_array_equal(ahead(states, 3), lazy(states, 3))
     assert not np.array_equal(ahead(states, 3), ahead(states, 4))  # the record index seeds the episodes
+
+
+def test_atari_is_evaluated_during_training_as_the_agent_explores(monkeypatch):
+    """Greedy on CartPole; on an ALE id the evaluator samples the agent's actions (a greedy Breakout
+    agent can idle to the 108k-frame cap), and those sampled episodes are reproducible."""
+    import jaxrl.loops.training_eval as training_eval
+    from jaxrl.loops.acting import jitted_exploring_step
+
+    agent = get_algorithm("ppo").agent_for(HOST)
+    state = agent.init(jax.random.PRNGKey(0), make_device_env("phys2d/CartPole-v1").spec, HOST)
+    act = jax.jit(agent.act)
+    greedy = play_host_episodes(act, agent, state, "CartPole-v1", 4, EVAL_SEED)
+    explore = jitted_exploring_step(agent)
+    sampled = [play_host_episodes(act, agent, state, "CartPole-v1", 4, EVAL_SEED, None, explore) for _ in range(2)]
+    np.testing.assert_array_equal(sampled[0], sampled[1])
+    assert not np.array_equal(greedy, sampled[0])  # an untrained policy's argmax is not its samples
+
+    chosen = []
+    monkeypatch.setattr(training_eval, "play_host_episodes",
+                        lambda *args: chosen.append(args[-1]) or np.zeros(args[4]))
+    for env_id in ("CartPole-v1", "ALE/Pong-v5"):
+        host_evaluator(agent, dataclasses.replace(HOST, env=env_id))(state, 1)
+    assert chosen[0] is None and chosen[1] is not None
