@@ -176,7 +176,8 @@ class RunConfig:
     target_eval_return: float | None = None  # stop once every seed's deterministic evaluation reaches it
     # (mean over eval_episodes; needs eval_every > 0): the saved agent is then the evaluated one
     checkpoint_every: int = 50  # metrics records (PPO: updates) between periodic checkpoints (0: final only)
-    checkpoint_seconds: float | None = 120.0  # host loop: also checkpoint once this much wall-clock passed (None: no)
+    checkpoint_seconds: float | None = 120.0  # host loop: also checkpoint once this much wall-clock passed (None: no;
+    # stretched where a checkpoint takes longer than 2 percent of it to write, e.g. a full replay of Atari frames)
     keep_checkpoints: int = 3  # most recent checkpoints kept on disk
     progress: bool = True  # show a progress bar
     matmul_precision: str = "default"  # float32 matrix products: "default" (TF32 on NVIDIA GPUs since Ampere),

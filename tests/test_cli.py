@@ -513,3 +513,18 @@ def test_an_atari_game_trains_with_its_preset_and_writes_a_video(tmp_path):
     video = tmp_path / "breakout.gif"
     assert main(["eval", str(run_dir), "--episodes", "1", "--video", str(video)]) == 0
     assert video.stat().st_size > 10_000
+
+
+@dataclasses.dataclass(frozen=True)
+class _PercentConfig:
+    share: float = 0.5  # at most 2% of the run
+
+
+def test_a_percent_sign_in_a_field_comment_is_help_text_not_a_format():
+    import argparse
+
+    from jaxrl.cli.flags import add_config_flags
+
+    parser = argparse.ArgumentParser()
+    add_config_flags(parser, _PercentConfig)
+    assert "at most 2% of the run (default: 0.5)" in " ".join(parser.format_help().split())

@@ -87,7 +87,8 @@ def test_the_lock_names_its_owner_and_is_released_by_it_only(tmp_path):
     assert not path.exists()
 
 
-def test_checkpoint_seconds_saves_between_scheduled_checkpoints(tmp_path):
+def test_checkpoint_seconds_saves_between_scheduled_checkpoints(tmp_path, monkeypatch):
+    monkeypatch.setattr("jaxrl.loops.run.WRITE_SHARE", 1.0)  # writes of a few ms never stretch the interval here
     sac = jaxrl.config_for("sac", "Pendulum-v1", num_envs=1, total_timesteps=500, learning_starts=100, log_every=100,
                            progress=False, checkpoint_every=0, checkpoint_seconds=1e-6, keep_checkpoints=10,
                            updates_per_step=1, batch_size=16, hidden_sizes=(8,))  # small: only the saves matter
@@ -122,3 +123,19 @@ def test_a_bare_interrupt_prints_a_line_that_says_nothing_was_saved(monkeypatch,
     monkeypatch.setitem(cli.main.__globals__, "_plot", interrupted)
     assert main(["plot", "anywhere"]) == 130
     assert capsys.readouterr().err.strip() == "jaxrl: interrupted; nothing saved"
+
+
+def test_the_clock_interval_stretches_so_slow_writes_take_at_most_2_percent_of_the_run():
+    import time
+    from types import SimpleNamespace
+
+    from jaxrl.loops.run import RunRecorder, clock_interval
+
+    assert clock_interval(120.0, 0.5) == 120.0  # a small checkpoint: the configured interval
+    assert clock_interval(120.0, 6.0) == pytest.approx(300.0)  # a 6 s write (a full Atari replay): 2% of 300 s
+    recorder = SimpleNamespace(config=SimpleNamespace(checkpoint_seconds=120.0), last_write_s=6.0,
+                               on_checkpoint_schedule=lambda: False)
+    recorder.last_checkpoint = time.perf_counter() - 200.0
+    assert not RunRecorder.periodic(recorder)  # past 120 s, not yet 300 s
+    recorder.last_checkpoint = time.perf_counter() - 301.0
+    assert RunRecorder.periodic(recorder)

@@ -79,6 +79,7 @@ def add_config_flags(parser: argparse.ArgumentParser, config_cls: type, preset: 
         if preset is not None and field.name != "env" and getattr(preset, field.name) != default:
             shown = f"{preset.env} preset: {shown_value(getattr(preset, field.name))}; without it {shown_value(default)}"
         help_text = f"{docs.get(field.name, '')} ({shown}{'; none to unset' if optional else ''})"
+        help_text = help_text.replace("%", "%%")  # argparse formats help with %: a field comment's "2%" is text
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                                 help=help_text)

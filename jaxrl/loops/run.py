@@ -66,6 +66,15 @@ def seeds_on_host(states: Any, indices: Iterable[int]) -> dict[int, Any]:
     return {index: jax.tree.map(lambda leaf, i=index: leaf[i], host) for index in indices}
 
 
+WRITE_SHARE = 0.02  # the most of a run's wall-clock that checkpoints on the clock may take
+
+
+def clock_interval(checkpoint_seconds: float, last_write_s: float) -> float:
+    """Seconds between checkpoints on the clock: ``checkpoint_seconds``, stretched to ``last_write_s /
+    WRITE_SHARE`` where writing is slow (a full 5.6 GB Atari replay), so writes stay within 2% of the run."""
+    return max(checkpoint_seconds, last_write_s / WRITE_SHARE)
+
+
 class RunRecorder:
     """The side effects of one run. ``unit`` is "update" or "record"; ``loop`` "host" or "device".
 
@@ -111,6 +120,7 @@ class RunRecorder:
         self.start_index = 0  # records done before this process (resumed runs)
         self.start = time.perf_counter()
         self.last_checkpoint = self.start
+        self.last_write_s = 0.0  # how long the last checkpoint took to write
         self.stop_request = StopRequest()
         self.writer: MetricsWriter | None = None
 
@@ -189,8 +199,10 @@ class RunRecorder:
         meta = {"algorithm": self.algorithm, "loop": self.loop, "env_steps": env_steps, self.unit: self.last_index,
                 "time_s": self.elapsed, "stopper": [self.stopper.best, self.stopper.records_without_improvement],
                 "best_eval": [None if math.isinf(b) else b for b in self.best_eval], **meta}
+        started = time.perf_counter()
         path = save_checkpoint(self.run_dir, tree, meta, keep=self.config.keep_checkpoints, extra=extra)
         self.last_checkpoint = time.perf_counter()
+        self.last_write_s = self.last_checkpoint - started
         return path
 
     def resume(self, template: Any) -> Resumed:
@@ -225,10 +237,11 @@ class RunRecorder:
 
     def periodic(self) -> bool:
         """Whether to checkpoint after the record just logged (host loops): it is on the
-        ``checkpoint_every`` schedule, or ``checkpoint_seconds`` of wall-clock have passed since the
-        last checkpoint."""
+        ``checkpoint_every`` schedule, or the clock's interval (:func:`clock_interval`) has passed since
+        the last checkpoint."""
         seconds = self.config.checkpoint_seconds
-        overdue = seconds is not None and time.perf_counter() - self.last_checkpoint >= seconds
+        overdue = seconds is not None and \
+            time.perf_counter() - self.last_checkpoint >= clock_interval(seconds, self.last_write_s)
         return self.on_checkpoint_schedule() or overdue
 
     def close(self) -> None:
