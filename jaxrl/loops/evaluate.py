@@ -36,12 +36,19 @@ class Policy:
     A recurrent policy keeps its carry between calls, as an episode goes on; pass
     ``episode_start [B]`` (True where an env's episode begins) or call :meth:`reset` between
     episodes. The first call, and any call with a new batch size, starts every episode afresh.
+
+    ``sample_seed``: act as in training instead (sampled actions; DQN and PQN with their final
+    epsilon), the noise of call ``i`` drawn from ``fold_in(PRNGKey(sample_seed), i)``: how Atari
+    agents are evaluated (:func:`~jaxrl.envs.atari.evaluated_stochastically`).
     """
 
-    def __init__(self, agent: Agent, state: Any, observation_space: gym.Space | None = None):
+    def __init__(self, agent: Agent, state: Any, observation_space: gym.Space | None = None,
+                 sample_seed: int | None = None):
         self.agent, self.state, self.observation_space = agent, state, observation_space
         self._act = jax.jit(agent.act)
-        self._carry, self._batch = None, None
+        self._explore = None if sample_seed is None else jitted_exploring_step(agent)
+        self._key, self._calls = jax.random.PRNGKey(sample_seed or 0), 0
+        self._carry, self._batch, self._exploration = None, None, None
 
     def reset(self) -> None:
         self._carry, self._batch = None, None
@@ -52,9 +59,15 @@ class Policy:
         fresh = self._batch != batch
         if fresh:
             self._carry, self._batch = self.agent.initial_carry(self.state, batch), batch
+            self._exploration = self.agent.init_exploration(self.state, batch)
         starts = jnp.full(batch, fresh, bool) if episode_start is None else \
             jnp.asarray(episode_start, bool).reshape(batch) | fresh
-        actions, _, self._carry = self._act(self.state, obs, None, self._carry, starts)
+        if self._explore is None:
+            actions, _, self._carry = self._act(self.state, obs, None, self._carry, starts)
+        else:
+            key, self._calls = jax.random.fold_in(self._key, self._calls), self._calls + 1
+            actions, _, self._carry, self._exploration = self._explore(self.state, obs, key, self._carry, starts,
+                                                                       self._exploration)
         actions = np.asarray(actions)
         return actions[0] if single else actions
 
@@ -92,9 +105,11 @@ class LoadedRun(NamedTuple):
     def policy(self) -> Policy:
         return self.policy_for(None)
 
-    def policy_for(self, observation_space: gym.Space | None) -> Policy:
-        """The policy taking raw observations of ``observation_space`` (the env's single one)."""
-        return Policy(get_algorithm(self.algorithm).agent_for(self.config), self.state, observation_space)
+    def policy_for(self, observation_space: gym.Space | None, sample_seed: int | None = None) -> Policy:
+        """The policy taking raw observations of ``observation_space`` (the env's single one); with
+        ``sample_seed``, acting as in training (see :class:`Policy`)."""
+        return Policy(get_algorithm(self.algorithm).agent_for(self.config), self.state, observation_space,
+                      sample_seed)
 
 
 def load_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> LoadedRun:

@@ -170,6 +170,28 @@ def test_off_policy_records_average_metrics_over_updates_leaving_out_nan_but_not
     assert mean_metrics([]) == {}
 
 
+def test_a_policy_with_a_sample_seed_acts_as_in_training_reproducibly():
+    """Greedy by default; with ``sample_seed`` the agent's sampled actions (how Atari is evaluated),
+    the same for the same seed and call sequence, and another seed draws others."""
+    from jaxrl.envs.spec import spec_from_spaces
+    from jaxrl.loops.evaluate import Policy
+
+    config = PPOConfig(hidden_sizes=(16,))
+    agent = jaxrl.agent_for("ppo", config)
+    spec = spec_from_spaces(gym.spaces.Box(-1.0, 1.0, (4,), np.float32), gym.spaces.Discrete(2))
+    state = agent.init(jax.random.PRNGKey(0), spec, config)
+    obs = np.random.default_rng(0).uniform(-1, 1, (512, 4)).astype(np.float32)
+    greedy = Policy(agent, state)(obs)
+    np.testing.assert_array_equal(greedy, Policy(agent, state)(obs))
+    first, second = (Policy(agent, state, sample_seed=5) for _ in range(2))
+    draws = [first(obs), first(obs)]
+    np.testing.assert_array_equal(draws[0], second(obs))  # the same seed, the same first call
+    assert not np.array_equal(draws[0], draws[1])  # the next call draws afresh
+    assert not np.array_equal(draws[0], Policy(agent, state, sample_seed=6)(obs))
+    # an untrained policy is near 50/50 per observation, so its samples leave its argmax often
+    assert 0.2 < np.mean(draws[0] != greedy) < 0.8
+
+
 def test_a_policy_given_the_observation_space_takes_raw_observations_one_or_a_batch():
     from jaxrl.envs.spec import observation_to_array, spec_from_spaces
     from jaxrl.loops.evaluate import Policy
