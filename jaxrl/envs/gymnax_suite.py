@@ -8,6 +8,9 @@ Both gymnax lines map onto the protocol:
   (an env that terminates on its last allowed step is then counted as truncated: 0.0.9
   cannot tell the two apart).
 
+MinAtar's games render for ``eval --video`` from their observation grid (:func:`minatar_frame`);
+the other gymnax envs have no renderer here.
+
 ``step_env`` is called without gymnax's own auto-reset, so the true final observation is what
 ``next_obs`` carries. Observations become float32; a ``Discrete`` observation space
 (``FrozenLake-misc``) is one-hot encoded. The shapes are read from what ``reset`` and ``step``
@@ -45,6 +48,21 @@ def import_gymnax(env_id: str) -> Any:
 def names() -> list[str]:
     """gymnax's env names where gymnax imports, else none."""
     return installed_names(PACKAGE, lambda gymnax: gymnax.registered_envs)
+
+
+# one colour per MinAtar channel (paddle, ball, trail, bricks, ...: 4-10 of them), on black
+MINATAR_COLOURS = np.array([[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48],
+                            [145, 30, 180], [70, 240, 240], [240, 50, 230], [210, 245, 60], [250, 190, 212]], np.uint8)
+MINATAR_CELL_PIXELS = 16  # a 10x10 grid becomes a 160x160 frame
+
+
+def minatar_frame(grid: np.ndarray) -> np.ndarray:
+    """An RGB frame ``[10 * 16, 10 * 16, 3]`` uint8 of a MinAtar observation ``grid [10, 10, C]``: each
+    cell takes the colour of its highest active channel, black where none is."""
+    active = np.asarray(grid) > 0.5
+    channel = active.shape[-1] - 1 - np.argmax(active[..., ::-1], axis=-1)  # the highest active channel
+    cells = np.where(active.any(axis=-1)[..., None], MINATAR_COLOURS[channel % len(MINATAR_COLOURS)], 0)
+    return np.kron(cells, np.ones((MINATAR_CELL_PIXELS, MINATAR_CELL_PIXELS, 1))).astype(np.uint8)
 
 
 def _action_space(space: Any) -> gym.Space:
@@ -90,5 +108,6 @@ def make(env_id: str) -> DeviceEnv:
             terminated = terminated & ~(next_state.time >= max_steps)
         return next_state, encode(obs), reward, terminated
 
-    return traced_env(env_id, max_steps, raw_reset, raw_step, action_space)
+    render_frame = (lambda state: minatar_frame(env.get_obs(state, params))) if env_id in MINATAR_IDS else None
+    return traced_env(env_id, max_steps, raw_reset, raw_step, action_space, render_frame)
 

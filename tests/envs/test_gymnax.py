@@ -81,10 +81,29 @@ def test_ppo_trains_on_grid_observations_in_both_loops(tmp_path, capsys, env_id,
                  "--no-progress"]) == 0
     run_dir = tmp_path / "run" / "seed_1" if loop == "device" else tmp_path / "run"
     capsys.readouterr()
-    assert main(["eval", str(run_dir), "--episodes", "1", "--video", str(tmp_path / "x.gif")]) == 1
+    video = tmp_path / "x.gif"
+    if env_id.endswith("-MinAtar"):  # MinAtar renders from its grid
+        assert main(["eval", str(run_dir), "--episodes", "1", "--video", str(video)]) == 0
+        assert video.stat().st_size > 1000 and "frames to" in capsys.readouterr().err
+        return
+    assert main(["eval", str(run_dir), "--episodes", "1", "--video", str(video)]) == 1
     assert capsys.readouterr().err.strip() == "jaxrl: error: " + (
         f"{env_id} cannot render 'rgb_array': this suite has no renderer here; "
         "evaluate it without --render or --video")
+
+
+def test_a_minatar_frame_colours_each_cell_by_its_highest_active_channel():
+    from jaxrl.envs.gymnax_suite import MINATAR_CELL_PIXELS, MINATAR_COLOURS, minatar_frame
+
+    grid = np.zeros((10, 10, 4), np.float32)
+    grid[0, 0, 1] = 1.0  # channel 1 alone
+    grid[9, 9, [0, 3]] = 1.0  # channels 0 and 3: 3 is drawn
+    frame = minatar_frame(grid)
+    assert frame.shape == (160, 160, 3) and frame.dtype == np.uint8
+    cell = MINATAR_CELL_PIXELS
+    np.testing.assert_array_equal(frame[:cell, :cell], np.broadcast_to(MINATAR_COLOURS[1], (cell, cell, 3)))
+    np.testing.assert_array_equal(frame[-cell:, -cell:], np.broadcast_to(MINATAR_COLOURS[3], (cell, cell, 3)))
+    assert not frame[cell:-cell].any()  # empty cells are black
 
 
 @pytest.mark.parametrize("env_id, base_id, kept", [("jaxrl/CartPole-NoVel-v1", "gymnax/CartPole-v1", [0, 2]),
