@@ -104,11 +104,10 @@ def hparams_from_config(config: Any, resolved: dict[str, float] | None = None) -
     or else its :func:`hparam` ``when_none``; ``resolved`` may add derived ones."""
     resolved = resolved or {}
     values = {}
-    for field in dataclasses.fields(config):
-        if not field.metadata.get("vmappable"):
-            continue
-        value = getattr(config, field.name)
-        values[field.name] = resolved.get(field.name, field.metadata["when_none"]) if value is None else value
+    fields = {field.name: field for field in dataclasses.fields(config)}
+    for name in vmappable_fields(config):
+        value = getattr(config, name)
+        values[name] = resolved.get(name, fields[name].metadata["when_none"]) if value is None else value
     values.update({name: value for name, value in resolved.items() if name not in values})
     return {name: jnp.asarray(value, jnp.float32) for name, value in values.items()}
 
