@@ -89,11 +89,12 @@ def host_evaluator(agent: Agent, config: Any) -> Evaluator:
 
     act = jax.jit(agent.act)
     explore = jitted_exploring_step(agent) if evaluated_stochastically(config.env) else None
+    env_kwargs = env_kwargs_of(config)
 
     def evaluate_state(state: Any, index: int) -> np.ndarray:
         with matmul_precision(config.matmul_precision):
             return play_host_episodes(act, agent, state, config.env, config.eval_episodes, EVAL_SEED + index,
-                                      env_kwargs_of(config), explore)[None]
+                                      env_kwargs, explore)[None]
 
     return evaluate_state
 
