@@ -32,6 +32,12 @@ def test_a_missing_ale_py_is_one_line_naming_the_extra(hide_module):
         make_vector_env("ALE/NotAGame-v5", 1)
 
 
+def test_an_unknown_game_is_one_line_naming_the_id():
+    pytest.importorskip("ale_py")
+    with pytest.raises(EnvCreationError, match=r"^unknown environment id 'ALE/Nope-v5': .*doesn't exist"):
+        make_vector_env("ALE/Nope-v5", 1, "sync")
+
+
 def test_the_envs_own_vector_entry_point_is_refused_for_atari_ids():
     pytest.importorskip("ale_py")
     with pytest.raises(EnvCreationError, match="would skip jaxrl's Atari preprocessing; use sync or async"):
