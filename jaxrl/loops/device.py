@@ -30,7 +30,7 @@ from jax.sharding import Mesh
 from jaxrl.agents.registry import OFF_POLICY, get_algorithm
 from jaxrl.config import unset_structural_fields
 from jaxrl.core.platform import count_equations, matmul_precision, scan_unroll
-from jaxrl.core.replay import replay_add, replay_init
+from jaxrl.core.sequence_replay import sequence_add, sequence_init
 from jaxrl.distributed import check_divisible, shard_env_axis
 from jaxrl.envs.device import DeviceEnv, make_device_env, step_envs, step_keys
 from jaxrl.envs.spec import uniform_actions
@@ -270,7 +270,7 @@ def make_off_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mes
         extras = jax.tree.map(lambda x: jnp.where(acting, x, jnp.zeros_like(x)), extras)
         next_actor, step = step_actor(env, actor, actions, carry, exploration,
                                       step_keys(step_key, (num_envs,)), mesh, starts)
-        buffer = replay_add(buffer, Transition(obs=actor.obs, actions=actions, rewards=step.reward,
+        buffer = sequence_add(buffer, Transition(obs=actor.obs, actions=actions, rewards=step.reward,
                                                terminated=step.terminated, truncated=step.truncated,
                                                next_obs=step.next_obs, extras=extras))
         no_update = jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype),
@@ -295,7 +295,7 @@ def make_off_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mes
         state = with_hparams(agent.init(init_key, spec, config), hparams)
         actor = init_actor(agent, state, env, reset_key, num_envs, mesh)
         example = example_transition(agent, state, actor.obs, actor.carry, actor.exploration)
-        buffer = replay_init(config.buffer_size, example, config.n_step)
+        buffer = sequence_init(config.buffer_size, example, config.n_step)
         return OffPolicyCarry(state, buffer, actor, key)
 
     return DeviceProgram(init, record_step, num_records, "record", record_iterations * num_envs)

@@ -11,7 +11,7 @@ import jax
 import numpy as np
 
 from jaxrl.agents.registry import Algorithm
-from jaxrl.core.replay import item_bytes, replay_add, replay_init, replay_item
+from jaxrl.core.sequence_replay import sequence_add, sequence_bytes, sequence_cut, sequence_init
 from jaxrl.envs.spec import uniform_actions_numpy
 from jaxrl.io.checkpoint import restore_state
 from jaxrl.loops.acting import acting_view, example_transition, explore_and_act
@@ -45,7 +45,7 @@ def make_off_policy_step(agent: Agent) -> Callable:
     """
     def add_and_act(acting_state, buffer, transitions, valid, next_obs, keys, iteration, exploration,
                     episode_start, do_act):
-        buffer = replay_add(buffer, transitions, valid)
+        buffer = sequence_add(buffer, transitions, valid)
         acted = None
         if do_act:
             acted, exploration = exploring_actions_at(agent, acting_state, next_obs, keys[0], iteration + 1,
@@ -62,7 +62,7 @@ def make_off_policy_step(agent: Agent) -> Callable:
         return state, acted, exploration, metrics
 
     add_and_act = jax.jit(add_and_act, static_argnames=("do_act",), donate_argnums=1)
-    add = jax.jit(replay_add, donate_argnums=0)
+    add = jax.jit(sequence_add, donate_argnums=0)
     update_and_act = jax.jit(update_and_act, static_argnames=("do_act",), donate_argnums=0)
 
     def off_policy_step(state, buffer, transitions, valid, next_obs, keys, iteration, exploration, episode_start,
@@ -115,16 +115,16 @@ def train_off_policy(
         obs_shape = jax.ShapeDtypeStruct((num_envs, *spec.observation_shape), spec.observation_dtype)
         example = example_transition(agent, state, obs_shape, None,
                                      jax.eval_shape(agent.init_exploration, state, num_envs))
-        stored = replay_item(example, config.n_step)
-        check_fits({"replay buffer (--buffer-size)": config.buffer_size * item_bytes(stored)},
+        check_fits({"replay buffer (--buffer-size)": sequence_bytes(config.buffer_size, example)},
                    available_device_bytes(), "device")
-        buffer = zeros_like_shapes(jax.eval_shape(lambda: replay_init(config.buffer_size, example, config.n_step)))
+        buffer = zeros_like_shapes(jax.eval_shape(lambda: sequence_init(config.buffer_size, example, config.n_step)))
         random_extras = zeros_like_shapes(example.extras)
         random_actions = np.random.default_rng(config.seed)
         start_iteration = 0
         if resume:
             state, key, resumed = resume_host(recorder, state, tracker)
-            buffer = restore_state(buffer, resumed.extra.get("replay", {}), resumed.path)
+            # the envs restart below: each stored episode ends where the checkpoint left it
+            buffer = jax.jit(sequence_cut)(restore_state(buffer, resumed.extra.get("replay", {}), resumed.path))
             random_actions.bit_generator.state = json.loads(resumed.meta["numpy_rng"])
             start_iteration = int(resumed.meta["env_steps"]) // num_envs
         keys = jax.random.split(key)  # acting, updating

@@ -121,9 +121,11 @@ def test_dqn_runs_in_the_device_loop_with_integer_actions_in_the_buffer():
                               buffer_size=4000, log_every=500, hidden_sizes=(16,), progress=False)
     program = make_program("dqn", config)
     carry, metrics = jax.jit(program.run)(jax.jit(program.init)(jax.random.PRNGKey(0)), jnp.arange(4))
-    assert carry.buffer.data.actions.dtype == jnp.int32 and carry.buffer.data.actions.shape == (4000,)
-    assert int(carry.buffer.size) == 2000
-    assert set(np.unique(np.asarray(carry.buffer.data.actions[:2000])).tolist()) == {0, 1}
+    actions = carry.buffer.steps.actions
+    assert actions.dtype == jnp.int32 and actions.shape == (2000, 2)  # 2,000 time-ordered rows per env
+    steps = np.asarray(carry.buffer.is_step)
+    assert steps.sum() == 2000
+    assert set(np.unique(np.asarray(actions)[steps]).tolist()) == {0, 1}
     assert np.isnan(metrics["loss"][0]) and np.all(np.isfinite(metrics["loss"][1:]))
 
 

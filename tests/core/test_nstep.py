@@ -5,13 +5,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl.core import replay
+from jaxrl.core import sequence_replay
 from jaxrl.core.nstep import nstep_returns
 from jaxrl.types import Transition
 
 # jitted as the loops call them (eagerly, each step's dozens of small ops compiled one by one)
-replay_add = jax.jit(replay.replay_add)
-replay_init = jax.jit(replay.replay_init, static_argnums=(0, 2))
+add = jax.jit(sequence_replay.sequence_add)
+init = jax.jit(sequence_replay.sequence_init, static_argnums=(0, 2))
+sample = jax.jit(sequence_replay.sequence_sample, static_argnums=2)
 
 
 def step(t, num_envs=1, terminated=(), truncated=()):
@@ -23,41 +24,50 @@ def step(t, num_envs=1, terminated=(), truncated=()):
                       next_obs=jnp.asarray(10.0 * (t + 1) + envs)[:, None], extras={})
 
 
-def stored(buffer):
-    """(obs, rewards [n], nstep, next_obs, terminated, truncated) of the filled slots, by obs."""
-    size = int(buffer.size)
-    data = buffer.data
-    rows = [(float(data.obs[i, 0]), data.rewards[i].tolist(), int(data.extras["nstep"][i]), float(data.next_obs[i, 0]),
-             bool(data.terminated[i]), bool(data.truncated[i])) for i in range(size)]
-    return sorted(rows)
+def stored(buffer, draws=2000):
+    """The distinct (obs, rewards [n], nstep, next_obs, terminated, truncated) items sampling reaches."""
+    items = sample(buffer, jax.random.PRNGKey(0), draws)
+    rows = zip(np.asarray(items.obs[:, 0]).tolist(), np.asarray(items.rewards).tolist(),
+               np.asarray(items.extras["nstep"]).tolist(), np.asarray(items.next_obs[:, 0]).tolist(),
+               np.asarray(items.terminated).tolist(), np.asarray(items.truncated).tolist())
+    return sorted({(obs, tuple(rewards), *rest) for obs, rewards, *rest in rows})
 
 
 @pytest.mark.parametrize("end", ["terminated", "truncated"])
 def test_three_step_items_of_one_episode_by_hand(end):
-    buffer = replay_init(16, step(0), n_step=3)
+    buffer = init(16, step(0), 3)
     for t in range(3):
-        buffer = replay_add(buffer, step(t))
+        buffer = add(buffer, step(t))
     # after 3 steps only step 0's item is complete: rewards 1, 2, 3 and the bootstrap from step 2's next_obs
-    assert stored(buffer) == [(0.0, [1.0, 2.0, 3.0], 3, 30.0, False, False)]
-    buffer = replay_add(buffer, step(3, **{end: (0,)}))  # the episode ends: every unfinished item is flushed
+    assert stored(buffer) == [(0.0, (1.0, 2.0, 3.0), 3, 30.0, False, False)]
+    buffer = add(buffer, step(3, **{end: (0,)}))  # the episode ends: every unfinished item completes
     ended = (end == "terminated", end == "truncated")
-    assert stored(buffer) == [(0.0, [1.0, 2.0, 3.0], 3, 30.0, False, False),
-                              (10.0, [2.0, 3.0, 4.0], 3, 40.0, *ended),
-                              (20.0, [3.0, 4.0, 0.0], 2, 40.0, *ended),
-                              (30.0, [4.0, 0.0, 0.0], 1, 40.0, *ended)]
-    assert int(buffer.window.count[0]) == 0  # the next episode starts from an empty window
-    buffer = replay_add(buffer, step(4))
-    assert int(buffer.size) == 4  # its first step completes nothing yet
+    assert stored(buffer) == [(0.0, (1.0, 2.0, 3.0), 3, 30.0, False, False),
+                              (10.0, (2.0, 3.0, 4.0), 3, 40.0, *ended),
+                              (20.0, (3.0, 4.0, 0.0), 2, 40.0, *ended),
+                              (30.0, (4.0, 0.0, 0.0), 1, 40.0, *ended)]
+    buffer = add(buffer, step(4))
+    assert len(stored(buffer)) == 4  # the next episode's first step completes nothing yet
 
 
-def test_envs_are_independent_and_skipped_envs_keep_their_window():
-    buffer = replay_init(32, step(0, 2), n_step=2)
-    buffer = replay_add(buffer, step(0, 2))
-    buffer = replay_add(buffer, step(1, 2, terminated=(0,)), mask=jnp.asarray([True, False]))  # env 1 skipped
-    assert stored(buffer) == [(0.0, [1.0, 2.0], 2, 20.0, True, False), (10.0, [2.0, 0.0], 1, 20.0, True, False)]
-    buffer = replay_add(buffer, step(2, 2))
-    # env 1's window still holds its step 0, so step 2 completes (step 0, step 2) for it: rewards 11 and 13
-    assert (1.0, [11.0, 13.0], 2, 31.0, False, False) in stored(buffer)
+def test_envs_are_independent_and_skipped_envs_write_nothing():
+    buffer = init(32, step(0, 2), 2)
+    buffer = add(buffer, step(0, 2))
+    buffer = add(buffer, step(1, 2, terminated=(0,)), jnp.asarray([True, False]))  # env 1 skipped
+    assert stored(buffer) == [(0.0, (1.0, 2.0), 2, 20.0, True, False), (10.0, (2.0, 0.0), 1, 20.0, True, False)]
+    buffer = add(buffer, step(2, 2))
+    # env 1's step 0 is followed by its step 2: rewards 11 and 13, bootstrapping from step 2's next_obs
+    assert (1.0, (11.0, 13.0), 2, 31.0, False, False) in stored(buffer)
+
+
+def test_a_cut_ends_open_episodes_with_their_true_next_observation():
+    buffer = init(16, step(0), 3)
+    for t in range(2):
+        buffer = add(buffer, step(t))
+    buffer = jax.jit(sequence_replay.sequence_cut)(buffer)  # a resumed run resets the envs here
+    buffer = add(buffer, step(7))  # the new episode: obs 70
+    assert stored(buffer) == [(0.0, (1.0, 2.0, 0.0), 2, 20.0, False, False),  # bootstraps: not terminated
+                              (10.0, (2.0, 0.0, 0.0), 1, 20.0, False, False)]
 
 
 def test_nstep_returns_discount_with_the_agents_gamma():

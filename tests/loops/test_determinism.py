@@ -8,7 +8,7 @@ import numpy as np
 from jaxrl.agents import ppo as ppo_agent
 from jaxrl.agents.ppo import PPOConfig
 from jaxrl.api import make_train, train
-from jaxrl.core.replay import replay_add
+from jaxrl.core.sequence_replay import sequence_add
 from jaxrl.loops.acting import jitted_explore_and_act
 
 HOST = PPOConfig(env="CartPole-v1", total_timesteps=1024, num_envs=4, num_steps=64, update_epochs=2,
@@ -70,7 +70,7 @@ def test_off_policy_step_compiles_only_its_schedule_variants(monkeypatch):
     original = host_off_policy.make_off_policy_step
     monkeypatch.setattr(host_off_policy, "make_off_policy_step", lambda *a: built.append(original(*a)) or built[-1])
     # jit wrappers of one function share its compilation cache, so count what this run adds
-    adds_before = jax.jit(replay_add, donate_argnums=0)._cache_size()
+    adds_before = jax.jit(sequence_add, donate_argnums=0)._cache_size()
     train("td3", TD3Config(env="Pendulum-v1", total_timesteps=600, learning_starts=200, log_every=200,
                            batch_size=32, hidden_sizes=(16, 16), progress=False))
     # (do_update, do_act): random phase (F, F), first policy step (F, T), learning (T, T), and the last step

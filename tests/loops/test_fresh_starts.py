@@ -102,28 +102,32 @@ def off_policy_record(fresh_starts: str):
     return env, before, after
 
 
-def restarts_in_buffer(carry) -> tuple[np.ndarray, np.ndarray]:
-    """``(ended [T-1, B], next obs acted on [T-1, B, 2])`` from a record's transitions in the buffer."""
-    data = carry.buffer.data
-    count = int(carry.buffer.size)
-    ended = np.asarray(data.terminated | data.truncated)[:count].reshape(NUM_STEPS, NUM_ENVS)[:-1]
-    return ended, np.asarray(data.obs)[:count].reshape(NUM_STEPS, NUM_ENVS, 2)[1:]
+def restarts_in_buffer(carry) -> list[np.ndarray]:
+    """Per env, ``[restarts, 2]``: the first observation of each episode that began inside the record
+    (in the replay's time-ordered rows, the step row after each final-observation row)."""
+    buffer = carry.buffer
+    starts = []
+    for env in range(NUM_ENVS):
+        rows = int(buffer.filled[env])  # the record did not wrap the buffer around
+        after_final = ~np.asarray(buffer.is_step[: rows - 1, env]) & np.asarray(buffer.is_step[1:rows, env])
+        starts.append(np.asarray(buffer.steps.obs)[1:rows, env][after_final])
+    return starts
 
 
 def test_replay_records_draw_each_envs_start_once_from_the_runs_key():
     env, before, after = off_policy_record("rollout")
-    ended, next_first = restarts_in_buffer(after)
-    assert (ended.sum(axis=0) >= 2).any()  # some env restarted twice in the record
+    restarts = restarts_in_buffer(after)
+    assert max(map(len, restarts)) >= 2  # some env restarted twice in the record
     key, starts_key = jax.random.split(before.key)
     _, starts = jax.vmap(env.reset)(jax.random.split(starts_key, NUM_ENVS))
-    for t, b in zip(*np.nonzero(ended), strict=True):
-        np.testing.assert_array_equal(next_first[t, b], starts[b])
+    for env_index, firsts in enumerate(restarts):
+        for first in firsts:
+            np.testing.assert_array_equal(first, starts[env_index])
 
 
 def test_replay_records_drawing_per_step_restart_from_new_states():
     _, _, after = off_policy_record("step")
-    ended, next_first = restarts_in_buffer(after)
-    twice = [b for b in range(NUM_ENVS) if ended[:, b].sum() >= 2]
+    twice = [firsts for firsts in restarts_in_buffer(after) if len(firsts) >= 2]
     assert twice
     # an env restarted more than once starts from different states (start labels are uniform draws)
-    assert all(len(np.unique(next_first[ended[:, b], b, 1])) > 1 for b in twice)
+    assert all(len(np.unique(firsts[:, 1])) > 1 for firsts in twice)

@@ -67,9 +67,10 @@ def test_dqn_stores_pixels_as_bytes_in_its_replay_and_learns_from_them(tmp_path)
                               exploration_fraction=0.3, target_network_frequency=100, progress=False, seed=3,
                               checkpoint_every=1)
     state = jaxrl.train("dqn", config, tmp_path).state
-    replay = read_checkpoint_with_extra(latest_checkpoint(tmp_path))[2]["replay"]["data"]
-    assert replay["obs"].dtype == replay["next_obs"].dtype == np.uint8
-    assert replay["obs"].shape == (3000, 6, 6, 1) and replay["obs"].max() == 255
+    replay = read_checkpoint_with_extra(latest_checkpoint(tmp_path))[2]["replay"]
+    frames = replay["steps"]["obs"]  # [rows, envs, ...]: each observation once, next ones in the following rows
+    assert frames.dtype == replay["pending"].dtype == np.uint8 and replay["steps"].get("next_obs") is None
+    assert frames.shape == (3000, 1, 6, 6, 1) and frames.max() == 255
     assert jaxrl.evaluate("dqn", state, episodes=50)["mean_return"] == 1.0
 
 

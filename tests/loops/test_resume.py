@@ -107,24 +107,36 @@ def test_host_run_resumes_the_learner_exactly_and_continues_its_metrics(tmp_path
 
 def test_off_policy_host_resume_restores_replay_buffer_and_random_action_stream(tmp_path):
     config = SACConfig(env="Pendulum-v1", total_timesteps=600, learning_starts=400, log_every=100, batch_size=32,
-                       buffer_size=100_000, hidden_sizes=(16, 16), progress=False, checkpoint_every=2,
+                       buffer_size=100_000, hidden_sizes=(16, 16), progress=False, checkpoint_every=1,
                        keep_checkpoints=10)
     train("sac", config, tmp_path / "whole")
-    _interrupted_copy(tmp_path / "whole", tmp_path / "resumed", keep=1)  # checkpoint after 200 steps
-    # the buffer's 99,800 empty slots are not in the file (3.4 MB of transitions when full)
+    _interrupted_copy(tmp_path / "whole", tmp_path / "resumed", keep=1)  # checkpoint after 100 steps, mid-episode
+    # the buffer's 99,900 empty rows are not in the file (2.4 MB of steps when full)
     first = list_checkpoints(tmp_path / "resumed")[0]
     replay_bytes = sum(leaf.nbytes for leaf in jax.tree.leaves(read_checkpoint_with_extra(first)[2]["replay"]))
-    assert replay_bytes > 3_000_000 and first.stat().st_size < 0.4 * replay_bytes
+    assert replay_bytes > 2_000_000 and first.stat().st_size < 0.4 * replay_bytes
     train("sac", config, tmp_path / "resumed", resume=True)
-    whole_buffer = read_checkpoint_with_extra(latest_checkpoint(tmp_path / "whole"))[2]["replay"]
-    resumed_buffer = read_checkpoint_with_extra(latest_checkpoint(tmp_path / "resumed"))[2]["replay"]
-    assert int(resumed_buffer["size"]) == int(whole_buffer["size"]) == 600
-    # The first 200 transitions are the restored ones, not new ones.
-    for field in ("obs", "actions", "rewards", "next_obs"):
-        np.testing.assert_array_equal(resumed_buffer["data"][field][:200], whole_buffer["data"][field][:200])
+    whole = read_checkpoint_with_extra(latest_checkpoint(tmp_path / "whole"))[2]["replay"]
+    resumed = read_checkpoint_with_extra(latest_checkpoint(tmp_path / "resumed"))[2]["replay"]
+    # 600 steps and three final-obs rows in both: the uninterrupted run's episodes end at 200, 400 and 600; the
+    # resumed run's envs restarted after step 100, so its first episode is cut there and the next end at 300, 500
+    assert int(whole["filled"][0]) == int(resumed["filled"][0]) == 603
+    assert int(whole["is_step"].sum()) == int(resumed["is_step"].sum()) == 600
+
+    def steps(replay, field):  # [600, ...]: the step rows in time order (the buffer did not wrap)
+        return replay["steps"][field][replay["is_step"][:, 0], 0]
+
+    # The first 100 steps are the restored ones, and the cut's final row holds step 99's true next
+    # observation: the one the uninterrupted run observed at step 100.
+    for field in ("obs", "actions", "rewards"):
+        np.testing.assert_array_equal(steps(resumed, field)[:100], steps(whole, field)[:100])
+    np.testing.assert_array_equal(resumed["steps"]["obs"][100], whole["steps"]["obs"][100])
+    assert resumed["ends"][99, 0] and not whole["ends"][99, 0] and not resumed["is_step"][100, 0]
+    assert not resumed["steps"]["terminated"][99, 0] and not resumed["steps"]["truncated"][99, 0]  # it bootstraps
     # The uniform random actions until learning_starts continue the same NumPy stream after the resume
     # (only the env's observations restart from a reset).
-    np.testing.assert_array_equal(resumed_buffer["data"]["actions"][200:400], whole_buffer["data"]["actions"][200:400])
+    np.testing.assert_array_equal(steps(resumed, "actions")[:400], steps(whole, "actions")[:400])
+    assert not np.array_equal(steps(resumed, "obs")[100:400], steps(whole, "obs")[100:400])
     assert [r["record"] for r in read_metrics(tmp_path / "resumed")] == [1, 2, 3, 4, 5, 6]
 
 

@@ -1,0 +1,196 @@
+"""The loops' replay buffer: each env's steps in time order, so a step's next observation is the
+row after it and is stored once, not twice.
+
+A flat buffer of transitions (:mod:`jaxrl.core.replay`) keeps ``obs`` and ``next_obs`` for every
+item; for Atari frame stacks (28 KB each) that is 56 KB a transition and 56 GB for a 1M replay.
+Here env ``e``'s steps fill rows ``[T, e]`` in the order they happen and an item's next
+observation is read from the row that follows it: half the memory for image observations.
+
+Layout per env, oldest to newest (``|`` = a segment end)::
+
+    step, step, step |, final obs, step, step, ... , step   (newest; its next obs is ``pending``)
+
+A *segment* is an episode, or the part of one before a resumed run reset the envs. Where one
+ends (terminated, truncated or cut) the true final observation takes a row of its own, flagged
+as not a step, so truncation bootstraps from it exactly. n-step returns are read at sampling time
+from the rows that follow an item, stopping at its segment's end, so the learner gets the same
+items as from a window of unfinished steps (``rewards [n]`` zero-padded, ``extras["nstep"]``
+their horizon, :func:`jaxrl.core.nstep.nstep_returns`).
+
+Sampling is uniform over the complete items: ``OVERSAMPLE`` x batch draws of (env, age) cells,
+the first ``batch_size`` that are complete kept in draw order (each kept draw is uniform over the
+complete items). Cells that are not complete: a final-obs row, a row not yet written, and the
+newest steps whose n-step horizon has not been seen yet.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxrl.types import Transition
+
+# Draws per sampled item. With a fraction p of incomplete cells, a batch of 32 falls short (and
+# repeats its first complete draw) with probability P[Binomial(128, 1 - p) < 32]: ~1e-9 even for
+# one-step episodes (p = 1/2), and nothing a real run meets.
+OVERSAMPLE = 4
+
+
+@struct.dataclass
+class SequenceReplay:
+    steps: Transition  # leaves [T, E, ...]; next_obs is None (the row after a step holds it)
+    ends: jax.Array  # bool [T, E]: a segment ends with this row's step (and on every final-obs row)
+    is_step: jax.Array  # bool [T, E]: False on a segment's final-obs row and on rows never written
+    cursor: jax.Array  # int32 [E]: the row each env writes next
+    filled: jax.Array  # int32 [E]: rows each env has written, at most T
+    pending: Any  # obs leaves [E, ...]: each env's newest next observation (what a cut stores)
+    open: jax.Array  # bool [E]: the env's newest step has no final-obs row yet
+    n_step: int = struct.field(pytree_node=False, default=1)
+
+    @property
+    def rows(self) -> int:
+        return self.ends.shape[0]
+
+
+def rows_per_env(capacity: int, num_envs: int) -> int:
+    """Rows each env gets for a buffer of ``capacity`` items: ``ceil(capacity / num_envs)``."""
+    return -(-capacity // num_envs)
+
+
+def sequence_bytes(capacity: int, example: Transition) -> int:
+    """Bytes :func:`sequence_init` allocates for ``capacity`` items of ``example`` (leaves ``[E, ...]``)."""
+    num_envs = example.rewards.shape[0]
+    rows = rows_per_env(capacity, num_envs) * num_envs
+    return rows * (item_bytes(example.replace(next_obs=None)) + 2) + num_envs * (item_bytes(example.obs) + 9)
+
+
+def item_bytes(example: Any) -> int:
+    """Bytes one stored item of ``example`` (leaves ``[N, ...]``) takes."""
+    return sum(math.prod(leaf.shape[1:]) * np.dtype(leaf.dtype).itemsize for leaf in jax.tree.leaves(example))
+
+
+def sequence_init(capacity: int, example: Transition, n_step: int = 1) -> SequenceReplay:
+    """An empty buffer of ``capacity`` items for steps shaped like ``example`` (leaves ``[E, ...]``,
+    arrays or shape structs; every add passes the same ``E`` envs in the same order)."""
+    if capacity < 1:
+        raise ValueError(f"buffer_size must be >= 1, got {capacity}")
+    if n_step < 1:
+        raise ValueError(f"n_step must be >= 1, got {n_step}")
+    num_envs = example.rewards.shape[0]
+    rows = rows_per_env(capacity, num_envs)
+    if rows < n_step + 2:
+        raise ValueError(f"buffer_size ({capacity}) must hold at least n_step + 2 = {n_step + 2} steps per env "
+                         f"({num_envs} envs): at least {(n_step + 2) * num_envs}")
+    steps = jax.tree.map(lambda leaf: jnp.zeros((rows, *leaf.shape), leaf.dtype), example.replace(next_obs=None))
+    flags = jnp.zeros((rows, num_envs), bool)
+    counters = jnp.zeros(num_envs, jnp.int32)
+    pending = jax.tree.map(lambda leaf: jnp.zeros(leaf.shape, leaf.dtype), example.obs)
+    return SequenceReplay(steps=steps, ends=flags, is_step=flags, cursor=counters, filled=counters, pending=pending,
+                          open=jnp.zeros(num_envs, bool), n_step=n_step)
+
+
+def _write(store: jax.Array, rows: jax.Array, values: jax.Array, keep: jax.Array) -> jax.Array:
+    """``store [T, E, ...]`` with ``values [E, ...]`` at ``(rows[e], e)`` for envs where ``keep [E]``."""
+    num_rows, num_envs = store.shape[:2]
+    rows = jnp.where(keep, rows, num_rows)  # past the end: dropped by the scatter
+    return store.at[rows, jnp.arange(num_envs)].set(jnp.asarray(values).astype(store.dtype), mode="drop")
+
+
+def _advance(buffer: SequenceReplay, rows: jax.Array) -> dict[str, jax.Array]:
+    """The counters after each env wrote ``rows [E]`` more rows."""
+    return {"cursor": (buffer.cursor + rows) % buffer.rows, "filled": jnp.minimum(buffer.filled + rows, buffer.rows)}
+
+
+def sequence_add(buffer: SequenceReplay, batch: Transition, mask: jax.Array | None = None) -> SequenceReplay:
+    """Store one vector-env step ``batch`` (leaves ``[E, ...]``). Envs with ``mask [E] == False``
+    (a step whose action the env ignored) write nothing. An env whose episode ended also writes
+    the true final observation, ``batch.next_obs``, into the row after its step."""
+    num_envs = buffer.cursor.shape[0]
+    keep = jnp.ones(num_envs, bool) if mask is None else jnp.asarray(mask, bool)
+    ended = jnp.asarray(batch.terminated | batch.truncated, bool)
+    final = keep & ended
+    here, after = buffer.cursor, (buffer.cursor + 1) % buffer.rows
+    steps = jax.tree.map(lambda store, new: _write(store, here, new, keep), buffer.steps, batch.replace(next_obs=None))
+    steps = steps.replace(obs=jax.tree.map(lambda store, new: _write(store, after, new, final), steps.obs,
+                                           batch.next_obs))
+    ends = _write(_write(buffer.ends, here, ended, keep), after, final, final)
+    is_step = _write(_write(buffer.is_step, here, keep, keep), after, jnp.zeros_like(final), final)
+    pending = jax.tree.map(lambda old, new: jnp.where(_rows_of(keep, old), jnp.asarray(new).astype(old.dtype), old),
+                           buffer.pending, batch.next_obs)
+    return buffer.replace(steps=steps, ends=ends, is_step=is_step, pending=pending,
+                          open=jnp.where(keep, ~ended, buffer.open), **_advance(buffer, keep.astype(jnp.int32) + final))
+
+
+def sequence_cut(buffer: SequenceReplay) -> SequenceReplay:
+    """End every open segment where it stands: its newest step's next observation (``pending``)
+    becomes a final-obs row. Call it when the envs restart without ending their episodes (a resumed
+    run resets them): the stored steps keep their true next observations, and no item's n-step
+    horizon runs into the new episodes. Neither ``terminated`` nor ``truncated`` is set, so those
+    items bootstrap."""
+    newest = (buffer.cursor - 1) % buffer.rows
+    cut = buffer.open
+    ends = _write(_write(buffer.ends, newest, cut, cut), buffer.cursor, cut, cut)
+    is_step = _write(buffer.is_step, buffer.cursor, jnp.zeros_like(cut), cut)
+    obs = jax.tree.map(lambda store, new: _write(store, buffer.cursor, new, cut), buffer.steps.obs, buffer.pending)
+    return buffer.replace(steps=buffer.steps.replace(obs=obs), ends=ends, is_step=is_step,
+                          open=jnp.zeros_like(cut), **_advance(buffer, cut.astype(jnp.int32)))
+
+
+def sequence_sample(buffer: SequenceReplay, key: jax.Array, batch_size: int) -> Transition:
+    """``batch_size`` complete items, uniform with replacement: a Transition with leaves ``[B, ...]``
+    (``rewards [B]``, or ``[B, n]`` and ``extras["nstep"] [B]`` for an n-step buffer)."""
+    envs, rows, horizon = _draw_items(buffer, key, batch_size)
+    n = buffer.n_step
+    last = (rows + horizon - 1) % buffer.rows
+
+    def at(store: jax.Array, row: jax.Array) -> jax.Array:
+        return store[row, envs]
+
+    items = jax.tree.map(lambda store: at(store, rows), buffer.steps.replace(rewards=None, terminated=None,
+                                                                              truncated=None))
+    after = (rows + horizon) % buffer.rows
+    newest = after == buffer.cursor[envs]  # the item's horizon reaches the env's newest step: next obs is pending
+    next_obs = jax.tree.map(lambda store, pending: jnp.where(_rows_of(newest, store[:1, 0]), pending[envs],
+                                                             at(store, after)), buffer.steps.obs, buffer.pending)
+    terminated, truncated = at(buffer.steps.terminated, last), at(buffer.steps.truncated, last)
+    if n == 1:
+        return items.replace(rewards=at(buffer.steps.rewards, rows), terminated=terminated, truncated=truncated,
+                             next_obs=next_obs)
+    offsets = jnp.arange(n)
+    rewards = buffer.steps.rewards[(rows[:, None] + offsets) % buffer.rows, envs[:, None]]  # [B, n]
+    rewards = jnp.where(offsets < horizon[:, None], rewards, 0)
+    return items.replace(rewards=rewards, terminated=terminated, truncated=truncated, next_obs=next_obs,
+                         extras={**items.extras, "nstep": horizon})
+
+
+def _draw_items(buffer: SequenceReplay, key: jax.Array, batch_size: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(envs, rows, horizon)``, each ``[batch_size]``: uniform complete items and their n-step horizons.
+
+    A draw is an (env, age) cell, age 0 being the env's newest row. Its horizon is the number of
+    rows up to and including the first segment end among the next ``n``, or ``n``; it is complete
+    when it is a step row that has been written and so have the rows of its horizon (the next
+    observation is the row after them, or ``pending`` after the newest step). Rows past the newest
+    may hold an older lap's flags: a horizon they set reaches past the newest row, so the draw is
+    refused either way."""
+    num_rows, num_envs = buffer.ends.shape
+    draws = batch_size * OVERSAMPLE
+    env_key, age_key = jax.random.split(key)
+    envs = jax.random.randint(env_key, (draws,), 0, num_envs)
+    ages = jax.random.randint(age_key, (draws,), 0, jnp.maximum(jnp.max(buffer.filled), 1))
+    rows = (buffer.cursor[envs] - 1 - ages) % num_rows
+    ahead = buffer.ends[(rows[:, None] + jnp.arange(buffer.n_step)) % num_rows, envs[:, None]]  # [draws, n]
+    horizon = jnp.where(ahead.any(axis=1), jnp.argmax(ahead, axis=1) + 1, buffer.n_step).astype(jnp.int32)
+    complete = (ages < buffer.filled[envs]) & buffer.is_step[rows, envs] & (ages >= horizon - 1)
+    order = jnp.argsort(~complete, stable=True)[:batch_size]  # the complete draws first, in draw order
+    chosen = jnp.where(complete[order], order, order[0])
+    return envs[chosen], rows[chosen], horizon[chosen]
+
+
+def _rows_of(mask: jax.Array, like: jax.Array) -> jax.Array:
+    """``mask [E]`` broadcastable against ``like [E, ...]``."""
+    return mask.reshape(mask.shape + (1,) * (like.ndim - 1))
