@@ -13,7 +13,7 @@ import numpy as np
 from jaxrl.agents.registry import Algorithm
 from jaxrl.core.sequence_replay import sequence_add, sequence_bytes, sequence_cut, sequence_init
 from jaxrl.envs.spec import uniform_actions_numpy
-from jaxrl.io.checkpoint import restore_state
+from jaxrl.io.checkpoint import CheckpointError, restore_state
 from jaxrl.loops.acting import acting_view, example_transition, explore_and_act
 from jaxrl.loops.host import TrainResult, committed, host_checkpoint, host_record, host_run, resume_host
 from jaxrl.loops.memory_budget import available_device_bytes, check_fits
@@ -123,8 +123,13 @@ def train_off_policy(
         start_iteration = 0
         if resume:
             state, key, resumed = resume_host(recorder, state, tracker)
+            saved_replay = resumed.extra.get("replay", {})
+            if "data" in saved_replay:  # the flat transition buffer of jaxrl before 2026-11-29
+                raise CheckpointError(f"{resumed.path} holds its replay as a buffer of transitions, which this "
+                                      f"jaxrl no longer resumes (it keeps each env's steps in time order); "
+                                      f"`jaxrl eval` still reads the run, or start a new one")
             # the envs restart below: each stored episode ends where the checkpoint left it
-            buffer = jax.jit(sequence_cut)(restore_state(buffer, resumed.extra.get("replay", {}), resumed.path))
+            buffer = jax.jit(sequence_cut)(restore_state(buffer, saved_replay, resumed.path))
             random_actions.bit_generator.state = json.loads(resumed.meta["numpy_rng"])
             start_iteration = int(resumed.meta["env_steps"]) // num_envs
         keys = jax.random.split(key)  # acting, updating

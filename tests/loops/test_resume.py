@@ -15,8 +15,14 @@ from flax import serialization
 
 from jaxrl.agents.ppo import PPOConfig
 from jaxrl.agents.sac import SACConfig
-from jaxrl.api import train
-from jaxrl.io.checkpoint import CheckpointError, latest_checkpoint, list_checkpoints, read_checkpoint_with_extra
+from jaxrl.api import evaluate, load, train
+from jaxrl.io.checkpoint import (
+    CheckpointError,
+    latest_checkpoint,
+    list_checkpoints,
+    read_checkpoint_with_extra,
+    save_checkpoint,
+)
 from jaxrl.io.metrics import read_metrics
 from jaxrl.loops import host
 from jaxrl.loops.device_run import run_device
@@ -273,3 +279,23 @@ def test_resume_falls_back_to_the_newest_undamaged_checkpoint(tmp_path):
     # resumed from update 2 (the damaged update-4 file was skipped), and ends like the uninterrupted run
     assert [r["update"] for r in resumed] == list(range(1, HOST_PPO.num_updates + 1))
     assert resumed[:2] == read_metrics(tmp_path / "whole")[:2]
+
+
+def test_a_replay_saved_as_a_transition_buffer_is_refused_in_one_line_and_still_evaluates(tmp_path):
+    """Runs saved before the time-ordered replay (their replay: ``data`` of transitions, ``position``, ``size``)."""
+    config = SACConfig(env="Pendulum-v1", total_timesteps=300, learning_starts=200, log_every=100, batch_size=32,
+                       hidden_sizes=(16, 16), progress=False, checkpoint_every=1)
+    train("sac", config, tmp_path / "run")
+    path = list_checkpoints(tmp_path / "run")[0]
+    meta, state, _ = read_checkpoint_with_extra(path)
+    flat = {"data": {"obs": np.zeros((10, 3), np.float32), "next_obs": np.zeros((10, 3), np.float32)},
+            "position": np.int32(0), "size": np.int32(0)}
+    path.unlink()
+    for later in list_checkpoints(tmp_path / "run"):
+        later.unlink()
+    save_checkpoint(tmp_path / "run", state, meta, extra={"replay": flat})
+    with pytest.raises(CheckpointError, match=r"holds its replay as a buffer of transitions, which this jaxrl no "
+                                              r"longer resumes .*`jaxrl eval` still reads the run"):
+        train("sac", config, tmp_path / "run", resume=True)
+    run = load(tmp_path / "run")  # the agent's state loads as before: the run evaluates
+    assert np.isfinite(evaluate("sac", run.state, episodes=1)["mean_return"])
