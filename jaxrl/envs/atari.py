@@ -39,6 +39,13 @@ def is_atari_id(env_id: str) -> bool:
     return env_id.startswith(PREFIX)
 
 
+def stacked_frames(env_id: str, observation_shape: tuple[int, ...]) -> int:
+    """How many frames ``env_id``'s observations stack on their last axis: an ALE game's (jaxrl's
+    preprocessing or envpool's, ``[84, 84, 4]``), so that a replay can store each frame once; 0 for
+    any other env."""
+    return observation_shape[-1] if is_atari_id(env_id) and len(observation_shape) == 3 else 0
+
+
 def evaluated_stochastically(env_id: str) -> bool:
     """Whether agents on ``env_id`` are evaluated acting as they explore rather than greedily: the ALE
     games, where a greedy agent that does not press FIRE after a lost life idles until the 108k-frame

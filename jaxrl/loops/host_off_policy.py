@@ -12,6 +12,7 @@ import numpy as np
 
 from jaxrl.agents.registry import Algorithm
 from jaxrl.core.sequence_replay import sequence_add, sequence_bytes, sequence_cut, sequence_init
+from jaxrl.envs.atari import stacked_frames
 from jaxrl.envs.spec import uniform_actions_numpy
 from jaxrl.io.checkpoint import CheckpointError, restore_state
 from jaxrl.loops.acting import acting_view, example_transition, explore_and_act
@@ -115,9 +116,11 @@ def train_off_policy(
         obs_shape = jax.ShapeDtypeStruct((num_envs, *spec.observation_shape), spec.observation_dtype)
         example = example_transition(agent, state, obs_shape, None,
                                      jax.eval_shape(agent.init_exploration, state, num_envs))
-        check_fits({"replay buffer (--buffer-size)": sequence_bytes(config.buffer_size, example)},
+        frames = stacked_frames(config.env, spec.observation_shape)  # Atari: each frame stored once
+        check_fits({"replay buffer (--buffer-size)": sequence_bytes(config.buffer_size, example, frames)},
                    available_device_bytes(), "device")
-        buffer = zeros_like_shapes(jax.eval_shape(lambda: sequence_init(config.buffer_size, example, config.n_step)))
+        buffer = zeros_like_shapes(jax.eval_shape(
+            lambda: sequence_init(config.buffer_size, example, config.n_step, frames)))
         random_extras = zeros_like_shapes(example.extras)
         random_actions = np.random.default_rng(config.seed)
         start_iteration = 0

@@ -88,9 +88,11 @@ def test_every_atari_id_gets_the_ppo_atari_preset_and_its_torso_leaves_7x7_maps(
 
 
 def test_every_atari_id_gets_cleanrls_atari_dqn_with_a_replay_that_fits():
-    """CleanRL's dqn_atari.py, but a 100k replay (RL Zoo's): 1M uint8 transitions would take 56 GB."""
-    from jaxrl.core.replay import item_bytes
+    """CleanRL's dqn_atari.py, but a 100k replay (RL Zoo's): 0.7 GB with one 84x84 frame a step (CleanRL's 1M
+    would take 7 GB; as transitions of two frame stacks, 56 GB)."""
+    from jaxrl.core.sequence_replay import sequence_bytes
     from jaxrl.envs.atari import FRAME_STACK, SCREEN_SIZE
+    from jaxrl.types import Transition
 
     for env_id in ("ALE/Breakout-v5", "ALE/Pong-v5"):
         config = ALGORITHMS["dqn"].config_for(env_id, total_timesteps=2048).validate()
@@ -99,8 +101,11 @@ def test_every_atari_id_gets_cleanrls_atari_dqn_with_a_replay_that_fits():
                         end_e=0.01, exploration_fraction=0.1, hidden_sizes=(512,), conv_strides=(4, 2, 1))
         assert {field: getattr(config, field) for field in expected} == expected and config.total_timesteps == 2048
     frames = jax.ShapeDtypeStruct((1, SCREEN_SIZE, SCREEN_SIZE, FRAME_STACK), jnp.uint8)
-    transition_bytes = item_bytes({"obs": frames, "next_obs": frames})
-    assert transition_bytes == 56_448 and transition_bytes * config.buffer_size < 6 * 2**30
+    flag, number = jax.ShapeDtypeStruct((1,), bool), jax.ShapeDtypeStruct((1,), jnp.int32)
+    step = Transition(obs=frames, actions=number, rewards=number, terminated=flag, truncated=flag, next_obs=frames,
+                      extras={})
+    assert sequence_bytes(config.buffer_size, step, FRAME_STACK) == 100_000 * (84 * 84 + 4 + 4 + 2 + 2) + 28_233
+    assert sequence_bytes(1_000_000, step, FRAME_STACK) < 7.1e9
 
 
 def test_every_atari_id_gets_purejaxqls_atari_pqn():

@@ -16,11 +16,11 @@ cut = jax.jit(sr.sequence_cut)
 sample = jax.jit(sr.sequence_sample, static_argnums=2)
 
 
-def model_items(rows, pending, open_, n):
+def model_items(rows, pending, open_, n, history=0):
     """Complete items of one env's kept ``rows`` (dicts, oldest first): (obs, rewards, nstep, next_obs, term, trunc)."""
     items = []
     for i, row in enumerate(rows):
-        if row["kind"] != "step":
+        if row["kind"] != "step" or i < history:  # (a stack needs its older frames' rows)
             continue
         horizon = None
         for k in range(1, n + 1):
@@ -43,13 +43,15 @@ def model_items(rows, pending, open_, n):
 class Model:
     """Each env's row stream as the buffer lays it out, kept to the newest ``rows_per_env`` rows."""
 
-    def __init__(self, num_envs, rows_per_env, n):
+    def __init__(self, num_envs, rows_per_env, n, history=0):
         self.rows = [[] for _ in range(num_envs)]
         self.pending = [None] * num_envs
         self.open = [False] * num_envs
-        self.limit, self.n = rows_per_env, n
+        self.limit, self.n, self.history = rows_per_env, n, history
 
     def add(self, e, obs, reward, term, trunc, next_obs):
+        if not self.open[e]:  # a segment starts: with frame stacks, its first stack's older frames go first
+            self.rows[e] += [dict(kind="frame", ends=True)] * self.history
         self.rows[e].append(dict(kind="step", obs=obs, reward=reward, term=term, trunc=trunc, ends=term or trunc))
         if term or trunc:
             self.rows[e].append(dict(kind="final", obs=next_obs, ends=True))
@@ -66,7 +68,7 @@ class Model:
 
     def items(self):
         return [item for e in range(len(self.rows))
-                for item in model_items(self.rows[e], self.pending[e], self.open[e], self.n)]
+                for item in model_items(self.rows[e], self.pending[e], self.open[e], self.n, self.history)]
 
 
 def drawn(buffer, draws, seed):
@@ -124,7 +126,7 @@ def test_memory_holds_each_observation_once():
     assert allocated == sr.sequence_bytes(100_001, example)
     rows = 2 * 50_001  # ceil(100_001 / 2) per env
     assert allocated == rows * (4 * 84 * 84 + 4 + 4 + 2 + 2) + 2 * (4 * 84 * 84 + 9)  # half a flat buffer's
-    with pytest.raises(ValueError, match="at least n_step \\+ 2 = 5 steps per env"):
+    with pytest.raises(ValueError, match="must hold at least 5 steps per env"):
         sr.sequence_init(8, example, 3)
 
 
@@ -164,3 +166,77 @@ def test_the_host_loops_step_programs_never_copy_a_large_buffer(algorithm, env_i
     add = programs["add"].lower(buffer, example, flags).compile().memory_analysis()
     assert add.alias_size_in_bytes >= sr.sequence_bytes(1_000_000, example) - 1_000
     assert add.temp_size_in_bytes < 10_000
+
+
+class FrameStacker:
+    """One env's frame stack as gymnasium's FrameStackObservation keeps it, padded at reset with
+    the first frame (``"reset"``) or with zeros: ``[2, 2, 3]`` frames of one value each."""
+
+    def __init__(self, padding):
+        self.padding, self.frames = padding, None
+
+    def reset(self, frame):
+        pad = frame if self.padding == "reset" else 0.0
+        self.frames = [pad, pad, frame]
+        return self.stack()
+
+    def step(self, frame):
+        self.frames = self.frames[1:] + [frame]
+        return self.stack()
+
+    def stack(self):
+        return np.broadcast_to(np.asarray(self.frames, np.float32), (2, 2, 3))
+
+
+@pytest.mark.parametrize("padding", ["reset", "zero"])
+def test_frame_stacks_are_rebuilt_from_one_frame_a_row_exactly_as_the_env_gave_them(padding):
+    num_envs, n, capacity = 2, 2, 40
+    rng = np.random.default_rng(7)
+    stackers = [FrameStacker(padding) for _ in range(num_envs)]
+    frame_ids = iter(range(1, 10_000))
+    obs = np.stack([stacker.reset(float(next(frame_ids))) for stacker in stackers])
+    example = Transition(obs=obs, actions=np.zeros(num_envs, np.int32), rewards=np.zeros(num_envs, np.float32),
+                         terminated=np.zeros(num_envs, bool), truncated=np.zeros(num_envs, bool), next_obs=obs,
+                         extras={"id": np.zeros(num_envs, np.int32)})
+    buffer = sr.sequence_init(capacity, example, n, frame_stack=3)
+    assert buffer.steps.obs.shape == (20, num_envs, 2, 2)  # one frame a row
+    model = Model(num_envs, sr.rows_per_env(capacity, num_envs), n, history=2)
+    truth = {}  # step id -> (obs, next_obs) as the env gave them
+    checked = 0
+    for t in range(70):
+        term, trunc, keep = rng.random(num_envs) < 0.12, rng.random(num_envs) < 0.12, rng.random(num_envs) < 0.9
+        next_obs = np.stack([stacker.step(float(next(frame_ids))) for stacker in stackers])
+        ids = np.arange(num_envs, dtype=np.int32) + 100 * t
+        rewards = rng.normal(size=num_envs).astype(np.float32).round(3)
+        buffer = add(buffer, Transition(obs=obs, actions=np.zeros(num_envs, np.int32), rewards=rewards,
+                                        terminated=term, truncated=trunc, next_obs=next_obs, extras={"id": ids}), keep)
+        following = next_obs.copy()
+        for e in np.flatnonzero(keep):
+            truth[int(ids[e])] = (obs[e], next_obs[e])
+            model.add(e, int(ids[e]), float(rewards[e]), bool(term[e]), bool(trunc[e]), 0.0)  # (next obs: truth)
+            if term[e] or trunc[e]:
+                following[e] = stackers[e].reset(float(next(frame_ids)))
+        if t == 45:  # a run resumed here: the open episodes are cut and every env restarts
+            buffer, _ = cut(buffer), model.cut()
+            following = np.stack([stacker.reset(float(next(frame_ids))) for stacker in stackers])
+            keep[:] = True
+        obs = np.where(keep[:, None, None, None], following, obs)
+        if not keep.all():  # a skipped env did not step: its stack stays where it was
+            for e in np.flatnonzero(~keep):
+                stackers[e].frames = list(obs[e, 0, 0])
+        expected = {item[0]: item for item in model.items()}
+        if t in (10, 30, 50, 69) and expected:
+            checked += 1
+            got = sample(buffer, jax.random.PRNGKey(t), 4000)
+            got_ids = np.asarray(got.extras["id"])
+            assert set(got_ids.tolist()) == set(expected)
+            for index, item_id in enumerate(got_ids[:400]):
+                item = expected[int(item_id)]
+                np.testing.assert_array_equal(got.obs[index], truth[int(item_id)][0])
+                assert int(got.extras["nstep"][index]) == item[2]
+                np.testing.assert_allclose(got.rewards[index], item[1])
+                # the next observation: the one after the horizon's last step, as the env gave it
+                last_id = int(item_id) + 100 * (item[2] - 1)
+                if last_id in truth:
+                    np.testing.assert_array_equal(got.next_obs[index], truth[last_id][1])
+    assert checked >= 3

@@ -78,3 +78,44 @@ def test_async_workers_play_the_registered_game_without_printing_ale_banners():
     done = subprocess.run([sys.executable, "-c", ASYNC_PONG], capture_output=True, text=True, check=True, timeout=120)
     assert done.stdout.split() == ["(2,", "84,", "84,", "4)", "6"]
     assert "A.L.E" not in done.stderr and "Stella" not in done.stderr  # each worker printed both lines before
+
+
+def test_the_replay_rebuilds_the_games_frame_stacks_from_one_stored_frame_a_step():
+    """Breakout's stacks (reset padding, no-op starts, 200-frame truncations every ~45 steps) through the
+    loops' replay, one 84x84 frame a row, wrapping around: every sampled observation and next
+    observation is the one the env gave for that step."""
+    pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    import jax
+
+    from jaxrl.core.sequence_replay import sequence_add, sequence_init, sequence_sample
+    from jaxrl.envs.atari import stacked_frames
+    from jaxrl.types import Transition
+
+    env = HostVectorEnv(make_vector_env("ALE/Breakout-v5", 2, env_kwargs={"max_num_frames_per_episode": 200}))
+    try:
+        frames = stacked_frames("ALE/Breakout-v5", env.spec.observation_shape)
+        assert frames == 4
+        obs, rng, truth, ends = env.reset(seed=0), np.random.default_rng(0), {}, 0
+        add = jax.jit(sequence_add)
+        buffer = None
+        for t in range(120):
+            step = env.step(rng.integers(0, 4, 2))
+            ids = np.arange(2, dtype=np.int32) + 2 * t
+            batch = Transition(obs=obs, actions=np.zeros(2, np.int32), rewards=step.rewards,
+                               terminated=step.terminated, truncated=step.truncated, next_obs=step.next_obs,
+                               extras={"id": ids})
+            buffer = sequence_init(120, batch, 1, frames) if buffer is None else buffer
+            buffer = add(buffer, batch)
+            truth.update({int(i): (obs[e], step.next_obs[e]) for e, i in enumerate(ids)})
+            ends += int((step.terminated | step.truncated).sum())
+            obs = step.obs
+        assert ends >= 3 and buffer.steps.obs.shape == (60, 2, 84, 84)  # 60 rows an env: the buffer wrapped
+        got = jax.jit(sequence_sample, static_argnums=2)(buffer, jax.random.PRNGKey(0), 300)
+        sampled = np.asarray(got.extras["id"])
+        assert len(set(sampled.tolist())) > 50 and sampled.min() > 2 * 120 - 130  # only the newest steps remain
+        for index, item_id in enumerate(sampled):
+            np.testing.assert_array_equal(got.obs[index], truth[int(item_id)][0])
+            np.testing.assert_array_equal(got.next_obs[index], truth[int(item_id)][1])
+    finally:
+        env.close()
