@@ -274,7 +274,7 @@ class ReplayConfig(RunConfig):
     num_envs: int = 1  # parallel envs; each env step adds num_envs transitions
     checkpoint_every: int = 100  # metrics records (log_every env steps each) between checkpoints (0: final only)
     # --- replay and schedule ---
-    buffer_size: int = 1_000_000  # replay capacity (transitions)
+    buffer_size: int = 1_000_000  # replay capacity in steps (an episode's final observation takes one more row)
     batch_size: int = 256  # transitions per gradient step
     learning_starts: int = 1_000  # env steps of uniformly random actions before learning
     train_frequency: int = 1  # vector-env steps between update calls

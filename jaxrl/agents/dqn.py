@@ -70,7 +70,7 @@ class DQNConfig(ReplayConfig):
 
     # --- the run and its schedule (RunConfig's and ReplayConfig's fields, with DQN defaults) ---
     total_timesteps: int = 500_000  # env steps (summed over envs)
-    buffer_size: int = 10_000  # replay capacity (transitions)
+    buffer_size: int = 10_000  # replay capacity in steps (an episode's final observation takes one more row)
     batch_size: int = 128  # transitions per gradient step
     learning_starts: int = 10_000  # env steps of uniformly random actions before learning
     train_frequency: int = 10  # vector-env steps between update calls
