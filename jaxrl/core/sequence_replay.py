@@ -10,6 +10,8 @@ Layout per env, oldest to newest (``|`` = a segment end)::
 
     step, step, step |, final obs, step, step, ... , step   (newest; its next obs is ``pending``)
 
+    with frame stacks:  older frame x3, step, step |, final, older frame x3, step, ...
+
 A *segment* is an episode, or the part of one before a resumed run reset the envs. Where one
 ends (terminated, truncated or cut) the true final observation takes a row of its own, flagged
 as not a step, so truncation bootstraps from it exactly. n-step returns are read at sampling time
@@ -25,8 +27,9 @@ memory again (1M Atari steps in 7 GB, where transitions of two stacks take 56 GB
 
 Sampling is uniform over the complete items: ``OVERSAMPLE`` x batch draws of (env, age) cells,
 the first ``batch_size`` that are complete kept in draw order (each kept draw is uniform over the
-complete items). Cells that are not complete: a final-obs row, a row not yet written, and the
-newest steps whose n-step horizon has not been seen yet.
+complete items). Cells that are not complete: a final-obs row, an older-frame row, a row not yet
+written, an oldest step whose older frames were overwritten, and the newest steps whose n-step
+horizon has not been seen yet.
 """
 
 from __future__ import annotations
