@@ -13,6 +13,7 @@ import numpy as np
 from jaxrl.agents.registry import get_algorithm
 from jaxrl.config import env_kwargs_of
 from jaxrl.core.platform import matmul_precision, run_once_compiler_options
+from jaxrl.envs.atari import evaluated_stochastically
 from jaxrl.envs.device import DeviceEnv, make_device_env
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
 from jaxrl.envs.spec import observation_to_array, stack_observations
@@ -94,7 +95,7 @@ class Policy:
 
 class LoadedRun(NamedTuple):
     """A saved run: its algorithm name, config, train state, the checkpoint read, and
-    :attr:`policy`, a ready deterministic ``policy(obs) -> actions``."""
+    :attr:`policy`, a ready ``policy(obs) -> actions`` that acts as ``jaxrl eval`` plays the env."""
 
     algorithm: str
     config: Any
@@ -105,11 +106,17 @@ class LoadedRun(NamedTuple):
     def policy(self) -> Policy:
         return self.policy_for(None)
 
-    def policy_for(self, observation_space: gym.Space | None, sample_seed: int | None = None) -> Policy:
-        """The policy taking raw observations of ``observation_space`` (the env's single one); with
-        ``sample_seed``, acting as in training (see :class:`Policy`)."""
+    def policy_for(self, observation_space: gym.Space | None, sample_seed: int | None = None,
+                   deterministic: bool | None = None) -> Policy:
+        """The policy taking raw observations of ``observation_space`` (the env's single one, or None:
+        as the networks see them). Greedy, except with ``sample_seed`` or ``deterministic=False``,
+        or by default on an ALE game (:func:`~jaxrl.envs.atari.evaluated_stochastically`: a greedy
+        agent idles after a lost life): then acting as in training from ``sample_seed`` (default 0),
+        see :class:`Policy`. ``deterministic=True`` is greedy whatever the env."""
+        if deterministic is None:
+            deterministic = sample_seed is None and not evaluated_stochastically(self.config.env)
         return Policy(get_algorithm(self.algorithm).agent_for(self.config), self.state, observation_space,
-                      sample_seed)
+                      None if deterministic else (sample_seed or 0))
 
 
 def load_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> LoadedRun:

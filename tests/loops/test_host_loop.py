@@ -192,6 +192,28 @@ def test_a_policy_with_a_sample_seed_acts_as_in_training_reproducibly():
     assert 0.2 < np.mean(draws[0] != greedy) < 0.8
 
 
+def test_a_loaded_atari_run_plays_as_jaxrl_eval_does_unless_asked_for_greedy_actions():
+    """A greedy Atari agent idles after a lost life, so ``run.policy`` samples there (seed 0), as
+    ``jaxrl eval`` does; elsewhere, and with ``deterministic=True``, it is greedy."""
+    from jaxrl.loops.evaluate import LoadedRun
+    from jaxrl.types import EnvSpec
+
+    spec = EnvSpec(observation_shape=(84, 84, 4), discrete=True, action_dim=4, observation_dtype="uint8")
+    config = jaxrl.config_for("ppo", "ALE/Breakout-v5", conv_channels=(4,), conv_kernels=(8,), conv_strides=(8,),
+                              hidden_sizes=(8,))
+    state = jaxrl.agent_for("ppo", config).init(jax.random.PRNGKey(0), spec, config)
+    obs = np.random.default_rng(0).integers(0, 255, (256, 84, 84, 4)).astype(np.uint8)
+    run = LoadedRun("ppo", config, state, None)
+    policy = run.policy
+    played, again = policy(obs), policy(obs)
+    assert not np.array_equal(played, again)  # sampled, a fresh draw each call ...
+    np.testing.assert_array_equal(played, run.policy_for(None, sample_seed=0)(obs))  # ... from seed 0
+    greedy = run.policy_for(None, deterministic=True)
+    np.testing.assert_array_equal(greedy(obs), greedy(obs))
+    elsewhere = LoadedRun("ppo", dataclasses.replace(config, env="jaxrl_test/BrightSide-v0"), state, None).policy
+    np.testing.assert_array_equal(elsewhere(obs), greedy(obs))
+
+
 def test_a_policy_given_the_observation_space_takes_raw_observations_one_or_a_batch():
     from jaxrl.envs.spec import observation_to_array, spec_from_spaces
     from jaxrl.loops.evaluate import Policy
