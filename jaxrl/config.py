@@ -292,8 +292,9 @@ class ReplayConfig(RunConfig):
         # each env's steps fill rows of their own (jaxrl.core.sequence_replay): an item, its n-step horizon
         # and the row after it must fit
         if self.buffer_size < (self.n_step + 2) * self.num_envs:
+            envs = f"{self.num_envs} env{'s' if self.num_envs != 1 else ''}"
             raise ValueError(f"buffer_size ({self.buffer_size}) must hold n_step + 2 = {self.n_step + 2} steps per env "
-                             f"({self.num_envs} envs): at least {(self.n_step + 2) * self.num_envs}")
+                             f"({envs}): at least {(self.n_step + 2) * self.num_envs}")
         check_at_least(self, 0, "learning_starts")
 
 

@@ -114,7 +114,8 @@ def sequence_init(capacity: int, example: Transition, n_step: int = 1, frame_sta
     rows = rows_per_env(capacity, num_envs)
     needed = n_step + 2 + max(frame_stack - 1, 0) * 2  # a step, its horizon, the next obs and two segments' frames
     if rows < needed:
-        raise ValueError(f"buffer_size ({capacity}) must hold at least {needed} steps per env ({num_envs} envs): "
+        envs = f"{num_envs} env{'s' if num_envs != 1 else ''}"
+        raise ValueError(f"buffer_size ({capacity}) must hold at least {needed} steps per env ({envs}): "
                          f"at least {needed * num_envs}")
     steps = jax.tree.map(lambda leaf: jnp.zeros((rows, *leaf.shape), leaf.dtype), _stored_step(example, frame_stack))
     flags = jnp.zeros((rows, num_envs), bool)
