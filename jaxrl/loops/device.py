@@ -271,8 +271,8 @@ def make_off_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mes
         next_actor, step = step_actor(env, actor, actions, carry, exploration,
                                       step_keys(step_key, (num_envs,)), mesh, starts)
         buffer = sequence_add(buffer, Transition(obs=actor.obs, actions=actions, rewards=step.reward,
-                                               terminated=step.terminated, truncated=step.truncated,
-                                               next_obs=step.next_obs, extras=extras))
+                                                 terminated=step.terminated, truncated=step.truncated,
+                                                 next_obs=step.next_obs, extras=extras))
         no_update = jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype),
                                  jax.eval_shape(agent.update, state, buffer, update_key)[1])
         state, metrics = jax.lax.cond(learning, lambda: agent.update(state, buffer, update_key),
