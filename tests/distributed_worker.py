@@ -44,14 +44,19 @@ def main() -> None:
         config = dataclasses.replace(CONFIG, checkpoint_every=1, norm_reward=True)
         states = run_device("ppo", config, run_dir=args.out + ".run", mesh=mesh).states
         state = jax.tree.map(lambda leaf: leaf[0], states)  # the one seed's
-    elif args.loop == "device-pieces-sac":  # off-policy pieces: the replay's n-step windows read env-split data
+    elif args.loop == "device-pieces-sac":  # off-policy pieces: the replay's rows are split by env over devices
         from jaxrl.agents.sac import SACConfig
+        from jaxrl.loops.device import make_program
         from jaxrl.loops.device_run import run_device
 
         config = SACConfig(env="phys2d/Pendulum-v0", total_timesteps=8 * 48, num_envs=8, learning_starts=128,
                            log_every=64, checkpoint_every=1, hidden_sizes=(16, 16), batch_size=32, n_step=3,
                            progress=False)
         states = run_device("sac", config, run_dir=args.out + ".run", mesh=mesh).states
+        if mesh is not None:  # each device holds 8 / devices envs' rows of the replay, not a copy of all of it
+            rows = jax.jit(make_program("sac", config, mesh).init)(jax.random.PRNGKey(0)).buffer.steps.obs
+            shard_envs = {shard.data.shape[1] for shard in rows.addressable_shards}
+            assert shard_envs == {8 // mesh.size}, (rows.sharding, shard_envs)
         state = jax.tree.map(lambda leaf: leaf[0], states)
     else:
         from jaxrl.api import train

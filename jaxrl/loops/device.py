@@ -30,7 +30,7 @@ from jax.sharding import Mesh
 from jaxrl.agents.registry import OFF_POLICY, get_algorithm
 from jaxrl.config import unset_structural_fields
 from jaxrl.core.platform import count_equations, matmul_precision, scan_unroll
-from jaxrl.core.sequence_replay import sequence_add, sequence_init
+from jaxrl.core.sequence_replay import SequenceReplay, sequence_add, sequence_init
 from jaxrl.distributed import check_divisible, shard_env_axis
 from jaxrl.envs.device import DeviceEnv, make_device_env, step_envs, step_keys
 from jaxrl.envs.spec import uniform_actions
@@ -295,10 +295,20 @@ def make_off_policy_program(agent: Agent, config: Any, env: DeviceEnv, mesh: Mes
         state = with_hparams(agent.init(init_key, spec, config), hparams)
         actor = init_actor(agent, state, env, reset_key, num_envs, mesh)
         example = example_transition(agent, state, actor.obs, actor.carry, actor.exploration)
-        buffer = sequence_init(config.buffer_size, example, config.n_step)
+        buffer = shard_replay(sequence_init(config.buffer_size, example, config.n_step), mesh)
         return OffPolicyCarry(state, buffer, actor, key)
 
     return DeviceProgram(init, record_step, num_records, "record", record_iterations * num_envs)
+
+
+def shard_replay(buffer: SequenceReplay, mesh: Mesh | None) -> SequenceReplay:
+    """``buffer`` with each device keeping its own envs' rows (``[T, E, ...]`` leaves split on ``E``) and
+    counters: memory per device falls with the device count, and an add writes locally. A sample
+    gathers its batch across devices."""
+    rows = shard_env_axis((buffer.steps, buffer.ends, buffer.is_step), mesh, env_axis=1)
+    per_env = shard_env_axis((buffer.cursor, buffer.filled, buffer.pending, buffer.open), mesh)
+    return buffer.replace(**dict(zip(("steps", "ends", "is_step"), rows, strict=True)),
+                          **dict(zip(("cursor", "filled", "pending", "open"), per_env, strict=True)))
 
 
 def make_program(algorithm: str, config: Any, mesh: Mesh | None = None) -> DeviceProgram:
