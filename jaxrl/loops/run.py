@@ -71,7 +71,7 @@ WRITE_SHARE = 0.02  # the most of a run's wall-clock that checkpoints on the clo
 
 def clock_interval(checkpoint_seconds: float, last_write_s: float) -> float:
     """Seconds between checkpoints on the clock: ``checkpoint_seconds``, stretched to ``last_write_s /
-    WRITE_SHARE`` where writing is slow (a full 5.6 GB Atari replay), so writes stay within 2% of the run."""
+    WRITE_SHARE`` where writing is slow (a full 1M-step Atari replay, 7 GB), so writes stay within 2% of the run."""
     return max(checkpoint_seconds, last_write_s / WRITE_SHARE)
 
 
