@@ -119,3 +119,17 @@ def test_the_replay_rebuilds_the_games_frame_stacks_from_one_stored_frame_a_step
             np.testing.assert_array_equal(got.next_obs[index], truth[int(item_id)][1])
     finally:
         env.close()
+
+
+def test_dqn_on_an_atari_game_keeps_one_frame_a_step_in_its_replay(tmp_path):
+    pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    import jaxrl
+    from jaxrl.io.checkpoint import latest_checkpoint, read_checkpoint_with_extra
+
+    config = jaxrl.config_for("dqn", "ALE/Breakout-v5", total_timesteps=200, learning_starts=200, buffer_size=1000,
+                              log_every=100, progress=False)
+    jaxrl.train("dqn", config, tmp_path)
+    replay = read_checkpoint_with_extra(latest_checkpoint(tmp_path))[2]["replay"]
+    assert replay["steps"]["obs"].shape == (1000, 1, 84, 84)  # 7 KB a step, not two 28 KB stacks
+    assert replay["pending"].shape == (1, 84, 84, 4) and int(replay["is_step"].sum()) == 200
