@@ -240,3 +240,18 @@ def test_frame_stacks_are_rebuilt_from_one_frame_a_row_exactly_as_the_env_gave_t
                 if last_id in truth:
                     np.testing.assert_array_equal(got.next_obs[index], truth[last_id][1])
     assert checked >= 3
+
+
+def test_a_batch_short_of_complete_draws_repeats_them_all_in_turn():
+    """One-step episodes with 3-frame stacks: 4 of every 5 rows are not steps, so a batch of 64 (128
+    draws) finds ~26 complete ones; it repeats them in order, not one item 40 times."""
+    obs = np.zeros((1, 2, 3), np.float32)
+    step = Transition(obs=obs, actions=np.zeros(1, np.int32), rewards=np.zeros(1, np.float32),
+                      terminated=np.ones(1, bool), truncated=np.zeros(1, bool), next_obs=obs,
+                      extras={"id": np.zeros(1, np.int32)})
+    buffer = sr.sequence_init(500, step, 1, frame_stack=3)
+    for t in range(100):
+        buffer = add(buffer, step.replace(extras={"id": np.full(1, t, np.int32)}))
+    ids = np.asarray(sample(buffer, jax.random.PRNGKey(0), 64).extras["id"])
+    counts = collections.Counter(ids.tolist())
+    assert 15 < len(counts) < 40 and max(counts.values()) <= 4, counts
