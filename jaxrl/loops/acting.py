@@ -93,6 +93,19 @@ def initial_actor_input(agent: Agent, state: Any, obs: np.ndarray) -> ActorInput
     return ActorInput(obs, carry, np.ones(num_envs, bool), exploration)
 
 
+def act_for_evaluation(act: Callable[..., Any], explore: Callable[..., Any] | None, state: Any,
+                       actor_input: ActorInput, key: jax.Array, index: int) -> tuple[jax.Array, ActorInput]:
+    """``(actions [B], actor_input with the carry and exploration after them)``: greedy through ``act``
+    (the agent's ``act``, jitted or not) where ``explore`` is None, else acting as in training through
+    ``explore`` (a :func:`jitted_exploring_step`) with the noise of ``fold_in(key, index)``."""
+    if explore is None:
+        actions, _, carry = act(state, actor_input.obs, None, actor_input.carry, actor_input.episode_start)
+        return actions, actor_input._replace(carry=carry)
+    actions, _, carry, exploration = explore(state, actor_input.obs, jax.random.fold_in(key, index),
+                                             actor_input.carry, actor_input.episode_start, actor_input.exploration)
+    return actions, actor_input._replace(carry=carry, exploration=exploration)
+
+
 def collect_rollout(
     env: HostVectorEnv,
     agent: Agent,

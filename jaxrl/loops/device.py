@@ -305,10 +305,9 @@ def shard_replay(buffer: SequenceReplay, mesh: Mesh | None) -> SequenceReplay:
     """``buffer`` with each device keeping its own envs' rows (``[T, E, ...]`` leaves split on ``E``) and
     counters: memory per device falls with the device count, and an add writes locally. A sample
     gathers its batch across devices."""
-    rows = shard_env_axis((buffer.steps, buffer.ends, buffer.is_step), mesh, env_axis=1)
-    per_env = shard_env_axis((buffer.cursor, buffer.filled, buffer.pending, buffer.open), mesh)
-    return buffer.replace(**dict(zip(("steps", "ends", "is_step"), rows, strict=True)),
-                          **dict(zip(("cursor", "filled", "pending", "open"), per_env, strict=True)))
+    rows = {name: shard_env_axis(getattr(buffer, name), mesh, env_axis=1) for name in ("steps", "ends", "is_step")}
+    per_env = {name: shard_env_axis(getattr(buffer, name), mesh) for name in ("cursor", "filled", "pending", "open")}
+    return buffer.replace(**rows, **per_env)
 
 
 def make_program(algorithm: str, config: Any, mesh: Mesh | None = None) -> DeviceProgram:

@@ -20,7 +20,7 @@ from jaxrl.envs.spec import observation_to_array, stack_observations
 from jaxrl.io.checkpoint import CheckpointError, latest_good_checkpoint, read_checkpoint, restore_state
 from jaxrl.io.config_file import config_from_dict, load_run_config
 from jaxrl.io.video import prepare_rendering
-from jaxrl.loops.acting import initial_actor_input, jitted_exploring_step
+from jaxrl.loops.acting import ActorInput, act_for_evaluation, initial_actor_input, jitted_exploring_step
 from jaxrl.loops.episodes import EpisodeTracker
 from jaxrl.loops.evaluate_device import evaluate_on_device, require_all_ended
 from jaxrl.types import Agent
@@ -63,12 +63,10 @@ class Policy:
             self._exploration = self.agent.init_exploration(self.state, batch)
         starts = jnp.full(batch, fresh, bool) if episode_start is None else \
             jnp.asarray(episode_start, bool).reshape(batch) | fresh
-        if self._explore is None:
-            actions, _, self._carry = self._act(self.state, obs, None, self._carry, starts)
-        else:
-            key, self._calls = jax.random.fold_in(self._key, self._calls), self._calls + 1
-            actions, _, self._carry, self._exploration = self._explore(self.state, obs, key, self._carry, starts,
-                                                                       self._exploration)
+        actions, acted = act_for_evaluation(self._act, self._explore, self.state,
+                                            ActorInput(obs, self._carry, starts, self._exploration), self._key,
+                                            self._calls)
+        self._carry, self._exploration, self._calls = acted.carry, acted.exploration, self._calls + 1
         actions = np.asarray(actions)
         return actions[0] if single else actions
 
@@ -242,14 +240,9 @@ def _evaluate(agent: Agent, state: Any, env_id: str, episodes: int, deterministi
         actor_input = initial_actor_input(agent, state, env.reset(seed=seed))
         if record_video:
             frames.append(rendered_frame(env, env_id))
-        step_fn = jitted_exploring_step(agent)
+        explore = None if deterministic else jitted_exploring_step(agent)
         for step_index in range(max_steps):
-            obs, carry, episode_start, exploration = actor_input
-            if deterministic:
-                actions, _, carry = agent.act(state, obs, None, carry, episode_start)
-            else:
-                actions, _, carry, exploration = step_fn(state, obs, jax.random.fold_in(key, step_index), carry,
-                                                         episode_start, exploration)
+            actions, actor_input = act_for_evaluation(agent.act, explore, state, actor_input, key, step_index)
             step = env.step(np.asarray(actions))
             ended = step.terminated | step.truncated
             tracker.record(step.rewards, ended, step.valid)
@@ -261,8 +254,7 @@ def _evaluate(agent: Agent, state: Any, env_id: str, episodes: int, deterministi
                     break
             elif record_video and not returns:
                 frames.append(rendered_frame(env, env_id))
-            actor_input = actor_input._replace(obs=step.obs, carry=carry, episode_start=step.obs_is_reset,
-                                               exploration=exploration)
+            actor_input = actor_input._replace(obs=step.obs, episode_start=step.obs_is_reset)
     finally:
         env.close()
     require_all_ended(len(returns), episodes, max_steps)

@@ -28,7 +28,7 @@ from jaxrl.core.platform import matmul_precision, seed_batched_lowering
 from jaxrl.envs.atari import evaluated_stochastically
 from jaxrl.envs.device import DeviceEnv
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
-from jaxrl.loops.acting import initial_actor_input, jitted_exploring_step
+from jaxrl.loops.acting import act_for_evaluation, initial_actor_input, jitted_exploring_step
 from jaxrl.loops.device import over_seeds
 from jaxrl.loops.evaluate import device_env_or_none
 from jaxrl.loops.evaluate_device import episode_returns, require_all_ended
@@ -112,21 +112,16 @@ def play_host_episodes(act: Callable[..., Any], agent: Agent, state: Any, env_id
     returns, finished = np.zeros(episodes), np.zeros(episodes, bool)
     try:
         actor_input = initial_actor_input(agent, state, env.reset(seed=seed))
-        exploration, key = actor_input.exploration, jax.random.PRNGKey(seed)
+        key = jax.random.PRNGKey(seed)
         for step_index in range(MAX_EVAL_STEPS):
-            if explore is None:
-                actions, _, carry = act(state, actor_input.obs, None, actor_input.carry, actor_input.episode_start)
-            else:
-                actions, _, carry, exploration = explore(state, actor_input.obs, jax.random.fold_in(key, step_index),
-                                                         actor_input.carry, actor_input.episode_start, exploration)
+            actions, actor_input = act_for_evaluation(act, explore, state, actor_input, key, step_index)
             step = env.step(np.asarray(actions))
             counting = step.valid & ~finished
             returns += np.where(counting, step.rewards, 0.0)
             finished |= counting & (step.terminated | step.truncated)
             if finished.all():
                 break
-            actor_input = actor_input._replace(obs=step.obs, carry=carry, episode_start=step.obs_is_reset,
-                                               exploration=exploration)
+            actor_input = actor_input._replace(obs=step.obs, episode_start=step.obs_is_reset)
     finally:
         env.close()
     require_all_ended(int(finished.sum()), episodes, MAX_EVAL_STEPS)
