@@ -90,13 +90,17 @@ def measure(shape: str, capacity: int, num_envs: int, batch_size: int, repeats: 
         keys = iter(jax.random.split(jax.random.PRNGKey(0), repeats + 1))
         jax.block_until_ready(sample(buffer, next(keys), batch_size))
 
+        held = {"buffer": buffer}  # the timed add replaces it (donated), the timed sample reads the newest
+
         def one_add():
-            nonlocal buffer
-            buffer = jax.block_until_ready(jitted_add(buffer, steps[0]))
+            held["buffer"] = jax.block_until_ready(jitted_add(held["buffer"], steps[0]))
+
+        def one_sample():
+            jax.block_until_ready(sample(held["buffer"], next(keys), batch_size))
 
         add_s = median_seconds(one_add, repeats)
-        sample_s = median_seconds(lambda: jax.block_until_ready(sample(buffer, next(keys), batch_size)), repeats)
-        allocated = sum(leaf.nbytes for leaf in jax.tree.leaves(buffer))
+        sample_s = median_seconds(one_sample, repeats)
+        allocated = sum(leaf.nbytes for leaf in jax.tree.leaves(held["buffer"]))
         results[name] = {"bytes": allocated, "bytes_computed": size(capacity, steps[0]),
                          "bytes_for_1M": size(1_000_000, steps[0]), "add_us": add_s * 1e6,
                          "sample_us": sample_s * 1e6}

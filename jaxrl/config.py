@@ -289,13 +289,23 @@ class ReplayConfig(RunConfig):
                        "n_step")
         if self.batch_size > self.buffer_size:
             raise ValueError(f"batch_size ({self.batch_size}) must not exceed buffer_size ({self.buffer_size})")
-        # each env's steps fill rows of their own (jaxrl.core.sequence_replay): an item, its n-step horizon
-        # and the row after it must fit
-        if self.buffer_size < (self.n_step + 2) * self.num_envs:
-            envs = f"{self.num_envs} env{'s' if self.num_envs != 1 else ''}"
-            raise ValueError(f"buffer_size ({self.buffer_size}) must hold n_step + 2 = {self.n_step + 2} steps per env "
-                             f"({envs}): at least {(self.n_step + 2) * self.num_envs}")
+        check_replay_capacity(self.buffer_size, self.num_envs, self.n_step)
         check_at_least(self, 0, "learning_starts")
+
+
+def counted(count: int, noun: str) -> str:
+    """``"1 env"``, ``"8 envs"``: a count and its noun, plural where the count is not 1."""
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
+def check_replay_capacity(buffer_size: int, num_envs: int, n_step: int, frame_stack: int = 0) -> None:
+    """One-line ``ValueError`` unless a time-ordered replay (:mod:`jaxrl.core.sequence_replay`) gives each env
+    rows for a step, its horizon and the row after it, and with ``frame_stack`` > 1, two segments' first stacks."""
+    per_env = n_step + 2 + max(frame_stack - 1, 0) * 2
+    if buffer_size < per_env * num_envs:
+        frames = f" and {frame_stack} stacked frames" if frame_stack > 1 else ""
+        raise ValueError(f"buffer_size ({buffer_size}) must hold {per_env} steps per env ({counted(num_envs, 'env')}) "
+                         f"for n_step={n_step}{frames}: at least {per_env * num_envs}")
 
 
 def not_one_of(name: str, value: Any, choices: Any) -> str:
@@ -358,11 +368,6 @@ def check_fraction(config: Any, *names: str) -> None:
     for name in names:
         if not 0.0 < getattr(config, name) <= 1.0:
             raise ValueError(f"{name} must be in (0, 1], got {getattr(config, name)}")
-
-
-def check_discount(gamma: float) -> None:
-    if not 0.0 < gamma <= 1.0:
-        raise ValueError(f"gamma must be in (0, 1], got {gamma}")
 
 
 def with_preset(config_cls: type[ConfigT], presets: dict[str, dict[str, Any]], env: str, **overrides: Any) -> ConfigT:

@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxrl.config import counted
 from jaxrl.types import EnvSpec
 
 
@@ -66,6 +67,6 @@ def require_discrete(spec: EnvSpec, algorithm: str) -> None:
                          f"{len(spec.action_nvec)} components (MultiDiscrete/MultiBinary {list(spec.action_nvec)}); "
                          "use `jaxrl train ppo` for them")
     if not spec.discrete:
-        dimensions = f"{spec.action_dim} dimension{'s' if spec.action_dim != 1 else ''}"
         raise ValueError(f"{algorithm} needs a Discrete action space, but this env's actions are a Box of "
-                         f"{dimensions}; use `jaxrl train ppo`, sac or td3 for continuous actions")
+                         f"{counted(spec.action_dim, 'dimension')}; use `jaxrl train ppo`, sac or td3 for continuous "
+                         "actions")

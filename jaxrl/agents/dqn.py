@@ -30,7 +30,6 @@ from jaxrl.config import (
     ReplayConfig,
     check_choice,
     check_conv_layout,
-    check_discount,
     check_fraction,
     check_hidden_sizes,
     check_in_unit_interval,
@@ -101,7 +100,7 @@ class DQNConfig(ReplayConfig):
     def validate(self) -> DQNConfig:
         """Raise ``ValueError`` naming the first invalid field; return self when valid."""
         self.validate_replay()
-        check_discount(self.gamma)
+        check_fraction(self, "gamma")
         check_reward_clip(self)
         check_positive(self, "learning_rate")
         check_choice(self, "optimizer", OPTIMIZERS)

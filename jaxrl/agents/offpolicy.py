@@ -16,7 +16,7 @@ import optax
 from flax import struct
 
 from jaxrl.agents.base import flat_observations, parameter_norm
-from jaxrl.config import ReplayConfig, check_discount, check_fraction, check_hidden_sizes, check_positive, hparam
+from jaxrl.config import ReplayConfig, check_fraction, check_hidden_sizes, check_positive, hparam
 from jaxrl.core.distributional import categorical_support, cross_entropy, distributional_target, expected_values
 from jaxrl.core.flat_draws import flat_draw
 from jaxrl.core.normalization import RunningStats, init_running_stats, normalize, update_running_stats
@@ -51,8 +51,7 @@ class OffPolicyConfig(ReplayConfig):
 
     def validate_offpolicy(self) -> None:
         self.validate_replay()
-        check_discount(self.gamma)
-        check_fraction(self, "tau")
+        check_fraction(self, "gamma", "tau")
         check_positive(self, "policy_lr", "q_lr")
         check_hidden_sizes(self.hidden_sizes)
         activation_by_name(self.activation)

@@ -15,7 +15,7 @@ from jaxrl.config import (
     check_at_least,
     check_choice,
     check_conv_layout,
-    check_discount,
+    check_fraction,
     check_hidden_sizes,
     check_in_unit_interval,
     check_positive,
@@ -96,7 +96,7 @@ class PPOConfig(OnPolicyConfig):
     def validate(self) -> PPOConfig:
         """Raise ``ValueError`` naming the first invalid field; return self when valid."""
         self.validate_schedule()
-        check_discount(self.gamma)
+        check_fraction(self, "gamma")
         check_positive(self, "learning_rate")
         if self.policy not in ("mlp", *RECURRENT_POLICIES):
             raise ValueError(f"policy must be 'mlp', 'lstm' or 'gru', got {self.policy!r}")

@@ -31,7 +31,6 @@ from jaxrl.config import (
     check_at_least,
     check_choice,
     check_conv_layout,
-    check_discount,
     check_fraction,
     check_hidden_sizes,
     check_in_unit_interval,
@@ -92,7 +91,7 @@ class PQNConfig(OnPolicyConfig):
         """Raise ``ValueError`` naming the first invalid field; return self when valid."""
         self.validate_schedule()
         self.check_minibatches_divide_the_batch()
-        check_discount(self.gamma)
+        check_fraction(self, "gamma")
         check_reward_clip(self)
         check_positive(self, "learning_rate", "max_grad_norm")
         check_at_least(self, 0, "adam_eps")

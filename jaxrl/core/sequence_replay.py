@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxrl.config import check_replay_capacity
 from jaxrl.types import Transition
 
 # Draws per sampled item. With a fraction p of incomplete cells (final rows: one per episode; older-
@@ -111,12 +112,8 @@ def sequence_init(capacity: int, example: Transition, n_step: int = 1, frame_sta
     if n_step < 1:
         raise ValueError(f"n_step must be >= 1, got {n_step}")
     num_envs = example.rewards.shape[0]
+    check_replay_capacity(capacity, num_envs, n_step, frame_stack)
     rows = rows_per_env(capacity, num_envs)
-    needed = n_step + 2 + max(frame_stack - 1, 0) * 2  # a step, its horizon, the next obs and two segments' frames
-    if rows < needed:
-        envs = f"{num_envs} env{'s' if num_envs != 1 else ''}"
-        raise ValueError(f"buffer_size ({capacity}) must hold at least {needed} steps per env ({envs}): "
-                         f"at least {needed * num_envs}")
     steps = jax.tree.map(lambda leaf: jnp.zeros((rows, *leaf.shape), leaf.dtype), _stored_step(example, frame_stack))
     flags = jnp.zeros((rows, num_envs), bool)
     counters = jnp.zeros(num_envs, jnp.int32)
