@@ -105,3 +105,24 @@ def _int_from_env(name: str) -> int | None:
         return int(value)
     except ValueError:
         raise ValueError(f"${name} must be an integer, got {value!r}") from None
+
+
+def largest_over_processes(value: int) -> int:
+    """The largest of each process's ``value`` in a multi-process run (``value`` itself in a
+    single-process one). A collective: every process calls it at the same point of the run."""
+    if jax.process_count() == 1:
+        return value
+    from jax.experimental import multihost_utils
+
+    return int(np.max(multihost_utils.process_allgather(np.asarray(value, np.int32))))
+
+
+def fetchable(tree: Any) -> Any:
+    """``tree`` with every array readable by this process (``np.asarray``, a checkpoint): as it is in
+    a single-process run; in a multi-process one each leaf gathered whole from every process's
+    shards (a collective: every process calls it at the same point of the run)."""
+    if jax.process_count() == 1:
+        return tree
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.process_allgather(tree, tiled=True)

@@ -5,9 +5,11 @@ Each case runs in fresh processes: the number of CPU devices
 """
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +63,43 @@ def test_two_processes_match_one_process(tmp_path):
         _finish(process)
     assert not (tmp_path / "process1.npz").exists()  # only process 0 writes
     _assert_same_params(tmp_path / "process0.npz", tmp_path / "single.npz")
+
+
+def _cli_processes(run_dir: Path, *flags: str) -> list[subprocess.Popen]:
+    """Two processes of one CLI run (``jaxrl train ppo ... flags``), one CPU device each."""
+    coordinator, env = f"127.0.0.1:{_free_port()}", {**os.environ, "JAX_PLATFORMS": "cpu"}
+    return [subprocess.Popen([sys.executable, "-m", "jaxrl.cli", "train", "ppo", *flags, "--run-dir", str(run_dir),
+                              "--coordinator", coordinator, "--num-processes", "2", "--process-id", str(index)],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for index in range(2)]
+
+
+def test_a_stop_signal_to_one_process_stops_every_process_after_the_same_piece(tmp_path):
+    """SLURM signals every process of a job, not at the same instant; here only process 1 gets SIGTERM.
+    All processes agree after each piece whether any was signalled, so both save one checkpoint (process
+    0 writes it, gathered from both) and exit 143, where process 1 stopping alone would leave process 0
+    waiting in the next piece's collectives. Both then resume the run to its end."""
+    from jaxrl.io.checkpoint import latest_checkpoint, read_checkpoint
+    from jaxrl.io.metrics import read_metrics
+
+    run_dir, updates = tmp_path / "run", 40
+    workers = _cli_processes(run_dir, "--env", "phys2d/CartPole-v1", "--loop", "device", "--num-envs", "8",
+                             "--num-steps", "16", "--update-epochs", "1", "--hidden-sizes", "8", "--total-timesteps",
+                             str(8 * 16 * updates), "--checkpoint-every", "1", "--no-progress")
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while not ((run_dir / "metrics.jsonl").is_file() and len(read_metrics(run_dir)) >= 3):
+            assert time.monotonic() < deadline and all(w.poll() is None for w in workers), workers[0].communicate()
+            time.sleep(0.05)
+        workers[1].send_signal(signal.SIGTERM)
+        outputs = [worker.communicate(timeout=120)[1] for worker in workers]
+        assert [worker.returncode for worker in workers] == [143, 143], outputs
+        assert "stopped by SIGTERM" in outputs[0] and "--resume" in outputs[0]
+        meta, _ = read_checkpoint(latest_checkpoint(run_dir))
+        assert meta["update"] == read_metrics(run_dir)[-1]["update"] < updates
+        workers = _cli_processes(run_dir, "--resume", str(run_dir), "--no-progress")
+        outputs = [worker.communicate(timeout=TIMEOUT_S)[1] for worker in workers]
+        assert [worker.returncode for worker in workers] == [0, 0], outputs
+        assert [record["update"] for record in read_metrics(run_dir)] == list(range(1, updates + 1))
+    finally:
+        for worker in workers:
+            worker.kill()

@@ -315,9 +315,10 @@ def main(argv: list[str] | None = None) -> int:
         with one_line_warnings():
             handlers[args.command](args)
     except KeyboardInterrupt as interrupt:
-        # TrainingInterrupted says what was saved and how to continue; a bare one saved nothing.
+        # TrainingInterrupted says what was saved and how to continue; a bare one saved nothing. The exit
+        # status is the shell's for the signal (SIGTERM: 143), so a job script can tell it from a finished run.
         print(f"jaxrl: {str(interrupt) or 'interrupted; nothing saved'}", file=sys.stderr)
-        return 130
+        return getattr(interrupt, "exit_code", 130)
     except (ValueError, RuntimeError, FileNotFoundError, OSError, gym.error.Error) as err:
         # Every jaxrl error type derives from one of these (gymnasium's own for e.g. a missing
         # renderer); say it in one line.

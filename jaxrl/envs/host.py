@@ -120,10 +120,12 @@ def _seeded_at_creation(env: Any) -> bool:
 
 
 def ignore_interrupts(env: gym.Env) -> gym.Env:
-    """Applied to each env inside its async worker process: the worker ignores SIGINT, because a
-    Ctrl-C in a terminal reaches the whole process group and the parent owns shutdown (it saves a
-    checkpoint, then closes the workers)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Applied to each env inside its async worker process: the worker ignores SIGINT and SIGTERM,
+    because a Ctrl-C in a terminal reaches the whole process group, as SLURM's SIGTERM reaches every
+    process of a job, and the parent owns shutdown (it steps to a safe point, saves a checkpoint,
+    then closes the workers; a worker whose parent died exits when its pipe closes)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
     return env
 
 

@@ -23,6 +23,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrl.agents.registry import Algorithm, get_algorithm
 from jaxrl.config import SEED_LIMIT
+from jaxrl.distributed import fetchable
 from jaxrl.core.platform import run_once_compiler_options, seed_batched_lowering
 from jaxrl.envs.device import make_device_env
 from jaxrl.io.checkpoint import CheckpointError, save_sub_run
@@ -168,10 +169,10 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
                     if recorder.record(record, ended_piece) and not stop:
                         stop, stop_reason = True, record["stop_reason"]
                 env_steps = end * program.steps_per_iteration
-                interrupted = recorder.stop_request.requested and end < program.num_iterations
+                interrupted = recorder.stop_request.agreed() and end < program.num_iterations
                 # pieces may be shorter than checkpoint_every (evaluations): checkpoints keep their schedule
                 due = recorder.on_checkpoint_schedule() or stop or interrupted or end == program.num_iterations
-                saved = recorder.checkpoint(carry, env_steps, seeds=seeds.tolist()) \
+                saved = recorder.checkpoint(fetchable(carry), env_steps, seeds=seeds.tolist()) \
                     if config.checkpoint_every and due else None
                 returns = piece_metrics["episodic_return"][:, -1]
                 recorder.progress.advance(env_steps, (end - done) * program.steps_per_iteration * num_seeds / train_s,

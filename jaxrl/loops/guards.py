@@ -1,4 +1,4 @@
-"""What stops a run on purpose: non-finite learner values, and Ctrl-C at a safe point.
+"""What stops a run on purpose: non-finite learner values, and Ctrl-C or SIGTERM at a safe point.
 
 Both loops use these so a stop always leaves the last good checkpoint on disk and
 never a bad or half-made one.
@@ -12,6 +12,9 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from types import FrameType
+from typing import Any
+
+from jaxrl.distributed import largest_over_processes
 
 
 class TrainingError(RuntimeError):
@@ -19,7 +22,24 @@ class TrainingError(RuntimeError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped the run at a safe point, after saving a checkpoint (the message says where)."""
+    """A stop signal ended the run at a safe point, after saving a checkpoint (the message says where);
+    ``exit_code`` is the shell's for that signal (128 + its number: Ctrl-C 130, SIGTERM 143)."""
+
+    def __init__(self, message: str, signum: int = signal.SIGINT) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + int(signum)
+
+
+# What stops a run at its next safe point, saving first: Ctrl-C, and SIGTERM, which `kill`, Docker,
+# Kubernetes and cluster schedulers send before they kill (SLURM at the time limit or on preemption, to
+# every process of the job, KillWait seconds -- 30 by default -- before SIGKILL; `--signal=TERM@120` sends it
+# 120 s before the limit)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def signal_label(signum: int) -> str:
+    """How the messages name a stop signal: "Ctrl-C" for SIGINT, else its name ("SIGTERM")."""
+    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
 
 
 def non_finite_metric(metrics: Mapping[str, float], names: Sequence[str], nan_allowed: Sequence[str] = ()
@@ -45,30 +65,42 @@ def check_finite_metrics(metrics: Mapping[str, float], where: str, names: Sequen
 
 
 class StopRequest:
-    """While active, the first Ctrl-C (SIGINT) only sets ``requested``: the loop saves a checkpoint
-    at its next safe point (after the current update) and raises :class:`TrainingInterrupted`.
-    A second Ctrl-C raises ``KeyboardInterrupt`` at once, without saving. Outside the main thread
-    (where signal handlers cannot be set) it does nothing and Ctrl-C behaves as usual."""
+    """While active, the first stop signal (:data:`STOP_SIGNALS`: Ctrl-C, SIGTERM) only sets
+    ``requested`` and ``signum``: the loop saves a checkpoint at its next safe point (after the
+    current update; the device loop, after the current piece of its program) and raises
+    :class:`TrainingInterrupted`. A second one raises ``KeyboardInterrupt`` at once, without saving.
+    Outside the main thread (where signal handlers cannot be set) it does nothing and the signals
+    act as usual."""
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous = None
-        self._active = False
+        self.signum: int = signal.SIGINT
+        self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True
-        print("\njaxrl: stopping after the current update to save a checkpoint (Ctrl-C again: stop now, "
-              "without saving)", file=sys.stderr)
+        self.requested, self.signum = True, signum
+        label = signal_label(signum)
+        print(f"\njaxrl: {label}: stopping after the current update to save a checkpoint ({label} again: stop "
+              "now, without saving)", file=sys.stderr)
 
     def __enter__(self) -> StopRequest:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-            self._active = True
+            self._previous = {signum: signal.signal(signum, self._handle) for signum in STOP_SIGNALS}
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._active:
-            signal.signal(signal.SIGINT, self._previous)
-            self._active = False
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous = {}
+
+    def agreed(self) -> bool:
+        """Whether a stop signal reached any process of the run; this process's request then takes
+        that signal. A collective in a multi-process run (:func:`jaxrl.distributed.largest_over_processes`):
+        the device loop asks it after each piece, so that every process saves and stops after the same
+        piece, where one stopping alone would leave the others waiting in the next piece's collectives."""
+        signum = largest_over_processes(self.signum if self.requested else 0)
+        if signum:
+            self.requested, self.signum = True, signum
+        return self.requested

@@ -31,8 +31,10 @@ def available_host_bytes() -> int | None:
 
 
 def available_device_bytes() -> int | None:
-    """Free memory of the first device where the backend reports it (GPU, TPU), else the host's."""
-    stats = getattr(jax.devices()[0], "memory_stats", lambda: None)()
+    """Free memory of this process's first device where the backend reports it (GPU, TPU), else the
+    host's. ``jax.local_devices``: in a multi-process run ``jax.devices()[0]`` is process 0's, whose
+    memory no other process may query."""
+    stats = getattr(jax.local_devices()[0], "memory_stats", lambda: None)()
     if stats and "bytes_limit" in stats:
         return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
     return available_host_bytes()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import signal
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,7 +24,7 @@ from jaxrl.io.checkpoint import latest_for_resume, restore_state, save_checkpoin
 from jaxrl.io.config_file import check_resumable, config_to_dict, save_config
 from jaxrl.io.metrics import MetricsWriter, Progress, truncate_metrics
 from jaxrl.io.run_dir import acquire_lock, claim_for_fresh_run, release_lock
-from jaxrl.loops.guards import StopRequest, TrainingInterrupted
+from jaxrl.loops.guards import StopRequest, TrainingInterrupted, signal_label
 from jaxrl.loops.training_eval import Evaluator, evaluation_due, evaluation_fields, target_eval_reason
 
 
@@ -221,14 +222,17 @@ class RunRecorder:
         return Resumed(tree, meta, extra, path)
 
     def interrupted(self, path: Path | None, env_steps: int) -> TrainingInterrupted:
-        """The exception that ends a run stopped by Ctrl-C, saying what was saved and how to go on."""
-        where = f"interrupted after {env_steps} env steps ({self.unit} {self.last_index})"
+        """The exception that ends a run stopped by a signal (Ctrl-C, SIGTERM), saying what was saved
+        and how to go on."""
+        signum = self.stop_request.signum
+        how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal_label(signum)}"
+        where = f"{how} after {env_steps} env steps ({self.unit} {self.last_index})"
         if path is None:
             return TrainingInterrupted(f"{where}; nothing saved (needs a run dir"
-                                       f"{' and checkpoint_every > 0' if self.loop == 'device' else ''})")
+                                       f"{' and checkpoint_every > 0' if self.loop == 'device' else ''})", signum)
         loop_flag = " --loop device" if self.loop == "device" else ""
         return TrainingInterrupted(f"{where}; saved {path}; continue with: "
-                                   f"jaxrl train {self.algorithm}{loop_flag} --resume {self.run_dir}")
+                                   f"jaxrl train {self.algorithm}{loop_flag} --resume {self.run_dir}", signum)
 
     def on_checkpoint_schedule(self) -> bool:
         """Whether the record just logged ends a ``checkpoint_every`` interval."""

@@ -220,6 +220,40 @@ def test_ctrl_c_in_a_terminal_with_async_envs_still_saves(tmp_path):
     assert meta["update"] == read_metrics(run_dir)[-1]["update"] < 400
 
 
+def test_sigterm_to_the_process_group_saves_like_ctrl_c_and_exits_143(tmp_path):
+    # `kill`, Docker, Kubernetes and SLURM stop a job with SIGTERM (SLURM: to every process of the job step,
+    # env workers included); the run saves at its next safe point and exits with the shell's status for it
+    run_dir = tmp_path / "run"
+    total = 2 * 16 * 400
+    process = subprocess.Popen(_cli(*CLI_RUN, "--vectorization", "async", "--total-timesteps", str(total),
+                                    "--checkpoint-every", "0", "--run-dir", str(run_dir)),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    _wait_for_records(run_dir, 3, process)
+    os.killpg(process.pid, signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stderr
+    assert "jaxrl: SIGTERM: stopping after the current update" in stderr
+    assert "stopped by SIGTERM after" in stderr and "--resume" in stderr and "Traceback" not in stderr
+    meta = read_checkpoint_with_extra(latest_checkpoint(run_dir))[0]
+    assert meta["update"] == read_metrics(run_dir)[-1]["update"] < 400
+    finished = _run_cli("--resume", str(run_dir), "--no-progress")
+    assert finished.returncode == 0, finished.stderr
+    assert [r["update"] for r in read_metrics(run_dir)] == list(range(1, 401))
+
+
+def test_a_second_stop_signal_stops_at_once_and_the_handlers_are_restored():
+    from jaxrl.loops.guards import StopRequest
+
+    before = signal.getsignal(signal.SIGTERM)
+    with StopRequest() as request:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert request.requested and request.signum == signal.SIGTERM
+        assert request.agreed()  # one process: its own request
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGTERM) is before and StopRequest().agreed() is False
+
+
 def test_sigkill_during_training_leaves_a_loadable_checkpoint_to_resume(tmp_path):
     run_dir = tmp_path / "run"
     process = subprocess.Popen(_cli(*CLI_RUN, "--total-timesteps", str(2 * 16 * 60), "--checkpoint-every", "1",
