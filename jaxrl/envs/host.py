@@ -54,7 +54,13 @@ class NonFiniteEnvError(ValueError):
 
 
 class EnvWorkerError(RuntimeError):
-    """An async env worker raised, died or did not answer in time; the message names the env index."""
+    """An async env worker raised, died or did not answer in time; the message names the env index.
+    ``killed_by``: the signal that killed a dead worker (SIGTERM: a stop that reached the worker,
+    SLURM signalling every process of a job), else None."""
+
+    def __init__(self, message: str, killed_by: int | None = None) -> None:
+        super().__init__(message)
+        self.killed_by = killed_by
 
 
 def _exit_description(exitcode: int | None) -> str:
@@ -120,12 +126,12 @@ def _seeded_at_creation(env: Any) -> bool:
 
 
 def ignore_interrupts(env: gym.Env) -> gym.Env:
-    """Applied to each env inside its async worker process: the worker ignores SIGINT and SIGTERM,
-    because a Ctrl-C in a terminal reaches the whole process group, as SLURM's SIGTERM reaches every
-    process of a job, and the parent owns shutdown (it steps to a safe point, saves a checkpoint,
-    then closes the workers; a worker whose parent died exits when its pipe closes)."""
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_IGN)
+    """Applied to each env inside its async worker process: the worker ignores SIGINT, because a
+    Ctrl-C in a terminal reaches the whole process group and the parent owns shutdown (it saves a
+    checkpoint, then closes the workers). SIGTERM still ends a worker: gymnasium and
+    multiprocessing stop workers with it (a hung one too), and a stopping run saves the state of its
+    last complete update or step when its workers die of it (:meth:`~jaxrl.loops.guards.StopRequest.explains`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     return env
 
 
@@ -231,18 +237,21 @@ class HostVectorEnv:
         others = f" (and envs {[i for i, _, _ in failures[1:]]})" if len(failures) > 1 else ""
         raise EnvWorkerError(f"env {index}{others} raised {exception_type.__name__}: {value}") from exception_type(value)
 
-    def _dead_workers(self) -> str:
-        found = []
+    def _dead_workers(self) -> tuple[str, int | None]:
+        """The dead workers named with how each ended, and the signal that killed the first one killed."""
+        found, killed_by = [], None
         for index, process in enumerate(self.env.processes):
             process.join(timeout=0.5 / len(self.env.processes))
             if not process.is_alive():
                 found.append(f"env {index} ({_exit_description(process.exitcode)})")
-        return ", ".join(found) or "an env worker"
+                if killed_by is None and process.exitcode is not None and process.exitcode < 0:
+                    killed_by = -process.exitcode
+        return ", ".join(found) or "an env worker", killed_by
 
     def _wait(self, start: Callable[[], None], wait: Callable[..., Any], what: str) -> Any:
         """Run an async call with the timeout; worker death and silence become :class:`EnvWorkerError`."""
-        start()
         try:
+            start()  # sending to a dead worker fails here (ConnectionResetError, BrokenPipeError)
             return wait(timeout=self.step_timeout)
         except multiprocessing.TimeoutError:
             self._broken = True
@@ -251,8 +260,9 @@ class HostVectorEnv:
                                  f"{self.step_timeout} s (env_step_timeout); the env hangs or is too slow") from None
         except (EOFError, ConnectionError) as err:
             self._broken = True
-            raise EnvWorkerError(f"the worker process of {self._dead_workers()} died during {what} "
-                                 f"({type(err).__name__})") from None
+            dead, killed_by = self._dead_workers()
+            raise EnvWorkerError(f"the worker process of {dead} died during {what} ({type(err).__name__})",
+                                 killed_by) from None
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         """Reset every env; returns float32 observations ``[B, *obs_shape]``."""
@@ -329,8 +339,11 @@ class HostVectorEnv:
 
     def close(self) -> None:
         if not self._broken:
-            self.env.close()
-            return
+            try:
+                self.env.close()
+                return
+            except (EOFError, ConnectionError):  # a worker died after the last step (a stop signal reached it)
+                pass
         # A failed worker never answers: skip gymnasium's wait for the pending step, terminate the
         # workers, and let nothing raised on the way mask the error that broke the env.
         self.env._state = type(self.env._state).DEFAULT

@@ -23,8 +23,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrl.agents.registry import Algorithm, get_algorithm
 from jaxrl.config import SEED_LIMIT
-from jaxrl.distributed import fetchable
 from jaxrl.core.platform import run_once_compiler_options, seed_batched_lowering
+from jaxrl.distributed import fetchable
 from jaxrl.envs.device import make_device_env
 from jaxrl.io.checkpoint import CheckpointError, save_sub_run
 from jaxrl.io.files import writing

@@ -95,6 +95,16 @@ class StopRequest:
             signal.signal(signum, previous)
         self._previous = {}
 
+    def explains(self, error: Exception) -> bool:
+        """Whether an env failure is this stop's doing: a stop was requested, or the env's worker was
+        killed by a stop signal (one that reached it before this process: SLURM signals every process
+        of a job), which then becomes the request. The loop then saves the state of its last complete
+        update or step (the envs restart on resume anyway) instead of failing."""
+        killed_by = getattr(error, "killed_by", None)
+        if not self.requested and killed_by in STOP_SIGNALS:
+            self.requested, self.signum = True, killed_by
+        return self.requested
+
     def agreed(self) -> bool:
         """Whether a stop signal reached any process of the run; this process's request then takes
         that signal. A collective in a multi-process run (:func:`jaxrl.distributed.largest_over_processes`):

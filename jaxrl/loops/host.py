@@ -22,7 +22,7 @@ from jax.sharding import Mesh
 from jaxrl.agents.registry import Algorithm
 from jaxrl.core.platform import matmul_precision
 from jaxrl.distributed import check_divisible, put_env_axis, put_replicated
-from jaxrl.envs.host import HostVectorEnv, host_env_for
+from jaxrl.envs.host import EnvWorkerError, HostVectorEnv, host_env_for
 from jaxrl.loops.acting import collect_rollout, example_transition, initial_actor_input
 from jaxrl.loops.episodes import EpisodeTracker
 from jaxrl.loops.guards import check_finite_metrics
@@ -160,16 +160,22 @@ def train_on_policy(
         actor_input = initial_actor_input(agent, state, env.reset(seed=config.seed + env_steps))
         with recorder.stop_request:
             for update_index in range(recorder.last_index + 1, config.num_updates + 1):
-                key, rollout_key, update_key = jax.random.split(key, 3)
-                rollout, actor_input = collect_rollout(env, agent, state, actor_input, rollout_key,
-                                                       config.num_steps, tracker)
+                next_key, rollout_key, update_key = jax.random.split(key, 3)
+                try:
+                    rollout, actor_input = collect_rollout(env, agent, state, actor_input, rollout_key,
+                                                           config.num_steps, tracker)
+                except EnvWorkerError as error:  # a stop signal that killed the env workers: save the last update
+                    if not recorder.stop_request.explains(error):
+                        raise
+                    raise recorder.interrupted(host_checkpoint(recorder, state, key, env_steps, tracker),
+                                               env_steps) from None
                 if mesh is not None:  # the env axis (axis 1 of [T, B] arrays) split over the mesh
                     rollout = put_env_axis(rollout, mesh, 1)
                 new_state, metrics = agent.update(state, rollout, update_key)
                 metrics = {name: float(value) for name, value in jax.device_get(metrics).items()}
                 env_steps = update_index * config.batch_size
                 stop = host_record(recorder, algorithm, env_steps, tracker, metrics, new_state)  # raises if non-finite
-                state = new_state
+                state, key = new_state, next_key
                 if stop:
                     break
                 if recorder.stop_request.requested:

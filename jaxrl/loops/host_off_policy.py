@@ -13,6 +13,7 @@ import numpy as np
 from jaxrl.agents.registry import Algorithm
 from jaxrl.core.sequence_replay import sequence_add, sequence_bytes, sequence_cut, sequence_init
 from jaxrl.envs.atari import stacked_frames
+from jaxrl.envs.host import EnvWorkerError
 from jaxrl.envs.spec import uniform_actions_numpy
 from jaxrl.io.checkpoint import CheckpointError, restore_state
 from jaxrl.loops.acting import acting_view, example_transition, explore_and_act
@@ -158,7 +159,12 @@ def train_off_policy(
                 actions, extras = acted if acting else (uniform_actions_numpy(spec, random_actions, num_envs),
                                                         random_extras)
                 actions = np.asarray(actions)
-                step = env.step(actions)
+                try:
+                    step = env.step(actions)
+                except EnvWorkerError as error:  # a stop signal that killed the env workers: save the last step
+                    if not recorder.stop_request.explains(error):
+                        raise
+                    raise recorder.interrupted(save(env_steps), env_steps) from None
                 transitions = Transition(obs=obs, actions=env.env_actions(actions), rewards=step.rewards,
                                          terminated=step.terminated, truncated=step.truncated,
                                          next_obs=step.next_obs, extras=extras)

@@ -61,3 +61,26 @@ def test_training_whose_only_async_worker_dies_names_it_and_closing_does_not_mas
 def test_bad_step_timeout_is_named():
     with pytest.raises(ValueError, match="env_step_timeout must be a positive number"):
         PPOConfig(env_step_timeout=0.0).validate()
+
+
+def test_a_worker_ended_by_sigterm_is_reported_as_such_and_closing_still_works():
+    """SLURM's SIGTERM reaches env workers too: a step then names the signal (``killed_by``, which
+    a stopping run takes as its stop), and closing the env does not raise over the run's own stop."""
+    import signal
+
+    env = HostVectorEnv(make_vector_env("CartPole-v1", 2, "async"))
+    env.reset(seed=0)
+    env.step(np.zeros(2, np.int64))
+    worker = env.env.processes[1]
+    worker.terminate()
+    worker.join(timeout=10)
+    with pytest.raises(EnvWorkerError, match=r"env 1 \(killed by SIGTERM\) died during step") as caught:
+        env.step(np.zeros(2, np.int64))
+    assert caught.value.killed_by == signal.SIGTERM
+    env.close()
+
+    idle = HostVectorEnv(make_vector_env("CartPole-v1", 2, "async"))  # a worker killed after its last step
+    idle.reset(seed=0)
+    idle.env.processes[0].terminate()
+    idle.env.processes[0].join(timeout=10)
+    idle.close()  # gymnasium's close would raise ConnectionResetError sending "close" to it

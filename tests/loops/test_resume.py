@@ -204,18 +204,27 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
     assert refused.returncode == 1 and "drop --learning-rate" in refused.stderr
 
 
-@pytest.mark.parametrize("signum, exit_code, said", [
-    (signal.SIGINT, 130, "interrupted after"),
-    (signal.SIGTERM, 143, "stopped by SIGTERM after"),
+SAC_CLI_RUN = ("--env", "Pendulum-v1", "--num-envs", "2", "--learning-starts", "200", "--hidden-sizes", "8",
+               "--log-every", "50", "--no-progress")
+
+
+@pytest.mark.parametrize("algorithm, signum, exit_code, said", [
+    ("ppo", signal.SIGINT, 130, "interrupted after"),
+    ("ppo", signal.SIGTERM, 143, "stopped by SIGTERM after"),
+    ("sac", signal.SIGTERM, 143, "stopped by SIGTERM after"),
 ])
-def test_a_stop_signal_to_the_process_group_saves_with_async_envs(tmp_path, signum, exit_code, said):
-    # A terminal's Ctrl-C reaches the whole process group, env workers included, and so does SLURM's SIGTERM
-    # (what `kill`, Docker and Kubernetes send too): the workers must ignore it and leave the shutdown to the
-    # parent, which saves at its next safe point and exits with the shell's status for the signal
-    run_dir = tmp_path / "run"
-    process = subprocess.Popen(_cli(*CLI_RUN, "--vectorization", "async", "--total-timesteps", str(2 * 16 * 400),
-                                    "--checkpoint-every", "0", "--run-dir", str(run_dir)),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+def test_a_stop_signal_to_the_process_group_saves_with_async_envs(tmp_path, algorithm, signum, exit_code, said):
+    # A terminal's Ctrl-C reaches the whole process group, env workers included: they ignore it and leave the
+    # shutdown to the parent. SLURM's SIGTERM (what `kill`, Docker and Kubernetes send too) reaches them as well
+    # and ends them (gymnasium stops workers with it): the parent then saves its last complete update or step.
+    # Either way the run saves and exits with the shell's status for the signal.
+    run_dir, unit = tmp_path / "run", "update" if algorithm == "ppo" else "record"
+    flags = (*CLI_RUN, "--total-timesteps", str(2 * 16 * 400)) if algorithm == "ppo" else \
+        (*SAC_CLI_RUN, "--total-timesteps", "40000")
+    command = [sys.executable, "-m", "jaxrl.cli", "train", algorithm, *flags, "--vectorization", "async",
+               "--checkpoint-every", "0", "--run-dir", str(run_dir)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
     _wait_for_records(run_dir, 3, process)
     os.killpg(process.pid, signum)
     _, stderr = process.communicate(timeout=60)
@@ -223,8 +232,8 @@ def test_a_stop_signal_to_the_process_group_saves_with_async_envs(tmp_path, sign
     assert said in stderr and "saved" in stderr and "--resume" in stderr
     assert "KeyboardInterrupt" not in stderr and "Traceback" not in stderr
     meta = read_checkpoint_with_extra(latest_checkpoint(run_dir))[0]
-    assert meta["update"] == read_metrics(run_dir)[-1]["update"] < 400
-    if signum == signal.SIGTERM:  # (the Ctrl-C test above resumes its run to the end)
+    assert meta[unit] == read_metrics(run_dir)[-1][unit] < 400
+    if algorithm == "ppo" and signum == signal.SIGTERM:  # (the Ctrl-C test above resumes its run to the end)
         finished = _run_cli("--resume", str(run_dir), "--no-progress")
         assert finished.returncode == 0, finished.stderr
         assert [r["update"] for r in read_metrics(run_dir)] == list(range(1, 401))
