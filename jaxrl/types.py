@@ -102,6 +102,10 @@ class Agent(NamedTuple):
       ``explore(state, exploration, noise [B, ...], episode_start [B]) -> (noise, exploration)``:
       the agent's own exploration process (OU noise, Gaussian scaling, epsilon schedules).
     * ``initial_carry(state, num_envs) -> carry | None``: fresh recurrent state.
+
+    The host loop calls ``act`` and ``update`` as they are, with NumPy arrays: export them jitted
+    (``update = jax.jit(_update)``), as jaxrl's agents do. The device loop traces them into its
+    own program.
     """
 
     init: Callable[..., Any]

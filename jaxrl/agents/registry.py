@@ -1,13 +1,18 @@
 """Algorithm name -> its agent, config class, presets and the metrics that must stay finite.
 
-Adding an algorithm is one module under ``jaxrl/agents/`` that exports an
-:class:`~jaxrl.types.Agent` and a config class, plus one entry here. The registry sits with
-the agents and never imports the loops (they import it).
+Adding an algorithm is one module that exports an :class:`~jaxrl.types.Agent` and a config
+class, plus one :class:`Algorithm` entry: here for jaxrl's own, or from any other module
+through :func:`register_algorithm`, and for the CLI through a ``jaxrl.algorithms`` entry point
+of an installed package (:func:`load_plugins`). The registry sits with the agents and never
+imports the loops (they import it).
 """
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any, NamedTuple
 
 from jaxrl.agents.ddpg import DDPG, DDPG_PRESETS, DDPGConfig
@@ -19,7 +24,7 @@ from jaxrl.agents.published import published_preset
 from jaxrl.agents.recurrent_ppo import RECURRENT_PPO
 from jaxrl.agents.sac import SAC, SAC_PRESETS, SACConfig
 from jaxrl.agents.td3 import TD3, TD3_PRESETS, TD3Config
-from jaxrl.config import with_preset
+from jaxrl.config import OnPolicyConfig, ReplayConfig, with_preset
 from jaxrl.types import Agent
 
 ON_POLICY, OFF_POLICY = "on_policy", "off_policy"
@@ -74,10 +79,62 @@ _ALGORITHMS = (
               ("critic_loss", "actor_loss", "param_norm")),
 )
 ALGORITHMS: dict[str, Algorithm] = {algorithm.name: algorithm for algorithm in _ALGORITHMS}
+PLUGIN_GROUP = "jaxrl.algorithms"  # the entry-point group of installed packages that add algorithms
+_SCHEDULE_CONFIGS = {ON_POLICY: OnPolicyConfig, OFF_POLICY: ReplayConfig}  # the fields each schedule's loops read
+_plugins_loaded = False
+
+
+def register_algorithm(algorithm: Algorithm) -> Algorithm:
+    """Add ``algorithm`` to the registry: ``jaxrl.train``, ``make_train``, ``load``, ``evaluate``, both
+    loops, checkpoints and ``jaxrl train <name>`` (flags from its config's fields) then run it.
+    ``ValueError`` naming the problem: a name already taken or not a CLI word, a schedule other
+    than :data:`ON_POLICY` / :data:`OFF_POLICY`, a config class that is not a dataclass subclass of
+    the schedule's config (:class:`~jaxrl.config.OnPolicyConfig`: ``num_steps``, ...;
+    :class:`~jaxrl.config.ReplayConfig`: ``buffer_size``, ...), or an ``agent_for`` that is not
+    callable. Returns ``algorithm``."""
+    name = algorithm.name
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
+        raise ValueError(f"an algorithm name is lower-case letters, digits, '-' and '_' (a CLI word), got {name!r}")
+    if name in ALGORITHMS:
+        raise ValueError(f"algorithm {name!r} is already registered (by {ALGORITHMS[name].config_cls.__module__})")
+    if algorithm.schedule not in _SCHEDULE_CONFIGS:
+        raise ValueError(f"{name}: schedule must be ON_POLICY ({ON_POLICY!r}) or OFF_POLICY ({OFF_POLICY!r}), "
+                         f"got {algorithm.schedule!r}")
+    base = _SCHEDULE_CONFIGS[algorithm.schedule]
+    config_cls = algorithm.config_cls
+    if not (isinstance(config_cls, type) and issubclass(config_cls, base)):  # (so a frozen dataclass too)
+        raise ValueError(f"{name}: config_cls must be a dataclass subclass of {base.__name__} for the "
+                         f"{algorithm.schedule} loops, got {config_cls!r}")
+    if not callable(algorithm.agent_for):
+        raise ValueError(f"{name}: agent_for must be a function config -> Agent, got {algorithm.agent_for!r}")
+    ALGORITHMS[name] = algorithm
+    return algorithm
+
+
+def load_plugins() -> None:
+    """Load, once per process, every ``jaxrl.algorithms`` entry point of the installed packages: one
+    that names a module registers its algorithms on import; one that names an :class:`Algorithm`
+    is registered here. A plugin that fails to load is named in a warning and left out."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for entry_point in metadata.entry_points(group=PLUGIN_GROUP):
+        try:
+            loaded = entry_point.load()
+            if isinstance(loaded, Algorithm) and ALGORITHMS.get(loaded.name) is not loaded:
+                register_algorithm(loaded)
+        except Exception as error:  # a broken plugin must not stop jaxrl's own algorithms
+            warnings.warn(f"jaxrl: the {PLUGIN_GROUP} entry point {entry_point.name!r} ({entry_point.value}) "
+                          f"failed to load: {type(error).__name__}: {error}", stacklevel=2)
 
 
 def get_algorithm(name: str) -> Algorithm:
-    """The entry of ``name``; ``ValueError`` listing the available ones otherwise."""
+    """The entry of ``name`` (installed plugins are loaded first where it is not registered);
+    ``ValueError`` listing the available ones otherwise."""
     if name not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {name!r}; available: {', '.join(sorted(ALGORITHMS))}")
+        load_plugins()
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {name!r}; available: {', '.join(sorted(ALGORITHMS))} (others are added by "
+                         f"jaxrl.register_algorithm or a {PLUGIN_GROUP!r} entry point)")
     return ALGORITHMS[name]

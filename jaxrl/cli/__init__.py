@@ -23,7 +23,7 @@ from typing import Any
 import gymnasium as gym
 
 from jaxrl import __version__, distributed
-from jaxrl.agents.registry import ALGORITHMS, get_algorithm
+from jaxrl.agents.registry import ALGORITHMS, get_algorithm, load_plugins
 from jaxrl.cli.envs import add_envs_parser, list_envs
 from jaxrl.cli.flags import add_config_flags, add_scale_flags, env_in
 from jaxrl.core.compile_cache import use_compilation_cache
@@ -307,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         from jaxrl import bench
 
         return bench.main(argv[1:])
+    with one_line_warnings():
+        load_plugins()  # installed packages' algorithms get their `jaxrl train <name>` too
     check_word_order(argv)
     args = build_parser(argv).parse_args(argv)
     use_compilation_cache()
