@@ -67,6 +67,17 @@ TASKS = {
     "ppo-ant-no-contact-forces": ("ppo", "Ant-v5", 1_000_000, 1000.0,
                                   {"env_kwargs": ("include_cfrc_ext_in_observation=false",)}),
     "ppo-ant-v4": ("ppo", "Ant-v4", 1_000_000, 1000.0, {}),
+    # The rest of gymnasium's MuJoCo envs with the same preset; each bar is only a marker (near the best
+    # return where the env has one: InvertedPendulum 1000, InvertedDoublePendulum ~9360)
+    "ppo-invertedpendulum": ("ppo", "InvertedPendulum-v5", 1_000_000, 950.0, {}),
+    "ppo-inverteddoublependulum": ("ppo", "InvertedDoublePendulum-v5", 1_000_000, 9000.0, {}),
+    "ppo-reacher": ("ppo", "Reacher-v5", 1_000_000, -10.0, {}),
+    "ppo-swimmer": ("ppo", "Swimmer-v5", 1_000_000, 50.0, {}),
+    # Swimmer's reward needs a long horizon: RL Baselines3 Zoo trains it with gamma 0.9999
+    "ppo-swimmer-gamma9999": ("ppo", "Swimmer-v5", 1_000_000, 50.0, {"gamma": 0.9999}),
+    "ppo-pusher": ("ppo", "Pusher-v5", 1_000_000, -50.0, {}),
+    "ppo-humanoid": ("ppo", "Humanoid-v5", 1_000_000, 700.0, {}),
+    "ppo-humanoidstandup": ("ppo", "HumanoidStandup-v5", 1_000_000, 100_000.0, {}),
     # Atari Breakout (pip install 'jaxrl[atari]') with PPO's Atari preset (CleanRL's ppo_atari.py settings) for
     # 400k of its 10M steps, the CPU's share; a random policy scores ~1.5
     "ppo-breakout": ("ppo", "ALE/Breakout-v5", 400_000, 5.0, {"vectorization": "async"}),

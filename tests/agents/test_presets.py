@@ -72,6 +72,7 @@ def test_the_mujoco_preset_covers_gymnasiums_mujoco_ids_with_the_measured_settin
         assert config.norm_obs and config.norm_reward and config.total_timesteps == 1_000_000
         # Ant-v5 alone leaves out the contact forces v5 observes by default (27 entries instead of 105)
         assert config.env_kwargs == (("include_cfrc_ext_in_observation=false",) if env_id == "Ant-v5" else ())
+        assert config.gamma == (0.9999 if env_id.startswith("Swimmer") else 0.99)  # a long horizon for Swimmer
 
 
 def test_every_atari_id_gets_the_ppo_atari_preset_and_its_torso_leaves_7x7_maps():
