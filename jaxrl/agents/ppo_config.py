@@ -239,8 +239,7 @@ PPO_PRESETS.update(dict.fromkeys(MUJOCO_IDS, {
 PPO_PRESETS["Ant-v5"] = {**PPO_PRESETS["Ant-v5"], "env_kwargs": ("include_cfrc_ext_in_observation=false",)}
 # Swimmer's reward comes from slow forward motion, which gamma 0.99 barely sees: with gamma 0.9999, as RL
 # Baselines3 Zoo trains it, 131 / 146 / 142 on seeds 1-3 (held-out 4-5: 145 / 117) against 38 / 42 / 48
-# (benchmarks/learning.py
-# ppo-swimmer-gamma9999, ppo-swimmer)
+# (benchmarks/learning.py ppo-swimmer-gamma9999, ppo-swimmer)
 PPO_PRESETS.update({env_id: {**PPO_PRESETS[env_id], "gamma": 0.9999} for env_id in ("Swimmer-v4", "Swimmer-v5")})
 # Atari (ALE/<Game>-v5, preprocessed by jaxrl.envs.atari): CleanRL's ppo_atari.py settings, the PPO paper's
 # Atari ones at 8 envs: 128 steps, 4 epochs x 4 minibatches, lr 2.5e-4 annealed, clip 0.1, value loss clipped,
