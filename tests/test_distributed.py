@@ -94,6 +94,7 @@ def test_a_stop_signal_to_one_process_stops_every_process_after_the_same_piece(t
         outputs = [worker.communicate(timeout=120)[1] for worker in workers]
         assert [worker.returncode for worker in workers] == [143, 143], outputs
         assert "stopped by SIGTERM" in outputs[0] and "--resume" in outputs[0]
+        assert "jaxrl: SIGTERM: stopping after the current piece of the program" in outputs[1]
         meta, _ = read_checkpoint(latest_checkpoint(run_dir))
         assert meta["update"] == read_metrics(run_dir)[-1]["update"] < updates
         workers = _cli_processes(run_dir, "--resume", str(run_dir), "--no-progress")

@@ -72,7 +72,8 @@ class StopRequest:
     Outside the main thread (where signal handlers cannot be set) it does nothing and the signals
     act as usual."""
 
-    def __init__(self) -> None:
+    def __init__(self, safe_point: str = "the current update") -> None:
+        self.safe_point = safe_point  # where the loop stops, for the message
         self.requested = False
         self.signum: int = signal.SIGINT
         self._previous: dict[int, Any] = {}
@@ -82,7 +83,7 @@ class StopRequest:
             raise KeyboardInterrupt
         self.requested, self.signum = True, signum
         label = signal_label(signum)
-        print(f"\njaxrl: {label}: stopping after the current update to save a checkpoint ({label} again: stop "
+        print(f"\njaxrl: {label}: stopping after {self.safe_point} to save a checkpoint ({label} again: stop "
               "now, without saving)", file=sys.stderr)
 
     def __enter__(self) -> StopRequest:

@@ -122,7 +122,8 @@ class RunRecorder:
         self.start = time.perf_counter()
         self.last_checkpoint = self.start
         self.last_write_s = 0.0  # how long the last checkpoint took to write
-        self.stop_request = StopRequest()
+        self.stop_request = StopRequest("the current piece of the program" if loop == "device" else
+                                        "the current update" if unit == "update" else "the current env step")
         self.writer: MetricsWriter | None = None
 
     def open(self) -> None:

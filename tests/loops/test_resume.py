@@ -230,6 +230,7 @@ def test_a_stop_signal_to_the_process_group_saves_with_async_envs(tmp_path, algo
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == exit_code, stderr
     assert said in stderr and "saved" in stderr and "--resume" in stderr
+    assert f"stopping after the current {'update' if algorithm == 'ppo' else 'env step'} to save" in stderr
     assert "KeyboardInterrupt" not in stderr and "Traceback" not in stderr
     meta = read_checkpoint_with_extra(latest_checkpoint(run_dir))[0]
     assert meta[unit] == read_metrics(run_dir)[-1][unit] < 400
