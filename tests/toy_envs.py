@@ -119,7 +119,8 @@ class NaNReward(ConstantReward):
 class Failing(gym.Env):
     """Steps normally except in the env first reset with ``seed == fail_seed`` (env ``i`` of a vector
     env reset with ``seed=s`` gets ``s + i``): from step ``after`` on it raises, exits the worker
-    process hard (``os._exit``), kills itself with SIGKILL, or hangs, as ``mode`` says."""
+    process hard (``os._exit``), kills itself with SIGKILL or SIGTERM (a stop signal reaching the
+    worker, as SLURM's reaches every process of a job), or hangs, as ``mode`` says."""
 
     def __init__(self, mode: str = "raise", after: int = 3, fail_seed: int = 2):
         self.observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
@@ -140,8 +141,8 @@ class Failing(gym.Env):
                 raise RuntimeError(f"simulated env failure at step {self.t}")
             if self.mode == "exit":
                 os._exit(3)
-            if self.mode == "sigkill":
-                os.kill(os.getpid(), signal.SIGKILL)
+            if self.mode in ("sigkill", "sigterm"):
+                os.kill(os.getpid(), signal.SIGKILL if self.mode == "sigkill" else signal.SIGTERM)
             if self.mode == "hang":
                 time.sleep(3600)
         return np.zeros(1, np.float32), 1.0, False, self.t % 50 == 0, {}
@@ -273,7 +274,7 @@ def register_toy_envs() -> None:
     register("jaxrl_test/Counter-v0", entry_point=Counter, vector_entry_point=counter_next_step_vector_env)
     register("jaxrl_test/NaNReward-v0", entry_point=NaNReward)
     register("jaxrl_test/ContinuousTarget-v0", entry_point=ContinuousTarget)
-    for mode in ("raise", "exit", "sigkill", "hang"):
+    for mode in ("raise", "exit", "sigkill", "sigterm", "hang"):
         register(f"jaxrl_test/Failing-{mode}-v0", entry_point=Failing, kwargs={"mode": mode})
     register("jaxrl_test/DictCounter-v0", entry_point=DictCounter)
     register("jaxrl_test/Moved-v0", entry_point=moved_env)

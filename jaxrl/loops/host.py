@@ -158,6 +158,7 @@ def train_on_policy(
         recorder.open()
         env_steps = recorder.last_index * config.batch_size
         actor_input = initial_actor_input(agent, state, env.reset(seed=config.seed + env_steps))
+        episodes_at_update = tracker.to_dict()  # the episode window as the last complete update left it
         with recorder.stop_request:
             for update_index in range(recorder.last_index + 1, config.num_updates + 1):
                 next_key, rollout_key, update_key = jax.random.split(key, 3)
@@ -167,6 +168,7 @@ def train_on_policy(
                 except EnvWorkerError as error:  # a stop signal that killed the env workers: save the last update
                     if not recorder.stop_request.explains(error):
                         raise
+                    tracker.load_dict(episodes_at_update)  # without the episodes of the rollout given up
                     raise recorder.interrupted(host_checkpoint(recorder, state, key, env_steps, tracker),
                                                env_steps) from None
                 if mesh is not None:  # the env axis (axis 1 of [T, B] arrays) split over the mesh
@@ -175,7 +177,7 @@ def train_on_policy(
                 metrics = {name: float(value) for name, value in jax.device_get(metrics).items()}
                 env_steps = update_index * config.batch_size
                 stop = host_record(recorder, algorithm, env_steps, tracker, metrics, new_state)  # raises if non-finite
-                state, key = new_state, next_key
+                state, key, episodes_at_update = new_state, next_key, tracker.to_dict()
                 if stop:
                     break
                 if recorder.stop_request.requested:

@@ -84,3 +84,23 @@ def test_a_worker_ended_by_sigterm_is_reported_as_such_and_closing_still_works()
     idle.env.processes[0].terminate()
     idle.env.processes[0].join(timeout=10)
     idle.close()  # gymnasium's close would raise ConnectionResetError sending "close" to it
+
+
+def test_a_worker_killed_by_sigterm_mid_rollout_saves_the_last_complete_update(tmp_path):
+    """The stop reached env 2's worker before this process (SLURM signals every process of a job): the
+    run saves its last complete update -- learner, key and episode window as that update left them,
+    without the 4 episodes that ended in the rollout it gave up -- and stops with SIGTERM's status."""
+    import signal
+
+    from jaxrl.io.checkpoint import latest_checkpoint, read_checkpoint_with_extra
+    from jaxrl.loops.guards import TrainingInterrupted
+
+    # 8-step rollouts: every env's episode is cut at its step 50 (in update 7's rollout), env 2 dies at step 52
+    config = PPOConfig(env="jaxrl_test/Failing-sigterm-v0", env_kwargs=("after=52",), num_envs=4, num_steps=8,
+                       total_timesteps=4 * 8 * 20, vectorization="async", seed=0, progress=False)
+    with pytest.raises(TrainingInterrupted, match="stopped by SIGTERM after 192 env steps") as caught:
+        train("ppo", config, tmp_path / "run")
+    assert caught.value.exit_code == 128 + signal.SIGTERM
+    meta = read_checkpoint_with_extra(latest_checkpoint(tmp_path / "run"))[0]
+    assert (meta["update"], meta["env_steps"]) == (6, 192)
+    assert meta["tracker"] == {"finished": [], "total_finished": 0}
