@@ -238,13 +238,14 @@ class HostVectorEnv:
         raise EnvWorkerError(f"env {index}{others} raised {exception_type.__name__}: {value}") from exception_type(value)
 
     def _dead_workers(self) -> tuple[str, int | None]:
-        """The dead workers named with how each ended, and the signal that killed the first one killed."""
+        """The dead workers, each named with how it ended, and the signal that killed the first of them a
+        signal killed (None where none was)."""
         found, killed_by = [], None
         for index, process in enumerate(self.env.processes):
             process.join(timeout=0.5 / len(self.env.processes))
-            if not process.is_alive():
+            if not process.is_alive():  # so its exitcode is set: negative where a signal ended it
                 found.append(f"env {index} ({_exit_description(process.exitcode)})")
-                if killed_by is None and process.exitcode is not None and process.exitcode < 0:
+                if killed_by is None and process.exitcode < 0:
                     killed_by = -process.exitcode
         return ", ".join(found) or "an env worker", killed_by
 
