@@ -92,3 +92,19 @@ def test_a_tasks_ids_in_every_suite_share_its_preset(algorithm, twins):
     configs = [dataclasses.replace(get_algorithm(algorithm).config_for(env_id), env="") for env_id in twins]
     assert all(config == configs[0] for config in configs)
     assert all(get_algorithm(algorithm).preset_for(env_id) is not None for env_id in twins)
+
+
+def test_a_reader_that_goes_away_ends_the_listing_quietly():
+    """`jaxrl envs | head -1`: the pipe closes under the listing. The command stops with SIGPIPE's
+    status and says nothing (it printed "jaxrl: error: [Errno 32] Broken pipe" and exited 1)."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    child = subprocess.Popen([sys.executable, "-m", "jaxrl.cli", "envs"], stdout=write_end,
+                             stderr=subprocess.PIPE, text=True)
+    os.close(write_end)
+    os.close(read_end)  # closed before the child, still importing jaxrl, writes its first line
+    _, stderr = child.communicate(timeout=120)
+    assert (child.returncode, stderr) == (141, "")

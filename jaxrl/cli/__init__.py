@@ -12,7 +12,9 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
 import re
+import signal
 import sys
 import typing
 import warnings
@@ -321,6 +323,11 @@ def main(argv: list[str] | None = None) -> int:
         # status is the shell's for the signal (SIGTERM: 143), so a job script can tell it from a finished run.
         print(f"jaxrl: {str(interrupt) or 'interrupted; nothing saved'}", file=sys.stderr)
         return getattr(interrupt, "exit_code", 130)
+    except BrokenPipeError:
+        # The reader went away (`jaxrl envs | head`): stop quietly, as a tool killed by SIGPIPE would.
+        # stdout goes to /dev/null first so that the interpreter's flush at exit does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except (ValueError, RuntimeError, FileNotFoundError, OSError, gym.error.Error) as err:
         # Every jaxrl error type derives from one of these (gymnasium's own for e.g. a missing
         # renderer); say it in one line.
