@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import re
 import signal
@@ -215,15 +214,15 @@ def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: An
 
 
 def _train_sweep(args: argparse.Namespace, config: Any, run_dir: Path, mesh: Any) -> None:
-    from jaxrl.loops.sweep import parse_sweep, run_sweep, sweep_table
+    from jaxrl.loops.sweep import checked_sweep_points, parse_sweep, run_sweep, sweep_table
 
     if args.loop != "device":
         raise ValueError("--sweep trains the grid in one compiled call of the device loop: add --loop device")
     if args.resume is not None or mesh is not None:
         raise ValueError("--sweep runs start fresh on one device (no --resume, --devices or multi-process)")
     sweep = parse_sweep(args.sweep)
+    points = len(checked_sweep_points(config, args.algorithm, sweep))  # a bad sweep says so before this line
     if config.progress:  # one compiled call: there is no bar to show, so say what is happening
-        points = math.prod(len(values) for values in sweep.values())
         print(f"compiling and running {points} point(s) x {args.num_seeds} seed(s) in one call ...", file=sys.stderr)
     result = run_sweep(args.algorithm, config, sweep, args.num_seeds, run_dir, overwrite=args.overwrite)
     runs = len(result.points) * args.num_seeds

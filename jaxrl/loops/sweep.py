@@ -57,6 +57,18 @@ def parse_sweep(texts: list[str]) -> dict[str, list[float]]:
     return sweep
 
 
+def checked_sweep_points(config: Any, algorithm: str, sweep: dict[str, list[float]]) -> list[dict[str, float]]:
+    """The grid of ``sweep`` (``sweep_points``) once ``config`` is known to run as one sweep: a one-line
+    ValueError otherwise, before anything is compiled."""
+    config.validate()
+    # the grid runs as one compiled call: nothing can stop or evaluate it part way
+    per_piece = [name for name in ("target_return", "patience", "target_eval_return") if getattr(config, name) is not None]
+    if per_piece or config.eval_every:
+        raise ValueError(f"a sweep trains its grid in one compiled call, so {', '.join(per_piece or ['eval_every'])} "
+                         "cannot act part way; evaluate the points' runs afterwards with jaxrl eval")
+    return sweep_points(config, algorithm, sweep)
+
+
 def sweep_points(config: Any, algorithm: str, sweep: dict[str, list[float]]) -> list[dict[str, float]]:
     """The grid (cartesian product) of ``sweep``; each point's config is validated. Only fields the
     agent reads from ``state.hparams`` can differ inside one compiled call."""
@@ -78,13 +90,7 @@ def point_name(index: int, point: dict[str, float]) -> str:
 def run_sweep(algorithm: str, config: Any, sweep: dict[str, list[float]], num_seeds: int,
               run_dir: str | Path | None = None, overwrite: bool = False) -> SweepResult:
     """Train every grid point of ``sweep`` on ``num_seeds`` seeds (``config.seed ...``) in one call."""
-    config.validate()
-    # the grid runs as one compiled call: nothing can stop or evaluate it part way
-    per_piece = [name for name in ("target_return", "patience", "target_eval_return") if getattr(config, name) is not None]
-    if per_piece or config.eval_every:
-        raise ValueError(f"a sweep trains its grid in one compiled call, so {', '.join(per_piece or ['eval_every'])} "
-                         "cannot act part way; evaluate the points' runs afterwards with jaxrl eval")
-    points = sweep_points(config, algorithm, sweep)
+    points = checked_sweep_points(config, algorithm, sweep)
     # A swept field whose None would build the program without it gets the first point's value.
     config = dataclasses.replace(config, **{name: points[0][name] for name in unset_structural_fields(config, sweep)})
     seeds = config.seed + np.arange(num_seeds)

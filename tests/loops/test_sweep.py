@@ -56,6 +56,18 @@ def test_bad_sweeps_are_named(texts, message):
         sweep_points(CONFIG, "ppo", parse_sweep(texts))
 
 
+@pytest.mark.parametrize("extra, message", [
+    (["--sweep", "lr=1e-3,3e-3"], "--sweep lr: ppo can sweep only these fields"),
+    (["--sweep", "gamma=0.9,0.99", "--eval-every", "2"], "so eval_every cannot act part way"),
+])
+def test_the_cli_names_a_bad_sweep_in_one_line_before_announcing_it(tmp_path, capsys, extra, message):
+    """The "compiling and running N point(s)" line came before the check that refused the sweep."""
+    assert main(["train", "ppo", "--env", "phys2d/CartPole-v1", "--run-dir", str(tmp_path / "sweep"), *extra]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not (tmp_path / "sweep").exists()
+
+
 def test_a_field_left_none_is_swept_not_ignored():
     """A critic learning rate or target KL left None builds the program without a critic optimizer
     or early stop; sweeping them must build it with them (they were once swept and read by nothing)."""
