@@ -1,3 +1,4 @@
+import argparse
 import dataclasses
 import json
 import os
@@ -375,6 +376,22 @@ def test_version_and_help_that_explains_each_flag_and_the_preset_that_runs(capsy
     with pytest.raises(SystemExit):  # an empty tuple is named, not left blank
         main(["train", "ppo", "--env", "ALE/Breakout-v5", "--help"])
     assert "(ALE/Breakout-v5 preset: 8 4 3; without it empty)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_every_argument_of_every_command_has_help():
+    """`--help` explains every flag and positional (eval's run dir, episodes and seed had none)."""
+    from jaxrl.cli import build_parser
+
+    def parsers(parser: argparse.ArgumentParser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from parsers(sub)
+
+    missing = [(parser.prog, action.dest) for parser in parsers(build_parser()) for action in parser._actions
+               if not action.help and not isinstance(action, argparse._SubParsersAction)]
+    assert not missing
 
 
 def test_every_config_field_has_a_comment_for_help():

@@ -84,13 +84,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         add_config_flags(sub, algorithm.config_cls, algorithm.config_for(env))
 
     evaluate = commands.add_parser("eval", help="evaluate a run's latest checkpoint")
-    evaluate.add_argument("run_dir", type=Path)
-    evaluate.add_argument("--episodes", type=int, default=10)
+    evaluate.add_argument("run_dir", type=Path,
+                          help="a run's directory (of a device run of several seeds: one seed's, RUN_DIR/seed_<s>; "
+                               "its best evaluated agent: RUN_DIR/best)")
+    evaluate.add_argument("--episodes", type=int, default=10, help="fresh episodes to play (default: 10)")
     evaluate.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
                           help="take the most likely (greedy) action (default: stochastic for PPO and on "
                                "Atari, where a greedy agent can wait forever for FIRE after a lost life, as RL Zoo "
                                "does; DQN and PQN then act with their final epsilon; deterministic otherwise)")
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--seed", type=int, default=0,
+                          help="seeds the episodes' resets and, when acting stochastically, the sampled actions "
+                               "(default: 0)")
     evaluate.add_argument("--video", type=Path, default=None, help="write the first episode as .gif or .mp4")
     evaluate.add_argument("--render", action="store_true",
                           help="show the episodes live in a window (render_mode='human'; needs a display)")
@@ -102,7 +106,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     add_envs_parser(commands)
 
     plot = commands.add_parser("plot", help="write a learning-curve PNG of a run")
-    plot.add_argument("run_dir", type=Path)
+    plot.add_argument("run_dir", type=Path, help="a run's directory (its metrics.jsonl)")
     plot.add_argument("--out", type=Path, default=None, help="PNG path (default: RUN_DIR/learning_curve.png)")
     return parser
 
