@@ -31,6 +31,7 @@ from jaxrl.core.compile_cache import use_compilation_cache
 from jaxrl.envs.atari import evaluated_stochastically
 from jaxrl.envs.device import NotAJaxEnv
 from jaxrl.envs.suites import is_jax_suite_id
+from jaxrl.io.metrics import read_metrics
 from jaxrl.io.run_dir import next_free_run_dir
 from jaxrl.io.run_summary import after_run_lines
 
@@ -183,32 +184,39 @@ def _train(args: argparse.Namespace) -> None:
         raise ValueError("multi-process runs need --loop device")
     result = train(args.algorithm, config, run_dir, resume=args.resume is not None, mesh=mesh,
                    overwrite=args.overwrite)
-    if not result.history:  # resumed a run that had already finished
+    finished_before = not result.history  # resumed a run that had already finished: say how it ended
+    if finished_before:
         print(f"nothing to train: the run in {run_dir} had already finished", file=sys.stderr)
-        print(json.dumps({"run_dir": str(run_dir), "env_steps": None, "episodic_return": None}))
-        return
-    last = result.history[-1]
+    history = read_metrics(run_dir) if finished_before else result.history
+    last = history[-1]
     stopped = f" ({last['stop_reason']})" if "stop_reason" in last else ""
-    print(f"trained {last['env_steps']} env steps{stopped}; run dir: {run_dir}", file=sys.stderr)
-    for line in after_run_lines(run_dir, last["env_steps"], [record["episodic_return"] for record in result.history],
+    if not finished_before:
+        print(f"trained {last['env_steps']} env steps{stopped}; run dir: {run_dir}", file=sys.stderr)
+    for line in after_run_lines(run_dir, last["env_steps"], [record["episodic_return"] for record in history],
                                 [last["episodic_return"]], [config.seed], sys.stderr.encoding, args.algorithm, config.env):
         print(line, file=sys.stderr)
     print(json.dumps({"run_dir": str(run_dir), "env_steps": last["env_steps"],
-                      "episodic_return": last["episodic_return"], "last_evaluation": last_evaluation(result.history)}))
+                      "episodic_return": last["episodic_return"], "last_evaluation": last_evaluation(history)}))
 
 
 def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: Any) -> None:
     from jaxrl.api import run_device
+    from jaxrl.loops.training_eval import last_evaluation
 
     result = run_device(args.algorithm, config, args.num_seeds, run_dir, mesh, resume=args.resume is not None,
                         overwrite=args.overwrite)
     summary = result.summary
     stopped = f" ({summary['stop_reason']})" if summary.get("stop_reason") else ""
     evaluations = f", +{summary['eval_s']:.1f} s evaluations" if summary["last_evaluation"] else ""
-    print(f"trained {args.num_seeds} seed(s) x {summary['env_steps_per_seed']} env steps{stopped} in "
-          f"{summary['train_s']:.1f} s (+{summary['compile_s']:.1f} s compile{evaluations}, "
-          f"{summary['aggregate_sps']:,.0f} steps/s); run dir: {run_dir}", file=sys.stderr)
-    curve = [record["episodic_return"] for record in result.history]  # the mean over seeds
+    if not result.history:  # resumed a run that had already finished: say how it ended
+        print(f"nothing to train: the run in {run_dir} had already finished", file=sys.stderr)
+    else:
+        print(f"trained {args.num_seeds} seed(s) x {summary['env_steps_per_seed']} env steps{stopped} in "
+              f"{summary['train_s']:.1f} s (+{summary['compile_s']:.1f} s compile{evaluations}, "
+              f"{summary['aggregate_sps']:,.0f} steps/s); run dir: {run_dir}", file=sys.stderr)
+    history = result.history or read_metrics(run_dir)
+    summary = {**summary, "last_evaluation": last_evaluation(history)}  # a finished run's: from its records
+    curve = [record["episodic_return"] for record in history]  # the mean over seeds
     for line in after_run_lines(run_dir, summary["env_steps_per_seed"], curve, summary["final_episodic_return"],
                                 summary["seeds"], sys.stderr.encoding, args.algorithm, config.env):
         print(line, file=sys.stderr)

@@ -28,6 +28,7 @@ from jaxrl.distributed import fetchable
 from jaxrl.envs.device import make_device_env
 from jaxrl.io.checkpoint import CheckpointError, save_sub_run
 from jaxrl.io.files import writing
+from jaxrl.io.metrics import METRICS_FILE, read_metrics
 from jaxrl.loops.device import DeviceProgram, OffPolicyCarry, make_program, over_seeds
 from jaxrl.loops.guards import check_finite_metrics
 from jaxrl.loops.memory_budget import available_device_bytes, check_fits, tree_bytes
@@ -183,13 +184,17 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
                     raise recorder.interrupted(saved, env_steps)
     finally:
         recorder.close()
-    metrics = {name: np.concatenate([m[name] for m in collected], axis=1) for name in collected[0]} \
-        if collected else {}
-    summary = _summary(algorithm, config, seeds, metrics, program, end, done, compile_s, train_s, mesh, resume)
+    if collected:
+        metrics = {name: np.concatenate([m[name] for m in collected], axis=1) for name in collected[0]}
+        returns = final_returns(metrics["episodic_return"])
+    else:  # a resumed run that had already finished: nothing trained, its records say how it ended
+        metrics, returns = {}, saved_final_returns(recorder.run_dir, len(seeds))
+    summary = _summary(algorithm, config, seeds, returns, program, end, done, compile_s, train_s, mesh, resume)
     summary["stop_reason"] = stop_reason  # None: the run went to its end (or resumed a finished one)
     evaluations = evaluation_history(recorder.history)  # this process's (a resumed run: since the resume)
     summary.update(eval_s=recorder.eval_s, evaluations=evaluations, last_evaluation=(evaluations or [None])[-1])
-    if recorder.writes:
+    # A finished run's results.json (its timings) stands; one cut off before writing it gets it now.
+    if recorder.writes and (collected or not (recorder.run_dir / "results.json").is_file()):
         write_seed_runs(recorder.run_dir, algorithm, config, seeds, carry.state, summary)
     return DeviceRunResult(carry.state, metrics, summary, recorder.history)
 
@@ -254,10 +259,20 @@ def metric_records(metrics: dict[str, np.ndarray], unit: str, begin: int) -> lis
             for index in range(len(env_steps))]
 
 
-def _summary(algorithm: str, config: Any, seeds: np.ndarray, metrics: dict[str, np.ndarray], program: DeviceProgram,
+def saved_final_returns(run_dir: Path | None, num_seeds: int) -> np.ndarray:
+    """Each seed's final ``episodic_return`` [num_seeds] as a run dir's ``metrics.jsonl`` holds it
+    (NaN: none, or no run dir)."""
+    records = read_metrics(run_dir) if run_dir is not None and (run_dir / METRICS_FILE).is_file() else []
+    if not records:
+        return np.full(num_seeds, np.nan)
+    per_seed = [[np.nan if r is None else r for r in record["episodic_return_per_seed"]] for record in records]
+    return final_returns(np.asarray(per_seed, np.float64).T)
+
+
+def _summary(algorithm: str, config: Any, seeds: np.ndarray, returns: np.ndarray, program: DeviceProgram,
              end: int, done: int, compile_s: float, train_s: float, mesh: Mesh | None, resume: bool) -> dict[str, Any]:
-    """What results.json holds: final returns per seed and their mean/std, timing, devices."""
-    returns = final_returns(metrics["episodic_return"]) if metrics else np.full(len(seeds), np.nan)
+    """What results.json holds: final returns per seed (``returns`` [num_seeds]) and their mean/std,
+    timing, devices."""
     finite = np.isfinite(returns).any()
     return {
         "algorithm": algorithm, "env": config.env, "loop": "device", "seeds": seeds.tolist(),

@@ -332,3 +332,36 @@ def test_a_replay_saved_as_a_transition_buffer_is_refused_in_one_line_and_still_
         train("sac", config, tmp_path / "run", resume=True)
     run = load(tmp_path / "run")  # the agent's state loads as before: the run evaluates
     assert np.isfinite(evaluate("sac", run.state, episodes=1)["mean_return"])
+
+
+@pytest.mark.parametrize("loop_args", [
+    ("--env", "CartPole-v1", "--num-envs", "2", "--num-steps", "32", "--update-epochs", "1"),
+    ("--env", "phys2d/CartPole-v1", "--num-envs", "4", "--num-steps", "32", "--update-epochs", "1",
+     "--num-seeds", "2"),
+])
+def test_resuming_a_finished_run_reports_how_it_ended_and_rewrites_nothing(tmp_path, capsys, loop_args):
+    """It printed nulls for the returns; the device loop also said no episode had finished and
+    overwrote results.json with null returns. A device run cut off before its results.json gets it."""
+    import json
+
+    from jaxrl.cli import main
+
+    run_dir = tmp_path / "run"
+    assert main(["train", "ppo", *loop_args, "--total-timesteps", "4096", "--no-progress", "--run-dir",
+                 str(run_dir), "--eval-every", "16", "--eval-episodes", "1"]) == 0
+    finished = json.loads(capsys.readouterr().out.splitlines()[-1])
+    saved = {path.name: path.read_bytes() for path in run_dir.iterdir() if path.is_file()}
+    assert main(["train", "ppo", "--resume", str(run_dir), "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    again = json.loads(out.splitlines()[-1])
+    assert err.startswith(f"nothing to train: the run in {run_dir} had already finished\n")
+    assert "no episode finished" not in err
+    assert {key: value for key, value in again.items() if key != "aggregate_sps"} == \
+        {key: value for key, value in finished.items() if key != "aggregate_sps"}
+    assert again["last_evaluation"] is not None
+    assert {path.name: path.read_bytes() for path in run_dir.iterdir() if path.is_file()} == saved
+    if "--num-seeds" in loop_args:
+        (run_dir / "results.json").unlink()
+        assert main(["train", "ppo", "--resume", str(run_dir), "--no-progress"]) == 0
+        written = json.loads((run_dir / "results.json").read_text())
+        assert written["final_episodic_return"] == finished["final_episodic_return"]
