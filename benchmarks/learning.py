@@ -78,18 +78,20 @@ TASKS = {
     "ppo-pusher": ("ppo", "Pusher-v5", 1_000_000, -50.0, {}),
     "ppo-humanoid": ("ppo", "Humanoid-v5", 1_000_000, 700.0, {}),
     "ppo-humanoidstandup": ("ppo", "HumanoidStandup-v5", 1_000_000, 100_000.0, {}),
+
     # Atari Breakout (pip install 'jaxrl[atari]') with PPO's Atari preset (CleanRL's ppo_atari.py settings) for
     # 400k of its 10M steps, the CPU's share; a random policy scores ~1.5
     "ppo-breakout": ("ppo", "ALE/Breakout-v5", 400_000, 5.0, {"vectorization": "async"}),
-    # SAC with CleanRL's sac_continuous_action.py settings (jaxrl's off-policy defaults: one env, 256x256,
-    # batches of 256, one gradient step per env step) and its 5,000 random steps, 100k steps of its 1M
     # Atari Breakout with DQN's Atari preset (CleanRL's dqn_atari.py, a 100k replay of uint8 frames) for 400k of
     # its 10M steps: learning from 20k steps and epsilon 1 -> 0.01 over the first 100k, the preset's 80k and 1M
     # scaled to the shorter run (with 80k of 400k, the preset's epsilon would end before learning starts)
     "dqn-breakout": ("dqn", "ALE/Breakout-v5", 400_000, 5.0, {"learning_starts": 20_000, "exploration_fraction": 0.25}),
     # ... and with PQN's Atari preset (purejaxql's pqn_atari.yaml: 128 envs x 32 steps), 400k of its 10M steps
     "pqn-breakout": ("pqn", "ALE/Breakout-v5", 400_000, 5.0, {}),
+    # SAC with CleanRL's sac_continuous_action.py settings (jaxrl's off-policy defaults: one env, 256x256,
+    # batches of 256, one gradient step per env step) and its 5,000 random steps, 100k steps of its 1M
     "sac-hopper": ("sac", "Hopper-v5", 100_000, 1000.0, {"learning_starts": 5_000}),
+    "sac-halfcheetah": ("sac", "HalfCheetah-v5", 100_000, 2000.0, {"learning_starts": 5_000}),
 }
 
 
