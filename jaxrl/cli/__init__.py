@@ -185,10 +185,10 @@ def _train(args: argparse.Namespace) -> None:
     result = train(args.algorithm, config, run_dir, resume=args.resume is not None, mesh=mesh,
                    overwrite=args.overwrite)
     finished_before = not result.history  # resumed a run that had already finished: say how it ended
-    if finished_before:
-        print(f"nothing to train: the run in {run_dir} had already finished", file=sys.stderr)
     history = read_metrics(run_dir) if finished_before else result.history
     last = history[-1]
+    if finished_before:
+        print(nothing_to_train(run_dir, last.get("stop_reason")), file=sys.stderr)
     stopped = f" ({last['stop_reason']})" if "stop_reason" in last else ""
     if not finished_before:
         print(f"trained {last['env_steps']} env steps{stopped}; run dir: {run_dir}", file=sys.stderr)
@@ -208,13 +208,13 @@ def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: An
     summary = result.summary
     stopped = f" ({summary['stop_reason']})" if summary.get("stop_reason") else ""
     evaluations = f", +{summary['eval_s']:.1f} s evaluations" if summary["last_evaluation"] else ""
+    history = result.history or read_metrics(run_dir)
     if not result.history:  # resumed a run that had already finished: say how it ended
-        print(f"nothing to train: the run in {run_dir} had already finished", file=sys.stderr)
+        print(nothing_to_train(run_dir, summary["stop_reason"]), file=sys.stderr)
     else:
         print(f"trained {args.num_seeds} seed(s) x {summary['env_steps_per_seed']} env steps{stopped} in "
               f"{summary['train_s']:.1f} s (+{summary['compile_s']:.1f} s compile{evaluations}, "
               f"{summary['aggregate_sps']:,.0f} steps/s); run dir: {run_dir}", file=sys.stderr)
-    history = result.history or read_metrics(run_dir)
     summary = {**summary, "last_evaluation": last_evaluation(history)}  # a finished run's: from its records
     curve = [record["episodic_return"] for record in history]  # the mean over seeds
     for line in after_run_lines(run_dir, summary["env_steps_per_seed"], curve, summary["final_episodic_return"],
@@ -223,6 +223,12 @@ def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: An
     print(json.dumps({"run_dir": str(run_dir), **{k: summary[k] for k in (
         "env_steps_per_seed", "final_episodic_return", "mean_final_episodic_return", "aggregate_sps",
         "last_evaluation")}}))
+
+
+def nothing_to_train(run_dir: Path, stop_reason: str | None) -> str:
+    """What ``--resume`` of a run that had ended says: it went to its budget or met a stopping rule."""
+    how = f"stopped: {stop_reason}" if stop_reason else "finished"
+    return f"nothing to train: the run in {run_dir} had already {how}"
 
 
 def _train_sweep(args: argparse.Namespace, config: Any, run_dir: Path, mesh: Any) -> None:

@@ -127,7 +127,7 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
                            resume=resume, writes=jax.process_index() == 0, progress=len(pieces) > 1,
                            overwrite=overwrite, evaluator=evaluator)
     collected: list[dict[str, np.ndarray]] = []
-    train_s, stop_reason = 0.0, None
+    train_s = 0.0
     try:
         start = time.perf_counter()
         # Every piece runs padded to the longest one's length, so one program is compiled.
@@ -152,9 +152,8 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
         recorder.progress.say(f"compiled in {compile_s:.1f} s; training")
         recorder.open()
         with recorder.stop_request:
-            for begin, end in pieces:
-                if end <= done:
-                    continue
+            # what is left: none where a resumed run had met a stopping rule
+            for begin, end in [] if recorder.stop_reason else [(b, e) for b, e in pieces if e > done]:
                 piece_start = time.perf_counter()
                 carry, piece_metrics = jax.block_until_ready(compiled(carry, jnp.arange(begin, begin + piece_length)))
                 train_s += time.perf_counter() - piece_start
@@ -167,8 +166,7 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
                     record.update(time_s=elapsed, sps=record["env_steps"] * num_seeds / elapsed)
                     # pieces end on the evaluation schedule, so an evaluation is of the piece's last record
                     ended_piece = carry.state if record[program.unit] == end else None
-                    if recorder.record(record, ended_piece) and not stop:
-                        stop, stop_reason = True, record["stop_reason"]
+                    stop = recorder.record(record, ended_piece) or stop
                 env_steps = end * program.steps_per_iteration
                 interrupted = recorder.stop_request.agreed() and end < program.num_iterations
                 # pieces may be shorter than checkpoint_every (evaluations): checkpoints keep their schedule
@@ -190,7 +188,7 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     else:  # a resumed run that had already finished: nothing trained, its records say how it ended
         metrics, returns = {}, saved_final_returns(recorder.run_dir, len(seeds))
     summary = _summary(algorithm, config, seeds, returns, program, end, done, compile_s, train_s, mesh, resume)
-    summary["stop_reason"] = stop_reason  # None: the run went to its end (or resumed a finished one)
+    summary["stop_reason"] = recorder.stop_reason  # None: the run went to its end
     evaluations = evaluation_history(recorder.history)  # this process's (a resumed run: since the resume)
     summary.update(eval_s=recorder.eval_s, evaluations=evaluations, last_evaluation=(evaluations or [None])[-1])
     # A finished run's results.json (its timings) stands; one cut off before writing it gets it now.

@@ -160,7 +160,8 @@ def train_on_policy(
         actor_input = initial_actor_input(agent, state, env.reset(seed=config.seed + env_steps))
         episodes_at_update = tracker.to_dict()  # the episode window as the last complete update left it
         with recorder.stop_request:
-            for update_index in range(recorder.last_index + 1, config.num_updates + 1):
+            last_update = recorder.last_index if recorder.stop_reason else config.num_updates  # stopped: stays so
+            for update_index in range(recorder.last_index + 1, last_update + 1):
                 next_key, rollout_key, update_key = jax.random.split(key, 3)
                 try:
                     rollout, actor_input = collect_rollout(env, agent, state, actor_input, rollout_key,

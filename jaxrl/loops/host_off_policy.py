@@ -136,6 +136,8 @@ def train_off_policy(
             buffer = jax.jit(sequence_cut)(restore_state(buffer, saved_replay, resumed.path))
             random_actions.bit_generator.state = json.loads(resumed.meta["numpy_rng"])
             start_iteration = int(resumed.meta["env_steps"]) // num_envs
+            if recorder.stop_reason:  # a run that met a stopping rule stays stopped
+                iterations = start_iteration
         keys = jax.random.split(key)  # acting, updating
         state, buffer = committed(state), committed(buffer)
         recorder.open()

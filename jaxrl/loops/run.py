@@ -119,6 +119,9 @@ class RunRecorder:
         self.progress = Progress(total_steps, config.progress and writes, bar=progress)
         self.history: list[dict[str, Any]] = []
         self.start_index = 0  # records done before this process (resumed runs)
+        # why the run stopped before its budget (a stopping rule), saved with its checkpoints, so that a
+        # resumed stopped run stays stopped (a requeued job resumes every run it holds)
+        self.stop_reason: str | None = None
         self.start = time.perf_counter()
         self.last_checkpoint = self.start
         self.last_write_s = 0.0  # how long the last checkpoint took to write
@@ -166,6 +169,7 @@ class RunRecorder:
             target_eval_reason(self.config.target_eval_return, record)
         if stop_reason is not None:
             record["stop_reason"] = stop_reason
+            self.stop_reason = self.stop_reason or stop_reason  # the first (a device piece goes on to its end)
         self.history.append(record)
         if self.writer is not None:
             self.writer.write(record)
@@ -201,6 +205,8 @@ class RunRecorder:
         meta = {"algorithm": self.algorithm, "loop": self.loop, "env_steps": env_steps, self.unit: self.last_index,
                 "time_s": self.elapsed, "stopper": [self.stopper.best, self.stopper.records_without_improvement],
                 "best_eval": [None if math.isinf(b) else b for b in self.best_eval], **meta}
+        if self.stop_reason is not None:
+            meta["stop_reason"] = self.stop_reason
         started = time.perf_counter()
         path = save_checkpoint(self.run_dir, tree, meta, keep=self.config.keep_checkpoints, extra=extra)
         self.last_checkpoint = time.perf_counter()
@@ -217,6 +223,7 @@ class RunRecorder:
         if "best_eval" in meta:
             self.best_eval = [-math.inf if b is None else b for b in meta["best_eval"]]
         self.start_index = int(meta[self.unit])
+        self.stop_reason = meta.get("stop_reason")
         self.start -= float(meta.get("time_s", 0.0))
         if self.writes:
             truncate_metrics(self.run_dir, self.unit, self.start_index)

@@ -334,34 +334,46 @@ def test_a_replay_saved_as_a_transition_buffer_is_refused_in_one_line_and_still_
     assert np.isfinite(evaluate("sac", run.state, episodes=1)["mean_return"])
 
 
-@pytest.mark.parametrize("loop_args", [
-    ("--env", "CartPole-v1", "--num-envs", "2", "--num-steps", "32", "--update-epochs", "1"),
-    ("--env", "phys2d/CartPole-v1", "--num-envs", "4", "--num-steps", "32", "--update-epochs", "1",
-     "--num-seeds", "2"),
+HOST_SHORT = ("--env", "CartPole-v1", "--num-envs", "2", "--num-steps", "32", "--update-epochs", "1")
+DEVICE_SHORT = ("--env", "phys2d/CartPole-v1", "--num-envs", "4", "--num-steps", "32", "--update-epochs", "1",
+                "--num-seeds", "2")
+
+
+@pytest.mark.parametrize("algorithm, run_args, how", [
+    ("ppo", (*HOST_SHORT, "--eval-every", "16"), "finished"),
+    ("ppo", (*DEVICE_SHORT, "--eval-every", "16"), "finished"),
+    ("ppo", (*HOST_SHORT, "--target-return", "25"), "stopped: target return 25.0 reached"),
+    ("ppo", (*DEVICE_SHORT, "--target-return", "25", "--checkpoint-every", "4"), "stopped: target return 25.0"),
+    ("sac", ("--env", "Pendulum-v1", "--learning-starts", "100", "--hidden-sizes", "8", "--target-return=-1e4"),
+     "stopped: target return -10000.0 reached"),
 ])
-def test_resuming_a_finished_run_reports_how_it_ended_and_rewrites_nothing(tmp_path, capsys, loop_args):
-    """It printed nulls for the returns; the device loop also said no episode had finished and
-    overwrote results.json with null returns. A device run cut off before its results.json gets it."""
+def test_resuming_an_ended_run_reports_how_it_ended_and_changes_nothing(tmp_path, capsys, algorithm, run_args, how):
+    """A finished run's resume printed nulls for the returns; the device loop's also said no episode
+    had finished and overwrote results.json with null returns. A run stopped by a stopping rule
+    trained on (an update, or to the end if the return fell back) and stays stopped now. A device
+    run cut off before its results.json gets it."""
     import json
 
     from jaxrl.cli import main
 
     run_dir = tmp_path / "run"
-    assert main(["train", "ppo", *loop_args, "--total-timesteps", "4096", "--no-progress", "--run-dir",
-                 str(run_dir), "--eval-every", "16", "--eval-episodes", "1"]) == 0
+    assert main(["train", algorithm, *run_args, "--total-timesteps", "4096", "--no-progress", "--run-dir",
+                 str(run_dir), "--eval-episodes", "1"]) == 0
     finished = json.loads(capsys.readouterr().out.splitlines()[-1])
     saved = {path.name: path.read_bytes() for path in run_dir.iterdir() if path.is_file()}
-    assert main(["train", "ppo", "--resume", str(run_dir), "--no-progress"]) == 0
+    last_saved = read_checkpoint_with_extra(latest_checkpoint(run_dir))[0]
+    assert main(["train", algorithm, "--resume", str(run_dir), "--no-progress"]) == 0
     out, err = capsys.readouterr()
     again = json.loads(out.splitlines()[-1])
-    assert err.startswith(f"nothing to train: the run in {run_dir} had already finished\n")
+    assert err.startswith(f"nothing to train: the run in {run_dir} had already {how}")
     assert "no episode finished" not in err
     assert {key: value for key, value in again.items() if key != "aggregate_sps"} == \
         {key: value for key, value in finished.items() if key != "aggregate_sps"}
-    assert again["last_evaluation"] is not None
+    assert (again["last_evaluation"] is not None) == ("--eval-every" in run_args)
     assert {path.name: path.read_bytes() for path in run_dir.iterdir() if path.is_file()} == saved
-    if "--num-seeds" in loop_args:
+    assert read_checkpoint_with_extra(latest_checkpoint(run_dir))[0]["env_steps"] == last_saved["env_steps"]
+    if "--num-seeds" in run_args:
         (run_dir / "results.json").unlink()
-        assert main(["train", "ppo", "--resume", str(run_dir), "--no-progress"]) == 0
+        assert main(["train", algorithm, "--resume", str(run_dir), "--no-progress"]) == 0
         written = json.loads((run_dir / "results.json").read_text())
         assert written["final_episodic_return"] == finished["final_episodic_return"]
