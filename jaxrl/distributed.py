@@ -97,6 +97,11 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
     return True
 
 
+def writes_run_dir() -> bool:
+    """Whether this process writes the run dir and reports the run: process 0 (or the only one)."""
+    return jax.process_index() == 0
+
+
 def _int_from_env(name: str) -> int | None:
     value = os.environ.get(name)
     if value is None:

@@ -98,8 +98,11 @@ def test_a_stop_signal_to_one_process_stops_every_process_after_the_same_piece(t
         meta, _ = read_checkpoint(latest_checkpoint(run_dir))
         assert meta["update"] == read_metrics(run_dir)[-1]["update"] < updates
         workers = _cli_processes(run_dir, "--resume", str(run_dir), "--no-progress")
-        outputs = [worker.communicate(timeout=TIMEOUT_S)[1] for worker in workers]
+        outputs = [worker.communicate(timeout=TIMEOUT_S) for worker in workers]
         assert [worker.returncode for worker in workers] == [0, 0], outputs
+        # process 0 reports the run (stdout's JSON, stderr's summary), process 1 says nothing of it
+        assert '"env_steps_per_seed"' in outputs[0][0] and "trained 1 seed(s)" in outputs[0][1]
+        assert '"env_steps_per_seed"' not in outputs[1][0] and "trained" not in outputs[1][1], outputs[1]
         assert [record["update"] for record in read_metrics(run_dir)] == list(range(1, updates + 1))
     finally:
         for worker in workers:

@@ -205,6 +205,8 @@ def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: An
 
     result = run_device(args.algorithm, config, args.num_seeds, run_dir, mesh, resume=args.resume is not None,
                         overwrite=args.overwrite)
+    if not distributed.writes_run_dir():  # process 0 wrote the run dir and says how the run went
+        return
     summary = result.summary
     stopped = f" ({summary['stop_reason']})" if summary.get("stop_reason") else ""
     evaluations = f", +{summary['eval_s']:.1f} s evaluations" if summary["last_evaluation"] else ""

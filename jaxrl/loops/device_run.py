@@ -24,7 +24,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxrl.agents.registry import Algorithm, get_algorithm
 from jaxrl.config import SEED_LIMIT
 from jaxrl.core.platform import run_once_compiler_options, seed_batched_lowering
-from jaxrl.distributed import fetchable
+from jaxrl.distributed import fetchable, writes_run_dir
 from jaxrl.envs.device import make_device_env
 from jaxrl.io.checkpoint import CheckpointError, save_sub_run
 from jaxrl.io.files import writing
@@ -124,7 +124,7 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
         if config.eval_every else None
     recorder = RunRecorder(algorithm, config, run_dir, unit=program.unit, loop="device",
                            total_steps=program.num_iterations * program.steps_per_iteration, num_seeds=num_seeds,
-                           resume=resume, writes=jax.process_index() == 0, progress=len(pieces) > 1,
+                           resume=resume, writes=writes_run_dir(), progress=len(pieces) > 1,
                            overwrite=overwrite, evaluator=evaluator)
     collected: list[dict[str, np.ndarray]] = []
     train_s = 0.0
