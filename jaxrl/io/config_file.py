@@ -42,6 +42,10 @@ def not_a_run_dir(path: Path) -> str:
     if (Path(path) / "sweep.json").is_file() and points:
         return (f"{path} is a sweep (its summary: sweep.md and sweep.png); each point is a run, "
                 f"e.g. {Path(path) / points[0]}")
+    parent = Path(path).parent
+    if Path(path).name.startswith("seed_") and (parent / "metrics.jsonl").is_file():
+        return (f"{path} is one seed of the device run {parent}, whose records hold every seed's: "
+                f"jaxrl plot {parent} draws each seed's return")
     return f"{path} is not a jaxrl run directory"
 
 

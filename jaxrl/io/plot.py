@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from jaxrl.io.metrics import read_metrics
 
 PANELS = ("episodic_return", "policy_loss", "value_loss", "entropy")
 # Off-policy agents log these instead of the PPO losses (first one present wins).
 ALTERNATIVES = {"policy_loss": ("actor_loss",), "value_loss": ("critic_loss",), "entropy": ("alpha", "q_values")}
+
+
+def seed_curves(records: list[dict[str, Any]]) -> list[tuple[list[int], list[float]]]:
+    """Each seed's ``(env steps, episodic_return)`` of a device run of several seeds (its records'
+    ``episodic_return_per_seed``, records without a finished episode left out); [] for one seed."""
+    per_seed = [r["episodic_return_per_seed"] for r in records if "episodic_return_per_seed" in r]
+    num_seeds = len(per_seed[0]) if per_seed else 0
+    if num_seeds < 2:
+        return []
+    curves = []
+    for index in range(num_seeds):
+        points = [(r["env_steps"], r["episodic_return_per_seed"][index]) for r in records
+                  if r.get("episodic_return_per_seed") and r["episodic_return_per_seed"][index] is not None]
+        curves.append(tuple(map(list, zip(*points))) if points else ([], []))
+    return curves
 
 
 def plot_run(run_dir: Path, out: Path | None = None) -> Path:
@@ -30,9 +46,16 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
                 name = candidate
                 break
         points = [(r["env_steps"], r[name]) for r in records if r.get(name) is not None]
+        per_seed = seed_curves(records) if name == "episodic_return" else []
+        for index, (steps, values) in enumerate(per_seed):  # a device run of several seeds: each one thin
+            axis.plot(steps, values, linewidth=0.8, alpha=0.4, color="tab:blue",
+                      label=f"{len(per_seed)} seeds, each" if index == 0 else None)
         if points:
             steps, values = zip(*points)
-            axis.plot(steps, values, label="training (exploring)")
+            axis.plot(steps, values, label=f"mean of {len(per_seed)} seeds" if per_seed else "training (exploring)",
+                      color="tab:blue", linewidth=2 if per_seed else 1.5)
+            if per_seed:
+                axis.legend(fontsize=7)
         evaluations = [(r["env_steps"], r["eval_return"]) for r in records if r.get("eval_return") is not None]
         if name == "episodic_return" and evaluations:  # --eval-every: the deterministic policy's returns
             axis.plot(*zip(*evaluations), "o-", markersize=3, label="evaluation (deterministic)")
@@ -40,7 +63,8 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
         axis.set_title(name)
         axis.set_xlabel("env steps")
         axis.grid(alpha=0.3)
-    figure.suptitle(str(Path(run_dir).name))
+    seeds = f" ({len(seed_curves(records))} seeds; training returns while exploring)" if seed_curves(records) else ""
+    figure.suptitle(f"{Path(run_dir).name}{seeds}")
     figure.tight_layout()
     figure.savefig(out, dpi=100)
     plt.close(figure)

@@ -180,6 +180,35 @@ def test_plot_draws_the_evaluations_beside_the_training_return(tmp_path, monkeyp
     assert lines[1].get_xydata().tolist() == [[200.0, 9.0], [400.0, 11.0]]
 
 
+def test_plot_of_several_seeds_draws_each_seed_beside_their_mean(tmp_path, monkeypatch, capsys):
+    """A device run of several seeds was drawn as the mean alone; a seed's sub-run, which has no
+    records of its own, is refused with a line that names the run that has them."""
+    import matplotlib.figure
+
+    from jaxrl.cli import main
+    from jaxrl.io.plot import plot_run
+
+    per_seed = [[None, 1.0], [2.0, 3.0], [4.0, None]]  # seed 0 finishes no episode in the first record
+    records = [{"update": i + 1, "env_steps": 100 * (i + 1), "episodic_return": float(np.mean([v for v in r if v])),
+                "episodic_return_per_seed": r} for i, r in enumerate(per_seed)]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    figures = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda figure, *args, **kwargs: figures.append(figure))
+    plot_run(tmp_path)
+    lines = figures[0].axes[0].get_lines()
+    assert len(lines) == 3  # matplotlib keeps a label starting with "_" out of the legend
+    assert [line.get_label() for line in lines if not line.get_label().startswith("_")] == \
+        ["2 seeds, each", "mean of 2 seeds"]
+    assert lines[0].get_xydata().tolist() == [[200.0, 2.0], [300.0, 4.0]]
+    assert lines[1].get_xydata().tolist() == [[100.0, 1.0], [200.0, 3.0]]
+    assert lines[2].get_xydata().tolist() == [[100.0, 1.0], [200.0, 2.5], [300.0, 4.0]]
+    (tmp_path / "seed_3").mkdir()
+    assert main(["plot", str(tmp_path / "seed_3")]) == 1
+    assert capsys.readouterr().err.strip().endswith(
+        f"is one seed of the device run {tmp_path}, whose records hold every seed's: jaxrl plot {tmp_path} "
+        "draws each seed's return")
+
+
 def test_an_evaluator_compiled_ahead_evaluates_as_one_compiled_at_its_first_call():
     agent, env = get_algorithm("ppo").agent_for(DEVICE), make_device_env(DEVICE.env)
     keys = jax.random.split(jax.random.PRNGKey(0), 2)
