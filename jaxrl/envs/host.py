@@ -40,6 +40,19 @@ from jaxrl.envs.device import UNKNOWN_ID_ERRORS, register_host_id
 from jaxrl.envs.spec import PRIVILEGED_SIZE_KEY, observation_to_array, spec_from_spaces, stack_observations
 from jaxrl.types import EnvSpec
 
+# gymnasium's env families whose packages one of jaxrl's extras installs (gymnasium's message names its own)
+EXTRA_OF_ENTRY_POINT = {"gymnasium.envs.box2d": "box2d", "gymnasium.envs.mujoco": "mujoco"}
+
+
+def extra_hint(env_id: str) -> str:
+    """`` (or: pip install 'jaxrl[EXTRA]')`` for an id of a family in ``EXTRA_OF_ENTRY_POINT``, else ""."""
+    try:
+        entry_point = str(gym.spec(env_id).entry_point)
+    except gym.error.Error:
+        return ""
+    extras = [extra for prefix, extra in EXTRA_OF_ENTRY_POINT.items() if entry_point.startswith(prefix + ".")]
+    return f" (or: pip install 'jaxrl[{extras[0]}]')" if extras else ""
+
 
 class EnvCreationError(ValueError):
     """The env id is unknown or the env could not be built."""
@@ -176,7 +189,9 @@ def make_vector_env(
     except gym.error.Error as err:
         if isinstance(err, UNKNOWN_ID_ERRORS):
             raise EnvCreationError(f"unknown environment id {env_id!r}: {err}") from None
-        raise EnvCreationError(f"could not create {env_id!r} with vectorization={vectorization!r}: {err}") from None
+        hint = extra_hint(env_id) if isinstance(err, gym.error.DependencyNotInstalled) else ""
+        raise EnvCreationError(f"could not create {env_id!r} with vectorization={vectorization!r}: {err}{hint}") \
+            from None
     except TypeError as err:
         if not env_kwargs:
             raise

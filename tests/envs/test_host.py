@@ -118,6 +118,19 @@ def test_an_env_that_fails_to_import_is_named_with_its_reason():
         make_vector_env("jaxrl_test/Moved-v0", 2)
 
 
+def test_a_box2d_env_without_box2d_names_jaxrls_extra_beside_gymnasiums(hide_module, monkeypatch):
+    import sys
+
+    for name in [name for name in sys.modules if name.startswith("gymnasium.envs.box2d")]:
+        monkeypatch.delitem(sys.modules, name)  # imported afresh, as on a machine without Box2D
+    hide_module("Box2D")
+    with pytest.raises(EnvCreationError) as error:
+        make_vector_env("LunarLander-v3", 1)
+    message = str(error.value)
+    assert message.startswith("could not create 'LunarLander-v3' with vectorization='sync': Box2D is not installed")
+    assert message.endswith(" (or: pip install 'jaxrl[box2d]')") and "\n" not in message
+
+
 @pytest.mark.parametrize("env_id, message", [
     ("jaxrl_test/TextObs-v0", "unsupported observation space Text"),
     ("jaxrl_test/GridMultiDiscreteAction-v0", "unsupported action space MultiDiscrete"),
