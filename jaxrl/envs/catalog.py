@@ -71,7 +71,7 @@ _GROUPS = {
     "jaxrl": lambda: EnvGroup("jaxrl", "velocity-hidden classic control: host loop (default; no extra) and device "
                               "loop on gymnax's ports (extra 'gymnax')", tuple(NO_VELOCITY_DEVICE_BASES)),
     "gymnasium": lambda: EnvGroup("gymnasium", "gymnasium's registered envs: host loop; Box2D envs need "
-                                  "gymnasium's extra, MuJoCo envs jaxrl's 'mujoco'", _gymnasium_ids()),
+                                  "extra 'box2d', MuJoCo envs extra 'mujoco'", _gymnasium_ids()),
     "atari": _atari_group,
 }
 GROUP_NAMES = tuple(_GROUPS)
