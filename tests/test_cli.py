@@ -518,6 +518,23 @@ def test_a_gymnasium_mujoco_env_trains_with_its_preset_and_writes_a_video(tmp_pa
     assert video.stat().st_size > 10_000
 
 
+def test_lunar_lander_trains_with_its_ppo_and_dqn_presets_and_writes_a_video(tmp_path):
+    pytest.importorskip("Box2D")
+    ppo_dir, dqn_dir = tmp_path / "ppo", tmp_path / "dqn"
+    assert main(["train", "ppo", "--env", "LunarLander-v3", "--total-timesteps", "128", "--num-envs", "2",
+                 "--num-steps", "64", "--num-minibatches", "2", "--update-epochs", "1", "--run-dir", str(ppo_dir),
+                 "--no-progress"]) == 0
+    config = json.loads((ppo_dir / "config.json").read_text())["config"]
+    assert (config["gamma"], config["gae_lambda"], config["ent_coef"], config["anneal_lr"]) == (0.999, 0.98, 0.01, False)
+    assert main(["train", "dqn", "--env", "LunarLander-v3", "--total-timesteps", "200", "--buffer-size", "1000",
+                 "--run-dir", str(dqn_dir), "--no-progress"]) == 0
+    config = json.loads((dqn_dir / "config.json").read_text())["config"]
+    assert (config["loss"], config["updates_per_step"], config["target_network_frequency"]) == ("huber", 4, 250)
+    video = tmp_path / "lander.gif"
+    assert main(["eval", str(ppo_dir), "--episodes", "1", "--video", str(video)]) == 0  # sampled: a short crash
+    assert video.stat().st_size > 10_000
+
+
 def test_an_atari_game_trains_with_its_preset_and_writes_a_video(tmp_path):
     pytest.importorskip("ale_py")
     pytest.importorskip("cv2")
