@@ -40,6 +40,20 @@ def test_tensorboard_follows_cleanrls_layout(tmp_path):
     assert tensorboard_tag("update") is None and tensorboard_tag("critic_loss") == "losses/critic_loss"
 
 
+def test_a_run_of_several_seeds_charts_each_seeds_return_beside_the_mean(tmp_path):
+    """TensorBoard had only the mean over a device run's seeds."""
+    with MetricsWriter(tmp_path / "three", seeds=[4, 5, 6]) as writer:
+        writer.write({"update": 1, "env_steps": 8, "episodic_return": 2.0, "episodic_return_per_seed": [1.0, None, 3.0],
+                      "eval_return": 5.0, "eval_return_per_seed": [5.0, 5.0, float("nan")]})
+    assert read_scalars(tmp_path / "three" / "tensorboard") == {
+        "charts/episodic_return": [(8, 2.0)], "charts/episodic_return/seed_4": [(8, 1.0)],
+        "charts/episodic_return/seed_6": [(8, 3.0)], "charts/eval_return": [(8, 5.0)],
+        "charts/eval_return/seed_4": [(8, 5.0)], "charts/eval_return/seed_5": [(8, 5.0)]}
+    with MetricsWriter(tmp_path / "one", seeds=[4]) as writer:  # one seed: its value is the mean's
+        writer.write({"update": 1, "env_steps": 8, "episodic_return": 2.0, "episodic_return_per_seed": [2.0]})
+    assert read_scalars(tmp_path / "one" / "tensorboard") == {"charts/episodic_return": [(8, 2.0)]}
+
+
 def test_tensorboard_sees_the_first_record_live_and_a_record_is_one_event(tmp_path):
     with MetricsWriter(tmp_path) as writer:
         writer.write({"update": 1, "env_steps": 8, "episodic_return": 1.0, "policy_loss": 0.5})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ TENSORBOARD_DIR = "tensorboard"
 LOSS_STATISTICS = frozenset({"entropy", "approx_kl", "clip_fraction", "explained_variance", "grad_norm",
                              "q_values", "alpha"})
 NOT_CHARTED = frozenset({"update", "record", "env_steps", "time_s"})  # the x axes and wall-clock
+PER_SEED = "_per_seed"  # a record's list of one value per seed (device runs: episodic_return_per_seed, ...)
 
 
 def _json_safe(value: Any) -> Any:
@@ -43,6 +45,17 @@ def tensorboard_tag(name: str) -> str | None:
     if "loss" in name or name in LOSS_STATISTICS:
         return f"losses/{name}"
     return "charts/SPS" if name == "sps" else f"charts/{name}"
+
+
+def per_seed_scalars(record: dict[str, Any], seeds: Sequence[int]) -> dict[str, float]:
+    """The finite entries of a record's ``<name>_per_seed`` lists (a device run of several
+    ``seeds``) as ``charts/<name>/seed_<s>`` scalars, so TensorBoard and W&B show each seed's curve
+    beside the mean; {} for one seed."""
+    if len(seeds) < 2:
+        return {}
+    return {f"charts/{name.removesuffix(PER_SEED)}/seed_{seed}": float(value)
+            for name, values in record.items() if name.endswith(PER_SEED) and isinstance(values, list)
+            for seed, value in zip(seeds, values) if value is not None and math.isfinite(value)}
 
 
 class _TensorBoardFile:
@@ -85,10 +98,11 @@ class MetricsWriter:
     TensorBoard (every finite number). A failed write raises :class:`RunFileError` naming the file;
     after one, closing does not raise again."""
 
-    def __init__(self, run_dir: Path, tracker: Any = None):
+    def __init__(self, run_dir: Path, tracker: Any = None, seeds: Sequence[int] = ()):
         """``tracker``: anything with ``log(scalars, env_steps)`` and ``close()`` (e.g. the W&B
-        tracker of ``--track``) that gets the TensorBoard scalars too."""
-        self.run_dir, self.tracker = Path(run_dir), tracker
+        tracker of ``--track``) that gets the TensorBoard scalars too. ``seeds``: a device run's,
+        whose per-seed values are charted one tag per seed (:func:`per_seed_scalars`)."""
+        self.run_dir, self.tracker, self.seeds = Path(run_dir), tracker, tuple(seeds)
         self._failed = False
         with writing(self.run_dir):
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -118,6 +132,7 @@ class MetricsWriter:
         tagged = ((tensorboard_tag(name), value) for name, value in record.items()
                   if isinstance(value, (int, float)) and math.isfinite(value))
         scalars = {tag: float(value) for tag, value in tagged if tag is not None}
+        scalars.update(per_seed_scalars(record, self.seeds))
         with writing(self._tensorboard.path):
             self._tensorboard.add_scalars(scalars, int(record["env_steps"]))
         if self.tracker is not None:

@@ -142,7 +142,7 @@ class RunRecorder:
             from jaxrl.io.tracking import WandbTracker
 
             tracker = WandbTracker(self.run_dir, self.algorithm, self.config, config_to_dict(self.config))
-        self.writer = MetricsWriter(self.run_dir, tracker)
+        self.writer = MetricsWriter(self.run_dir, tracker, range(self.config.seed, self.config.seed + self.num_seeds))
 
     @property
     def last_index(self) -> int:

@@ -62,7 +62,8 @@ def checked_sweep_points(config: Any, algorithm: str, sweep: dict[str, list[floa
     ValueError otherwise, before anything is compiled."""
     config.validate()
     # the grid runs as one compiled call: nothing can stop or evaluate it part way
-    per_piece = [name for name in ("target_return", "patience", "target_eval_return") if getattr(config, name) is not None]
+    per_piece = [name for name in ("target_return", "patience", "target_eval_return")
+                 if getattr(config, name) is not None]
     if per_piece or config.eval_every:
         raise ValueError(f"a sweep trains its grid in one compiled call, so {', '.join(per_piece or ['eval_every'])} "
                          "cannot act part way; evaluate the points' runs afterwards with jaxrl eval")
@@ -136,7 +137,7 @@ def _write_sweep(run_dir: Path, algorithm: str, config: Any, seeds: np.ndarray, 
         point_dir.mkdir(parents=True, exist_ok=True)
         save_config(point_config, point_dir / "config.json", algorithm, loop="device", num_seeds=len(seeds))
         point_metrics = {name: values[index] for name, values in result.metrics.items()}
-        with MetricsWriter(point_dir) as writer:
+        with MetricsWriter(point_dir, seeds=seeds.tolist()) as writer:
             for record in metric_records(point_metrics, program.unit, 0):
                 writer.write(record)
         point_states = jax.tree.map(lambda leaf, i=index: leaf[i], states)
