@@ -92,6 +92,10 @@ TASKS = {
     # batches of 256, one gradient step per env step) and its 5,000 random steps, 100k steps of its 1M
     "sac-hopper": ("sac", "Hopper-v5", 100_000, 1000.0, {"learning_starts": 5_000}),
     "sac-halfcheetah": ("sac", "HalfCheetah-v5", 100_000, 2000.0, {"learning_starts": 5_000}),
+    # gymnasium's LunarLander-v3 (pip install 'jaxrl[box2d]') with PPO's and DQN's presets, RL Baselines3 Zoo's
+    # settings; 200 is the env's "solved" bar
+    "ppo-lunarlander": ("ppo", "LunarLander-v3", 1_000_000, 200.0, {}),
+    "dqn-lunarlander": ("dqn", "LunarLander-v3", 100_000, 200.0, {}),
 }
 
 

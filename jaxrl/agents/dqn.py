@@ -143,6 +143,17 @@ ATARI_DQN_PRESET: dict[str, Any] = {
     "conv_channels": (32, 64, 64), "conv_kernels": (8, 4, 3), "conv_strides": (4, 2, 1), "conv_padding": "valid",
 }
 DQN_PREFIX_PRESETS: dict[str, dict[str, Any]] = {ATARI_PREFIX: ATARI_DQN_PRESET}
+# gymnasium's LunarLander-v3 (pip install 'jaxrl[box2d]'): RL Baselines3 Zoo's DQN settings for LunarLander on
+# SB3's DQN (its Huber loss): 1 env, a 50k replay, batches of 128, learning from the first step, 4 gradient
+# steps every 4th step (SB3's gradient_steps=-1), lr 6.3e-4, a hard target copy every 250 steps, epsilon 1 ->
+# 0.1 over the first 12%, 256x256 ReLU, 100k steps (SB3 also clips gradients to norm 10; jaxrl's DQN does not).
+# Seeds 1-3, not tuned: 214.0 / 150.5 / 260.7 (20 deterministic episodes; 200 is "solved"), 109-134 s a seed.
+DQN_PRESETS["LunarLander-v3"] = {
+    "total_timesteps": 100_000, "num_envs": 1, "buffer_size": 50_000, "batch_size": 128, "learning_starts": 0,
+    "train_frequency": 4, "updates_per_step": 4, "learning_rate": 6.3e-4, "loss": "huber", "gamma": 0.99,
+    "tau": 1.0, "target_network_frequency": 250, "start_e": 1.0, "end_e": 0.1, "exploration_fraction": 0.12,
+    "hidden_sizes": (256, 256), "activation": "relu",
+}
 
 
 @struct.dataclass
