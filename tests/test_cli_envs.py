@@ -11,7 +11,7 @@ from jaxrl.cli.envs import group_lines
 from jaxrl.envs.catalog import EnvGroup
 from jaxrl.envs.device import ids_in_brief, make_device_env
 from jaxrl.envs.suites import unknown_name
-from jaxrl.envs.twins import CARTPOLE_IDS, PENDULUM_IDS
+from jaxrl.envs.twins import ACROBOT_IDS, CARTPOLE_IDS, MOUNTAIN_CAR_IDS, PENDULUM_IDS
 
 
 def listed(capsys, *argv: str) -> list[str]:
@@ -49,10 +49,10 @@ def test_preset_filter_and_gymnasium_in_full_only_when_named(capsys):
     lines = listed(capsys, "gymnax", "gymnasium", "--preset", "dqn")
     ids = [line.split()[0] for line in lines if line.startswith("  ") and "/" in line.split()[0]]
     assert {"gymnax/CartPole-v1", "gymnax/Breakout-MinAtar", "gymnax/Asterix-MinAtar"} <= set(ids)
-    assert "gymnax/Acrobot-v1" not in ids and "gymnax/Pendulum-v1" not in ids
+    assert "gymnax/Catch-bsuite" not in ids and "gymnax/Pendulum-v1" not in ids
     assert any(line.startswith("  ... and ") and line.endswith("more without a dqn preset") for line in lines)
     everything = listed(capsys, "gymnasium")
-    assert "  Acrobot-v1" in everything and not any("GymV26" in line for line in everything)
+    assert "  Blackjack-v1" in everything and not any("GymV26" in line for line in everything)
     group = EnvGroup("gymnasium", "about", ("Acrobot-v1", "CartPole-v1", "Pendulum-v1"))
     presets = {"CartPole-v1": ["ppo"], "Pendulum-v1": ["sac"]}.get
     assert group_lines(group, lambda env_id: presets(env_id, []), None, in_full=False) == [
@@ -87,7 +87,8 @@ def test_a_host_only_id_in_the_device_loop_names_its_jax_port_or_the_ids_in_brie
 
 @pytest.mark.parametrize("algorithm, twins", [("ppo", CARTPOLE_IDS), ("ppo", PENDULUM_IDS), ("pqn", CARTPOLE_IDS),
                                               ("dqn", CARTPOLE_IDS), ("sac", PENDULUM_IDS), ("td3", PENDULUM_IDS),
-                                              ("ddpg", PENDULUM_IDS)])
+                                              ("ddpg", PENDULUM_IDS), ("ppo", ACROBOT_IDS), ("dqn", ACROBOT_IDS),
+                                              ("ppo", MOUNTAIN_CAR_IDS), ("dqn", MOUNTAIN_CAR_IDS)])
 def test_a_tasks_ids_in_every_suite_share_its_preset(algorithm, twins):
     configs = [dataclasses.replace(get_algorithm(algorithm).config_for(env_id), env="") for env_id in twins]
     assert all(config == configs[0] for config in configs)

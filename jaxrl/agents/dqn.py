@@ -44,7 +44,7 @@ from jaxrl.core.replay import ReplayBuffer, replay_sample_batches
 from jaxrl.core.td import soft_update, td_target
 from jaxrl.envs.atari import PREFIX as ATARI_PREFIX
 from jaxrl.envs.gymnax_suite import MINATAR_IDS
-from jaxrl.envs.twins import CARTPOLE_IDS
+from jaxrl.envs.twins import ACROBOT_IDS, CARTPOLE_IDS, MOUNTAIN_CAR_IDS
 from jaxrl.nets.conv import PADDINGS
 from jaxrl.nets.mlp import activation_by_name
 from jaxrl.types import Agent, EnvSpec, Transition
@@ -154,6 +154,15 @@ DQN_PRESETS["LunarLander-v3"] = {
     "tau": 1.0, "target_network_frequency": 250, "start_e": 1.0, "end_e": 0.1, "exploration_fraction": 0.12,
     "hidden_sizes": (256, 256), "activation": "relu",
 }
+# RL Zoo gives Acrobot-v1 the same settings, and MountainCar-v0 its own: a 10k replay, 8 gradient steps every
+# 16th step after 1k random ones, lr 4e-3, gamma 0.98, a target copy every 600 steps, epsilon to 0.07 over
+# 20%, 120k steps.
+DQN_PRESETS.update(dict.fromkeys(ACROBOT_IDS, DQN_PRESETS["LunarLander-v3"]))
+DQN_PRESETS.update(dict.fromkeys(MOUNTAIN_CAR_IDS, {
+    **DQN_PRESETS["LunarLander-v3"], "total_timesteps": 120_000, "buffer_size": 10_000, "learning_starts": 1_000,
+    "train_frequency": 16, "updates_per_step": 8, "learning_rate": 4e-3, "gamma": 0.98,
+    "target_network_frequency": 600, "end_e": 0.07, "exploration_fraction": 0.2,
+}))
 
 
 @struct.dataclass

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 CARTPOLE_IDS = ("CartPole-v1", "phys2d/CartPole-v1", "gymnax/CartPole-v1")
 PENDULUM_IDS = ("Pendulum-v1", "phys2d/Pendulum-v0", "gymnax/Pendulum-v1")
+ACROBOT_IDS = ("Acrobot-v1", "gymnax/Acrobot-v1")
+MOUNTAIN_CAR_IDS = ("MountainCar-v0", "gymnax/MountainCar-v0")
 MUJOCO_IDS = tuple(f"{name}-v{version}" for name in (
     "Ant", "HalfCheetah", "Hopper", "Humanoid", "HumanoidStandup", "InvertedDoublePendulum", "InvertedPendulum",
     "Pusher", "Reacher", "Swimmer", "Walker2d") for version in (4, 5))
