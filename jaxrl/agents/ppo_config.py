@@ -263,7 +263,8 @@ PPO_PRESETS["LunarLander-v3"] = {
 # RL Zoo gives LunarLanderContinuous the same settings: 276.8 / 266.0 / 267.5 on seeds 1-3, 71-80 s a seed.
 PPO_PRESETS["LunarLanderContinuous-v3"] = PPO_PRESETS["LunarLander-v3"]
 # gymnasium's Acrobot-v1 and MountainCar-v0 (host loop): RL Zoo's PPO settings, observations and rewards normalised
-# (its VecNormalize), minibatches of 64, 4 epochs, lr 3e-4 not annealed, 1M steps.
+# (its VecNormalize), minibatches of 64, 4 epochs, lr 3e-4 not annealed, 1M steps. Seeds 1-3 (20 deterministic
+# episodes): Acrobot -70.5 / -71.3 / -74.0 (59-65 s a seed), MountainCar -120.2 / -112.0 / -111.5 (39-45 s).
 ACROBOT_PPO_PRESET: dict[str, Any] = {
     "total_timesteps": 1_000_000, "num_envs": 16, "num_steps": 256, "num_minibatches": 64, "update_epochs": 4,
     "learning_rate": 3e-4, "anneal_lr": False, "gamma": 0.99, "gae_lambda": 0.94, "ent_coef": 0.0,
