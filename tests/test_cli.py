@@ -460,11 +460,12 @@ def test_a_run_shorter_than_an_episode_says_why_its_return_is_null(tmp_path, cap
 
 
 def test_a_run_on_an_env_without_a_preset_ends_saying_whose_defaults_it_used(capsys, tmp_path):
-    assert main(["train", "ppo", "--env", "Acrobot-v1", "--total-timesteps", "64", "--num-envs", "2",
-                 "--num-steps", "32", "--no-progress", "--run-dir", str(tmp_path / "run")]) == 0
+    env_id = "MountainCarContinuous-v0"
+    assert main(["train", "ppo", "--env", env_id, "--total-timesteps", "64", "--num-envs", "2", "--num-steps", "32",
+                 "--no-progress", "--run-dir", str(tmp_path / "run")]) == 0
     assert capsys.readouterr().err.splitlines()[-1] == (
-        "note: ppo has no preset for Acrobot-v1; this run used the defaults, which are tuned for CartPole-v1 "
-        "(`jaxrl train ppo --env Acrobot-v1 --help` lists them)")
+        f"note: ppo has no preset for {env_id}; this run used the defaults, which are tuned for CartPole-v1 "
+        f"(`jaxrl train ppo --env {env_id} --help` lists them)")
 
 
 def test_only_envs_without_a_preset_get_the_note():
@@ -472,7 +473,8 @@ def test_only_envs_without_a_preset_get_the_note():
 
     assert missing_preset_note("sac", "MountainCarContinuous-v0").startswith("note: sac has no preset for Mount")
     for algorithm, env in [("ppo", "CartPole-v1"), ("ppo", "phys2d/Pendulum-v0"), ("ppo", "brax/ant"),
-                           ("sac", "Pendulum-v1"), ("dqn", "phys2d/CartPole-v1"), ("td3", "Pendulum-v1")]:
+                           ("sac", "Pendulum-v1"), ("dqn", "phys2d/CartPole-v1"), ("td3", "Pendulum-v1"),
+                           ("ppo", "Acrobot-v1"), ("dqn", "gymnax/MountainCar-v0"), ("ppo", "LunarLander-v3")]:
         assert missing_preset_note(algorithm, env) is None, (algorithm, env)
 
 
