@@ -304,7 +304,7 @@ def check_replay_capacity(buffer_size: int, num_envs: int, n_step: int, frame_st
     per_env = n_step + 2 + max(frame_stack - 1, 0) * 2
     if buffer_size < per_env * num_envs:
         frames = f" and {frame_stack} stacked frames" if frame_stack > 1 else ""
-        raise ValueError(f"buffer_size ({buffer_size}) must hold {per_env} steps per env ({counted(num_envs, 'env')}) "
+        raise ValueError(f"buffer_size ({buffer_size}) must hold {per_env} steps per env (num_envs={num_envs}) "
                          f"for n_step={n_step}{frames}: at least {per_env * num_envs}")
 
 

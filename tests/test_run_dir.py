@@ -114,6 +114,20 @@ def test_resuming_a_finished_run_says_so(tmp_path, capsys):
     assert "nothing to train: the run in" in capsys.readouterr().err
 
 
+def test_a_file_where_a_run_dir_goes_is_named_in_one_line_and_left_alone(tmp_path, capsys):
+    """A file as --run-dir (or above it) gave "[Errno 17] File exists"; eval and --resume said the
+    directory "does not exist"."""
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    for run_dir in (afile, afile / "sub" / "run"):
+        assert main(["train", "ppo", "--env", "CartPole-v1", "--run-dir", str(run_dir), "--no-progress"]) == 1
+        assert capsys.readouterr().err == f"jaxrl: error: cannot use {run_dir} as a run directory: {afile} is a file\n"
+    for command in (["eval", str(afile)], ["train", "ppo", "--resume", str(afile)]):
+        assert main(command) == 1
+        assert capsys.readouterr().err == f"jaxrl: error: {afile} is a file, not a run directory\n"
+    assert afile.read_text() == "mine"
+
+
 def test_a_bare_interrupt_prints_a_line_that_says_nothing_was_saved(monkeypatch, capsys):
     import jaxrl.cli as cli
 

@@ -49,11 +49,16 @@ def not_a_run_dir(path: Path) -> str:
     return f"{path} is not a jaxrl run directory"
 
 
+def not_a_directory(path: Path) -> str:
+    """Why ``path``, which is not a directory, cannot be read as a run: a file, or nothing there."""
+    return f"{path} is a file, not a run directory" if Path(path).exists() else f"run directory {path} does not exist"
+
+
 def load_run_config(run_dir: Path) -> tuple[str, dict[str, Any]]:
     """``(algorithm, config dict)`` from ``run_dir/config.json``; ``ValueError`` naming what is wrong."""
     config_file = Path(run_dir) / "config.json"
     if not Path(run_dir).is_dir():
-        raise ValueError(f"run directory {run_dir} does not exist")
+        raise ValueError(not_a_directory(run_dir))
     try:
         saved = json.loads(config_file.read_text())
         return str(saved["algorithm"]), dict(saved["config"])

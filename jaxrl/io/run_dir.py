@@ -74,7 +74,11 @@ def acquire_lock(run_dir: Path) -> Path:
     """Create ``run_dir/.lock`` holding this process's pid and host; a lock whose process has died
     (same host) is taken over; a live one is a :class:`RunDirError` naming its owner."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # the run dir, or a folder above it, is a file
+        file = next(part for part in (*reversed(run_dir.parents), run_dir) if part.exists() and not part.is_dir())
+        raise RunDirError(f"cannot use {run_dir} as a run directory: {file} is a file") from None
     path = run_dir / LOCK_FILE
     me = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
     for _ in range(2):

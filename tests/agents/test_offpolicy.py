@@ -148,7 +148,7 @@ def test_discrete_actions_get_a_clear_error():
 @pytest.mark.parametrize("overrides, message", [
     ({"batch_size": 512, "buffer_size": 256}, r"batch_size \(512\) must not exceed buffer_size \(256\)"),
     ({"batch_size": 8, "buffer_size": 39, "num_envs": 8, "n_step": 3},
-     r"^buffer_size \(39\) must hold 5 steps per env \(8 envs\) for n_step=3: at least 40$"),
+     r"^buffer_size \(39\) must hold 5 steps per env \(num_envs=8\) for n_step=3: at least 40$"),
     ({"tau": 0.0}, r"tau must be in \(0, 1\]"),
     ({"tau": 1.5}, r"tau must be in \(0, 1\]"),
     ({"policy_lr": -1.0}, "policy_lr must be a positive finite number"),

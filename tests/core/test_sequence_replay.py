@@ -126,10 +126,10 @@ def test_memory_holds_each_observation_once():
     assert allocated == sr.sequence_bytes(100_001, example)
     rows = 2 * 50_001  # ceil(100_001 / 2) per env
     assert allocated == rows * (4 * 84 * 84 + 4 + 4 + 2 + 2) + 2 * (4 * 84 * 84 + 9)  # half a flat buffer's
-    with pytest.raises(ValueError, match=r"^buffer_size \(9\) must hold 5 steps per env \(2 envs\) for n_step=3: at least 10$"):
+    with pytest.raises(ValueError, match=r"^buffer_size \(9\) must hold 5 steps per env \(num_envs=2\) for n_step=3: at least 10$"):
         sr.sequence_init(9, example, 3)
     frames = example.replace(obs=np.zeros((1, 84, 84, 4), np.uint8), rewards=np.zeros(1, np.float32))
-    with pytest.raises(ValueError, match=r"must hold 9 steps per env \(1 env\) for n_step=1 and 4 stacked frames"):
+    with pytest.raises(ValueError, match=r"must hold 9 steps per env \(num_envs=1\) for n_step=1 and 4 stacked frames"):
         sr.sequence_init(8, frames, 1, frame_stack=4)
 
 
