@@ -97,6 +97,7 @@ TASKS = {
     "ppo-lunarlander": ("ppo", "LunarLander-v3", 1_000_000, 200.0, {}),
     "dqn-lunarlander": ("dqn", "LunarLander-v3", 100_000, 200.0, {}),
     "ppo-lunarlandercontinuous": ("ppo", "LunarLanderContinuous-v3", 1_000_000, 200.0, {}),
+    "sac-lunarlandercontinuous": ("sac", "LunarLanderContinuous-v3", 200_000, 200.0, {}),
     # gymnasium's Acrobot-v1 and MountainCar-v0 with PPO's and DQN's presets (RL Baselines3 Zoo's settings); the
     # bars are markers (-100: the episode ends in 100 steps; MountainCar's cap is 200)
     "ppo-acrobot": ("ppo", "Acrobot-v1", 1_000_000, -100.0, {}),

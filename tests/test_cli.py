@@ -532,6 +532,8 @@ def test_lunar_lander_trains_with_its_ppo_and_dqn_presets_and_writes_a_video(tmp
                  "--run-dir", str(dqn_dir), "--no-progress"]) == 0
     config = json.loads((dqn_dir / "config.json").read_text())["config"]
     assert (config["loss"], config["updates_per_step"], config["target_network_frequency"]) == ("huber", 4, 250)
+    sac = jaxrl.config_for("sac", "LunarLanderContinuous-v3")  # the Pendulum recipe at 200k steps
+    assert (sac.num_envs, sac.updates_per_step, sac.n_step, sac.total_timesteps) == (8, 8, 3, 200_000)
     video = tmp_path / "lander.gif"
     assert main(["eval", str(ppo_dir), "--episodes", "1", "--video", str(video)]) == 0  # sampled: a short crash
     assert video.stat().st_size > 10_000
