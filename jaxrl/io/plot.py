@@ -39,6 +39,7 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
     if not records:
         raise ValueError(f"{Path(run_dir) / 'metrics.jsonl'} holds no records to plot")
     out = Path(out) if out else Path(run_dir) / "learning_curve.png"
+    per_seed = seed_curves(records)  # [] for one seed
     figure, axes = plt.subplots(1, len(PANELS), figsize=(4 * len(PANELS), 3.2))
     for axis, name in zip(axes, PANELS):
         for candidate in (name, *ALTERNATIVES.get(name, ())):
@@ -46,15 +47,15 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
                 name = candidate
                 break
         points = [(r["env_steps"], r[name]) for r in records if r.get(name) is not None]
-        per_seed = seed_curves(records) if name == "episodic_return" else []
-        for index, (steps, values) in enumerate(per_seed):  # a device run of several seeds: each one thin
+        seeds_here = per_seed if name == "episodic_return" else []
+        for index, (steps, values) in enumerate(seeds_here):  # a device run of several seeds: each one thin
             axis.plot(steps, values, linewidth=0.8, alpha=0.4, color="tab:blue",
-                      label=f"{len(per_seed)} seeds, each" if index == 0 else None)
+                      label=f"{len(seeds_here)} seeds, each" if index == 0 else None)
         if points:
             steps, values = zip(*points)
-            axis.plot(steps, values, label=f"mean of {len(per_seed)} seeds" if per_seed else "training (exploring)",
-                      color="tab:blue", linewidth=2 if per_seed else 1.5)
-            if per_seed:
+            axis.plot(steps, values, label=f"mean of {len(seeds_here)} seeds" if seeds_here else "training (exploring)",
+                      color="tab:blue", linewidth=2 if seeds_here else 1.5)
+            if seeds_here:
                 axis.legend(fontsize=7)
         evaluations = [(r["env_steps"], r["eval_return"]) for r in records if r.get("eval_return") is not None]
         if name == "episodic_return" and evaluations:  # --eval-every: the deterministic policy's returns
@@ -63,7 +64,7 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
         axis.set_title(name)
         axis.set_xlabel("env steps")
         axis.grid(alpha=0.3)
-    seeds = f" ({len(seed_curves(records))} seeds; training returns while exploring)" if seed_curves(records) else ""
+    seeds = f" ({len(per_seed)} seeds; training returns while exploring)" if per_seed else ""
     figure.suptitle(f"{Path(run_dir).name}{seeds}")
     figure.tight_layout()
     figure.savefig(out, dpi=100)
