@@ -32,7 +32,6 @@ SEED_LIMIT = 2**32  # jax.random.PRNGKey(seed) keeps 32 bits: seeds from here on
 
 ConfigT = TypeVar("ConfigT")
 
-
 _FIELD_LINE = re.compile(r"^\s+(\w+): [^=]+=.*?  # (.*)$")
 _COMMENT_LINE = re.compile(r"^\s+# (.*)$")
 
@@ -330,10 +329,11 @@ def check_conv_layout(channels: tuple[int, ...], kernels: tuple[int, ...], strid
                              f"got {values}")
 
 
-def check_reward_clip(config: Any) -> None:
-    """``ValueError`` unless ``config.reward_clip`` is None (no clip) or a positive number."""
-    if config.reward_clip is not None and not config.reward_clip > 0:
-        raise ValueError(f"reward_clip must be > 0 (or None: no clip), got {config.reward_clip}")
+def check_clip(config: Any, *names: str) -> None:
+    """``ValueError`` naming the first of ``names`` (clip bounds) that is neither None (no clip) nor > 0."""
+    for name in names:
+        if getattr(config, name) is not None and not getattr(config, name) > 0:
+            raise ValueError(f"{name} must be > 0 (or None: no clip), got {getattr(config, name)}")
 
 
 def check_hidden_sizes(sizes: tuple[int, ...], name: str = "hidden_sizes") -> None:

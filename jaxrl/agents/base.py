@@ -33,6 +33,15 @@ def noise_or_zeros(noise: jax.Array | None, shape: tuple[int, ...]) -> jax.Array
     return jnp.zeros(shape, jnp.float32) if noise is None else noise
 
 
+def clip_by_global_norm(grads: Any, max_norm: jax.Array) -> tuple[Any, jax.Array]:
+    """``grads`` scaled by ``min(1, max_norm / norm)`` and their global L2 ``norm`` before the clip.
+
+    ``max_norm`` may be ``inf`` (no clip: the scale is 1). One pytree in, the same structure out."""
+    norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
+    scale = jnp.minimum(1.0, max_norm / (norm + 1e-6))
+    return jax.tree.map(lambda g: g * scale, grads), norm
+
+
 def parameter_norm(params: Any) -> jax.Array:
     """The global L2 norm of every leaf of ``params`` (a metric: a non-finite parameter shows in it).
 

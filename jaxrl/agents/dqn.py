@@ -24,17 +24,24 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, parameter_norm, require_discrete
+from jaxrl.agents.base import (
+    clip_by_global_norm,
+    no_carry,
+    no_exploration,
+    noise_as_is,
+    parameter_norm,
+    require_discrete,
+)
 from jaxrl.agents.value_based import epsilon_greedy_noise, init_q_params, q_values
 from jaxrl.config import (
     ReplayConfig,
     check_choice,
+    check_clip,
     check_conv_layout,
     check_fraction,
     check_hidden_sizes,
     check_in_unit_interval,
     check_positive,
-    check_reward_clip,
     hparam,
     hparams_from_config,
 )
@@ -77,6 +84,8 @@ class DQNConfig(ReplayConfig):
     learning_rate: float = hparam(2.5e-4)  # optimizer step size
     optimizer: str = "adam"  # adam (CleanRL's), or rmsprop (the MinAtar paper's: centered, decay 0.95, eps 0.01)
     loss: str = "mse"  # TD error loss: mse (CleanRL's), or huber (delta 1: Mnih et al.'s and MinAtar's)
+    max_grad_norm: float | None = hparam(None, when_none=math.inf)  # global-norm gradient clip (SB3's DQN: 10);
+    # None: no clip (CleanRL's)
     gamma: float = hparam(0.99)  # discount
     reward_clip: float | None = hparam(None, when_none=math.inf)  # clip rewards to [-reward_clip, reward_clip] in
     # the TD targets (Atari: 1, the DQN paper's); the replay and the reported returns keep the raw ones; None: no clip
@@ -101,7 +110,7 @@ class DQNConfig(ReplayConfig):
         """Raise ``ValueError`` naming the first invalid field; return self when valid."""
         self.validate_replay()
         check_fraction(self, "gamma")
-        check_reward_clip(self)
+        check_clip(self, "reward_clip", "max_grad_norm")
         check_positive(self, "learning_rate")
         check_choice(self, "optimizer", OPTIMIZERS)
         check_choice(self, "loss", LOSSES)
@@ -146,13 +155,13 @@ DQN_PREFIX_PRESETS: dict[str, dict[str, Any]] = {ATARI_PREFIX: ATARI_DQN_PRESET}
 # gymnasium's LunarLander-v3 (pip install 'jaxrl[box2d]'): RL Baselines3 Zoo's DQN settings for LunarLander on
 # SB3's DQN (its Huber loss): 1 env, a 50k replay, batches of 128, learning from the first step, 4 gradient
 # steps every 4th step (SB3's gradient_steps=-1), lr 6.3e-4, a hard target copy every 250 steps, epsilon 1 ->
-# 0.1 over the first 12%, 256x256 ReLU, 100k steps (SB3 also clips gradients to norm 10; jaxrl's DQN does not).
+# 0.1 over the first 12%, 256x256 ReLU, SB3's gradient clip at norm 10, 100k steps.
 # Seeds 1-3, not tuned: 214.0 / 150.5 / 260.7 (20 deterministic episodes; 200 is "solved"), 109-134 s a seed.
 DQN_PRESETS["LunarLander-v3"] = {
     "total_timesteps": 100_000, "num_envs": 1, "buffer_size": 50_000, "batch_size": 128, "learning_starts": 0,
-    "train_frequency": 4, "updates_per_step": 4, "learning_rate": 6.3e-4, "loss": "huber", "gamma": 0.99,
-    "tau": 1.0, "target_network_frequency": 250, "start_e": 1.0, "end_e": 0.1, "exploration_fraction": 0.12,
-    "hidden_sizes": (256, 256), "activation": "relu",
+    "train_frequency": 4, "updates_per_step": 4, "learning_rate": 6.3e-4, "loss": "huber", "max_grad_norm": 10.0,
+    "gamma": 0.99, "tau": 1.0, "target_network_frequency": 250, "start_e": 1.0, "end_e": 0.1,
+    "exploration_fraction": 0.12, "hidden_sizes": (256, 256), "activation": "relu",
 }
 # RL Zoo gives Acrobot-v1 the same settings, and MountainCar-v0 its own: a 10k replay, 8 gradient steps every
 # 16th step after 1k random ones, lr 4e-3, gamma 0.98, a target copy every 600 steps, epsilon to 0.07 over
@@ -232,6 +241,7 @@ def _train_step(state: DQNState, batch: Transition) -> tuple[DQNState, dict[str,
         return jnp.mean(LOSSES[config.loss](q - targets)), jnp.mean(q)
 
     (value, mean_q), grads = jax.value_and_grad(loss, has_aux=True)(state.params)
+    grads, grad_norm = clip_by_global_norm(grads, hp["max_grad_norm"])
     direction, opt_state = OPTIMIZERS[config.optimizer].update(grads, state.opt_state, state.params)
     params = jax.tree.map(lambda p, d: p - hp["learning_rate"] * d, state.params, direction)
     step = state.step + 1
@@ -241,7 +251,7 @@ def _train_step(state: DQNState, batch: Transition) -> tuple[DQNState, dict[str,
     target = jax.tree.map(lambda new, old: jnp.where(refresh, new, old),
                           soft_update(state.target_params, params, hp["tau"]), state.target_params)
     state = state.replace(params=params, target_params=target, opt_state=opt_state, step=step)
-    return state, {"loss": value, "q_values": mean_q}
+    return state, {"loss": value, "q_values": mean_q, "grad_norm": grad_norm}
 
 
 def _update(state: DQNState, buffer: ReplayBuffer, key: jax.Array) -> tuple[DQNState, dict[str, jax.Array]]:
@@ -254,7 +264,7 @@ def _update(state: DQNState, buffer: ReplayBuffer, key: jax.Array) -> tuple[DQNS
 
 update = jax.jit(_update)
 update.__doc__ = """``updates_per_step`` DQN gradient steps on fresh replay samples; metrics loss, q_values,
-epsilon (after the steps) and param_norm."""
+grad_norm (before the clip; means over the steps), epsilon (after the steps) and param_norm."""
 
 DQN = Agent(init=init, act=act, update=update, sample_noise=epsilon_greedy_noise, init_exploration=no_exploration,
             explore=noise_as_is, initial_carry=no_carry)

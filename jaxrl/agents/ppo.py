@@ -25,7 +25,15 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxrl.agents.base import flat_observations, no_carry, no_exploration, noise_as_is, noise_or_zeros, parameter_norm
+from jaxrl.agents.base import (
+    clip_by_global_norm,
+    flat_observations,
+    no_carry,
+    no_exploration,
+    noise_as_is,
+    noise_or_zeros,
+    parameter_norm,
+)
 from jaxrl.agents.ppo_config import PPOConfig
 from jaxrl.config import hparams_from_config
 from jaxrl.core.bootstrap import next_observation_values
@@ -227,12 +235,6 @@ def with_normalized_rewards(state: PPOState, rollout: Rollout) -> tuple[Rollout,
     return rollout.replace(rewards=rewards), reward_norm
 
 
-def _clip_by_global_norm(grads: Params, max_norm: jax.Array) -> tuple[Params, jax.Array]:
-    norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
-    scale = jnp.minimum(1.0, max_norm / (norm + 1e-6))
-    return jax.tree.map(lambda g: g * scale, grads), norm
-
-
 def _apply_gradients(
     state: PPOState, params: Params, opt_state: dict, grads: Params, lr_fraction: jax.Array
 ) -> tuple[Params, dict, jax.Array]:
@@ -247,7 +249,7 @@ def _apply_gradients(
     grad_groups = _optimizer_groups(config, grads)
     new_groups, new_opt_state, norms = {}, {}, []
     for name, group_params in param_groups.items():
-        clipped, norm = _clip_by_global_norm(grad_groups[name], state.hparams["max_grad_norm"])
+        clipped, norm = clip_by_global_norm(grad_groups[name], state.hparams["max_grad_norm"])
         direction, new_opt_state[name] = _adam(config).update(clipped, opt_state[name], group_params)
         step = step_sizes[name] * lr_fraction
         new_groups[name] = jax.tree.map(lambda p, d: p - step * d, group_params, direction)

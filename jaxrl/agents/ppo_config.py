@@ -14,12 +14,12 @@ from jaxrl.config import (
     OnPolicyConfig,
     check_at_least,
     check_choice,
+    check_clip,
     check_conv_layout,
     check_fraction,
     check_hidden_sizes,
     check_in_unit_interval,
     check_positive,
-    check_reward_clip,
     hparam,
 )
 from jaxrl.envs.atari import PREFIX as ATARI_PREFIX
@@ -129,7 +129,7 @@ class PPOConfig(OnPolicyConfig):
                                  "(shared_trunk=False)")
         check_conv_layout(self.conv_channels, self.conv_kernels, self.conv_strides)
         check_choice(self, "conv_padding", PADDINGS)
-        check_reward_clip(self)
+        check_clip(self, "reward_clip")
         if self.conv_channels and self.policy != "mlp":
             raise ValueError(f"conv_channels is for the feed-forward policy; policy={self.policy!r} has no conv torso")
         if self.asymmetric_critic and (self.policy != "mlp" or self.shared_trunk or self.conv_channels):

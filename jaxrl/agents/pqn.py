@@ -24,18 +24,25 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxrl.agents.base import no_carry, no_exploration, noise_as_is, parameter_norm, require_discrete
+from jaxrl.agents.base import (
+    clip_by_global_norm,
+    no_carry,
+    no_exploration,
+    noise_as_is,
+    parameter_norm,
+    require_discrete,
+)
 from jaxrl.agents.value_based import epsilon_greedy_noise, init_q_params, q_values
 from jaxrl.config import (
     OnPolicyConfig,
     check_at_least,
     check_choice,
+    check_clip,
     check_conv_layout,
     check_fraction,
     check_hidden_sizes,
     check_in_unit_interval,
     check_positive,
-    check_reward_clip,
     hparam,
     hparams_from_config,
 )
@@ -92,7 +99,7 @@ class PQNConfig(OnPolicyConfig):
         self.validate_schedule()
         self.check_minibatches_divide_the_batch()
         check_fraction(self, "gamma")
-        check_reward_clip(self)
+        check_clip(self, "reward_clip")
         check_positive(self, "learning_rate", "max_grad_norm")
         check_at_least(self, 0, "adam_eps")
         check_in_unit_interval(self, "q_lambda", "eps_start", "eps_finish")
@@ -200,8 +207,7 @@ def _update(state: PQNState, rollout: Rollout, key: jax.Array) -> tuple[PQNState
     def minibatch_step(carry, mb):
         params, opt_state = carry
         (value, mean_q), grads = jax.value_and_grad(loss, has_aux=True)(params, mb)
-        grad_norm = optax.tree.norm(grads)
-        grads = jax.tree.map(lambda g: g * jnp.minimum(1.0, hp["max_grad_norm"] / (grad_norm + 1e-6)), grads)
+        grads, grad_norm = clip_by_global_norm(grads, hp["max_grad_norm"])
         direction, opt_state = _optimizer(config).update(grads, opt_state, params)
         params = jax.tree.map(lambda p, d: p - step_size * d, params, direction)
         return (params, opt_state), {"loss": value, "q_values": mean_q, "grad_norm": grad_norm}

@@ -5,10 +5,12 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import jaxrl
 from jaxrl.agents import dqn
+from jaxrl.agents.base import clip_by_global_norm
 from jaxrl.agents.dqn import DQNConfig
 from jaxrl.core.noise import epsilon_greedy
 from jaxrl.core.replay import replay_add, replay_init, replay_sample
@@ -182,6 +184,39 @@ def test_reward_clip_bounds_the_rewards_of_the_td_target(reward, clipped):
     np.testing.assert_allclose(losses[1.0], (q - (clipped + 0.99 * next_q)) ** 2, rtol=1e-5)
     with pytest.raises(ValueError, match=r"^reward_clip must be > 0 \(or None: no clip\), got 0.0$"):
         DQNConfig(**SMALL, reward_clip=0.0).validate()
+
+
+def test_clip_by_global_norm_scales_every_leaf_to_the_bound_and_reports_the_norm_before():
+    grads = {"w": jnp.array([3.0, 0.0]), "b": jnp.array([[4.0]])}  # global norm 5
+    clipped, norm = clip_by_global_norm(grads, jnp.float32(1.0))
+    np.testing.assert_allclose(float(norm), 5.0, rtol=1e-6)
+    np.testing.assert_allclose(clipped["w"], [0.6, 0.0], rtol=1e-5)
+    np.testing.assert_allclose(clipped["b"], [[0.8]], rtol=1e-5)
+    for bound in (jnp.float32(10.0), jnp.float32(jnp.inf)):  # under the bound, or no bound: unchanged
+        jax.tree.map(np.testing.assert_array_equal, clip_by_global_norm(grads, bound)[0], grads)
+
+
+def test_max_grad_norm_clips_the_gradient_the_optimizer_sees_and_none_clips_nothing():
+    item, buffer = one_transition_buffer(50.0)  # a TD error over 40: a large gradient
+    config = DQNConfig(**{**SMALL, "learning_starts": 0})
+    state = dqn.init(jax.random.PRNGKey(0), SPEC, config)
+
+    def loss(params):
+        q = dqn.q_values(state, params, item.obs[:1])[0, 1]
+        return jnp.square(q - (50.0 + 0.99 * dqn.q_values(state, state.target_params, item.next_obs[:1]).max()))
+
+    expected_norm = float(optax.tree.norm(jax.grad(loss)(state.params)))
+    moved = {}
+    for bound in (None, 1e9, 1e-12):
+        clipped_state = dqn.init(jax.random.PRNGKey(0), SPEC, dataclasses.replace(config, max_grad_norm=bound))
+        new_state, metrics = dqn.update(clipped_state, buffer, jax.random.PRNGKey(1))
+        np.testing.assert_allclose(float(metrics["grad_norm"]), expected_norm, rtol=1e-4)  # the norm before the clip
+        moved[bound] = max(float(jnp.abs(new - old).max()) for new, old in
+                           zip(jax.tree.leaves(new_state.params), jax.tree.leaves(state.params), strict=True))
+    assert expected_norm > 10 and moved[None] == moved[1e9] > 1e-4  # Adam's first step: ~lr per weight
+    assert moved[1e-12] < 1e-3 * moved[None]  # a gradient far under Adam's eps barely moves anything
+    with pytest.raises(ValueError, match=r"^max_grad_norm must be > 0 \(or None: no clip\), got -1.0$"):
+        DQNConfig(**SMALL, max_grad_norm=-1.0).validate()
 
 
 def test_an_unknown_optimizer_or_loss_is_refused_by_name():
