@@ -213,12 +213,12 @@ class RunConfig:
                              "(metrics records between them), e.g. --eval-every 5")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
-        timeout = self.env_step_timeout
-        if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
-            raise ValueError(f"env_step_timeout must be a positive number of seconds (or None), got {timeout}")
-        seconds = self.checkpoint_seconds
-        if seconds is not None and not (seconds > 0 and math.isfinite(seconds)):
-            raise ValueError(f"checkpoint_seconds must be a positive number of seconds (or None), got {seconds}")
+        for name in ("env_step_timeout", "checkpoint_seconds"):
+            if getattr(self, name) is not None and not (getattr(self, name) > 0 and math.isfinite(getattr(self, name))):
+                raise ValueError(f"{name} must be a positive number of seconds (or None), got {getattr(self, name)}")
+        for name in ("target_return", "target_eval_return"):  # -inf would stop at once, inf never
+            if getattr(self, name) is not None and math.isinf(getattr(self, name)):
+                raise ValueError(f"{name} must be a finite return (or None), got {getattr(self, name)}")
         if self.keep_checkpoints < 1:
             raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
         check_choice(self, "wandb_mode", WANDB_MODES)

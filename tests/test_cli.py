@@ -1,6 +1,7 @@
 import argparse
 import dataclasses
 import json
+import math
 import os
 import re
 import subprocess
@@ -159,6 +160,14 @@ def test_step_counts_in_scientific_notation_and_comma_lists_are_understood_or_ex
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "ppo", "--hidden-sizes", "64,64"])
     assert "expects int, got '64,64' (separate values with spaces: 64 64)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value, expected", [("-1e4", -1e4), ("-.5E1", -5.0), ("-200", -200.0), ("-inf", -math.inf)])
+def test_a_negative_number_in_any_float_spelling_is_a_value_not_a_flag(value, expected):
+    from jaxrl.cli import build_parser
+
+    args = build_parser().parse_args(["train", "ppo", "--target-return", value, "--seed", "3"])
+    assert (args.target_return, args.seed) == (expected, 3)  # argparse alone: "expected one argument"
 
 
 @pytest.mark.parametrize("argv, names", [(["train", "ppo", "--bogus"],

@@ -1,6 +1,7 @@
 """A fresh run never writes into another run's directory; one writer at a time; time-based checkpoints."""
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -97,6 +98,19 @@ def test_checkpoint_seconds_saves_between_scheduled_checkpoints(tmp_path, monkey
     assert [int(p.stem.split("_")[1]) for p in list_checkpoints(tmp_path / "run")] == [100, 200, 300, 400, 500]
     with pytest.raises(ValueError, match="checkpoint_seconds must be a positive number"):
         jaxrl.config_for("sac", "Pendulum-v1", checkpoint_seconds=0.0).validate()
+
+
+@pytest.mark.parametrize("flag", ["--target-return", "--target-eval-return"])
+def test_a_target_return_that_would_stop_at_once_or_never_is_refused_in_one_line(flag, capsys, tmp_path):
+    argv = ["train", "ppo", flag, "-inf", "--eval-every", "1", "--run-dir", str(tmp_path / "run"), "--no-progress"]
+    assert main(argv) == 1
+    name = flag[2:].replace("-", "_")
+    assert capsys.readouterr().err == f"jaxrl: error: {name} must be a finite return (or None), got -inf\n"
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ValueError, match=f"^{name} must be a finite return \\(or None\\), got inf$"):
+        jaxrl.config_for("ppo", "CartPole-v1", eval_every=1, **{name: math.inf}).validate()
+    with pytest.raises(ValueError, match=f"^{name} must not be NaN$"):  # the field type check's
+        jaxrl.config_for("ppo", "CartPole-v1", eval_every=1, **{name: math.nan}).validate()
 
 
 @pytest.mark.parametrize("seed", [2**32, 2**70, -1])

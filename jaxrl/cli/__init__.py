@@ -44,9 +44,18 @@ def usage_error(prog: str, message: str) -> typing.NoReturn:
     sys.exit(2)
 
 
+NEGATIVE_NUMBER = re.compile(r"^-((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf|infinity)$", re.IGNORECASE)
+
+
 class OneLineErrorParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose usage errors are one line on stderr (exit code 2): the problem and
     where the help is, without argparse's usage block in front. Its subcommands' parsers are the same."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # a negative number in any float spelling is a value (``--target-return -1e4``), where argparse
+        # before Python 3.13 takes ``-1e4`` and ``-inf`` for flags
+        self._negative_number_matcher = NEGATIVE_NUMBER
 
     def error(self, message: str) -> typing.NoReturn:
         usage_error(self.prog, message)
