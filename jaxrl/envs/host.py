@@ -19,6 +19,7 @@ import dataclasses
 import math
 import multiprocessing
 import signal
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -127,7 +128,9 @@ def make_envpool_env(env_id: str, num_envs: int, seed: int | None,
         raise EnvCreationError(f"envpool's Atari envs crash with noop_max={kwargs['noop_max']}; give noop_max >= 1 "
                                "or use sync/async vectorization")
     try:
-        env = envpool.make(task, env_type="gymnasium", num_envs=num_envs, seed=seed or 0, **(kwargs or {}))
+        with warnings.catch_warnings():  # envpool 1.2.5 declares float64 bounds for float32 boxes: harmless
+            warnings.filterwarnings("ignore", ".*Box (low|high)'s precision lowered", UserWarning)
+            env = envpool.make(task, env_type="gymnasium", num_envs=num_envs, seed=seed or 0, **(kwargs or {}))
     except (ValueError, KeyError, TypeError, AssertionError) as err:  # envpool asserts that it knows the id
         raise EnvCreationError(f"envpool could not create {task!r}: {err}") from None
     return envpool_channels_last(env) if atari else env

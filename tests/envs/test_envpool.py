@@ -4,6 +4,7 @@ optional extra with large assets)."""
 
 import sys
 import types
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -30,6 +31,7 @@ def _fake_envpool(calls):
             return original_reset(seed=seed, options=options)
 
         env.reset = reset
+        gym.logger.warn("Box low's precision lowered by casting to float32, current low.dtype=float64")  # as envpool's
         env.__class__ = type("CounterEnvPool", (type(env), GymnasiumEnvPoolMixin), {})
         return env
 
@@ -41,7 +43,9 @@ def test_envpool_mode_seeds_at_creation_and_masks_the_reset_step(monkeypatch):
 
     calls = []
     monkeypatch.setitem(sys.modules, "envpool", _fake_envpool(calls))
-    env = host_env_for(PPOConfig(env="Counter-v0", num_envs=2, vectorization="envpool", seed=7))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # envpool's float64-bounds warning at make() is not shown to users
+        env = host_env_for(PPOConfig(env="Counter-v0", num_envs=2, vectorization="envpool", seed=7))
     try:
         assert calls[0] == {"env_id": "Counter-v0", "env_type": "gymnasium", "num_envs": 2, "seed": 7}
         env.reset(seed=123)
