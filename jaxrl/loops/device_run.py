@@ -128,28 +128,35 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
                            overwrite=overwrite, evaluator=evaluator)
     collected: list[dict[str, np.ndarray]] = []
     train_s = 0.0
+    saved_results = recorder.run_dir / "results.json" if recorder.run_dir is not None else None
+    # results.json is written when a run ends: resumed, such a run trains nothing and compiles no program
+    ended = resume and saved_results.is_file()
     try:
         start = time.perf_counter()
         # Every piece runs padded to the longest one's length, so one program is compiled.
         piece_length = max(end - begin for begin, end in pieces)
         piece = over_seeds(program.run_padded, num_seeds)
         run_piece = _jit_piece(piece)
-        recorder.progress.say(f"compiling the training program ({num_seeds} seed(s) x {config.num_envs} envs) ...")
+        if not ended:
+            recorder.progress.say(f"compiling the training program ({num_seeds} seed(s) x {config.num_envs} envs) ...")
         with seed_batched_lowering(num_seeds > 1), ThreadPoolExecutor(2, "jaxrl-compile") as compiling:
             # One device: the training program and the evaluator compile from the carry's shapes, in
             # threads beside the init's compile and run. A sharded carry is placed by the init, so a
             # sharded run compiles after it (and its evaluator at the first evaluation).
-            training = compiling.submit(_compile, run_piece, shapes, piece_length) if mesh is None else None
-            if evaluator is not None and mesh is None:
+            training = compiling.submit(_compile, run_piece, shapes, piece_length) \
+                if mesh is None and not ended else None
+            if evaluator is not None and mesh is None and not ended:
                 compiling.submit(evaluator.compile_for, shapes.state)  # a failure: the first evaluation says it
             carry = init(keys)
             if resume:
                 carry = _resumed_carry(recorder, carry, seeds)
-            compiled = training.result() if training else \
+            nothing_left = recorder.stop_reason or recorder.start_index >= program.num_iterations
+            compiled = None if ended and nothing_left else training.result() if training else \
                 _compile(_jit_piece(piece, carry, mesh), carry, piece_length)
         done = end = recorder.start_index
         compile_s = time.perf_counter() - start
-        recorder.progress.say(f"compiled in {compile_s:.1f} s; training")
+        if compiled is not None:
+            recorder.progress.say(f"compiled in {compile_s:.1f} s; training")
         recorder.open()
         with recorder.stop_request:
             # what is left: none where a resumed run had met a stopping rule
@@ -182,6 +189,9 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
                     raise recorder.interrupted(saved, env_steps)
     finally:
         recorder.close()
+    if not collected and ended:
+        # a resumed run that had already finished: its results (returns, rates, evaluations) stand
+        return DeviceRunResult(carry.state, {}, json.loads(saved_results.read_text()), recorder.history)
     if collected:
         metrics = {name: np.concatenate([m[name] for m in collected], axis=1) for name in collected[0]}
         returns = final_returns(metrics["episodic_return"])
@@ -191,8 +201,7 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     summary["stop_reason"] = recorder.stop_reason  # None: the run went to its end
     evaluations = evaluation_history(recorder.history)  # this process's (a resumed run: since the resume)
     summary.update(eval_s=recorder.eval_s, evaluations=evaluations, last_evaluation=(evaluations or [None])[-1])
-    # A finished run's results.json (its timings) stands; one cut off before writing it gets it now.
-    if recorder.writes and (collected or not (recorder.run_dir / "results.json").is_file()):
+    if recorder.writes:  # a run cut off after training and before writing results.json gets it now
         write_seed_runs(recorder.run_dir, algorithm, config, seeds, carry.state, summary)
     return DeviceRunResult(carry.state, metrics, summary, recorder.history)
 
