@@ -134,10 +134,19 @@ def _resumed_config(args: argparse.Namespace, config_cls: type) -> Any:
     if algorithm != args.algorithm:
         raise ValueError(f"{args.resume} is a {algorithm} run; resume it with: jaxrl train {algorithm} "
                          f"--resume {args.resume}")
-    changed = sorted(name for name in _config_overrides(args, config_cls) if name not in RESUME_MAY_CHANGE)
+    overrides = _config_overrides(args, config_cls)
+    changed = sorted(name for name in overrides if name not in (*RESUME_MAY_CHANGE, "total_timesteps"))
     if changed:
         flags = ", ".join("--" + name.replace("_", "-") for name in changed)
-        raise ValueError(f"--resume continues {args.resume} with its saved config; drop {flags}")
+        raise ValueError(f"--resume continues {args.resume} with its saved config (--total-timesteps may extend "
+                         f"it); drop {flags}")
+    if "total_timesteps" in overrides and overrides["total_timesteps"] != values.get("total_timesteps"):
+        if not overrides["total_timesteps"] > values.get("total_timesteps", 0):
+            raise ValueError(f"--total-timesteps {overrides['total_timesteps']} would shrink {args.resume}'s budget "
+                             f"of {values.get('total_timesteps')}; --resume can only extend it")
+        print(f"extending {args.resume} from {values['total_timesteps']:,} to {overrides['total_timesteps']:,} env "
+              "steps: its schedules (learning rate, exploration) now run over the new total", file=sys.stderr)
+        values["total_timesteps"] = overrides["total_timesteps"]
     if args.overwrite:
         raise ValueError("--resume continues the run in its directory; --overwrite would delete it: drop one")
     if args.run_dir is not None and args.run_dir.resolve() != args.resume.resolve():

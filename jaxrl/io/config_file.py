@@ -72,9 +72,11 @@ def load_run_config(run_dir: Path) -> tuple[str, dict[str, Any]]:
 RESUME_MAY_CHANGE = ("progress", "checkpoint_seconds", "track", "wandb_project", "wandb_entity", "wandb_mode")
 
 
-def check_resumable(run_dir: Path, algorithm: str, config: Any) -> None:
+def check_resumable(run_dir: Path, algorithm: str, config: Any) -> int | None:
     """``ValueError`` unless ``run_dir`` was written by ``algorithm`` with this ``config``
-    (apart from :data:`RESUME_MAY_CHANGE`); names the differing fields."""
+    (apart from :data:`RESUME_MAY_CHANGE`, and a ``total_timesteps`` at least the saved one);
+    names the differing fields. Returns the saved ``total_timesteps`` where ``config`` extends it
+    (the run trains on to the new budget), else None."""
     saved_algorithm, saved = load_run_config(run_dir)
     if saved_algorithm != algorithm:
         raise ValueError(f"cannot resume {run_dir} as {algorithm}: it is a {saved_algorithm} run")
@@ -82,11 +84,15 @@ def check_resumable(run_dir: Path, algorithm: str, config: Any) -> None:
     # a field added to jaxrl after the run was saved holds its default there
     defaults = {f.name: f.default for f in dataclasses.fields(config) if f.default is not dataclasses.MISSING}
     saved = {**json.loads(json.dumps(defaults)), **saved}
-    differing = sorted(name for name in set(saved) | set(current)
-                       if name not in RESUME_MAY_CHANGE and saved.get(name) != current.get(name))
+    saved_total, total = saved.get("total_timesteps"), current.get("total_timesteps")
+    extends = isinstance(saved_total, int) and isinstance(total, int) and total > saved_total
+    differing = sorted(name for name in set(saved) | set(current) if name not in RESUME_MAY_CHANGE
+                       and saved.get(name) != current.get(name) and not (name == "total_timesteps" and extends))
     if differing:
         details = ", ".join(f"{name}: saved {saved.get(name)!r}, now {current.get(name)!r}" for name in differing)
-        raise ValueError(f"cannot resume {run_dir} with a different config ({details})")
+        more = " (a resumed run's total_timesteps may grow, not shrink)" if "total_timesteps" in differing else ""
+        raise ValueError(f"cannot resume {run_dir} with a different config ({details}){more}")
+    return saved_total if extends else None
 
 
 def save_config(config: Any, path: Path, algorithm: str, **about: Any) -> None:
@@ -95,6 +101,15 @@ def save_config(config: Any, path: Path, algorithm: str, **about: Any) -> None:
     payload = {"algorithm": algorithm, "config": config_to_dict(config), **about}
     with writing(path):
         path.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def extend_saved_config(run_dir: Path, config: Any, saved_total: int) -> None:
+    """Rewrite ``run_dir``'s config.json for ``config``'s larger ``total_timesteps``, keeping how the
+    run was launched and adding ``saved_total`` to its ``extended_from`` list (the budgets it had)."""
+    saved = json.loads((Path(run_dir) / "config.json").read_text())
+    about = {key: value for key, value in saved.items() if key not in ("algorithm", "config")}
+    about["extended_from"] = [*about.get("extended_from", []), saved_total]
+    save_config(config, Path(run_dir) / "config.json", saved["algorithm"], **about)
 
 
 def load_run_launch(run_dir: Path) -> dict[str, Any]:

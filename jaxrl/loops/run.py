@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.io.checkpoint import latest_for_resume, restore_state, save_checkpoint, save_sub_run
-from jaxrl.io.config_file import check_resumable, config_to_dict, save_config
+from jaxrl.io.config_file import check_resumable, config_to_dict, extend_saved_config, save_config
 from jaxrl.io.metrics import MetricsWriter, Progress, truncate_metrics
 from jaxrl.io.run_dir import acquire_lock, claim_for_fresh_run, release_lock
 from jaxrl.loops.guards import StopRequest, TrainingInterrupted, signal_label
@@ -103,8 +103,8 @@ class RunRecorder:
             import_wandb()  # before anything is created
         if resume and self.run_dir is None:
             raise ValueError("resume needs the run_dir of the run to continue")
-        if resume:
-            check_resumable(self.run_dir, algorithm, config)
+        # a resumed run given a larger total_timesteps: the budget it had (config.json gets the new one)
+        self.extended_from = check_resumable(self.run_dir, algorithm, config) if resume else None
         # a directory this run creates is removed again if the run ends having written nothing in it
         self.created_dir = self.writes and not self.run_dir.exists()
         self.lock = None
@@ -137,6 +137,8 @@ class RunRecorder:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_config(self.config, self.run_dir / "config.json", self.algorithm, loop=self.loop,
                         num_seeds=self.num_seeds)
+        elif self.extended_from is not None and not self.stop_reason:  # a run stopped by a rule stays as it was
+            extend_saved_config(self.run_dir, self.config, self.extended_from)
         tracker = None
         if self.config.track:
             from jaxrl.io.tracking import WandbTracker

@@ -204,6 +204,57 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_run(tmp_path):
     assert refused.returncode == 1 and "drop --learning-rate" in refused.stderr
 
 
+def test_a_budget_extended_on_resume_trains_on_as_if_it_had_been_the_budget_from_the_start(tmp_path):
+    """With no schedule over the budget (no learning-rate annealing), a device run of 2 updates
+    resumed with a budget of 4 ends bit-identical to a run of 4; config.json keeps the budgets it had."""
+    import json
+
+    whole = dataclasses.replace(DEVICE_PPO, anneal_lr=False)
+    short = dataclasses.replace(whole, total_timesteps=whole.total_timesteps // 2)
+    run_device("ppo", whole, 2, tmp_path / "whole")
+    run_device("ppo", short, 2, tmp_path / "extended")
+    extended = run_device("ppo", whole, 2, tmp_path / "extended", resume=True)
+    assert extended.summary["env_steps_per_seed"] == whole.total_timesteps
+    for left, right in zip(*(_saved(latest_checkpoint(tmp_path / run))[1] for run in ("whole", "extended")),
+                           strict=True):
+        np.testing.assert_array_equal(left, right)
+    assert (tmp_path / "whole" / "metrics.jsonl").read_text() == (tmp_path / "extended" / "metrics.jsonl").read_text()
+    saved = json.loads((tmp_path / "extended" / "config.json").read_text())
+    assert (saved["config"]["total_timesteps"], saved["extended_from"]) == (whole.total_timesteps,
+                                                                            [short.total_timesteps])
+    assert (saved["loop"], saved["num_seeds"]) == ("device", 2)
+    with pytest.raises(ValueError, match=r"total_timesteps: saved 512, now 256\)\ \(a resumed run's total_timesteps "
+                                         r"may grow, not shrink\)$"):
+        run_device("ppo", short, 2, tmp_path / "extended", resume=True)
+
+
+def test_the_cli_extends_a_run_with_total_timesteps_and_refuses_to_shrink_it_in_one_line(tmp_path, capsys):
+    import json
+
+    from jaxrl.cli import main
+
+    run_dir = tmp_path / "run"
+    short = ("--env", "CartPole-v1", "--num-envs", "2", "--num-steps", "32", "--update-epochs", "1")
+    assert main(["train", "ppo", *short, "--total-timesteps", "128", "--no-progress", "--run-dir", str(run_dir)]) == 0
+    capsys.readouterr()
+    assert main(["train", "ppo", "--resume", str(run_dir), "--total-timesteps", "256", "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith(f"extending {run_dir} from 128 to 256 env steps: its schedules (learning rate, "
+                          "exploration) now run over the new total\n")
+    assert json.loads(out.splitlines()[-1])["env_steps"] == 256
+    assert [record["update"] for record in read_metrics(run_dir)] == [1, 2, 3, 4]
+    saved = (run_dir / "config.json").read_bytes()
+    assert json.loads(saved)["extended_from"] == [128]
+    for argv, message in (
+            (["--total-timesteps", "192"], f"--total-timesteps 192 would shrink {run_dir}'s budget of 256; --resume "
+                                           "can only extend it"),
+            (["--total-timesteps", "512", "--num-steps", "16"], "drop --num-steps")):
+        assert main(["train", "ppo", "--resume", str(run_dir), *argv, "--no-progress"]) == 1
+        err = capsys.readouterr().err
+        assert message in err and len(err.splitlines()) == 1, err
+    assert (run_dir / "config.json").read_bytes() == saved
+
+
 SAC_CLI_RUN = ("--env", "Pendulum-v1", "--num-envs", "2", "--learning-starts", "200", "--hidden-sizes", "8",
                "--log-every", "50", "--no-progress")
 
