@@ -203,7 +203,7 @@ def _train(args: argparse.Namespace) -> None:
     result = train(args.algorithm, config, run_dir, resume=args.resume is not None, mesh=mesh,
                    overwrite=args.overwrite)
     finished_before = not result.history  # resumed a run that had already finished: say how it ended
-    history = read_metrics(run_dir) if finished_before else result.history
+    history = read_metrics(run_dir) if args.resume is not None else result.history  # the whole run's curve
     last = history[-1]
     if finished_before:
         print(nothing_to_train(run_dir, last.get("stop_reason")), file=sys.stderr)
@@ -228,7 +228,7 @@ def _train_device(args: argparse.Namespace, config: Any, run_dir: Path, mesh: An
     summary = result.summary
     stopped = f" ({summary['stop_reason']})" if summary.get("stop_reason") else ""
     evaluations = f", +{summary['eval_s']:.1f} s evaluations" if summary["last_evaluation"] else ""
-    history = result.history or read_metrics(run_dir)
+    history = read_metrics(run_dir) if args.resume is not None else result.history  # the whole run's curve
     if not result.history:  # resumed a run that had already finished: say how it ended
         print(nothing_to_train(run_dir, summary["stop_reason"]), file=sys.stderr)
     else:

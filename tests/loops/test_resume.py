@@ -242,7 +242,10 @@ def test_the_cli_extends_a_run_with_total_timesteps_and_refuses_to_shrink_it_in_
     assert err.startswith(f"extending {run_dir} from 128 to 256 env steps: its schedules (learning rate, "
                           "exploration) now run over the new total\n")
     assert json.loads(out.splitlines()[-1])["env_steps"] == 256
-    assert [record["update"] for record in read_metrics(run_dir)] == [1, 2, 3, 4]
+    records = read_metrics(run_dir)
+    assert [record["update"] for record in records] == [1, 2, 3, 4]
+    first = next(record["episodic_return"] for record in records if record["episodic_return"] is not None)
+    assert f"episodic return {first:.1f} " in err  # the whole run's curve, not only the extension's
     saved = (run_dir / "config.json").read_bytes()
     assert json.loads(saved)["extended_from"] == [128]
     for argv, message in (
