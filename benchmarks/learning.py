@@ -104,6 +104,9 @@ TASKS = {
     "dqn-acrobot": ("dqn", "Acrobot-v1", 100_000, -100.0, {}),
     "ppo-mountaincar": ("ppo", "MountainCar-v0", 1_000_000, -150.0, {}),
     "dqn-mountaincar": ("dqn", "MountainCar-v0", 120_000, -150.0, {}),
+    # the same without SB3's gradient clip (the presets' before they had it)
+    "dqn-mountaincar-noclip": ("dqn", "MountainCar-v0", 120_000, -150.0, {"max_grad_norm": None}),
+    "dqn-lunarlander-noclip": ("dqn", "LunarLander-v3", 100_000, 200.0, {"max_grad_norm": None}),
 }
 
 
