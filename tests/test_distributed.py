@@ -107,3 +107,35 @@ def test_a_stop_signal_to_one_process_stops_every_process_after_the_same_piece(t
     finally:
         for worker in workers:
             worker.kill()
+
+
+def test_evaluations_during_a_multi_process_run_are_the_same_as_in_one_process(tmp_path):
+    """Multi-process runs refused --eval-every. Now every process gathers the train state at an
+    evaluation, plays it on its own device and records the same returns, so the stopping rule agrees;
+    process 0 keeps each seed's best agent. The returns equal a one-process run's over the same mesh."""
+    import json
+
+    from jaxrl.io.metrics import read_metrics
+
+    flags = ("--env", "phys2d/CartPole-v1", "--loop", "device", "--num-envs", "8", "--num-steps", "16",
+             "--update-epochs", "1", "--hidden-sizes", "8", "--total-timesteps", str(8 * 16 * 4), "--eval-every", "2",
+             "--eval-episodes", "3", "--no-progress")
+    workers = _cli_processes(tmp_path / "two", *flags)
+    try:
+        outputs = [worker.communicate(timeout=TIMEOUT_S) for worker in workers]
+    finally:
+        for worker in workers:
+            worker.kill()
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    two = [record.get("eval_return_per_seed") for record in read_metrics(tmp_path / "two")]
+    assert two[1] is not None and two[3] is not None and two[0] is None  # after updates 2 and 4
+    assert json.loads(outputs[0][0].splitlines()[-1])["last_evaluation"] is not None
+    assert (tmp_path / "two" / "seed_1" / "best" / "config.json").is_file()
+    env = {**os.environ, "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2".strip()}
+    one = subprocess.run([sys.executable, "-m", "jaxrl.cli", "train", "ppo", *flags, "--devices", "2", "--run-dir",
+                          str(tmp_path / "one")], env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert one.returncode == 0, one.stderr
+    one_returns = [record.get("eval_return_per_seed") for record in read_metrics(tmp_path / "one")]
+    np.testing.assert_allclose(np.array(two[1] + two[3]), np.array(one_returns[1] + one_returns[3]), rtol=1e-4)
+

@@ -34,7 +34,7 @@ from jaxrl.loops.guards import check_finite_metrics
 from jaxrl.loops.memory_budget import available_device_bytes, check_fits, tree_bytes
 from jaxrl.loops.run import RunRecorder, seeds_on_host
 from jaxrl.loops.schedules import segment_bounds
-from jaxrl.loops.training_eval import device_evaluator, evaluation_history
+from jaxrl.loops.training_eval import device_evaluator, evaluation_due, evaluation_history
 
 
 class DeviceRunResult(NamedTuple):
@@ -105,9 +105,6 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
         raise ValueError(f"seeds {config.seed}..{config.seed + num_seeds - 1} pass 2**32 - 1, where PRNGKey seeds "
                          "alias smaller ones; lower --seed or --num-seeds")
     config.validate()
-    if config.eval_every and jax.process_count() > 1:
-        raise ValueError("evaluations during training (eval_every) run in one process; evaluate the seeds' "
-                         "sub-runs afterwards with jaxrl eval")
     stopping = config.target_return is not None or config.patience is not None
     if stopping and not config.checkpoint_every:
         raise ValueError("target_return and patience are checked after each piece of checkpoint_every iterations "
@@ -172,8 +169,8 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
                     # timing.jsonl: the piece's end time for each of its records (one compiled call)
                     record.update(time_s=elapsed, sps=record["env_steps"] * num_seeds / elapsed)
                     # pieces end on the evaluation schedule, so an evaluation is of the piece's last record
-                    ended_piece = carry.state if record[program.unit] == end else None
-                    stop = recorder.record(record, ended_piece) or stop
+                    index = record[program.unit]
+                    stop = recorder.record(record, evaluable_state(carry.state, index, end, evaluator, config)) or stop
                 env_steps = end * program.steps_per_iteration
                 interrupted = recorder.stop_request.agreed() and end < program.num_iterations
                 # pieces may be shorter than checkpoint_every (evaluations): checkpoints keep their schedule
@@ -204,6 +201,16 @@ def run_device(algorithm: str, config: Any, num_seeds: int = 1, run_dir: str | P
     if recorder.writes:  # a run cut off after training and before writing results.json gets it now
         write_seed_runs(recorder.run_dir, algorithm, config, seeds, carry.state, summary)
     return DeviceRunResult(carry.state, metrics, summary, recorder.history)
+
+
+def evaluable_state(states: Any, index: int, piece_end: int, evaluator: Any, config: Any) -> Any:
+    """The train states the record ``index`` is evaluated with, where an evaluation is due after it
+    (pieces end on the evaluation schedule: the piece's last record); None elsewhere. In a
+    multi-process run every process gathers them whole (a collective at the same record in each) and
+    evaluates them on its own device, so every process records the same returns and stopping decision."""
+    if index != piece_end or evaluator is None or not evaluation_due(config, index):
+        return None
+    return fetchable(states)
 
 
 def piece_every(config: Any, checkpointing: bool) -> int:
