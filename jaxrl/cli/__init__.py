@@ -31,7 +31,7 @@ from jaxrl.core.compile_cache import use_compilation_cache
 from jaxrl.envs.atari import evaluated_stochastically
 from jaxrl.envs.device import NotAJaxEnv
 from jaxrl.envs.suites import is_jax_suite_id
-from jaxrl.io.metrics import read_metrics
+from jaxrl.io.metrics import METRICS_FILE, read_metrics
 from jaxrl.io.run_dir import next_free_run_dir
 from jaxrl.io.run_summary import after_run_lines
 
@@ -144,6 +144,11 @@ def _resumed_config(args: argparse.Namespace, config_cls: type) -> Any:
         if not overrides["total_timesteps"] > values.get("total_timesteps", 0):
             raise ValueError(f"--total-timesteps {overrides['total_timesteps']} would shrink {args.resume}'s budget "
                              f"of {values.get('total_timesteps')}; --resume can only extend it")
+        stopped = [r["stop_reason"] for r in read_metrics(args.resume) if "stop_reason" in r] \
+            if (args.resume / METRICS_FILE).is_file() else []
+        if stopped:
+            raise ValueError(f"{args.resume} stopped ({stopped[0]}) before its budget, and a run stopped by a "
+                             "stopping rule stays stopped: --total-timesteps cannot extend it")
         print(f"extending {args.resume} from {values['total_timesteps']:,} to {overrides['total_timesteps']:,} env "
               "steps: its schedules (learning rate, exploration) now run over the new total", file=sys.stderr)
         values["total_timesteps"] = overrides["total_timesteps"]

@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -256,6 +257,16 @@ def test_the_cli_extends_a_run_with_total_timesteps_and_refuses_to_shrink_it_in_
         err = capsys.readouterr().err
         assert message in err and len(err.splitlines()) == 1, err
     assert (run_dir / "config.json").read_bytes() == saved
+    stopped = tmp_path / "stopped"  # a run stopped by a stopping rule stays stopped: no budget restarts it
+    assert main(["train", "ppo", *short, "--total-timesteps", "256", "--target-return", "5", "--no-progress",
+                 "--run-dir", str(stopped)]) == 0
+    capsys.readouterr()
+    saved = {path.name: path.read_bytes() for path in stopped.iterdir() if path.is_file()}
+    assert main(["train", "ppo", "--resume", str(stopped), "--total-timesteps", "512", "--no-progress"]) == 1
+    assert re.fullmatch(f"jaxrl: error: {re.escape(str(stopped))} stopped \\(target return 5.0 reached \\([0-9.]+\\)\\) "
+                        "before its budget, and a run stopped by a stopping rule stays stopped: --total-timesteps "
+                        "cannot extend it\n", capsys.readouterr().err)
+    assert {path.name: path.read_bytes() for path in stopped.iterdir() if path.is_file()} == saved
 
 
 SAC_CLI_RUN = ("--env", "Pendulum-v1", "--num-envs", "2", "--learning-starts", "200", "--hidden-sizes", "8",
