@@ -38,9 +38,8 @@ _COMMENT_LINE = re.compile(r"^\s+# (.*)$")
 
 @functools.cache  # once per class: every `jaxrl` command builds the whole parser
 def _class_source(cls: type) -> list[str]:
-    """The lines of ``class <cls>`` in its module's file, up to the next top-level line ([] where
-    there is no source). Read directly: ``inspect.getsource`` parses the whole module with ``ast``
-    for each class, 0.19 s of every command's start for the config classes."""
+    """The lines of ``class <cls>`` in its module's file, up to the next top-level line ([] without source).
+    Read directly: ``inspect.getsource`` parses the module with ``ast`` per class, 0.19 s of every start."""
     try:
         lines = open(inspect.getsourcefile(cls) or "", encoding="utf-8").read().splitlines()
     except (OSError, TypeError):
@@ -98,9 +97,8 @@ def vmappable_fields(config: Any) -> tuple[str, ...]:
 
 
 def hparams_from_config(config: Any, resolved: dict[str, float] | None = None) -> dict[str, Any]:
-    """``{name: float32 scalar}`` for every vmappable field; a field whose config value is ``None``
-    takes its ``resolved`` value (e.g. ``critic_learning_rate`` falls back to ``learning_rate``)
-    or else its :func:`hparam` ``when_none``; ``resolved`` may add derived ones."""
+    """``{name: float32 scalar}`` for every vmappable field; a None field takes its ``resolved`` value (PPO's
+    ``critic_learning_rate``: ``learning_rate``), else its :func:`hparam` ``when_none``; ``resolved`` may add more."""
     resolved = resolved or {}
     values = {}
     fields = {field.name: field for field in dataclasses.fields(config)}
@@ -145,7 +143,6 @@ def check_field_types(config: Any) -> None:
             raise ValueError(f"{field.name} must not be NaN")
 
 
-
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """The fields of a run that are not an algorithm's: which env, how long, how many envs,
@@ -178,6 +175,8 @@ class RunConfig:
     # stretched where a checkpoint takes longer than 2 percent of it to write, e.g. a full replay of Atari frames)
     keep_checkpoints: int = 3  # most recent checkpoints kept on disk
     progress: bool = True  # show a progress bar
+    capture_video: bool = False  # host loop, sync envs: write env 0's episodes 0, 1, 8, 27, ... (cubes, then every
+    # 1000th: CleanRL's) to <run_dir>/videos, as MP4 with the video extra, else as GIF
     matmul_precision: str = "default"  # float32 matrix products: "default" (TF32 on NVIDIA GPUs since Ampere),
     # "high" or "highest" (full float32); the same on a CPU. See jaxrl.core.platform.matmul_precision
     check_env_finite: bool = True  # error naming the env index when an env returns a NaN/inf observation or reward
@@ -203,6 +202,8 @@ class RunConfig:
         check_choice(self, "matmul_precision", MATMUL_PRECISIONS)
         check_choice(self, "vectorization", VECTORIZATION_MODES)
         check_choice(self, "fresh_starts", FRESH_STARTS)
+        if self.capture_video and self.vectorization != "sync":
+            raise ValueError(f"capture_video records env 0 of sync envs, not vectorization={self.vectorization!r}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be >= 1 (or None), got {self.patience}")
         if self.eval_every < 0 or self.eval_episodes < 1:
@@ -371,8 +372,7 @@ def check_fraction(config: Any, *names: str) -> None:
 
 
 def with_preset(config_cls: type[ConfigT], presets: dict[str, dict[str, Any]], env: str, **overrides: Any) -> ConfigT:
-    """``config_cls`` with the preset for ``env`` (if any), then ``overrides``, applied (``env_kwargs`` may
-    be given as a dict)."""
+    """``config_cls`` with the preset for ``env`` (if any), then ``overrides`` (``env_kwargs`` may be a dict)."""
     if isinstance(overrides.get("env_kwargs"), dict):
         overrides["env_kwargs"] = tuple(f"{name}={json.dumps(value)}"
                                         for name, value in overrides["env_kwargs"].items())

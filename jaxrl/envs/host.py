@@ -375,5 +375,6 @@ class HostVectorEnv:
 def host_env_for(config: Any) -> HostVectorEnv:
     """The vector env a training config asks for (env, num_envs, vectorization, checks, timeout)."""
     env = make_vector_env(config.env, config.num_envs, config.vectorization, seed=config.seed,
+                          render_mode="rgb_array" if getattr(config, "capture_video", False) else None,
                           env_kwargs=env_kwargs_of(config))
     return HostVectorEnv(env, config.check_env_finite, config.env_step_timeout)

@@ -69,7 +69,8 @@ def load_run_config(run_dir: Path) -> tuple[str, dict[str, Any]]:
 
 
 # Fields that may differ between a run and its resumption: they change nothing that is learned.
-RESUME_MAY_CHANGE = ("progress", "checkpoint_seconds", "track", "wandb_project", "wandb_entity", "wandb_mode")
+RESUME_MAY_CHANGE = ("progress", "checkpoint_seconds", "track", "wandb_project", "wandb_entity", "wandb_mode",
+                     "capture_video")
 
 
 def check_resumable(run_dir: Path, algorithm: str, config: Any) -> int | None:

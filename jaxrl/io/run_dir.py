@@ -13,7 +13,7 @@ LOCK_FILE = ".lock"
 # What a run leaves in its directory; --overwrite removes exactly these (and seed_*/ sub-runs).
 RUN_FILES = ("config.json", "metrics.jsonl", "timing.jsonl", "results.json", "learning_curve.png", "wandb_run_id",
              "sweep.json", "sweep.md", "sweep.png")
-RUN_FOLDERS = ("checkpoints", "tensorboard", "wandb", "best")  # best/: the best evaluated agent
+RUN_FOLDERS = ("checkpoints", "tensorboard", "wandb", "best", "videos")  # best/: the best evaluated agent
 RUN_MARKERS = ("config.json", "metrics.jsonl", "checkpoints", "sweep.json")  # any of them: the directory holds a run
 SUB_RUNS = ("seed_*", "point_*")  # per-seed sub-runs of a device run, per-point runs of a sweep
 

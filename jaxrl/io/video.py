@@ -1,13 +1,17 @@
 """Rendering for ``jaxrl eval``: frames written as GIF (Pillow, via imageio) or MP4 (needs
 imageio-ffmpeg), or a live window (``--render``). Everything a render needs is checked before
-the first frame, so a missing writer or display costs one line, not an episode."""
+the first frame, so a missing writer or display costs one line, not an episode. And
+``--capture-video``: :class:`EpisodeVideos` writes episodes of a training env as they end."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from jaxrl.envs.suites import headless_mujoco_rendering
@@ -60,3 +64,71 @@ def write_video(frames: list[np.ndarray], path: Path, fps: int = 30) -> None:
         imageio.mimsave(path, frames, duration=1000 / fps, loop=0)
     else:
         imageio.mimsave(path, frames, fps=fps)
+
+
+def capped_cubic(episode: int) -> bool:
+    """Whether episode ``episode`` (0-based) is recorded: the cubes below 1000 (0, 1, 8, 27, ..., 729), then
+    every 1000th (gymnasium's ``RecordVideo`` default, which CleanRL's ``--capture-video`` uses)."""
+    return round(episode ** (1 / 3)) ** 3 == episode if episode < 1000 else episode % 1000 == 0
+
+
+def video_suffix() -> str:
+    """``.mp4`` where imageio-ffmpeg can write it (the ``video`` extra), else ``.gif``."""
+    try:
+        import imageio_ffmpeg
+
+        imageio_ffmpeg.get_ffmpeg_exe()
+        return ".mp4"
+    except (ImportError, RuntimeError):
+        return ".gif"
+
+
+class EpisodeVideos(gym.Wrapper):
+    """Writes the episodes of one ``rgb_array``-rendering env that ``trigger`` picks (by their index in this
+    process, from 0) to ``directory`` as ``env_step_<S>.<gif|mp4>`` as each ends, ``S`` the run's env step at
+    the episode's first frame: env 0 of a vector of ``num_envs`` that the loops reset with ``seed=run_seed +
+    env_steps``, so a resumed run names its videos on from where it resumed and replaces none. An episode
+    still running at ``close`` is written as far as it went."""
+
+    def __init__(self, env: gym.Env, directory: Path, num_envs: int, run_seed: int,
+                 trigger: Callable[[int], bool] = capped_cubic):
+        super().__init__(env)
+        self.directory, self.num_envs, self.run_seed, self.trigger = Path(directory), num_envs, run_seed, trigger
+        self.suffix, self.fps = video_suffix(), int(env.metadata.get("render_fps") or 30)
+        self.episode, self.first_step, self.steps = -1, 0, 0  # steps: this env's since the last seeded reset
+        self.start_step = 0  # the run's env step at the current episode's first frame
+        self.frames: list[np.ndarray] | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        self._write()  # an episode the loop cut short (a reset before its end) is kept as far as it went
+        obs, info = self.env.reset(seed=seed, options=options)
+        if seed is not None:
+            self.first_step, self.steps = seed - self.run_seed, 0
+        self.episode += 1
+        self.start_step = self.first_step + self.steps * self.num_envs
+        self.frames = [self.env.render()] if self.trigger(self.episode) else None
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.steps += 1
+        if self.frames is not None:
+            self.frames.append(self.env.render())
+            if terminated or truncated:
+                self._write()
+        return obs, reward, terminated, truncated, info
+
+    def _write(self) -> None:
+        if self.frames:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            path, copy = self.directory / f"env_step_{self.start_step}{self.suffix}", 1
+            while path.exists():  # the same steps run again after a resume from an earlier checkpoint
+                copy += 1
+                path = self.directory / f"env_step_{self.start_step}_{copy}{self.suffix}"
+            write_video(self.frames, path, self.fps)
+        self.frames = None
+
+    def close(self) -> None:
+        self._write()
+        super().close()
+

@@ -316,6 +316,9 @@ def make_program(algorithm: str, config: Any, mesh: Mesh | None = None) -> Devic
     if config.env_kwargs:  # a JAX env's parameters come with its id
         raise ValueError(f"env_kwargs {list(config.env_kwargs)} apply to gymnasium envs in the host loop; the device "
                          f"loop's JAX env {config.env!r} takes none")
+    if config.capture_video:
+        raise ValueError("capture_video records the host loop's gymnasium env; a device-loop run's agent is "
+                         f"filmed after training: jaxrl eval RUN_DIR/seed_{config.seed} --video episode.gif")
     entry = get_algorithm(algorithm)
     builder = make_off_policy_program if entry.schedule == OFF_POLICY else make_on_policy_program
     return at_matmul_precision(builder(entry.agent_for(config), config, make_device_env(config.env), mesh),
