@@ -40,6 +40,39 @@ def test_tensorboard_follows_cleanrls_layout(tmp_path):
     assert tensorboard_tag("update") is None and tensorboard_tag("critic_loss") == "losses/critic_loss"
 
 
+def read_texts(folder):
+    """[(tag, step, text), ...] of the TensorBoard text summaries in ``folder``'s event files."""
+    from tensorboardX.proto.event_pb2 import Event
+
+    texts = []
+    for path in folder.iterdir():
+        data, offset = path.read_bytes(), 0
+        while offset < len(data):
+            (length,) = struct.unpack_from("<Q", data, offset)
+            event = Event.FromString(data[offset + 12: offset + 12 + length])
+            offset += 12 + length + 4
+            texts += [(value.tag, event.step, value.tensor.string_val[0].decode()) for value in event.summary.value
+                      if value.metadata.plugin_data.plugin_name == "text"]
+    return texts
+
+
+def test_a_fresh_run_writes_its_hyperparameters_under_tensorboards_text_tab_once(tmp_path):
+    """CleanRL's runs show a hyperparameter table in TensorBoard; jaxrl's had only config.json."""
+    from jaxrl.cli import main
+
+    run_dir = tmp_path / "run"
+    argv = ["train", "ppo", "--env", "CartPole-v1", "--num-envs", "2", "--num-steps", "32", "--total-timesteps", "128",
+            "--update-epochs", "1", "--learning-rate", "0.001", "--no-progress"]
+    assert main([*argv, "--run-dir", str(run_dir)]) == 0
+    [(tag, step, table)] = read_texts(run_dir / "tensorboard")
+    assert (tag, step) == ("hyperparameters/text_summary", 0)
+    rows = table.splitlines()
+    assert rows[:3] == ["|param|value|", "|-|-|", '|algorithm|"ppo"|']
+    assert "|learning_rate|0.001|" in rows and '|env|"CartPole-v1"|' in rows and "|target_kl|null|" in rows
+    assert main(["train", "ppo", "--resume", str(run_dir), "--total-timesteps", "256", "--no-progress"]) == 0
+    assert len(read_texts(run_dir / "tensorboard")) == 1  # a resumed run adds none
+
+
 def test_a_run_of_several_seeds_charts_each_seeds_return_beside_the_mean(tmp_path):
     """TensorBoard had only the mean over a device run's seeds."""
     with MetricsWriter(tmp_path / "three", seeds=[4, 5, 6]) as writer:

@@ -58,6 +58,12 @@ def per_seed_scalars(record: dict[str, Any], seeds: Sequence[int]) -> dict[str, 
             for seed, value in zip(seeds, values) if value is not None and math.isfinite(value)}
 
 
+def hyperparameter_table(values: dict[str, Any]) -> str:
+    """``values`` as a markdown table of name and value (JSON), one row each in their order."""
+    rows = "\n".join(f"|{name}|{json.dumps(_json_safe(value))}|" for name, value in values.items())
+    return f"|param|value|\n|-|-|\n{rows}"
+
+
 class _TensorBoardFile:
     """One TensorBoard event file, written in the caller's thread (errors surface here)."""
 
@@ -88,6 +94,15 @@ class _TensorBoardFile:
             self._events.flush()
             self._flushed_at = now
 
+    def add_text(self, tag: str, markdown: str) -> None:
+        """``markdown`` under TensorBoard's Text tab as ``tag``, at step 0."""
+        import time
+
+        from tensorboardX.proto.event_pb2 import Event
+        from tensorboardX.summary import text
+
+        self._events.write_event(Event(summary=text(tag, markdown), step=0, wall_time=time.time()))
+
     def close(self) -> None:
         self._events.close()
 
@@ -98,10 +113,12 @@ class MetricsWriter:
     TensorBoard (every finite number). A failed write raises :class:`RunFileError` naming the file;
     after one, closing does not raise again."""
 
-    def __init__(self, run_dir: Path, tracker: Any = None, seeds: Sequence[int] = ()):
+    def __init__(self, run_dir: Path, tracker: Any = None, seeds: Sequence[int] = (),
+                 hyperparameters: dict[str, Any] | None = None):
         """``tracker``: anything with ``log(scalars, env_steps)`` and ``close()`` (e.g. the W&B
         tracker of ``--track``) that gets the TensorBoard scalars too. ``seeds``: a device run's,
-        whose per-seed values are charted one tag per seed (:func:`per_seed_scalars`)."""
+        whose per-seed values are charted one tag per seed (:func:`per_seed_scalars`).
+        ``hyperparameters``: written once as a table under TensorBoard's Text tab, as CleanRL does."""
         self.run_dir, self.tracker, self.seeds = Path(run_dir), tracker, tuple(seeds)
         self._failed = False
         with writing(self.run_dir):
@@ -110,6 +127,8 @@ class MetricsWriter:
             self._timing = open(self.run_dir / TIMING_FILE, "a", buffering=1)
         with writing(self.run_dir / TENSORBOARD_DIR):
             self._tensorboard = _TensorBoardFile(self.run_dir / TENSORBOARD_DIR)
+            if hyperparameters:
+                self._tensorboard.add_text("hyperparameters", hyperparameter_table(hyperparameters))
 
     def write(self, record: dict[str, Any]) -> None:
         """``record`` must hold ``env_steps``; numeric entries go to TensorBoard as well."""

@@ -144,7 +144,10 @@ class RunRecorder:
             from jaxrl.io.tracking import WandbTracker
 
             tracker = WandbTracker(self.run_dir, self.algorithm, self.config, config_to_dict(self.config))
-        self.writer = MetricsWriter(self.run_dir, tracker, range(self.config.seed, self.config.seed + self.num_seeds))
+        about = None if self.resuming else {"algorithm": self.algorithm, "loop": self.loop, "num_seeds": self.num_seeds,
+                                            **config_to_dict(self.config)}
+        self.writer = MetricsWriter(self.run_dir, tracker, range(self.config.seed, self.config.seed + self.num_seeds),
+                                    about)
 
     @property
     def last_index(self) -> int:
