@@ -162,6 +162,44 @@ def test_step_counts_in_scientific_notation_and_comma_lists_are_understood_or_ex
     assert "expects int, got '64,64' (separate values with spaces: 64 64)" in capsys.readouterr().err
 
 
+def test_config_reruns_a_run_with_another_seed_and_takes_partial_files_under_flags(tmp_path, capsys):
+    from jaxrl.cli import build_parser, config_and_run_dir
+
+    first = tmp_path / "first"
+    assert main(["train", "ppo", "--env", "CartPole-v1", "--num-envs", "2", "--num-steps", "32", "--total-timesteps",
+                 "64", "--learning-rate", "0.002", "--hidden-sizes", "8", "--no-progress", "--run-dir", str(first)]) == 0
+    capsys.readouterr()
+    for source in (first, first / "config.json"):  # the run's directory or its config.json
+        args = build_parser().parse_args(["train", "ppo", "--config", str(source), "--seed", "5"])
+        config, _ = config_and_run_dir(args)
+        saved = json.loads((first / "config.json").read_text())["config"]
+        assert {**saved, "seed": 5} == json.loads(json.dumps(dataclasses.asdict(config)))
+    partial = tmp_path / "partial.json"
+    partial.write_text('{"learning_rate": 0.01, "hidden_sizes": [16, 16], "gamma": 0.9}')
+    args = build_parser().parse_args(["train", "ppo", "--env", "Pendulum-v1", "--config", str(partial), "--gamma",
+                                      "0.95"])
+    config = config_and_run_dir(args)[0]
+    preset = jaxrl.config_for("ppo", "Pendulum-v1")
+    assert (config.learning_rate, config.hidden_sizes, config.gamma) == (0.01, (16, 16), 0.95)  # file, then flags
+    assert (config.num_envs, config.norm_obs) == (preset.num_envs, preset.norm_obs)  # the --env preset under both
+    bad = tmp_path / "bad.json"
+    for text, message in (('{"learning_rate": 0.01, "bogus": 1}', f"--config {bad}: unknown PPOConfig fields: bogus"),
+                          ("[1]", f"--config {bad} must hold a JSON object of config fields, got list"),
+                          ("{", f"--config {bad} is not a JSON file of config fields: JSONDecodeError")):
+        bad.write_text(text)
+        assert main(["train", "ppo", "--config", str(bad), "--no-progress"]) == 1
+        err = capsys.readouterr().err
+        assert message in err and len(err.splitlines()) == 1, err
+    for argv, message in ((["train", "dqn", "--config", str(first)], "is a ppo run's config; use it with jaxrl "
+                                                                      "train ppo"),
+                          (["train", "ppo", "--config", str(tmp_path / "none.json")], "none.json: no such file"),
+                          (["train", "ppo", "--resume", str(first), "--config", str(partial)],
+                           "--resume continues with the run's saved config; drop --config")):
+        assert main([*argv, "--no-progress"]) == 1
+        err = capsys.readouterr().err
+        assert message in err and len(err.splitlines()) == 1, err
+
+
 @pytest.mark.parametrize("value, expected", [("-1e4", -1e4), ("-.5E1", -5.0), ("-200", -200.0), ("-inf", -math.inf)])
 def test_a_negative_number_in_any_float_spelling_is_a_value_not_a_flag(value, expected):
     from jaxrl.cli import build_parser

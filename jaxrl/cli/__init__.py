@@ -89,6 +89,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         sub.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                          help="continue the run in RUN_DIR from its latest complete checkpoint, with its saved "
                               "config, loop and seeds")
+        sub.add_argument("--config", type=Path, default=None, metavar="FILE",
+                         help="start from the config in FILE: a run's config.json (or its directory: rerun it, e.g. "
+                              "with another --seed) or a JSON object of fields; the --env preset under it, flags "
+                              "over it")
         add_scale_flags(sub)
         env = env_in(argv or []) or algorithm.config_cls().env
         add_config_flags(sub, algorithm.config_cls, algorithm.config_for(env))
@@ -171,8 +175,13 @@ def config_and_run_dir(args: argparse.Namespace) -> tuple[Any, Path]:
     naming the field otherwise); nothing is created or trained."""
     algorithm = get_algorithm(args.algorithm)
     if args.resume is not None:
+        if args.config is not None:
+            raise ValueError("--resume continues with the run's saved config; drop --config")
         return _resumed_config(args, algorithm.config_cls), args.resume
-    overrides = _config_overrides(args, algorithm.config_cls)
+    from jaxrl.io.config_file import load_config_file
+
+    from_file = load_config_file(args.config, args.algorithm, algorithm.config_cls) if args.config else {}
+    overrides = {**from_file, **_config_overrides(args, algorithm.config_cls)}
     env = overrides.pop("env", algorithm.config_cls().env)
     config = algorithm.config_for(env, **overrides).validate()
     if args.run_dir is not None:

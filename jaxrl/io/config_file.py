@@ -21,18 +21,46 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def config_from_dict(config_cls: type[ConfigT], values: dict[str, Any]) -> ConfigT:
-    """Rebuild a config, turning lists back into tuples; unknown keys are an error."""
+def config_values(config_cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (from JSON) as ``config_cls`` field values: lists back into tuples; unknown keys are an error."""
     field_names = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(values) - field_names)
     if unknown:
         raise ValueError(f"unknown {config_cls.__name__} fields: {', '.join(unknown)}")
     hints = typing.get_type_hints(config_cls)
-    converted = {
-        name: tuple(value) if isinstance(value, list) and "tuple" in str(hints[name]) else value
-        for name, value in values.items()
-    }
-    return config_cls(**converted)
+    return {name: tuple(value) if isinstance(value, list) and "tuple" in str(hints[name]) else value
+            for name, value in values.items()}
+
+
+def config_from_dict(config_cls: type[ConfigT], values: dict[str, Any]) -> ConfigT:
+    """Rebuild a config, turning lists back into tuples; unknown keys are an error."""
+    return config_cls(**config_values(config_cls, values))
+
+
+def load_config_file(path: Path, algorithm: str, config_cls: type) -> dict[str, Any]:
+    """The config fields ``jaxrl train ALGO --config PATH`` starts from: a run's ``config.json`` (or the run's
+    directory), whose algorithm must be ``algorithm``, or a JSON object of fields. ``ValueError`` in one line
+    naming the file otherwise."""
+    path = Path(path)
+    file = path / "config.json" if path.is_dir() else path
+    try:
+        data = json.loads(file.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"--config {file}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"--config {file} is not a JSON file of config fields: {type(err).__name__}: {err}") \
+            from None
+    if isinstance(data, dict) and isinstance(data.get("config"), dict) and "algorithm" in data:  # a run's
+        if data["algorithm"] != algorithm:
+            raise ValueError(f"--config {file} is a {data['algorithm']} run's config; use it with jaxrl train "
+                             f"{data['algorithm']}")
+        data = data["config"]
+    if not isinstance(data, dict):
+        raise ValueError(f"--config {file} must hold a JSON object of config fields, got {type(data).__name__}")
+    try:
+        return config_values(config_cls, data)
+    except ValueError as err:
+        raise ValueError(f"--config {file}: {err}") from None
 
 
 def not_a_run_dir(path: Path) -> str:
