@@ -1,9 +1,9 @@
 """--capture-video: env 0's episodes on CleanRL's schedule, written as each ends, named by the run's env step."""
 
-import gymnasium as gym
 import imageio.v2 as imageio
 import numpy as np
 import pytest
+from toy_envs import ConstantReward
 
 from jaxrl.cli import main
 from jaxrl.io.video import EpisodeVideos, capped_cubic
@@ -14,24 +14,13 @@ def test_the_schedule_is_the_cubes_below_1000_then_every_1000th():
         [0, 1, 8, 27, 64, 125, 216, 343, 512, 729, 1000, 2000, 3000]
 
 
-class Countdown(gym.Env):
-    """Episodes of ``length`` steps; each frame is a 2x3 image filled with the step count."""
+class Countdown(ConstantReward):
+    """Episodes of ``length`` steps that terminate; each frame is a 2x3 image filled with 40 x the step count."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
-    observation_space = gym.spaces.Box(-1.0, 1.0, (1,))
-    action_space = gym.spaces.Discrete(2)
 
     def __init__(self, length=3):
-        self.length, self.t = length, 0
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return np.zeros(1, np.float32), {}
-
-    def step(self, action):
-        self.t += 1
-        return np.zeros(1, np.float32), 1.0, self.t == self.length, False, {}
+        super().__init__(length, "terminated")
 
     def render(self):
         return np.full((2, 3, 3), self.t * 40, np.uint8)

@@ -73,6 +73,18 @@ def test_a_fresh_run_writes_its_hyperparameters_under_tensorboards_text_tab_once
     assert len(read_texts(run_dir / "tensorboard")) == 1  # a resumed run adds none
 
 
+def test_a_writer_opened_in_the_same_second_as_another_keeps_the_others_events(tmp_path, monkeypatch):
+    """tensorboardX names an event file by the second and the host and truncates one of that name: a resume
+    within a second of the run's start (fast tests, scripts) wiped the run's TensorBoard events."""
+    monkeypatch.setattr("tensorboardX.event_file_writer.time.time", lambda: 1_700_000_000.25)  # one second for both
+    for env_steps in (8, 16):
+        with MetricsWriter(tmp_path) as writer:
+            writer.write({"update": env_steps // 8, "env_steps": env_steps, "episodic_return": float(env_steps)})
+    scalars = read_scalars(tmp_path / "tensorboard")
+    assert list(scalars) == ["charts/episodic_return"] and sorted(scalars["charts/episodic_return"]) == [(8, 8.0),
+                                                                                                          (16, 16.0)]
+
+
 def test_a_run_of_several_seeds_charts_each_seeds_return_beside_the_mean(tmp_path):
     """TensorBoard had only the mean over a device run's seeds."""
     with MetricsWriter(tmp_path / "three", seeds=[4, 5, 6]) as writer:
