@@ -1,5 +1,6 @@
 """--capture-video: env 0's episodes on CleanRL's schedule, written as each ends, named by the run's env step."""
 
+import gymnasium as gym
 import imageio.v2 as imageio
 import numpy as np
 import pytest
@@ -71,6 +72,21 @@ def test_capture_video_where_it_cannot_record_is_one_line(argv, message, capsys,
     assert main(["train", "ppo", *argv, "--capture-video", "--no-progress", "--run-dir", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err
     assert message in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_env_that_cannot_render_is_one_line_before_the_run_dir_is_made(monkeypatch, capsys, tmp_path):
+    """Without pygame (a core install) the run made its run dir and failed at its first episode."""
+    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
+
+    def render(self):
+        raise gym.error.DependencyNotInstalled('pygame is not installed, run `pip install "gymnasium[classic-control]"`')
+
+    monkeypatch.setattr(CartPoleEnv, "render", render)
+    assert main(["train", "ppo", "--env", "CartPole-v1", "--capture-video", "--no-progress", "--run-dir",
+                 str(tmp_path / "run")]) == 1
+    assert capsys.readouterr().err == ("jaxrl: error: capture_video: CartPole-v1 cannot render: pygame is not "
+                                       'installed, run `pip install "gymnasium[classic-control]"`\n')
     assert not (tmp_path / "run").exists()
 
 

@@ -83,6 +83,18 @@ def video_suffix() -> str:
         return ".gif"
 
 
+def check_renders(env: gym.Env, seed: int) -> None:
+    """Reset ``env`` (seeded) and render one frame, so a renderer that is missing or fails is one
+    ``ValueError`` line before a run starts (its run dir not yet made), not an error at its first episode."""
+    try:
+        env.reset(seed=seed)
+        frame = env.render()
+    except (gym.error.Error, ImportError, OSError, RuntimeError) as err:
+        raise ValueError(f"capture_video: {env.spec.id if env.spec else 'the env'} cannot render: {err}") from None
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3:
+        raise ValueError(f"capture_video needs rgb_array frames; the env rendered {type(frame).__name__}")
+
+
 class EpisodeVideos(gym.Wrapper):
     """Writes the episodes of one ``rgb_array``-rendering env that ``trigger`` picks (by their index in this
     process, from 0) to ``directory`` as ``env_step_<S>.<gif|mp4>`` as each ends, ``S`` the run's env step at

@@ -23,7 +23,7 @@ from jaxrl.agents.registry import Algorithm
 from jaxrl.core.platform import matmul_precision
 from jaxrl.distributed import check_divisible, put_env_axis, put_replicated
 from jaxrl.envs.host import EnvWorkerError, HostVectorEnv, host_env_for
-from jaxrl.io.video import EpisodeVideos, prepare_rendering
+from jaxrl.io.video import EpisodeVideos, check_renders, prepare_rendering
 from jaxrl.loops.acting import collect_rollout, example_transition, initial_actor_input
 from jaxrl.loops.episodes import EpisodeTracker
 from jaxrl.loops.guards import check_finite_metrics
@@ -107,6 +107,11 @@ def host_run(algorithm: Algorithm, config: Any, run_dir: str | Path | None, unit
         prepare_rendering("rgb_array")  # off-screen: no display needed (MuJoCo's on EGL)
     env = host_env_for(config)
     if config.capture_video:  # the loops reset env 0 with seed config.seed + env_steps: the videos' names
+        try:
+            check_renders(env.env.envs[0], config.seed)
+        except ValueError:
+            env.close()
+            raise
         env.env.envs[0] = EpisodeVideos(env.env.envs[0], Path(run_dir) / "videos", config.num_envs, config.seed)
     recorder = None
     try:
