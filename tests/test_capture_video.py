@@ -90,6 +90,20 @@ def test_an_env_that_cannot_render_is_one_line_before_the_run_dir_is_made(monkey
     assert not (tmp_path / "run").exists()
 
 
+def test_videos_play_one_env_step_per_frame_in_real_time():
+    """ALE says 30 fps, but jaxrl's Atari steps are 4 of the 2600's 60 frames a second: 15 steps a second."""
+    pytest.importorskip("ale_py")
+    from jaxrl.envs.host import make_vector_env
+    from jaxrl.io.video import video_fps
+
+    atari = make_vector_env("ALE/Pong-v5", 1, render_mode="rgb_array")
+    try:
+        assert video_fps(atari.envs[0]) == 15
+    finally:
+        atari.close()
+    assert video_fps(gym.make("CartPole-v1")) == 50  # its own render_fps: one frame per 0.02 s step
+
+
 def test_the_api_asks_for_a_run_dir():
     import jaxrl
 

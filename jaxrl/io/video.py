@@ -83,6 +83,21 @@ def video_suffix() -> str:
         return ".gif"
 
 
+ATARI_FRAMES_PER_S = 60  # the 2600's NTSC frame rate
+
+
+def video_fps(env: gym.Env) -> int:
+    """Frames per second that play one filmed frame per env step in real time: the env's ``render_fps``
+    (a MuJoCo env's already counts its frame skip), but for an Atari game 60 over the frames each step
+    skips (ALE's ``render_fps`` of 30 played jaxrl's 4-frame steps at 2x)."""
+    if type(env.unwrapped).__module__.startswith("ale_py"):
+        try:
+            return max(1, round(ATARI_FRAMES_PER_S / env.get_wrapper_attr("frame_skip")))
+        except AttributeError:  # ALE's own frame skip, not a preprocessing wrapper's
+            pass
+    return int(env.metadata.get("render_fps") or 30)
+
+
 def check_renders(env: gym.Env, seed: int) -> None:
     """Reset ``env`` (seeded) and render one frame, so a renderer that is missing or fails is one
     ``ValueError`` line before a run starts (its run dir not yet made), not an error at its first episode."""
@@ -106,7 +121,7 @@ class EpisodeVideos(gym.Wrapper):
                  trigger: Callable[[int], bool] = capped_cubic):
         super().__init__(env)
         self.directory, self.num_envs, self.run_seed, self.trigger = Path(directory), num_envs, run_seed, trigger
-        self.suffix, self.fps = video_suffix(), int(env.metadata.get("render_fps") or 30)
+        self.suffix, self.fps = video_suffix(), video_fps(env)
         self.episode, self.first_step, self.steps = -1, 0, 0  # steps: this env's since the last seeded reset
         self.start_step = 0  # the run's env step at the current episode's first frame
         self.frames: list[np.ndarray] | None = None
