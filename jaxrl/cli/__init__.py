@@ -119,9 +119,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     add_envs_parser(commands)
 
-    plot = commands.add_parser("plot", help="write a learning-curve PNG of a run")
-    plot.add_argument("run_dir", type=Path, help="a run's directory (its metrics.jsonl)")
-    plot.add_argument("--out", type=Path, default=None, help="PNG path (default: RUN_DIR/learning_curve.png)")
+    plot = commands.add_parser("plot", help="write a learning-curve PNG of a run, or of several side by side")
+    plot.add_argument("run_dir", type=Path, nargs="+",
+                      help="a run's directory (its metrics.jsonl); several: their returns in one chart")
+    plot.add_argument("--out", type=Path, default=None,
+                      help="PNG path (default: RUN_DIR/learning_curve.png; several runs: comparison.png in the "
+                           "first one's parent)")
     return parser
 
 
@@ -316,11 +319,15 @@ def _eval(args: argparse.Namespace) -> None:
 
 def _plot(args: argparse.Namespace) -> None:
     from jaxrl.io.config_file import not_a_run_dir
-    from jaxrl.io.plot import plot_run
+    from jaxrl.io.plot import plot_run, plot_runs
 
-    if not (args.run_dir / "metrics.jsonl").is_file():
-        raise FileNotFoundError(f"{args.run_dir}/metrics.jsonl not found: {not_a_run_dir(args.run_dir)}")
-    print(f"wrote {plot_run(args.run_dir, args.out)}")
+    for run_dir in args.run_dir:
+        if not (run_dir / "metrics.jsonl").is_file():
+            raise FileNotFoundError(f"{run_dir}/metrics.jsonl not found: {not_a_run_dir(run_dir)}")
+    if len(args.run_dir) == 1:
+        print(f"wrote {plot_run(args.run_dir[0], args.out)}")
+        return
+    print(f"wrote {plot_runs(args.run_dir, args.out or args.run_dir[0].parent / 'comparison.png')}")
 
 
 def check_word_order(argv: list[str]) -> None:

@@ -70,3 +70,40 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
     figure.savefig(out, dpi=100)
     plt.close(figure)
     return out
+
+
+def return_curve(records: list[dict[str, Any]], name: str) -> tuple[list[int], list[float]]:
+    """``(env steps, values)`` of ``name`` over a run's records, records without a value left out (a
+    device run of several seeds: their mean, as its records hold it)."""
+    points = [(r["env_steps"], r[name]) for r in records if r.get(name) is not None]
+    return tuple(map(list, zip(*points))) if points else ([], [])
+
+
+def plot_runs(run_dirs: list[Path], out: Path) -> Path:
+    """Several runs' training returns in one panel (and their evaluations in a second, where any run
+    has them), one line each, labelled by run directory: configs, algorithms or seeds side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = {Path(run_dir): read_metrics(run_dir) for run_dir in run_dirs}
+    empty = [str(run_dir) for run_dir, records in runs.items() if not records]
+    if empty:
+        raise ValueError(f"{empty[0]}/metrics.jsonl holds no records to plot")
+    names = ["episodic_return"] + (["eval_return"] if any(r.get("eval_return") is not None
+                                                          for records in runs.values() for r in records) else [])
+    figure, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4), squeeze=False)
+    for axis, name in zip(axes[0], names):
+        for run_dir, records in runs.items():
+            steps, values = return_curve(records, name)
+            axis.plot(steps, values, "o-" if name == "eval_return" else "-", markersize=3, label=run_dir.name)
+        axis.set_title(f"{name} ({'deterministic evaluations' if name == 'eval_return' else 'training, exploring'})")
+        axis.set_xlabel("env steps")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(out, dpi=100)
+    plt.close(figure)
+    return Path(out)
+

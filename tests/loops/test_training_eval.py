@@ -241,3 +241,28 @@ def test_atari_is_evaluated_during_training_as_the_agent_explores(monkeypatch):
     for env_id in ("CartPole-v1", "ALE/Pong-v5"):
         host_evaluator(agent, dataclasses.replace(HOST, env=env_id))(state, 1)
     assert chosen[0] is None and chosen[1] is not None
+
+
+def test_plot_of_several_runs_draws_each_runs_returns_in_one_chart(tmp_path, monkeypatch, capsys):
+    """jaxrl plot took one run; comparing configs or algorithms meant reading PNGs side by side."""
+    import matplotlib.figure
+
+    from jaxrl.cli import main
+
+    for name, scale, evaluated in (("a", 1.0, False), ("b", 2.0, True)):
+        records = [{"update": i, "env_steps": 100 * i, "episodic_return": scale * i if i > 1 else None}
+                   for i in range(1, 4)]
+        if evaluated:
+            records[2]["eval_return"] = 7.0
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    figures = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda figure, *args, **kwargs: figures.append(figure))
+    assert main(["plot", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert capsys.readouterr().out == f"wrote {tmp_path / 'comparison.png'}\n"
+    training, evaluations = figures[0].axes  # a second panel: run b has evaluations
+    assert [(line.get_label(), line.get_xydata().tolist()) for line in training.get_lines()] == [
+        ("a", [[200.0, 2.0], [300.0, 3.0]]), ("b", [[200.0, 4.0], [300.0, 6.0]])]  # no return yet: no point
+    assert [line.get_xydata().tolist() for line in evaluations.get_lines()] == [[], [[300.0, 7.0]]]
+    assert main(["plot", str(tmp_path / "a"), str(tmp_path / "missing")]) == 1
+    assert "missing/metrics.jsonl not found" in capsys.readouterr().err
