@@ -225,7 +225,7 @@ def test_every_usage_error_is_one_line_naming_the_problem(argv, names, capsys):
 
 
 def test_eval_plays_atari_stochastically_unless_told_and_other_envs_as_the_algorithm_says():
-    from jaxrl.cli import eval_is_deterministic
+    from jaxrl.cli.runs import eval_is_deterministic
 
     assert eval_is_deterministic(True, "CartPole-v1", None) is True  # DQN, PQN, SAC, ...: greedy
     assert eval_is_deterministic(False, "CartPole-v1", None) is False  # PPO: sampled
@@ -379,9 +379,16 @@ def test_device_loop_through_the_cli_with_seeds_and_eval(tmp_path, capsys):
     assert "over 1,024 env steps (chart: jaxrl plot" in curve and curve_columns(curve) == 4  # a column per update
     assert (run_dir / "results.json").is_file() and (run_dir / "seed_2" / "config.json").is_file()
     assert main(["eval", str(run_dir / "seed_2"), "--episodes", "2"]) == 0
-    assert last_json_line(capsys.readouterr().out)["episodes"] == 2
-    assert main(["eval", str(run_dir), "--episodes", "2"]) == 1  # two seeds: which one is asked
-    assert "evaluate one seed's sub-run, e.g." in capsys.readouterr().err
+    seed_2 = last_json_line(capsys.readouterr().out)["mean_return"]
+    # the run's dir: every seed's agent on the same episodes, then their summary (jaxrl eval took one seed)
+    assert main(["eval", str(run_dir), "--episodes", "2"]) == 0
+    captured = capsys.readouterr()
+    both = last_json_line(captured.out)
+    assert both["seeds"] == [1, 2] and both["mean_return_per_seed"][1] == seed_2 and both["episodes_per_seed"] == 2
+    assert both["mean_return"] == pytest.approx(sum(both["mean_return_per_seed"]) / 2) == both["iqm_return"]
+    assert captured.err.startswith("seed 1: {")
+    assert main(["eval", str(run_dir), "--video", str(tmp_path / "x.gif")]) == 1  # one agent is filmed: which
+    assert "name one seed's sub-run, e.g." in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("env_id, loop", [("phys2d/CartPole-v1", "device"), ("gymnax/Breakout-MinAtar", "device"),

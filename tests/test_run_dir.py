@@ -148,7 +148,7 @@ def test_a_bare_interrupt_prints_a_line_that_says_nothing_was_saved(monkeypatch,
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(cli.main.__globals__, "_plot", interrupted)
+    monkeypatch.setitem(cli.main.__globals__, "plot_command", interrupted)
     assert main(["plot", "anywhere"]) == 130
     assert capsys.readouterr().err.strip() == "jaxrl: interrupted; nothing saved"
 

@@ -27,8 +27,8 @@ from jaxrl import __version__, distributed
 from jaxrl.agents.registry import ALGORITHMS, get_algorithm, load_plugins
 from jaxrl.cli.envs import add_envs_parser, list_envs
 from jaxrl.cli.flags import add_config_flags, add_scale_flags, env_in
+from jaxrl.cli.runs import evaluate_command, plot_command
 from jaxrl.core.compile_cache import use_compilation_cache
-from jaxrl.envs.atari import evaluated_stochastically
 from jaxrl.envs.device import NotAJaxEnv
 from jaxrl.envs.suites import is_jax_suite_id
 from jaxrl.io.metrics import METRICS_FILE, read_metrics
@@ -288,48 +288,6 @@ def _train_sweep(args: argparse.Namespace, config: Any, run_dir: Path, mesh: Any
         {**point, "iqm": row["iqm"], "mean": row["mean"]} for point, row in zip(result.points, result.rows)]}))
 
 
-def eval_is_deterministic(algorithm_default: bool, env_id: str, flag: bool | None) -> bool:
-    """Whether ``jaxrl eval`` acts greedily: ``--deterministic``/``--no-deterministic`` where given, else
-    the algorithm's default, except where the env is evaluated stochastically (Atari)."""
-    if flag is not None:
-        return flag
-    return algorithm_default and not evaluated_stochastically(env_id)
-
-
-def _eval(args: argparse.Namespace) -> None:
-    from jaxrl.api import load
-    from jaxrl.io.video import check_video_path, write_video
-    from jaxrl.loops.evaluate import evaluate
-
-    if args.video is not None and args.render:
-        raise ValueError("--video and --render are alternatives: write the episode or watch it")
-    if args.video is not None:
-        check_video_path(args.video)
-    run = load(args.run_dir)
-    algorithm = get_algorithm(run.algorithm)
-    deterministic = eval_is_deterministic(algorithm.deterministic_eval, run.config.env, args.deterministic)
-    render_mode = "rgb_array" if args.video is not None else "human" if args.render else None
-    result = evaluate(algorithm.agent_for(run.config), run.state, run.config.env, args.episodes, deterministic,
-                      args.seed, render_mode=render_mode)
-    if args.video is not None:
-        write_video(result.frames, args.video)
-        print(f"wrote {len(result.frames)} frames to {args.video}", file=sys.stderr)
-    print(json.dumps(result.summary()))
-
-
-def _plot(args: argparse.Namespace) -> None:
-    from jaxrl.io.config_file import not_a_run_dir
-    from jaxrl.io.plot import plot_run, plot_runs
-
-    for run_dir in args.run_dir:
-        if not (run_dir / "metrics.jsonl").is_file():
-            raise FileNotFoundError(f"{run_dir}/metrics.jsonl not found: {not_a_run_dir(run_dir)}")
-    if len(args.run_dir) == 1:
-        print(f"wrote {plot_run(args.run_dir[0], args.out)}")
-        return
-    print(f"wrote {plot_runs(args.run_dir, args.out or args.run_dir[0].parent / 'comparison.png')}")
-
-
 def check_word_order(argv: list[str]) -> None:
     """A flag where the command or the algorithm belongs is a usage error that says so (argparse
     would report the missing command, or call the flag's value an invalid algorithm)."""
@@ -372,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     check_word_order(argv)
     args = build_parser(argv).parse_args(argv)
     use_compilation_cache()
-    handlers = {"train": _train, "eval": _eval, "plot": _plot, "envs": list_envs}
+    handlers = {"train": _train, "eval": evaluate_command, "plot": plot_command, "envs": list_envs}
     try:
         with one_line_warnings():
             handlers[args.command](args)

@@ -117,6 +117,15 @@ class LoadedRun(NamedTuple):
                       None if deterministic else (sample_seed or 0))
 
 
+class SeveralSeeds(CheckpointError):
+    """A device-loop run of several seeds where one run's agent was asked for; ``seed_dirs``: its
+    seeds' sub-runs, each a run of its own."""
+
+    def __init__(self, message: str, seed_dirs: list[Path]):
+        super().__init__(message)
+        self.seed_dirs = seed_dirs
+
+
 def load_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> LoadedRun:
     """Config and latest checkpoint (or ``checkpoint``, one of its files) of ``run_dir``;
     :class:`CheckpointError` names what is wrong."""
@@ -138,8 +147,8 @@ def load_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> Loade
         first_seed = run_dir / f"seed_{meta['seeds'][0]}"
         if len(meta["seeds"]) == 1 and checkpoint is None and first_seed.is_dir():
             return load_run(first_seed)  # a one-seed device run: its only seed is what was asked for
-        raise CheckpointError(f"{run_dir} is a device-loop run of seeds {meta['seeds']}: evaluate one seed's "
-                              f"sub-run, e.g. {first_seed}")
+        raise SeveralSeeds(f"{run_dir} is a device-loop run of seeds {meta['seeds']}: name one seed's sub-run, "
+                           f"e.g. {first_seed}", [run_dir / f"seed_{seed}" for seed in meta["seeds"]])
     if meta.get("algorithm") != algorithm_name:
         raise CheckpointError(
             f"checkpoint {path} was written by algorithm {meta.get('algorithm')!r}, config.json says {algorithm_name!r}"
