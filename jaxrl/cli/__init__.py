@@ -99,8 +99,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="evaluate a run's latest checkpoint")
     evaluate.add_argument("run_dir", type=Path,
-                          help="a run's directory (of a device run of several seeds: one seed's, RUN_DIR/seed_<s>; "
-                               "its best evaluated agent: RUN_DIR/best)")
+                          help="a run's directory (a device run of several seeds: all of them, or one seed's "
+                               "RUN_DIR/seed_<s>; its best evaluated agent: RUN_DIR/best)")
     evaluate.add_argument("--episodes", type=int, default=10, help="fresh episodes to play (default: 10)")
     evaluate.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
                           help="take the most likely (greedy) action (default: stochastic for PPO and on "
