@@ -25,6 +25,30 @@ def test_track_logs_every_record_offline_and_a_resume_continues_the_same_wandb_r
     assert (run_dir / "wandb_run_id").read_text().strip() == run_id
 
 
+def test_track_uploads_the_captured_videos_as_they_appear(tmp_path, monkeypatch):
+    """CleanRL's --track --capture-video uploads its videos to the W&B run; jaxrl's kept them on disk only."""
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    run_dir = tmp_path / "run"
+    # 16 steps of one env: episode 0 (or 1) is still running at the end, written as the envs close
+    assert main(["train", "ppo", "--env", "CartPole-v1", "--num-envs", "1", "--num-steps", "8", "--total-timesteps",
+                 "16", "--update-epochs", "1", "--capture-video", "--track", "--wandb-mode", "offline",
+                 "--wandb-project", "jaxrl-tests", "--no-progress", "--run-dir", str(run_dir)]) == 0
+    run_id = (run_dir / "wandb_run_id").read_text().strip()
+    (offline,) = (run_dir / "wandb").glob(f"offline-run-*-{run_id}")
+    _wandb_file_once_written(offline / f"run-{run_id}.wandb")
+    deadline = time.monotonic() + 60
+    while not list((offline / "files" / "media" / "videos").glob("videos_*.gif")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    uploaded = list((offline / "files" / "media" / "videos").glob("videos_*.gif"))
+    deadline = time.monotonic() + 60
+    while len(uploaded) < len(list((run_dir / "videos").iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        uploaded = list((offline / "files" / "media" / "videos").glob("videos_*.gif"))
+    # every video, the one written as the envs closed (after the last record) too
+    assert len(uploaded) == len(list((run_dir / "videos").iterdir())) >= 1, uploaded
+
+
 def _wandb_file_once_written(path, timeout_s=60.0):
     """The offline run file; wandb's service process may still be writing it when finish() returns
     on a loaded machine (seen in CI), so wait for the first logged record."""

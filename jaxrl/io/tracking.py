@@ -40,9 +40,25 @@ class WandbTracker:
                                config={"algorithm": algorithm, **config_dict}, reinit="create_new")
         self._run.define_metric("global_step")
         self._run.define_metric("*", step_metric="global_step")
+        # --capture-video's files, uploaded as they appear (CleanRL's monitor_gym); those of before a resume
+        # were uploaded by the run that wrote them
+        self._videos = Path(run_dir) / "videos" if config.capture_video else None
+        self._uploaded = set(self._videos.iterdir()) if self._videos is not None and self._videos.is_dir() else set()
+        self._last_step = 0
 
     def log(self, scalars: dict[str, float], env_steps: int) -> None:
         self._run.log({**scalars, "global_step": env_steps})
+        self._upload_videos(env_steps)
+
+    def _upload_videos(self, env_steps: int) -> None:
+        self._last_step = env_steps
+        if self._videos is not None and self._videos.is_dir():
+            import wandb
+
+            for path in sorted(set(self._videos.iterdir()) - self._uploaded):
+                self._run.log({"videos": wandb.Video(str(path), format=path.suffix[1:]), "global_step": env_steps})
+                self._uploaded.add(path)
 
     def close(self) -> None:
+        self._upload_videos(self._last_step)  # the episode the run ended in, written as the envs closed
         self._run.finish()
