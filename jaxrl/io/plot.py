@@ -79,6 +79,16 @@ def return_curve(records: list[dict[str, Any]], name: str) -> tuple[list[int], l
     return tuple(map(list, zip(*points))) if points else ([], [])
 
 
+def run_labels(run_dirs: list[Path]) -> dict[Path, str]:
+    """Each run's legend label: the fewest trailing path parts that tell the runs apart (``a/seed_1`` and
+    ``b/seed_1`` where their names alone would not)."""
+    for depth in range(1, max(len(path.parts) for path in run_dirs) + 1):
+        labels = {path: "/".join(path.parts[-depth:]) for path in run_dirs}
+        if len(set(labels.values())) == len(run_dirs):
+            return labels
+    return {path: str(path) for path in run_dirs}
+
+
 def plot_runs(run_dirs: list[Path], out: Path) -> Path:
     """Several runs' training returns in one panel (and their evaluations in a second, where any run
     has them), one line each, labelled by run directory: configs, algorithms or seeds side by side."""
@@ -94,10 +104,11 @@ def plot_runs(run_dirs: list[Path], out: Path) -> Path:
     names = ["episodic_return"] + (["eval_return"] if any(r.get("eval_return") is not None
                                                           for records in runs.values() for r in records) else [])
     figure, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4), squeeze=False)
+    labels = run_labels(list(runs))
     for axis, name in zip(axes[0], names):
         for run_dir, records in runs.items():
             steps, values = return_curve(records, name)
-            axis.plot(steps, values, "o-" if name == "eval_return" else "-", markersize=3, label=run_dir.name)
+            axis.plot(steps, values, "o-" if name == "eval_return" else "-", markersize=3, label=labels[run_dir])
         axis.set_title(f"{name} ({'deterministic evaluations' if name == 'eval_return' else 'training, exploring'})")
         axis.set_xlabel("env steps")
         axis.grid(alpha=0.3)

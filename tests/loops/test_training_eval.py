@@ -266,3 +266,14 @@ def test_plot_of_several_runs_draws_each_runs_returns_in_one_chart(tmp_path, mon
     assert [line.get_xydata().tolist() for line in evaluations.get_lines()] == [[], [[300.0, 7.0]]]
     assert main(["plot", str(tmp_path / "a"), str(tmp_path / "missing")]) == 1
     assert "missing/metrics.jsonl not found" in capsys.readouterr().err
+
+
+def test_runs_of_the_same_name_are_told_apart_by_their_parents():
+    from pathlib import Path
+
+    from jaxrl.io.plot import run_labels
+
+    assert run_labels([Path("runs/a/seed_1"), Path("runs/b/seed_1")]) == {Path("runs/a/seed_1"): "a/seed_1",
+                                                                          Path("runs/b/seed_1"): "b/seed_1"}
+    assert run_labels([Path("runs/x"), Path("other/y")]) == {Path("runs/x"): "x", Path("other/y"): "y"}
+    assert run_labels([Path("x"), Path("x")]) == {Path("x"): "x"}  # the same run twice: one label
