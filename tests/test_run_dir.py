@@ -142,6 +142,23 @@ def test_a_file_where_a_run_dir_goes_is_named_in_one_line_and_left_alone(tmp_pat
     assert afile.read_text() == "mine"
 
 
+def test_a_missing_best_dir_says_where_the_best_agents_are_or_what_keeps_them(tmp_path, capsys):
+    """jaxrl eval DIR/best of a device run (its bests are per seed) or of a run without --eval-every
+    only said that the directory does not exist."""
+    for run, seeds in (("device", (1, 2)), ("plain", ())):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "config.json").write_text("{}")
+        for seed in seeds:
+            (tmp_path / run / f"seed_{seed}" / "best").mkdir(parents=True)
+    assert main(["eval", str(tmp_path / "device" / "best")]) == 1
+    assert capsys.readouterr().err == (f"jaxrl: error: run directory {tmp_path}/device/best does not exist; this "
+                                       f"device run keeps each seed's in {tmp_path}/device/seed_<s>/best, e.g. "
+                                       f"{tmp_path}/device/seed_1/best\n")
+    assert main(["eval", str(tmp_path / "plain" / "best")]) == 1
+    assert capsys.readouterr().err.endswith("does not exist (a run keeps its best evaluated agent only with "
+                                            "--eval-every)\n")
+
+
 def test_a_bare_interrupt_prints_a_line_that_says_nothing_was_saved(monkeypatch, capsys):
     import jaxrl.cli as cli
 

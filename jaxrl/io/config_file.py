@@ -78,8 +78,19 @@ def not_a_run_dir(path: Path) -> str:
 
 
 def not_a_directory(path: Path) -> str:
-    """Why ``path``, which is not a directory, cannot be read as a run: a file, or nothing there."""
-    return f"{path} is a file, not a run directory" if Path(path).exists() else f"run directory {path} does not exist"
+    """Why ``path``, which is not a directory, cannot be read as a run: a file, or nothing there (a run's
+    ``best/`` says where its best agents are, or that only ``--eval-every`` keeps one)."""
+    path = Path(path)
+    if path.exists():
+        return f"{path} is a file, not a run directory"
+    missing = f"run directory {path} does not exist"
+    if path.name == "best" and (path.parent / "config.json").is_file():
+        seeds = sorted(child.name for child in path.parent.glob("seed_*") if (child / "best").is_dir())
+        example = path.parent / seeds[0] / "best" if seeds else None
+        where = f"; this device run keeps each seed's in {path.parent}/seed_<s>/best, e.g. {example}" if seeds \
+            else " (a run keeps its best evaluated agent only with --eval-every)"
+        return missing + where
+    return missing
 
 
 def load_run_config(run_dir: Path) -> tuple[str, dict[str, Any]]:
