@@ -84,13 +84,13 @@ def not_a_directory(path: Path) -> str:
     if path.exists():
         return f"{path} is a file, not a run directory"
     missing = f"run directory {path} does not exist"
-    if path.name == "best" and (path.parent / "config.json").is_file():
-        seeds = sorted(child.name for child in path.parent.glob("seed_*") if (child / "best").is_dir())
-        example = path.parent / seeds[0] / "best" if seeds else None
-        where = f"; this device run keeps each seed's in {path.parent}/seed_<s>/best, e.g. {example}" if seeds \
-            else " (a run keeps its best evaluated agent only with --eval-every)"
-        return missing + where
-    return missing
+    if path.name != "best" or not (path.parent / "config.json").is_file():
+        return missing
+    seeds = sorted(child.name for child in path.parent.glob("seed_*") if (child / "best").is_dir())
+    if seeds:
+        return (f"{missing}; this device run keeps each seed's in {path.parent}/seed_<s>/best, e.g. "
+                f"{path.parent / seeds[0] / 'best'}")
+    return f"{missing} (a run keeps its best evaluated agent only with --eval-every)"
 
 
 def load_run_config(run_dir: Path) -> tuple[str, dict[str, Any]]:

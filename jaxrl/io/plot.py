@@ -12,6 +12,11 @@ PANELS = ("episodic_return", "policy_loss", "value_loss", "entropy")
 ALTERNATIVES = {"policy_loss": ("actor_loss",), "value_loss": ("critic_loss",), "entropy": ("alpha", "q_values")}
 
 
+def as_curve(points: list[tuple[int, float]]) -> tuple[list[int], list[float]]:
+    """``(env steps, values)`` of ``(env step, value)`` points; ``([], [])`` for none."""
+    return tuple(map(list, zip(*points))) if points else ([], [])
+
+
 def seed_curves(records: list[dict[str, Any]]) -> list[tuple[list[int], list[float]]]:
     """Each seed's ``(env steps, episodic_return)`` of a device run of several seeds (its records'
     ``episodic_return_per_seed``, records without a finished episode left out); [] for one seed."""
@@ -23,7 +28,7 @@ def seed_curves(records: list[dict[str, Any]]) -> list[tuple[list[int], list[flo
     for index in range(num_seeds):
         points = [(r["env_steps"], r["episodic_return_per_seed"][index]) for r in records
                   if r.get("episodic_return_per_seed") and r["episodic_return_per_seed"][index] is not None]
-        curves.append(tuple(map(list, zip(*points))) if points else ([], []))
+        curves.append(as_curve(points))
     return curves
 
 
@@ -46,20 +51,19 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
             if any(r.get(candidate) is not None for r in records):
                 name = candidate
                 break
-        points = [(r["env_steps"], r[name]) for r in records if r.get(name) is not None]
+        steps, values = return_curve(records, name)
         seeds_here = per_seed if name == "episodic_return" else []
-        for index, (steps, values) in enumerate(seeds_here):  # a device run of several seeds: each one thin
-            axis.plot(steps, values, linewidth=0.8, alpha=0.4, color="tab:blue",
+        for index, (seed_steps, seed_values) in enumerate(seeds_here):  # a device run of several seeds: each thin
+            axis.plot(seed_steps, seed_values, linewidth=0.8, alpha=0.4, color="tab:blue",
                       label=f"{len(seeds_here)} seeds, each" if index == 0 else None)
-        if points:
-            steps, values = zip(*points)
+        if steps:
             axis.plot(steps, values, label=f"mean of {len(seeds_here)} seeds" if seeds_here else "training (exploring)",
                       color="tab:blue", linewidth=2 if seeds_here else 1.5)
             if seeds_here:
                 axis.legend(fontsize=7)
-        evaluations = [(r["env_steps"], r["eval_return"]) for r in records if r.get("eval_return") is not None]
-        if name == "episodic_return" and evaluations:  # --eval-every: the deterministic policy's returns
-            axis.plot(*zip(*evaluations), "o-", markersize=3, label="evaluation (deterministic)")
+        evaluations = return_curve(records, "eval_return")
+        if name == "episodic_return" and evaluations[0]:  # --eval-every: the deterministic policy's returns
+            axis.plot(*evaluations, "o-", markersize=3, label="evaluation (deterministic)")
             axis.legend(fontsize=7)
         axis.set_title(name)
         axis.set_xlabel("env steps")
@@ -75,8 +79,7 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
 def return_curve(records: list[dict[str, Any]], name: str) -> tuple[list[int], list[float]]:
     """``(env steps, values)`` of ``name`` over a run's records, records without a value left out (a
     device run of several seeds: their mean, as its records hold it)."""
-    points = [(r["env_steps"], r[name]) for r in records if r.get(name) is not None]
-    return tuple(map(list, zip(*points))) if points else ([], [])
+    return as_curve([(r["env_steps"], r[name]) for r in records if r.get(name) is not None])
 
 
 def run_labels(run_dirs: list[Path]) -> dict[Path, str]:

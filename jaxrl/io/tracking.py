@@ -13,6 +13,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from jaxrl.io.video import VIDEO_DIR
+
 RUN_ID_FILE = "wandb_run_id"
 
 
@@ -42,7 +44,7 @@ class WandbTracker:
         self._run.define_metric("*", step_metric="global_step")
         # --capture-video's files, uploaded as they appear (CleanRL's monitor_gym); those of before a resume
         # were uploaded by the run that wrote them
-        self._videos = Path(run_dir) / "videos" if config.capture_video else None
+        self._videos = Path(run_dir) / VIDEO_DIR if config.capture_video else None
         self._uploaded = set(self._videos.iterdir()) if self._videos is not None and self._videos.is_dir() else set()
         self._last_step = 0
 

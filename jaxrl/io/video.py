@@ -17,6 +17,7 @@ import numpy as np
 from jaxrl.envs.suites import headless_mujoco_rendering
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
+VIDEO_DIR = "videos"  # --capture-video's folder in the run dir
 
 
 def check_video_path(path: Path) -> None:

@@ -18,7 +18,7 @@ from jaxrl.envs.device import DeviceEnv, make_device_env
 from jaxrl.envs.host import HostVectorEnv, make_vector_env
 from jaxrl.envs.spec import observation_to_array, stack_observations
 from jaxrl.io.checkpoint import CheckpointError, latest_good_checkpoint, read_checkpoint, restore_state
-from jaxrl.io.config_file import config_from_dict, load_run_config, not_a_directory
+from jaxrl.io.config_file import config_from_dict, load_run_config
 from jaxrl.io.video import prepare_rendering
 from jaxrl.loops.acting import ActorInput, act_for_evaluation, initial_actor_input, jitted_exploring_step
 from jaxrl.loops.episodes import EpisodeTracker
@@ -130,9 +130,7 @@ def load_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> Loade
     """Config and latest checkpoint (or ``checkpoint``, one of its files) of ``run_dir``;
     :class:`CheckpointError` names what is wrong."""
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise CheckpointError(not_a_directory(run_dir))
-    try:
+    try:  # a missing run dir, or a file in its place, is refused here too (load_run_config's not_a_directory)
         algorithm_name, values = load_run_config(run_dir)
         config = config_from_dict(get_algorithm(algorithm_name).config_cls, values)
     except ValueError as err:

@@ -23,7 +23,7 @@ from jaxrl.agents.registry import Algorithm
 from jaxrl.core.platform import matmul_precision
 from jaxrl.distributed import check_divisible, put_env_axis, put_replicated
 from jaxrl.envs.host import EnvWorkerError, HostVectorEnv, host_env_for
-from jaxrl.io.video import EpisodeVideos, check_renders, prepare_rendering
+from jaxrl.io.video import VIDEO_DIR, EpisodeVideos, check_renders, prepare_rendering
 from jaxrl.loops.acting import collect_rollout, example_transition, initial_actor_input
 from jaxrl.loops.episodes import EpisodeTracker
 from jaxrl.loops.guards import check_finite_metrics
@@ -101,20 +101,16 @@ def host_run(algorithm: Algorithm, config: Any, run_dir: str | Path | None, unit
     agent = algorithm.agent_for(config)
     check_fits({"envs (--num-envs)": config.num_envs * HOST_ENV_BYTES[config.vectorization]},
                available_host_bytes(), "host")
-    if config.capture_video and run_dir is None:
-        raise ValueError("capture_video writes the videos into the run dir: give a run_dir")
     if config.capture_video:
-        prepare_rendering("rgb_array")  # off-screen: no display needed (MuJoCo's on EGL)
+        if run_dir is None:
+            raise ValueError("capture_video writes the videos into the run dir: give a run_dir")
+        prepare_rendering("rgb_array")  # off-screen, before the envs exist: no display needed (MuJoCo's on EGL)
     env = host_env_for(config)
-    if config.capture_video:  # the loops reset env 0 with seed config.seed + env_steps: the videos' names
-        try:
-            check_renders(env.env.envs[0], config.seed)
-        except ValueError:
-            env.close()
-            raise
-        env.env.envs[0] = EpisodeVideos(env.env.envs[0], Path(run_dir) / "videos", config.num_envs, config.seed)
     recorder = None
     try:
+        if config.capture_video:  # the loops reset env 0 with seed config.seed + env_steps: the videos' names
+            check_renders(env.env.envs[0], config.seed)
+            env.env.envs[0] = EpisodeVideos(env.env.envs[0], Path(run_dir) / VIDEO_DIR, config.num_envs, config.seed)
         # the agent's functions trace in the caller's loop, inside this
         with matmul_precision(config.matmul_precision):
             key, init_key = jax.random.split(jax.random.PRNGKey(config.seed))

@@ -139,13 +139,13 @@ class RunRecorder:
                         num_seeds=self.num_seeds)
         elif self.extended_from is not None and not self.stop_reason:  # a run stopped by a rule stays as it was
             extend_saved_config(self.run_dir, self.config, self.extended_from)
-        tracker = None
+        config_dict, tracker = config_to_dict(self.config), None
         if self.config.track:
             from jaxrl.io.tracking import WandbTracker
 
-            tracker = WandbTracker(self.run_dir, self.algorithm, self.config, config_to_dict(self.config))
+            tracker = WandbTracker(self.run_dir, self.algorithm, self.config, config_dict)
         about = None if self.resuming else {"algorithm": self.algorithm, "loop": self.loop, "num_seeds": self.num_seeds,
-                                            **config_to_dict(self.config)}
+                                            **config_dict}
         self.writer = MetricsWriter(self.run_dir, tracker, range(self.config.seed, self.config.seed + self.num_seeds),
                                     about)
 
