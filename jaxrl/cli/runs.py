@@ -55,7 +55,7 @@ def evaluate_command(args: argparse.Namespace) -> None:
                           args.seed, render_mode=render_mode)
         summaries.append(result.summary())
         if len(runs) > 1:
-            print(f"seed {run.config.seed}: {json.dumps(result.summary())}", file=sys.stderr)
+            print(f"seed {run.config.seed}: {json.dumps(summaries[-1])}", file=sys.stderr)
     if args.video is not None:
         write_video(result.frames, args.video)
         print(f"wrote {len(result.frames)} frames to {args.video}", file=sys.stderr)
